@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Accounting allocator. Each block carries a 16-byte header with its size so
+ * frees can be subtracted; 16 keeps the caller's pointer aligned for any type.
+ */
+#include "core/mem.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HDR 16
+
+static atomic_size_t used;
+static atomic_size_t limit;
+static atomic_long fail_countdown = -1;
+
+static int should_fail(size_t n) {
+  long c = atomic_load(&fail_countdown);
+  if (c >= 0) {
+    if (c == 0) return 1;
+    atomic_fetch_sub(&fail_countdown, 1);
+  }
+  size_t lim = atomic_load(&limit);
+  return lim && atomic_load(&used) + n > lim;
+}
+
+void *loom_malloc(size_t n) {
+  if (n > SIZE_MAX - HDR || should_fail(n)) return NULL;
+  unsigned char *p = malloc(n + HDR);
+  if (!p) return NULL;
+  memcpy(p, &n, sizeof n);
+  atomic_fetch_add(&used, n);
+  return p + HDR;
+}
+
+void *loom_calloc(size_t count, size_t size) {
+  if (size && count > SIZE_MAX / size) return NULL;
+  size_t n = count * size;
+  void *p = loom_malloc(n);
+  if (p) memset(p, 0, n);
+  return p;
+}
+
+void *loom_realloc(void *ptr, size_t n) {
+  if (!ptr) return loom_malloc(n);
+  unsigned char *base = (unsigned char *)ptr - HDR;
+  size_t old;
+  memcpy(&old, base, sizeof old);
+  if (n > SIZE_MAX - HDR || (n > old && should_fail(n - old))) return NULL;
+  unsigned char *p = realloc(base, n + HDR);
+  if (!p) return NULL;
+  memcpy(p, &n, sizeof n);
+  atomic_fetch_add(&used, n);
+  atomic_fetch_sub(&used, old);
+  return p + HDR;
+}
+
+void loom_free(void *ptr) {
+  if (!ptr) return;
+  unsigned char *base = (unsigned char *)ptr - HDR;
+  size_t n;
+  memcpy(&n, base, sizeof n);
+  atomic_fetch_sub(&used, n);
+  free(base);
+}
+
+char *loom_strndup(const char *s, size_t n) {
+  char *p = loom_malloc(n + 1);
+  if (!p) return NULL;
+  memcpy(p, s, n);
+  p[n] = 0;
+  return p;
+}
+
+char *loom_strdup(const char *s) { return loom_strndup(s, strlen(s)); }
+
+size_t loom_mem_used(void) { return atomic_load(&used); }
+void loom_mem_set_limit(size_t limit_bytes) { atomic_store(&limit, limit_bytes); }
+void loom_mem_fail_after(long n) { atomic_store(&fail_countdown, n); }

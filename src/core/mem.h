@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * The one allocation layer. Every allocation in Loom goes through these so
+ * that memory is accounted (for /metrics and an optional limit) and tests can
+ * inject allocation failures (fail-after-N). The counters are process-wide
+ * atomics: the single, deliberate exception to "no mutable globals", as an
+ * allocator is process-wide by nature (Redis zmalloc, SQLite's mem layer).
+ * All functions are thread-safe.
+ */
+#ifndef LOOM_CORE_MEM_H
+#define LOOM_CORE_MEM_H
+
+#include <stddef.h>
+
+/* Like malloc/calloc/realloc/free/strdup. Return NULL when out of memory, over
+ * the limit, or when the fail-after-N switch fires. loom_free(NULL) is a no-op. */
+void *loom_malloc(size_t n);
+void *loom_calloc(size_t count, size_t size);
+void *loom_realloc(void *p, size_t n);
+void loom_free(void *p);
+char *loom_strdup(const char *s);
+char *loom_strndup(const char *s, size_t n);
+
+/* Bytes currently allocated through this layer. */
+size_t loom_mem_used(void);
+
+/* Refuse allocations that would take usage past limit_bytes (0 = no limit). */
+void loom_mem_set_limit(size_t limit_bytes);
+
+/* Tests only: the n-th allocation from now on fails, and every one after it
+ * until reset (n < 0 disables). */
+void loom_mem_fail_after(long n);
+
+#endif
