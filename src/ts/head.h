@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * In-memory head buffer of one column: points appended in arrival order
+ * (possibly out of order, possibly with duplicate timestamps). Snapshotting a
+ * range sorts it and keeps the newest of equal timestamps, which is how late,
+ * interleaved IoT data costs little on the write path. Not thread-safe: the
+ * engine's lock guards it.
+ */
+#ifndef LOOM_TS_HEAD_H
+#define LOOM_TS_HEAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ts/types.h"
+
+typedef struct ts_strchunk ts_strchunk;
+
+typedef struct ts_headbuf {
+  int64_t *ts;         /* n timestamps, arrival order */
+  void *vals;          /* n values, typed array of `type` */
+  uint32_t n, cap;     /* points held / allocated */
+  bool sorted;         /* ts strictly increasing so far */
+  int64_t min_ts, max_ts;
+  ts_strchunk *strs;   /* string bytes (TS_STRING), newest chunk first */
+  uint64_t str_bytes;  /* bytes used in strs */
+} ts_headbuf;
+
+void ts_headbuf_init(ts_headbuf *h);
+void ts_headbuf_deinit(ts_headbuf *h);
+
+/* Append one point; string bytes are copied. 0 or LOOM_ENOMEM. */
+int ts_headbuf_append(ts_headbuf *h, ts_type type, int64_t ts, const ts_value *v);
+
+/* Bytes of memory the buffer holds (for flush thresholds and /metrics). */
+uint64_t ts_headbuf_bytes(const ts_headbuf *h, ts_type type);
+
+/* Copy the points with tmin <= ts <= tmax into out_ts/out_vals (allocated
+ * with loom_malloc, caller frees; strings point into h, valid while h lives
+ * unchanged), sorted by time with the newest arrival of each timestamp.
+ * *n_out may be 0 (then both are NULL). 0 or LOOM_ENOMEM. */
+int ts_headbuf_range(const ts_headbuf *h, ts_type type, int64_t tmin, int64_t tmax,
+                     int64_t **out_ts, void **out_vals, uint32_t *n_out);
+
+/* Sort and deduplicate in place (newest arrival wins). After it, sorted is
+ * true. 0 or LOOM_ENOMEM. */
+int ts_headbuf_normalize(ts_headbuf *h, ts_type type);
+
+/* Remove the points with tmin <= ts <= tmax. 0 or LOOM_ENOMEM. */
+int ts_headbuf_delete(ts_headbuf *h, ts_type type, int64_t tmin, int64_t tmax);
+
+/* Sort n points by time, keeping the last of equal timestamps (stable), in
+ * place; returns the new count. Used for head data and merges. 0 on ENOMEM
+ * is impossible: returns (uint32_t)-1 then. */
+uint32_t ts_points_sort_dedup(int64_t *ts, void *vals, uint32_t n, size_t elem_size);
+
+#endif
