@@ -925,7 +925,8 @@ int ts_segment_read_block(const ts_segment *s, uint32_t col, uint32_t block, int
   }
   /* The caller sized vals for the index's type and count: a header that
    * disagrees must never steer the decoder. */
-  if (info.type != c->type || info.len != b->len || info.stats.count != b->stats.count) {
+  if (info.type != c->type || info.len != b->len || info.stats.count != b->stats.count ||
+      info.stats.min_ts != b->stats.min_ts || info.stats.max_ts != b->stats.max_ts) {
     block_err(s, col, block, "block header disagrees with the index", err, errlen);
     return LOOM_ECORRUPT;
   }
@@ -938,7 +939,7 @@ int ts_segment_read_block(const ts_segment *s, uint32_t col, uint32_t block, int
     set_err(err, errlen, s->path, "decoding block %" PRIu32 ": %s", block, loom_strerror(rc));
     return rc;
   }
-  return (int)b->stats.count;
+  return 0;
 }
 
 const char *ts_segment_path(const ts_segment *s) { return s->path; }

@@ -208,10 +208,12 @@ const uint8_t *ts_segment_block_data(const ts_segment *s, const ts_seg_block *b)
 
 /* Decode block `block` of column `col` into ts / vals (typed array of the
  * column's type), both with room for cap points; strings point into strbuf
- * (see ts_block_decode). Returns the number of points (>= 1) or:
+ * (see ts_block_decode); the block holds blocks[block].stats.count points.
+ * Returns 0 or:
  *   LOOM_EINVAL   col or block out of range;
  *   LOOM_ERANGE   cap smaller than the block's count;
- *   LOOM_ECORRUPT bad CRC, or header disagreeing with the index; err gets
+ *   LOOM_ECORRUPT bad CRC, or a block header disagreeing with the index
+ *                 (type, length, count or time range); err gets
  *                 "segment <path>: block <i> of column <key> <field> at
  *                 offset <o>: checksum mismatch" (or the disagreement);
  *   LOOM_ENOMEM.

@@ -40,7 +40,7 @@ static void exercise(const uint8_t *img, size_t size) {
       volatile uint8_t edge = (uint8_t)(p[0] ^ p[blk->len - 1]); /* ASan checks the bounds */
       (void)edge;
       int rc = ts_segment_read_block(s, i, b, ts, vals, TS_BLOCK_MAX_POINTS, &sb, err, sizeof err);
-      if (rc > 0 && (uint32_t)rc != blk->stats.count) __builtin_trap();
+      if (rc > 0) __builtin_trap(); /* 0 or a negative code */
     }
   }
   loom_buf_deinit(&sb);
