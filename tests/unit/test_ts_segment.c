@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -643,6 +645,38 @@ static void test_finish_rename_failure_leaves_nothing(void **state) {
   tcol_free(&c);
 }
 
+static void test_write_failure_leaves_nothing(void **state) {
+  fx *f = *state;
+  char tmp[160];
+  tcol c[4];
+  for (int i = 0; i < 4; i++) {
+    char field[16];
+    snprintf(field, sizeof field, "u%d", i);
+    tcol_make(&c[i], TS_UINT, 8000, 100u + (unsigned)i, "m", field); /* ~64 KB each */
+  }
+  /* Writes past 100 KB fail with EFBIG, like a full disk. */
+  struct rlimit old, lim;
+  assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+  lim = old;
+  lim.rlim_cur = 100 * 1024;
+  void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  ts_segw *w;
+  int rc = ts_segw_open(f->path, &w);
+  for (int i = 0; i < 4 && !rc; i++) rc = tcol_add(w, &c[i]);
+  if (!rc) {
+    rc = ts_segw_finish(w);
+  } else {
+    assert_int_equal(ts_segw_finish(w), rc);
+  }
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, prev);
+  assert_int_equal(rc, LOOM_EIO);
+  assert_false(exists(f->path));
+  assert_false(exists(tmp_of(f->path, tmp, sizeof tmp)));
+  for (int i = 0; i < 4; i++) tcol_free(&c[i]);
+}
+
 static void test_duplicate_column_fails_finish(void **state) {
   fx *f = *state;
   char tmp[160];
@@ -996,6 +1030,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_stale_tmp_is_replaced, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_finish_rename_failure_leaves_nothing, fx_setup,
                                       fx_teardown),
+      cmocka_unit_test_setup_teardown(test_write_failure_leaves_nothing, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_duplicate_column_fails_finish, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_open_missing_dir_fails, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_writer_alloc_failures, fx_setup, fx_teardown),
