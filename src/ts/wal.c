@@ -517,6 +517,27 @@ static void *writer_main(void *arg) {
   return NULL;
 }
 
+/* A new directory's own entry is durable only once its parent is fsynced. */
+static int parent_fsync(const char *dir) {
+  char parent[PATH_MAX];
+  size_t n = strlen(dir);
+  int fd, rc = 0;
+  while (n > 1 && dir[n - 1] == '/') n--; /* "a/b/" names "a/b" */
+  while (n > 0 && dir[n - 1] != '/') n--;
+  if (n == 0) {
+    strcpy(parent, ".");
+  } else {
+    while (n > 1 && dir[n - 1] == '/') n--;
+    memcpy(parent, dir, n);
+    parent[n] = '\0';
+  }
+  fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return LOOM_EIO;
+  if (fsync(fd) != 0) rc = LOOM_EIO;
+  close(fd);
+  return rc;
+}
+
 /* ---- public API ---- */
 
 int ts_wal_open(const char *dir, const ts_wal_options *opt, ts_wal **out) {
@@ -533,7 +554,12 @@ int ts_wal_open(const char *dir, const ts_wal_options *opt, ts_wal **out) {
   if (o.mode != TS_WAL_DURABLE && o.mode != TS_WAL_BATCHED) return LOOM_EINVAL;
   if (o.batch_interval_ms == 0) o.batch_interval_ms = DEFAULT_INTERVAL_MS;
   if (o.segment_bytes == 0) o.segment_bytes = DEFAULT_SEGMENT_BYTES;
-  if (mkdir(dir, 0755) != 0 && errno != EEXIST) return io_err(errno);
+  if (mkdir(dir, 0755) == 0) {
+    rc = parent_fsync(dir);
+    if (rc != 0) return rc;
+  } else if (errno != EEXIST) {
+    return io_err(errno);
+  }
   if (stat(dir, &sb) != 0) return io_err(errno);
   if (!S_ISDIR(sb.st_mode)) return LOOM_EINVAL;
   rc = seg_list(dir, &ids, &n);
