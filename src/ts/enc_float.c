@@ -19,6 +19,8 @@ enum { MODE_DECIMAL = 0, MODE_GORILLA = 1, MODE_RAW = 2 };
 
 #define MAX_EXP 18
 #define NO_EXP 0xff
+/* Values sampled to decide whether a block is decimal at all. */
+#define SAMPLE 32
 
 /* Exact doubles 10^0 .. 10^18 (all exactly representable). */
 static const double pow10_tab[MAX_EXP + 1] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,
@@ -53,8 +55,17 @@ static int dec_try(double v, unsigned e, int64_t *k) {
   return 1;
 }
 
-static uint8_t dec_min_exp(double v) {
+/* Smallest exponent at which v round-trips, or NO_EXP. `hint` (a previous
+ * value's result) is tried first: sensor data keeps its number of decimals,
+ * so most values cost two tries instead of up to 19. The result feeds only
+ * the exponent choice; enc_decimal() verifies every value at the chosen e. */
+static uint8_t dec_min_exp(double v, uint8_t hint) {
   int64_t k;
+  if (hint != NO_EXP && dec_try(v, hint, &k)) {
+    unsigned e = hint;
+    while (e > 0 && dec_try(v, e - 1, &k)) e--;
+    return (uint8_t)e;
+  }
   for (unsigned e = 0; e <= MAX_EXP; e++)
     if (dec_try(v, e, &k)) return (uint8_t)e;
   return NO_EXP;
@@ -177,12 +188,29 @@ int ts_enc_float_encode(const double *v, uint32_t n, loom_buf *out) {
   if (!k) goto out;
   uint8_t *mine = (uint8_t *)(k + n);
 
-  uint32_t hist[MAX_EXP + 1] = {0};
-  for (uint32_t i = 0; i < n; i++) {
-    mine[i] = dec_min_exp(v[i]);
-    if (mine[i] != NO_EXP) hist[mine[i]]++;
+  /* A sample first: when most values are not decimals, skip the full
+   * exponent search (it would try all 19 exponents on each value). */
+  uint32_t step = n > SAMPLE ? n / SAMPLE : 1, sampled = 0, not_dec = 0;
+  uint8_t hint = NO_EXP;
+  for (uint32_t i = 0; i < n; i += step, sampled++) {
+    uint8_t m = dec_min_exp(v[i], hint);
+    if (m == NO_EXP)
+      not_dec++;
+    else
+      hint = m;
   }
-  unsigned e = pick_exp(hist, n);
+  unsigned e = NO_EXP;
+  if (not_dec * 2 <= sampled) {
+    uint32_t hist[MAX_EXP + 1] = {0};
+    for (uint32_t i = 0; i < n; i++) {
+      mine[i] = dec_min_exp(v[i], hint);
+      if (mine[i] != NO_EXP) {
+        hint = mine[i];
+        hist[mine[i]]++;
+      }
+    }
+    e = pick_exp(hist, n);
+  }
   uint32_t n_exc = n;
   size_t dec_len = SIZE_MAX;
   if (e != NO_EXP) {
