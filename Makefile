@@ -19,53 +19,53 @@ LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lm -pthrea
 ifneq ($(SANITIZE),)
   CFLAGS_ALL += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
   LDFLAGS += -fsanitize=$(SANITIZE)
-  BUILD := $(BUILD)-san
 endif
+OUT := $(BUILD)$(if $(SANITIZE),-san,)
 
 LIB_SRC := $(shell find src -name '*.c' ! -name main.c | sort)
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(OUT)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
-UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
-BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(OUT)/bench/%)
 
 .PHONY: all deps test unit integration demo bench fuzz clean
-all: $(BUILD)/loom $(BENCH_BIN)
+all: $(OUT)/loom $(BENCH_BIN)
 
 deps:
 	@scripts/deps.sh test
 
-$(BUILD)/%.o: %.c
+$(OUT)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
-$(BUILD)/libloom.a: $(LIB_OBJ)
+$(OUT)/libloom.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/loom: $(BUILD)/src/main.o $(BUILD)/libloom.a
+$(OUT)/loom: $(OUT)/src/main.o $(OUT)/libloom.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libloom.a
+$(OUT)/tests/%: tests/unit/%.c $(OUT)/libloom.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILD)/libloom.a $(LDFLAGS) $(LIBS) -lcmocka
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(OUT)/libloom.a $(LDFLAGS) $(LIBS) -lcmocka
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libloom.a
+$(OUT)/bench/%: bench/%.c $(OUT)/libloom.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libloom.a $(LDFLAGS) $(LIBS)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(OUT)/libloom.a $(LDFLAGS) $(LIBS)
 
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
-	@LOOM_BIN=$(abspath $(BUILD)/loom) BUILD=$(BUILD) tests/run.sh $(UNIT_BIN)
+	@LOOM_BIN=$(abspath $(OUT)/loom) BUILD=$(OUT) tests/run.sh $(UNIT_BIN)
 
 unit: $(UNIT_BIN)
-	@BUILD=$(BUILD) tests/run.sh --unit-only $(UNIT_BIN)
+	@BUILD=$(OUT) tests/run.sh --unit-only $(UNIT_BIN)
 
 demo:
 	@scripts/deps.sh build
-	@$(MAKE) --no-print-directory $(BUILD)/loom
-	$(BUILD)/loom demo
+	@$(MAKE) --no-print-directory $(OUT)/loom
+	$(OUT)/loom demo
 
 bench:
 	@scripts/deps.sh bench
@@ -91,4 +91,4 @@ fuzz: deps
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(OUT) -name '*.d' 2>/dev/null)

@@ -3,6 +3,8 @@
  */
 #include "ts/types.h"
 
+#include <string.h>
+
 const char *ts_type_name(ts_type t) {
   switch (t) {
   case TS_FLOAT: return "float";
@@ -23,4 +25,12 @@ size_t ts_type_size(ts_type t) {
   case TS_STRING: return sizeof(ts_str);
   }
   return 0;
+}
+
+ts_value ts_value_load(ts_type t, const void *vals, size_t i) {
+  ts_value v;
+  memset(&v, 0, sizeof v);
+  size_t es = ts_type_size(t);
+  memcpy(&v, (const unsigned char *)vals + i * es, es);
+  return v;
 }

@@ -34,6 +34,10 @@ typedef union ts_value {
   ts_str s;
 } ts_value;
 
+/* Load element i of a typed column array into a ts_value (no alignment
+ * assumptions about vals). */
+ts_value ts_value_load(ts_type t, const void *vals, size_t i);
+
 /* "float", "integer", "unsigned", "boolean", "string" (InfluxDB's names). */
 const char *ts_type_name(ts_type t);
 
