@@ -595,7 +595,7 @@ static void ack_cb(void *arg, int status) {
 
 static void test_batched_ack_before_fsync(void **state) {
   fx *f = *state;
-  ts_wal_options o = {.mode = TS_WAL_BATCHED, .batch_interval_ms = 30, .io = &g_hooks};
+  ts_wal_options o = {.mode = TS_WAL_BATCHED, .batch_interval_ms = 200, .io = &g_hooks};
   ack_probe a = {0};
   ts_wal *w;
   int base;
@@ -847,6 +847,7 @@ static void test_enospc_transient(void **state) {
   char path[512];
   long before;
   uint64_t id;
+  int rc;
   hooks_reset();
   w = open_started(f->dir, &o);
   id = ts_wal_current_id(w);
@@ -857,7 +858,10 @@ static void test_enospc_transient(void **state) {
   atomic_store(&g_write_short, 1); /* half the group lands, then ENOSPC */
   atomic_store(&g_write_fail_errno, ENOSPC);
   assert_int_equal(ts_wal_append(w, 0, "doomed-record", 13, done_cb, &bad), 0);
-  assert_int_equal(ts_wal_sync(w), LOOM_ENOSPC);
+  /* 0 if the writer resolved the record before sync looked (sync reports
+   * only records unresolved at its call); the callback is the contract */
+  rc = ts_wal_sync(w);
+  assert_true(rc == LOOM_ENOSPC || rc == 0);
   assert_int_equal(atomic_load(&bad.calls), 1);
   assert_int_equal(atomic_load(&bad.last_status), LOOM_ENOSPC);
   assert_int_equal(file_size(path), before); /* truncated back, no torn bytes */
