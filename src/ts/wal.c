@@ -403,6 +403,9 @@ static int write_group(ts_wal *w, const uint8_t *data, size_t len, size_t n, con
       else w->dirty = 0;
     }
   }
+  /* after a failure nothing unsynced can still become durable: forget it
+   * (else the batched writer would keep waking up to fsync it) */
+  if (rc != 0) w->dirty = 0;
   for (size_t i = 0; cbs != NULL && i < n; i++)
     if (cbs[i].cb != NULL) cbs[i].cb(cbs[i].arg, rc);
   pthread_mutex_lock(&w->mu);

@@ -943,6 +943,30 @@ static void test_batched_write_failure_readonly(void **state) {
   ts_wal_close(w);
 }
 
+/* After a failed fsync in batched mode the writer must go quiet, not spin
+ * on the data it can no longer sync. */
+static void test_batched_fsync_failure_no_spin(void **state) {
+  fx *f = *state;
+  ts_wal_options o = {.mode = TS_WAL_BATCHED, .batch_interval_ms = 5, .io = &g_hooks};
+  ts_wal *w;
+  struct timespec c0, c1;
+  double cpu;
+  int rc;
+  hooks_reset();
+  w = open_started(f->dir, &o);
+  atomic_store(&g_fsync_fail, 1);
+  append_range(w, 0, 3);
+  rc = ts_wal_sync(w);
+  assert_true(rc == LOOM_EIO || rc == LOOM_EREADONLY);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+  usleep(300000);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+  cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
+  assert_true(cpu < 0.1); /* a spinning writer burns ~0.3 s here */
+  ts_wal_close(w);
+  hooks_reset();
+}
+
 static void test_start_fails_on_fsync_error(void **state) {
   fx *f = *state;
   ts_wal_options o = {.io = &g_hooks};
@@ -1070,6 +1094,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_write_eio_goes_readonly, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fsync_failure_readonly, setup, teardown),
       cmocka_unit_test_setup_teardown(test_batched_write_failure_readonly, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_batched_fsync_failure_no_spin, setup, teardown),
       cmocka_unit_test_setup_teardown(test_start_fails_on_fsync_error, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rotate_failure_keeps_current, setup, teardown),
       cmocka_unit_test_setup_teardown(test_remove_before, setup, teardown),
