@@ -28,6 +28,7 @@ struct http_conn {
   http_req *done;       /* complete, waiting for http_conn_take_request */
   size_t header_bytes;  /* request line + header bytes seen for cur */
   int seg;              /* which part of cur->raw is being appended */
+  int headers_done;     /* header callbacks now carry chunked trailers: counted, ignored */
   int err_status;       /* non-zero once failed */
   const char *err_msg;
   int want_continue;    /* headers of an Expect: 100-continue request completed in this feed */
@@ -72,6 +73,7 @@ static int on_message_begin(http_parser *p) {
   c->cur = r;
   c->header_bytes = 0;
   c->seg = SEG_URL;
+  c->headers_done = 0;
   return 0;
 }
 
@@ -86,6 +88,7 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
   http_conn *c = p->data;
   http_req *r = c->cur;
   if (count_header(c, len + 4)) return fail(c, 431, "request headers too large");
+  if (c->headers_done) return 0;
   if (c->seg != SEG_FIELD) {
     if (r->n_hdrs == r->hoff_cap) {
       size_t cap = r->hoff_cap ? r->hoff_cap * 2 : 16;
@@ -108,6 +111,7 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
   http_conn *c = p->data;
   http_req *r = c->cur;
   if (count_header(c, len)) return fail(c, 431, "request headers too large");
+  if (c->headers_done) return 0;
   if (c->seg != SEG_VALUE) {
     if (r->n_hdrs == 0) return fail(c, 400, "malformed header");
     if (loom_buf_append_u8(&r->raw, 0) < 0) return fail(c, 503, "out of memory");
@@ -127,6 +131,7 @@ static const char *find_header(const http_req *r, const char *name) {
 static int on_headers_complete(http_parser *p) {
   http_conn *c = p->data;
   http_req *r = c->cur;
+  c->headers_done = 1;
   if (loom_buf_append_u8(&r->raw, 0) < 0) return fail(c, 503, "out of memory");
   if (r->n_hdrs) {
     r->hdrs = loom_malloc(r->n_hdrs * sizeof *r->hdrs);

@@ -54,7 +54,10 @@ size_t http_router_allow_format(unsigned mask, char *out, size_t size) {
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     if (!(mask & names[i].bit)) continue;
     int w = snprintf(out + len, size - len, "%s%s", len ? ", " : "", names[i].name);
-    if (w < 0 || (size_t)w >= size - len) break;
+    if (w < 0 || (size_t)w >= size - len) {
+      out[len] = 0; /* drop a partly written name */
+      break;
+    }
     len += (size_t)w;
   }
   return len;
