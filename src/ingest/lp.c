@@ -871,6 +871,13 @@ int lp_parse(lp_batch *b, const char *body, size_t len, int64_t precision_ns,
   while (pos < len) {
     const char *nlp = memchr(body + pos, '\n', len - pos);
     size_t end = nlp ? (size_t)(nlp - body) : len;
+    size_t ls = pos;
+    while (ls < end && (body[ls] == ' ' || body[ls] == '\t' || body[ls] == 0)) ls++;
+    if (ls < end && body[ls] == '#') { /* a comment ends at the first '\n' */
+      line++;
+      pos = end + 1;
+      continue;
+    }
     if (next_q < pos) next_q = find_byte(body, len, pos, '"');
     if (next_bs < pos) next_bs = find_byte(body, len, pos, '\\');
     uint64_t inner_lines = 0;
@@ -881,11 +888,11 @@ int lp_parse(lp_batch *b, const char *body, size_t len, int64_t precision_ns,
       for (const char *q = body + pos; (q = memchr(q, '\n', (size_t)(body + end - q))); q++)
         inner_lines++;
     }
-    size_t ls = pos, le = end;
+    size_t le = end;
     if (le > ls && body[le - 1] == '\n') le--; /* a final "\\\n" jumped over */
     if (le > ls && body[le - 1] == '\r') le--;
     while (ls < le && (body[ls] == ' ' || body[ls] == '\t' || body[ls] == 0)) ls++;
-    if (ls < le && body[ls] != '#') {
+    if (ls < le) {
       uint32_t ln = line > UINT32_MAX ? UINT32_MAX : (uint32_t)line;
       arena_mark m = arena_mark_get(b);
       x.p = body + ls;

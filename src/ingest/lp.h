@@ -22,7 +22,9 @@
  *   double-quoted string field value, or right after a backslash, does not end
  *   the line. A '\r' just before the end of a line is ignored (CRLF bodies).
  * - Leading spaces, tabs and NUL bytes of a line are skipped. Lines that are
- *   then empty are skipped; lines starting with '#' are comments.
+ *   then empty are skipped; a line starting with '#' is a comment that ends
+ *   at the first '\n' (as InfluxDB 2.x documents; 1.x's splitter let a '"'
+ *   in a comment swallow the following lines).
  * - measurement: any bytes up to the first unescaped ',' or ' '; it may not
  *   start with ','. "\," and "\ " stand for ',' and ' '.
  * - tags: key=value pairs after ','; key and value are non-empty; "\,", "\ "
