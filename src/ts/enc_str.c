@@ -18,6 +18,8 @@
 #define STR_ZSTD_LEVEL 3
 /* Dictionaries shorter than this are never worth a zstd frame. */
 #define STR_ZSTD_MIN 64
+/* Upper bound of zstd's expansion ratio (see the decoder). */
+#define ZSTD_MAX_RATIO 32768
 
 static int str_eq(const ts_str *a, const ts_str *b) {
   return a->len == b->len && (a->len == 0 || memcmp(a->p, b->p, a->len) == 0);
@@ -106,7 +108,10 @@ int ts_enc_str_decode(const uint8_t *p, size_t len, uint32_t n, ts_str *out, loo
   if (stored_len > r.len || loom_rd_ptr(&r, &stored, (size_t)stored_len)) return LOOM_ECORRUPT;
   unsigned w = ts_bits_width(ndict - 1);
   if (r.len != ts_bits_len(n, w)) return LOOM_ECORRUPT;
-  if (codec == 1 && ZSTD_getFrameContentSize(stored, (size_t)stored_len) != raw_len)
+  /* A zstd block expands at most 128 KiB from 4 bytes (an RLE block), so
+   * a larger claim is a lie; refusing it bounds what we allocate. */
+  if (codec == 1 && (raw_len > stored_len * ZSTD_MAX_RATIO ||
+                     ZSTD_getFrameContentSize(stored, (size_t)stored_len) != raw_len))
     return LOOM_ECORRUPT;
 
   int rc = LOOM_ENOMEM;
