@@ -128,8 +128,8 @@ static void test_float_rejects_bad_exceptions(void **state) {
 
 static void test_float_decimal_divides_exactly(void **state) {
   (void)state;
-  /* decimal, e = 5, no exceptions, FOR base 5234513 (zz varint), w = 0; 5234513 * 1e-5 would be off by
-   * one ulp, the division is exact. */
+  /* decimal, e = 5, no exceptions, FOR base 5234513 (zz varint), w = 0.
+   * 5234513 * (1 / 1e5) is one ulp off 52.34513; the division is exact. */
   loom_buf b;
   loom_buf_init(&b);
   uint8_t hdr[] = {0, 5, 0, 0};
