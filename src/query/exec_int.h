@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Internals shared by the executor's files (not a public interface): the
+ * result writer (exec_out.c), WHERE analysis (exec_cond.c), aggregate state
+ * (exec_agg.c) and the SELECT engine (exec_select.c). Everything here is
+ * used by one query on one thread.
+ */
+#ifndef LOOM_QUERY_EXEC_INT_H
+#define LOOM_QUERY_EXEC_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "query/exec.h"
+#include "query/ql_ast.h"
+#include "ts/engine.h"
+
+/* InfluxDB's time bounds (influxql.MinTime / MaxTime). */
+#define QX_MIN_TIME (INT64_MIN + 2)
+#define QX_MAX_TIME (INT64_MAX - 1)
+
+/* ---- values ---- */
+
+/* A result value: type 0 is null, else a ts_type. Strings are borrowed. */
+typedef struct qx_val {
+  int type;
+  ts_value v;
+} qx_val;
+
+/* ---- result writer (exec_out.c) ---- */
+
+typedef struct qx_out {
+  const qx_options *opt;
+  const qx_sink *sink;
+  loom_buf buf;       /* pending bytes, flushed past a threshold */
+  loom_buf hdr;       /* current series header (JSON: name/tags/columns; CSV: name,tags) */
+  bool begun;         /* sink->begin called */
+  int err;            /* first sink error (sticky) */
+  int64_t epoch_div;  /* 0 = RFC3339, else ns per output unit */
+  bool results_open;  /* non-chunked JSON: {"results":[ written */
+  int n_stmts_done;   /* statements written (non-chunked comma placement) */
+  int stmt_id;
+  bool stmt_has_series;
+  bool line_open;     /* chunked: the current line's series array is open */
+  bool in_series;
+  uint64_t series_rows;   /* rows in the current chunk of the series */
+  size_t row_vals;        /* values written in the current row */
+  size_t n_cols;          /* columns of the current series (CSV) */
+  bool csv_hdr_written;
+  loom_buf csv_cols;      /* CSV: last header line written */
+} qx_out;
+
+void qx_out_init(qx_out *o, const qx_options *opt, const qx_sink *sink);
+void qx_out_deinit(qx_out *o);
+/* A parse error: status 400 and {"error":msg}. */
+int qx_out_parse_error(qx_out *o, const char *msg);
+int qx_out_stmt_begin(qx_out *o, int stmt_id);
+/* Close the statement; msg != NULL adds its "error". */
+int qx_out_stmt_end(qx_out *o, const char *errmsg);
+/* name may be NULL (no "name" key); tags: n_tags pairs (may be 0: no "tags"). */
+int qx_out_series_begin(qx_out *o, const char *name, const char *const *tag_keys,
+                        const char *const *tag_vals, size_t n_tags, const char *const *cols,
+                        size_t n_cols);
+int qx_out_series_end(qx_out *o);
+int qx_out_row_begin(qx_out *o);
+int qx_out_row_end(qx_out *o);
+int qx_out_time(qx_out *o, int64_t t_ns);
+int qx_out_val(qx_out *o, const qx_val *v);
+int qx_out_str(qx_out *o, const char *s);
+int qx_out_flush(qx_out *o);
+/* Write everything still pending and close the response. */
+int qx_out_finish(qx_out *o);
+
+/* ---- WHERE analysis (exec_cond.c) ---- */
+
+/* Evaluate a time expression (string, number, duration, now(), +/-). */
+int qx_time_eval(const ql_expr *e, int64_t now_ns, int64_t *out, char *err, size_t errlen);
+
+/* Extract the time range of cond into [*tmin, *tmax] (left unchanged where
+ * unbounded). Returns 0 or LOOM_EINVAL with a message. */
+int qx_cond_time_range(const ql_expr *cond, int64_t now_ns, int64_t *tmin, int64_t *tmax,
+                       char *err, size_t errlen);
+
+/* Compiled regexes of one condition, cached by pattern. */
+typedef struct qx_regex_cache qx_regex_cache;
+int qx_regex_cache_new(qx_regex_cache **out);
+void qx_regex_cache_free(qx_regex_cache *c);
+/* 1 match, 0 no match, LOOM_EINVAL bad pattern (err gets InfluxDB's text). */
+int qx_regex_match(qx_regex_cache *c, const char *pattern, const char *s, size_t len, char *err,
+                   size_t errlen);
+
+/* Three-valued result of evaluating a condition on a series' tags. */
+enum { QX_FALSE = 0, QX_TRUE = 1, QX_UNKNOWN = 2 };
+
+/* Is `name` a field of measurement m (index) or not (-1)? */
+int qx_field_index(const ts_measurement_info *m, const char *name);
+
+/* Evaluate cond over a series: time conditions count as true, tag
+ * comparisons are decided, field comparisons are QX_UNKNOWN. Returns
+ * QX_FALSE/QX_TRUE/QX_UNKNOWN or a negative error. */
+int qx_cond_series(const ql_expr *cond, const ts_measurement_info *m, const ts_series_info *s,
+                   qx_regex_cache *rc, char *err, size_t errlen);
+
+/* A row being filtered: values of the measurement's fields (by field index)
+ * at one timestamp; vals[i].type == 0 when absent. */
+typedef struct qx_row {
+  const ts_measurement_info *m;
+  const ts_series_info *s;
+  const qx_val *vals;
+} qx_row;
+
+/* Evaluate cond over one row (time conditions true). 1 pass, 0 reject, <0 error. */
+int qx_cond_row(const ql_expr *cond, const qx_row *row, qx_regex_cache *rc, char *err,
+                size_t errlen);
+
+/* Tag value of series s for key (NULL when absent). */
+const char *qx_series_tag(const ts_series_info *s, const char *key);
+
+/* Collect the field names referenced by cond into a bitmap over m's fields
+ * (need[i] = 1). */
+void qx_cond_fields(const ql_expr *cond, const ts_measurement_info *m, uint8_t *need);
+
+/* ---- statements (exec_select.c) ---- */
+
+typedef struct qx_ctx {
+  ts_engine *e;
+  const qx_options *opt;
+  qx_out *out;
+  char err[512];
+  uint64_t points_read;
+} qx_ctx;
+
+/* Execute a SELECT. 0 (the statement's result written), or an error with
+ * ctx->err set (the caller reports it as the statement's error) — or a
+ * sink / memory error (LOOM_ECLOSED, LOOM_ENOMEM). */
+int qx_select_run(qx_ctx *c, const ql_select *s);
+
+/* Resolve "database name required" / "database not found: x". */
+int qx_db_resolve(qx_ctx *c, const char *given, const char **db);
+
+#endif

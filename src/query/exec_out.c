@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Result writer: turns statement results into InfluxDB 1.x's /query
+ * response bytes: {"results":[{"statement_id":0,"series":[{"name":..,
+ * "tags":{..},"columns":[..],"values":[[..]]}]}]} (one object for the whole
+ * response, or one per chunk with "partial":true when chunked), or CSV
+ * (name,tags,time,col...). Bytes are buffered and pushed to the sink past a
+ * threshold, so results stream.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/timeutil.h"
+#include "query/exec_int.h"
+
+#define FLUSH_AT (64 * 1024)
+
+int qx_format_float(double v, loom_buf *out) {
+  if (isnan(v) || isinf(v)) return loom_buf_append_str(out, "null");
+  if (v == 0) return loom_buf_append_str(out, signbit(v) ? "-0" : "0");
+  char tmp[40];
+  int prec;
+  for (prec = 0; prec < 17; prec++) {
+    snprintf(tmp, sizeof tmp, "%.*e", prec, v);
+    if (strtod(tmp, NULL) == v) break;
+  }
+  /* tmp: [-]d[.ddd]e[+-]XX */
+  char digits[24];
+  size_t nd = 0;
+  const char *p = tmp;
+  bool neg = false;
+  if (*p == '-') neg = true, p++;
+  while (*p && *p != 'e') {
+    if (*p != '.') digits[nd++] = *p;
+    p++;
+  }
+  int exp10 = atoi(p + 1); /* value = 0.d1d2.. * 10^(exp10+1) */
+  while (nd > 1 && digits[nd - 1] == '0') nd--;
+  char res[64];
+  size_t rl = 0;
+  if (neg) res[rl++] = '-';
+  double a = fabs(v);
+  if (a < 1e-6 || a >= 1e21) {
+    res[rl++] = digits[0];
+    if (nd > 1) {
+      res[rl++] = '.';
+      for (size_t i = 1; i < nd; i++) res[rl++] = digits[i];
+    }
+    rl += (size_t)snprintf(res + rl, sizeof res - rl, "e%c%02d", exp10 < 0 ? '-' : '+',
+                           abs(exp10));
+    /* Go's encoding/json turns e-07 into e-7 */
+    if (rl >= 4 && res[rl - 4] == 'e' && res[rl - 3] == '-' && res[rl - 2] == '0') {
+      res[rl - 2] = res[rl - 1];
+      rl--;
+    }
+  } else if (exp10 < 0) {
+    res[rl++] = '0';
+    res[rl++] = '.';
+    for (int i = 0; i < -exp10 - 1; i++) res[rl++] = '0';
+    for (size_t i = 0; i < nd; i++) res[rl++] = digits[i];
+  } else {
+    for (int i = 0; i <= exp10; i++) res[rl++] = (size_t)i < nd ? digits[i] : '0';
+    if (nd > (size_t)exp10 + 1) {
+      res[rl++] = '.';
+      for (size_t i = (size_t)exp10 + 1; i < nd; i++) res[rl++] = digits[i];
+    }
+  }
+  return loom_buf_append(out, res, rl);
+}
+
+void qx_out_init(qx_out *o, const qx_options *opt, const qx_sink *sink) {
+  memset(o, 0, sizeof *o);
+  o->opt = opt;
+  o->sink = sink;
+  loom_buf_init(&o->buf);
+  loom_buf_init(&o->hdr);
+  loom_buf_init(&o->csv_cols);
+  o->epoch_div = 0;
+  if (opt->epoch && opt->epoch[0]) {
+    if (!strcmp(opt->epoch, "u") || !strcmp(opt->epoch, "\xc2\xb5"))
+      o->epoch_div = 1000;
+    else
+      o->epoch_div = loom_precision_ns(opt->epoch);
+    if (o->epoch_div <= 0) o->epoch_div = 1;
+  } else if (opt->csv) {
+    o->epoch_div = 1;
+  }
+}
+
+void qx_out_deinit(qx_out *o) {
+  loom_buf_deinit(&o->buf);
+  loom_buf_deinit(&o->hdr);
+  loom_buf_deinit(&o->csv_cols);
+}
+
+static int begin(qx_out *o, int status) {
+  if (o->begun) return o->err;
+  o->begun = true;
+  if (o->sink->begin &&
+      o->sink->begin(o->sink->arg, status, o->opt->csv ? "application/csv" : "application/json") < 0)
+    o->err = LOOM_ECLOSED;
+  return o->err;
+}
+
+int qx_out_flush(qx_out *o) {
+  if (o->err) return o->err;
+  if (!o->begun && begin(o, 200)) return o->err;
+  if (o->buf.len) {
+    if (o->sink->write(o->sink->arg, o->buf.data, o->buf.len) < 0) o->err = LOOM_ECLOSED;
+    o->buf.len = 0;
+  }
+  return o->err;
+}
+
+static int put(qx_out *o, const char *s) {
+  if (o->err) return o->err;
+  if (loom_buf_append_str(&o->buf, s)) return o->err = LOOM_ENOMEM;
+  return 0;
+}
+
+static int put_json_str(qx_out *o, const char *s, size_t n) {
+  if (o->err) return o->err;
+  if (loom_buf_append_json_str(&o->buf, s, n)) return o->err = LOOM_ENOMEM;
+  return 0;
+}
+
+int qx_out_parse_error(qx_out *o, const char *msg) {
+  if (begin(o, 400)) return o->err;
+  if (o->opt->csv) {
+    put(o, "error\n");
+    put_json_str(o, msg, strlen(msg));
+    put(o, "\n");
+  } else {
+    put(o, "{\"error\":");
+    put_json_str(o, msg, strlen(msg));
+    put(o, "}\n");
+  }
+  return qx_out_flush(o);
+}
+
+int qx_out_stmt_begin(qx_out *o, int stmt_id) {
+  o->stmt_id = stmt_id;
+  o->stmt_has_series = false;
+  o->line_open = false;
+  if (o->opt->csv || o->opt->chunked) return o->err;
+  if (!o->results_open) {
+    put(o, "{\"results\":[");
+    o->results_open = true;
+  }
+  if (o->n_stmts_done) put(o, ",");
+  char tmp[48];
+  snprintf(tmp, sizeof tmp, "{\"statement_id\":%d", stmt_id);
+  return put(o, tmp);
+}
+
+static void chunk_line_start(qx_out *o) {
+  char tmp[64];
+  snprintf(tmp, sizeof tmp, "{\"results\":[{\"statement_id\":%d", o->stmt_id);
+  put(o, tmp);
+}
+
+int qx_out_stmt_end(qx_out *o, const char *errmsg) {
+  if (o->opt->csv) {
+    if (errmsg) {
+      put(o, "error\n");
+      put_json_str(o, errmsg, strlen(errmsg));
+      put(o, "\n");
+    }
+    o->n_stmts_done++;
+    return o->buf.len > FLUSH_AT ? qx_out_flush(o) : o->err;
+  }
+  if (o->opt->chunked) {
+    if (!o->line_open) chunk_line_start(o);
+    else put(o, "]");
+  } else if (o->stmt_has_series) {
+    put(o, "]");
+  }
+  if (errmsg) {
+    put(o, ",\"error\":");
+    put_json_str(o, errmsg, strlen(errmsg));
+  }
+  put(o, o->opt->chunked ? "}]}\n" : "}");
+  o->line_open = false;
+  o->n_stmts_done++;
+  return o->buf.len > FLUSH_AT ? qx_out_flush(o) : o->err;
+}
+
+static void csv_field(loom_buf *b, const char *s, size_t n) {
+  bool q = n && (s[0] == ' ' || s[0] == '\t');
+  for (size_t i = 0; i < n && !q; i++)
+    if (s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n') q = true;
+  if (!q) {
+    loom_buf_append(b, s, n);
+    return;
+  }
+  loom_buf_append_u8(b, '"');
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] == '"') loom_buf_append_u8(b, '"');
+    loom_buf_append_u8(b, (uint8_t)s[i]);
+  }
+  loom_buf_append_u8(b, '"');
+}
+
+int qx_out_series_begin(qx_out *o, const char *name, const char *const *tag_keys,
+                        const char *const *tag_vals, size_t n_tags, const char *const *cols,
+                        size_t n_cols) {
+  if (o->err) return o->err;
+  loom_buf *h = &o->hdr;
+  loom_buf_reset(h);
+  o->in_series = true;
+  o->series_rows = 0;
+  o->n_cols = n_cols;
+  if (o->opt->csv) {
+    loom_buf line, tags;
+    loom_buf_init(&line);
+    loom_buf_init(&tags);
+    loom_buf_append_str(&line, "name,tags");
+    for (size_t i = 0; i < n_cols; i++) {
+      loom_buf_append_u8(&line, ',');
+      csv_field(&line, cols[i], strlen(cols[i]));
+    }
+    loom_buf_append_u8(&line, '\n');
+    if (line.len != o->csv_cols.len || memcmp(line.data, o->csv_cols.data, line.len)) {
+      if (o->csv_hdr_written) put(o, "\n");
+      loom_buf_reset(&o->csv_cols);
+      loom_buf_append(&o->csv_cols, line.data, line.len);
+      loom_buf_append(&o->buf, line.data, line.len);
+      o->csv_hdr_written = true;
+    }
+    if (name) csv_field(h, name, strlen(name));
+    loom_buf_append_u8(h, ',');
+    for (size_t i = 0; i < n_tags; i++) {
+      if (i) loom_buf_append_u8(&tags, ',');
+      loom_buf_printf(&tags, "%s=%s", tag_keys[i], tag_vals[i]);
+    }
+    csv_field(h, (const char *)tags.data, tags.len);
+    loom_buf_deinit(&line);
+    loom_buf_deinit(&tags);
+    return o->err;
+  }
+  loom_buf_append_u8(h, '{');
+  if (name) {
+    loom_buf_append_str(h, "\"name\":");
+    loom_buf_append_json_str(h, name, strlen(name));
+    loom_buf_append_u8(h, ',');
+  }
+  if (n_tags) {
+    loom_buf_append_str(h, "\"tags\":{");
+    for (size_t i = 0; i < n_tags; i++) {
+      if (i) loom_buf_append_u8(h, ',');
+      loom_buf_append_json_str(h, tag_keys[i], strlen(tag_keys[i]));
+      loom_buf_append_u8(h, ':');
+      loom_buf_append_json_str(h, tag_vals[i], strlen(tag_vals[i]));
+    }
+    loom_buf_append_str(h, "},");
+  }
+  loom_buf_append_str(h, "\"columns\":[");
+  for (size_t i = 0; i < n_cols; i++) {
+    if (i) loom_buf_append_u8(h, ',');
+    loom_buf_append_json_str(h, cols[i], strlen(cols[i]));
+  }
+  if (loom_buf_append_u8(h, ']')) return o->err = LOOM_ENOMEM;
+  if (o->opt->chunked) {
+    if (o->line_open) put(o, "],\"partial\":true}]}\n");
+    chunk_line_start(o);
+    put(o, ",\"series\":[");
+    o->line_open = true;
+  } else {
+    put(o, o->stmt_has_series ? "," : ",\"series\":[");
+  }
+  o->stmt_has_series = true;
+  if (loom_buf_append(&o->buf, h->data, h->len)) return o->err = LOOM_ENOMEM;
+  return o->err;
+}
+
+int qx_out_series_end(qx_out *o) {
+  o->in_series = false;
+  if (o->opt->csv) return o->err;
+  if (o->series_rows) put(o, "]");
+  put(o, "}");
+  return o->buf.len > FLUSH_AT ? qx_out_flush(o) : o->err;
+}
+
+int qx_out_row_begin(qx_out *o) {
+  o->row_vals = 0;
+  if (o->opt->csv) {
+    loom_buf_append(&o->buf, o->hdr.data, o->hdr.len);
+    return o->err;
+  }
+  uint32_t cs = o->opt->chunk_size ? o->opt->chunk_size : 10000;
+  if (o->opt->chunked && o->series_rows >= cs) {
+    put(o, "],\"partial\":true}],\"partial\":true}]}\n");
+    chunk_line_start(o);
+    put(o, ",\"series\":[");
+    loom_buf_append(&o->buf, o->hdr.data, o->hdr.len);
+    o->series_rows = 0;
+  }
+  put(o, o->series_rows ? ",[" : ",\"values\":[[");
+  o->series_rows++;
+  return o->err;
+}
+
+int qx_out_row_end(qx_out *o) {
+  put(o, o->opt->csv ? "\n" : "]");
+  if (o->buf.len > FLUSH_AT) return qx_out_flush(o);
+  return o->err;
+}
+
+static void sep(qx_out *o) {
+  if (o->row_vals++ || o->opt->csv) loom_buf_append_u8(&o->buf, ',');
+}
+
+int qx_out_time(qx_out *o, int64_t t_ns) {
+  if (o->err) return o->err;
+  sep(o);
+  if (o->epoch_div) {
+    int64_t v = t_ns / o->epoch_div;
+    if (t_ns % o->epoch_div < 0) v--; /* floor */
+    return loom_buf_printf(&o->buf, "%lld", (long long)v) ? (o->err = LOOM_ENOMEM) : 0;
+  }
+  char tmp[48];
+  size_t n = loom_time_format_rfc3339(t_ns, tmp, sizeof tmp);
+  loom_buf_append_u8(&o->buf, '"');
+  loom_buf_append(&o->buf, tmp, n);
+  return loom_buf_append_u8(&o->buf, '"') ? (o->err = LOOM_ENOMEM) : 0;
+}
+
+int qx_out_val(qx_out *o, const qx_val *v) {
+  if (o->err) return o->err;
+  sep(o);
+  loom_buf *b = &o->buf;
+  int rc = 0;
+  switch (v->type) {
+  case TS_FLOAT:
+    if (o->opt->csv && (isnan(v->v.f) || isinf(v->v.f))) break;
+    rc = qx_format_float(v->v.f, b);
+    break;
+  case TS_INT: rc = loom_buf_printf(b, "%lld", (long long)v->v.i); break;
+  case TS_UINT: rc = loom_buf_printf(b, "%llu", (unsigned long long)v->v.u); break;
+  case TS_BOOL: rc = loom_buf_append_str(b, v->v.b ? "true" : "false"); break;
+  case TS_STRING:
+    if (o->opt->csv) csv_field(b, v->v.s.p, v->v.s.len);
+    else rc = loom_buf_append_json_str(b, v->v.s.p, v->v.s.len);
+    break;
+  default:
+    if (!o->opt->csv) rc = loom_buf_append_str(b, "null");
+    break;
+  }
+  if (rc) o->err = LOOM_ENOMEM;
+  return o->err;
+}
+
+int qx_out_str(qx_out *o, const char *s) {
+  qx_val v = {.type = TS_STRING};
+  v.v.s.p = s;
+  v.v.s.len = (uint32_t)strlen(s);
+  return qx_out_val(o, &v);
+}
+
+int qx_out_finish(qx_out *o) {
+  if (!o->opt->csv && !o->opt->chunked) {
+    if (!o->results_open) put(o, "{\"results\":[");
+    put(o, "]}\n");
+  }
+  return qx_out_flush(o);
+}
