@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * The `loom` binary: parses the command line and configuration, wires the
+ * subsystems together (engine, auth, HTTP API, demo plant) and waits for
+ * SIGTERM/SIGINT to stop gracefully. Nothing else lives here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/fsutil.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/timeutil.h"
+#include "core/workpool.h"
+#include "http/server.h"
+#include "sec/auth.h"
+#include "sim/plant.h"
+#include "ts/engine.h"
+
+typedef struct settings {
+  char data[1024];
+  char http[256];
+  int durability;
+  int log_level;
+  uint64_t head_max_mb;
+  unsigned http_threads;
+  unsigned query_threads;
+} settings;
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: loom <command> [options]\n"
+          "\n"
+          "commands:\n"
+          "  serve     run the platform\n"
+          "  demo      run the platform with a simulated plant writing into database \"plant\"\n"
+          "  version   print the version\n"
+          "\n"
+          "options (each also a config-file key without the dashes):\n"
+          "  --config FILE                 key = value settings (optional)\n"
+          "  --data DIR                    data directory (default ./loom-data)\n"
+          "  --http ADDR:PORT              HTTP listen address (default 127.0.0.1:8080)\n"
+          "  --durability durable|batched  acknowledge writes after fsync (default) or fsync\n"
+          "                                every 100 ms\n"
+          "  --log-level debug|info|warn|error\n"
+          "  --head-max-mb N               flush the in-memory head past N MiB (default 256)\n"
+          "  --http-threads N              HTTP event loops (default: one per core)\n"
+          "  --query-threads N             query workers (default: one per core)\n"
+          "\n"
+          "environment: LOOM_ADMIN_TOKEN sets the admin API token instead of generating one.\n");
+}
+
+static int set_option(settings *s, const char *key, const char *val, char *err, size_t errlen) {
+  if (!strcmp(key, "data")) {
+    snprintf(s->data, sizeof s->data, "%s", val);
+  } else if (!strcmp(key, "http")) {
+    snprintf(s->http, sizeof s->http, "%s", val);
+  } else if (!strcmp(key, "durability")) {
+    if (!strcmp(val, "durable")) s->durability = TS_DURABLE;
+    else if (!strcmp(val, "batched")) s->durability = TS_BATCHED;
+    else {
+      snprintf(err, errlen, "durability must be \"durable\" or \"batched\", not \"%s\"", val);
+      return LOOM_EINVAL;
+    }
+  } else if (!strcmp(key, "log_level") || !strcmp(key, "log-level")) {
+    if ((s->log_level = loom_log_level_parse(val)) < 0) {
+      snprintf(err, errlen, "log level must be debug, info, warn or error, not \"%s\"", val);
+      return LOOM_EINVAL;
+    }
+  } else if (!strcmp(key, "head_max_mb") || !strcmp(key, "head-max-mb") ||
+             !strcmp(key, "http_threads") || !strcmp(key, "http-threads") ||
+             !strcmp(key, "query_threads") || !strcmp(key, "query-threads")) {
+    char *end;
+    unsigned long v = strtoul(val, &end, 10);
+    if (!*val || *end || v > 1000000) {
+      snprintf(err, errlen, "%s must be a number, not \"%s\"", key, val);
+      return LOOM_EINVAL;
+    }
+    if (key[0] == 'h' && key[1] == 'e') s->head_max_mb = v;
+    else if (key[0] == 'h') s->http_threads = (unsigned)v;
+    else s->query_threads = (unsigned)v;
+  } else {
+    snprintf(err, errlen, "unknown setting \"%s\"", key);
+    return LOOM_EINVAL;
+  }
+  return 0;
+}
+
+static int config_cb(void *arg, const char *key, const char *value, unsigned line, char *err,
+                     size_t errlen) {
+  char why[300];
+  int rc = set_option(arg, key, value, why, sizeof why);
+  if (rc) snprintf(err, errlen, "line %u: %s", line, why);
+  return rc;
+}
+
+static int load_config(settings *s, const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    fprintf(stderr, "loom: cannot read config %s: %s\n", path, strerror(errno));
+    return 1;
+  }
+  char text[65536];
+  size_t n = fread(text, 1, sizeof text, f);
+  fclose(f);
+  if (n == sizeof text) {
+    fprintf(stderr, "loom: config %s is larger than 64 KiB\n", path);
+    return 1;
+  }
+  char err[512];
+  if (loom_config_parse(text, n, config_cb, s, err, sizeof err)) {
+    fprintf(stderr, "loom: config %s: %s\n", path, err);
+    return 1;
+  }
+  return 0;
+}
+
+static int parse_args(settings *s, int argc, char **argv) {
+  /* a config file first, so command-line options override it */
+  for (int i = 2; i < argc - 1; i++)
+    if (!strcmp(argv[i], "--config") && load_config(s, argv[i + 1])) return 1;
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      usage(stdout);
+      exit(0);
+    }
+    if (strncmp(a, "--", 2) || i + 1 >= argc) {
+      fprintf(stderr, "loom: unexpected argument \"%s\" (see loom --help)\n", a);
+      return 1;
+    }
+    const char *val = argv[++i];
+    if (!strcmp(a, "--config")) continue;
+    char err[300];
+    if (set_option(s, a + 2, val, err, sizeof err)) {
+      fprintf(stderr, "loom: %s\n", err);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static void http_log(void *user, int level, const char *msg, const char *detail) {
+  (void)user;
+  loom_log(level, msg, "detail=\"%s\"", detail ? detail : "");
+}
+
+static int run(const settings *s, bool demo) {
+  int rc = 1;
+  ts_engine *engine = NULL;
+  http_server *http = NULL;
+  loom_workpool *pool = NULL;
+  sim_plant *plant = NULL;
+  char *new_token = NULL;
+  char err[1024];
+  sec_auth auth;
+  loom_api api;
+  memset(&api, 0, sizeof api);
+
+  /* Signals are taken by sigwait in this thread only: block them before any thread starts. */
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (loom_mkdir_p(s->data)) {
+    LOOM_ERROR("cannot create the data directory", "dir=\"%s\" err=\"%s\"", s->data, strerror(errno));
+    return 1;
+  }
+  if (sec_auth_init(&auth, s->data, getenv("LOOM_ADMIN_TOKEN"), &new_token, err, sizeof err)) {
+    LOOM_ERROR("cannot set up authentication", "err=\"%s\"", err);
+    return 1;
+  }
+  ts_engine_options eo;
+  ts_engine_options_default(&eo);
+  eo.dir = s->data;
+  eo.durability = s->durability;
+  if (s->head_max_mb) eo.head_max_bytes = s->head_max_mb << 20;
+  int64_t t0 = loom_mono_ns();
+  if (ts_engine_open(&eo, &engine, err, sizeof err)) {
+    LOOM_ERROR("cannot open the store", "dir=\"%s\" err=\"%s\"", s->data, err);
+    goto out;
+  }
+  LOOM_INFO("store open", "dir=\"%s\" durability=%s ms=%lld", s->data,
+            s->durability == TS_DURABLE ? "durable" : "batched",
+            (long long)((loom_mono_ns() - t0) / LOOM_NS_PER_MS));
+  if (ts_db_get(engine, "default", NULL) == LOOM_ENOTFOUND && ts_db_create(engine, "default", 0)) {
+    LOOM_ERROR("cannot create the default database", NULL);
+    goto out;
+  }
+  if (loom_workpool_new(s->query_threads, &pool)) {
+    LOOM_ERROR("cannot start query workers", NULL);
+    goto out;
+  }
+  api.engine = engine;
+  api.auth = &auth;
+  api.pool = pool;
+  api.started_ns = loom_now_ns();
+  http_server_options ho = {.listen = s->http, .n_threads = s->http_threads, .handler = api_handle,
+                            .user = &api, .log = http_log};
+  int hrc = http_server_new(&ho, &http);
+  if (hrc) {
+    LOOM_ERROR("cannot listen", "addr=\"%s\" err=\"%s\"", s->http, loom_strerror(hrc));
+    goto out;
+  }
+  api.http = http;
+  if (demo) {
+    sim_plant_options po = {.db = "plant", .lines = 3, .interval_ms = 5000, .backfill_s = 7200};
+    if (sim_plant_new(engine, &po, &plant) || sim_plant_start(plant)) {
+      LOOM_ERROR("cannot start the simulated plant", NULL);
+      goto out;
+    }
+  }
+  if ((hrc = http_server_start(http))) {
+    LOOM_ERROR("cannot start HTTP", "err=\"%s\"", loom_strerror(hrc));
+    goto out;
+  }
+  char host[256];
+  snprintf(host, sizeof host, "%s", s->http);
+  char *colon = strrchr(host, ':');
+  if (colon) *colon = 0;
+  if (!*host) snprintf(host, sizeof host, "127.0.0.1");
+  int port = http_server_port(http);
+  LOOM_INFO("listening", "http=\"http://%s:%d\"", host, port);
+  if (new_token) {
+    fprintf(stderr,
+            "\nFirst start: an admin API token was created. It is shown only now and saved in\n"
+            "%s/admin.token (mode 0600):\n\n    %s\n\n",
+            s->data, new_token);
+  }
+  if (demo) {
+    const char *tok = getenv("LOOM_ADMIN_TOKEN");
+    char saved[256] = "";
+    if (!tok || !*tok) {
+      char path[1200];
+      snprintf(path, sizeof path, "%s/admin.token", s->data);
+      FILE *f = fopen(path, "r");
+      if (f) {
+        if (fgets(saved, sizeof saved, f)) saved[strcspn(saved, "\n")] = 0;
+        fclose(f);
+      }
+      tok = saved;
+    }
+    printf("\nLoom demo is running: a simulated plant (3 lines of CNC machines, pumps, a compressor\n"
+           "and energy meters) writes into database \"plant\" every 5 s; 2 hours of history are\n"
+           "already there.\n\n"
+           "  URL:    http://%s:%d\n"
+           "  Token:  %s\n\n"
+           "Try:\n"
+           "  curl -sG http://%s:%d/query -H 'Authorization: Token %s' --data-urlencode db=plant \\\n"
+           "    --data-urlencode 'q=SHOW MEASUREMENTS'\n"
+           "  curl -sG http://%s:%d/query -H 'Authorization: Token %s' --data-urlencode db=plant \\\n"
+           "    --data-urlencode 'q=SELECT mean(spindle_temp_c) FROM cnc WHERE time > now() - 1h GROUP BY time(10m), machine'\n"
+           "  curl -sG http://%s:%d/query -H 'Authorization: Token %s' --data-urlencode db=plant \\\n"
+           "    --data-urlencode 'q=SELECT last(active_power_kw) FROM energy GROUP BY meter'\n"
+           "  influx -host %s -port %d -password %s -username admin -database plant\n\n"
+           "Stop with Ctrl-C.\n",
+           host, port, *tok ? tok : "(see LOOM_ADMIN_TOKEN or the data directory's admin.token)",
+           host, port, tok, host, port, tok, host, port, tok, host, port, tok);
+    fflush(stdout);
+  }
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  LOOM_INFO("stopping", "signal=%d", sig);
+  rc = 0;
+out:
+  sim_plant_free(plant);
+  if (http) {
+    http_server_stop(http);
+    http_server_free(http);
+  }
+  loom_workpool_free(pool);
+  if (engine) {
+    t0 = loom_mono_ns();
+    ts_engine_close(engine);
+    LOOM_INFO("store closed", "ms=%lld", (long long)((loom_mono_ns() - t0) / LOOM_NS_PER_MS));
+  }
+  loom_free(new_token);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+    printf("loom %s (InfluxDB %s compatible API)\n", LOOM_VERSION, LOOM_INFLUX_COMPAT_VERSION);
+    return 0;
+  }
+  if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+    usage(stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "serve") && strcmp(cmd, "demo")) {
+    fprintf(stderr, "loom: unknown command \"%s\"\n", cmd);
+    usage(stderr);
+    return 2;
+  }
+  settings s = {.durability = TS_DURABLE, .log_level = LOOM_LOG_INFO};
+  snprintf(s.data, sizeof s.data, "%s", "./loom-data");
+  snprintf(s.http, sizeof s.http, "%s", "127.0.0.1:8080");
+  if (parse_args(&s, argc, argv)) return 2;
+  loom_log_set_level(s.log_level);
+  return run(&s, !strcmp(cmd, "demo"));
+}
