@@ -560,12 +560,17 @@ static int parse_line(line_ctx *x, int64_t precision_ns, int64_t default_ts, uin
   uint32_t nt = 0, nf = 0;
   int eq_lead = 0, rc;
 
-  /* measurement: up to the first unescaped ',' or ' ' */
+  /* measurement: up to the first unescaped ',' or ' '. A '\n' in the key
+   * section, escaped or not (InfluxDB's splitter lets one through after a
+   * backslash, or after a leading space and a quote), ends it like the end of
+   * the line would: a series key never holds a newline, so it can always be
+   * parsed again. */
   if (p[0] == ',') return bad(x, "missing measurement");
   for (;;) {
     i++;
     if (i >= n) return bad(x, "missing fields");
     char c = p[i];
+    if (c == '\n') return bad(x, "missing fields");
     if ((c == ',' || c == ' ') && p[i - 1] != '\\') break;
   }
   size_t m_len = i;
@@ -575,26 +580,28 @@ static int parse_line(line_ctx *x, int64_t precision_ns, int64_t default_ts, uin
     i++;
     for (;;) {
       size_t k0 = i;
-      if (i >= n || p[i] == ' ' || p[i] == ',' || p[i] == '=') return bad(x, "missing tag key");
+      if (i >= n || p[i] == ' ' || p[i] == ',' || p[i] == '=' || p[i] == '\n')
+        return bad(x, "missing tag key");
       for (;;) {
         i++;
         if (i >= n) return bad(x, "missing tag value");
         char c = p[i];
         if (c == '=') {
           if (p[i - 1] != '\\') break;
-        } else if ((c == ' ' || c == ',') && p[i - 1] != '\\') {
+        } else if (c == '\n' || ((c == ' ' || c == ',') && p[i - 1] != '\\')) {
           return bad(x, "missing tag value");
         }
       }
       size_t k_len = i - k0;
       i++;
       size_t v0 = i;
-      if (i >= n || p[i] == ',' || p[i] == ' ') return bad(x, "missing tag value");
+      if (i >= n || p[i] == ',' || p[i] == ' ' || p[i] == '\n') return bad(x, "missing tag value");
       eq_lead |= p[i] == '=';
       for (;;) {
         i++;
         if (i >= n) return bad(x, "missing fields");
         char c = p[i];
+        if (c == '\n') return bad(x, "missing fields");
         if ((c == '=' || c == ',' || c == ' ') && p[i - 1] != '\\') {
           if (c == '=') return bad(x, "invalid tag format");
           break;

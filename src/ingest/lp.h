@@ -52,6 +52,9 @@
  *   [-9223372036854775806, 9223372036854775806] are an error. A missing
  *   timestamp takes the caller's default time truncated (floored) to the
  *   precision, as InfluxDB does.
+ * - A '\n' inside the measurement or tags (possible only after a backslash or
+ *   in odd lines InfluxDB's splitter keeps whole) ends that section as the
+ *   end of the line would, so a series key never holds a newline.
  * - Limits: the series key may not exceed 65535 bytes, nor may the series key
  *   plus 4 plus any raw field key ("max key length exceeded").
  *
