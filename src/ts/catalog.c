@@ -232,8 +232,8 @@ fail:
   return NULL;
 }
 
-static int series_get(ts_catalog *c, ts_db *db, const char *key, uint32_t key_len, uint64_t hash,
-                      ts_series **out) {
+int ts_catalog_series_get(ts_catalog *c, ts_db *db, const char *key, uint32_t key_len,
+                          uint64_t hash, ts_series **out) {
   uint32_t sid;
   if (!strmap_get(&db->series_map, key, key_len, hash, &sid)) {
     *out = ts_catalog_series(c, sid);
@@ -311,8 +311,14 @@ int ts_catalog_column(ts_catalog *c, ts_db *db, const char *key, uint32_t key_le
                       const char *field, uint32_t field_len, ts_type type, uint32_t *cid,
                       ts_type *existing) {
   ts_series *s;
-  int rc = series_get(c, db, key, key_len, hash, &s);
+  int rc = ts_catalog_series_get(c, db, key, key_len, hash, &s);
   if (rc) return rc;
+  return ts_catalog_series_col(c, db, s, field, field_len, type, cid, existing);
+}
+
+int ts_catalog_series_col(ts_catalog *c, ts_db *db, ts_series *s, const char *field,
+                          uint32_t field_len, ts_type type, uint32_t *cid, ts_type *existing) {
+  int rc;
   uint16_t fidx;
   if ((rc = field_get(s->meas, field, field_len, type, &fidx, existing, &db->meta_version)))
     return rc;

@@ -108,6 +108,16 @@ ts_db *ts_catalog_db_add(ts_catalog *c, const char *name, int64_t retention_ns);
  * their heads freed; segments are the engine's business). */
 void ts_catalog_db_remove(ts_catalog *c, ts_db *db);
 
+/* Find or create the series with this key in db. LOOM_EINVAL for a
+ * malformed key, LOOM_ERANGE (too many series), LOOM_ENOMEM. */
+int ts_catalog_series_get(ts_catalog *c, ts_db *db, const char *key, uint32_t key_len,
+                          uint64_t hash, ts_series **out);
+
+/* Find or create the column of field `field` of series s (see below for the
+ * errors). */
+int ts_catalog_series_col(ts_catalog *c, ts_db *db, ts_series *s, const char *field,
+                          uint32_t field_len, ts_type type, uint32_t *cid, ts_type *existing);
+
 /* Find or create the column for (series key, field) in db with type `type`.
  * Fills *cid. LOOM_ETYPE if the measurement already has the field with
  * another type (then *existing is that type), LOOM_EINVAL for a malformed

@@ -5,8 +5,10 @@
  *   data/<db>/<part_start>/<seq>.seg  segments (ts/segment.h); <db> hex-escaped
  *   data/<db>/tombstones.log      deletions not yet compacted away (delete.c)
  * WAL record payloads (little-endian):
- *   TS_REC_WRITE:  u16 db_len, db bytes, i64 precision_ns, i64 default_ts_ns,
- *                  then the line-protocol body as received (replay re-parses it)
+ *   TS_REC_WRITE:   u16 db_len, db bytes, i64 precision_ns, i64 default_ts_ns,
+ *                   then the line-protocol body as received (replay re-parses it)
+ *   TS_REC_WRITE_Z: the same with the body as u32 body_len + one zstd frame
+ *                   (what this version writes; TS_REC_WRITE is still read)
  *   TS_REC_DELETE: see delete.c
  */
 #include "ts/engine_int.h"
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "core/err.h"
 #include "core/fsutil.h"
@@ -192,6 +195,46 @@ out:
 
 /* ---- writes ---- */
 
+static ZSTD_CCtx *cctx_take(ts_engine *e) {
+  pthread_mutex_lock(&e->zmu);
+  ZSTD_CCtx *c = e->n_cctx ? e->cctx[--e->n_cctx] : NULL;
+  pthread_mutex_unlock(&e->zmu);
+  return c ? c : ZSTD_createCCtx();
+}
+
+static void cctx_give(ts_engine *e, ZSTD_CCtx *c) {
+  pthread_mutex_lock(&e->zmu);
+  if (e->n_cctx < TS_MAX_CCTX) {
+    e->cctx[e->n_cctx++] = c;
+    c = NULL;
+  }
+  pthread_mutex_unlock(&e->zmu);
+  ZSTD_freeCCtx(c);
+}
+
+/* TS_REC_WRITE_Z payload: u16 db_len, db, i64 precision_ns, i64 default_ts_ns,
+ * u32 body_len, zstd frame of the body. */
+static int encode_write_rec(ts_engine *e, loom_buf *rec, const char *db, const char *body,
+                            size_t len, int64_t precision_ns, int64_t default_ts_ns) {
+  size_t dblen = strlen(db);
+  if (dblen > UINT16_MAX || len > UINT32_MAX) return LOOM_ERANGE;
+  size_t bound = ZSTD_compressBound(len);
+  int rc = loom_buf_reserve(rec, 2 + dblen + 20 + bound);
+  if (rc) return rc;
+  loom_buf_append_u16(rec, (uint16_t)dblen);
+  loom_buf_append(rec, db, dblen);
+  loom_buf_append_u64(rec, (uint64_t)precision_ns);
+  loom_buf_append_u64(rec, (uint64_t)default_ts_ns);
+  loom_buf_append_u32(rec, (uint32_t)len);
+  ZSTD_CCtx *c = cctx_take(e);
+  if (!c) return LOOM_ENOMEM;
+  size_t z = ZSTD_compressCCtx(c, rec->data + rec->len, bound, body, len, 1);
+  cctx_give(e, c);
+  if (ZSTD_isError(z)) return LOOM_ENOMEM;
+  rec->len += z;
+  return 0;
+}
+
 static void reject(ts_write_result *res, uint32_t line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void reject(ts_write_result *res, uint32_t line, const char *fmt, ...) {
@@ -223,21 +266,32 @@ static int mark_dirty(ts_engine *e, ts_col *col) {
 /* Apply a parsed batch to the heads (write lock held). */
 static int apply_batch(ts_engine *e, ts_db *db, const lp_batch *b, ts_write_result *res) {
   int64_t oldest = db->retention_ns ? loom_now_ns() - db->retention_ns : INT64_MIN;
-  uint32_t cids[256];
   for (size_t i = 0; i < b->n_points; i++) {
     const lp_point *p = &b->points[i];
     if (p->ts_ns < oldest) {
       reject(res, p->line, "point is beyond retention policy");
       continue;
     }
-    uint64_t h = strmap_hash(p->series_key, p->series_key_len);
+    if (p->n_fields > e->cap_scratch) {
+      uint32_t *sc = loom_realloc(e->scratch, p->n_fields * sizeof *sc);
+      if (!sc) return LOOM_ENOMEM;
+      e->scratch = sc;
+      e->cap_scratch = p->n_fields;
+    }
+    ts_series *s;
+    int rc = ts_catalog_series_get(&e->cat, db, p->series_key, p->series_key_len,
+                                   strmap_hash(p->series_key, p->series_key_len), &s);
+    if (rc == LOOM_EINVAL || rc == LOOM_ERANGE) {
+      reject(res, p->line, "invalid series: %s", loom_strerror(rc));
+      continue;
+    }
+    if (rc) return rc;
     bool ok = true;
     for (uint32_t f = 0; f < p->n_fields && ok; f++) {
       const lp_field *fl = &p->fields[f];
       ts_type existing = 0;
-      uint32_t cid;
-      int rc = ts_catalog_column(&e->cat, db, p->series_key, p->series_key_len, h, fl->key,
-                                 fl->key_len, fl->type, &cid, &existing);
+      rc = ts_catalog_series_col(&e->cat, db, s, fl->key, fl->key_len, fl->type, &e->scratch[f],
+                                 &existing);
       if (rc == LOOM_ETYPE) {
         reject(res, p->line,
                "field type conflict: input field \"%.*s\" on measurement \"%.*s\" is type %s, "
@@ -246,32 +300,25 @@ static int apply_batch(ts_engine *e, ts_db *db, const lp_batch *b, ts_write_resu
                (int)(p->measurement_len > 40 ? 40 : p->measurement_len), p->measurement,
                ts_type_name(fl->type), ts_type_name(existing));
         ok = false;
-      } else if (rc == LOOM_EINVAL || rc == LOOM_ERANGE) {
-        reject(res, p->line, "invalid series: %s", loom_strerror(rc));
+      } else if (rc == LOOM_ERANGE) {
+        reject(res, p->line, "too many fields in measurement");
         ok = false;
       } else if (rc) {
         return rc;
       }
-      if (f < 256) cids[f] = cid;
     }
     if (!ok) continue;
     for (uint32_t f = 0; f < p->n_fields; f++) {
-      uint32_t cid = cids[f & 255];
-      if (f >= 256) { /* rare: very wide rows; look the column up again */
-        ts_type ex;
-        int rc = ts_catalog_column(&e->cat, db, p->series_key, p->series_key_len, h,
-                                   p->fields[f].key, p->fields[f].key_len, p->fields[f].type, &cid, &ex);
-        if (rc) return rc;
-      }
-      ts_col *col = ts_catalog_col(&e->cat, cid);
-      uint64_t before = ts_headbuf_bytes(&col->act, col->type);
-      int rc = ts_headbuf_append(&col->act, col->type, p->ts_ns, &p->fields[f].v);
-      if (!rc) rc = mark_dirty(e, col);
-      if (!rc) rc = ts_col_note_last(col, p->ts_ns, &p->fields[f].v);
-      if (rc) return rc;
-      e->head_bytes += ts_headbuf_bytes(&col->act, col->type) - before;
-      e->head_points++;
+      ts_col *col = ts_catalog_col(&e->cat, e->scratch[f]);
+      rc = ts_headbuf_append(&col->act, col->type, p->ts_ns, &p->fields[f].v);
+      if (rc < 0) return rc;
+      e->head_bytes += (uint64_t)rc;
+      if (!col->dirty && (rc = mark_dirty(e, col))) return rc;
+      if ((!col->has_last || p->ts_ns >= col->last_ts) &&
+          (rc = ts_col_note_last(col, p->ts_ns, &p->fields[f].v)))
+        return rc;
     }
+    e->head_points += p->n_fields;
     res->points_written += p->n_fields;
     res->lines_written++;
   }
@@ -283,31 +330,23 @@ int ts_engine_write_lp(ts_engine *e, const char *dbname, const lp_batch *batch, 
                        ts_write_result *res, ts_write_cb cb, void *arg) {
   memset(res, 0, sizeof *res);
   if (atomic_load(&e->readonly)) return LOOM_EREADONLY;
-  size_t dblen = strlen(dbname);
+  /* The WAL record is built before taking the lock (compression runs in parallel). */
+  loom_buf rec;
+  loom_buf_init(&rec);
+  int rc = e->replaying ? 0 : encode_write_rec(e, &rec, dbname, body, len, precision_ns, default_ts_ns);
+  if (rc) return rc;
   pthread_rwlock_wrlock(&e->lock);
   ts_db *db = ts_catalog_db(&e->cat, dbname);
-  int rc = db ? apply_batch(e, db, batch, res) : LOOM_ENOTFOUND;
+  rc = db ? apply_batch(e, db, batch, res) : LOOM_ENOTFOUND;
   bool logged = false;
   if (!rc && res->lines_written && !e->replaying) {
-    /* The record is the request itself: header + body, assembled without a copy of the body
-     * into an intermediate buffer beyond the WAL's own. */
-    loom_buf rec;
-    loom_buf_init(&rec);
-    rc = loom_buf_reserve(&rec, 2 + dblen + 16 + len);
-    if (!rc) {
-      loom_buf_append_u16(&rec, (uint16_t)dblen);
-      loom_buf_append(&rec, dbname, dblen);
-      loom_buf_append_u64(&rec, (uint64_t)precision_ns);
-      loom_buf_append_u64(&rec, (uint64_t)default_ts_ns);
-      loom_buf_append(&rec, body, len);
-      rc = ts_wal_append(e->wal, TS_REC_WRITE, rec.data, rec.len, cb, arg);
-      if (rc == LOOM_EREADONLY) atomic_store(&e->readonly, true);
-      logged = rc == 0;
-    }
-    loom_buf_deinit(&rec);
+    rc = ts_wal_append(e->wal, TS_REC_WRITE_Z, rec.data, rec.len, cb, arg);
+    if (rc == LOOM_EREADONLY) atomic_store(&e->readonly, true);
+    logged = rc == 0;
   }
   bool flush = e->head_bytes > e->opt.head_max_bytes;
   pthread_rwlock_unlock(&e->lock);
+  loom_buf_deinit(&rec);
   atomic_fetch_add(&e->st_points, res->points_written);
   atomic_fetch_add(&e->st_lines, res->lines_written);
   atomic_fetch_add(&e->st_rejected, res->n_rejected);
@@ -327,7 +366,7 @@ int ts_engine_write_lp(ts_engine *e, const char *dbname, const lp_batch *batch, 
 static int replay_record(void *arg, uint8_t type, const uint8_t *p, size_t len) {
   ts_engine *e = arg;
   if (type == TS_REC_DELETE) return ts_replay_delete(e, p, len);
-  if (type != TS_REC_WRITE) return 0; /* unknown types from a newer version: skip */
+  if (type != TS_REC_WRITE && type != TS_REC_WRITE_Z) return 0; /* from a newer version: skip */
   loom_rd r;
   loom_rd_init(&r, p, len);
   uint16_t dblen;
@@ -340,6 +379,20 @@ static int replay_record(void *arg, uint8_t type, const uint8_t *p, size_t len) 
   if (dblen >= sizeof db) return 0;
   memcpy(db, dbp, dblen);
   db[dblen] = 0;
+  loom_buf raw;
+  loom_buf_init(&raw);
+  if (type == TS_REC_WRITE_Z) {
+    uint32_t rawlen;
+    if (loom_rd_u32(&r, &rawlen)) return 0;
+    if (loom_buf_reserve(&raw, rawlen + 1)) return LOOM_ENOMEM;
+    size_t got = ZSTD_decompress(raw.data, rawlen + 1, r.p, r.len);
+    if (ZSTD_isError(got) || got != rawlen) {
+      loom_buf_deinit(&raw);
+      return 0; /* the CRC matched but the frame does not: skip the record */
+    }
+    r.p = raw.data;
+    r.len = rawlen;
+  }
   lp_batch b;
   lp_batch_init(&b);
   int rc = lp_parse(&b, (const char *)r.p, r.len, (int64_t)prec, (int64_t)dts);
@@ -350,6 +403,7 @@ static int replay_record(void *arg, uint8_t type, const uint8_t *p, size_t len) 
     if (rc == LOOM_ENOTFOUND) rc = 0; /* database dropped since */
   }
   lp_batch_deinit(&b);
+  loom_buf_deinit(&raw);
   return rc == LOOM_ENOMEM ? rc : 0;
 }
 
@@ -416,6 +470,7 @@ int ts_engine_open(const ts_engine_options *o, ts_engine **out, char *err, size_
   pthread_rwlock_init(&e->lock, NULL);
   pthread_mutex_init(&e->flush_mu, NULL);
   pthread_mutex_init(&e->meta_mu, NULL);
+  pthread_mutex_init(&e->zmu, NULL);
   pthread_mutex_init(&e->bg_mu, NULL);
   pthread_cond_init(&e->bg_cv, NULL);
   ts_catalog_init(&e->cat);
@@ -530,10 +585,13 @@ void ts_engine_close(ts_engine *e) {
   loom_free(e->n_tombs);
   ts_catalog_deinit(&e->cat);
   loom_free(e->dirty);
+  loom_free(e->scratch);
   loom_free(e->dir);
   pthread_rwlock_destroy(&e->lock);
   pthread_mutex_destroy(&e->flush_mu);
   pthread_mutex_destroy(&e->meta_mu);
+  for (uint32_t i = 0; i < e->n_cctx; i++) ZSTD_freeCCtx(e->cctx[i]);
+  pthread_mutex_destroy(&e->zmu);
   pthread_mutex_destroy(&e->bg_mu);
   pthread_cond_destroy(&e->bg_cv);
   loom_free(e);

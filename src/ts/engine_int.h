@@ -17,7 +17,9 @@
 #include "ts/wal.h"
 
 /* WAL record types (payload layouts in engine.c). */
-enum { TS_REC_WRITE = 1, TS_REC_DELETE = 2 };
+enum { TS_REC_WRITE = 1, TS_REC_DELETE = 2, TS_REC_WRITE_Z = 3 };
+
+#define TS_MAX_CCTX 8
 
 struct ts_seginfo {
   ts_segment *seg;
@@ -40,12 +42,17 @@ struct ts_engine {
   pthread_rwlock_t lock;
   pthread_mutex_t flush_mu;
   pthread_mutex_t meta_mu;  /* guards the databases' meta snapshot caches */
+  pthread_mutex_t zmu;      /* guards the compression context pool */
+  struct ZSTD_CCtx_s *cctx[TS_MAX_CCTX];
+  uint32_t n_cctx;
   ts_catalog cat;
   ts_wal *wal;
   uint32_t *dirty;          /* columns with points in their active head */
   uint32_t n_dirty, cap_dirty;
   uint64_t head_bytes;      /* approximate bytes held by active heads */
   uint64_t head_points;
+  uint32_t *scratch;        /* column ids of the point being applied (lock) */
+  uint32_t cap_scratch;
   uint64_t next_seq;        /* next segment sequence number (flush_mu) */
   bool replaying;
   atomic_bool readonly;

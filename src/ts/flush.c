@@ -216,6 +216,7 @@ static int unfreeze(ts_engine *e, ts_col *col) {
     for (uint32_t i = 0; i < parts[k]->n && !rc; i++) {
       ts_value v = ts_value_load(col->type, parts[k]->vals, i);
       rc = ts_headbuf_append(&merged, col->type, parts[k]->ts[i], &v);
+      if (rc > 0) rc = 0;
     }
   if (rc) {
     ts_headbuf_deinit(&merged);

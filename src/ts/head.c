@@ -31,7 +31,7 @@ void ts_headbuf_deinit(ts_headbuf *h) {
   ts_headbuf_init(h);
 }
 
-static int store_str(ts_headbuf *h, ts_str *s) {
+static int store_str(ts_headbuf *h, ts_str *s, int *grown) {
   if (s->len == 0) {
     s->p = "";
     return 0;
@@ -45,6 +45,7 @@ static int store_str(ts_headbuf *h, ts_str *s) {
     c->cap = cap;
     c->next = h->strs;
     h->strs = c;
+    *grown += (int)cap;
   }
   memcpy(c->data + c->used, s->p, s->len);
   s->p = c->data + c->used;
@@ -55,8 +56,10 @@ static int store_str(ts_headbuf *h, ts_str *s) {
 
 int ts_headbuf_append(ts_headbuf *h, ts_type type, int64_t ts, const ts_value *v) {
   size_t es = ts_type_size(type);
+  int grown = 0;
   if (h->n == h->cap) {
     uint32_t cap = h->cap ? h->cap * 2 : 16;
+    grown = (int)((cap - h->cap) * (8 + es));
     int64_t *nts = loom_realloc(h->ts, (size_t)cap * sizeof *nts);
     if (!nts) return LOOM_ENOMEM;
     h->ts = nts;
@@ -68,7 +71,7 @@ int ts_headbuf_append(ts_headbuf *h, ts_type type, int64_t ts, const ts_value *v
   uint8_t *dst = (uint8_t *)h->vals + (size_t)h->n * es;
   if (type == TS_STRING) {
     ts_str s = v->s;
-    if (store_str(h, &s)) return LOOM_ENOMEM;
+    if (store_str(h, &s, &grown)) return LOOM_ENOMEM;
     memcpy(dst, &s, sizeof s);
   } else if (type == TS_BOOL) {
     *dst = v->b ? 1 : 0;
@@ -83,7 +86,7 @@ int ts_headbuf_append(ts_headbuf *h, ts_type type, int64_t ts, const ts_value *v
     if (ts > h->max_ts) h->max_ts = ts;
   }
   h->ts[h->n++] = ts;
-  return 0;
+  return grown;
 }
 
 uint64_t ts_headbuf_bytes(const ts_headbuf *h, ts_type type) {

@@ -28,7 +28,8 @@ typedef struct ts_headbuf {
 void ts_headbuf_init(ts_headbuf *h);
 void ts_headbuf_deinit(ts_headbuf *h);
 
-/* Append one point; string bytes are copied. 0 or LOOM_ENOMEM. */
+/* Append one point; string bytes are copied. Returns the bytes of memory
+ * newly taken (>= 0) or LOOM_ENOMEM. */
 int ts_headbuf_append(ts_headbuf *h, ts_type type, int64_t ts, const ts_value *v);
 
 /* Bytes of memory the buffer holds (for flush thresholds and /metrics). */
