@@ -93,6 +93,7 @@ struct sconn {
 };
 
 static void process(sconn *c, const char *data, size_t len);
+static void flush(sconn *c);
 static void resume(sconn *c);
 static void close_conn(sconn *c);
 static void check_done(loop_ctx *lc);
@@ -122,6 +123,7 @@ static void on_write(uv_write_t *w, int status) {
     close_conn(c);
     return;
   }
+  flush(c);
   resume(c);
 }
 
@@ -204,8 +206,8 @@ static void start_reading(sconn *c);
 static void on_shutdown(uv_shutdown_t *r, int status) {
   sconn *c = r->data;
   if (c->closing) return;
-  if (status < 0 || c->read_eof) {
-    close_conn(c);
+  if (status < 0 || c->read_eof || c->lc->stopping) {
+    close_conn(c); /* stopping: our FIN is out, no time to wait for the client's */
     return;
   }
   uv_timer_start(&c->timer, on_timer, LINGER_MS, 0);
