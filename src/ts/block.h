@@ -55,9 +55,10 @@ int ts_block_peek(const uint8_t *p, size_t len, ts_block_info *info);
 
 /* Decode the block at p: verifies the CRC, then writes stats.count timestamps
  * to ts_out and values to vals_out (typed array of the block's type); cap is
- * the capacity of both in points. For TS_STRING the ts_str values point into
- * strbuf (caller-owned; valid until strbuf is changed or freed; may be NULL for
- * other types). Returns 0, LOOM_ERANGE (cap too small), LOOM_ECORRUPT (bad CRC
+ * the capacity of both in points. For TS_STRING the dictionary is APPENDED to
+ * strbuf (caller-owned, not reset) and the ts_str values point into it, valid
+ * until strbuf is changed or freed; strbuf may be NULL for other types (NULL
+ * for a string block gives LOOM_EINVAL). Returns 0, LOOM_ERANGE (cap too small), LOOM_ECORRUPT (bad CRC
  * or impossible contents), LOOM_ETRUNC or LOOM_ENOMEM. Never reads past len. */
 int ts_block_decode(const uint8_t *p, size_t len, int64_t *ts_out, void *vals_out, uint32_t cap,
                     loom_buf *strbuf);
