@@ -202,9 +202,12 @@ static char *escape_to(char *d, const char *s, size_t n, int kind) {
   return d;
 }
 
+/* memcmp order; keys are short and usually differ early, so a plain loop
+ * beats a call to memcmp. */
 static inline int key_cmp(const char *a, uint32_t an, const char *b, uint32_t bn) {
-  int c = memcmp(a, b, an < bn ? an : bn);
-  if (c) return c;
+  uint32_t m = an < bn ? an : bn;
+  for (uint32_t k = 0; k < m; k++)
+    if (a[k] != b[k]) return (unsigned char)a[k] < (unsigned char)b[k] ? -1 : 1;
   return an < bn ? -1 : an > bn;
 }
 
@@ -333,6 +336,15 @@ static int parse_i64(const char *s, size_t n, int64_t *out) {
   size_t i = (size_t)neg;
   if (i >= n) return 2;
   uint64_t lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX, v = 0;
+  if (n - i <= 18) { /* cannot overflow */
+    for (; i < n; i++) {
+      unsigned d = (unsigned)(unsigned char)s[i] - '0';
+      if (d >= 10) return 2;
+      v = v * 10 + d;
+    }
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return 0;
+  }
   for (; i < n; i++) {
     unsigned d = (unsigned)(unsigned char)s[i] - '0';
     if (d >= 10) return 2;
@@ -366,6 +378,14 @@ static uint64_t hash_key(const char *s, uint32_t n) {
 }
 
 /* ---------------------------------------------------------- one line ---- */
+
+/* Byte classes for the scanning loops: one table load per byte instead of a
+ * chain of compares. */
+enum { C_KEY = 1, C_FKEY = 2 };
+static const unsigned char cls[256] = {
+    ['\n'] = C_KEY, [','] = C_KEY | C_FKEY, [' '] = C_KEY | C_FKEY,
+    ['='] = C_KEY | C_FKEY, ['\\'] = C_FKEY,
+};
 
 #define REASON_LEN 256
 #define MIN_NANO_TIME (INT64_MIN + 2)
@@ -568,10 +588,11 @@ static int parse_line(line_ctx *x, int64_t precision_ns, int64_t default_ts, uin
   if (p[0] == ',') return bad(x, "missing measurement");
   for (;;) {
     i++;
+    while (i < n && !(cls[(unsigned char)p[i]] & C_KEY)) i++;
     if (i >= n) return bad(x, "missing fields");
     char c = p[i];
     if (c == '\n') return bad(x, "missing fields");
-    if ((c == ',' || c == ' ') && p[i - 1] != '\\') break;
+    if (c != '=' && p[i - 1] != '\\') break;
   }
   size_t m_len = i;
 
@@ -584,11 +605,12 @@ static int parse_line(line_ctx *x, int64_t precision_ns, int64_t default_ts, uin
         return bad(x, "missing tag key");
       for (;;) {
         i++;
+        while (i < n && !(cls[(unsigned char)p[i]] & C_KEY)) i++;
         if (i >= n) return bad(x, "missing tag value");
         char c = p[i];
-        if (c == '=') {
-          if (p[i - 1] != '\\') break;
-        } else if (c == '\n' || ((c == ' ' || c == ',') && p[i - 1] != '\\')) {
+        if (c == '\n') return bad(x, "missing tag value");
+        if (p[i - 1] != '\\') {
+          if (c == '=') break;
           return bad(x, "missing tag value");
         }
       }
@@ -599,10 +621,11 @@ static int parse_line(line_ctx *x, int64_t precision_ns, int64_t default_ts, uin
       eq_lead |= p[i] == '=';
       for (;;) {
         i++;
+        while (i < n && !(cls[(unsigned char)p[i]] & C_KEY)) i++;
         if (i >= n) return bad(x, "missing fields");
         char c = p[i];
         if (c == '\n') return bad(x, "missing fields");
-        if ((c == '=' || c == ',' || c == ' ') && p[i - 1] != '\\') {
+        if (p[i - 1] != '\\') {
           if (c == '=') return bad(x, "invalid tag format");
           break;
         }
@@ -698,6 +721,7 @@ static int parse_line(line_ctx *x, int64_t precision_ns, int64_t default_ts, uin
     size_t k0 = i;
     int k_bs = 0;
     for (;;) {
+      while (i < n && !(cls[(unsigned char)p[i]] & C_FKEY)) i++;
       if (i >= n) return bad(x, "invalid field format");
       char c = p[i];
       if (c == '\\') {
@@ -706,8 +730,7 @@ static int parse_line(line_ctx *x, int64_t precision_ns, int64_t default_ts, uin
         continue;
       }
       if (c == '=') break;
-      if (c == ' ' || c == ',') return bad(x, "invalid field format");
-      i++;
+      return bad(x, "invalid field format"); /* ' ' or ',' */
     }
     if (i == k0) return bad(x, "missing field key");
     size_t k_len = i - k0;
