@@ -62,14 +62,17 @@ static bool list_fn(int fn) {
 
 void qx_agg_reset(qx_agg_st *s) {
   qx_val *l = s->list;
+  int64_t *lt = s->lt;
   uint32_t cap = s->capl;
   memset(s, 0, sizeof *s);
   s->list = l;
+  s->lt = lt;
   s->capl = cap;
 }
 
 void qx_agg_free(qx_agg_st *s) {
   loom_free(s->list);
+  loom_free(s->lt);
   memset(s, 0, sizeof *s);
 }
 
@@ -113,11 +116,13 @@ int qx_agg_add(qx_agg_st *s, int fn, ts_type t, int64_t ts, ts_value v, uint32_t
     if (s->n == 1 || cmpv(t, v, s->a) > 0 || (cmpv(t, v, s->a) == 0 && ts < s->ta))
       s->a = v, s->ta = ts, s->sa = sidx;
     return 0;
-  case QX_AGG_FIRST:
-    if (s->n == 1 || ts < s->ta) s->a = v, s->ta = ts, s->sa = sidx;
+  case QX_AGG_FIRST: /* equal times: the greater value wins, as InfluxDB */
+    if (s->n == 1 || ts < s->ta || (ts == s->ta && cmpv(t, v, s->a) > 0))
+      s->a = v, s->ta = ts, s->sa = sidx;
     break;
   case QX_AGG_LAST:
-    if (s->n == 1 || ts > s->ta) s->a = v, s->ta = ts, s->sa = sidx;
+    if (s->n == 1 || ts > s->ta || (ts == s->ta && cmpv(t, v, s->a) > 0))
+      s->a = v, s->ta = ts, s->sa = sidx;
     break;
   case QX_AGG_SPREAD:
     if (s->n == 1 || cmpv(t, v, s->a) < 0) s->a = v;
@@ -138,8 +143,13 @@ int qx_agg_add(qx_agg_st *s, int fn, ts_type t, int64_t ts, ts_value v, uint32_t
     uint32_t nc = s->capl ? s->capl * 2 : 16;
     qx_val *nl = loom_realloc(s->list, nc * sizeof *nl);
     if (!nl) return LOOM_ENOMEM;
-    s->list = nl, s->capl = nc;
+    s->list = nl;
+    int64_t *nt = loom_realloc(s->lt, nc * sizeof *nt);
+    if (!nt) return LOOM_ENOMEM;
+    s->lt = nt;
+    s->capl = nc;
   }
+  s->lt[s->nl] = ts;
   qx_val *e = &s->list[s->nl++];
   e->type = t;
   e->v = v;
@@ -148,7 +158,6 @@ int qx_agg_add(qx_agg_st *s, int fn, ts_type t, int64_t ts, ts_value v, uint32_t
     if (!c) return LOOM_ENOMEM;
     e->v.s.p = c;
   }
-  (void)ts;
   return 0;
 }
 
@@ -172,10 +181,12 @@ void qx_agg_add_stats(qx_agg_st *s, int fn, ts_type t, const ts_block_stats *st,
     if (!n0 || cmpv(t, st->max, s->a) > 0) s->a = st->max, s->ta = st->min_ts, s->sa = sidx;
     break;
   case QX_AGG_FIRST:
-    if (!n0 || st->min_ts < s->ta) s->a = st->first, s->ta = st->min_ts, s->sa = sidx;
+    if (!n0 || st->min_ts < s->ta || (st->min_ts == s->ta && cmpv(t, st->first, s->a) > 0))
+      s->a = st->first, s->ta = st->min_ts, s->sa = sidx;
     break;
   case QX_AGG_LAST:
-    if (!n0 || st->max_ts > s->ta) s->a = st->last, s->ta = st->max_ts, s->sa = sidx;
+    if (!n0 || st->max_ts > s->ta || (st->max_ts == s->ta && cmpv(t, st->last, s->a) > 0))
+      s->a = st->last, s->ta = st->max_ts, s->sa = sidx;
     break;
   case QX_AGG_SPREAD:
     if (!n0 || cmpv(t, st->min, s->a) < 0) s->a = st->min;
@@ -188,6 +199,34 @@ void qx_agg_add_stats(qx_agg_st *s, int fn, ts_type t, const ts_block_stats *st,
 static int cmp_qv(const void *a, const void *b) {
   const qx_val *x = a, *y = b;
   return cmpv((ts_type)x->type, x->v, y->v);
+}
+
+typedef struct tv_pair {
+  qx_val v;
+  int64_t t;
+} tv_pair;
+
+static int cmp_pair_v(const void *a, const void *b) {
+  const tv_pair *x = a, *y = b;
+  int c = cmp_qv(&x->v, &y->v);
+  return c ? c : (x->t < y->t ? -1 : x->t > y->t);
+}
+
+static int cmp_pair_t(const void *a, const void *b) {
+  const tv_pair *x = a, *y = b;
+  if (x->t != y->t) return x->t < y->t ? -1 : 1;
+  return cmp_qv(&x->v, &y->v);
+}
+
+/* Sort list and lt together by value (then time). */
+static int sort_list(qx_agg_st *s, int (*cmp)(const void *, const void *)) {
+  tv_pair *pr = loom_malloc((size_t)s->nl * sizeof *pr);
+  if (!pr) return LOOM_ENOMEM;
+  for (uint32_t i = 0; i < s->nl; i++) pr[i].v = s->list[i], pr[i].t = s->lt[i];
+  qsort(pr, s->nl, sizeof *pr, cmp);
+  for (uint32_t i = 0; i < s->nl; i++) s->list[i] = pr[i].v, s->lt[i] = pr[i].t;
+  loom_free(pr);
+  return 0;
 }
 
 int qx_agg_result(qx_agg_st *s, int fn, ts_type t, double pct, qx_val *out, int64_t *sel_ts) {
@@ -249,7 +288,7 @@ int qx_agg_result(qx_agg_st *s, int fn, ts_type t, double pct, qx_val *out, int6
     out->v.f = sqrt(m2 / (n - 1));
     return 0;
   }
-  qsort(s->list, n, sizeof *s->list, cmp_qv);
+  if (sort_list(s, cmp_pair_v)) return LOOM_ENOMEM;
   if (fn == QX_AGG_MEDIAN) {
     out->type = TS_FLOAT;
     if (n % 2) out->v.f = num(t, s->list[n / 2].v);
@@ -264,6 +303,7 @@ int qx_agg_result(qx_agg_st *s, int fn, ts_type t, double pct, qx_val *out, int6
     if (i < 0 || i >= (long)n) return 0;
     out->type = t;
     out->v = s->list[i].v;
+    if (sel_ts) *sel_ts = s->lt[i];
     return 0;
   }
   if (fn == QX_AGG_MODE) {
@@ -283,10 +323,14 @@ int qx_agg_result(qx_agg_st *s, int fn, ts_type t, double pct, qx_val *out, int6
 
 uint32_t qx_agg_distinct(qx_agg_st *s) {
   if (!s->nl) return 0;
-  qsort(s->list, s->nl, sizeof *s->list, cmp_qv);
+  /* by value then time: the first of each run is the value's first time */
+  if (sort_list(s, cmp_pair_v)) return 0;
   uint32_t o = 0;
   for (uint32_t i = 0; i < s->nl; i++)
-    if (!o || cmp_qv(&s->list[i], &s->list[o - 1])) s->list[o++] = s->list[i];
+    if (!o || cmp_qv(&s->list[i], &s->list[o - 1]))
+      s->list[o] = s->list[i], s->lt[o] = s->lt[i], o++;
   s->nl = o;
+  /* InfluxDB emits distinct values ordered by the time they first appear */
+  if (sort_list(s, cmp_pair_t)) return 0;
   return o;
 }

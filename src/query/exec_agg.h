@@ -22,6 +22,7 @@ typedef struct qx_agg_st {
   int64_t ta;      /* time of a */
   uint32_t sa;     /* series (index in the group) of a */
   qx_val *list;    /* values kept by median, stddev, percentile, mode, distinct */
+  int64_t *lt;     /* their times */
   uint32_t nl, capl;
 } qx_agg_st;
 

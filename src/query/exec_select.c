@@ -1292,7 +1292,8 @@ static int run_agg_group(plan *p, const ts_measurement_info *m, sser *ss, uint32
                 if (v->type == TS_FLOAT)
                   w->v.f = pv->v.f + (v->v.f - pv->v.f) * (double)(q - prev) / (double)(b - prev);
                 else
-                  w->v.i = pv->v.i + (v->v.i - pv->v.i) * (int64_t)(q - prev) / (int64_t)(b - prev);
+                  w->v.i = (int64_t)((double)pv->v.i + (double)(v->v.i - pv->v.i) /
+                                                          (double)(b - prev) * (double)(q - prev));
               }
             }
           }
@@ -1415,14 +1416,21 @@ static int run_measurement(plan *p, const ts_measurement_info *m, int64_t *serie
     n++;
   }
   qsort(ss, n, sizeof *ss, cmp_sser);
-  for (uint32_t i = 0; i < n;) {
-    uint32_t j = i + 1;
-    while (j < n && !strcmp(ss[j].key, ss[i].key)) j++;
-    (*series_seen)++;
-    if (*series_seen <= p->s->soffset) {
-      i = j;
-      continue;
+  /* ORDER BY time DESC also reverses the order of the series */
+  bool rev = p->s->order_desc;
+  for (uint32_t gi = 0; gi < n;) {
+    uint32_t i, j;
+    if (!rev) {
+      i = gi, j = gi + 1;
+      while (j < n && !strcmp(ss[j].key, ss[i].key)) j++;
+      gi = j;
+    } else {
+      j = n - gi, i = j - 1;
+      while (i > 0 && !strcmp(ss[i - 1].key, ss[j - 1].key)) i--;
+      gi = n - i;
     }
+    (*series_seen)++;
+    if (*series_seen <= p->s->soffset) continue;
     if (p->s->slimit && *series_seen > p->s->soffset + p->s->slimit) break;
     for (size_t k = 0; k < keys.n; k++) {
       const char *v = qx_series_tag(ss[i].s, keys.v[k]);
@@ -1434,7 +1442,6 @@ static int run_measurement(plan *p, const ts_measurement_info *m, int64_t *serie
     else so_end(&so);
     if (rc) goto out;
     if (!so.begun) (*series_seen)--; /* groups without rows do not count */
-    i = j;
   }
 out:
   loom_buf_deinit(&kb);
@@ -1471,8 +1478,10 @@ int qx_select_run(qx_ctx *c, const ql_select *s) {
   if (p.interval && p.tmax == QX_MAX_TIME) p.tmax = c->opt->now_ns;
   if (p.tmin > p.tmax) goto out;
   int64_t seen = 0;
-  for (size_t i = 0; i < p.n_srcs; i++)
+  for (size_t k = 0; k < p.n_srcs; k++) {
+    size_t i = s->order_desc ? p.n_srcs - 1 - k : k;
     if ((rc = run_measurement(&p, p.srcs[i].m, &seen))) goto out;
+  }
 out:
   for (size_t i = 0; i < p.n_srcs; i++)
     if (p.srcs[i].meta) ts_meta_release(p.srcs[i].meta);
