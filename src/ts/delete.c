@@ -170,7 +170,7 @@ static int encode_rec(loom_buf *b, const char *db, int64_t tmin, int64_t tmax, b
 
 int ts_engine_delete(ts_engine *e, const char *dbname, const uint32_t *sids, size_t n_sids,
                      int64_t tmin, int64_t tmax, bool drop_series) {
-  if (atomic_load(&e->readonly)) return LOOM_EREADONLY;
+  if (ts_engine_check_readonly(e)) return LOOM_EREADONLY;
   pthread_mutex_lock(&e->flush_mu);
   pthread_rwlock_wrlock(&e->lock);
   ts_db *db = ts_catalog_db(&e->cat, dbname);

@@ -195,6 +195,18 @@ out:
 
 /* ---- writes ---- */
 
+bool ts_engine_check_readonly(ts_engine *e) {
+  if (atomic_load(&e->readonly)) return true;
+  /* A failed fsync is reported to the write's callback, not to a caller of
+   * ts_wal_append: without this check the engine would only learn of it at
+   * the next append, after applying that write to the heads. */
+  if (e->wal && ts_wal_readonly(e->wal)) {
+    atomic_store(&e->readonly, true);
+    return true;
+  }
+  return false;
+}
+
 static ZSTD_CCtx *cctx_take(ts_engine *e) {
   pthread_mutex_lock(&e->zmu);
   ZSTD_CCtx *c = e->n_cctx ? e->cctx[--e->n_cctx] : NULL;
@@ -329,7 +341,7 @@ int ts_engine_write_lp(ts_engine *e, const char *dbname, const lp_batch *batch, 
                        size_t len, int64_t precision_ns, int64_t default_ts_ns,
                        ts_write_result *res, ts_write_cb cb, void *arg) {
   memset(res, 0, sizeof *res);
-  if (atomic_load(&e->readonly)) return LOOM_EREADONLY;
+  if (ts_engine_check_readonly(e)) return LOOM_EREADONLY;
   /* The WAL record is built before taking the lock (compression runs in parallel). */
   loom_buf rec;
   loom_buf_init(&rec);
@@ -617,7 +629,7 @@ void ts_engine_stats_get(ts_engine *e, ts_engine_stats *s) {
   s->points_rejected = atomic_load(&e->st_rejected);
   s->flushes = atomic_load(&e->st_flushes);
   s->compactions = atomic_load(&e->st_compactions);
-  s->readonly = atomic_load(&e->readonly);
+  s->readonly = ts_engine_check_readonly(e);
   pthread_rwlock_rdlock(&e->lock);
   s->series = e->cat.n_series;
   s->columns = e->cat.n_cols;

@@ -71,6 +71,10 @@ struct ts_engine {
   atomic_uint_fast64_t st_points, st_lines, st_rejected, st_flushes, st_compactions;
 };
 
+/* True if the engine refuses writes: it or its WAL went read-only after an
+ * I/O failure (the WAL's state is copied into e->readonly). Any thread. */
+bool ts_engine_check_readonly(ts_engine *e);
+
 /* Segment reference counting (any thread). */
 void ts_seginfo_ref(ts_seginfo *s);
 void ts_seginfo_unref(ts_seginfo *s);

@@ -869,6 +869,14 @@ void ts_wal_stats_get(ts_wal *w, ts_wal_stats *out) {
   pthread_mutex_unlock(&w->mu);
 }
 
+int ts_wal_readonly(ts_wal *w) {
+  int ro;
+  pthread_mutex_lock(&w->mu);
+  ro = w->readonly;
+  pthread_mutex_unlock(&w->mu);
+  return ro;
+}
+
 uint64_t ts_wal_current_id(ts_wal *w) {
   uint64_t id;
   pthread_mutex_lock(&w->mu);

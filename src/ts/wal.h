@@ -223,6 +223,12 @@ typedef struct ts_wal_stats {
 /* Snapshot of the counters. Thread-safe. */
 void ts_wal_stats_get(ts_wal *w, ts_wal_stats *out);
 
+/* 1 once an I/O failure (a failed fsync, or a failed write other than disk
+ * full in durable mode) has made the WAL read-only for good, else 0. The
+ * writer sets it before it reports the failure to the callbacks, so a caller
+ * told of a failure sees 1 here. Thread-safe. */
+int ts_wal_readonly(ts_wal *w);
+
 /* Current segment id (0 before ts_wal_start). Thread-safe. */
 uint64_t ts_wal_current_id(ts_wal *w);
 
