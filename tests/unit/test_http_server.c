@@ -101,6 +101,7 @@ static void handler(http_req *req, void *user) {
     const uint8_t *b = http_req_body(req, &n);
     const char *db = http_req_param(req, "db");
     if (db) http_req_add_header(req, "X-Db", db);
+    http_req_add_header(req, "X-Remote", http_req_remote(req));
     http_respond(req, 200, "application/octet-stream", b, n);
   } else if (strcmp(path, "/stream") == 0) {
     http_respond_start(req, 200, "text/plain");
@@ -117,9 +118,48 @@ static void handler(http_req *req, void *user) {
   }
 }
 
+/* A toy transport that XORs every byte with 0x5a in both directions: proves
+ * the seam TLS will use (recv/send wrap the socket bytes). */
+typedef struct xor_tr {
+  http_transport base;
+} xor_tr;
+
+static int xor_apply(const char *in, size_t n, char **out) {
+  *out = malloc(n ? n : 1);
+  for (size_t i = 0; i < n; i++) (*out)[i] = (char)(in[i] ^ 0x5a);
+  return 0;
+}
+static int xor_recv(http_transport *t, const char *data, size_t len) {
+  char *p;
+  xor_apply(data, len, &p);
+  int rc = t->sink.deliver(t->sink.conn, p, len);
+  free(p);
+  return rc;
+}
+static int xor_send(http_transport *t, const char *data, size_t len) {
+  char *p;
+  xor_apply(data, len, &p);
+  int rc = t->sink.wire_write(t->sink.conn, p, len);
+  free(p);
+  return rc;
+}
+static void xor_free(http_transport *t) { free(t); }
+static const http_transport_ops xor_ops = {xor_recv, xor_send, xor_free};
+static int xor_new(void *user, const http_transport_sink *sink, http_transport **out) {
+  (void)user;
+  xor_tr *x = calloc(1, sizeof *x);
+  x->base.ops = &xor_ops;
+  x->base.sink = *sink;
+  *out = &x->base;
+  return 0;
+}
+
+static int use_xor_transport;
+
 static int start_server(fixture *fx, size_t max_body, size_t max_header, unsigned idle_ms, unsigned stop_ms) {
   http_server_options o;
   memset(&o, 0, sizeof o);
+  if (use_xor_transport) o.transport_new = xor_new;
   o.listen = "127.0.0.1:0";
   o.n_threads = 2;
   o.max_body_bytes = max_body;
@@ -144,6 +184,12 @@ static int setup_with(void **state, size_t max_body, size_t max_header, unsigned
 
 static int setup(void **state) { return setup_with(state, 0, 0, 0, 0); }
 static int setup_small(void **state) { return setup_with(state, 1000, 2048, 300, 150); }
+static int setup_xor(void **state) {
+  use_xor_transport = 1;
+  int rc = setup_with(state, 0, 0, 0, 0);
+  use_xor_transport = 0;
+  return rc;
+}
 
 static void join_workers(fixture *fx) {
   for (;;) {
@@ -675,6 +721,55 @@ static void test_many_connections_both_loops(void **state) {
   assert_int_equal(st.conns_total, N);
 }
 
+static void test_chunked_request_body(void **state) {
+  fixture *fx = *state;
+  client *c = connect_client(fx->port);
+  SEND(c, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n");
+  sleep_ms(20);
+  SEND(c, "4\r\ndefg\r\n0\r\n\r\n");
+  resp r;
+  assert_int_equal(read_response(c, &r), 0);
+  body_is(&r, "abcdefg");
+  const char *remote = header(&r, "x-remote");
+  assert_non_null(remote);
+  assert_true(strncmp(remote, "127.0.0.1:", 10) == 0);
+  client_close(c);
+}
+
+static void test_connection_close_honoured(void **state) {
+  fixture *fx = *state;
+  client *c = connect_client(fx->port);
+  SEND(c, "GET /hello HTTP/1.1\r\nConnection: close\r\n\r\nGET /hello HTTP/1.1\r\n\r\n");
+  resp r;
+  assert_int_equal(read_response(c, &r), 0);
+  body_is(&r, "hello");
+  assert_string_equal(header(&r, "connection"), "close");
+  assert_true(peer_closed(c)); /* the second request is not answered */
+  assert_int_equal(atomic_load(&fx->handled), 1);
+  client_close(c);
+}
+
+static void test_custom_transport(void **state) {
+  fixture *fx = *state; /* XOR transport */
+  client *c = connect_client(fx->port);
+  char req[] = "GET /hello HTTP/1.1\r\n\r\n";
+  for (size_t i = 0; i < strlen(req); i++) req[i] ^= 0x5a;
+  send_str(c, req, strlen(req));
+  char buf[512];
+  size_t got = 0;
+  const char *want = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
+                     "Connection: keep-alive\r\n\r\nhello";
+  while (got < strlen(want)) {
+    ssize_t n = recv(c->fd, buf + got, sizeof buf - got, 0);
+    assert_true(n > 0);
+    got += (size_t)n;
+  }
+  for (size_t i = 0; i < got; i++) buf[i] ^= 0x5a;
+  assert_int_equal(got, strlen(want));
+  assert_memory_equal(buf, want, got);
+  client_close(c);
+}
+
 static void test_port_in_use(void **state) {
   fixture *fx = *state;
   char addr[64];
@@ -742,6 +837,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_head_request, setup, teardown),
       cmocka_unit_test_setup_teardown(test_half_close_still_answered, setup, teardown),
       cmocka_unit_test_setup_teardown(test_many_connections_both_loops, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_chunked_request_body, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_connection_close_honoured, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_custom_transport, setup_xor, teardown),
       cmocka_unit_test_setup_teardown(test_port_in_use, setup, teardown),
       cmocka_unit_test(test_bad_options),
       cmocka_unit_test(test_ipv6_listen),
