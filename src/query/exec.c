@@ -162,6 +162,7 @@ static int emit_list(qx_ctx *c, const ql_show *sh, const char *name, const char 
 static int show_schema(qx_ctx *c, ql_stmt_kind kind, const ql_show *sh) {
   schema_ctx x = {.c = c, .sh = sh};
   int rc = qx_db_resolve(c, sh->db, &x.db);
+  if (rc == LOOM_ENOTFOUND && kind == QL_STMT_SHOW_MEASUREMENTS) return 0; /* as InfluxDB */
   if (rc) return rc;
   if ((rc = ts_meta_get(c->e, x.db, &x.meta))) {
     snprintf(c->err, sizeof c->err, "database not found: %s", x.db);

@@ -7,6 +7,7 @@
  * pre-aggregates) and then apply fill(), arithmetic, ORDER BY, LIMIT and
  * OFFSET. Each result series is written as soon as it is complete.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -759,11 +760,7 @@ static qx_val eval(const qn *n, const evctx *x) {
     case QL_OP_SUB: r.v.f = p - q; break;
     case QL_OP_MUL: r.v.f = p * q; break;
     case QL_OP_DIV: r.v.f = q == 0 ? 0 : p / q; break;
-    case QL_OP_MOD: {
-      extern double fmod(double, double);
-      r.v.f = fmod(p, q);
-      break;
-    }
+    case QL_OP_MOD: r.v.f = fmod(p, q); break;
     default: r.type = 0; break;
     }
     return r;
@@ -879,7 +876,6 @@ static int so_end(series_out *so) {
 
 /* ---- raw ---- */
 
-static int cmp_idx_ctx_dummy;
 typedef struct sortref {
   int64_t t;
   uint32_t ord, idx;
@@ -992,7 +988,6 @@ out:
   loom_free(cur);
   loom_free(refs);
   rb_free(&rb);
-  (void)cmp_idx_ctx_dummy;
   return rc;
 }
 
@@ -1251,6 +1246,7 @@ static int run_agg_group(plan *p, const ts_measurement_info *m, sser *ss, uint32
           sc[n_sc++] = (int)j;
           int fn = p->slots[j].fn;
           if (!qx_agg_uses_stats(fn)) stats = false;
+          if (sl->type == TS_STRING && fn != QX_AGG_COUNT) stats = false; /* no string stats */
           if ((fn == QX_AGG_MIN || fn == QX_AGG_MAX) && sel_time) stats = false;
         }
       a.slots_of_col = sc;
@@ -1311,8 +1307,6 @@ static int run_agg_group(plan *p, const ts_measurement_info *m, sser *ss, uint32
     }
   }
   /* rows */
-  const char *tk_dummy = NULL;
-  (void)tk_dummy;
   for (uint64_t k = 0; k < a.nb; k++) {
     uint64_t b = p->s->order_desc ? a.nb - 1 - k : k;
     qx_val *rv = &res[b * ns];
