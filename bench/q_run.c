@@ -622,7 +622,7 @@ static int cmd_compare(const char *file, const char *url_a, const char *url_b, c
       if (build_target(&ls[k], &ub, db, &target) != 0) break;
       rb = bh_request(&cb, "GET", (char *)target.data, headers, NULL, 0, &sb, &bb);
       int equal = 0;
-      if (ra != 0 || rb != 0 || sa != sb) {
+      if (ra != 0 || rb != 0 || sa != 200 || sb != 200) {
         snprintf(d.text, sizeof d.text, "HTTP status %d vs %d", ra ? -1 : sa, rb ? -1 : sb);
       } else {
         json_error_t je;

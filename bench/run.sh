@@ -116,6 +116,8 @@ bind-address = "127.0.0.1:$bport"
   cache-snapshot-write-cold-duration = "5s"
   max-series-per-database = 0
   max-values-per-tag = 0
+[coordinator]
+  write-timeout = "120s"
 [monitor]
   store-enabled = false
 [http]
