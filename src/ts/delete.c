@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/fsutil.h"
 #include "core/mem.h"
 
 uint32_t ts_tombs_apply(const ts_tomb *t, uint32_t nt, uint64_t seq, int64_t *ts, void *vals,
@@ -190,14 +191,19 @@ int ts_engine_delete(ts_engine *e, const char *dbname, const uint32_t *sids, siz
     rc = loom_buf_printf(&lines, "%" PRIu64 " %lld %lld %d %s\n", max_seq, (long long)tmin,
                          (long long)tmax, drop_series, ser[i]->key);
   if (!rc && n && lines.len) { /* persist the tombstones first: segments are hidden durably */
-    char path[4200];
+    char path[4200], dir[4096];
     rc = tombs_path(e, db, path, sizeof path);
+    /* a database that was never flushed has no directory yet */
+    if (!rc) rc = ts_db_dir(e, db, dir, sizeof dir);
+    bool fresh = !rc && access(path, F_OK) != 0;
+    if (!rc && fresh) rc = loom_mkdir_p(dir);
     int fd = rc ? -1 : open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (!rc && fd < 0) rc = loom_from_errno(errno);
     if (fd >= 0) {
       if (write(fd, lines.data, lines.len) != (ssize_t)lines.len || fsync(fd))
         rc = loom_from_errno(errno ? errno : EIO);
       close(fd);
+      if (!rc && fresh) rc = loom_fsync_dir(dir); /* the new file's entry */
     }
   }
   if (!rc && n) rc = encode_rec(&rec, dbname, tmin, tmax, drop_series, ser, n);

@@ -714,6 +714,79 @@ static void test_crash_between_compaction_and_input_removal(void **state) {
   for (int i = 0; i < n; i++) loom_buf_deinit(&segs[i].data);
 }
 
+/* A copy of the store as a kill -9 would leave it now (taken while the
+ * engine runs: everything acknowledged is on disk). */
+static void snapshot(const char *from, const char *to) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s' '%s'", to, from, to);
+  assert_int_equal(system(cmd), 0);
+}
+
+static uint32_t sid_of(ts_engine *e) {
+  ts_meta *meta;
+  assert_int_equal(ts_meta_get(e, "db", &meta), 0);
+  const ts_measurement_info *mi = ts_meta_find(meta, "m");
+  assert_non_null(mi);
+  assert_int_equal(mi->n_series, 1);
+  uint32_t sid = mi->series[0]->sid;
+  ts_meta_release(meta);
+  return sid;
+}
+
+/* Points of field f in [lo, hi] after a delete of [dlo, dhi]: every written
+ * point outside the deleted range, none inside. */
+static void expect_deleted(ts_engine *e, int64_t max_ts, int64_t dlo, int64_t dhi) {
+  points p;
+  scan_field(e, "f", 0, &p);
+  uint32_t k = 0;
+  for (int64_t ts = 1; ts <= max_ts; ts++) {
+    if (ts >= dlo && ts <= dhi) continue;
+    if (k >= p.n || p.ts[k] != ts) fail_msg("point at ts %lld missing after delete", (long long)ts);
+    k++;
+  }
+  if (k != p.n) fail_msg("%u points left that a durable delete removed", p.n - k);
+  points_free(&p);
+}
+
+/* A delete is durable when it returns: after a kill -9 the deleted points
+ * stay deleted, whether they were in segments or only in the WAL. */
+static void delete_then_crash(fx *f, bool flush_first) {
+  ts_engine_options o;
+  char store[128];
+  snprintf(store, sizeof store, "%s/store", f->dir);
+  default_options(&o, store);
+  o.block_points = 16;
+  ts_engine *e = open_store(&o);
+  assert_int_equal(ts_db_create(e, "db", 0), 0);
+  for (uint32_t b = 0; b < 4; b++) write_batch_sync(e, b);
+  if (flush_first) assert_int_equal(ts_engine_flush(e), 0);
+  for (uint32_t b = 4; b < 8; b++) write_batch_sync(e, b);
+  int64_t max_ts = 8 * P_FRESH, dlo = 2 * P_FRESH + 5, dhi = 6 * P_FRESH + 2;
+  uint32_t sid = sid_of(e);
+  int rc = ts_engine_delete(e, "db", &sid, 1, dlo, dhi, false);
+  if (rc) fprintf(stderr, "delete: %s\n", loom_strerror(rc));
+  assert_int_equal(rc, 0);
+  expect_deleted(e, max_ts, dlo, dhi);
+  char copy[128];
+  snprintf(copy, sizeof copy, "%s/crashed", f->dir);
+  snapshot(o.dir, copy);
+  ts_engine_close(e);
+  o.dir = copy;
+  e = open_store(&o);
+  expect_deleted(e, max_ts, dlo, dhi);
+  /* and after that state is flushed and compacted */
+  assert_int_equal(ts_engine_flush(e), 0);
+  ts_engine_close(e);
+  o.compact_threshold = 1;
+  e = open_store(&o);
+  assert_int_equal(ts_engine_flush(e), 0);
+  expect_deleted(e, max_ts, dlo, dhi);
+  ts_engine_close(e);
+}
+
+static void test_delete_of_stored_data_survives_crash(void **state) { delete_then_crash(*state, true); }
+static void test_delete_before_any_flush_survives_crash(void **state) { delete_then_crash(*state, false); }
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_kill9_random_keeps_acked, setup, teardown),
@@ -725,6 +798,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_crash_between_compaction_and_input_removal, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_delete_of_stored_data_survives_crash, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_delete_before_any_flush_survives_crash, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
