@@ -461,12 +461,23 @@ int qx_execute(ts_engine *e, const char *text, size_t len, const qx_options *opt
     c->points_read = 0;
     if ((rc = qx_out_stmt_begin(&o, (int)i))) goto out;
     rc = run_stmt(c, &q->stmts[i]);
-    if (rc == LOOM_ECLOSED || o.err) {
-      rc = LOOM_ECLOSED;
+    if (o.err || rc == LOOM_ECLOSED) {
+      rc = o.err ? o.err : LOOM_ECLOSED;
       goto out;
     }
     if (rc == LOOM_ENOMEM && !c->err[0]) snprintf(c->err, sizeof c->err, "out of memory");
     if (rc && !c->err[0]) snprintf(c->err, sizeof c->err, "%s", loom_strerror(rc));
+    if (rc && i + 1 < q->n_stmts) {
+      /* InfluxDB 1.x stops at the first failed statement and reports "not
+       * executed" under the failed statement's id (non-chunked responses
+       * merge it over the error; chunked ones show both) */
+      if (opt->chunked) {
+        if ((rc = qx_out_stmt_end(&o, c->err))) goto out;
+        if ((rc = qx_out_stmt_begin(&o, (int)i))) goto out;
+      }
+      if ((rc = qx_out_stmt_end(&o, "not executed"))) goto out;
+      break;
+    }
     if ((rc = qx_out_stmt_end(&o, rc ? c->err : NULL))) goto out;
   }
   rc = qx_out_finish(&o);
