@@ -396,8 +396,13 @@ typedef struct line_ctx {
   const char *p; /* line, leading whitespace skipped, no '\n' / '\r' at the end */
   size_t n;      /* bytes */
   int has_bs;    /* the line contains a backslash */
+  const char *meas; /* unescaped measurement, for messages */
+  uint32_t meas_len;
   char *reason;  /* REASON_LEN bytes, filled on a bad line */
 } line_ctx;
+
+/* Precision for quoting a number in a reason ("%.*s"): bounded, never negative. */
+static inline int qlen(size_t n) { return n > 64 ? 64 : (int)n; }
 
 __attribute__((format(printf, 2, 3))) static int bad(line_ctx *x, const char *fmt, ...) {
   va_list ap;
@@ -451,7 +456,7 @@ static int field_number(line_ctx *x, size_t *pi, lp_field *f) {
     int rc = parse_i64(p + start, len, &f->v.i);
     if (rc == 1)
       return bad(x, "unable to parse integer %.*s: strconv.ParseInt: parsing \"%.*s\": value out of range",
-                 (int)len, p + start, (int)len, p + start);
+                 qlen(len), p + start, qlen(len), p + start);
     if (rc) return bad(x, "invalid number");
     f->type = TS_INT;
     return 0;
@@ -463,7 +468,7 @@ static int field_number(line_ctx *x, size_t *pi, lp_field *f) {
     if (rc == 1)
       return bad(x,
                  "unable to parse unsigned %.*s: strconv.ParseUint: parsing \"%.*s\": value out of range",
-                 (int)len, p + start, (int)len, p + start);
+                 qlen(len), p + start, qlen(len), p + start);
     if (rc) return bad(x, "invalid number");
     f->type = TS_UINT;
     return 0;
@@ -525,8 +530,28 @@ static int field_string(line_ctx *x, size_t *pi, lp_field *f) {
   return unescape(x->b, p + start, len, ESC_STR, &f->v.s.p, &f->v.s.len);
 }
 
-/* Remove repeated field keys: the last value wins, at the first position. */
-static int fields_dedup(lp_batch *b, lp_field *f, uint32_t *pn) {
+static const char *type_name(ts_type t) {
+  switch (t) {
+  case TS_FLOAT: return "float";
+  case TS_INT: return "integer";
+  case TS_UINT: return "unsigned";
+  case TS_BOOL: return "boolean";
+  default: return "string";
+  }
+}
+
+/* A key repeated with another type: InfluxDB refuses the write. */
+static int type_conflict(line_ctx *x, const lp_field *first, const lp_field *later) {
+  return bad(x, "field type conflict: input field \"%.*s\" on measurement \"%.*s\" is type %s, "
+                "already exists as type %s",
+             qlen(later->key_len), later->key, qlen(x->meas_len), x->meas, type_name(later->type),
+             type_name(first->type));
+}
+
+/* Remove repeated field keys: the last value wins, at the first position; a
+ * repeat with another type is a bad line. 0, 1 (bad line) or LOOM_ENOMEM. */
+static int fields_dedup(line_ctx *x, lp_field *f, uint32_t *pn) {
+  lp_batch *b = x->b;
   uint32_t n = *pn, w = 1;
   if (n <= 16) {
     for (uint32_t j = 1; j < n; j++) {
@@ -534,7 +559,7 @@ static int fields_dedup(lp_batch *b, lp_field *f, uint32_t *pn) {
       while (k < w && !(f[k].key_len == f[j].key_len && !memcmp(f[k].key, f[j].key, f[j].key_len)))
         k++;
       if (k < w) {
-        f[k].type = f[j].type;
+        if (f[k].type != f[j].type) return type_conflict(x, &f[k], &f[j]);
         f[k].v = f[j].v;
       } else {
         f[w++] = f[j];
@@ -544,6 +569,7 @@ static int fields_dedup(lp_batch *b, lp_field *f, uint32_t *pn) {
     return 0;
   }
   uint32_t size = 64;
+  if (n > (UINT32_C(1) << 30)) return LOOM_ENOMEM; /* > 4 GB of fields in one line */
   while (size < 2 * n) size *= 2;
   if (grow((void **)&b->tmp_hash, &b->cap_tmp_hash, sizeof *b->tmp_hash, size)) return LOOM_ENOMEM;
   uint32_t *h = b->tmp_hash, mask = size - 1;
@@ -560,7 +586,7 @@ static int fields_dedup(lp_batch *b, lp_field *f, uint32_t *pn) {
       }
       lp_field *o = &f[slot - 1];
       if (o->key_len == f[j].key_len && !memcmp(o->key, f[j].key, f[j].key_len)) {
-        o->type = f[j].type;
+        if (o->type != f[j].type) return type_conflict(x, o, &f[j]);
         o->v = f[j].v;
         break;
       }
@@ -748,7 +774,7 @@ static int parse_line(line_ctx *x, int64_t precision_ns, int64_t default_ts, uin
       f->key_len = (uint32_t)k_len;
     }
     char c = p[i];
-    if ((c >= '0' && c <= '9') || c == '-' || c == 'N' || c == 'n')
+    if ((c >= '0' && c <= '9') || c == '.' || c == '-' || c == 'N' || c == 'n')
       rc = field_number(x, &i, f);
     else if (c == '"')
       rc = field_string(x, &i, f);
@@ -759,7 +785,9 @@ static int parse_line(line_ctx *x, int64_t precision_ns, int64_t default_ts, uin
     i++; /* ',' */
   }
   if (too_long) return bad(x, "max key length exceeded: %zu > %d", too_long, LP_MAX_KEY_LEN);
-  if (nf > 1 && (rc = fields_dedup(b, b->tmp_fields, &nf))) return rc;
+  x->meas = meas;
+  x->meas_len = meas_len;
+  if (nf > 1 && (rc = fields_dedup(x, b->tmp_fields, &nf))) return rc;
 
   /* timestamp */
   while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == 0)) i++;
@@ -773,9 +801,9 @@ static int parse_line(line_ctx *x, int64_t precision_ns, int64_t default_ts, uin
     int64_t v;
     rc = parse_i64(p + t0, i - t0, &v);
     if (rc == 2)
-      return bad(x, "strconv.ParseInt: parsing \"%.*s\": invalid syntax", (int)(i - t0), p + t0);
+      return bad(x, "strconv.ParseInt: parsing \"%.*s\": invalid syntax", qlen(i - t0), p + t0);
     if (rc == 1)
-      return bad(x, "strconv.ParseInt: parsing \"%.*s\": value out of range", (int)(i - t0), p + t0);
+      return bad(x, "strconv.ParseInt: parsing \"%.*s\": value out of range", qlen(i - t0), p + t0);
     if (__builtin_mul_overflow(v, precision_ns, &ts) || ts < MIN_NANO_TIME || ts > MAX_NANO_TIME)
       return bad(x, "time outside range %" PRId64 " - %" PRId64, (int64_t)MIN_NANO_TIME,
                  (int64_t)MAX_NANO_TIME);
@@ -859,10 +887,14 @@ static int add_error(lp_batch *b, uint32_t line, const char *s, size_t n, const 
       if (!b->errors) return LOOM_ENOMEM;
     }
     lp_error *e = &b->errors[b->n_errors++];
+    /* quote up to 100 bytes, fewer when the reason would not fit otherwise */
+    size_t rl = strlen(reason), fixed = 17 + 6 + 1; /* "unable to parse '" "...': " NUL */
+    size_t lim = rl + fixed + 100 <= sizeof e->msg ? 100 : sizeof e->msg - fixed - rl;
+    if (rl + fixed + 32 > sizeof e->msg) lim = 32;
     size_t q = n, o = 0;
     int cut = 0;
-    if (q > 100) {
-      q = 100; /* do not split a UTF-8 sequence */
+    if (q > lim) {
+      q = lim; /* do not split a UTF-8 sequence */
       while (q > 0 && ((unsigned char)s[q] & 0xC0) == 0x80) q--;
       cut = 1;
     }
@@ -876,7 +908,7 @@ static int add_error(lp_batch *b, uint32_t line, const char *s, size_t n, const 
     }
     memcpy(e->msg + o, "': ", 3);
     o += 3;
-    size_t rl = strlen(reason), room = sizeof e->msg - 1 - o; /* o <= 123 */
+    size_t room = sizeof e->msg - 1 - o; /* o <= 123 */
     if (rl > room) rl = room;
     memcpy(e->msg + o, reason, rl);
     e->msg[o + rl] = 0;

@@ -35,17 +35,18 @@
  * - fields: after one or more spaces/tabs, key=value pairs separated by ','
  *   (at least one). Keys are non-empty; "\,", "\ ", "\=" and "\"" stand for
  *   the bytes themselves. Values:
- *     float     1  1.5  -1.5e3  1.  -.5  1E+3   (no NaN, no Inf, no leading
- *               '.' or '+'; correctly rounded like Go's strconv.ParseFloat;
+ *     float     1  1.5  -1.5e3  1.  .5  -.5  1E+3   (no NaN, no Inf, no
+ *               leading '+'; correctly rounded like Go's strconv.ParseFloat;
  *               out of double range is "invalid float")
  *     integer   1i  -42i                (int64 range, else an error)
  *     unsigned  1u                      (uint64 range; InfluxDB 2.x type)
  *     boolean   t T true True TRUE  f F false False FALSE
  *     string    "..."   ("\"" and "\\" stand for '"' and '\'; any other byte,
  *               newlines included, is taken as is)
- *   A key repeated within one line: the last value (and its type) wins; the
- *   field keeps the position of its first occurrence (InfluxDB 1.x stores the
- *   last one as well).
+ *   A key repeated within one line: the last value wins and the field keeps
+ *   the position of its first occurrence (InfluxDB 1.x stores the last one as
+ *   well); repeated with another type, the line is refused ("field type
+ *   conflict: ...", InfluxDB refuses the write).
  * - timestamp: optional signed decimal integer in the request precision,
  *   after one or more spaces/tabs; only spaces may follow it. It is
  *   multiplied into nanoseconds; results outside

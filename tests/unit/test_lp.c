@@ -340,7 +340,7 @@ static void test_float_forms(void **state) {
     double v;
   } cases[] = {{"1", 1.0},         {"1.5", 1.5},     {"-1.5e3", -1500.0}, {"1.", 1.0},
                {"-.5", -0.5},      {"1E+3", 1000.0}, {"2e-3", 0.002},     {"0", 0.0},
-               {"007.25", 7.25},   {"1.e2", 100.0},  {"-0.0", -0.0},      {"58.1", 58.1},
+               {"007.25", 7.25},   {"1.e2", 100.0},  {".5", 0.5},  {"-0.0", -0.0},      {"58.1", 58.1},
                {"1e-400", 0.0},    {"123456789012345678", 123456789012345678.0}};
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     char line[64];
@@ -423,13 +423,13 @@ static void test_boolean_spellings(void **state) {
 static void test_duplicate_fields_last_wins(void **state) {
   (void)state;
   lp_batch b;
-  parse(&b, "m a=1,b=2i,a=\"x\",c=t,b=3i");
+  parse(&b, "m a=1,b=2i,a=7.5,c=t,b=3i");
   assert_int_equal(b.n_points, 1);
   lp_point *p = &b.points[0];
   assert_int_equal(p->n_fields, 3);
   assert_true(str_eq(p->fields[0].key, p->fields[0].key_len, "a"));
-  assert_int_equal(p->fields[0].type, TS_STRING);
-  assert_true(str_eq(p->fields[0].v.s.p, p->fields[0].v.s.len, "x"));
+  assert_int_equal(p->fields[0].type, TS_FLOAT);
+  assert_true(p->fields[0].v.f == 7.5);
   assert_true(str_eq(p->fields[1].key, p->fields[1].key_len, "b"));
   assert_int_equal(p->fields[1].v.i, 3);
   assert_true(str_eq(p->fields[2].key, p->fields[2].key_len, "c"));
@@ -452,6 +452,29 @@ static void test_duplicate_fields_many(void **state) {
     assert_true(str_eq(b.points[0].fields[k].key, b.points[0].fields[k].key_len, key));
     assert_int_equal(b.points[0].fields[k].v.i, k + 30);
   }
+  lp_batch_deinit(&b);
+}
+
+static void test_error_duplicate_field_type_conflict(void **state) {
+  (void)state;
+  expect_reason("m a=1,b=2i,a=\"x\"",
+                "field type conflict: input field \"a\" on measurement \"m\" is type string, "
+                "already exists as type float");
+  /* the hash path (more than 16 fields) too */
+  char line[512];
+  size_t o = (size_t)snprintf(line, sizeof line, "m ");
+  for (int k = 0; k < 20; k++) o += (size_t)snprintf(line + o, sizeof line - o, "f%d=%di,", k, k);
+  snprintf(line + o, sizeof line - o, "f3=true");
+  lp_batch b;
+  parse(&b, line);
+  assert_int_equal(b.n_points, 0);
+  assert_int_equal(b.n_errors, 1);
+  /* the quote is shortened so that the whole reason fits */
+  const char *want = "...': field type conflict: input field \"f3\" on measurement \"m\" is type "
+                     "boolean, already exists as type integer";
+  size_t ml = strlen(b.errors[0].msg), wl = strlen(want);
+  assert_true(ml > wl);
+  assert_string_equal(b.errors[0].msg + ml - wl, want);
   lp_batch_deinit(&b);
 }
 
@@ -556,7 +579,7 @@ static void test_error_unsigned_out_of_range(void **state) {
 
 static void test_error_invalid_boolean(void **state) {
   (void)state;
-  static const char *lines[] = {"m v=tru", "m v=yes", "m v=tRUE", "m v=falsey", "m v=.5",
+  static const char *lines[] = {"m v=tru", "m v=yes", "m v=tRUE", "m v=falsey",
                                 "m v=+5", "m v=Inf", "m v=e3", "m v=FaLSE"};
   for (size_t k = 0; k < sizeof lines / sizeof lines[0]; k++) expect_reason(lines[k], "invalid boolean");
 }
@@ -914,6 +937,7 @@ int main(void) {
       cmocka_unit_test(test_boolean_spellings),
       cmocka_unit_test(test_duplicate_fields_last_wins),
       cmocka_unit_test(test_duplicate_fields_many),
+      cmocka_unit_test(test_error_duplicate_field_type_conflict),
       cmocka_unit_test(test_error_missing_measurement),
       cmocka_unit_test(test_error_missing_fields),
       cmocka_unit_test(test_error_missing_tag_key),
