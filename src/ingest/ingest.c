@@ -23,7 +23,11 @@ static void json_error(loom_buf *b, const char *msg) {
 int ingest_failure_status(int code, loom_buf *body) {
   char msg[160];
   int status = code == LOOM_ENOSPC ? 507 : code == LOOM_EREADONLY ? 503 : 500;
-  snprintf(msg, sizeof msg, "write failed, nothing stored: %s", loom_strerror(code));
+  /* Not "nothing stored": the points were already applied in memory and may
+   * still reach disk at the next flush. What is sure is that the write was
+   * not made durable, so the client must retry it (writes are idempotent). */
+  snprintf(msg, sizeof msg, "write failed, not stored durably: %s; retry the write%s",
+           loom_strerror(code), code == LOOM_EREADONLY ? " after the server is restarted" : "");
   json_error(body, msg);
   return status;
 }

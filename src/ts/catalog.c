@@ -70,14 +70,16 @@ static void db_free(ts_db *db) {
 
 void ts_catalog_deinit(ts_catalog *c) {
   for (uint32_t i = 0; i < c->n_cols; i++) col_free(ts_catalog_col(c, i));
-  for (uint32_t i = 0; i * TS_CHUNK < c->n_cols; i++) loom_free(c->col_chunks[i]);
+  /* every allocated chunk: one may be past n_cols/n_series when creating the
+   * first entry in it failed after the chunk was allocated */
+  for (uint32_t i = 0; i < TS_MAX_CHUNKS && c->col_chunks[i]; i++) loom_free(c->col_chunks[i]);
   for (uint32_t i = 0; i < c->n_series; i++) {
     ts_series *s = ts_catalog_series(c, i);
     loom_free(s->key);
     loom_free(s->info);
     loom_free(s);
   }
-  for (uint32_t i = 0; i * TS_CHUNK < c->n_series; i++) loom_free(c->ser_chunks[i]);
+  for (uint32_t i = 0; i < TS_MAX_CHUNKS && c->ser_chunks[i]; i++) loom_free(c->ser_chunks[i]);
   for (uint32_t i = 0; i < c->n_dbs; i++) db_free(c->dbs[i]);
   loom_free(c->dbs);
   for (uint32_t i = 0; i < c->n_grave; i++) {
