@@ -229,7 +229,7 @@ static int show_schema(qx_ctx *c, ql_stmt_kind kind, const ql_show *sh) {
         }
       }
       if (rc) break;
-      qsort(l.v, l.n, sizeof *l.v, cmp_str);
+      if (l.n > 1) qsort(l.v, l.n, sizeof *l.v, cmp_str);
       const char *cols[] = {"tagKey"};
       rc = l.rc ? l.rc : emit_list(c, sh, m->name, cols, 1, &l, NULL);
       break;
@@ -268,7 +268,7 @@ static int show_schema(qx_ctx *c, ql_stmt_kind kind, const ql_show *sh) {
       }
       loom_buf_deinit(&kv);
       if (rc) break;
-      qsort(l.v, l.n, sizeof *l.v, cmp_str);
+      if (l.n > 1) qsort(l.v, l.n, sizeof *l.v, cmp_str);
       for (size_t q = 0; q < l.n; q++) {
         char *sepp = strchr(l.v[q], 1);
         *sepp = 0;
@@ -290,7 +290,7 @@ static int show_schema(qx_ctx *c, ql_stmt_kind kind, const ql_show *sh) {
     rc = emit_list(c, sh, "measurements", cols, 1, &all, NULL);
   }
   if (!rc && kind == QL_STMT_SHOW_SERIES && all.n) {
-    qsort(all.v, all.n, sizeof *all.v, cmp_str);
+    if (all.n > 1) qsort(all.v, all.n, sizeof *all.v, cmp_str);
     const char *cols[] = {"key"};
     rc = emit_list(c, sh, NULL, cols, 1, &all, NULL);
   }

@@ -223,7 +223,7 @@ static int sort_list(qx_agg_st *s, int (*cmp)(const void *, const void *)) {
   tv_pair *pr = loom_malloc((size_t)s->nl * sizeof *pr);
   if (!pr) return LOOM_ENOMEM;
   for (uint32_t i = 0; i < s->nl; i++) pr[i].v = s->list[i], pr[i].t = s->lt[i];
-  qsort(pr, s->nl, sizeof *pr, cmp);
+  if (s->nl > 1) qsort(pr, s->nl, sizeof *pr, cmp);
   for (uint32_t i = 0; i < s->nl; i++) s->list[i] = pr[i].v, s->lt[i] = pr[i].t;
   loom_free(pr);
   return 0;

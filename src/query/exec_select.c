@@ -164,7 +164,7 @@ static int resolve_sources(plan *p) {
     }
     if (!used) ts_meta_release(meta);
   }
-  qsort(p->srcs, p->n_srcs, sizeof *p->srcs, cmp_src);
+  if (p->n_srcs) qsort(p->srcs, p->n_srcs, sizeof *p->srcs, cmp_src);
   return 0;
 }
 
@@ -968,7 +968,7 @@ static int run_raw_group(plan *p, const ts_measurement_info *m, sser *ss, uint32
     goto out;
   }
   for (uint32_t i = 0; i < rb.n; i++) refs[i] = (sortref){rb.t[i], rb.ord[i], i};
-  qsort(refs, rb.n, sizeof *refs, cmp_sortref);
+  if (rb.n > 1) qsort(refs, rb.n, sizeof *refs, cmp_sortref);
   for (uint32_t k = 0; k < rb.n; k++) {
     uint32_t i = p->s->order_desc ? refs[rb.n - 1 - k].idx : refs[k].idx;
     rc = emit_row(so, rb.t[i], rb.v + (size_t)i * ncols, ncols);
@@ -1409,7 +1409,7 @@ static int run_measurement(plan *p, const ts_measurement_info *m, int64_t *serie
     ss[n].key = key;
     n++;
   }
-  qsort(ss, n, sizeof *ss, cmp_sser);
+  if (n > 1) qsort(ss, n, sizeof *ss, cmp_sser);
   /* ORDER BY time DESC also reverses the order of the series */
   bool rev = p->s->order_desc;
   for (uint32_t gi = 0; gi < n;) {

@@ -749,3 +749,375 @@ size_t ql_duration_format(int64_t ns, char *out, size_t cap) {
   }
   return (size_t)n;
 }
+
+/* ---- regex syntax (Go regexp/syntax, Perl flags) ------------------------ */
+
+/* Next rune of a valid UTF-8 string; at the end, U+FFFD without advancing
+ * (Go's DecodeRuneInString("") gives RuneError of size 0). */
+static int32_t rx_next(const char **ps) {
+  const unsigned char *s = (const unsigned char *)*ps;
+  if (!*s) return 0xFFFD;
+  int32_t r;
+  size_t w;
+  if (s[0] < 0x80) r = s[0], w = 1;
+  else if ((s[0] & 0xE0) == 0xC0 && s[1]) r = ((s[0] & 0x1F) << 6) | (s[1] & 0x3F), w = 2;
+  else if ((s[0] & 0xF0) == 0xE0 && s[1] && s[2])
+    r = ((s[0] & 0x0F) << 12) | ((s[1] & 0x3F) << 6) | (s[2] & 0x3F), w = 3;
+  else if ((s[0] & 0xF8) == 0xF0 && s[1] && s[2] && s[3])
+    r = ((s[0] & 0x07) << 18) | ((s[1] & 0x3F) << 12) | ((s[2] & 0x3F) << 6) | (s[3] & 0x3F), w = 4;
+  else r = 0xFFFD, w = 1;
+  *ps += w;
+  return r;
+}
+
+static int rx_fail(char *msg, size_t msglen, const char *code, const char *frag, size_t n) {
+  if (msg && msglen)
+    snprintf(msg, msglen, "error parsing regexp: %s: `%.*s`", code, (int)n, frag);
+  return LOOM_EINVAL;
+}
+
+static int rx_unhex(int32_t c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Go's parseEscape: *pt at the backslash; the escaped rune in *out. */
+static int rx_escape(const char **pt, int32_t *out, char *msg, size_t msglen) {
+  const char *s = *pt, *t = s + 1;
+  if (!*t) return rx_fail(msg, msglen, "trailing backslash at end of expression", "", 0);
+  int32_t c = rx_next(&t), r;
+  switch (c) {
+  case '1': case '2': case '3': case '4': case '5': case '6': case '7':
+    if (!*t || *t < '0' || *t > '7') break;
+    /* fallthrough */
+  case '0':
+    r = c - '0';
+    for (int i = 1; i < 3 && *t >= '0' && *t <= '7'; i++) r = r * 8 + (*t++ - '0');
+    *out = r;
+    *pt = t;
+    return 0;
+  case 'x':
+    if (!*t) break;
+    c = rx_next(&t);
+    if (c == '{') {
+      int nhex = 0;
+      r = 0;
+      for (;;) {
+        if (!*t) goto bad;
+        c = rx_next(&t);
+        if (c == '}') break;
+        int v = rx_unhex(c);
+        if (v < 0) goto bad;
+        r = r * 16 + v;
+        if (r > 0x10FFFF) goto bad;
+        nhex++;
+      }
+      if (!nhex) break;
+      *out = r;
+      *pt = t;
+      return 0;
+    } else {
+      int x = rx_unhex(c);
+      int y = rx_unhex(rx_next(&t));
+      if (x < 0 || y < 0) break;
+      *out = x * 16 + y;
+      *pt = t;
+      return 0;
+    }
+  case 'a': *out = 7; *pt = t; return 0;
+  case 'f': *out = 12; *pt = t; return 0;
+  case 'n': *out = 10; *pt = t; return 0;
+  case 'r': *out = 13; *pt = t; return 0;
+  case 't': *out = 9; *pt = t; return 0;
+  case 'v': *out = 11; *pt = t; return 0;
+  default:
+    if (c < 0x80 && !is_ident_char(c)) { /* escaped punctuation (and \_) */
+      *out = c;
+      *pt = t;
+      return 0;
+    }
+    if (c == '_') {
+      *out = c;
+      *pt = t;
+      return 0;
+    }
+    break;
+  }
+bad:
+  return rx_fail(msg, msglen, "invalid escape sequence", s, (size_t)(t - s));
+}
+
+static int rx_unicode_name_ok(const char *n, size_t len) {
+  static const char *const names[] = {
+      "Any", "C", "Cc", "Cf", "Co", "Cs", "L", "Ll", "Lm", "Lo", "Lt", "Lu", "M", "Mc", "Me",
+      "Mn", "N", "Nd", "Nl", "No", "P", "Pc", "Pd", "Pe", "Pf", "Pi", "Po", "Ps", "S", "Sc",
+      "Sk", "Sm", "So", "Z", "Zl", "Zp", "Zs", "Arabic", "Armenian", "Bengali", "Bopomofo",
+      "Braille", "Cherokee", "Common", "Cyrillic", "Devanagari", "Ethiopic", "Georgian",
+      "Greek", "Gujarati", "Gurmukhi", "Han", "Hangul", "Hebrew", "Hiragana", "Inherited",
+      "Kannada", "Katakana", "Khmer", "Lao", "Latin", "Malayalam", "Mongolian", "Myanmar",
+      "Ogham", "Oriya", "Runic", "Sinhala", "Syriac", "Tamil", "Telugu", "Thaana", "Thai",
+      "Tibetan", "Yi"};
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    if (strlen(names[i]) == len && !memcmp(names[i], n, len)) return 1;
+  return 0;
+}
+
+/* \pN, \p{Name}, \PN, \P{^Name}: 1 if consumed, 0 if not one, <0 on error. */
+static int rx_unicode_class(const char **pt, char *msg, size_t msglen) {
+  const char *s = *pt;
+  if (s[0] != '\\' || (s[1] != 'p' && s[1] != 'P')) return 0;
+  const char *t = s + 2, *name, *end;
+  int32_t c = rx_next(&t);
+  if (c != '{') {
+    name = s + 2;
+    end = t;
+  } else {
+    const char *close = strchr(s, '}');
+    if (!close) return rx_fail(msg, msglen, "invalid character class range", s, strlen(s));
+    name = s + 3;
+    end = close;
+    t = close + 1;
+  }
+  if (name < end && *name == '^') name++;
+  if (!rx_unicode_name_ok(name, (size_t)(end - name)))
+    return rx_fail(msg, msglen, "invalid character class range", s, (size_t)(t - s));
+  *pt = t;
+  return 1;
+}
+
+static int rx_perl_class(const char *t) {
+  return t[0] == '\\' && t[1] && strchr("dDsSwW", t[1]);
+}
+
+static int rx_class_char(const char **pt, const char *whole, int32_t *out, char *msg,
+                         size_t msglen) {
+  if (!**pt) return rx_fail(msg, msglen, "missing closing ]", whole, strlen(whole));
+  if (**pt == '\\') return rx_escape(pt, out, msg, msglen);
+  *out = rx_next(pt);
+  return 0;
+}
+
+static int rx_class(const char **pt, char *msg, size_t msglen) {
+  static const char *const posix[] = {"alnum", "alpha", "ascii", "blank", "cntrl", "digit",
+                                      "graph", "lower", "print", "punct", "space", "upper",
+                                      "word", "xdigit"};
+  const char *whole = *pt, *t = whole + 1;
+  int first = 1, rc;
+  if (*t == '^') t++;
+  while (!*t || *t != ']' || first) {
+    first = 0;
+    if (t[0] == '[' && t[1] == ':' && t[2]) {
+      const char *close = strstr(t + 2, ":]");
+      if (close) {
+        const char *nm = t + 2;
+        if (*nm == '^') nm++;
+        int ok = 0;
+        for (size_t i = 0; i < sizeof(posix) / sizeof(posix[0]); i++)
+          if (strlen(posix[i]) == (size_t)(close - nm) && !memcmp(posix[i], nm, (size_t)(close - nm)))
+            ok = 1;
+        if (!ok)
+          return rx_fail(msg, msglen, "invalid character class range", t, (size_t)(close + 2 - t));
+        t = close + 2;
+        continue;
+      }
+    }
+    if ((rc = rx_unicode_class(&t, msg, msglen)) < 0) return rc;
+    if (rc) continue;
+    if (rx_perl_class(t)) {
+      t += 2;
+      continue;
+    }
+    const char *rng = t;
+    int32_t lo, hi;
+    if ((rc = rx_class_char(&t, whole, &lo, msg, msglen))) return rc;
+    if (t[0] == '-' && t[1] && t[1] != ']') {
+      t++;
+      if ((rc = rx_class_char(&t, whole, &hi, msg, msglen))) return rc;
+      if (hi < lo)
+        return rx_fail(msg, msglen, "invalid character class range", rng, (size_t)(t - rng));
+    }
+  }
+  *pt = t + 1;
+  return 0;
+}
+
+/* Go's parseInt for repeat counts: no leading zeros; -1 when >= 1e8. */
+static int rx_int(const char **pt, int *n) {
+  const char *s = *pt;
+  if (!is_digit((unsigned char)*s)) return 0;
+  if (s[0] == '0' && is_digit((unsigned char)s[1])) return 0;
+  *n = 0;
+  while (is_digit((unsigned char)*s)) {
+    if (*n >= 100000000) *n = -1;
+    if (*n >= 0) *n = *n * 10 + (*s - '0');
+    s++;
+  }
+  *pt = s;
+  return 1;
+}
+
+/* {n}, {n,}, {n,m}: 1 when well-formed (else '{' is a literal). */
+static int rx_repeat_braces(const char *s, int *min, int *max, const char **after) {
+  const char *t = s + 1;
+  if (!rx_int(&t, min) || !*t) return 0;
+  if (*t != ',') {
+    *max = *min;
+  } else {
+    t++;
+    if (!*t) return 0;
+    if (*t == '}') *max = -1;
+    else if (!rx_int(&t, max)) return 0;
+    else if (*max < 0) *min = -1;
+  }
+  if (*t != '}') return 0;
+  *after = t + 1;
+  return 1;
+}
+
+static int rx_repeat(const char *before, const char **after, const char *last_repeat, int has_atom,
+                     char *msg, size_t msglen) {
+  if (**after == '?') (*after)++;
+  if (last_repeat)
+    return rx_fail(msg, msglen, "invalid nested repetition operator", last_repeat,
+                   (size_t)(*after - last_repeat));
+  if (!has_atom)
+    return rx_fail(msg, msglen, "missing argument to repetition operator", before,
+                   (size_t)(*after - before));
+  return 0;
+}
+
+/* (?flags), (?flags:, (?P<name>: *pt at '('. */
+static int rx_perl_flags(const char **pt, int *depth, int *has_atom, char *msg, size_t msglen) {
+  const char *s = *pt, *t;
+  if (strlen(s) > 4 && s[2] == 'P' && s[3] == '<') {
+    const char *end = strchr(s, '>');
+    if (!end) return rx_fail(msg, msglen, "invalid named capture", s, strlen(s));
+    int ok = end > s + 4;
+    for (const char *c = s + 4; c < end; c++)
+      if (!is_ident_char((unsigned char)*c)) ok = 0;
+    if (!ok) return rx_fail(msg, msglen, "invalid named capture", s, (size_t)(end + 1 - s));
+    (*depth)++;
+    *has_atom = 0;
+    *pt = end + 1;
+    return 0;
+  }
+  int neg = 0, saw = 0;
+  t = s + 2;
+  while (*t) {
+    int32_t c = rx_next(&t);
+    if (c == 'i' || c == 'm' || c == 's' || c == 'U') {
+      saw = 1;
+    } else if (c == '-') {
+      if (neg) break;
+      neg = 1;
+      saw = 0;
+    } else if (c == ':' || c == ')') {
+      if (neg && !saw) break;
+      if (c == ':') {
+        (*depth)++;
+        *has_atom = 0;
+      }
+      *pt = t;
+      return 0;
+    } else {
+      break;
+    }
+  }
+  return rx_fail(msg, msglen, "invalid or unsupported Perl syntax", s, (size_t)(t - s));
+}
+
+int ql_regex_check(const char *re, char *msg, size_t msglen) {
+  const char *t = re, *last_repeat = NULL;
+  int depth = 0, has_atom = 0, rc;
+  while (*t) {
+    const char *repeat = NULL;
+    switch (*t) {
+    case '(':
+      if (t[1] == '?') {
+        if ((rc = rx_perl_flags(&t, &depth, &has_atom, msg, msglen))) return rc;
+      } else {
+        depth++;
+        has_atom = 0;
+        t++;
+      }
+      break;
+    case '|':
+      has_atom = 0;
+      t++;
+      break;
+    case ')':
+      if (depth == 0) return rx_fail(msg, msglen, "unexpected )", re, strlen(re));
+      depth--;
+      has_atom = 1;
+      t++;
+      break;
+    case '[':
+      if ((rc = rx_class(&t, msg, msglen))) return rc;
+      has_atom = 1;
+      break;
+    case '*':
+    case '+':
+    case '?': {
+      const char *before = t, *after = t + 1;
+      if ((rc = rx_repeat(before, &after, last_repeat, has_atom, msg, msglen))) return rc;
+      repeat = before;
+      t = after;
+      break;
+    }
+    case '{': {
+      int min, max;
+      const char *after;
+      if (!rx_repeat_braces(t, &min, &max, &after)) {
+        has_atom = 1;
+        t++;
+        break;
+      }
+      if (min < 0 || min > 1000 || max > 1000 || (max >= 0 && min > max))
+        return rx_fail(msg, msglen, "invalid repeat count", t, (size_t)(after - t));
+      if ((rc = rx_repeat(t, &after, last_repeat, has_atom, msg, msglen))) return rc;
+      repeat = t;
+      t = after;
+      break;
+    }
+    case '\\':
+      if (t[1] == 'A' || t[1] == 'b' || t[1] == 'B' || t[1] == 'z') {
+        t += 2;
+        has_atom = 1;
+        break;
+      }
+      if (t[1] == 'C') return rx_fail(msg, msglen, "invalid escape sequence", t, 2);
+      if (t[1] == 'Q') {
+        const char *e = strstr(t + 2, "\\E");
+        const char *lit_end = e ? e : t + strlen(t);
+        if (lit_end > t + 2) has_atom = 1;
+        t = e ? e + 2 : lit_end;
+        break;
+      }
+      if ((rc = rx_unicode_class(&t, msg, msglen)) < 0) return rc;
+      if (rc) {
+        has_atom = 1;
+        break;
+      }
+      if (rx_perl_class(t)) {
+        t += 2;
+        has_atom = 1;
+        break;
+      }
+      {
+        int32_t c;
+        if ((rc = rx_escape(&t, &c, msg, msglen))) return rc;
+      }
+      has_atom = 1;
+      break;
+    default:
+      rx_next(&t);
+      has_atom = 1;
+      break;
+    }
+    last_repeat = repeat;
+  }
+  if (depth) return rx_fail(msg, msglen, "missing closing )", re, strlen(re));
+  return 0;
+}

@@ -121,6 +121,13 @@ int ql_tok_is_operator(ql_tok t);
  * (keyword, empty, or a character outside [A-Za-z0-9_] / leading digit). */
 int ql_ident_needs_quotes(const char *s);
 
+/* Check a regex pattern against Go's regexp syntax (RE2, Perl flags), which
+ * is what InfluxDB compiles it with at parse time. Returns 0, or LOOM_EINVAL
+ * with Go's message in msg, e.g. "error parsing regexp: missing closing ):
+ * `(`". Approximations: \p{Name} knows the Unicode categories and common
+ * scripts only; nested repeat size limits ((a{100}){100}) are not checked. */
+int ql_regex_check(const char *re, char *msg, size_t msglen);
+
 /* Parse an InfluxQL duration literal ("10s", "1h30m", "500ms", "2u", "7d",
  * "1w", "5ns", also with a leading '-') exactly as InfluxDB does, including
  * its silent wrap-around on huge values. Returns 0, or LOOM_EINVAL with

@@ -430,6 +430,8 @@ static int parse_regex(parser *p, ql_expr **out) {
   if (t == QL_TOK_BADESCAPE) return fail_at(p, pos, "bad escape: %s", lit);
   if (t == QL_TOK_BADREGEX) return fail_at(p, pos, "bad regex: %s", lit);
   if (t != QL_TOK_REGEX) return fail_expected(p, t, lit, pos, "regex");
+  char msg[256];
+  if (ql_regex_check(lit, msg, sizeof(msg))) return fail_at(p, pos, "%s", msg);
   ql_expr *e = new_expr(p, QL_EXPR_REGEX);
   if (!e) return p->rc;
   e->u.str = lit;
@@ -1288,18 +1290,7 @@ static int parse_show_tag_keys(parser *p, ql_show *sh) {
 }
 
 static int parse_show_field_keys(parser *p, ql_show *sh) {
-  sh->db = "";
-  if (scan_ws(p, NULL, NULL) == QL_TOK_ON) {
-    /* InfluxDB ignores a failure to read the database name here (its error
-     * is overwritten), so an invalid name is skipped, not reported. */
-    ql_pos pos;
-    const char *lit;
-    ql_tok t = scan_ws(p, &pos, &lit);
-    if (p->rc) return p->rc;
-    if (t == QL_TOK_IDENT) sh->db = lit;
-  } else {
-    unscan(p);
-  }
+  if (parse_on_db(p, &sh->db)) return p->rc;
   return parse_opt_from(p, sh) || parse_order_by(p, &sh->has_order, &sh->order_desc, NULL) ||
                  parse_opt_int(p, QL_TOK_LIMIT, &sh->limit) ||
                  parse_opt_int(p, QL_TOK_OFFSET, &sh->offset)
@@ -1308,7 +1299,7 @@ static int parse_show_field_keys(parser *p, ql_show *sh) {
 }
 
 /* DELETE and DROP SERIES: [FROM sources] [WHERE cond], at least one. */
-static int parse_delete_like(parser *p, ql_del *d, int drop_series) {
+static int parse_delete_like(parser *p, ql_del *d) {
   ql_pos pos;
   const char *lit;
   ql_tok t = scan_ws(p, &pos, &lit);
@@ -1318,7 +1309,7 @@ static int parse_delete_like(parser *p, ql_del *d, int drop_series) {
     const char *bad = NULL;
     for (size_t i = 0; i < d->n_sources; i++) {
       if (d->sources[i].m.db[0]) bad = "database not supported";
-      if (drop_series && d->sources[i].m.rp[0]) bad = "retention policy not supported";
+      if (d->sources[i].m.rp[0]) bad = "retention policy not supported";
     }
     if (bad) {
       ql_pos zero = {0, 0};
@@ -1592,7 +1583,7 @@ static int parse_drop(parser *p, ql_stmt *st) {
     return parse_ident(p, &st->u.rp.name) || parse_on_required(p, &st->u.rp.db) ? p->rc : 0;
   case QL_TOK_SERIES:
     st->kind = QL_STMT_DROP_SERIES;
-    return parse_delete_like(p, &st->u.del, 1);
+    return parse_delete_like(p, &st->u.del);
   case QL_TOK_SHARD: return unsupported(p, "DROP SHARD");
   case QL_TOK_SUBSCRIPTION: return unsupported(p, "DROP SUBSCRIPTION");
   case QL_TOK_USER: return unsupported(p, "DROP USER");
@@ -1614,7 +1605,7 @@ static int parse_statement(parser *p, ql_stmt *st) {
     return parse_select(p, TARGET_NOT_REQUIRED, &st->u.select);
   case QL_TOK_DELETE:
     st->kind = QL_STMT_DELETE;
-    return parse_delete_like(p, &st->u.del, 0);
+    return parse_delete_like(p, &st->u.del);
   case QL_TOK_SHOW: return parse_show(p, st);
   case QL_TOK_CREATE: return parse_create(p, st);
   case QL_TOK_DROP: return parse_drop(p, st);
