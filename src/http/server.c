@@ -63,6 +63,7 @@ struct loop_ctx {
   int dead;               /* loop finished: responses are discarded on the caller's thread */
   /* loop thread only: */
   int stopping;
+  int draining;           /* inside drain_queue */
   sconn *conns;
   char readbuf[READ_BUF];
 };
@@ -387,19 +388,25 @@ static void drop_msg(http_msg *m) {
   loom_free(m);
 }
 
-static http_msg *take_queue(loop_ctx *lc) {
+static http_msg *pop_msg(loop_ctx *lc) {
   uv_mutex_lock(&lc->mu);
   http_msg *m = lc->q_head;
-  lc->q_head = lc->q_tail = NULL;
+  if (m) {
+    lc->q_head = m->next;
+    if (!lc->q_head) lc->q_tail = NULL;
+  }
   uv_mutex_unlock(&lc->mu);
   return m;
 }
 
+/* Apply queued messages in FIFO order. Applying one can run handlers that
+ * respond and queue more; those are picked up by this same loop, never by a
+ * nested drain, so one request's messages can never be applied out of order. */
 static void drain_queue(loop_ctx *lc) {
-  for (http_msg *m = take_queue(lc), *next; m; m = next) {
-    next = m->next;
-    apply_msg(m);
-  }
+  if (lc->draining) return;
+  lc->draining = 1;
+  for (http_msg *m; (m = pop_msg(lc)) != NULL;) apply_msg(m);
+  lc->draining = 0;
 }
 
 static int on_loop_thread(loop_ctx *lc) {
@@ -410,11 +417,7 @@ static int on_loop_thread(loop_ctx *lc) {
 
 static void deliver_msg(void *ctx, http_msg *m) {
   loop_ctx *lc = ctx;
-  if (on_loop_thread(lc)) {
-    drain_queue(lc); /* keep the order of anything another thread queued first */
-    apply_msg(m);
-    return;
-  }
+  int local = on_loop_thread(lc);
   uv_mutex_lock(&lc->mu);
   if (lc->dead) {
     uv_mutex_unlock(&lc->mu);
@@ -425,8 +428,9 @@ static void deliver_msg(void *ctx, http_msg *m) {
   if (lc->q_tail) lc->q_tail->next = m;
   else lc->q_head = m;
   lc->q_tail = m;
-  uv_async_send(&lc->async); /* under the lock: the handle cannot be closing */
+  if (!local) uv_async_send(&lc->async); /* under the lock: the handle cannot be closing */
   uv_mutex_unlock(&lc->mu);
+  if (local) drain_queue(lc); /* on the loop already: apply now (after anything queued earlier) */
 }
 
 /* ---------- accepting ---------- */
@@ -550,6 +554,7 @@ static void loop_thread(void *arg) {
   lc->self = uv_thread_self();
   atomic_store(&lc->self_set, 1);
   uv_run(&lc->loop, UV_RUN_DEFAULT);
+  atomic_store(&lc->self_set, 0); /* thread ids may be reused once we exit */
 }
 
 /* ---------- address and sockets ---------- */

@@ -58,7 +58,10 @@ typedef struct http_server_stats {
 } http_server_stats;
 
 /* Create a server and bind its listening sockets (so the port is known
- * before start). Returns 0 and *out, or LOOM_EINVAL (bad options or
+ * before start). The process must ignore SIGPIPE (the daemon's main does
+ * signal(SIGPIPE, SIG_IGN)): a write to a client that has reset the
+ * connection would otherwise kill it; the server does not change signal
+ * dispositions itself. Returns 0 and *out, or LOOM_EINVAL (bad options or
  * address), LOOM_EIO (socket/bind failed, e.g. address in use), LOOM_ENOMEM.
  * No thread is started. Call from a non-loop thread. */
 int http_server_new(const http_server_options *opt, http_server **out);

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -40,6 +41,10 @@ typedef struct fixture {
   atomic_int handled;    /* handler calls */
   atomic_int responded;  /* deferred responses sent by workers */
   atomic_int cross_thread; /* deferred responses made on a thread other than the handler's */
+  /* for test_queue_order_across_nested_handlers (under mu) */
+  pthread_cond_t cv;
+  http_req *held_r, *held_y, *held_z;
+  int stage;
 } fixture;
 
 typedef struct job {
@@ -111,6 +116,24 @@ static void handler(http_req *req, void *user) {
     http_respond_end(req);
   } else if (strcmp(path, "/defer") == 0) {
     defer(fx, req, ms ? atoi(ms) : 20, 0);
+  } else if (strcmp(path, "/hold") == 0) {
+    const char *slot = http_req_param(req, "slot");
+    pthread_mutex_lock(&fx->mu);
+    if (slot && *slot == 'r') fx->held_r = req;
+    if (slot && *slot == 'y') fx->held_y = req;
+    if (slot && *slot == 'z') {
+      fx->held_z = req;
+      pthread_cond_broadcast(&fx->cv);
+      while (fx->stage < 1) pthread_cond_wait(&fx->cv, &fx->mu); /* block the loop */
+    }
+    pthread_cond_broadcast(&fx->cv);
+    pthread_mutex_unlock(&fx->mu);
+  } else if (strcmp(path, "/gate") == 0) {
+    /* finish R's stream from the loop thread, then answer synchronously */
+    http_req *r = fx->held_r;
+    http_respond_chunk(r, "b", 1);
+    http_respond_end(r);
+    http_respond(req, 200, "text/plain", "gate", 4);
   } else if (strcmp(path, "/defer-stream") == 0) {
     defer(fx, req, ms ? atoi(ms) : 20, 1);
   } else {
@@ -155,13 +178,14 @@ static int xor_new(void *user, const http_transport_sink *sink, http_transport *
 }
 
 static int use_xor_transport;
+static unsigned n_threads_override;
 
 static int start_server(fixture *fx, size_t max_body, size_t max_header, unsigned idle_ms, unsigned stop_ms) {
   http_server_options o;
   memset(&o, 0, sizeof o);
   if (use_xor_transport) o.transport_new = xor_new;
   o.listen = "127.0.0.1:0";
-  o.n_threads = 2;
+  o.n_threads = n_threads_override ? n_threads_override : 2;
   o.max_body_bytes = max_body;
   o.max_header_bytes = max_header;
   o.idle_timeout_ms = idle_ms;
@@ -177,12 +201,19 @@ static int start_server(fixture *fx, size_t max_body, size_t max_header, unsigne
 static int setup_with(void **state, size_t max_body, size_t max_header, unsigned idle_ms, unsigned stop_ms) {
   fixture *fx = calloc(1, sizeof *fx);
   pthread_mutex_init(&fx->mu, NULL);
+  pthread_cond_init(&fx->cv, NULL);
   if (start_server(fx, max_body, max_header, idle_ms, stop_ms) < 0) return -1;
   *state = fx;
   return 0;
 }
 
 static int setup(void **state) { return setup_with(state, 0, 0, 0, 0); }
+static int setup_one_loop(void **state) {
+  n_threads_override = 1;
+  int rc = setup_with(state, 0, 0, 0, 0);
+  n_threads_override = 0;
+  return rc;
+}
 static int setup_small(void **state) { return setup_with(state, 1000, 2048, 300, 150); }
 static int setup_xor(void **state) {
   use_xor_transport = 1;
@@ -209,6 +240,7 @@ static int teardown(void **state) {
   join_workers(fx);
   http_server_free(fx->srv);
   pthread_mutex_destroy(&fx->mu);
+  pthread_cond_destroy(&fx->cv);
   free(fx);
   return 0;
 }
@@ -770,6 +802,80 @@ static void test_custom_transport(void **state) {
   client_close(c);
 }
 
+/* Deferred streams answered from workers interleave with synchronous
+ * responses on other connections of the same loop: every response must
+ * still arrive whole and in order (regression: nested queue draining once
+ * applied a request's chunk after its end, a use-after-free). */
+static void test_interleaved_deferred_and_sync(void **state) {
+  fixture *fx = *state;
+  enum { NC = 4, NR = 12 };
+  client *cs[NC];
+  for (int i = 0; i < NC; i++) cs[i] = connect_client(fx->port);
+  for (int i = 0; i < NC; i++) {
+    char buf[4096];
+    size_t n = 0;
+    for (int k = 0; k < NR; k++) {
+      const char *r = k % 3 == 0 ? "GET /defer-stream?ms=0 HTTP/1.1\r\n\r\n"
+                      : k % 3 == 1 ? "GET /stream HTTP/1.1\r\n\r\n" : "GET /hello HTTP/1.1\r\n\r\n";
+      memcpy(buf + n, r, strlen(r));
+      n += strlen(r);
+    }
+    send_str(cs[i], buf, n);
+  }
+  resp r;
+  for (int i = 0; i < NC; i++) {
+    for (int k = 0; k < NR; k++) {
+      assert_int_equal(read_response(cs[i], &r), 0);
+      body_is(&r, k % 3 == 0 ? "from another thread" : k % 3 == 1 ? "one,two,three" : "hello");
+    }
+    client_close(cs[i]);
+  }
+}
+
+static http_req *wait_held(fixture *fx, http_req **slot) {
+  pthread_mutex_lock(&fx->mu);
+  while (!*slot) pthread_cond_wait(&fx->cv, &fx->mu);
+  http_req *r = *slot;
+  pthread_mutex_unlock(&fx->mu);
+  return r;
+}
+
+/* Deterministic regression for the nested-drain bug: with the loop blocked,
+ * this thread queues Y's response and the start of R's stream; when the loop
+ * applies Y's response it runs Y's next request (/gate), whose handler ends
+ * R's stream from the loop thread. R's bytes must come out in order and R
+ * must not be freed while its earlier messages are still queued. */
+static void test_queue_order_across_nested_handlers(void **state) {
+  fixture *fx = *state; /* one loop thread */
+  client *cr = connect_client(fx->port), *cy = connect_client(fx->port), *cz = connect_client(fx->port);
+  SEND(cr, "GET /hold?slot=r HTTP/1.1\r\n\r\n");
+  http_req *r = wait_held(fx, &fx->held_r);
+  SEND(cy, "GET /hold?slot=y HTTP/1.1\r\n\r\nGET /gate HTTP/1.1\r\n\r\n");
+  http_req *y = wait_held(fx, &fx->held_y);
+  SEND(cz, "GET /hold?slot=z HTTP/1.1\r\n\r\n");
+  http_req *z = wait_held(fx, &fx->held_z); /* the loop is now blocked in z's handler */
+  assert_int_equal(http_respond(y, 200, "text/plain", "y", 1), 0);
+  assert_int_equal(http_respond_start(r, 200, "text/plain"), 0);
+  assert_int_equal(http_respond_chunk(r, "a", 1), 0);
+  pthread_mutex_lock(&fx->mu);
+  fx->stage = 1;
+  pthread_cond_broadcast(&fx->cv);
+  pthread_mutex_unlock(&fx->mu);
+  resp rs;
+  assert_int_equal(read_response(cy, &rs), 0);
+  body_is(&rs, "y");
+  assert_int_equal(read_response(cy, &rs), 0);
+  body_is(&rs, "gate");
+  assert_int_equal(read_response(cr, &rs), 0);
+  body_is(&rs, "ab");
+  assert_int_equal(http_respond(z, 200, "text/plain", "z", 1), 0);
+  assert_int_equal(read_response(cz, &rs), 0);
+  body_is(&rs, "z");
+  client_close(cr);
+  client_close(cy);
+  client_close(cz);
+}
+
 static void test_port_in_use(void **state) {
   fixture *fx = *state;
   char addr[64];
@@ -815,6 +921,7 @@ static void test_ipv6_listen(void **state) {
 }
 
 int main(void) {
+  signal(SIGPIPE, SIG_IGN); /* as the daemon does (see http_server_new) */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_keep_alive, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pipelining_keeps_order, setup, teardown),
@@ -840,6 +947,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_chunked_request_body, setup, teardown),
       cmocka_unit_test_setup_teardown(test_connection_close_honoured, setup, teardown),
       cmocka_unit_test_setup_teardown(test_custom_transport, setup_xor, teardown),
+      cmocka_unit_test_setup_teardown(test_interleaved_deferred_and_sync, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_queue_order_across_nested_handlers, setup_one_loop, teardown),
       cmocka_unit_test_setup_teardown(test_port_in_use, setup, teardown),
       cmocka_unit_test(test_bad_options),
       cmocka_unit_test(test_ipv6_listen),
