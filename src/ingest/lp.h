@@ -63,18 +63,22 @@
  * tag in ascending order of the unescaped key bytes (memcmp order), key and
  * value escaped as above (',', ' ' and '=' get a backslash; the measurement
  * escapes ',' and ' ' only). For ordinary lines this is byte for byte the
- * InfluxDB series key. (InfluxDB sorts on the escaped bytes, which differs only
- * when tag keys hold escaped characters; unescaped order is the one that does
- * not depend on how a client chose to escape.)
+ * InfluxDB series key. (InfluxDB's parser sorts on the escaped bytes, which
+ * differs only when tag keys hold ',', ' ' or '=': "a b" sorts before "a!"
+ * here and after it there. Unescaped order is the one InfluxDB's own Tags type
+ * uses.)
  *
- * Divergences from InfluxDB 1.x, all on lines that are garbage anyway:
- * unsigned values are accepted (1.x OSS rejects them unless built with uint64
- * support); bytes after a closing string quote other than ',' or ' ' are
- * "invalid field format" (1.x stores a mangled string); an empty field key is
- * always "missing field key"; an unescaped ',' inside a field key is "invalid
- * field format" even where 1.x would first report a bad value. Reserved names
- * (`time`, 2.x's `_measurement`/`_field`) are not checked here: that is the
- * caller's policy.
+ * Checked against InfluxDB 1.6.7 (same messages for every error above).
+ * Deliberate divergences from 1.x: unsigned values are accepted (1.x OSS
+ * rejects them unless built with uint64 support); CRLF is accepted (1.x says
+ * "invalid number" or "bad timestamp"); comments end at '\n'; newlines never
+ * enter a series key; bytes after a closing string quote other than ',' or ' '
+ * are "invalid field format" (1.x stores a mangled string); an empty field key
+ * is always "missing field key"; an unescaped ',' in a field key is "invalid
+ * field format" even where 1.x would first report a bad value; a repeated
+ * field key with another type fails the line, not the whole write. Reserved
+ * names (`time`, 2.x's `_measurement` and `_field`) are not checked here: that
+ * is the caller's policy.
  */
 
 /* Kept errors per batch; later ones are only counted (n_errors_total). */
