@@ -285,6 +285,16 @@ int ts_flush(ts_engine *e) {
   seg_set_free(&set);
 
   pthread_rwlock_wrlock(&e->lock);
+  if (rc && e->n_dirty + m > e->cap_dirty) {
+    /* Writes during the flush may have filled the dirty list: make room, or
+     * a column put back below would not be flushed again while the next
+     * successful flush removes the WAL that holds its points. */
+    uint32_t *d = loom_realloc(e->dirty, (e->n_dirty + m) * sizeof *d);
+    if (d) {
+      e->dirty = d;
+      e->cap_dirty = e->n_dirty + m;
+    }
+  }
   for (uint32_t i = 0; i < m; i++) {
     ts_col *col = ts_catalog_col(&e->cat, items[i].cid);
     if (!rc) {

@@ -579,6 +579,73 @@ static void test_alloc_failures_in_recovery(void **state) {
   expect_points(f, "a", 1, 300);
 }
 
+/* ---- a flush that fails while other columns are written ---- */
+
+typedef struct flush_arg {
+  ts_engine *e;
+  int rc;
+} flush_arg;
+
+static void *flush_thread(void *p) {
+  flush_arg *a = p;
+  a->rc = ts_engine_flush(a->e);
+  return NULL;
+}
+
+/* Write one point into each of n new series "<m>,s=<i>"; waits for the ack. */
+static void write_series(fx *f, const char *m, int n) {
+  loom_buf b;
+  loom_buf_init(&b);
+  for (int i = 0; i < n; i++) loom_buf_printf(&b, "%s,s=%d v=%di 5\n", m, i, i);
+  waiter w = WAITER_INIT;
+  assert_int_equal(start_write(f, &b, &w), 0);
+  assert_int_equal(waiter_wait(&w), 0);
+  loom_buf_deinit(&b);
+}
+
+static int count_series(fx *f, const char *m) {
+  ts_meta *meta;
+  assert_int_equal(ts_meta_get(f->e, "db", &meta), 0);
+  const ts_measurement_info *mi = ts_meta_find(meta, m);
+  int n = 0;
+  for (uint32_t i = 0; mi && i < mi->n_series; i++) {
+    found x = {0};
+    char err[256];
+    assert_int_equal(ts_engine_scan(f->e, mi->series[i]->col_ids[0], INT64_MIN, INT64_MAX, 0,
+                                    found_cb, &x, err, sizeof err), 0);
+    n += x.n == 1;
+  }
+  ts_meta_release(meta);
+  return n;
+}
+
+/* A flush fails (its segment cannot be renamed into place) while another
+ * write dirties as many new columns as the dirty list holds: the columns of
+ * the failed flush must be flushed by the next one, not forgotten in memory
+ * while their WAL is removed. */
+static void test_failed_flush_forgets_no_column(void **state) {
+  fx *f = *state;
+  write_series(f, "a", 1024); /* fills the dirty list (1024 entries) */
+  /* the first flush's segment path is taken by a directory: rename fails */
+  char block[256];
+  snprintf(block, sizeof block, "%s/data/db/0/0000000000000001.seg/x", f->dir);
+  assert_int_equal(loom_mkdir_p(block), 0);
+  flush_arg fa = {.e = f->e};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, flush_thread, &fa), 0);
+  struct timespec ts = {0, 1000000};
+  nanosleep(&ts, NULL);
+  write_series(f, "b", 1024); /* most likely lands while the flush writes */
+  pthread_join(t, NULL);
+  assert_int_not_equal(fa.rc, 0);
+  *strrchr(block, '/') = 0;
+  assert_int_equal(loom_rm_rf(block), 0);
+  assert_int_equal(ts_engine_flush(f->e), 0);
+  reopen(f);
+  assert_int_equal(count_series(f, "a"), 1024);
+  assert_int_equal(count_series(f, "b"), 1024);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_failed_wal_write_is_not_acknowledged, setup, teardown),
@@ -590,6 +657,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_corrupt_footer_index_refuses_open, setup, teardown),
       cmocka_unit_test_setup_teardown(test_corrupt_trailer_refuses_open, setup, teardown),
       cmocka_unit_test_setup_teardown(test_truncated_segment_refuses_open, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_failed_flush_forgets_no_column, setup, teardown),
       cmocka_unit_test_setup_teardown(test_alloc_failures_on_write_path, setup, teardown),
       cmocka_unit_test_setup_teardown(test_alloc_failures_in_recovery, setup, teardown),
   };
