@@ -110,6 +110,11 @@ void lp_batch_reset(lp_batch *b) {
   }
   b->arena_total = kept;
   b->arena_cur = NULL;
+  if ((size_t)b->cap_points * sizeof *b->points > ARENA_KEEP) {
+    loom_free(b->points);
+    b->points = NULL;
+    b->cap_points = 0;
+  }
 }
 
 void lp_batch_deinit(lp_batch *b) {

@@ -876,6 +876,25 @@ static void test_big_body(void **state) {
   free(body);
 }
 
+static void test_reset_keeps_bounded_memory(void **state) {
+  (void)state;
+  size_t len, n = 100000;
+  char *body = make_big_body(n, &len);
+  size_t base = loom_mem_used();
+  lp_batch b;
+  lp_batch_init(&b);
+  assert_int_equal(lp_parse(&b, body, len, NS, 0), 0);
+  size_t peak = loom_mem_used() - base;
+  assert_true(peak > 32u * 1024 * 1024); /* ~75 MB for 100k TSBS cpu points */
+  lp_batch_reset(&b);
+  size_t kept = loom_mem_used() - base;
+  assert_true(kept <= 9u * 1024 * 1024); /* the arena keeps 8 MB, scratch is small */
+  assert_true(kept > 0);
+  lp_batch_deinit(&b);
+  assert_int_equal(loom_mem_used(), base);
+  free(body);
+}
+
 static void test_allocation_failures(void **state) {
   (void)state;
   /* every allocation point fails once; never a crash or a leak */
@@ -970,6 +989,7 @@ int main(void) {
       cmocka_unit_test(test_precision_parse),
       cmocka_unit_test(test_parse_appends_and_reset_clears),
       cmocka_unit_test(test_big_body),
+      cmocka_unit_test(test_reset_keeps_bounded_memory),
       cmocka_unit_test(test_allocation_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
