@@ -20,12 +20,49 @@
 int qx_format_float(double v, loom_buf *out) {
   if (isnan(v) || isinf(v)) return loom_buf_append_str(out, "null");
   if (v == 0) return loom_buf_append_str(out, signbit(v) ? "-0" : "0");
+  /* Fast path for decimals with few fraction digits (sensor data): the
+   * smallest k for which round(|v|*10^k) / 10^k == |v| gives the shortest
+   * digits; the quotient of two exact doubles is correctly rounded, exactly
+   * as strtod would read the decimal back. */
+  static const double p10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+  double av = fabs(v);
+  if (av >= 1e-6 && av < 1e15) {
+    for (int k = 0; k <= 8; k++) {
+      double x = av * p10[k];
+      if (x >= 9e15) break;
+      double r = nearbyint(x);
+      if (r / p10[k] != av) continue;
+      char d[24], res[48];
+      int nd = snprintf(d, sizeof d, "%llu", (unsigned long long)r);
+      size_t rl = 0;
+      if (v < 0) res[rl++] = '-';
+      if (nd <= k) {
+        res[rl++] = '0';
+        res[rl++] = '.';
+        for (int z = 0; z < k - nd; z++) res[rl++] = '0';
+        memcpy(res + rl, d, (size_t)nd);
+        rl += (size_t)nd;
+      } else {
+        memcpy(res + rl, d, (size_t)(nd - k));
+        rl += (size_t)(nd - k);
+        if (k) {
+          res[rl++] = '.';
+          memcpy(res + rl, d + nd - k, (size_t)k);
+          rl += (size_t)k;
+        }
+      }
+      return loom_buf_append(out, res, rl);
+    }
+  }
   char tmp[40];
   int prec;
-  for (prec = 0; prec < 17; prec++) {
+  /* 15 significant digits always hold the shortest form when it has at
+   * most 15 digits (DBL_DIG), trailing zeros aside; else try 16, then 17 */
+  for (prec = fabs(v) < 2.2250738585072014e-308 ? 0 : 14; prec < 16; prec++) {
     snprintf(tmp, sizeof tmp, "%.*e", prec, v);
     if (strtod(tmp, NULL) == v) break;
   }
+  if (prec == 16) snprintf(tmp, sizeof tmp, "%.16e", v);
   /* tmp: [-]d[.ddd]e[+-]XX */
   char digits[24];
   size_t nd = 0;

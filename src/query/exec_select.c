@@ -1064,11 +1064,19 @@ static int agg_cb(void *arg, const ts_chunk *ch) {
           } else if (fn == QX_AGG_COUNT) {
             s->n += j - i;
           } else {
-            for (uint32_t q = i; q < j; q++) {
-              ts_value tv;
-              tv.f = v[q];
-              qx_agg_add(s, fn, TS_FLOAT, ch->ts[q], tv, a->sidx, &p->arena);
+            /* the run's extreme (first occurrence), then one state update */
+            uint32_t best = i;
+            if (fn == QX_AGG_MAX) {
+              for (uint32_t q = i + 1; q < j; q++)
+                if (v[q] > v[best]) best = q;
+            } else {
+              for (uint32_t q = i + 1; q < j; q++)
+                if (v[q] < v[best]) best = q;
             }
+            ts_value tv;
+            tv.f = v[best];
+            qx_agg_add(s, fn, TS_FLOAT, ch->ts[best], tv, a->sidx, &p->arena);
+            s->n += j - i - 1;
           }
         }
         i = j;
@@ -1130,6 +1138,7 @@ static int run_agg_group(plan *p, const ts_measurement_info *m, sser *ss, uint32
   size_t ns = p->n_slots, nf = m->n_fields, ncols = p->n_fields;
   int rc = 0;
   aggrun a = {.p = p, .min_seen = INT64_MAX};
+  int64_t save_tmin = p->tmin, save_tmax = p->tmax;
   int *sc = loom_calloc(ns + 1, sizeof *sc);
   qx_val *fv = loom_calloc(nf + 1, sizeof *fv);
   qx_val *res = NULL, *outv = loom_calloc(ncols + 1, sizeof *outv);
@@ -1173,6 +1182,34 @@ static int run_agg_group(plan *p, const ts_measurement_info *m, sser *ss, uint32
       goto out;
     }
     a.nb = span;
+    /* LIMIT with fill(null|number): only the first (or, DESC, the last)
+     * limit+offset buckets are output, so only their time range is read */
+    ql_fill fl = p->s->fill;
+    uint64_t want = (uint64_t)(p->s->limit + p->s->offset);
+    if (p->s->limit > 0 && (fl == QL_FILL_NULL || fl == QL_FILL_NUMBER) && want < span) {
+      if (p->tmin_set) { /* the group is output only if it has data in the full range */
+        first_ctx fc = {0};
+        for (uint32_t k = 0; k < n_ss && !fc.found; k++)
+          for (size_t i = 0; i < ns && !fc.found; i++) {
+            if (!p->slots[i].type) continue;
+            int col = col_of(ss[k].s, p->slots[i].fidx);
+            if (col < 0) continue;
+            if ((rc = ts_engine_scan(c->e, (uint32_t)col, p->tmin, p->tmax, TS_SCAN_STATS,
+                                     first_cb, &fc, c->err, sizeof c->err)))
+              goto out;
+          }
+        if (!fc.found) goto out;
+      }
+      if (p->s->order_desc) {
+        a.start += (int64_t)(span - want) * p->interval;
+        if (a.start > p->tmin) p->tmin = a.start;
+      } else {
+        int64_t end = a.start + (int64_t)want * p->interval - 1;
+        if (end < p->tmax) p->tmax = end;
+      }
+      a.nb = want;
+      a.any = true;
+    }
   } else {
     a.nb = 1;
   }
@@ -1350,6 +1387,7 @@ static int run_agg_group(plan *p, const ts_measurement_info *m, sser *ss, uint32
     if (rc) goto out;
   }
 out:
+  p->tmin = save_tmin, p->tmax = save_tmax;
   if (a.st) {
     for (uint64_t i = 0; i < a.nb * ns; i++) qx_agg_free(&a.st[i]);
     loom_free(a.st);
