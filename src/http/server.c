@@ -65,6 +65,7 @@ struct loop_ctx {
   int stopping;
   int draining;           /* inside drain_queue */
   sconn *conns;
+  sconn *spare;           /* reserve for accepting (and closing) when out of memory */
   char readbuf[READ_BUF];
 };
 
@@ -459,10 +460,21 @@ static void on_connection(uv_stream_t *server, int status) {
     slog(s, LOOM_LOG_WARN, "http accept failed", uv_strerror(status));
     return;
   }
+  /* libuv stops watching the listener until a pending connection is
+   * accepted, so even without memory we must accept (into the spare) and
+   * close, or the listener would stall for good. */
+  int reject = 0;
   sconn *c = loom_calloc(1, sizeof *c);
   if (!c) {
-    slog(s, LOOM_LOG_WARN, "http accept: out of memory", NULL);
-    return; /* the connection stays in the backlog and is retried */
+    c = lc->spare;
+    lc->spare = NULL;
+    reject = 1;
+    if (!c) {
+      slog(s, LOOM_LOG_ERROR, "http accept: out of memory, listener paused", NULL);
+      return;
+    }
+  } else if (!lc->spare) {
+    lc->spare = loom_calloc(1, sizeof *lc->spare);
   }
   c->lc = lc;
   uv_tcp_init(&lc->loop, &c->tcp);
@@ -475,7 +487,8 @@ static void on_connection(uv_stream_t *server, int status) {
   lc->conns = c;
   atomic_fetch_add(&s->conns_open, 1);
   atomic_fetch_add(&s->conns_total, 1);
-  if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
+  if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0 || reject) {
+    if (reject) slog(s, LOOM_LOG_WARN, "http accept: out of memory, connection closed", NULL);
     close_conn(c);
     return;
   }
@@ -701,6 +714,8 @@ static int init_loop(loop_ctx *lc) {
   uv_timer_init(&lc->loop, &lc->stop_timer);
   lc->listener.data = lc->async.data = lc->stop_timer.data = lc;
   lc->inited = 1;
+  lc->spare = loom_calloc(1, sizeof *lc->spare);
+  if (!lc->spare) return LOOM_ENOMEM;
   int rc = uv_tcp_open(&lc->listener, lc->fd);
   if (rc == 0) {
     lc->fd = -1; /* libuv owns it now */
@@ -763,6 +778,7 @@ void http_server_free(http_server *s) {
     for (unsigned i = 0; i < s->n_loops; i++) {
       loop_ctx *lc = &s->loops[i];
       if (lc->fd >= 0) close(lc->fd);
+      loom_free(lc->spare);
       if (lc->inited) {
         uv_loop_close(&lc->loop);
         uv_mutex_destroy(&lc->mu);

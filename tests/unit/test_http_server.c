@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "core/err.h"
+#include "core/mem.h"
 #include "http/server.h"
 
 /* ---------- fixture ---------- */
@@ -876,6 +877,24 @@ static void test_queue_order_across_nested_handlers(void **state) {
   client_close(cz);
 }
 
+static void test_accept_without_memory_keeps_listening(void **state) {
+  fixture *fx = *state;
+  loom_mem_fail_after(0);
+  client *c = connect_client(fx->port);
+  int closed = peer_closed(c); /* accepted into the spare and closed */
+  loom_mem_fail_after(-1);
+  assert_true(closed);
+  client_close(c);
+  for (int i = 0; i < 4; i++) { /* the listener still works, spare or not */
+    c = connect_client(fx->port);
+    SEND(c, "GET /hello HTTP/1.1\r\n\r\n");
+    resp r;
+    assert_int_equal(read_response(c, &r), 0);
+    body_is(&r, "hello");
+    client_close(c);
+  }
+}
+
 static void test_port_in_use(void **state) {
   fixture *fx = *state;
   char addr[64];
@@ -949,6 +968,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_custom_transport, setup_xor, teardown),
       cmocka_unit_test_setup_teardown(test_interleaved_deferred_and_sync, setup, teardown),
       cmocka_unit_test_setup_teardown(test_queue_order_across_nested_handlers, setup_one_loop, teardown),
+      cmocka_unit_test_setup_teardown(test_accept_without_memory_keeps_listening, setup_one_loop, teardown),
       cmocka_unit_test_setup_teardown(test_port_in_use, setup, teardown),
       cmocka_unit_test(test_bad_options),
       cmocka_unit_test(test_ipv6_listen),
