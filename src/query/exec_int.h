@@ -49,6 +49,11 @@ typedef struct qx_out {
   size_t n_cols;          /* columns of the current series (CSV) */
   bool csv_hdr_written;
   loom_buf csv_cols;      /* CSV: last header line written */
+  /* pretty=true: the compact JSON is re-indented on its way out */
+  loom_buf pretty;
+  int pp_depth;
+  bool pp_in_str, pp_esc;
+  char pp_open;           /* '{' or '[' not yet written (empty {} / []) */
 } qx_out;
 
 void qx_out_init(qx_out *o, const qx_options *opt, const qx_sink *sink);

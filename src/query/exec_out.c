@@ -114,6 +114,7 @@ void qx_out_init(qx_out *o, const qx_options *opt, const qx_sink *sink) {
   loom_buf_init(&o->buf);
   loom_buf_init(&o->hdr);
   loom_buf_init(&o->csv_cols);
+  loom_buf_init(&o->pretty);
   o->epoch_div = 0;
   if (opt->epoch && opt->epoch[0]) {
     if (!strcmp(opt->epoch, "u") || !strcmp(opt->epoch, "\xc2\xb5"))
@@ -130,6 +131,7 @@ void qx_out_deinit(qx_out *o) {
   loom_buf_deinit(&o->buf);
   loom_buf_deinit(&o->hdr);
   loom_buf_deinit(&o->csv_cols);
+  loom_buf_deinit(&o->pretty);
 }
 
 static int begin(qx_out *o, int status) {
@@ -141,11 +143,71 @@ static int begin(qx_out *o, int status) {
   return o->err;
 }
 
+static void pp_indent(qx_out *o) {
+  loom_buf_append_u8(&o->pretty, '\n');
+  for (int i = 0; i < o->pp_depth; i++) loom_buf_append(&o->pretty, "    ", 4);
+}
+
+/* Re-indent compact JSON as Go's json.MarshalIndent(v, "", "    ") does. */
+static int pp_feed(qx_out *o, const uint8_t *p, size_t n) {
+  loom_buf *b = &o->pretty;
+  loom_buf_reset(b);
+  if (loom_buf_reserve(b, n * 2)) return LOOM_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    uint8_t c = p[i];
+    if (o->pp_in_str) {
+      loom_buf_append_u8(b, c);
+      if (o->pp_esc) o->pp_esc = false;
+      else if (c == '\\') o->pp_esc = true;
+      else if (c == '"') o->pp_in_str = false;
+      continue;
+    }
+    if (o->pp_open) {
+      char open = o->pp_open;
+      o->pp_open = 0;
+      loom_buf_append_u8(b, (uint8_t)open);
+      if ((open == '{' && c == '}') || (open == '[' && c == ']')) {
+        loom_buf_append_u8(b, c);
+        continue;
+      }
+      o->pp_depth++;
+      pp_indent(o);
+    }
+    switch (c) {
+    case '{':
+    case '[': o->pp_open = (char)c; break;
+    case '}':
+    case ']':
+      o->pp_depth--;
+      pp_indent(o);
+      loom_buf_append_u8(b, c);
+      break;
+    case ',':
+      loom_buf_append_u8(b, ',');
+      pp_indent(o);
+      break;
+    case ':': loom_buf_append(b, ": ", 2); break;
+    case '"':
+      o->pp_in_str = true;
+      loom_buf_append_u8(b, c);
+      break;
+    default: loom_buf_append_u8(b, c); break;
+    }
+  }
+  return b->len <= b->cap ? 0 : LOOM_ENOMEM;
+}
+
 int qx_out_flush(qx_out *o) {
   if (o->err) return o->err;
   if (!o->begun && begin(o, 200)) return o->err;
   if (o->buf.len) {
-    if (o->sink->write(o->sink->arg, o->buf.data, o->buf.len) < 0) o->err = LOOM_ECLOSED;
+    const void *d = o->buf.data;
+    size_t n = o->buf.len;
+    if (o->opt->pretty && !o->opt->csv) {
+      if (pp_feed(o, o->buf.data, o->buf.len)) return o->err = LOOM_ENOMEM;
+      d = o->pretty.data, n = o->pretty.len;
+    }
+    if (n && o->sink->write(o->sink->arg, d, n) < 0) o->err = LOOM_ECLOSED;
     o->buf.len = 0;
   }
   return o->err;

@@ -34,7 +34,7 @@ static const char DATA[] = "cpu,host=a,region=us usage=1.5,idle=90i,str=\"x\" 15
     "mem,host=b free=200i 1577836900000000000\n"
     "";
 
-enum { M_JSON, M_CSV, M_CHUNKED, M_EPOCH_MS };
+enum { M_JSON, M_CSV, M_CHUNKED, M_EPOCH_MS, M_PRETTY };
 
 typedef struct fx {
   char dir[64];
@@ -111,6 +111,7 @@ static void check(fx *f, const char *q, int mode, int status, const char *want) 
   if (mode == M_CSV) o.csv = true;
   if (mode == M_CHUNKED) o.chunked = true, o.chunk_size = 2;
   if (mode == M_EPOCH_MS) o.epoch = "ms";
+  if (mode == M_PRETTY) o.pretty = true;
   cap c = {0};
   assert_int_equal(run_opts(f, q, &o, &c), 0);
   assert_int_equal(c.begins, 1);
@@ -296,6 +297,8 @@ CASE(only_tag_selected_empty, "SELECT host FROM cpu", M_JSON, 200,
      "{\"results\":[{\"statement_id\":0}]}\n")
 CASE(epoch_ms, "SELECT usage FROM cpu LIMIT 2", M_EPOCH_MS, 200,
      "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"usage\"],\"values\":[[1577836800000,1.5],[1577836800000,3]]}]}]}\n")
+CASE(pretty, "SELECT usage FROM cpu LIMIT 2; SHOW RETENTION POLICIES; SELECT usage FROM nope", M_PRETTY, 200,
+     "{\n    \"results\": [\n        {\n            \"statement_id\": 0,\n            \"series\": [\n                {\n                    \"name\": \"cpu\",\n                    \"columns\": [\n                        \"time\",\n                        \"usage\"\n                    ],\n                    \"values\": [\n                        [\n                            \"2020-01-01T00:00:00Z\",\n                            1.5\n                        ],\n                        [\n                            \"2020-01-01T00:00:00Z\",\n                            3\n                        ]\n                    ]\n                }\n            ]\n        },\n        {\n            \"statement_id\": 1,\n            \"series\": [\n                {\n                    \"columns\": [\n                        \"name\",\n                        \"duration\",\n                        \"shardGroupDuration\",\n                        \"replicaN\",\n                        \"default\"\n                    ],\n                    \"values\": [\n                        [\n                            \"autogen\",\n                            \"0s\",\n                            \"168h0m0s\",\n                            1,\n                            true\n                        ]\n                    ]\n                }\n            ]\n        },\n        {\n            \"statement_id\": 2\n        }\n    ]\n}\n")
 CASE(multi_statement_error_continues, "SELECT foo(usage) FROM cpu; SELECT max(usage) FROM cpu", M_JSON, 200,
      "{\"results\":[{\"statement_id\":0,\"error\":\"not executed\"}]}\n")
 CASE(delete_time_range, "DELETE FROM cpu WHERE host = 'a' AND time < '2020-01-01T00:01:00Z'; SELECT usage FROM cpu WHERE host = 'a'", M_JSON, 200,
@@ -579,6 +582,8 @@ CASE(only_tag_selected_empty, "SELECT host FROM cpu", M_JSON, 200,
      "{\"results\":[{\"statement_id\":0}]}\n")
 CASE(epoch_ms, "SELECT usage FROM cpu LIMIT 2", M_EPOCH_MS, 200,
      "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"usage\"],\"values\":[[1577836800000,1.5],[1577836800000,3]]}]}]}\n")
+CASE(pretty, "SELECT usage FROM cpu LIMIT 2; SHOW RETENTION POLICIES; SELECT usage FROM nope", M_PRETTY, 200,
+     "{\n    \"results\": [\n        {\n            \"statement_id\": 0,\n            \"series\": [\n                {\n                    \"name\": \"cpu\",\n                    \"columns\": [\n                        \"time\",\n                        \"usage\"\n                    ],\n                    \"values\": [\n                        [\n                            \"2020-01-01T00:00:00Z\",\n                            1.5\n                        ],\n                        [\n                            \"2020-01-01T00:00:00Z\",\n                            3\n                        ]\n                    ]\n                }\n            ]\n        },\n        {\n            \"statement_id\": 1,\n            \"series\": [\n                {\n                    \"columns\": [\n                        \"name\",\n                        \"duration\",\n                        \"shardGroupDuration\",\n                        \"replicaN\",\n                        \"default\"\n                    ],\n                    \"values\": [\n                        [\n                            \"autogen\",\n                            \"0s\",\n                            \"168h0m0s\",\n                            1,\n                            true\n                        ]\n                    ]\n                }\n            ]\n        },\n        {\n            \"statement_id\": 2\n        }\n    ]\n}\n")
 CASE(multi_statement_error_continues, "SELECT foo(usage) FROM cpu; SELECT max(usage) FROM cpu", M_JSON, 200,
      "{\"results\":[{\"statement_id\":0,\"error\":\"not executed\"}]}\n")
 CASE(delete_time_range, "DELETE FROM cpu WHERE host = 'a' AND time < '2020-01-01T00:01:00Z'; SELECT usage FROM cpu WHERE host = 'a'", M_JSON, 200,
