@@ -128,8 +128,17 @@ int ts_db_create(ts_engine *e, const char *name, int64_t retention_ns) {
   int rc = 0;
   if (!ts_catalog_db(&e->cat, name)) {
     ts_db *db = ts_catalog_db_add(&e->cat, name, retention_ns);
-    if (!db) rc = LOOM_ENOMEM;
-    else if ((rc = dbs_save(e))) ts_catalog_db_remove(&e->cat, db);
+    char dir[4096];
+    if (!db) {
+      rc = LOOM_ENOMEM;
+    } else {
+      /* Files left by an earlier database of this name whose drop was cut
+       * short by a crash (ts_db_drop saves dbs.json, then removes them):
+       * without this they would be loaded into the new database. */
+      if (!ts_db_dir(e, db, dir, sizeof dir) && access(dir, F_OK) == 0) rc = loom_rm_rf(dir);
+      if (!rc) rc = dbs_save(e);
+      if (rc) ts_catalog_db_remove(&e->cat, db);
+    }
   }
   pthread_rwlock_unlock(&e->lock);
   return rc;

@@ -811,6 +811,42 @@ static void delete_then_crash(fx *f, bool flush_first) {
 static void test_delete_of_stored_data_survives_crash(void **state) { delete_then_crash(*state, true); }
 static void test_delete_before_any_flush_survives_crash(void **state) { delete_then_crash(*state, false); }
 
+/* DROP DATABASE saves the database list, then removes the files: a crash in
+ * between leaves the files. A database created later under the same name
+ * must start empty, not with the dropped data. */
+static void test_crash_in_drop_database_does_not_resurrect(void **state) {
+  fx *f = *state;
+  ts_engine_options o;
+  default_options(&o, f->dir);
+  ts_engine *e = open_store(&o);
+  assert_int_equal(ts_db_create(e, "db", 0), 0);
+  for (uint32_t b = 0; b < 4; b++) write_batch_sync(e, b);
+  assert_int_equal(ts_engine_flush(e), 0);
+  ts_engine_close(e);
+  saved_file segs[4];
+  int n = save_segments(f->dir, segs, 4);
+  assert_int_equal(n, 1);
+  e = open_store(&o);
+  assert_int_equal(ts_db_drop(e, "db"), 0);
+  ts_engine_close(e);
+  /* the crash: the files stayed */
+  char pdir[160];
+  snprintf(pdir, sizeof pdir, "%s/data/db/0", f->dir);
+  assert_int_equal(loom_mkdir_p(pdir), 0);
+  write_file(segs[0].path, segs[0].data.data, segs[0].data.len);
+  e = open_store(&o);
+  assert_int_equal(ts_db_get(e, "db", NULL), LOOM_ENOTFOUND);
+  assert_int_equal(ts_db_create(e, "db", 0), 0);
+  ts_engine_close(e);
+  e = open_store(&o);
+  points p;
+  scan_field(e, "f", 0, &p);
+  assert_int_equal(p.n, 0);
+  assert_int_equal(col_of(e, "f"), UINT32_MAX);
+  ts_engine_close(e);
+  loom_buf_deinit(&segs[0].data);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_kill9_random_keeps_acked, setup, teardown),
@@ -822,6 +858,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_crash_between_segment_write_and_wal_removal, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_crash_between_compaction_and_input_removal, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_crash_in_drop_database_does_not_resurrect, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_delete_of_stored_data_survives_crash, setup, teardown),
       cmocka_unit_test_setup_teardown(test_delete_before_any_flush_survives_crash, setup, teardown),
