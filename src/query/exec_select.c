@@ -888,11 +888,23 @@ static int cmp_sortref(const void *a, const void *b) {
   return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
+/* Can a field of type t be read as `c` (numbers convert; else exact)? */
+static bool cast_ok(ql_cast c, ts_type t) {
+  switch (c) {
+  case QL_CAST_FLOAT:
+  case QL_CAST_INTEGER:
+  case QL_CAST_UNSIGNED: return t == TS_FLOAT || t == TS_INT || t == TS_UINT;
+  case QL_CAST_STRING: return t == TS_STRING;
+  case QL_CAST_BOOLEAN: return t == TS_BOOL;
+  default: return true;
+  }
+}
+
 static void vars_of(const qn *n, const ts_measurement_info *m, uint8_t *need) {
   if (!n) return;
   if (n->kind == N_FIELD) {
     int fi = qx_field_index(m, n->name);
-    if (fi >= 0) need[fi] = 1;
+    if (fi >= 0 && cast_ok(n->cast, m->fields[fi].type)) need[fi] = 1;
   }
   vars_of(n->l, m, need);
   vars_of(n->r, m, need);
@@ -1155,7 +1167,18 @@ static int run_agg_group(plan *p, const ts_measurement_info *m, sser *ss, uint32
     slot *sl = &p->slots[i];
     sl->fidx = qx_field_index(m, sl->field);
     sl->type = sl->fidx >= 0 ? m->fields[sl->fidx].type : 0;
-    if (sl->type && !qx_agg_accepts(sl->fn, sl->type)) sl->type = 0;
+    if (sl->type && !qx_agg_accepts(sl->fn, sl->type)) {
+      if (sl->type == TS_STRING || sl->type == TS_BOOL) {
+        static const char *const fname[] = {"", "count", "sum", "mean", "median", "min", "max",
+                                            "first", "last", "spread", "stddev", "percentile",
+                                            "mode", "distinct", "count"};
+        snprintf(c->err, sizeof c->err, "unsupported %s iterator type: *query.%sInterruptIterator",
+                 fname[sl->fn], sl->type == TS_STRING ? "string" : "boolean");
+        rc = LOOM_EINVAL;
+        goto out;
+      }
+      sl->type = 0;
+    }
   }
   /* bucket range */
   int64_t tmax = p->tmax;

@@ -34,7 +34,7 @@ static const char DATA[] = "cpu,host=a,region=us usage=1.5,idle=90i,str=\"x\" 15
     "mem,host=b free=200i 1577836900000000000\n"
     "";
 
-enum { M_JSON, M_CSV, M_CHUNKED, M_EPOCH_MS, M_PRETTY };
+enum { M_JSON, M_CSV, M_CHUNKED, M_EPOCH_MS, M_PRETTY, M_EPOCH_S };
 
 typedef struct fx {
   char dir[64];
@@ -112,6 +112,7 @@ static void check(fx *f, const char *q, int mode, int status, const char *want) 
   if (mode == M_CHUNKED) o.chunked = true, o.chunk_size = 2;
   if (mode == M_EPOCH_MS) o.epoch = "ms";
   if (mode == M_PRETTY) o.pretty = true;
+  if (mode == M_EPOCH_S) o.epoch = "s";
   cap c = {0};
   assert_int_equal(run_opts(f, q, &o, &c), 0);
   assert_int_equal(c.begins, 1);
@@ -299,6 +300,50 @@ CASE(epoch_ms, "SELECT usage FROM cpu LIMIT 2", M_EPOCH_MS, 200,
      "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"usage\"],\"values\":[[1577836800000,1.5],[1577836800000,3]]}]}]}\n")
 CASE(pretty, "SELECT usage FROM cpu LIMIT 2; SHOW RETENTION POLICIES; SELECT usage FROM nope", M_PRETTY, 200,
      "{\n    \"results\": [\n        {\n            \"statement_id\": 0,\n            \"series\": [\n                {\n                    \"name\": \"cpu\",\n                    \"columns\": [\n                        \"time\",\n                        \"usage\"\n                    ],\n                    \"values\": [\n                        [\n                            \"2020-01-01T00:00:00Z\",\n                            1.5\n                        ],\n                        [\n                            \"2020-01-01T00:00:00Z\",\n                            3\n                        ]\n                    ]\n                }\n            ]\n        },\n        {\n            \"statement_id\": 1,\n            \"series\": [\n                {\n                    \"columns\": [\n                        \"name\",\n                        \"duration\",\n                        \"shardGroupDuration\",\n                        \"replicaN\",\n                        \"default\"\n                    ],\n                    \"values\": [\n                        [\n                            \"autogen\",\n                            \"0s\",\n                            \"168h0m0s\",\n                            1,\n                            true\n                        ]\n                    ]\n                }\n            ]\n        },\n        {\n            \"statement_id\": 2\n        }\n    ]\n}\n")
+CASE(agg_no_matching_series, "SELECT mean(usage) FROM cpu WHERE host='zzz'", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0}]}\n")
+CASE(agg_time_is_lower_bound, "SELECT mean(usage) FROM cpu WHERE time >= '2020-01-01T00:00:10Z'", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"mean\"],\"values\":[[\"2020-01-01T00:00:10Z\",4.2125]]}]}]}\n")
+CASE(selector_group_tag_point_time, "SELECT max(usage) FROM cpu WHERE time >= '2020-01-01T00:00:10Z' GROUP BY host", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"tags\":{\"host\":\"a\"},\"columns\":[\"time\",\"max\"],\"values\":[[\"2020-01-01T00:00:10Z\",2.5]]},{\"name\":\"cpu\",\"tags\":{\"host\":\"b\"},\"columns\":[\"time\",\"max\"],\"values\":[[\"2020-01-01T00:00:30Z\",4.25]]},{\"name\":\"cpu\",\"tags\":{\"host\":\"c\"},\"columns\":[\"time\",\"max\"],\"values\":[[\"2020-01-01T00:01:00Z\",10]]}]}]}\n")
+CASE(chunked_group_tags, "SELECT usage FROM cpu GROUP BY host", M_CHUNKED, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"tags\":{\"host\":\"a\"},\"columns\":[\"time\",\"usage\"],\"values\":[[\"2020-01-01T00:00:00Z\",1.5],[\"2020-01-01T00:00:10Z\",2.5]],\"partial\":true}],\"partial\":true}]}\n{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"tags\":{\"host\":\"a\"},\"columns\":[\"time\",\"usage\"],\"values\":[[\"2020-01-01T00:02:00Z\",0.1]]}],\"partial\":true}]}\n{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"tags\":{\"host\":\"b\"},\"columns\":[\"time\",\"usage\"],\"values\":[[\"2020-01-01T00:00:00Z\",3],[\"2020-01-01T00:00:30Z\",4.25]]}],\"partial\":true}]}\n{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"tags\":{\"host\":\"c\"},\"columns\":[\"time\",\"usage\"],\"values\":[[\"2020-01-01T00:01:00Z\",10]]}]}]}\n")
+CASE(csv_group_tags, "SELECT mean(usage) FROM cpu GROUP BY host", M_CSV, 200,
+     "name,tags,time,mean\ncpu,host=a,0,1.3666666666666665\ncpu,host=b,0,3.625\ncpu,host=c,0,10\n")
+CASE(err_mean_string, "SELECT mean(str) FROM cpu", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"error\":\"unsupported mean iterator type: *query.stringInterruptIterator\"}]}\n")
+CASE(field_or, "SELECT usage FROM cpu WHERE usage = 1.5 OR usage = 3", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"usage\"],\"values\":[[\"2020-01-01T00:00:00Z\",1.5],[\"2020-01-01T00:00:00Z\",3]]}]}]}\n")
+CASE(raw_desc_with_condition, "SELECT usage FROM cpu WHERE idle >= 80 AND host = 'a' ORDER BY time DESC", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"usage\"],\"values\":[[\"2020-01-01T00:02:00Z\",0.1],[\"2020-01-01T00:00:10Z\",2.5],[\"2020-01-01T00:00:00Z\",1.5]]}]}]}\n")
+CASE(group_time_desc, "SELECT mean(usage) FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:02:00Z' GROUP BY time(1m) ORDER BY time DESC", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"mean\"],\"values\":[[\"2020-01-01T00:01:00Z\",10],[\"2020-01-01T00:00:00Z\",2.8125]]}]}]}\n")
+CASE(group_time_tag_fill_none, "SELECT mean(usage), count(idle) FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:02:00Z' GROUP BY time(30s), host fill(none)", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"tags\":{\"host\":\"a\"},\"columns\":[\"time\",\"mean\",\"count\"],\"values\":[[\"2020-01-01T00:00:00Z\",2,2]]},{\"name\":\"cpu\",\"tags\":{\"host\":\"b\"},\"columns\":[\"time\",\"mean\",\"count\"],\"values\":[[\"2020-01-01T00:00:00Z\",3,1],[\"2020-01-01T00:00:30Z\",4.25,null]]},{\"name\":\"cpu\",\"tags\":{\"host\":\"c\"},\"columns\":[\"time\",\"mean\",\"count\"],\"values\":[[\"2020-01-01T00:01:00Z\",10,1]]}]}]}\n")
+CASE(aggregate_division_alias, "SELECT sum(usage) / count(usage) AS avg FROM cpu GROUP BY region", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"tags\":{\"region\":\"\"},\"columns\":[\"time\",\"avg\"],\"values\":[[\"1970-01-01T00:00:00Z\",10]]},{\"name\":\"cpu\",\"tags\":{\"region\":\"eu\"},\"columns\":[\"time\",\"avg\"],\"values\":[[\"1970-01-01T00:00:00Z\",3.625]]},{\"name\":\"cpu\",\"tags\":{\"region\":\"us\"},\"columns\":[\"time\",\"avg\"],\"values\":[[\"1970-01-01T00:00:00Z\",1.3666666666666665]]}]}]}\n")
+CASE(fully_qualified_source, "SELECT \"usage\" FROM \"t\".\"autogen\".\"cpu\" LIMIT 1", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"usage\"],\"values\":[[\"2020-01-01T00:00:00Z\",1.5]]}]}]}\n")
+CASE(db_dot_dot_source, "SELECT usage FROM t..cpu WHERE \"host\" = 'c'", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"usage\"],\"values\":[[\"2020-01-01T00:01:00Z\",10]]}]}]}\n")
+CASE(two_selectors_fill_previous, "SELECT min(usage), max(usage) FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:01:00Z' GROUP BY time(20s) fill(previous)", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"min\",\"max\"],\"values\":[[\"2020-01-01T00:00:00Z\",1.5,3],[\"2020-01-01T00:00:20Z\",4.25,4.25],[\"2020-01-01T00:00:40Z\",4.25,4.25]]}]}]}\n")
+CASE(median_group_tag, "SELECT median(idle) FROM cpu GROUP BY host", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"tags\":{\"host\":\"a\"},\"columns\":[\"time\",\"median\"],\"values\":[[\"1970-01-01T00:00:00Z\",85]]},{\"name\":\"cpu\",\"tags\":{\"host\":\"b\"},\"columns\":[\"time\",\"median\"],\"values\":[[\"1970-01-01T00:00:00Z\",70]]},{\"name\":\"cpu\",\"tags\":{\"host\":\"c\"},\"columns\":[\"time\",\"median\"],\"values\":[[\"1970-01-01T00:00:00Z\",5]]}]}]}\n")
+CASE(last_group_time_no_bounds, "SELECT last(usage) FROM cpu GROUP BY time(1m) fill(none)", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"last\"],\"values\":[[\"2020-01-01T00:00:00Z\",4.25],[\"2020-01-01T00:01:00Z\",10],[\"2020-01-01T00:02:00Z\",0.1]]}]}]}\n")
+CASE(cast_mismatch_drops_field, "SELECT usage::string FROM cpu LIMIT 1", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0}]}\n")
+CASE(tag_regex_alternation_now, "SELECT usage FROM cpu WHERE host =~ /a|c/ AND time < now()", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"usage\"],\"values\":[[\"2020-01-01T00:00:00Z\",1.5],[\"2020-01-01T00:00:10Z\",2.5],[\"2020-01-01T00:01:00Z\",10],[\"2020-01-01T00:02:00Z\",0.1]]}]}]}\n")
+CASE(raw_integer_and_float_arith, "SELECT free * 2 + used FROM mem", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"mem\",\"columns\":[\"time\",\"free_used\"],\"values\":[[\"2020-01-01T00:00:00Z\",200.5],[\"2020-01-01T00:01:40Z\",null]]}]}]}\n")
+CASE(mode_group_time, "SELECT mode(idle) FROM cpu GROUP BY time(1m) fill(none)", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"mode\"],\"values\":[[\"2020-01-01T00:00:00Z\",70],[\"2020-01-01T00:01:00Z\",5],[\"2020-01-01T00:02:00Z\",85]]}]}]}\n")
+CASE(stddev_single_point_null, "SELECT stddev(usage) FROM cpu GROUP BY host", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"tags\":{\"host\":\"a\"},\"columns\":[\"time\",\"stddev\"],\"values\":[[\"1970-01-01T00:00:00Z\",1.2055427546683415]]},{\"name\":\"cpu\",\"tags\":{\"host\":\"b\"},\"columns\":[\"time\",\"stddev\"],\"values\":[[\"1970-01-01T00:00:00Z\",0.8838834764831844]]},{\"name\":\"cpu\",\"tags\":{\"host\":\"c\"},\"columns\":[\"time\",\"stddev\"],\"values\":[[\"1970-01-01T00:00:00Z\",null]]}]}]}\n")
+CASE(epoch_s_group_time, "SELECT count(usage) FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:02:00Z' GROUP BY time(1m)", M_EPOCH_S, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"count\"],\"values\":[[1577836800,4],[1577836860,1]]}]}]}\n")
 CASE(multi_statement_error_continues, "SELECT foo(usage) FROM cpu; SELECT max(usage) FROM cpu", M_JSON, 200,
      "{\"results\":[{\"statement_id\":0,\"error\":\"not executed\"}]}\n")
 CASE(delete_time_range, "DELETE FROM cpu WHERE host = 'a' AND time < '2020-01-01T00:01:00Z'; SELECT usage FROM cpu WHERE host = 'a'", M_JSON, 200,
@@ -584,6 +629,50 @@ CASE(epoch_ms, "SELECT usage FROM cpu LIMIT 2", M_EPOCH_MS, 200,
      "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"usage\"],\"values\":[[1577836800000,1.5],[1577836800000,3]]}]}]}\n")
 CASE(pretty, "SELECT usage FROM cpu LIMIT 2; SHOW RETENTION POLICIES; SELECT usage FROM nope", M_PRETTY, 200,
      "{\n    \"results\": [\n        {\n            \"statement_id\": 0,\n            \"series\": [\n                {\n                    \"name\": \"cpu\",\n                    \"columns\": [\n                        \"time\",\n                        \"usage\"\n                    ],\n                    \"values\": [\n                        [\n                            \"2020-01-01T00:00:00Z\",\n                            1.5\n                        ],\n                        [\n                            \"2020-01-01T00:00:00Z\",\n                            3\n                        ]\n                    ]\n                }\n            ]\n        },\n        {\n            \"statement_id\": 1,\n            \"series\": [\n                {\n                    \"columns\": [\n                        \"name\",\n                        \"duration\",\n                        \"shardGroupDuration\",\n                        \"replicaN\",\n                        \"default\"\n                    ],\n                    \"values\": [\n                        [\n                            \"autogen\",\n                            \"0s\",\n                            \"168h0m0s\",\n                            1,\n                            true\n                        ]\n                    ]\n                }\n            ]\n        },\n        {\n            \"statement_id\": 2\n        }\n    ]\n}\n")
+CASE(agg_no_matching_series, "SELECT mean(usage) FROM cpu WHERE host='zzz'", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0}]}\n")
+CASE(agg_time_is_lower_bound, "SELECT mean(usage) FROM cpu WHERE time >= '2020-01-01T00:00:10Z'", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"mean\"],\"values\":[[\"2020-01-01T00:00:10Z\",4.2125]]}]}]}\n")
+CASE(selector_group_tag_point_time, "SELECT max(usage) FROM cpu WHERE time >= '2020-01-01T00:00:10Z' GROUP BY host", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"tags\":{\"host\":\"a\"},\"columns\":[\"time\",\"max\"],\"values\":[[\"2020-01-01T00:00:10Z\",2.5]]},{\"name\":\"cpu\",\"tags\":{\"host\":\"b\"},\"columns\":[\"time\",\"max\"],\"values\":[[\"2020-01-01T00:00:30Z\",4.25]]},{\"name\":\"cpu\",\"tags\":{\"host\":\"c\"},\"columns\":[\"time\",\"max\"],\"values\":[[\"2020-01-01T00:01:00Z\",10]]}]}]}\n")
+CASE(chunked_group_tags, "SELECT usage FROM cpu GROUP BY host", M_CHUNKED, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"tags\":{\"host\":\"a\"},\"columns\":[\"time\",\"usage\"],\"values\":[[\"2020-01-01T00:00:00Z\",1.5],[\"2020-01-01T00:00:10Z\",2.5]],\"partial\":true}],\"partial\":true}]}\n{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"tags\":{\"host\":\"a\"},\"columns\":[\"time\",\"usage\"],\"values\":[[\"2020-01-01T00:02:00Z\",0.1]]}],\"partial\":true}]}\n{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"tags\":{\"host\":\"b\"},\"columns\":[\"time\",\"usage\"],\"values\":[[\"2020-01-01T00:00:00Z\",3],[\"2020-01-01T00:00:30Z\",4.25]]}],\"partial\":true}]}\n{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"tags\":{\"host\":\"c\"},\"columns\":[\"time\",\"usage\"],\"values\":[[\"2020-01-01T00:01:00Z\",10]]}]}]}\n")
+CASE(csv_group_tags, "SELECT mean(usage) FROM cpu GROUP BY host", M_CSV, 200,
+     "name,tags,time,mean\ncpu,host=a,0,1.3666666666666665\ncpu,host=b,0,3.625\ncpu,host=c,0,10\n")
+CASE(err_mean_string, "SELECT mean(str) FROM cpu", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"error\":\"unsupported mean iterator type: *query.stringInterruptIterator\"}]}\n")
+CASE(field_or, "SELECT usage FROM cpu WHERE usage = 1.5 OR usage = 3", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"usage\"],\"values\":[[\"2020-01-01T00:00:00Z\",1.5],[\"2020-01-01T00:00:00Z\",3]]}]}]}\n")
+CASE(raw_desc_with_condition, "SELECT usage FROM cpu WHERE idle >= 80 AND host = 'a' ORDER BY time DESC", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"usage\"],\"values\":[[\"2020-01-01T00:02:00Z\",0.1],[\"2020-01-01T00:00:10Z\",2.5],[\"2020-01-01T00:00:00Z\",1.5]]}]}]}\n")
+CASE(group_time_desc, "SELECT mean(usage) FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:02:00Z' GROUP BY time(1m) ORDER BY time DESC", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"mean\"],\"values\":[[\"2020-01-01T00:01:00Z\",10],[\"2020-01-01T00:00:00Z\",2.8125]]}]}]}\n")
+CASE(group_time_tag_fill_none, "SELECT mean(usage), count(idle) FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:02:00Z' GROUP BY time(30s), host fill(none)", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"tags\":{\"host\":\"a\"},\"columns\":[\"time\",\"mean\",\"count\"],\"values\":[[\"2020-01-01T00:00:00Z\",2,2]]},{\"name\":\"cpu\",\"tags\":{\"host\":\"b\"},\"columns\":[\"time\",\"mean\",\"count\"],\"values\":[[\"2020-01-01T00:00:00Z\",3,1],[\"2020-01-01T00:00:30Z\",4.25,null]]},{\"name\":\"cpu\",\"tags\":{\"host\":\"c\"},\"columns\":[\"time\",\"mean\",\"count\"],\"values\":[[\"2020-01-01T00:01:00Z\",10,1]]}]}]}\n")
+CASE(aggregate_division_alias, "SELECT sum(usage) / count(usage) AS avg FROM cpu GROUP BY region", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"tags\":{\"region\":\"\"},\"columns\":[\"time\",\"avg\"],\"values\":[[\"1970-01-01T00:00:00Z\",10]]},{\"name\":\"cpu\",\"tags\":{\"region\":\"eu\"},\"columns\":[\"time\",\"avg\"],\"values\":[[\"1970-01-01T00:00:00Z\",3.625]]},{\"name\":\"cpu\",\"tags\":{\"region\":\"us\"},\"columns\":[\"time\",\"avg\"],\"values\":[[\"1970-01-01T00:00:00Z\",1.3666666666666665]]}]}]}\n")
+CASE(fully_qualified_source, "SELECT \"usage\" FROM \"t\".\"autogen\".\"cpu\" LIMIT 1", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"usage\"],\"values\":[[\"2020-01-01T00:00:00Z\",1.5]]}]}]}\n")
+CASE(db_dot_dot_source, "SELECT usage FROM t..cpu WHERE \"host\" = 'c'", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"usage\"],\"values\":[[\"2020-01-01T00:01:00Z\",10]]}]}]}\n")
+CASE(two_selectors_fill_previous, "SELECT min(usage), max(usage) FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:01:00Z' GROUP BY time(20s) fill(previous)", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"min\",\"max\"],\"values\":[[\"2020-01-01T00:00:00Z\",1.5,3],[\"2020-01-01T00:00:20Z\",4.25,4.25],[\"2020-01-01T00:00:40Z\",4.25,4.25]]}]}]}\n")
+CASE(median_group_tag, "SELECT median(idle) FROM cpu GROUP BY host", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"tags\":{\"host\":\"a\"},\"columns\":[\"time\",\"median\"],\"values\":[[\"1970-01-01T00:00:00Z\",85]]},{\"name\":\"cpu\",\"tags\":{\"host\":\"b\"},\"columns\":[\"time\",\"median\"],\"values\":[[\"1970-01-01T00:00:00Z\",70]]},{\"name\":\"cpu\",\"tags\":{\"host\":\"c\"},\"columns\":[\"time\",\"median\"],\"values\":[[\"1970-01-01T00:00:00Z\",5]]}]}]}\n")
+CASE(last_group_time_no_bounds, "SELECT last(usage) FROM cpu GROUP BY time(1m) fill(none)", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"last\"],\"values\":[[\"2020-01-01T00:00:00Z\",4.25],[\"2020-01-01T00:01:00Z\",10],[\"2020-01-01T00:02:00Z\",0.1]]}]}]}\n")
+CASE(cast_mismatch_drops_field, "SELECT usage::string FROM cpu LIMIT 1", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0}]}\n")
+CASE(tag_regex_alternation_now, "SELECT usage FROM cpu WHERE host =~ /a|c/ AND time < now()", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"usage\"],\"values\":[[\"2020-01-01T00:00:00Z\",1.5],[\"2020-01-01T00:00:10Z\",2.5],[\"2020-01-01T00:01:00Z\",10],[\"2020-01-01T00:02:00Z\",0.1]]}]}]}\n")
+CASE(raw_integer_and_float_arith, "SELECT free * 2 + used FROM mem", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"mem\",\"columns\":[\"time\",\"free_used\"],\"values\":[[\"2020-01-01T00:00:00Z\",200.5],[\"2020-01-01T00:01:40Z\",null]]}]}]}\n")
+CASE(mode_group_time, "SELECT mode(idle) FROM cpu GROUP BY time(1m) fill(none)", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"mode\"],\"values\":[[\"2020-01-01T00:00:00Z\",70],[\"2020-01-01T00:01:00Z\",5],[\"2020-01-01T00:02:00Z\",85]]}]}]}\n")
+CASE(stddev_single_point_null, "SELECT stddev(usage) FROM cpu GROUP BY host", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"tags\":{\"host\":\"a\"},\"columns\":[\"time\",\"stddev\"],\"values\":[[\"1970-01-01T00:00:00Z\",1.2055427546683415]]},{\"name\":\"cpu\",\"tags\":{\"host\":\"b\"},\"columns\":[\"time\",\"stddev\"],\"values\":[[\"1970-01-01T00:00:00Z\",0.8838834764831844]]},{\"name\":\"cpu\",\"tags\":{\"host\":\"c\"},\"columns\":[\"time\",\"stddev\"],\"values\":[[\"1970-01-01T00:00:00Z\",null]]}]}]}\n")
+CASE(epoch_s_group_time, "SELECT count(usage) FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:02:00Z' GROUP BY time(1m)", M_EPOCH_S, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"count\"],\"values\":[[1577836800,4],[1577836860,1]]}]}]}\n")
 CASE(multi_statement_error_continues, "SELECT foo(usage) FROM cpu; SELECT max(usage) FROM cpu", M_JSON, 200,
      "{\"results\":[{\"statement_id\":0,\"error\":\"not executed\"}]}\n")
 CASE(delete_time_range, "DELETE FROM cpu WHERE host = 'a' AND time < '2020-01-01T00:01:00Z'; SELECT usage FROM cpu WHERE host = 'a'", M_JSON, 200,
