@@ -385,6 +385,48 @@ static void test_float_format(void **state) {
   }
 }
 
+/* Random decimals and random bit patterns: the text reads back exactly and
+ * has no more significant digits than the shortest round-trip form. */
+static void test_float_format_roundtrip(void **state) {
+  (void)state;
+  uint64_t x = 88172645463325252ULL;
+  for (int i = 0; i < 200000; i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    double v;
+    if (i % 2) {
+      memcpy(&v, &x, sizeof v);
+      if (v != v || v - v != 0) continue; /* NaN, Inf */
+    } else {
+      v = (double)(int64_t)(x % 2000000001ULL - 1000000000LL) / (double)(1ULL << (x >> 60)) /
+          ((x >> 40) % 7 == 0 ? 1000.0 : 10.0);
+    }
+    loom_buf b;
+    loom_buf_init(&b);
+    assert_int_equal(qx_format_float(v, &b), 0);
+    loom_buf_cstr(&b);
+    assert_true(strtod((char *)b.data, NULL) == v);
+    int digits = 0, lead = 1;
+    for (const char *p = (char *)b.data; *p && *p != 'e'; p++) {
+      if (*p >= '1' && *p <= '9') lead = 0;
+      if (*p >= '0' && *p <= '9' && !lead) digits++;
+    }
+    char tmp[40];
+    int prec;
+    for (prec = 0; prec < 17; prec++) {
+      snprintf(tmp, sizeof tmp, "%.*e", prec, v);
+      if (strtod(tmp, NULL) == v) break;
+    }
+    /* trailing zeros of an integer (100 -> 3 digits) are not significant */
+    const char *e = strchr((char *)b.data, 'e');
+    if (!e && !strchr((char *)b.data, '.')) {
+      const char *end = (char *)b.data + b.len;
+      while (end > (char *)b.data && end[-1] == '0' && digits > 1) end--, digits--;
+    }
+    assert_true(digits <= prec + 1);
+    loom_buf_deinit(&b);
+  }
+}
+
 static void test_sink_failure_returns_closed(void **state) {
   fx *f = *state;
   qx_options o = {.db = "t"};
@@ -694,6 +736,7 @@ CASE(alter_rp, "ALTER RETENTION POLICY autogen ON t DURATION 3d; SHOW RETENTION 
 
 #undef CASE
       cmocka_unit_test(test_float_format),
+      cmocka_unit_test(test_float_format_roundtrip),
       cmocka_unit_test_setup_teardown(test_sink_failure_returns_closed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_max_points_error, setup, teardown),
       cmocka_unit_test_setup_teardown(test_no_db_required, setup, teardown),
