@@ -1515,6 +1515,10 @@ int qx_select_run(qx_ctx *c, const ql_select *s) {
     rc = fail(c, "SELECT INTO is not supported");
     goto out;
   }
+  if (s->tz) { /* rather an error than times in the wrong zone */
+    rc = fail(c, "tz() is not supported");
+    goto out;
+  }
   if ((rc = resolve_sources(&p))) goto out;
   p.tmin = QX_MIN_TIME;
   p.tmax = QX_MAX_TIME;
