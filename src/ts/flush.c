@@ -245,8 +245,15 @@ int ts_flush(ts_engine *e) {
     pthread_rwlock_unlock(&e->lock);
     return LOOM_ENOMEM;
   }
+  int rc = 0;
+  /* Points an earlier failed flush could not put back (out of memory) are
+   * still frozen: merge them first, or freezing would overwrite them. */
+  for (uint32_t i = 0; i < n && !rc; i++) {
+    ts_col *col = ts_catalog_col(&e->cat, e->dirty[i]);
+    if (col->frz.n) rc = unfreeze(e, col);
+  }
   uint64_t wal_id;
-  int rc = ts_wal_rotate(e->wal, &wal_id);
+  if (!rc) rc = ts_wal_rotate(e->wal, &wal_id);
   if (rc) {
     pthread_rwlock_unlock(&e->lock);
     loom_free(items);
@@ -301,10 +308,14 @@ int ts_flush(ts_engine *e) {
       ts_headbuf_deinit(&col->frz);
       continue;
     }
-    /* Keep the data: back into the active head, to be flushed again later. */
-    if (unfreeze(e, col) == 0 && col->act.n) {
-      e->head_bytes += ts_headbuf_bytes(&col->act, col->type);
-      e->head_points += col->act.n;
+    /* Keep the data: back into the active head, to be flushed again later.
+     * If even that fails (out of memory), the points stay frozen, still
+     * visible to scans, and the column stays dirty so the next flush merges
+     * them (see above). */
+    unfreeze(e, col);
+    if (col->act.n || col->frz.n) {
+      e->head_bytes += ts_headbuf_bytes(&col->act, col->type) + ts_headbuf_bytes(&col->frz, col->type);
+      e->head_points += col->act.n + col->frz.n;
       if (!col->dirty && e->n_dirty < e->cap_dirty) {
         e->dirty[e->n_dirty++] = col->cid;
         col->dirty = true;

@@ -646,6 +646,32 @@ static void test_failed_flush_forgets_no_column(void **state) {
   assert_int_equal(count_series(f, "b"), 1024);
 }
 
+/* Allocation failures inside a flush (which then also fail putting the
+ * frozen points back): nothing acknowledged is lost, nothing leaks. */
+static void test_alloc_failures_in_flush(void **state) {
+  fx *f = *state;
+  int64_t next = 1;
+  int failed = 0;
+  for (int n = 0; n < 60; n++) {
+    assert_int_equal(write_points(f, "a", next, 20), 0);
+    next += 20;
+    loom_mem_fail_after(n / 2);
+    int rc = ts_engine_flush(f->e);
+    loom_mem_fail_after(-1);
+    if (rc) {
+      assert_int_equal(rc, LOOM_ENOMEM);
+      failed++;
+    }
+    expect_points(f, "a", 1, (int)(next - 1));
+  }
+  assert_true(failed > 0);
+  assert_int_equal(write_points(f, "a", next, 20), 0);
+  next += 20;
+  assert_int_equal(ts_engine_flush(f->e), 0);
+  reopen(f);
+  expect_points(f, "a", 1, (int)(next - 1));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_failed_wal_write_is_not_acknowledged, setup, teardown),
@@ -659,6 +685,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_truncated_segment_refuses_open, setup, teardown),
       cmocka_unit_test_setup_teardown(test_failed_flush_forgets_no_column, setup, teardown),
       cmocka_unit_test_setup_teardown(test_alloc_failures_on_write_path, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_alloc_failures_in_flush, setup, teardown),
       cmocka_unit_test_setup_teardown(test_alloc_failures_in_recovery, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
