@@ -475,8 +475,9 @@ static int cmd_run(const char *file, const char *url, const char *db, const char
       if (rc != 0 || status != 200 || body_has_error(&body)) {
         errors++;
         if (!first_err[0])
-          snprintf(first_err, sizeof first_err, "HTTP %d %s: %.300s", status,
-                   rc ? loom_strerror(rc) : "", body.data ? (char *)body.data : "");
+          snprintf(first_err, sizeof first_err, "HTTP %d %s: %.*s", status,
+                   rc ? loom_strerror(rc) : "", (int)(body.len < 300 ? body.len : 300),
+                   body.data ? (char *)body.data : "");
       }
       if (k == i) continue;
       lat[m++] = (double)(t1 - t0) / 1e6;

@@ -145,7 +145,8 @@ def main():
                         c = f"{r['median_ms']:.1f} / {r['p95_ms']:.1f}"
                         if r.get("errors"):
                             c += f" ({r['errors']} errors)"
-                            notes.append(f"- {t} on {s}: {r.get('first_error', '')[:300]}")
+                            err = " ".join(r.get("first_error", "").split())[:300]
+                            notes.append(f"- {t} on {s}: `{err}`")
                         cells.append(c)
                 out.append(f"| {t} | {n} | " + " | ".join(cells) + " |")
             out.append("")
