@@ -59,7 +59,7 @@ def main():
                f"wall time {(t1 - t0) / 60:.1f} min.\n")
     out.append(f"- Machine: {cpu or platform.machine()}, {os.cpu_count()} cores (shared by client and "
                f"server), {mem_gb:.0f} GiB RAM, {platform.system()} {platform.release()}.")
-    out.append(f"- Command: `{os.environ.get('CMDLINE', '?')}`")
+    out.append(f"- Command: `{os.environ.get('CMDLINE', '?')}` (what `make bench` runs after building, with these settings)")
     out.append(f"- Versions: {sh(['influxd', 'version']) or 'influxd ?'}; VictoriaMetrics "
                f"{sh(['victoria-metrics', '-version']) or '(Debian victoria-metrics package)'}; "
                f"Loom commit {sh(['git', 'rev-parse', '--short', 'HEAD']) or '?'}.")
