@@ -126,7 +126,17 @@ static int seg_set_get(ts_engine *e, seg_set *s, ts_db *db, int64_t start, pendi
   int rc = ts_db_dir(e, db, dir, sizeof dir);
   if (rc) return rc;
   snprintf(p->path, sizeof p->path, "%s/%" PRId64, dir, start);
+  bool made = access(p->path, F_OK) != 0;
   if ((rc = loom_mkdir_p(p->path))) return rc;
+  if (made) {
+    /* The new directories' entries must be durable (power loss) before the
+     * WAL holding the data of the segment written in them is removed: the
+     * segment writer fsyncs the partition directory only. */
+    char data[4200];
+    snprintf(data, sizeof data, "%s/data", e->dir);
+    if ((rc = loom_fsync_dir(dir)) || (rc = loom_fsync_dir(data)) || (rc = loom_fsync_dir(e->dir)))
+      return rc;
+  }
   size_t l = strlen(p->path);
   snprintf(p->path + l, sizeof p->path - l, "/%016" PRIx64 ".seg", p->seq);
   if ((rc = ts_segw_open(p->path, &p->w))) return rc;
