@@ -26,8 +26,8 @@ size_t loom_mem_used(void);
 /* Refuse allocations that would take usage past limit_bytes (0 = no limit). */
 void loom_mem_set_limit(size_t limit_bytes);
 
-/* Tests only: the n-th allocation from now on fails, and every one after it
- * until reset (n < 0 disables). */
+/* Tests only: after n more successful allocations, every allocation fails
+ * until this is called again with n < 0 (which disables the switch). */
 void loom_mem_fail_after(long n);
 
 #endif
