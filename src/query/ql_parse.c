@@ -34,7 +34,8 @@ typedef struct parser {
   int ri, rn;
   char *err;
   size_t errlen;
-  int rc; /* first error, 0 while none */
+  int rc;            /* first error, 0 while none */
+  const char *unsup; /* first statement parsed but not supported, or NULL */
 } parser;
 
 typedef enum target_req { TARGET_REQUIRED, TARGET_NOT_REQUIRED, TARGET_SUBQUERY } target_req;
@@ -1441,8 +1442,119 @@ static int parse_alter_rp(parser *p, ql_rp *rp) {
   }
 }
 
-/* Statements InfluxDB has and Loom does not parse: report which. */
+/* Statements InfluxDB has and Loom does not parse: report which, at once. */
 static int unsupported(parser *p, const char *what) { return fail_unsup(p, what); }
+
+/* Statements Loom parses (so syntax errors match InfluxDB) but does not
+ * execute: remembered, reported as LOOM_EUNSUP once the whole query parsed. */
+static int parsed_unsupported(parser *p, ql_stmt *st, const char *what) {
+  if (p->rc) return p->rc;
+  if (!p->unsup) p->unsup = what;
+  st->kind = QL_STMT_SHOW_OTHER;
+  st->u.name = what;
+  return 0;
+}
+
+static int parse_uint64(parser *p) {
+  ql_pos pos;
+  const char *lit;
+  ql_tok t = scan_ws(p, &pos, &lit);
+  if (p->rc) return p->rc;
+  if (t != QL_TOK_INTEGER) return fail_expected(p, t, lit, pos, "integer");
+  errno = 0;
+  (void)strtoull(lit, NULL, 10);
+  if (errno == ERANGE)
+    return fail_at(p, pos, "strconv.ParseUint: parsing \"%s\": value out of range", lit);
+  return 0;
+}
+
+/* READ | WRITE | ALL [PRIVILEGES]; *all tells which. */
+static int parse_privilege(parser *p, int *all) {
+  ql_pos pos;
+  const char *lit;
+  ql_tok t = scan_ws(p, &pos, &lit);
+  if (p->rc) return p->rc;
+  *all = t == QL_TOK_ALL;
+  if (t == QL_TOK_READ || t == QL_TOK_WRITE) return 0;
+  if (t == QL_TOK_ALL) {
+    accept_tok(p, QL_TOK_PRIVILEGES);
+    return p->rc;
+  }
+  return fail_expected(p, t, lit, pos, "READ, WRITE, ALL [PRIVILEGES]");
+}
+
+/* GRANT priv ON db TO user | GRANT ALL TO user, and REVOKE with FROM. */
+static int parse_grant_revoke(parser *p, ql_stmt *st, int grant) {
+  int all;
+  const char *id;
+  ql_tok to = grant ? QL_TOK_TO : QL_TOK_FROM;
+  if (parse_privilege(p, &all)) return p->rc;
+  ql_pos pos;
+  const char *lit;
+  ql_tok t = scan_ws(p, &pos, &lit);
+  if (p->rc) return p->rc;
+  if (t == QL_TOK_ON) {
+    if (parse_ident(p, &id)) return p->rc;
+    t = scan_ws(p, &pos, &lit);
+    if (p->rc) return p->rc;
+    if (t != to) return fail_expected(p, t, lit, pos, ql_tok_str(to));
+  } else if (t == to) {
+    if (!all) return fail_expected(p, t, lit, pos, "ON");
+  } else {
+    return fail_expected(p, t, lit, pos, all ? (grant ? "ON, TO" : "ON, FROM") : "ON");
+  }
+  if (parse_ident(p, &id)) return p->rc;
+  return parsed_unsupported(p, st, grant ? "GRANT" : "REVOKE");
+}
+
+static int parse_create_user(parser *p, ql_stmt *st) {
+  const char *id;
+  if (parse_ident(p, &id) || expect_tok(p, QL_TOK_WITH) || expect_tok(p, QL_TOK_PASSWORD) ||
+      parse_string(p, &id))
+    return p->rc;
+  if (accept_tok(p, QL_TOK_WITH) &&
+      (expect_tok(p, QL_TOK_ALL) || expect_tok(p, QL_TOK_PRIVILEGES)))
+    return p->rc;
+  return parsed_unsupported(p, st, "CREATE USER");
+}
+
+static int parse_set_password(parser *p, ql_stmt *st) {
+  const char *id;
+  if (parse_ident(p, &id)) return p->rc;
+  ql_pos pos;
+  const char *lit;
+  ql_tok t = scan_ws(p, &pos, &lit);
+  if (p->rc) return p->rc;
+  if (t != QL_TOK_EQ) return fail_expected(p, t, lit, pos, "=");
+  if (parse_string(p, &id)) return p->rc;
+  return parsed_unsupported(p, st, "SET PASSWORD");
+}
+
+/* name ON db . rp (subscriptions); the dot must follow immediately. */
+static int parse_sub_target(parser *p) {
+  const char *id;
+  if (parse_ident(p, &id) || parse_on_required(p, &id)) return p->rc;
+  ql_pos pos;
+  const char *lit;
+  ql_tok t = scan(p, &pos, &lit);
+  if (p->rc) return p->rc;
+  if (t != QL_TOK_DOT) return fail_expected(p, t, lit, pos, ".");
+  return parse_ident(p, &id);
+}
+
+static int parse_create_subscription(parser *p, ql_stmt *st) {
+  if (parse_sub_target(p) || expect_tok(p, QL_TOK_DESTINATIONS)) return p->rc;
+  ql_pos pos;
+  const char *lit;
+  ql_tok t = scan_ws(p, &pos, &lit);
+  if (p->rc) return p->rc;
+  if (t != QL_TOK_ALL && t != QL_TOK_ANY) return fail_expected(p, t, lit, pos, "ALL, ANY");
+  const char *dest;
+  if (parse_string(p, &dest)) return p->rc;
+  while (accept_tok(p, QL_TOK_COMMA))
+    if (parse_string(p, &dest)) return p->rc;
+  return parsed_unsupported(p, st, "CREATE SUBSCRIPTION");
+}
 
 static int parse_show(parser *p, ql_stmt *st) {
   ql_pos pos;
@@ -1479,9 +1591,11 @@ static int parse_show(parser *p, ql_stmt *st) {
       return parse_show_field_keys(p, sh);
     }
     return fail_expected(p, t, lit, pos, "KEY, KEYS");
-  case QL_TOK_GRANTS:
-    if (expect_tok(p, QL_TOK_FOR)) return p->rc;
-    return unsupported(p, "SHOW GRANTS");
+  case QL_TOK_GRANTS: {
+    const char *id;
+    if (expect_tok(p, QL_TOK_FOR) || parse_ident(p, &id)) return p->rc;
+    return parsed_unsupported(p, st, "SHOW GRANTS");
+  }
   case QL_TOK_MEASUREMENT:
     t = scan_ws(p, &pos, &lit);
     if (p->rc) return p->rc;
@@ -1551,12 +1665,12 @@ static int parse_create(parser *p, ql_stmt *st) {
   case QL_TOK_DATABASE:
     st->kind = QL_STMT_CREATE_DATABASE;
     return parse_create_database(p, &st->u.db);
-  case QL_TOK_USER: return unsupported(p, "CREATE USER");
+  case QL_TOK_USER: return parse_create_user(p, st);
   case QL_TOK_RETENTION:
     if (expect_tok(p, QL_TOK_POLICY)) return p->rc;
     st->kind = QL_STMT_CREATE_RP;
     return parse_create_rp(p, &st->u.rp);
-  case QL_TOK_SUBSCRIPTION: return unsupported(p, "CREATE SUBSCRIPTION");
+  case QL_TOK_SUBSCRIPTION: return parse_create_subscription(p, st);
   default:
     return fail_expected(p, t, lit, pos, "CONTINUOUS, DATABASE, USER, RETENTION, SUBSCRIPTION");
   }
@@ -1568,9 +1682,12 @@ static int parse_drop(parser *p, ql_stmt *st) {
   ql_tok t = scan_ws(p, &pos, &lit);
   if (p->rc) return p->rc;
   switch (t) {
-  case QL_TOK_CONTINUOUS:
-    if (expect_tok(p, QL_TOK_QUERY)) return p->rc;
-    return unsupported(p, "DROP CONTINUOUS QUERY");
+  case QL_TOK_CONTINUOUS: {
+    const char *id;
+    if (expect_tok(p, QL_TOK_QUERY) || parse_ident(p, &id) || parse_on_required(p, &id))
+      return p->rc;
+    return parsed_unsupported(p, st, "DROP CONTINUOUS QUERY");
+  }
   case QL_TOK_DATABASE:
     st->kind = QL_STMT_DROP_DATABASE;
     return parse_ident(p, &st->u.name);
@@ -1584,9 +1701,17 @@ static int parse_drop(parser *p, ql_stmt *st) {
   case QL_TOK_SERIES:
     st->kind = QL_STMT_DROP_SERIES;
     return parse_delete_like(p, &st->u.del);
-  case QL_TOK_SHARD: return unsupported(p, "DROP SHARD");
-  case QL_TOK_SUBSCRIPTION: return unsupported(p, "DROP SUBSCRIPTION");
-  case QL_TOK_USER: return unsupported(p, "DROP USER");
+  case QL_TOK_SHARD:
+    if (parse_uint64(p)) return p->rc;
+    return parsed_unsupported(p, st, "DROP SHARD");
+  case QL_TOK_SUBSCRIPTION:
+    if (parse_sub_target(p)) return p->rc;
+    return parsed_unsupported(p, st, "DROP SUBSCRIPTION");
+  case QL_TOK_USER: {
+    const char *id;
+    if (parse_ident(p, &id)) return p->rc;
+    return parsed_unsupported(p, st, "DROP USER");
+  }
   default:
     return fail_expected(p, t, lit, pos,
                          "CONTINUOUS, DATABASE, MEASUREMENT, RETENTION, SERIES, SHARD, "
@@ -1614,18 +1739,22 @@ static int parse_statement(parser *p, ql_stmt *st) {
     if (accept_tok(p, QL_TOK_ANALYZE)) st->u.explain.analyze = 1;
     if (p->rc || expect_tok(p, QL_TOK_SELECT)) return p->rc;
     return parse_select(p, TARGET_NOT_REQUIRED, &st->u.explain.select);
-  case QL_TOK_GRANT: return unsupported(p, "GRANT");
-  case QL_TOK_REVOKE: return unsupported(p, "REVOKE");
+  case QL_TOK_GRANT: return parse_grant_revoke(p, st, 1);
+  case QL_TOK_REVOKE: return parse_grant_revoke(p, st, 0);
   case QL_TOK_ALTER:
     if (expect_tok(p, QL_TOK_RETENTION) || expect_tok(p, QL_TOK_POLICY)) return p->rc;
     st->kind = QL_STMT_ALTER_RP;
     return parse_alter_rp(p, &st->u.rp);
   case QL_TOK_SET:
     if (expect_tok(p, QL_TOK_PASSWORD) || expect_tok(p, QL_TOK_FOR)) return p->rc;
-    return unsupported(p, "SET PASSWORD");
+    return parse_set_password(p, st);
   case QL_TOK_KILL:
-    if (expect_tok(p, QL_TOK_QUERY)) return p->rc;
-    return unsupported(p, "KILL QUERY");
+    if (expect_tok(p, QL_TOK_QUERY) || parse_uint64(p)) return p->rc;
+    if (accept_tok(p, QL_TOK_ON)) {
+      const char *host;
+      if (parse_ident(p, &host)) return p->rc;
+    }
+    return parsed_unsupported(p, st, "KILL QUERY");
   default:
     return fail_expected(p, t, lit, pos,
                          "SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, REVOKE, ALTER, "
@@ -1675,6 +1804,7 @@ int ql_parse(const char *text, size_t len, ql_query **out, char *err, size_t err
     if (parse_statement(&p, st)) break;
     semi = 0;
   }
+  if (!p.rc && p.unsup) fail_unsup(&p, p.unsup);
   if (p.rc) {
     ql_query_free(q);
     return p.rc;

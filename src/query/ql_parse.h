@@ -24,14 +24,25 @@
  *   LOOM_EINVAL  syntax error; err is exactly what InfluxDB's /query puts in
  *                its "error" field, including the "error parsing query: "
  *                prefix.
- *   LOOM_EUNSUP  a statement InfluxDB has but Loom does not parse (users,
- *                grants, continuous queries, subscriptions, KILL QUERY,
- *                DROP SHARD, SET PASSWORD); err is "<STATEMENT> is not
- *                supported" (no prefix).
+ *   LOOM_EUNSUP  the query is valid InfluxQL but has a statement Loom does
+ *                not execute (users, grants, KILL QUERY, DROP SHARD, SET
+ *                PASSWORD, subscriptions, continuous queries); err is
+ *                "<STATEMENT> is not supported" (no prefix). Their syntax is
+ *                still checked, so a malformed one gives InfluxDB's
+ *                LOOM_EINVAL message (except CREATE CONTINUOUS QUERY, which
+ *                is refused as soon as it is recognised).
  *   LOOM_ENOMEM  out of memory; err is "out of memory".
- * Not validated here (as in InfluxDB, where these fail later): function names
- * and arities, regex syntax (kept as text, see ql_ast.h), tz() zone names,
- * GROUP BY time() arguments, mixing aggregates and raw fields. */
+ * Regexes are checked against Go's regexp syntax, as InfluxDB compiles them
+ * while parsing (ql_regex_check). Left to the caller, because they are not
+ * pure text checks:
+ *   - InfluxDB's /query applies strings.TrimSpace to q before parsing, which
+ *     shifts error positions: trim leading/trailing white space first.
+ *   - InfluxDB loads the tz('...') zone while parsing; an unknown zone must
+ *     fail the whole request with "error parsing query: unable to find time
+ *     zone <name>" before any statement runs.
+ * Checked later by InfluxDB too (statement errors, not parse errors):
+ * function names and arities, GROUP BY time() arguments, mixing aggregates
+ * and raw fields. */
 int ql_parse(const char *text, size_t len, ql_query **out, char *err, size_t errlen);
 
 /* Free a query from ql_parse(); NULL is a no-op. */

@@ -592,7 +592,11 @@ static void test_explain_and_show_other(void **state) {
 static void test_unsupported_statements(void **state) {
   (void)state;
   static const char *const qs[] = {"CREATE USER bob WITH PASSWORD 'x'", "GRANT ALL TO bob",
-                                   "KILL QUERY 1", "DROP SHARD 1",
+                                   "REVOKE READ ON db FROM bob", "KILL QUERY 1 ON h",
+                                   "DROP SHARD 1", "SET PASSWORD FOR bob = 'x'",
+                                   "SHOW GRANTS FOR bob", "DROP CONTINUOUS QUERY c ON db",
+                                   "CREATE SUBSCRIPTION s ON db.rp DESTINATIONS ALL 'u', 'v'",
+                                   "DROP SUBSCRIPTION s ON db.rp", "DROP USER bob",
                                    "CREATE CONTINUOUS QUERY cq ON db BEGIN SELECT 1 END"};
   for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
     ql_query *q = (ql_query *)1;
@@ -687,6 +691,33 @@ static const struct {
     {"EXPLAIN FOO",
      "error parsing query: found FOO, expected SELECT at line 1, char 9"},
 };
+
+static void test_unsupported_statement_syntax_errors(void **state) {
+  (void)state;
+  /* Recorded from InfluxDB 1.6.7; a later syntax error wins over EUNSUP. */
+  static const struct {
+    const char *q, *err;
+  } cases[] = {
+      {"GRANT A", "error parsing query: found A, expected READ, WRITE, ALL [PRIVILEGES] at line "
+                  "1, char 7"},
+      {"REVOKE ALL FROb", "error parsing query: found FROb, expected ON, FROM at line 1, char 12"},
+      {"CREATE SUBSCRIPTION s ON db .rp DESTINATIONS ALL 'x'",
+       "error parsing query: found  , expected . at line 1, char 28"},
+      {"KILL QUERY 99999999999999999999999",
+       "error parsing query: strconv.ParseUint: parsing \"99999999999999999999999\": value out "
+       "of range at line 1, char 12"},
+      {"GRANT READ ON db TO bob; SELECT FROM",
+       "error parsing query: found FROM, expected identifier, string, number, bool at line 1, "
+       "char 33"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    ql_query *q;
+    char err[256];
+    assert_int_equal(ql_parse(cases[i].q, strlen(cases[i].q), &q, err, sizeof(err)),
+                     LOOM_EINVAL);
+    assert_string_equal(err, cases[i].err);
+  }
+}
 
 static void test_errors_match_influxdb(void **state) {
   (void)state;
@@ -874,6 +905,7 @@ int main(void) {
       cmocka_unit_test(test_ddl_statements),
       cmocka_unit_test(test_explain_and_show_other),
       cmocka_unit_test(test_unsupported_statements),
+      cmocka_unit_test(test_unsupported_statement_syntax_errors),
       cmocka_unit_test(test_errors_match_influxdb),
       cmocka_unit_test(test_error_positions_multiline),
       cmocka_unit_test(test_error_buffer_truncation),
