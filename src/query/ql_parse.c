@@ -36,6 +36,8 @@ typedef struct parser {
   size_t errlen;
   int rc;            /* first error, 0 while none */
   const char *unsup; /* first statement parsed but not supported, or NULL */
+  ql_tz_check_fn tz_ok; /* optional zone check (ql_parse_tz) */
+  void *tz_ctx;
 } parser;
 
 typedef enum target_req { TARGET_REQUIRED, TARGET_NOT_REQUIRED, TARGET_SUBQUERY } target_req;
@@ -982,6 +984,7 @@ static int parse_location(parser *p, const char **tz) {
   if (e->u.call.args[0]->kind != QL_EXPR_STRING)
     return fail_msg(p, "expected string argument in tz()");
   *tz = e->u.call.args[0]->u.str;
+  if (p->tz_ok && !p->tz_ok(*tz, p->tz_ctx)) return fail_msg(p, "unable to find time zone %s", *tz);
   return 0;
 }
 
@@ -1773,6 +1776,11 @@ static void parser_init(parser *p, const char *text, size_t len, ql_arena *arena
 }
 
 int ql_parse(const char *text, size_t len, ql_query **out, char *err, size_t errlen) {
+  return ql_parse_tz(text, len, out, err, errlen, NULL, NULL);
+}
+
+int ql_parse_tz(const char *text, size_t len, ql_query **out, char *err, size_t errlen,
+                ql_tz_check_fn tz_ok, void *tz_ctx) {
   parser p;
   *out = NULL;
   ql_query *q = loom_calloc(1, sizeof(*q));
@@ -1782,6 +1790,8 @@ int ql_parse(const char *text, size_t len, ql_query **out, char *err, size_t err
   }
   ql_arena_init(&q->arena);
   parser_init(&p, text ? text : "", text ? len : 0, &q->arena, err, errlen);
+  p.tz_ok = tz_ok;
+  p.tz_ctx = tz_ctx;
   size_t cap = 0;
   int semi = 1;
   for (;;) {

@@ -37,13 +37,26 @@
  * pure text checks:
  *   - InfluxDB's /query applies strings.TrimSpace to q before parsing, which
  *     shifts error positions: trim leading/trailing white space first.
- *   - InfluxDB loads the tz('...') zone while parsing; an unknown zone must
- *     fail the whole request with "error parsing query: unable to find time
- *     zone <name>" before any statement runs.
+ *   - InfluxDB loads the tz('...') zone while parsing; ql_parse() accepts any
+ *     name, ql_parse_tz() below checks it at the same point InfluxDB does.
  * Checked later by InfluxDB too (statement errors, not parse errors):
  * function names and arities, GROUP BY time() arguments, mixing aggregates
  * and raw fields. */
 int ql_parse(const char *text, size_t len, ql_query **out, char *err, size_t errlen);
+
+/* Time zone check for ql_parse_tz(): nonzero when `name` is a zone the
+ * executor can load. Go's time.LoadLocation, which InfluxDB uses, accepts ""
+ * and "UTC", "Local", and IANA names found in the zone database; it refuses
+ * names containing ".." or starting with '/' or '\\'. */
+typedef int (*ql_tz_check_fn)(const char *name, void *ctx);
+
+/* ql_parse() that also checks every tz('name') with tz_ok (when non-NULL),
+ * right where InfluxDB loads the zone, failing with LOOM_EINVAL and "error
+ * parsing query: unable to find time zone <name>" so that the error and its
+ * precedence over later syntax errors match InfluxDB. tz_ok runs on the
+ * calling thread during the parse. */
+int ql_parse_tz(const char *text, size_t len, ql_query **out, char *err, size_t errlen,
+                ql_tz_check_fn tz_ok, void *tz_ctx);
 
 /* Free a query from ql_parse(); NULL is a no-op. */
 void ql_query_free(ql_query *q);

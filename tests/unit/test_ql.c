@@ -732,6 +732,29 @@ static void test_errors_match_influxdb(void **state) {
   }
 }
 
+static int only_utc(const char *name, void *ctx) {
+  (*(int *)ctx)++;
+  return !strcmp(name, "UTC") || !name[0];
+}
+
+static void test_tz_check_hook(void **state) {
+  (void)state;
+  int calls = 0;
+  ql_query *q;
+  char err[256];
+  const char *t = "SELECT v FROM m tz('UTC')";
+  assert_int_equal(ql_parse_tz(t, strlen(t), &q, err, sizeof(err), only_utc, &calls), 0);
+  assert_int_equal(calls, 1);
+  ql_query_free(q);
+  /* Recorded from InfluxDB 1.6.7: the zone fails before the stray LIMIT. */
+  t = "SELECT v FROM cpu tz('UTCSHO') LIMIT 1";
+  assert_int_equal(ql_parse_tz(t, strlen(t), &q, err, sizeof(err), only_utc, &calls),
+                   LOOM_EINVAL);
+  assert_string_equal(err, "error parsing query: unable to find time zone UTCSHO");
+  assert_int_equal(ql_parse(t, strlen(t), &q, err, sizeof(err)), LOOM_EINVAL);
+  assert_string_equal(err, "error parsing query: found LIMIT, expected ; at line 1, char 32");
+}
+
 static void test_error_positions_multiline(void **state) {
   (void)state;
   const char *t = "SELECT v\r\nFROM cpu\nWHERE h = 'a' AND\n  x ! 1";
@@ -907,6 +930,7 @@ int main(void) {
       cmocka_unit_test(test_unsupported_statements),
       cmocka_unit_test(test_unsupported_statement_syntax_errors),
       cmocka_unit_test(test_errors_match_influxdb),
+      cmocka_unit_test(test_tz_check_hook),
       cmocka_unit_test(test_error_positions_multiline),
       cmocka_unit_test(test_error_buffer_truncation),
       cmocka_unit_test(test_nul_byte_like_influxdb),
