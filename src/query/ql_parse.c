@@ -52,8 +52,9 @@ static int fail_oom(parser *p) {
   return p->rc;
 }
 
-static int failv(parser *p, int code, const char *prefix, const ql_pos *pos, const char *fmt,
-                 va_list ap) {
+__attribute__((format(printf, 5, 0))) static int failv(parser *p, int code, const char *prefix,
+                                                       const ql_pos *pos, const char *fmt,
+                                                       va_list ap) {
   if (p->rc) return p->rc;
   p->rc = code;
   if (!p->errlen) return code;
