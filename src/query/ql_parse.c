@@ -1948,7 +1948,7 @@ static int expr_name(const ql_expr *e, loom_buf *b) {
   }
 }
 
-int ql_field_name(const ql_field *f, loom_buf *b) {
+int ql_field_column_name(const ql_field *f, loom_buf *b) {
   if (f->alias && f->alias[0]) return loom_buf_append_str(b, f->alias);
   return f->expr ? expr_name(f->expr, b) : 0;
 }
@@ -1992,7 +1992,7 @@ int ql_column_names(const ql_field *fields, size_t n, const char *time_name, ql_
   for (size_t i = 0; i < n; i++) {
     if (cols[i + off]) continue;
     loom_buf_reset(&b);
-    if (ql_field_name(&fields[i], &b) || loom_buf_cstr(&b)) goto done;
+    if (ql_field_column_name(&fields[i], &b) || loom_buf_cstr(&b)) goto done;
     const char *name = ql_arena_strndup(arena, b.len ? (const char *)b.data : "", b.len);
     if (!name) goto done;
     name_count *c = nc_find(names, n_names, name);

@@ -83,13 +83,13 @@ int ql_expr_format(const ql_expr *e, loom_buf *out);
  * ("v_w" for v + w; calls are not descended into); a variable's name; for a
  * parenthesised expression the name of its content; "" otherwise (literals,
  * wildcards, bare DISTINCT). 0 or LOOM_ENOMEM. */
-int ql_field_name(const ql_field *f, loom_buf *out);
+int ql_field_column_name(const ql_field *f, loom_buf *out);
 
 /* InfluxDB's SelectStatement.ColumnNames(): the result columns of a SELECT
  * whose fields are `fields[0..n)`. When time_name is non-NULL the first
  * column is time_name ("time", or the alias given to a `time` field) and
  * the fields follow; else only the fields. Aliases are taken first; other
- * names come from ql_field_name() and a repeated name gets "_1", "_2", ...
+ * names come from ql_field_column_name() and a repeated name gets "_1", "_2", ...
  * skipping names already taken: SELECT mean(v), mean(w) -> mean, mean_1.
  * InfluxDB computes this AFTER its rewrites, so the executor must pass the
  * rewritten fields: wildcards expanded (fields and tags sorted), `time`

@@ -469,7 +469,7 @@ static void test_field_name(void **state) {
   for (size_t i = 0; i < 5; i++) {
     loom_buf b;
     loom_buf_init(&b);
-    assert_int_equal(ql_field_name(&s->fields[i], &b), 0);
+    assert_int_equal(ql_field_column_name(&s->fields[i], &b), 0);
     assert_int_equal(loom_buf_cstr(&b), 0);
     assert_string_equal((const char *)b.data, want[i]);
     loom_buf_deinit(&b);
