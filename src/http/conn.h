@@ -69,6 +69,11 @@ struct http_req {
 
   /* --- owned by the connection's loop thread (server.c) --- */
   void *conn;            /* the connection, NULL once it has closed */
+
+  /* --- flow information for producers (http_req_backlog); any thread reads --- */
+  atomic_size_t queued;   /* response bytes handed off but not yet taken by the loop (emit +, loop -) */
+  atomic_size_t buffered; /* bytes in the connection's write buffers at the last loop update */
+  atomic_int gone;        /* set by the loop when the connection has closed */
 };
 
 enum { RESP_NONE = 0, RESP_STREAMING = 1, RESP_DONE = 2 };

@@ -55,6 +55,12 @@ const uint8_t *http_req_body(const http_req *req, size_t *len) {
 }
 
 const char *http_req_remote(const http_req *req) { return req->remote; }
+
+int http_req_backlog(const http_req *req, size_t *bytes) {
+  http_req *r = (http_req *)req; /* atomics are only read */
+  *bytes = atomic_load(&r->queued) + atomic_load(&r->buffered);
+  return atomic_load(&r->gone) ? LOOM_ECLOSED : 0;
+}
 int http_req_http_minor(const http_req *req) { return req->http_minor; }
 void *http_req_user(const http_req *req) { return req->user; }
 void http_req_set_user(http_req *req, void *user) { req->user = user; }
@@ -92,6 +98,7 @@ static int emit(http_req *req, loom_buf *data, int status, int final, int new_st
   http_msg *m = loom_calloc(1, sizeof *m);
   if (!m) return LOOM_ENOMEM;
   m->req = req;
+  if (!final) atomic_fetch_add(&req->queued, data->len); /* req may be gone after a final deliver */
   m->data = *data;
   loom_buf_init(data);
   m->status = status;

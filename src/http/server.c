@@ -96,6 +96,7 @@ struct sconn {
 
 static void process(sconn *c, const char *data, size_t len);
 static void flush(sconn *c);
+static void note_buffered(sconn *c);
 static void resume(sconn *c);
 static void close_conn(sconn *c);
 static void check_done(loop_ctx *lc);
@@ -126,6 +127,7 @@ static void on_write(uv_write_t *w, int status) {
     return;
   }
   flush(c);
+  note_buffered(c);
   resume(c);
 }
 
@@ -191,6 +193,7 @@ static void close_conn(sconn *c) {
   if (c->closing) return;
   c->closing = 1;
   if (c->cur) {
+    atomic_store(&c->cur->gone, 1);
     c->cur->conn = NULL; /* the responder still owns it; its response is dropped */
     c->cur = NULL;
   }
@@ -362,11 +365,17 @@ static void resume(sconn *c) {
 }
 
 /* A response message reaches the loop thread. */
+static void note_buffered(sconn *c) {
+  if (c->cur) atomic_store(&c->cur->buffered, c->wbuf.len + c->inflight.len);
+}
+
 static void apply_msg(http_msg *m) {
   http_req *req = m->req;
   sconn *c = req->conn;
+  if (!m->final) atomic_fetch_sub(&req->queued, m->data.len);
   if (c && !c->closing) {
     if (send_app(c, m->data.data, m->data.len) < 0) close_conn(c);
+    else note_buffered(c);
   }
   if (m->final) {
     c = req->conn;

@@ -157,6 +157,15 @@ int http_respond_start(http_req *req, int status, const char *content_type);
 int http_respond_chunk(http_req *req, const void *data, size_t len);
 int http_respond_end(http_req *req);
 
+/* Flow control for streaming producers: *bytes is set to the response bytes
+ * not yet handed to the kernel (queued for the loop plus the connection's
+ * write buffer; an estimate). A producer streaming a large result should
+ * pause while this is above its budget (e.g. 1 MiB) and poll again later.
+ * Returns 0, or LOOM_ECLOSED once the client has gone (the producer should
+ * stop computing and just finish the response, which will be discarded).
+ * Any thread that owns the request. */
+int http_req_backlog(const http_req *req, size_t *bytes);
+
 /* ---- Requests without a server (tests, in-process callers) ---- */
 
 /* Parse one complete request from raw[0..len) (as bytes on the wire) with

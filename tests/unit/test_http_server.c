@@ -31,6 +31,12 @@
 
 /* ---------- fixture ---------- */
 
+typedef struct client {
+  int fd;
+  char buf[1 << 16]; /* bytes read but not yet parsed */
+  size_t len;
+} client;
+
 #define MAX_WORKERS 64
 
 typedef struct fixture {
@@ -46,6 +52,11 @@ typedef struct fixture {
   pthread_cond_t cv;
   http_req *held_r, *held_y, *held_z;
   int stage;
+  /* for the flow-control tests */
+  atomic_size_t produced;    /* body bytes the big stream has produced */
+  atomic_size_t max_backlog; /* largest backlog the producer saw */
+  atomic_int saw_gone;       /* the producer saw LOOM_ECLOSED */
+  struct client *big_client; /* closed by teardown if a test failed midway */
 } fixture;
 
 typedef struct job {
@@ -61,9 +72,40 @@ static void sleep_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
+#define BIG_TOTAL ((size_t)32 << 20)
+#define BIG_BUDGET ((size_t)512 << 10)
+
+/* Stream BIG_TOTAL bytes in 64 KiB chunks, pausing while the backlog is
+ * over budget, stopping early when the client has gone. */
+static void big_stream(fixture *fx, http_req *req) {
+  static const char chunk[65536];
+  http_respond_start(req, 200, "application/octet-stream");
+  while (atomic_load(&fx->produced) < BIG_TOTAL) {
+    size_t backlog;
+    if (http_req_backlog(req, &backlog) == LOOM_ECLOSED) {
+      atomic_store(&fx->saw_gone, 1);
+      break;
+    }
+    if (backlog > atomic_load(&fx->max_backlog)) atomic_store(&fx->max_backlog, backlog);
+    if (backlog > BIG_BUDGET) {
+      sleep_ms(1);
+      continue;
+    }
+    http_respond_chunk(req, chunk, sizeof chunk);
+    atomic_fetch_add(&fx->produced, sizeof chunk);
+  }
+  http_respond_end(req);
+}
+
 static void *worker(void *arg) {
   job *j = arg;
   sleep_ms(j->ms);
+  if (j->stream == 2) {
+    big_stream(j->fx, j->req);
+    atomic_fetch_add(&j->fx->responded, 1);
+    free(j);
+    return NULL;
+  }
   if (!pthread_equal(pthread_self(), j->loop_thread)) atomic_fetch_add(&j->fx->cross_thread, 1);
   if (j->stream) {
     http_respond_start(j->req, 200, "text/plain");
@@ -135,6 +177,8 @@ static void handler(http_req *req, void *user) {
     http_respond_chunk(r, "b", 1);
     http_respond_end(r);
     http_respond(req, 200, "text/plain", "gate", 4);
+  } else if (strcmp(path, "/big-stream") == 0) {
+    defer(fx, req, 0, 2);
   } else if (strcmp(path, "/defer-stream") == 0) {
     defer(fx, req, ms ? atoi(ms) : 20, 1);
   } else {
@@ -238,6 +282,10 @@ static void join_workers(fixture *fx) {
 
 static int teardown(void **state) {
   fixture *fx = *state;
+  if (fx->big_client) { /* a failed test left it: closing it frees the producer */
+    close(fx->big_client->fd);
+    free(fx->big_client);
+  }
   join_workers(fx);
   http_server_free(fx->srv);
   pthread_mutex_destroy(&fx->mu);
@@ -248,11 +296,6 @@ static int teardown(void **state) {
 
 /* ---------- client ---------- */
 
-typedef struct client {
-  int fd;
-  char buf[1 << 16]; /* bytes read but not yet parsed */
-  size_t len;
-} client;
 
 typedef struct resp {
   int status;
@@ -264,9 +307,10 @@ typedef struct resp {
   int last_was_value;
 } resp;
 
-static client *connect_client(int port) {
+static client *connect_client_rcvbuf(int port, int rcvbuf) {
   client *c = calloc(1, sizeof *c);
   c->fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (rcvbuf) setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   struct sockaddr_in a;
   memset(&a, 0, sizeof a);
   a.sin_family = AF_INET;
@@ -277,6 +321,8 @@ static client *connect_client(int port) {
   setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   return c;
 }
+
+static client *connect_client(int port) { return connect_client_rcvbuf(port, 0); }
 
 static void client_close(client *c) {
   close(c->fd);
@@ -895,6 +941,36 @@ static void test_accept_without_memory_keeps_listening(void **state) {
   }
 }
 
+static void test_backlog_pauses_producer(void **state) {
+  fixture *fx = *state;
+  client *c = connect_client_rcvbuf(fx->port, 64 * 1024); /* small, so the backlog builds up */
+  fx->big_client = c;
+  SEND(c, "GET /big-stream HTTP/1.1\r\n\r\n");
+  sleep_ms(300); /* not reading */
+  size_t produced = atomic_load(&fx->produced);
+  assert_true(produced < BIG_TOTAL / 2);           /* the producer waited */
+  assert_true(atomic_load(&fx->max_backlog) > 0);  /* and saw why */
+  resp r;
+  assert_int_equal(read_response(c, &r), 0);
+  assert_int_equal(r.body_len, BIG_TOTAL);
+  assert_int_equal(atomic_load(&fx->saw_gone), 0);
+  fx->big_client = NULL;
+  client_close(c);
+}
+
+static void test_backlog_reports_gone_client(void **state) {
+  fixture *fx = *state;
+  client *c = connect_client_rcvbuf(fx->port, 64 * 1024);
+  SEND(c, "GET /big-stream HTTP/1.1\r\n\r\n");
+  sleep_ms(100);
+  struct linger l = {1, 0}; /* reset: the server notices at once */
+  setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  client_close(c);
+  wait_for(&fx->saw_gone, 1);
+  join_workers(fx);
+  assert_true(atomic_load(&fx->produced) < BIG_TOTAL);
+}
+
 static void test_port_in_use(void **state) {
   fixture *fx = *state;
   char addr[64];
@@ -969,6 +1045,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_interleaved_deferred_and_sync, setup, teardown),
       cmocka_unit_test_setup_teardown(test_queue_order_across_nested_handlers, setup_one_loop, teardown),
       cmocka_unit_test_setup_teardown(test_accept_without_memory_keeps_listening, setup_one_loop, teardown),
+      cmocka_unit_test_setup_teardown(test_backlog_pauses_producer, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_backlog_reports_gone_client, setup, teardown),
       cmocka_unit_test_setup_teardown(test_port_in_use, setup, teardown),
       cmocka_unit_test(test_bad_options),
       cmocka_unit_test(test_ipv6_listen),
