@@ -317,6 +317,8 @@ int http_conn_error(const http_conn *c, const char **msg) {
 
 int http_conn_busy(const http_conn *c) { return c->cur != NULL || c->done != NULL; }
 
+int http_conn_in_headers(const http_conn *c) { return c->cur != NULL && !c->headers_done; }
+
 /* --- response heads --- */
 
 int http_format_head(loom_buf *out, int http_minor, int status, const char *content_type,

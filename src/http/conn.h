@@ -131,6 +131,11 @@ int http_conn_error(const http_conn *c, const char **msg);
  * tell idle connections from busy ones). */
 int http_conn_busy(const http_conn *c);
 
+/* Non-zero while a request's line and headers are arriving (its headers are
+ * not complete yet): the server does not extend the idle deadline then, so
+ * headers dripped byte by byte cannot hold a connection open. */
+int http_conn_in_headers(const http_conn *c);
+
 /* Format the status line and headers of a response into out (appends):
  * Content-Type when given, Content-Length when content_length >= 0, else
  * Transfer-Encoding: chunked when chunked, the extra header lines, and

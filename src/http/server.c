@@ -254,7 +254,11 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   }
   atomic_fetch_add(&c->lc->srv->bytes_in, (uint64_t)nread);
   if (c->lingering) return;
-  if (!c->cur) uv_timer_start(&c->timer, on_timer, c->lc->srv->opt.idle_timeout_ms, 0);
+  /* Reading extends the idle deadline, except while a request's headers are
+   * arriving: they must be complete within one idle timeout of their first
+   * byte (slow-header clients cannot pin connections). */
+  if (!c->cur && !http_conn_in_headers(c->parser))
+    uv_timer_start(&c->timer, on_timer, c->lc->srv->opt.idle_timeout_ms, 0);
   if (c->tr->ops->recv(c->tr, buf->base, (size_t)nread) < 0) close_conn(c);
 }
 

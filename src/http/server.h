@@ -32,7 +32,8 @@ typedef struct http_server_options {
   unsigned n_threads;       /* loop threads; 0 = number of CPU cores */
   size_t max_body_bytes;    /* request body limit, before and after decompression; 0 = 64 MiB; larger -> 413 */
   size_t max_header_bytes;  /* request line + headers; 0 = 64 KiB; larger -> 431. Capped by http-parser at 80 KiB */
-  unsigned idle_timeout_ms; /* idle keep-alive connections are closed after this; 0 = 60000 */
+  unsigned idle_timeout_ms; /* idle keep-alive connections are closed after this; also the time
+                               allowed for a request's headers to arrive; 0 = 60000 */
   unsigned stop_timeout_ms; /* http_server_stop waits this long for in-flight requests; 0 = 10000 */
   int backlog;              /* listen backlog; 0 = 511 */
   http_handler_cb handler;  /* required */

@@ -743,6 +743,42 @@ static void test_idle_timeout_closes(void **state) {
   client_close(c);
 }
 
+static void test_slow_headers_are_cut_off(void **state) {
+  fixture *fx = *state; /* idle 300 ms */
+  client *c = connect_client(fx->port);
+  SEND(c, "GET /hello HTTP/1.1\r\n");
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int closed = 0;
+  for (int i = 0; i < 30 && !closed; i++) { /* one header line every 100 ms */
+    sleep_ms(100);
+    if (send(c->fd, "X-Drip: 1\r\n", 11, MSG_NOSIGNAL) < 0) closed = 1;
+    char b[64];
+    ssize_t n = recv(c->fd, b, sizeof b, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) closed = 1;
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  assert_true(closed);
+  assert_true(secs < 1.5);
+  assert_int_equal(atomic_load(&fx->handled), 0);
+  client_close(c);
+}
+
+static void test_slow_body_keeps_connection(void **state) {
+  fixture *fx = *state; /* idle 300 ms: a body arriving steadily is not cut off */
+  client *c = connect_client(fx->port);
+  SEND(c, "POST /echo HTTP/1.1\r\nContent-Length: 6\r\n\r\n");
+  for (int i = 0; i < 6; i++) {
+    sleep_ms(100);
+    send_str(c, "x", 1);
+  }
+  resp r;
+  assert_int_equal(read_response(c, &r), 0);
+  body_is(&r, "xxxxxx");
+  client_close(c);
+}
+
 static void test_http10_closes(void **state) {
   fixture *fx = *state;
   client *c = connect_client(fx->port);
@@ -1035,6 +1071,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_body_too_large_413, setup_small, teardown),
       cmocka_unit_test_setup_teardown(test_headers_too_large_431, setup_small, teardown),
       cmocka_unit_test_setup_teardown(test_idle_timeout_closes, setup_small, teardown),
+      cmocka_unit_test_setup_teardown(test_slow_headers_are_cut_off, setup_small, teardown),
+      cmocka_unit_test_setup_teardown(test_slow_body_keeps_connection, setup_small, teardown),
       cmocka_unit_test_setup_teardown(test_http10_closes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_head_request, setup, teardown),
       cmocka_unit_test_setup_teardown(test_half_close_still_answered, setup, teardown),
