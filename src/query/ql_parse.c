@@ -21,6 +21,12 @@
 
 #define ERR_PREFIX "error parsing query: "
 
+/* Limits InfluxDB does not have (Go stacks grow), so that hostile input
+ * cannot exhaust the C stack here or in code that walks the tree. Real
+ * queries stay far below them. */
+#define MAX_DEPTH 1000
+#define MAX_BINARY 10000
+
 typedef struct tokent {
   ql_tok tok;
   ql_pos pos;
@@ -36,6 +42,8 @@ typedef struct parser {
   size_t errlen;
   int rc;            /* first error, 0 while none */
   const char *unsup; /* first statement parsed but not supported, or NULL */
+  int depth;            /* current nesting of (), calls and subqueries */
+  size_t n_binary;      /* binary operators so far in the query */
   ql_tz_check_fn tz_ok; /* optional zone check (ql_parse_tz) */
   void *tz_ctx;
 } parser;
@@ -560,7 +568,20 @@ static ql_expr *int_lit(parser *p, int64_t v) {
   return e;
 }
 
+static int parse_unary_inner(parser *p, ql_expr **out);
+
+static int enter(parser *p) {
+  if (++p->depth > MAX_DEPTH) return fail_msg(p, "expression nests too deeply");
+  return 0;
+}
+
 static int parse_unary(parser *p, ql_expr **out) {
+  int rc = enter(p) ? p->rc : parse_unary_inner(p, out);
+  p->depth--;
+  return rc;
+}
+
+static int parse_unary_inner(parser *p, ql_expr **out) {
   ql_pos pos;
   const char *lit;
   ql_tok t = scan_ws(p, &pos, &lit);
@@ -740,6 +761,7 @@ static int parse_expr(parser *p, ql_expr **out) {
     for (ql_expr *node = &root;;) {
       ql_expr *r = node->u.bin.rhs;
       if (r->kind != QL_EXPR_BINARY || op_prec(r->u.bin.op) >= op_prec(op)) {
+        if (++p->n_binary > MAX_BINARY) return fail_msg(p, "expression too large");
         ql_expr *b = new_expr(p, QL_EXPR_BINARY);
         if (!b) return p->rc;
         b->u.bin.op = op;
@@ -847,9 +869,10 @@ static int parse_source(parser *p, int subqueries, ql_source *src) {
   }
   if (subqueries) {
     if (scan_ws(p, NULL, NULL) == QL_TOK_LPAREN) {
-      if (expect_tok(p, QL_TOK_SELECT)) return p->rc;
-      if (parse_select(p, TARGET_SUBQUERY, &src->subquery)) return p->rc;
-      return expect_tok(p, QL_TOK_RPAREN);
+      if (expect_tok(p, QL_TOK_SELECT) || enter(p)) return p->rc;
+      int rc = parse_select(p, TARGET_SUBQUERY, &src->subquery);
+      p->depth--;
+      return rc ? rc : expect_tok(p, QL_TOK_RPAREN);
     }
     unscan(p);
   }

@@ -32,6 +32,10 @@
  *                LOOM_EINVAL message (except CREATE CONTINUOUS QUERY, which
  *                is refused as soon as it is recognised).
  *   LOOM_ENOMEM  out of memory; err is "out of memory".
+ * Beyond InfluxDB (whose Go stacks grow), nesting of parentheses, calls and
+ * subqueries is limited to 1000 levels ("expression nests too deeply") and a
+ * query to 10000 binary operators ("expression too large"), so trees stay
+ * safe to walk recursively.
  * Regexes are checked against Go's regexp syntax, as InfluxDB compiles them
  * while parsing (ql_regex_check). Left to the caller, because they are not
  * pure text checks:

@@ -825,6 +825,36 @@ static void test_regex_check_messages(void **state) {
     assert_int_equal(ql_regex_check(good[i], msg, sizeof(msg)), 0);
 }
 
+static void test_nesting_and_size_limits(void **state) {
+  (void)state;
+  /* Deep nesting is refused with an error instead of exhausting the stack. */
+  size_t n = 200000;
+  loom_buf b;
+  loom_buf_init(&b);
+  assert_int_equal(loom_buf_append_str(&b, "SELECT "), 0);
+  for (size_t i = 0; i < n; i++) assert_int_equal(loom_buf_append_str(&b, "("), 0);
+  assert_int_equal(loom_buf_append_str(&b, "v FROM m"), 0);
+  ql_query *q;
+  char err[256];
+  assert_int_equal(ql_parse((const char *)b.data, b.len, &q, err, sizeof(err)), LOOM_EINVAL);
+  assert_string_equal(err, "error parsing query: expression nests too deeply");
+  loom_buf_reset(&b);
+  assert_int_equal(loom_buf_append_str(&b, "SELECT v FROM m WHERE v > 0"), 0);
+  for (size_t i = 0; i < n; i++) assert_int_equal(loom_buf_append_str(&b, " + 1"), 0);
+  assert_int_equal(ql_parse((const char *)b.data, b.len, &q, err, sizeof(err)), LOOM_EINVAL);
+  assert_string_equal(err, "error parsing query: expression too large");
+  loom_buf_reset(&b);
+  /* Nesting below the limit is fine, subqueries included. */
+  assert_int_equal(loom_buf_append_str(&b, "SELECT "), 0);
+  for (size_t i = 0; i < 500; i++) assert_int_equal(loom_buf_append_str(&b, "("), 0);
+  assert_int_equal(loom_buf_append_str(&b, "v"), 0);
+  for (size_t i = 0; i < 500; i++) assert_int_equal(loom_buf_append_str(&b, ")"), 0);
+  assert_int_equal(loom_buf_append_str(&b, " FROM (SELECT v FROM (SELECT v FROM m))"), 0);
+  assert_int_equal(ql_parse((const char *)b.data, b.len, &q, err, sizeof(err)), 0);
+  ql_query_free(q);
+  loom_buf_deinit(&b);
+}
+
 /* ---- lexer ------------------------------------------------------------- */
 
 static void test_lexer_tokens_and_positions(void **state) {
@@ -935,6 +965,7 @@ int main(void) {
       cmocka_unit_test(test_error_buffer_truncation),
       cmocka_unit_test(test_nul_byte_like_influxdb),
       cmocka_unit_test(test_regex_check_messages),
+      cmocka_unit_test(test_nesting_and_size_limits),
       cmocka_unit_test(test_lexer_tokens_and_positions),
       cmocka_unit_test(test_lexer_keyword_lookup_and_quoting),
       cmocka_unit_test(test_allocation_failures_are_clean),
