@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "core/err.h"
 #include "core/mem.h"
@@ -321,11 +322,21 @@ int http_conn_in_headers(const http_conn *c) { return c->cur != NULL && !c->head
 
 /* --- response heads --- */
 
-int http_format_head(loom_buf *out, int http_minor, int status, const char *content_type,
-                     long long content_length, int chunked, int close, const loom_buf *extra) {
+int http_format_head(loom_buf *out, int http_minor, int status, long long date_unix_s,
+                     const char *content_type, long long content_length, int chunked, int close,
+                     const loom_buf *extra) {
+  static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   size_t start = out->len;
   const char *reason = http_status_str((enum http_status)status);
   int rc = loom_buf_printf(out, "HTTP/1.%d %d %s\r\n", http_minor >= 1 ? 1 : 0, status, reason);
+  struct tm tm;
+  time_t t = (time_t)date_unix_s;
+  if (rc == 0 && date_unix_s >= 0 && gmtime_r(&t, &tm))
+    rc = loom_buf_printf(out, "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n", days[tm.tm_wday % 7],
+                         tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                         tm.tm_sec);
   if (rc == 0 && content_type) rc = loom_buf_printf(out, "Content-Type: %s\r\n", content_type);
   if (rc == 0 && content_length >= 0)
     rc = loom_buf_printf(out, "Content-Length: %lld\r\n", content_length);

@@ -137,10 +137,12 @@ int http_conn_busy(const http_conn *c);
 int http_conn_in_headers(const http_conn *c);
 
 /* Format the status line and headers of a response into out (appends):
- * Content-Type when given, Content-Length when content_length >= 0, else
- * Transfer-Encoding: chunked when chunked, the extra header lines, and
- * Connection: keep-alive or close. 0 or LOOM_ENOMEM. Pure. */
-int http_format_head(loom_buf *out, int http_minor, int status, const char *content_type,
-                     long long content_length, int chunked, int close, const loom_buf *extra);
+ * Date (IMF-fixdate) when date_unix_s >= 0, Content-Type when given,
+ * Content-Length when content_length >= 0, else Transfer-Encoding: chunked
+ * when chunked, the extra header lines, and Connection: keep-alive or close.
+ * 0 or LOOM_ENOMEM. Pure. */
+int http_format_head(loom_buf *out, int http_minor, int status, long long date_unix_s,
+                     const char *content_type, long long content_length, int chunked, int close,
+                     const loom_buf *extra);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "core/err.h"
 #include "core/mem.h"
@@ -116,6 +117,10 @@ static int must_close(const http_req *req) {
   return !req->keep_alive || req->upgrade || (req->stopping && atomic_load(req->stopping));
 }
 
+/* Served responses carry a Date header (RFC 9110: servers with a clock
+ * send one); detached requests leave it out so their bytes are repeatable. */
+static long long response_date(const http_req *req) { return req->hooks ? (long long)time(NULL) : -1; }
+
 static int status_has_body(int status) { return status != 204 && status != 304; }
 
 int http_respond(http_req *req, int status, const char *content_type, const void *body, size_t len) {
@@ -126,8 +131,9 @@ int http_respond(http_req *req, int status, const char *content_type, const void
   int close = must_close(req);
   int has_body = status_has_body(status);
   req->close_after = close ? 1 : 0;
-  int rc = http_format_head(&out, req->http_minor, status, has_body ? content_type : NULL,
-                            has_body ? (long long)len : -1, 0, close, &req->extra_headers);
+  int rc = http_format_head(&out, req->http_minor, status, response_date(req),
+                            has_body ? content_type : NULL, has_body ? (long long)len : -1, 0, close,
+                            &req->extra_headers);
   if (rc == 0 && has_body && req->method != HTTP_HEAD && len) rc = loom_buf_append(&out, body, len);
   if (rc == 0) rc = emit(req, &out, status, 1, RESP_DONE);
   loom_buf_deinit(&out);
@@ -153,8 +159,8 @@ int http_respond_start(http_req *req, int status, const char *content_type) {
   int close = must_close(req) || (has_body && !chunked);
   loom_buf out;
   loom_buf_init(&out);
-  int rc = http_format_head(&out, req->http_minor, status, has_body ? content_type : NULL,
-                            -1, chunked, close, &req->extra_headers);
+  int rc = http_format_head(&out, req->http_minor, status, response_date(req),
+                            has_body ? content_type : NULL, -1, chunked, close, &req->extra_headers);
   if (rc == 0) {
     req->close_after = close ? 1 : 0;
     req->chunked = chunked ? 1 : 0;

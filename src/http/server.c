@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -301,7 +302,9 @@ static void respond_parse_error(sconn *c) {
   int rc = loom_buf_append_str(&body, "{\"error\":");
   if (rc == 0) rc = loom_buf_append_json_str(&body, msg, strlen(msg));
   if (rc == 0) rc = loom_buf_append_str(&body, "}\n");
-  if (rc == 0) rc = http_format_head(&out, 1, status, "application/json", (long long)body.len, 0, 1, NULL);
+  if (rc == 0)
+    rc = http_format_head(&out, 1, status, (long long)time(NULL), "application/json", (long long)body.len, 0,
+                          1, NULL);
   if (rc == 0) rc = loom_buf_append(&out, body.data, body.len);
   if (rc == 0) {
     count_status(c->lc, status);

@@ -431,6 +431,27 @@ static void test_partial_request_freed_with_conn(void **state) {
   assert_int_equal(loom_mem_used(), before);
 }
 
+static void test_format_head(void **state) {
+  (void)state;
+  loom_buf b;
+  loom_buf_init(&b);
+  loom_buf extra;
+  loom_buf_init(&extra);
+  loom_buf_append_str(&extra, "X-A: 1\r\n");
+  assert_int_equal(http_format_head(&b, 1, 200, 784111777, "text/plain", 5, 0, 0, &extra), 0);
+  loom_buf_cstr(&b);
+  assert_string_equal((char *)b.data, "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+                                      "Content-Type: text/plain\r\nContent-Length: 5\r\nX-A: 1\r\n"
+                                      "Connection: keep-alive\r\n\r\n");
+  loom_buf_reset(&b);
+  assert_int_equal(http_format_head(&b, 0, 503, -1, NULL, -1, 1, 1, NULL), 0);
+  loom_buf_cstr(&b);
+  assert_string_equal((char *)b.data, "HTTP/1.0 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n"
+                                      "Connection: close\r\n\r\n");
+  loom_buf_deinit(&b);
+  loom_buf_deinit(&extra);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_one_request),
@@ -452,6 +473,7 @@ int main(void) {
       cmocka_unit_test(test_upgrade_request_closes),
       cmocka_unit_test(test_out_of_memory_is_503),
       cmocka_unit_test(test_partial_request_freed_with_conn),
+      cmocka_unit_test(test_format_head),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
