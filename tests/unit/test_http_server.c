@@ -578,14 +578,14 @@ static void test_graceful_stop_finishes_deferred(void **state) {
 static void test_stop_timeout_detaches_request(void **state) {
   fixture *fx = *state; /* stop timeout 150 ms */
   client *c = connect_client(fx->port);
-  SEND(c, "GET /defer?ms=600 HTTP/1.1\r\n\r\n");
+  SEND(c, "GET /defer?ms=1500 HTTP/1.1\r\n\r\n");
   wait_for(&fx->handled, 1);
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   assert_int_equal(http_server_stop(fx->srv), 0);
   clock_gettime(CLOCK_MONOTONIC, &t1);
   double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-  assert_true(secs < 0.5);
+  assert_true(secs < 1.2); /* 150 ms timeout, generous for a loaded machine */
   assert_int_equal(atomic_load(&fx->responded), 0);
   /* the late response is discarded, the request freed (ASan checks) */
   join_workers(fx);
