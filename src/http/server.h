@@ -20,7 +20,13 @@ typedef struct http_req http_req;
 /* Request handler: runs on the connection's loop thread. It must eventually
  * finish the response (http_respond, or http_respond_start ... _end), either
  * before returning or later from any thread. Until then the connection reads
- * no further request (pipelined requests wait their turn). */
+ * no further request (pipelined requests wait their turn).
+ * The server answers by itself, with {"error":"..."} and Connection: close,
+ * requests that never reach a handler: 400 (malformed, bad percent-encoding,
+ * bad gzip/deflate body), 413 (body), 414 (target), 415 (Content-Encoding),
+ * 417 (Expect), 431 (headers), 503 (out of memory). Upgrade and CONNECT
+ * requests reach the handler, but the connection closes after the response
+ * (no protocol switch yet). Served responses carry a Date header. */
 typedef void (*http_handler_cb)(http_req *req, void *user);
 
 /* Optional log callback (the server itself never logs). level is a
