@@ -24,7 +24,8 @@ typedef struct http_req http_req;
  * The server answers by itself, with {"error":"..."} and Connection: close,
  * requests that never reach a handler: 400 (malformed, bad percent-encoding,
  * bad gzip/deflate body), 413 (body), 414 (target), 415 (Content-Encoding),
- * 417 (Expect), 431 (headers), 503 (out of memory). Upgrade and CONNECT
+ * 417 (Expect), 431 (headers), 503 (out of memory), 505 (HTTP/2+ request
+ * line). Upgrade and CONNECT
  * requests reach the handler, but the connection closes after the response
  * (no protocol switch yet). Served responses carry a Date header. */
 typedef void (*http_handler_cb)(http_req *req, void *user);
