@@ -126,6 +126,36 @@ const char *qx_series_tag(const ts_series_info *s, const char *key);
  * (need[i] = 1). */
 void qx_cond_fields(const ql_expr *cond, const ts_measurement_info *m, uint8_t *need);
 
+/* ---- subquery results as a data source (exec_sub.c) ---- */
+
+/* Column ids of virtual columns carry this bit (engine ids never do). */
+#define QX_VCOL_BIT 0x80000000u
+/* Name of the hidden boolean field every virtual row has, so rows whose
+ * selected values are all null still exist (as InfluxDB's subquery rows). */
+#define QX_ROW_MARKER "\x01row"
+
+typedef struct qx_vsrc qx_vsrc;
+/* An empty source. 0 or LOOM_ENOMEM. */
+int qx_vsrc_new(qx_vsrc **out);
+void qx_vsrc_free(qx_vsrc *v);
+/* The inner query's writer: one series (cols exclude time), then its rows
+ * (n == n_cols values; strings are copied). 0, LOOM_ENOMEM, LOOM_EINVAL. */
+int qx_vsrc_series_begin(qx_vsrc *v, const char *name, const char *const *tk,
+                         const char *const *tv, size_t nt, const char *const *cols,
+                         size_t n_cols);
+int qx_vsrc_row(qx_vsrc *v, int64_t t, const qx_val *vals, size_t n);
+/* Build the measurements (desc: rows were written in descending time).
+ * Afterwards only the readers below may be used. 0 or LOOM_ENOMEM. */
+int qx_vsrc_finish(qx_vsrc *v, bool desc);
+uint32_t qx_vsrc_n_measurements(const qx_vsrc *v);
+/* Measurement i, valid until qx_vsrc_free. Series keys order the inner
+ * output; each series' timestamps are unique. */
+const ts_measurement_info *qx_vsrc_measurement(const qx_vsrc *v, uint32_t i);
+/* ts_engine_scan over a virtual column: one chunk of points, never stats;
+ * the callback's return value is ignored. 0 or LOOM_EINVAL (bad id). */
+int qx_vsrc_scan(const qx_vsrc *v, uint32_t col_id, int64_t tmin, int64_t tmax, ts_scan_cb cb,
+                 void *arg);
+
 /* ---- statements (exec_select.c) ---- */
 
 typedef struct qx_ctx {

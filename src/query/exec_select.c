@@ -74,7 +74,42 @@ typedef struct plan {
   bool dim_star;
   const char **dim_re;
   size_t n_dim_re;
+  /* subqueries */
+  qx_vsrc *vs;      /* results of the FROM (SELECT ...) sources (owned) */
+  qx_vsrc *coll;    /* when set, this (inner) query's output goes here */
+  /* InfluxDB's LIMIT of a raw inner query grouped by more tags than the
+   * outer: series are merged by the outer's tags only, each contributes at
+   * most limit+offset+1 points (tsdb's limit iterator), and LIMIT/OFFSET
+   * restart whenever the row's tags change (query.NewLimitIterator). */
+  bool lim_quirk;
+  const char **odims; /* the outer's GROUP BY tags */
+  size_t n_odims;
 } plan;
+
+/* What an inner query inherits from the outer one (InfluxDB 1.x
+ * newIteratorOptionsSubstatement). */
+typedef struct sub_inh {
+  int64_t tmin, tmax;       /* the outer's time range */
+  int64_t interval, offset; /* the outer's GROUP BY time(), 0 if none */
+  bool lim_quirk;           /* see plan.lim_quirk */
+  const char **odims;
+  size_t n_odims;
+} sub_inh;
+
+static int select_exec(qx_ctx *c, const ql_select *s, const sub_inh *inh, qx_vsrc *coll);
+
+/* ts_engine_scan, or the scan of a subquery's virtual column. InfluxDB does
+ * not filter subquery rows by the outer's time range (its bounds went to the
+ * inner query), so virtual scans take every row, except the single-time
+ * lookups of a selector's other fields. */
+static int src_scan(plan *p, uint32_t col, int64_t tmin, int64_t tmax, int flags, ts_scan_cb cb,
+                    void *arg) {
+  if (col & QX_VCOL_BIT) {
+    if (tmin != tmax) tmin = QX_MIN_TIME, tmax = QX_MAX_TIME;
+    return qx_vsrc_scan(p->vs, col, tmin, tmax, cb, arg);
+  }
+  return ts_engine_scan(p->c->e, col, tmin, tmax, flags, cb, arg, p->c->err, sizeof p->c->err);
+}
 
 static int fail(qx_ctx *c, const char *msg) {
   snprintf(c->err, sizeof c->err, "%s", msg);
@@ -124,7 +159,7 @@ static int resolve_sources(plan *p) {
   const ql_select *s = p->s;
   for (size_t i = 0; i < s->n_sources; i++) {
     const ql_source *src = &s->sources[i];
-    if (src->subquery) return fail(c, "subqueries are not supported");
+    if (src->subquery) continue; /* run_subqueries */
     const char *db;
     int rc = qx_db_resolve(c, src->m.db, &db);
     if (rc) return rc;
@@ -234,6 +269,7 @@ static int collect_names(plan *p, namelist *fl, namelist *tl, const char *re) {
   for (size_t i = 0; i < p->n_srcs; i++) {
     const ts_measurement_info *m = p->srcs[i].m;
     for (uint32_t f = 0; f < m->n_fields; f++) {
+      if (!strcmp(m->fields[f].name, QX_ROW_MARKER)) continue;
       if (re) {
         char e[8];
         if (qx_regex_match(p->rc, re, m->fields[f].name, strlen(m->fields[f].name), e, sizeof e) != 1)
@@ -328,7 +364,14 @@ static int rewrite_fields(plan *p, const char **time_name) {
           memcpy(args, e->u.call.args, e->u.call.n_args * sizeof *args);
           args[0] = id;
           ce->u.call.args = args;
-          snprintf(alias, al, "%s_%s", e->u.call.name, fl.v[k]);
+          const char *pre = f->alias[0] ? f->alias : e->u.call.name;
+          al += strlen(pre);
+          alias = ql_arena_alloc(&p->arena, al);
+          if (!alias) {
+            rc = LOOM_ENOMEM;
+            break;
+          }
+          snprintf(alias, al, "%s_%s", pre, fl.v[k]);
           rc = push_field(p, &out, &n, &cap, ce, alias);
         }
         nl_free(&fl);
@@ -626,8 +669,7 @@ static int load_cb(void *arg, const ts_chunk *ch) {
 static int load_col(plan *p, uint32_t col_id, colbuf *b, uint32_t keep, bool desc) {
   scan_ctx sc = {.p = p, .cb = b, .keep = keep, .desc = desc};
   b->n = 0;
-  int rc = ts_engine_scan(p->c->e, col_id, p->tmin, p->tmax, desc ? TS_SCAN_DESC : 0, load_cb, &sc,
-                          p->c->err, sizeof p->c->err);
+  int rc = src_scan(p, col_id, p->tmin, p->tmax, desc ? TS_SCAN_DESC : 0, load_cb, &sc);
   if (sc.rc) return sc.rc;
   if (rc) return rc;
   if (desc) { /* reverse into ascending */
@@ -647,9 +689,9 @@ static void cb_free(colbuf *b) {
   memset(b, 0, sizeof *b);
 }
 
-static int col_of(const ts_series_info *s, int fidx) {
+static int64_t col_of(const ts_series_info *s, int fidx) {
   for (uint32_t i = 0; i < s->n_cols; i++)
-    if (s->field_idx[i] == fidx) return (int)s->col_ids[i];
+    if (s->field_idx[i] == fidx) return s->col_ids[i];
   return -1;
 }
 
@@ -857,6 +899,17 @@ static int emit_row(series_out *so, int64_t t, const qx_val *vals, size_t ncols)
   }
   if (p->s->limit && so->emitted >= p->s->limit) return 1;
   int rc;
+  if (p->coll) { /* an inner query: rows go to the outer one */
+    if (!so->begun) {
+      if ((rc = qx_vsrc_series_begin(p->coll, so->name, so->tk, so->tv, so->nt, p->names + 1,
+                                     p->n_names - 1)))
+        return rc;
+      so->begun = true;
+    }
+    if ((rc = qx_vsrc_row(p->coll, t, vals, ncols))) return rc;
+    so->emitted++;
+    return p->s->limit && so->emitted >= p->s->limit ? 1 : 0;
+  }
   if (!so->begun) {
     if ((rc = qx_out_series_begin(o, so->name, so->tk, so->tv, so->nt, p->names, p->n_names)))
       return rc;
@@ -871,7 +924,7 @@ static int emit_row(series_out *so, int64_t t, const qx_val *vals, size_t ncols)
 }
 
 static int so_end(series_out *so) {
-  return so->begun ? qx_out_series_end(so->p->c->out) : 0;
+  return so->begun && !so->p->coll ? qx_out_series_end(so->p->c->out) : 0;
 }
 
 /* ---- raw ---- */
@@ -910,6 +963,17 @@ static void vars_of(const qn *n, const ts_measurement_info *m, uint8_t *need) {
   vars_of(n->r, m, need);
 }
 
+/* Does n reference a field or a tag of m? */
+static bool refs_of(const qn *n, const ts_measurement_info *m) {
+  if (!n) return false;
+  if (n->kind == N_FIELD || n->kind == N_TAG) {
+    if (qx_field_index(m, n->name) >= 0) return true;
+    for (uint32_t i = 0; i < m->n_series; i++)
+      if (qx_series_tag(m->series[i], n->name)) return true;
+  }
+  return refs_of(n->l, m) || refs_of(n->r, m);
+}
+
 static int run_raw_group(plan *p, const ts_measurement_info *m, sser *ss, uint32_t n_ss,
                          series_out *so) {
   size_t nf = m->n_fields, ncols = p->n_fields;
@@ -927,6 +991,12 @@ static int run_raw_group(plan *p, const ts_measurement_info *m, sser *ss, uint32
   }
   uint8_t *need = sel + nf + 1;
   for (size_t i = 0; i < ncols; i++) vars_of(p->exprs[i], m, sel);
+  int mk = qx_field_index(m, QX_ROW_MARKER);
+  if (mk >= 0) { /* a subquery: every inner row is a row, nulls or not */
+    bool any_ref = false;
+    for (size_t i = 0; i < ncols; i++) any_ref |= refs_of(p->exprs[i], m);
+    if (any_ref) sel[mk] = 1;
+  }
   bool any_sel = false;
   for (size_t i = 0; i < nf; i++) any_sel |= sel[i];
   if (!any_sel) goto out; /* only tags selected: InfluxDB returns nothing */
@@ -937,12 +1007,14 @@ static int run_raw_group(plan *p, const ts_measurement_info *m, sser *ss, uint32
     if (filter) qx_cond_fields(p->cond, m, need);
     uint32_t keep = 0;
     if (!filter && p->s->limit) keep = (uint32_t)(p->s->limit + p->s->offset);
+    uint32_t cap = 0, first_row = rb.n;
+    if (p->lim_quirk) keep = cap = (uint32_t)(p->s->limit + p->s->offset + 1);
     bool desc = keep && p->s->order_desc;
     for (size_t f = 0; f < nf; f++) {
       cbs[f].n = 0;
       cur[f] = 0;
       if (!need[f]) continue;
-      int col = col_of(s, (int)f);
+      int64_t col = col_of(s, (int)f);
       if (col < 0) continue;
       if ((rc = load_col(p, (uint32_t)col, &cbs[f], keep, desc))) goto out;
     }
@@ -972,6 +1044,15 @@ static int run_raw_group(plan *p, const ts_measurement_info *m, sser *ss, uint32
       evctx x = {.m = m, .s = s, .fvals = rowv};
       for (size_t i = 0; i < ncols; i++) outv[i] = eval(p->exprs[i], &x);
       if ((rc = rb_push(&rb, t, k, outv))) goto out;
+      if (cap && !p->s->order_desc && rb.n - first_row >= cap) break;
+    }
+    if (cap && p->s->order_desc && rb.n - first_row > cap) { /* keep the newest cap rows */
+      uint32_t drop = rb.n - first_row - cap;
+      memmove(rb.t + first_row, rb.t + first_row + drop, cap * sizeof *rb.t);
+      memmove(rb.ord + first_row, rb.ord + first_row + drop, cap * sizeof *rb.ord);
+      memmove(rb.v + (size_t)first_row * ncols, rb.v + (size_t)(first_row + drop) * ncols,
+              (size_t)cap * ncols * sizeof *rb.v);
+      rb.n -= drop;
     }
   }
   refs = loom_malloc((rb.n + 1) * sizeof *refs);
@@ -981,9 +1062,26 @@ static int run_raw_group(plan *p, const ts_measurement_info *m, sser *ss, uint32
   }
   for (uint32_t i = 0; i < rb.n; i++) refs[i] = (sortref){rb.t[i], rb.ord[i], i};
   if (rb.n > 1) qsort(refs, rb.n, sizeof *refs, cmp_sortref);
+  uint32_t prev_ord = UINT32_MAX;
   for (uint32_t k = 0; k < rb.n; k++) {
     uint32_t i = p->s->order_desc ? refs[rb.n - 1 - k].idx : refs[k].idx;
+    if (p->lim_quirk && rb.ord[i] != prev_ord) {
+      /* the row's own tags; LIMIT and OFFSET restart when they change */
+      bool same = prev_ord != UINT32_MAX;
+      for (size_t q = 0; q < so->nt; q++) {
+        const char *v = qx_series_tag(ss[rb.ord[i]].s, so->tk[q]);
+        if (!v) v = "";
+        if (!same || strcmp(v, so->tv[q])) same = false;
+        so->tv[q] = v;
+      }
+      if (!same) so->begun = false, so->skipped = so->emitted = 0;
+      prev_ord = rb.ord[i];
+    }
     rc = emit_row(so, rb.t[i], rb.v + (size_t)i * ncols, ncols);
+    if (rc == 1 && p->lim_quirk) {
+      rc = 0;
+      continue;
+    }
     if (rc == 1) {
       rc = 0;
       break;
@@ -1133,7 +1231,7 @@ static int aux_fields(plan *p, const ts_measurement_info *m, const ts_series_inf
   for (uint32_t f = 0; f < m->n_fields && !rc; f++) {
     fv[f].type = 0;
     if (!need[f]) continue;
-    int col = col_of(s, (int)f);
+    int64_t col = col_of(s, (int)f);
     if (col < 0) continue;
     rc = load_col(p, (uint32_t)col, &cb, 1, false);
     if (!rc && cb.n) fv[f] = cb.v[0];
@@ -1189,10 +1287,9 @@ static int run_agg_group(plan *p, const ts_measurement_info *m, sser *ss, uint32
       for (uint32_t k = 0; k < n_ss; k++)
         for (size_t i = 0; i < ns; i++) {
           if (!p->slots[i].type) continue;
-          int col = col_of(ss[k].s, p->slots[i].fidx);
+          int64_t col = col_of(ss[k].s, p->slots[i].fidx);
           if (col < 0) continue;
-          if ((rc = ts_engine_scan(c->e, (uint32_t)col, p->tmin, p->tmax, TS_SCAN_STATS, first_cb,
-                                   &fc, c->err, sizeof c->err)))
+          if ((rc = src_scan(p, (uint32_t)col, p->tmin, p->tmax, TS_SCAN_STATS, first_cb, &fc)))
             goto out;
         }
       if (!fc.found) goto out;
@@ -1215,10 +1312,9 @@ static int run_agg_group(plan *p, const ts_measurement_info *m, sser *ss, uint32
         for (uint32_t k = 0; k < n_ss && !fc.found; k++)
           for (size_t i = 0; i < ns && !fc.found; i++) {
             if (!p->slots[i].type) continue;
-            int col = col_of(ss[k].s, p->slots[i].fidx);
+            int64_t col = col_of(ss[k].s, p->slots[i].fidx);
             if (col < 0) continue;
-            if ((rc = ts_engine_scan(c->e, (uint32_t)col, p->tmin, p->tmax, TS_SCAN_STATS,
-                                     first_cb, &fc, c->err, sizeof c->err)))
+            if ((rc = src_scan(p, (uint32_t)col, p->tmin, p->tmax, TS_SCAN_STATS, first_cb, &fc)))
               goto out;
           }
         if (!fc.found) goto out;
@@ -1257,7 +1353,7 @@ static int run_agg_group(plan *p, const ts_measurement_info *m, sser *ss, uint32
         cbs[f].n = 0;
         cur[f] = 0;
         if (!need[f]) continue;
-        int col = col_of(s, (int)f);
+        int64_t col = col_of(s, (int)f);
         if (col >= 0 && (rc = load_col(p, (uint32_t)col, &cbs[f], 0, false))) goto out;
       }
       for (;;) {
@@ -1297,7 +1393,7 @@ static int run_agg_group(plan *p, const ts_measurement_info *m, sser *ss, uint32
       for (size_t j = 0; j < i; j++)
         if (p->slots[j].type && p->slots[j].fidx == sl->fidx) done = true;
       if (done) continue;
-      int col = col_of(s, sl->fidx);
+      int64_t col = col_of(s, sl->fidx);
       if (col < 0) continue;
       int n_sc = 0;
       bool stats = true;
@@ -1312,8 +1408,7 @@ static int run_agg_group(plan *p, const ts_measurement_info *m, sser *ss, uint32
       a.slots_of_col = sc;
       a.n_sc = n_sc;
       a.type = sl->type;
-      rc = ts_engine_scan(c->e, (uint32_t)col, p->tmin, p->tmax, stats ? TS_SCAN_STATS : 0, agg_cb,
-                          &a, c->err, sizeof c->err);
+      rc = src_scan(p, (uint32_t)col, p->tmin, p->tmax, stats ? TS_SCAN_STATS : 0, agg_cb, &a);
       if (a.rc) rc = a.rc;
       if (rc) goto out;
     }
@@ -1430,6 +1525,12 @@ out:
 
 /* ---- statement ---- */
 
+static bool in_odims(const plan *p, const char *tag) {
+  for (size_t i = 0; i < p->n_odims; i++)
+    if (!strcmp(p->odims[i], tag)) return true;
+  return false;
+}
+
 static int run_measurement(plan *p, const ts_measurement_info *m, int64_t *series_seen) {
   qx_ctx *c = p->c;
   int rc = 0;
@@ -1456,6 +1557,7 @@ static int run_measurement(plan *p, const ts_measurement_info *m, int64_t *serie
     if (r == QX_FALSE) continue;
     loom_buf_reset(&kb);
     for (size_t k = 0; k < keys.n; k++) {
+      if (p->lim_quirk && !in_odims(p, keys.v[k])) continue; /* merged across them */
       const char *v = qx_series_tag(s, keys.v[k]);
       loom_buf_append_str(&kb, v ? v : "");
       loom_buf_append_u8(&kb, 1);
@@ -1506,8 +1608,68 @@ out:
   return rc;
 }
 
-int qx_select_run(qx_ctx *c, const ql_select *s) {
-  plan p = {.c = c, .s = s, .sel_slot = -1};
+/* Run the FROM (SELECT ...) sources into p->vs and add their measurements
+ * to the sources, with what the inner queries inherit from this one. */
+static int run_subqueries(plan *p) {
+  qx_ctx *c = p->c;
+  const ql_select *s = p->s;
+  bool any = false;
+  for (size_t i = 0; i < s->n_sources; i++)
+    if (s->sources[i].subquery) any = true;
+  if (!any) return 0;
+  int rc = qx_vsrc_new(&p->vs);
+  if (rc) return rc;
+  sub_inh inh = {.tmin = p->tmin, .tmax = p->tmax, .interval = p->interval, .offset = p->offset,
+                 .odims = p->dims, .n_odims = p->n_dims};
+  if (p->interval && inh.tmax == QX_MAX_TIME) inh.tmax = c->opt->now_ns;
+  for (size_t i = 0; i < s->n_sources; i++) {
+    const ql_select *sub = s->sources[i].subquery;
+    if (!sub) continue;
+    if (sub->has_order && sub->order_desc != s->order_desc)
+      return fail(c, "subqueries must be ordered in the same direction as the query itself");
+    ql_select *in = ql_arena_alloc(&p->arena, sizeof *in);
+    ql_expr **dims = ql_arena_alloc(&p->arena, (sub->n_dimensions + s->n_dimensions + 1) *
+                                                   sizeof *dims);
+    if (!in || !dims) return LOOM_ENOMEM;
+    *in = *sub;
+    in->order_desc = s->order_desc;
+    /* null rows of an inner aggregate would be dropped by the outer anyway */
+    if (!in->is_raw && in->fill == QL_FILL_NULL) in->fill = QL_FILL_NONE;
+    /* the outer's GROUP BY tags group the inner query too */
+    size_t nd = 0;
+    for (size_t k = 0; k < sub->n_dimensions; k++) dims[nd++] = sub->dimensions[k];
+    for (size_t k = 0; k < s->n_dimensions; k++) {
+      const ql_expr *d = unparen(s->dimensions[k]);
+      if (d->kind == QL_EXPR_CALL) continue; /* time() */
+      dims[nd++] = s->dimensions[k];
+    }
+    in->dimensions = dims;
+    in->n_dimensions = nd;
+    /* does the inner group by tags the outer does not? */
+    inh.lim_quirk = false;
+    if (!p->dim_star && !p->n_dim_re)
+      for (size_t k = 0; k < sub->n_dimensions; k++) {
+        const ql_expr *d = unparen(sub->dimensions[k]);
+        if (d->kind == QL_EXPR_WILDCARD || d->kind == QL_EXPR_REGEX ||
+            (d->kind == QL_EXPR_IDENT && !in_odims(p, d->u.ident.name)))
+          inh.lim_quirk = true;
+      }
+    in->slimit = sub->slimit + s->slimit;
+    in->soffset = sub->soffset + s->soffset;
+    if ((rc = select_exec(c, in, &inh, p->vs))) return rc;
+  }
+  if ((rc = qx_vsrc_finish(p->vs, s->order_desc))) return rc;
+  for (uint32_t k = 0; k < qx_vsrc_n_measurements(p->vs); k++)
+    if ((rc = add_src(p, NULL, qx_vsrc_measurement(p->vs, k)))) return rc;
+  if (p->n_srcs) qsort(p->srcs, p->n_srcs, sizeof *p->srcs, cmp_src);
+  return 0;
+}
+
+int qx_select_run(qx_ctx *c, const ql_select *s) { return select_exec(c, s, NULL, NULL); }
+
+/* Execute s; an inner query (coll set) writes its rows into coll. */
+static int select_exec(qx_ctx *c, const ql_select *s, const sub_inh *inh, qx_vsrc *coll) {
+  plan p = {.c = c, .s = s, .sel_slot = -1, .coll = coll};
   ql_arena_init(&p.arena);
   int rc = qx_regex_cache_new(&p.rc);
   if (rc) goto out;
@@ -1526,8 +1688,17 @@ int qx_select_run(qx_ctx *c, const ql_select *s) {
   if ((rc = qx_cond_time_range(s->condition, c->opt->now_ns, &p.tmin, &p.tmax, c->err,
                                sizeof c->err)))
     goto out;
+  if (inh) { /* the outer's range narrows this one */
+    p.lim_quirk = inh->lim_quirk && s->is_raw && (s->limit || s->offset);
+    p.odims = inh->odims, p.n_odims = inh->n_odims;
+    if (inh->tmin > p.tmin) p.tmin = inh->tmin;
+    if (inh->tmax < p.tmax) p.tmax = inh->tmax;
+  }
   p.tmin_set = p.tmin != QX_MIN_TIME;
   if ((rc = parse_dims(&p))) goto out;
+  if (inh && !p.interval && !s->is_raw) /* an aggregate inherits the outer's interval */
+    p.interval = inh->interval, p.offset = inh->offset;
+  if ((rc = run_subqueries(&p))) goto out;
   if ((rc = build(&p))) goto out;
   if (p.interval && !p.agg) {
     rc = fail(c, "GROUP BY requires at least one aggregate function");
@@ -1546,6 +1717,7 @@ out:
     if (p.srcs[i].meta) ts_meta_release(p.srcs[i].meta);
   loom_free(p.srcs);
   loom_free(p.slots);
+  qx_vsrc_free(p.vs);
   qx_regex_cache_free(p.rc);
   ql_arena_deinit(&p.arena);
   return rc;
