@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/api.h"
 #include "core/err.h"
@@ -14,6 +15,7 @@
 #include "query/exec.h"
 
 #define FLUSH_BYTES (64 * 1024)
+#define BACKLOG_BYTES (4 * 1024 * 1024) /* pause the query while more than this is unsent */
 
 typedef struct query_job {
   loom_api *api;
@@ -37,9 +39,14 @@ static int sink_write(void *arg, const void *data, size_t len) {
   query_job *j = arg;
   int rc = loom_buf_append(&j->out, data, len);
   if (rc) return rc;
-  if (j->out.len >= FLUSH_BYTES) {
-    rc = http_respond_chunk(j->req, j->out.data, j->out.len);
-    loom_buf_reset(&j->out);
+  if (j->out.len < FLUSH_BYTES) return 0;
+  rc = http_respond_chunk(j->req, j->out.data, j->out.len);
+  loom_buf_reset(&j->out);
+  /* a slow client must not make the result pile up in memory: wait for it */
+  size_t backlog = 0;
+  while (!rc && !(rc = http_req_backlog(j->req, &backlog)) && backlog > BACKLOG_BYTES) {
+    struct timespec ts = {0, 2000000};
+    nanosleep(&ts, NULL);
   }
   return rc;
 }
