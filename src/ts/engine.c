@@ -453,8 +453,11 @@ static int load_segments(ts_engine *e, ts_db *db, char *err, size_t errlen) {
         continue;
       }
       if (nl < 5 || strcmp(fe->d_name + nl - 4, ".seg")) continue;
-      uint64_t seq = strtoull(fe->d_name, &end, 16);
+      uint64_t seq = strtoull(fe->d_name, &end, 16); /* <seq>-<file id>.seg */
+      if (*end != '-' && *end != '.') continue;
+      uint64_t file_id = *end == '-' ? strtoull(end + 1, &end, 16) : seq;
       if (*end != '.') continue;
+      if (file_id >= e->next_seq) e->next_seq = file_id + 1;
       ts_segment *seg;
       rc = ts_segment_open(path, &seg, err, errlen);
       if (rc) break;

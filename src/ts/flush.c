@@ -104,7 +104,12 @@ typedef struct seg_set {
   uint32_t n, cap;
 } seg_set;
 
-static int seg_set_get(ts_engine *e, seg_set *s, ts_db *db, int64_t start, pending_seg **out) {
+/* The segment being written for (db, start), created on first use. Its seq is
+ * `seq`, or a new one when seq is 0; its file name is always new:
+ * <seq>-<file id>.seg (hex), since a compaction's output keeps the seq of its
+ * newest input. */
+static int seg_set_get(ts_engine *e, seg_set *s, ts_db *db, int64_t start, uint64_t seq,
+                       pending_seg **out) {
   for (uint32_t i = 0; i < s->n; i++)
     if (s->v[i].db == db && s->v[i].start == start) {
       *out = &s->v[i];
@@ -121,7 +126,8 @@ static int seg_set_get(ts_engine *e, seg_set *s, ts_db *db, int64_t start, pendi
   memset(p, 0, sizeof *p);
   p->db = db;
   p->start = start;
-  p->seq = e->next_seq++;
+  p->seq = seq ? seq : e->next_seq++;
+  uint64_t file_id = seq ? e->next_seq++ : p->seq;
   char dir[4096];
   int rc = ts_db_dir(e, db, dir, sizeof dir);
   if (rc) return rc;
@@ -138,7 +144,7 @@ static int seg_set_get(ts_engine *e, seg_set *s, ts_db *db, int64_t start, pendi
       return rc;
   }
   size_t l = strlen(p->path);
-  snprintf(p->path + l, sizeof p->path - l, "/%016" PRIx64 ".seg", p->seq);
+  snprintf(p->path + l, sizeof p->path - l, "/%016" PRIx64 "-%016" PRIx64 ".seg", p->seq, file_id);
   if ((rc = ts_segw_open(p->path, &p->w))) return rc;
   ts_segw_set_block_points(p->w, e->opt.block_points);
   s->n++;
@@ -196,8 +202,9 @@ static void seg_set_free(seg_set *s) {
 }
 
 /* Write sorted, deduplicated points of one column, split by partition. */
-static int write_points(ts_engine *e, seg_set *set, ts_db *db, const char *key, const char *field,
-                        ts_type type, const int64_t *ts, const uint8_t *vals, uint32_t n) {
+static int write_points(ts_engine *e, seg_set *set, ts_db *db, uint64_t seq, const char *key,
+                        const char *field, ts_type type, const int64_t *ts, const uint8_t *vals,
+                        uint32_t n) {
   size_t es = ts_type_size(type);
   uint32_t i = 0;
   while (i < n) {
@@ -205,7 +212,7 @@ static int write_points(ts_engine *e, seg_set *set, ts_db *db, const char *key, 
     uint32_t j = i + 1;
     while (j < n && part_of(e, ts[j]) == start) j++;
     pending_seg *p;
-    int rc = seg_set_get(e, set, db, start, &p);
+    int rc = seg_set_get(e, set, db, start, seq, &p);
     if (!rc)
       rc = ts_segw_add(p->w, key, (uint32_t)strlen(key), field, (uint32_t)strlen(field), type,
                        ts + i, vals + (size_t)i * es, j - i);
@@ -294,7 +301,7 @@ int ts_flush(ts_engine *e) {
     void *vals;
     uint32_t np;
     rc = ts_headbuf_range(&col->frz, col->type, INT64_MIN, INT64_MAX, &ts, &vals, &np);
-    if (!rc && np) rc = write_points(e, &set, col->db, items[i].key, items[i].field, col->type, ts, vals, np);
+    if (!rc && np) rc = write_points(e, &set, col->db, 0, items[i].key, items[i].field, col->type, ts, vals, np);
     loom_free(ts);
     loom_free(vals);
   }
@@ -459,18 +466,22 @@ static int gather(ts_engine *e, ts_col *col, ts_seginfo *const *segs, uint32_t n
   return 0;
 }
 
-static int compact_partition(ts_engine *e, ts_db *db, uint32_t part_idx) {
+/* Merge a run of segments [first, first + n) of a partition (consecutive in
+ * seq order) into one that takes the newest input's seq: no other segment
+ * has a seq between the inputs', so "newest write wins" is kept. */
+static int compact_partition(ts_engine *e, ts_db *db, uint32_t part_idx, uint32_t first,
+                             uint32_t n_segs) {
   pthread_rwlock_rdlock(&e->lock);
   ts_partition *part = &db->parts[part_idx];
   int64_t start = part->start;
-  uint32_t n_segs = part->n_segs;
   ts_seginfo **segs = loom_malloc(n_segs * sizeof *segs);
   col_list cols = {0};
   int rc = segs ? 0 : LOOM_ENOMEM;
   for (uint32_t i = 0; !rc && i < n_segs; i++) {
-    segs[i] = part->segs[i];
+    segs[i] = part->segs[first + i];
     ts_seginfo_ref(segs[i]);
   }
+  uint64_t seq = segs ? segs[n_segs - 1]->seq : 0;
   if (!rc) rc = collect_cols(e, db, segs, n_segs, &cols);
   pthread_rwlock_unlock(&e->lock);
   if (rc) {
@@ -488,7 +499,8 @@ static int compact_partition(ts_engine *e, ts_db *db, uint32_t part_idx) {
     uint32_t n = 0, n_strs = 0;
     loom_buf *strs = NULL;
     rc = gather(e, col, segs, n_segs, &ts, &vals, &n, &strs, &n_strs, err, sizeof err);
-    if (!rc && n) rc = write_points(e, &set, db, cols.v[i].key, cols.v[i].field, col->type, ts, vals, n);
+    if (!rc && n)
+      rc = write_points(e, &set, db, seq, cols.v[i].key, cols.v[i].field, col->type, ts, vals, n);
     for (uint32_t k = 0; k < n_strs; k++) loom_buf_deinit(&strs[k]);
     loom_free(strs);
     loom_free(ts);
@@ -522,10 +534,33 @@ static int compact_partition(ts_engine *e, ts_db *db, uint32_t part_idx) {
   return rc;
 }
 
+/* Size-tiered: while a partition has more than compact_threshold segments,
+ * merge the run of max(compact_threshold, 2) consecutive segments with the
+ * smallest total size. Small recent flushes merge with each other long before they
+ * are merged into the big old segment, so each point is rewritten about
+ * log(n) times, not n times. */
 int ts_compact_db(ts_engine *e, ts_db *db) {
   int rc = 0;
-  for (uint32_t p = 0; p < db->n_parts && !rc; p++)
-    if (db->parts[p].n_segs > e->opt.compact_threshold) rc = compact_partition(e, db, p);
+  uint32_t k = e->opt.compact_threshold < 2 ? 2 : e->opt.compact_threshold;
+  for (uint32_t p = 0; p < db->n_parts && !rc; p++) {
+    while (!rc && db->parts[p].n_segs > e->opt.compact_threshold) {
+      uint32_t w = db->parts[p].n_segs < k ? db->parts[p].n_segs : k;
+      pthread_rwlock_rdlock(&e->lock);
+      ts_partition *part = &db->parts[p];
+      uint32_t best = 0;
+      uint64_t best_bytes = UINT64_MAX;
+      for (uint32_t i = 0; i + w <= part->n_segs; i++) {
+        uint64_t sum = 0;
+        for (uint32_t j = i; j < i + w; j++) sum += ts_segment_file_bytes(part->segs[j]->seg);
+        if (sum < best_bytes) {
+          best_bytes = sum;
+          best = i;
+        }
+      }
+      pthread_rwlock_unlock(&e->lock);
+      rc = compact_partition(e, db, p, best, w);
+    }
+  }
   return rc;
 }
 
