@@ -126,6 +126,45 @@ const char *qx_series_tag(const ts_series_info *s, const char *key);
  * (need[i] = 1). */
 void qx_cond_fields(const ql_expr *cond, const ts_measurement_info *m, uint8_t *need);
 
+/* ---- math and transform functions (exec_fn.c) ---- */
+
+enum {
+  QX_MATH_FLOOR = 1, QX_MATH_CEIL, QX_MATH_ROUND, QX_MATH_ABS, QX_MATH_SQRT, QX_MATH_POW,
+  QX_MATH_LN, QX_MATH_LOG, QX_MATH_LOG2, QX_MATH_LOG10, QX_MATH_EXP, QX_MATH_SIN, QX_MATH_COS,
+  QX_MATH_TAN, QX_MATH_ASIN, QX_MATH_ACOS, QX_MATH_ATAN, QX_MATH_ATAN2
+};
+enum {
+  QX_XF_DIFFERENCE = 1, QX_XF_NN_DIFFERENCE, QX_XF_DERIVATIVE, QX_XF_NN_DERIVATIVE,
+  QX_XF_MOVING_AVERAGE, QX_XF_CUMULATIVE_SUM, QX_XF_ELAPSED
+};
+
+/* Math function id by (lower-case) name and its argument count, 0 if none. */
+int qx_math_lookup(const char *name, int *n_args);
+/* Transform function id by name, 0 if none. */
+int qx_xf_lookup(const char *name);
+/* fn(a[, b]) with InfluxDB's types: floor/ceil/round/abs keep integers,
+ * the rest give floats; null when an argument is not a number. */
+qx_val qx_math_eval(int fn, const qx_val *a, const qx_val *b);
+
+/* State of one transform over one output series. */
+typedef struct qx_xf_st {
+  bool has_prev;
+  int64_t prev_t;
+  qx_val prev;
+  double sf;       /* cumulative_sum / moving_average running sum */
+  int64_t si;
+  double *win;     /* moving_average window */
+  uint32_t n, pos, cap;
+} qx_xf_st;
+
+/* Start a new series, keeping the window memory. */
+void qx_xf_reset(qx_xf_st *s);
+void qx_xf_free(qx_xf_st *s);
+/* Feed the value v at time t (rows in output order; desc: ORDER BY DESC) and
+ * get the transform's output for that row (type 0: none). param: the
+ * derivative/elapsed unit in ns (0 = default) or the moving_average count. */
+qx_val qx_xf_apply(qx_xf_st *s, int fn, int64_t param, bool desc, int64_t t, const qx_val *v);
+
 /* ---- subquery results as a data source (exec_sub.c) ---- */
 
 /* Column ids of virtual columns carry this bit (engine ids never do). */

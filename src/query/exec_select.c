@@ -21,7 +21,7 @@
 
 /* ---- compiled expressions ---- */
 
-enum { N_FIELD = 1, N_TAG, N_LIT, N_CALL, N_BIN };
+enum { N_FIELD = 1, N_TAG, N_LIT, N_CALL, N_BIN, N_MATH, N_XF };
 
 typedef struct qn qn;
 struct qn {
@@ -31,7 +31,10 @@ struct qn {
   qx_val lit;  /* N_LIT */
   int slot;    /* N_CALL */
   ql_op op;    /* N_BIN */
-  qn *l, *r;
+  int fn;      /* N_MATH, N_XF: function id */
+  int xf;      /* N_XF: index of its state */
+  int64_t param; /* N_XF: unit (ns) or moving_average count */
+  qn *l, *r;   /* N_BIN operands; N_MATH / N_XF arguments (r: second) */
 };
 
 typedef struct slot {
@@ -77,6 +80,11 @@ typedef struct plan {
   /* subqueries */
   qx_vsrc *vs;      /* results of the FROM (SELECT ...) sources (owned) */
   qx_vsrc *coll;    /* when set, this (inner) query's output goes here */
+  qx_xf_st *xfs;    /* transform states, one per N_XF node */
+  int n_xf;
+  bool xf_raw;      /* transforms over raw fields (rows evaluated in output order) */
+  int64_t xf_back;  /* buckets read before the range so the first has its inputs */
+  int64_t out_tmin; /* with xf_back: rows before this are not output */
   /* InfluxDB's LIMIT of a raw inner query grouped by more tags than the
    * outer: series are merged by the outer's tags only, each contributes at
    * most limit+offset+1 points (tsdb's limit iterator), and LIMIT/OFFSET
@@ -415,6 +423,82 @@ static int add_slot(plan *p, int fn, const char *field, double pct) {
   return (int)p->n_slots++;
 }
 
+static int compile(plan *p, const ql_expr *e, qn **out, int *n_calls, int *n_vars);
+
+/* A transform call: difference(x), derivative(mean(x), 1m), moving_average(x, 3) ... */
+static int compile_xf(plan *p, const ql_expr *e, int fn, qn *n, int *n_calls, int *n_vars) {
+  qx_ctx *c = p->c;
+  const char *name = e->u.call.name;
+  size_t na = e->u.call.n_args;
+  bool two = fn == QX_XF_MOVING_AVERAGE;
+  bool opt = fn == QX_XF_DERIVATIVE || fn == QX_XF_NN_DERIVATIVE || fn == QX_XF_ELAPSED;
+  if (two && na != 2) {
+    snprintf(c->err, sizeof c->err, "invalid number of arguments for %s, expected 2, got %zu", name,
+             na);
+    return LOOM_EINVAL;
+  }
+  if (!two && !opt && na != 1) {
+    snprintf(c->err, sizeof c->err, "invalid number of arguments for %s, expected 1, got %zu", name,
+             na);
+    return LOOM_EINVAL;
+  }
+  if (opt && (na < 1 || na > 2)) {
+    snprintf(c->err, sizeof c->err,
+             "invalid number of arguments for %s, expected at least 1 but no more than 2, got %zu",
+             name, na);
+    return LOOM_EINVAL;
+  }
+  const ql_expr *a0 = unparen(e->u.call.args[0]);
+  bool over_agg = a0->kind == QL_EXPR_CALL;
+  if (over_agg && !p->interval) {
+    snprintf(c->err, sizeof c->err, "%s aggregate requires a GROUP BY interval", name);
+    return LOOM_EINVAL;
+  }
+  if (!over_agg && p->interval) {
+    snprintf(c->err, sizeof c->err, "aggregate function required inside the call to %s", name);
+    return LOOM_EINVAL;
+  }
+  if (!over_agg && a0->kind != QL_EXPR_IDENT) {
+    snprintf(c->err, sizeof c->err, "expected field argument in %s()", name);
+    return LOOM_EINVAL;
+  }
+  n->kind = N_XF;
+  n->fn = fn;
+  n->xf = p->n_xf++;
+  if (over_agg) { /* InfluxDB reads earlier buckets to feed the first output */
+    int64_t back = fn == QX_XF_CUMULATIVE_SUM ? 0 : 1;
+    if (fn == QX_XF_MOVING_AVERAGE && na == 2 && unparen(e->u.call.args[1])->kind == QL_EXPR_NUMBER)
+      back = unparen(e->u.call.args[1])->u.num.i - 1;
+    if (back > p->xf_back) p->xf_back = back;
+  }
+  if (na == 2) {
+    const ql_expr *a1 = unparen(e->u.call.args[1]);
+    if (two) {
+      if (a1->kind != QL_EXPR_NUMBER || a1->u.num.type != QL_NUM_INT) {
+        snprintf(c->err, sizeof c->err, "second argument for moving_average must be an integer, got %s",
+                 a1->kind == QL_EXPR_NUMBER ? "*influxql.NumberLiteral" : "*influxql.StringLiteral");
+        return LOOM_EINVAL;
+      }
+      if (a1->u.num.i <= 1) {
+        snprintf(c->err, sizeof c->err, "moving_average window must be greater than 1, got %lld",
+                 (long long)a1->u.num.i);
+        return LOOM_EINVAL;
+      }
+      n->param = a1->u.num.i;
+    } else {
+      if (a1->kind != QL_EXPR_DURATION) {
+        snprintf(c->err, sizeof c->err, "second argument to %s must be a duration, got *influxql.NumberLiteral",
+                 name);
+        return LOOM_EINVAL;
+      }
+      n->param = a1->u.duration_ns;
+    }
+  } else if ((fn == QX_XF_DERIVATIVE || fn == QX_XF_NN_DERIVATIVE) && p->interval) {
+    n->param = p->interval; /* the default unit of derivative(agg) is the interval */
+  }
+  return compile(p, a0, &n->l, n_calls, n_vars);
+}
+
 static int compile(plan *p, const ql_expr *e, qn **out, int *n_calls, int *n_vars) {
   qx_ctx *c = p->c;
   e = unparen(e);
@@ -453,6 +537,21 @@ static int compile(plan *p, const ql_expr *e, qn **out, int *n_calls, int *n_var
   }
   case QL_EXPR_CALL: {
     const char *name = e->u.call.name;
+    int m_args = 0, mfn = qx_math_lookup(name, &m_args);
+    if (mfn) {
+      if ((int)e->u.call.n_args != m_args) {
+        snprintf(c->err, sizeof c->err, "invalid number of arguments for %s, expected %d, got %zu",
+                 name, m_args, e->u.call.n_args);
+        return LOOM_EINVAL;
+      }
+      n->kind = N_MATH;
+      n->fn = mfn;
+      int rc = compile(p, e->u.call.args[0], &n->l, n_calls, n_vars);
+      if (!rc && m_args == 2) rc = compile(p, e->u.call.args[1], &n->r, n_calls, n_vars);
+      return rc;
+    }
+    int xfn = qx_xf_lookup(name);
+    if (xfn) return compile_xf(p, e, xfn, n, n_calls, n_vars);
     int fn = qx_agg_lookup(name);
     if (!fn) {
       snprintf(c->err, sizeof c->err, "undefined function %s()", name);
@@ -497,11 +596,30 @@ static int compile(plan *p, const ql_expr *e, qn **out, int *n_calls, int *n_var
   }
 }
 
-static bool has_call(const ql_expr *e) {
+/* Does e contain an aggregate call (1), or only a transform of raw fields (2)? */
+static int has_call(const ql_expr *e) {
   e = unparen(e);
-  if (e->kind == QL_EXPR_CALL) return true;
-  if (e->kind == QL_EXPR_BINARY) return has_call(e->u.bin.lhs) || has_call(e->u.bin.rhs);
-  return false;
+  if (e->kind == QL_EXPR_CALL) {
+    int na;
+    if (qx_xf_lookup(e->u.call.name)) {
+      int r = e->u.call.n_args ? has_call(e->u.call.args[0]) : 0;
+      return r == 1 ? 1 : 2;
+    }
+    if (qx_math_lookup(e->u.call.name, &na)) {
+      int r = 0;
+      for (size_t i = 0; i < e->u.call.n_args; i++) {
+        int q = has_call(e->u.call.args[i]);
+        if (q == 1 || (q == 2 && !r)) r = q;
+      }
+      return r;
+    }
+    return 1;
+  }
+  if (e->kind == QL_EXPR_BINARY) {
+    int a = has_call(e->u.bin.lhs), b = has_call(e->u.bin.rhs);
+    return a == 1 || b == 1 ? 1 : a ? a : b;
+  }
+  return 0;
 }
 
 static int build(plan *p) {
@@ -512,14 +630,22 @@ static int build(plan *p) {
   if (!p->n_fields) return 0;
   p->exprs = ql_arena_alloc(&p->arena, p->n_fields * sizeof *p->exprs);
   if (!p->exprs) return LOOM_ENOMEM;
-  int total_calls = 0, fields_with_calls = 0, plain_vars = 0;
+  int total_calls = 0, fields_with_calls = 0, plain_vars = 0, xf_fields = 0;
   for (size_t i = 0; i < p->n_fields; i++) {
     int nc = 0, nv = 0;
-    bool hc = has_call(p->fields[i].expr);
+    int hc = has_call(p->fields[i].expr);
     if ((rc = compile(p, p->fields[i].expr, &p->exprs[i], &nc, &nv))) return rc;
     total_calls += nc;
-    if (hc) fields_with_calls++;
+    if (hc == 1) fields_with_calls++;
+    else if (hc == 2) xf_fields++;
     else plain_vars += nv;
+  }
+  if (xf_fields && (plain_vars || fields_with_calls))
+    return fail(c, "mixing aggregate and non-aggregate queries is not supported");
+  p->xf_raw = xf_fields > 0;
+  if (p->n_xf) {
+    p->xfs = loom_calloc((size_t)p->n_xf, sizeof *p->xfs);
+    if (!p->xfs) return LOOM_ENOMEM;
   }
   p->agg = fields_with_calls > 0;
   p->sel_slot = -1;
@@ -702,6 +828,9 @@ typedef struct evctx {
   const ts_series_info *s;    /* series for tags (may be NULL) */
   const qx_val *fvals;        /* field values by field index (raw rows / aux), may be NULL */
   const qx_val *slotvals;     /* aggregate results by slot */
+  qx_xf_st *xs;               /* transform states (N_XF) */
+  int64_t t;                  /* the row's time (transforms) */
+  bool desc;
 } evctx;
 
 static double nv(const qx_val *v) {
@@ -806,6 +935,16 @@ static qx_val eval(const qn *n, const evctx *x) {
     default: r.type = 0; break;
     }
     return r;
+  }
+  case N_MATH: {
+    qx_val a = eval(n->l, x), b = {0};
+    if (n->r) b = eval(n->r, x);
+    return qx_math_eval(n->fn, &a, n->r ? &b : NULL);
+  }
+  case N_XF: {
+    qx_val a = eval(n->l, x);
+    if (!x->xs) return r;
+    return qx_xf_apply(&x->xs[n->xf], n->fn, n->param, x->desc, x->t, &a);
   }
   default: return r;
   }
@@ -983,7 +1122,9 @@ static int run_raw_group(plan *p, const ts_measurement_info *m, sser *ss, uint32
   qx_val *rowv = loom_calloc(nf + 1, sizeof *rowv);
   qx_val *outv = loom_calloc(ncols + 1, sizeof *outv);
   uint32_t *cur = loom_calloc(nf + 1, sizeof *cur);
-  rowbuf rb = {.ncols = ncols};
+  /* transforms see rows in output order: keep the field values, evaluate late */
+  bool late = p->n_xf > 0;
+  rowbuf rb = {.ncols = late ? nf : ncols};
   sortref *refs = NULL;
   if (!sel || !cbs || !rowv || !outv || !cur) {
     rc = LOOM_ENOMEM;
@@ -1041,17 +1182,21 @@ static int run_raw_group(plan *p, const ts_measurement_info *m, sser *ss, uint32
         }
         if (!ok) continue;
       }
-      evctx x = {.m = m, .s = s, .fvals = rowv};
-      for (size_t i = 0; i < ncols; i++) outv[i] = eval(p->exprs[i], &x);
-      if ((rc = rb_push(&rb, t, k, outv))) goto out;
+      if (late) {
+        if ((rc = rb_push(&rb, t, k, rowv))) goto out;
+      } else {
+        evctx x = {.m = m, .s = s, .fvals = rowv};
+        for (size_t i = 0; i < ncols; i++) outv[i] = eval(p->exprs[i], &x);
+        if ((rc = rb_push(&rb, t, k, outv))) goto out;
+      }
       if (cap && !p->s->order_desc && rb.n - first_row >= cap) break;
     }
     if (cap && p->s->order_desc && rb.n - first_row > cap) { /* keep the newest cap rows */
       uint32_t drop = rb.n - first_row - cap;
       memmove(rb.t + first_row, rb.t + first_row + drop, cap * sizeof *rb.t);
       memmove(rb.ord + first_row, rb.ord + first_row + drop, cap * sizeof *rb.ord);
-      memmove(rb.v + (size_t)first_row * ncols, rb.v + (size_t)(first_row + drop) * ncols,
-              (size_t)cap * ncols * sizeof *rb.v);
+      memmove(rb.v + (size_t)first_row * rb.ncols, rb.v + (size_t)(first_row + drop) * rb.ncols,
+              (size_t)cap * rb.ncols * sizeof *rb.v);
       rb.n -= drop;
     }
   }
@@ -1077,7 +1222,19 @@ static int run_raw_group(plan *p, const ts_measurement_info *m, sser *ss, uint32
       if (!same) so->begun = false, so->skipped = so->emitted = 0;
       prev_ord = rb.ord[i];
     }
-    rc = emit_row(so, rb.t[i], rb.v + (size_t)i * ncols, ncols);
+    const qx_val *rowo = rb.v + (size_t)i * rb.ncols;
+    if (late) {
+      evctx x = {.m = m, .s = ss[rb.ord[i]].s, .fvals = rowo, .xs = p->xfs, .t = rb.t[i],
+                 .desc = p->s->order_desc};
+      bool any = false;
+      for (size_t q = 0; q < ncols; q++) {
+        outv[q] = eval(p->exprs[q], &x);
+        if (outv[q].type) any = true;
+      }
+      if (!any) continue; /* a transform without output for this row */
+      rowo = outv;
+    }
+    rc = emit_row(so, rb.t[i], rowo, ncols);
     if (rc == 1 && p->lim_quirk) {
       rc = 0;
       continue;
@@ -1495,7 +1652,14 @@ static int run_agg_group(plan *p, const ts_measurement_info *m, sser *ss, uint32
         if (rc) break;
       }
     } else {
-      for (size_t i = 0; i < ncols; i++) outv[i] = eval(p->exprs[i], &x);
+      x.xs = p->xfs, x.t = t, x.desc = p->s->order_desc;
+      bool anyv = false;
+      for (size_t i = 0; i < ncols; i++) {
+        outv[i] = eval(p->exprs[i], &x);
+        if (outv[i].type) anyv = true;
+      }
+      if (p->n_xf && !anyv) continue; /* a transform without output for this bucket */
+      if (p->xf_back && t < p->out_tmin) continue; /* a bucket read only as input */
       rc = emit_row(so, t, outv, ncols);
     }
     if (rc == 1) {
@@ -1594,6 +1758,7 @@ static int run_measurement(plan *p, const ts_measurement_info *m, int64_t *serie
       tv[k] = v ? v : "";
     }
     series_out so = {.p = p, .name = m->name, .tk = keys.v, .tv = tv, .nt = keys.n};
+    for (int q = 0; p->xfs && q < p->n_xf; q++) qx_xf_reset(&p->xfs[q]);
     rc = p->agg ? run_agg_group(p, m, ss + i, j - i, &so) : run_raw_group(p, m, ss + i, j - i, &so);
     if (!rc) rc = so_end(&so);
     else so_end(&so);
@@ -1707,6 +1872,9 @@ static int select_exec(qx_ctx *c, const ql_select *s, const sub_inh *inh, qx_vsr
   if (!p.n_fields) goto out;
   if (p.interval && p.tmax == QX_MAX_TIME) p.tmax = c->opt->now_ns;
   if (p.tmin > p.tmax) goto out;
+  p.out_tmin = p.interval ? win(&p, p.tmin) : p.tmin;
+  if (p.xf_back && p.tmin_set && p.interval && p.xf_back < 1000000)
+    p.tmin -= p.xf_back * p.interval;
   int64_t seen = 0;
   for (size_t k = 0; k < p.n_srcs; k++) {
     size_t i = s->order_desc ? p.n_srcs - 1 - k : k;
@@ -1717,6 +1885,8 @@ out:
     if (p.srcs[i].meta) ts_meta_release(p.srcs[i].meta);
   loom_free(p.srcs);
   loom_free(p.slots);
+  for (int q = 0; p.xfs && q < p.n_xf; q++) qx_xf_free(&p.xfs[q]);
+  loom_free(p.xfs);
   qx_vsrc_free(p.vs);
   qx_regex_cache_free(p.rc);
   ql_arena_deinit(&p.arena);
