@@ -58,6 +58,13 @@ static double num(const qx_val *v) {
   return v->type == TS_FLOAT ? v->v.f : v->type == TS_UINT ? (double)v->v.u : (double)v->v.i;
 }
 
+/* Go's math.Log2: exact for powers of two, else Log(frac)/Ln2 + exp. */
+static double go_log2(double x) {
+  int e;
+  double fr = frexp(x, &e);
+  return fr == 0.5 ? (double)(e - 1) : log(fr) * (1 / M_LN2) + (double)e;
+}
+
 qx_val qx_math_eval(int fn, const qx_val *a, const qx_val *b) {
   qx_val r = {0};
   if (!is_num(a->type)) return r;
@@ -81,13 +88,8 @@ qx_val qx_math_eval(int fn, const qx_val *a, const qx_val *b) {
   case QX_MATH_POW: r.v.f = pow(x, y); break;
   case QX_MATH_LN: r.v.f = log(x); break;
   case QX_MATH_LOG: r.v.f = log(x) / log(y); break;
-  case QX_MATH_LOG2: { /* Go's math.Log2: exact for powers of two, else Log(frac)/Ln2 + exp */
-    int e;
-    double fr = frexp(x, &e);
-    r.v.f = fr == 0.5 ? (double)(e - 1) : log(fr) * (1 / M_LN2) + (double)e;
-    break;
-  }
-  case QX_MATH_LOG10: r.v.f = log10(x); break;
+  case QX_MATH_LOG2: r.v.f = go_log2(x); break;
+  case QX_MATH_LOG10: r.v.f = go_log2(x) * 0.30102999566398119521373889472449302676818988146211; break; /* Go: Log2(x) * (Ln2/Ln10) */
   case QX_MATH_EXP: r.v.f = exp(x); break;
   case QX_MATH_SIN: r.v.f = sin(x); break;
   case QX_MATH_COS: r.v.f = cos(x); break;

@@ -363,6 +363,7 @@ CASE(create_db_with_duration, "CREATE DATABASE t3 WITH DURATION 2d; SHOW RETENTI
 CASE(alter_rp, "ALTER RETENTION POLICY autogen ON t DURATION 3d; SHOW RETENTION POLICIES", M_JSON, 200,
      "{\"results\":[{\"statement_id\":0},{\"statement_id\":1,\"series\":[{\"columns\":[\"name\",\"duration\",\"shardGroupDuration\",\"replicaN\",\"default\"],\"values\":[[\"autogen\",\"72h0m0s\",\"24h0m0s\",1,true]]}]}]}\n")
 
+#include "exec_sub_cases.h"
 #undef CASE
 
 /* ---- Loom-only behaviours ---- */
@@ -501,6 +502,7 @@ int main(void) {
 #define CASE(name, q, mode, status, want)                                                       \
   cmocka_unit_test_setup_teardown(test_##name, setup, teardown),                                  \
   cmocka_unit_test_setup_teardown(test_##name##_flushed, setup, teardown),
+#include "exec_sub_cases.h"
 CASE(raw_star, "SELECT * FROM cpu", M_JSON, 200,
      "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"host\",\"idle\",\"on\",\"region\",\"str\",\"usage\"],\"values\":[[\"2020-01-01T00:00:00Z\",\"a\",90,null,\"us\",\"x\",1.5],[\"2020-01-01T00:00:00Z\",\"b\",70,null,\"eu\",null,3],[\"2020-01-01T00:00:10Z\",\"a\",80,null,\"us\",null,2.5],[\"2020-01-01T00:00:30Z\",\"b\",null,null,\"eu\",null,4.25],[\"2020-01-01T00:01:00Z\",\"c\",5,null,null,\"y\",10],[\"2020-01-01T00:02:00Z\",\"a\",85,true,\"us\",null,0.1]]}]}]}\n")
 CASE(raw_two_measurements, "SELECT usage FROM cpu,mem", M_JSON, 200,
