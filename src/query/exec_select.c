@@ -85,6 +85,7 @@ typedef struct plan {
   bool xf_raw;      /* transforms over raw fields (rows evaluated in output order) */
   int64_t xf_back;  /* buckets read before the range so the first has its inputs */
   int64_t out_tmin; /* with xf_back: rows before this are not output */
+  int64_t last_t;   /* last_row(): the time of the row it found */
   /* InfluxDB's LIMIT of a raw inner query grouped by more tags than the
    * outer: series are merged by the outer's tags only, each contributes at
    * most limit+offset+1 points (tsdb's limit iterator), and LIMIT/OFFSET
@@ -1113,6 +1114,46 @@ static bool refs_of(const qn *n, const ts_measurement_info *m) {
   return refs_of(n->l, m) || refs_of(n->r, m);
 }
 
+/* The newest row of series s from the last-value cache: 1 with rowv and
+ * p->last_t set, 0 when the series has no points, 2 when the cache cannot
+ * answer (virtual columns), or an error. */
+static int last_row(plan *p, const ts_measurement_info *m, const ts_series_info *s,
+                    const uint8_t *need, qx_val *rowv, loom_buf *strs) {
+  int64_t tmax = INT64_MIN;
+  size_t nf = m->n_fields;
+  for (size_t f = 0; f < nf; f++) {
+    if (!need[f]) continue;
+    int64_t col = col_of(s, (int)f);
+    if (col >= 0 && (col & QX_VCOL_BIT)) return 2;
+  }
+  for (size_t f = 0; f < nf; f++) {
+    rowv[f].type = 0;
+    if (!need[f]) continue;
+    int64_t col = col_of(s, (int)f);
+    if (col < 0) continue;
+    int64_t t;
+    ts_value v;
+    int rc = ts_engine_last(p->c->e, (uint32_t)col, &t, &v, strs);
+    if (rc == LOOM_ENOTFOUND) continue;
+    if (rc) return rc;
+    if (t < tmax) continue;
+    if (t > tmax) { /* older columns are not part of the newest row */
+      for (size_t g = 0; g < f; g++) rowv[g].type = 0;
+      tmax = t;
+    }
+    rowv[f].type = m->fields[f].type;
+    rowv[f].v = v;
+    if (rowv[f].type == TS_STRING) {
+      char *cp = ql_arena_strndup(&p->arena, v.s.p, v.s.len);
+      if (!cp) return LOOM_ENOMEM;
+      rowv[f].v.s.p = cp;
+    }
+  }
+  if (tmax == INT64_MIN) return 0;
+  p->last_t = tmax;
+  return count_points(p, 1) ? LOOM_ERANGE : 1;
+}
+
 static int run_raw_group(plan *p, const ts_measurement_info *m, sser *ss, uint32_t n_ss,
                          series_out *so) {
   size_t nf = m->n_fields, ncols = p->n_fields;
@@ -1126,6 +1167,8 @@ static int run_raw_group(plan *p, const ts_measurement_info *m, sser *ss, uint32
   bool late = p->n_xf > 0;
   rowbuf rb = {.ncols = late ? nf : ncols};
   sortref *refs = NULL;
+  loom_buf lastbuf;
+  loom_buf_init(&lastbuf);
   if (!sel || !cbs || !rowv || !outv || !cur) {
     rc = LOOM_ENOMEM;
     goto out;
@@ -1151,6 +1194,23 @@ static int run_raw_group(plan *p, const ts_measurement_info *m, sser *ss, uint32
     uint32_t cap = 0, first_row = rb.n;
     if (p->lim_quirk) keep = cap = (uint32_t)(p->s->limit + p->s->offset + 1);
     bool desc = keep && p->s->order_desc;
+    /* lastpoint (ORDER BY time DESC LIMIT 1, no time bounds): the engine's
+     * last-value cache gives each column's newest point without a scan */
+    if (!filter && !late && !p->lim_quirk && p->s->order_desc && p->s->limit == 1 &&
+        !p->s->offset && !p->tmin_set && p->tmax == QX_MAX_TIME) {
+      int lr = last_row(p, m, s, need, rowv, &lastbuf);
+      if (lr < 0) {
+        rc = lr;
+        goto out;
+      }
+      if (lr == 1) {
+        int64_t t = p->last_t;
+        evctx x = {.m = m, .s = s, .fvals = rowv};
+        for (size_t i = 0; i < ncols; i++) outv[i] = eval(p->exprs[i], &x);
+        if ((rc = rb_push(&rb, t, k, outv))) goto out;
+      }
+      if (lr >= 0 && lr != 2) continue;
+    }
     for (size_t f = 0; f < nf; f++) {
       cbs[f].n = 0;
       cur[f] = 0;
@@ -1255,6 +1315,7 @@ out:
   loom_free(cur);
   loom_free(refs);
   rb_free(&rb);
+  loom_buf_deinit(&lastbuf);
   return rc;
 }
 
