@@ -1933,7 +1933,7 @@ static int select_exec(qx_ctx *c, const ql_select *s, const sub_inh *inh, qx_vsr
   if (!p.n_fields) goto out;
   if (p.interval && p.tmax == QX_MAX_TIME) p.tmax = c->opt->now_ns;
   if (p.tmin > p.tmax) goto out;
-  p.out_tmin = p.interval ? win(&p, p.tmin) : p.tmin;
+  p.out_tmin = p.interval && p.tmin_set ? win(&p, p.tmin) : p.tmin;
   if (p.xf_back && p.tmin_set && p.interval && p.xf_back < 1000000)
     p.tmin -= p.xf_back * p.interval;
   int64_t seen = 0;
