@@ -47,7 +47,7 @@ $(OUT)/libloom.a: $(LIB_OBJ)
 $(OUT)/loom: $(OUT)/src/main.o $(OUT)/libloom.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(OUT)/tests/%: tests/unit/%.c $(OUT)/libloom.a
+$(OUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(OUT)/libloom.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(OUT)/libloom.a $(LDFLAGS) $(LIBS) -lcmocka
 
