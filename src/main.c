@@ -192,9 +192,19 @@ static int run(const settings *s, bool demo) {
     LOOM_ERROR("cannot open the store", "dir=\"%s\" err=\"%s\"", s->data, err);
     goto out;
   }
-  LOOM_INFO("store open", "dir=\"%s\" durability=%s ms=%lld", s->data,
-            s->durability == TS_DURABLE ? "durable" : "batched",
-            (long long)((loom_mono_ns() - t0) / LOOM_NS_PER_MS));
+  ts_engine_stats st;
+  ts_engine_stats_get(engine, &st);
+  LOOM_INFO("store open",
+            "dir=\"%s\" durability=%s ms=%lld segments=%u series=%llu wal_records_replayed=%llu",
+            s->data, s->durability == TS_DURABLE ? "durable" : "batched",
+            (long long)((loom_mono_ns() - t0) / LOOM_NS_PER_MS), st.segments_loaded,
+            (unsigned long long)st.columns, (unsigned long long)st.replay_records);
+  if (st.replay_truncated_bytes)
+    LOOM_WARN("recovery cut a torn WAL tail (a crash during a write that was never acknowledged)",
+              "bytes=%llu", (unsigned long long)st.replay_truncated_bytes);
+  if (st.replay_corrupt_files)
+    LOOM_ERROR("recovery found damaged WAL files; records after the damage were skipped",
+               "files=%u dir=\"%s/wal\"", st.replay_corrupt_files, s->data);
   if (ts_db_get(engine, "default", NULL) == LOOM_ENOTFOUND && ts_db_create(engine, "default", 0)) {
     LOOM_ERROR("cannot create the default database", NULL);
     goto out;

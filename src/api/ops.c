@@ -94,6 +94,12 @@ void api_metrics(http_req *req, loom_api *api) {
   metric(&b, "loom_wal_fsync_seconds_max", "gauge", "Longest WAL fsync.", (double)st.wal_fsync_ns_max / 1e9);
   metric(&b, "loom_flushes_total", "counter", "Head flushes.", (double)st.flushes);
   metric(&b, "loom_compactions_total", "counter", "Partition compactions.", (double)st.compactions);
+  metric(&b, "loom_recovery_wal_records", "gauge", "WAL records replayed at the last start.",
+         (double)st.replay_records);
+  metric(&b, "loom_recovery_wal_truncated_bytes", "gauge",
+         "Bytes of torn WAL tail cut at the last start.", (double)st.replay_truncated_bytes);
+  metric(&b, "loom_recovery_wal_corrupt_files", "gauge",
+         "Older WAL files found damaged at the last start.", (double)st.replay_corrupt_files);
   metric(&b, "loom_storage_readonly", "gauge", "1 after an unrecoverable storage I/O error.", st.readonly);
   loom_buf_printf(&b, "# HELP loom_query_duration_seconds Query latency.\n"
                       "# TYPE loom_query_duration_seconds histogram\n");

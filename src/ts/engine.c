@@ -463,6 +463,7 @@ static int load_segments(ts_engine *e, ts_db *db, char *err, size_t errlen) {
       if (rc) break;
       ts_seginfo *si;
       rc = ts_register_segment(e, db, seg, seq, start, &si);
+      if (!rc) e->segments_loaded++;
       if (rc) {
         ts_segment_close(seg);
         snprintf(err, errlen, "%s: %s", path, loom_strerror(rc));
@@ -526,9 +527,8 @@ int ts_engine_open(const ts_engine_options *o, ts_engine **out, char *err, size_
     snprintf(err, errlen, "cannot open WAL in %s: %s", path, loom_strerror(rc));
     goto fail;
   }
-  ts_wal_replay_report rep;
   e->replaying = true;
-  rc = ts_wal_replay(e->wal, replay_record, e, &rep);
+  rc = ts_wal_replay(e->wal, replay_record, e, &e->replay);
   e->replaying = false;
   if (rc) {
     snprintf(err, errlen, "WAL replay in %s: %s", path, loom_strerror(rc));

@@ -194,6 +194,11 @@ typedef struct ts_engine_stats {
   uint64_t wal_bytes_written, wal_fsyncs, wal_fsync_ns_total, wal_fsync_ns_max;
   uint64_t flushes, compactions;
   bool readonly;
+  /* what recovery found at open */
+  uint64_t replay_records;          /* WAL records replayed */
+  uint64_t replay_truncated_bytes;  /* torn or corrupt tail cut from the last WAL file */
+  uint32_t replay_corrupt_files;    /* older WAL files cut short by damage */
+  uint32_t segments_loaded;         /* segment files opened */
 } ts_engine_stats;
 void ts_engine_stats_get(ts_engine *e, ts_engine_stats *out);
 

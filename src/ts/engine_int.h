@@ -67,6 +67,8 @@ struct ts_engine {
   ts_tomb **tombs;
   uint32_t *n_tombs;
   uint32_t cap_tomb_cols;
+  ts_wal_replay_report replay; /* what recovery found (set at open) */
+  uint32_t segments_loaded;
   /* stats */
   atomic_uint_fast64_t st_points, st_lines, st_rejected, st_flushes, st_compactions;
 };
