@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Raw (non-aggregate) SELECT of one group: per-series columns merged into
+ * rows in time order, field conditions applied per row, the last-value cache
+ * for lastpoint, rows of the group's series sorted together, and the row
+ * writer shared by raw and aggregate queries (OFFSET/LIMIT, subquery
+ * collection).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/err.h"
+#include "core/mem.h"
+#include "query/exec_agg.h"
+#include "query/exec_sel.h"
+#include "query/ql_parse.h"
+
+/* ---- output of one group ---- */
+
+typedef struct rowbuf {
+  int64_t *t;
+  uint32_t *ord;
+  qx_val *v; /* n * ncols */
+  uint32_t n, cap;
+  size_t ncols;
+} rowbuf;
+
+static int rb_push(rowbuf *rb, int64_t t, uint32_t ord, const qx_val *vals) {
+  if (rb->n == rb->cap) {
+    uint32_t nc = rb->cap ? rb->cap * 2 : 64;
+    int64_t *nt = loom_realloc(rb->t, nc * sizeof *nt);
+    if (!nt) return LOOM_ENOMEM;
+    rb->t = nt;
+    uint32_t *no = loom_realloc(rb->ord, nc * sizeof *no);
+    if (!no) return LOOM_ENOMEM;
+    rb->ord = no;
+    qx_val *nvv = loom_realloc(rb->v, (size_t)nc * rb->ncols * sizeof *nvv);
+    if (!nvv) return LOOM_ENOMEM;
+    rb->v = nvv;
+    rb->cap = nc;
+  }
+  rb->t[rb->n] = t;
+  rb->ord[rb->n] = ord;
+  memcpy(rb->v + (size_t)rb->n * rb->ncols, vals, rb->ncols * sizeof *vals);
+  rb->n++;
+  return 0;
+}
+
+static void rb_free(rowbuf *rb) {
+  loom_free(rb->t);
+  loom_free(rb->ord);
+  loom_free(rb->v);
+}
+
+
+/* Emit one row honouring OFFSET/LIMIT. Returns 1 when the limit is reached. */
+int qx_emit_row(series_out *so, int64_t t, const qx_val *vals, size_t ncols) {
+  plan *p = so->p;
+  qx_out *o = p->c->out;
+  if (so->skipped < p->s->offset) {
+    so->skipped++;
+    return 0;
+  }
+  if (p->s->limit && so->emitted >= p->s->limit) return 1;
+  int rc;
+  if (p->coll) { /* an inner query: rows go to the outer one */
+    if (!so->begun) {
+      if ((rc = qx_vsrc_series_begin(p->coll, so->name, so->tk, so->tv, so->nt, p->names + 1,
+                                     p->n_names - 1)))
+        return rc;
+      so->begun = true;
+    }
+    if ((rc = qx_vsrc_row(p->coll, t, vals, ncols))) return rc;
+    so->emitted++;
+    return p->s->limit && so->emitted >= p->s->limit ? 1 : 0;
+  }
+  if (!so->begun) {
+    if ((rc = qx_out_series_begin(o, so->name, so->tk, so->tv, so->nt, p->names, p->n_names)))
+      return rc;
+    so->begun = true;
+  }
+  if ((rc = qx_out_row_begin(o))) return rc;
+  qx_out_time(o, t);
+  for (size_t i = 0; i < ncols; i++) qx_out_val(o, &vals[i]);
+  if ((rc = qx_out_row_end(o))) return rc;
+  so->emitted++;
+  return p->s->limit && so->emitted >= p->s->limit ? 1 : 0;
+}
+
+int qx_so_end(series_out *so) {
+  return so->begun && !so->p->coll ? qx_out_series_end(so->p->c->out) : 0;
+}
+
+/* ---- raw ---- */
+
+typedef struct sortref {
+  int64_t t;
+  uint32_t ord, idx;
+} sortref;
+
+static int cmp_sortref(const void *a, const void *b) {
+  const sortref *x = a, *y = b;
+  if (x->t != y->t) return x->t < y->t ? -1 : 1;
+  if (x->ord != y->ord) return x->ord < y->ord ? -1 : 1;
+  return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static bool refs_of(const qn *n, const ts_measurement_info *m) {
+  if (!n) return false;
+  if (n->kind == N_FIELD || n->kind == N_TAG) {
+    if (qx_field_index(m, n->name) >= 0) return true;
+    for (uint32_t i = 0; i < m->n_series; i++)
+      if (qx_series_tag(m->series[i], n->name)) return true;
+  }
+  return refs_of(n->l, m) || refs_of(n->r, m);
+}
+
+/* The newest row of series s from the last-value cache: 1 with rowv and
+ * p->last_t set, 0 when the series has no points, 2 when the cache cannot
+ * answer (virtual columns), or an error. */
+static int last_row(plan *p, const ts_measurement_info *m, const ts_series_info *s,
+                    const uint8_t *need, qx_val *rowv, loom_buf *strs) {
+  int64_t tmax = INT64_MIN;
+  size_t nf = m->n_fields;
+  for (size_t f = 0; f < nf; f++) {
+    if (!need[f]) continue;
+    int64_t col = qx_col_of(s, (int)f);
+    if (col >= 0 && (col & QX_VCOL_BIT)) return 2;
+  }
+  for (size_t f = 0; f < nf; f++) {
+    rowv[f].type = 0;
+    if (!need[f]) continue;
+    int64_t col = qx_col_of(s, (int)f);
+    if (col < 0) continue;
+    int64_t t;
+    ts_value v;
+    int rc = ts_engine_last(p->c->e, (uint32_t)col, &t, &v, strs);
+    if (rc == LOOM_ENOTFOUND) continue;
+    if (rc) return rc;
+    if (t < tmax) continue;
+    if (t > tmax) { /* older columns are not part of the newest row */
+      for (size_t g = 0; g < f; g++) rowv[g].type = 0;
+      tmax = t;
+    }
+    rowv[f].type = m->fields[f].type;
+    rowv[f].v = v;
+    if (rowv[f].type == TS_STRING) {
+      char *cp = ql_arena_strndup(&p->arena, v.s.p, v.s.len);
+      if (!cp) return LOOM_ENOMEM;
+      rowv[f].v.s.p = cp;
+    }
+  }
+  if (tmax == INT64_MIN) return 0;
+  p->last_t = tmax;
+  return qx_count_points(p, 1) ? LOOM_ERANGE : 1;
+}
+
+int qx_raw_group_run(plan *p, const ts_measurement_info *m, sser *ss, uint32_t n_ss,
+                         series_out *so) {
+  size_t nf = m->n_fields, ncols = p->n_fields;
+  int rc = 0;
+  uint8_t *sel = loom_calloc(nf + 1, 2);
+  colbuf *cbs = loom_calloc(nf + 1, sizeof *cbs);
+  qx_val *rowv = loom_calloc(nf + 1, sizeof *rowv);
+  qx_val *outv = loom_calloc(ncols + 1, sizeof *outv);
+  uint32_t *cur = loom_calloc(nf + 1, sizeof *cur);
+  /* transforms see rows in output order: keep the field values, evaluate late */
+  bool late = p->n_xf > 0;
+  rowbuf rb = {.ncols = late ? nf : ncols};
+  sortref *refs = NULL;
+  loom_buf lastbuf;
+  loom_buf_init(&lastbuf);
+  if (!sel || !cbs || !rowv || !outv || !cur) {
+    rc = LOOM_ENOMEM;
+    goto out;
+  }
+  uint8_t *need = sel + nf + 1;
+  for (size_t i = 0; i < ncols; i++) qx_vars_of(p->exprs[i], m, sel);
+  int mk = qx_field_index(m, QX_ROW_MARKER);
+  if (mk >= 0) { /* a subquery: every inner row is a row, nulls or not */
+    bool any_ref = false;
+    for (size_t i = 0; i < ncols; i++) any_ref |= refs_of(p->exprs[i], m);
+    if (any_ref) sel[mk] = 1;
+  }
+  bool any_sel = false;
+  for (size_t i = 0; i < nf; i++) any_sel |= sel[i];
+  if (!any_sel) goto out; /* only tags selected: InfluxDB returns nothing */
+  for (uint32_t k = 0; k < n_ss; k++) {
+    const ts_series_info *s = ss[k].s;
+    memcpy(need, sel, nf);
+    bool filter = ss[k].cond == QX_UNKNOWN;
+    if (filter) qx_cond_fields(p->cond, m, need);
+    uint32_t keep = 0;
+    if (!filter && p->s->limit) keep = (uint32_t)(p->s->limit + p->s->offset);
+    uint32_t cap = 0, first_row = rb.n;
+    if (p->lim_quirk) keep = cap = (uint32_t)(p->s->limit + p->s->offset + 1);
+    bool desc = keep && p->s->order_desc;
+    /* lastpoint (ORDER BY time DESC LIMIT 1, no time bounds): the engine's
+     * last-value cache gives each column's newest point without a scan */
+    if (!filter && !late && !p->lim_quirk && p->s->order_desc && p->s->limit == 1 &&
+        !p->s->offset && !p->tmin_set && p->tmax == QX_MAX_TIME) {
+      int lr = last_row(p, m, s, need, rowv, &lastbuf);
+      if (lr < 0) {
+        rc = lr;
+        goto out;
+      }
+      if (lr == 1) {
+        int64_t t = p->last_t;
+        evctx x = {.m = m, .s = s, .fvals = rowv};
+        for (size_t i = 0; i < ncols; i++) outv[i] = qx_eval(p->exprs[i], &x);
+        if ((rc = rb_push(&rb, t, k, outv))) goto out;
+      }
+      if (lr >= 0 && lr != 2) continue;
+    }
+    for (size_t f = 0; f < nf; f++) {
+      cbs[f].n = 0;
+      cur[f] = 0;
+      if (!need[f]) continue;
+      int64_t col = qx_col_of(s, (int)f);
+      if (col < 0) continue;
+      if ((rc = qx_col_load(p, (uint32_t)col, &cbs[f], keep, desc))) goto out;
+    }
+    for (;;) {
+      int64_t t = INT64_MAX;
+      for (size_t f = 0; f < nf; f++)
+        if (need[f] && cur[f] < cbs[f].n && cbs[f].ts[cur[f]] < t) t = cbs[f].ts[cur[f]];
+      if (t == INT64_MAX) break;
+      bool has_sel = false;
+      for (size_t f = 0; f < nf; f++) {
+        rowv[f].type = 0;
+        if (need[f] && cur[f] < cbs[f].n && cbs[f].ts[cur[f]] == t) {
+          rowv[f] = cbs[f].v[cur[f]++];
+          if (sel[f]) has_sel = true;
+        }
+      }
+      if (!has_sel) continue;
+      if (filter) {
+        qx_row row = {.m = m, .s = s, .vals = rowv};
+        int ok = qx_cond_row(p->cond, &row, p->rc, p->c->err, sizeof p->c->err);
+        if (ok < 0) {
+          rc = ok;
+          goto out;
+        }
+        if (!ok) continue;
+      }
+      if (late) {
+        if ((rc = rb_push(&rb, t, k, rowv))) goto out;
+      } else {
+        evctx x = {.m = m, .s = s, .fvals = rowv};
+        for (size_t i = 0; i < ncols; i++) outv[i] = qx_eval(p->exprs[i], &x);
+        if ((rc = rb_push(&rb, t, k, outv))) goto out;
+      }
+      if (cap && !p->s->order_desc && rb.n - first_row >= cap) break;
+    }
+    if (cap && p->s->order_desc && rb.n - first_row > cap) { /* keep the newest cap rows */
+      uint32_t drop = rb.n - first_row - cap;
+      memmove(rb.t + first_row, rb.t + first_row + drop, cap * sizeof *rb.t);
+      memmove(rb.ord + first_row, rb.ord + first_row + drop, cap * sizeof *rb.ord);
+      memmove(rb.v + (size_t)first_row * rb.ncols, rb.v + (size_t)(first_row + drop) * rb.ncols,
+              (size_t)cap * rb.ncols * sizeof *rb.v);
+      rb.n -= drop;
+    }
+  }
+  refs = loom_malloc((rb.n + 1) * sizeof *refs);
+  if (!refs) {
+    rc = LOOM_ENOMEM;
+    goto out;
+  }
+  for (uint32_t i = 0; i < rb.n; i++) refs[i] = (sortref){rb.t[i], rb.ord[i], i};
+  if (rb.n > 1) qsort(refs, rb.n, sizeof *refs, cmp_sortref);
+  uint32_t prev_ord = UINT32_MAX;
+  for (uint32_t k = 0; k < rb.n; k++) {
+    uint32_t i = p->s->order_desc ? refs[rb.n - 1 - k].idx : refs[k].idx;
+    if (p->lim_quirk && rb.ord[i] != prev_ord) {
+      /* the row's own tags; LIMIT and OFFSET restart when they change */
+      bool same = prev_ord != UINT32_MAX;
+      for (size_t q = 0; q < so->nt; q++) {
+        const char *v = qx_series_tag(ss[rb.ord[i]].s, so->tk[q]);
+        if (!v) v = "";
+        if (!same || strcmp(v, so->tv[q])) same = false;
+        so->tv[q] = v;
+      }
+      if (!same) so->begun = false, so->skipped = so->emitted = 0;
+      prev_ord = rb.ord[i];
+    }
+    const qx_val *rowo = rb.v + (size_t)i * rb.ncols;
+    if (late) {
+      evctx x = {.m = m, .s = ss[rb.ord[i]].s, .fvals = rowo, .xs = p->xfs, .t = rb.t[i],
+                 .desc = p->s->order_desc};
+      bool any = false;
+      for (size_t q = 0; q < ncols; q++) {
+        outv[q] = qx_eval(p->exprs[q], &x);
+        if (outv[q].type) any = true;
+      }
+      if (!any) continue; /* a transform without output for this row */
+      rowo = outv;
+    }
+    rc = qx_emit_row(so, rb.t[i], rowo, ncols);
+    if (rc == 1 && p->lim_quirk) {
+      rc = 0;
+      continue;
+    }
+    if (rc == 1) {
+      rc = 0;
+      break;
+    }
+    if (rc) goto out;
+  }
+out:
+  if (cbs)
+    for (size_t f = 0; f < nf; f++) qx_colbuf_free(&cbs[f]);
+  loom_free(sel);
+  loom_free(cbs);
+  loom_free(rowv);
+  loom_free(outv);
+  loom_free(cur);
+  loom_free(refs);
+  rb_free(&rb);
+  loom_buf_deinit(&lastbuf);
+  return rc;
+}
