@@ -378,6 +378,10 @@ int qx_out_series_end(qx_out *o) {
   o->in_series = false;
   if (o->opt->csv) return o->err;
   if (o->series_rows) put(o, "]");
+  /* InfluxDB's non-chunked response is the merge of 10000-row chunks and
+   * keeps the first chunk's "partial" flag: a series past 10000 rows says
+   * "partial":true although it is complete */
+  if (!o->opt->chunked && o->series_rows > 10000) put(o, ",\"partial\":true");
   put(o, "}");
   return o->buf.len > FLUSH_AT ? qx_out_flush(o) : o->err;
 }

@@ -497,6 +497,32 @@ static void test_large_group_by_uses_stats(void **state) {
   loom_buf_deinit(&c.body);
 }
 
+/* Recorded from InfluxDB 1.6.7 on TSBS cpu data: its non-chunked response
+ * merges 10000-row chunks and keeps the first chunk's flag, so a series of
+ * more than 10000 rows ends with "partial":true; 10000 rows do not. */
+static void test_series_past_10000_rows_is_partial(void **state) {
+  fx *f = *state;
+  loom_buf b;
+  loom_buf_init(&b);
+  for (int i = 0; i < 10001; i++)
+    loom_buf_printf(&b, "big,h=x v=%di %lld\n", i, 1600000000000000000LL + i * 1000000000LL);
+  loom_buf_cstr(&b);
+  load(f, "t", (char *)b.data);
+  loom_buf_deinit(&b);
+  qx_options o = {.db = "t", .now_ns = 1700000000000000000LL};
+  static const char *const tail[] = {",[\"2020-09-13T15:13:19Z\",9999]]}]}]}\n",
+                                     ",[\"2020-09-13T15:13:20Z\",10000]],\"partial\":true}]}]}\n"};
+  static const char *const q[] = {"SELECT v FROM big LIMIT 10000", "SELECT v FROM big"};
+  for (int k = 0; k < 2; k++) {
+    cap c = {0};
+    assert_int_equal(run_opts(f, q[k], &o, &c), 0);
+    size_t n = strlen(tail[k]);
+    assert_true(c.body.len > n);
+    assert_string_equal((char *)c.body.data + c.body.len - n, tail[k]);
+    loom_buf_deinit(&c.body);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define CASE(name, q, mode, status, want)                                                       \
@@ -744,6 +770,7 @@ CASE(alter_rp, "ALTER RETENTION POLICY autogen ON t DURATION 3d; SHOW RETENTION 
       cmocka_unit_test_setup_teardown(test_no_db_required, setup, teardown),
       cmocka_unit_test_setup_teardown(test_out_of_memory_is_clean, setup, teardown),
       cmocka_unit_test_setup_teardown(test_large_group_by_uses_stats, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_series_past_10000_rows_is_partial, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
