@@ -227,7 +227,7 @@ static void gen_iot(gen_ctx *g, int n, int heavy) {
     const char *f = fleets[qrng_n(&g->r, 4)];
     snprintf(q, sizeof q,
              "SELECT \"latitude\", \"longitude\" FROM \"readings\" WHERE \"fleet\"='%s' "
-             "GROUP BY \"name\",\"driver\" ORDER BY \"time\" LIMIT 1",
+             "GROUP BY \"name\",\"driver\" ORDER BY \"time\" DESC LIMIT 1",
              f);
     emit_q(g, "last-loc", q);
     snprintf(pq, sizeof pq,

@@ -27,6 +27,14 @@ def sh(cmd):
         return ""
 
 
+def loom_mtime():
+    try:
+        st = os.stat(os.environ.get("LOOM_BIN", "build/loom"))
+        return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(st.st_mtime))
+    except OSError:
+        return "?"
+
+
 def fmt(x, nd=0):
     if x is None:
         return "—"
@@ -55,14 +63,16 @@ def main():
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     t0, t1 = int(os.environ.get("T0", "0")), int(os.environ.get("T1", "0"))
     out.append("# Loom side-by-side benchmark results\n")
-    out.append(f"Measured by `bench/run.sh` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+    out.append(f"Measured by `bench/run.sh`, finished {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(t1 or time.time()))}, "
                f"wall time {(t1 - t0) / 60:.1f} min.\n")
     out.append(f"- Machine: {cpu or platform.machine()}, {os.cpu_count()} cores (shared by client and "
                f"server), {mem_gb:.0f} GiB RAM, {platform.system()} {platform.release()}.")
     out.append(f"- Command: `{os.environ.get('CMDLINE', '?')}` (what `make bench` runs after building, with these settings)")
     out.append(f"- Versions: {sh(['influxd', 'version']) or 'influxd ?'}; VictoriaMetrics "
                f"{sh(['victoria-metrics', '-version']) or '(Debian victoria-metrics package)'}; "
-               f"Loom commit {sh(['git', 'rev-parse', '--short', 'HEAD']) or '?'}.")
+               f"Loom `{sh([os.environ.get('LOOM_BIN', 'build/loom'), 'version']) or '?'}` "
+               f"(binary modified {loom_mtime()}; tree HEAD at report time "
+               f"{sh(['git', 'rev-parse', '--short', 'HEAD']) or '?'}).")
     out.append("- Durability of each system as run:")
     for s in SYSTEMS:
         out.append(f"  - {s}: {DURABILITY[s]}")
