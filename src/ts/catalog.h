@@ -58,6 +58,7 @@ typedef struct ts_series {
 
 typedef struct ts_partition {
   int64_t start;           /* ns, multiple of the partition length */
+  int64_t touched_mono;    /* monotonic ns of the last segment added by a flush */
   ts_seginfo **segs;       /* in seq order */
   uint32_t n_segs, cap_segs;
 } ts_partition;

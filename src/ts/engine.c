@@ -40,6 +40,7 @@ void ts_engine_options_default(ts_engine_options *o) {
   o->partition_ns = 86400 * LOOM_NS_PER_S;
   o->block_points = 1024;
   o->compact_threshold = 4;
+  o->cold_compact_s = 30;
 }
 
 void ts_seginfo_ref(ts_seginfo *s) { atomic_fetch_add(&s->refs, 1); }
@@ -428,6 +429,37 @@ static int replay_record(void *arg, uint8_t type, const uint8_t *p, size_t len) 
   return rc == LOOM_ENOMEM ? rc : 0;
 }
 
+typedef struct seg_file {
+  uint64_t min_seq, seq, file_id;
+  bool skip;
+  char path[4700];
+} seg_file;
+
+/* <min_seq>-<seq>-<file id>.seg, all hex. 0 or LOOM_EINVAL. */
+static int parse_seg_name(const char *name, seg_file *out) {
+  size_t nl = strlen(name);
+  if (nl < 5 || strcmp(name + nl - 4, ".seg")) return LOOM_EINVAL;
+  char *end;
+  uint64_t v[3];
+  const char *p = name;
+  for (int i = 0; i < 3; i++) {
+    v[i] = strtoull(p, &end, 16);
+    if (end == p || *end != (i < 2 ? '-' : '.')) return LOOM_EINVAL;
+    p = end + 1;
+  }
+  if (v[0] > v[1]) return LOOM_EINVAL;
+  memset(out, 0, sizeof *out);
+  out->min_seq = v[0];
+  out->seq = v[1];
+  out->file_id = v[2];
+  return 0;
+}
+
+static int cmp_file_desc(const void *a, const void *b) {
+  uint64_t x = ((const seg_file *)a)->file_id, y = ((const seg_file *)b)->file_id;
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
 static int load_segments(ts_engine *e, ts_db *db, char *err, size_t errlen) {
   char dir[4096];
   ts_db_dir(e, db, dir, sizeof dir);
@@ -444,6 +476,8 @@ static int load_segments(ts_engine *e, ts_db *db, char *err, size_t errlen) {
     DIR *pd = opendir(pdir);
     if (!pd) continue;
     struct dirent *fe;
+    seg_file *files = NULL;
+    size_t n_files = 0, cap_files = 0;
     while (!rc && (fe = readdir(pd))) {
       char path[4700];
       snprintf(path, sizeof path, "%s/%s", pdir, fe->d_name);
@@ -452,24 +486,47 @@ static int load_segments(ts_engine *e, ts_db *db, char *err, size_t errlen) {
         unlink(path); /* an unfinished flush or compaction */
         continue;
       }
-      if (nl < 5 || strcmp(fe->d_name + nl - 4, ".seg")) continue;
-      uint64_t seq = strtoull(fe->d_name, &end, 16); /* <seq>-<file id>.seg */
-      if (*end != '-' && *end != '.') continue;
-      uint64_t file_id = *end == '-' ? strtoull(end + 1, &end, 16) : seq;
-      if (*end != '.') continue;
-      if (file_id >= e->next_seq) e->next_seq = file_id + 1;
+      seg_file sf;
+      if (parse_seg_name(fe->d_name, &sf)) continue;
+      if (n_files == cap_files) {
+        cap_files = cap_files ? cap_files * 2 : 16;
+        seg_file *nf = loom_realloc(files, cap_files * sizeof *nf);
+        if (!nf) {
+          rc = LOOM_ENOMEM;
+          break;
+        }
+        files = nf;
+      }
+      snprintf(sf.path, sizeof sf.path, "%s", path);
+      files[n_files++] = sf;
+    }
+    /* Newest file first: a file whose seq range lies inside that of a newer
+     * file is a compaction input left by a crash before its removal. */
+    if (!rc) qsort(files, n_files, sizeof *files, cmp_file_desc);
+    for (size_t i = 0; !rc && i < n_files; i++) {
+      seg_file *sf = &files[i];
+      if (sf->file_id >= e->next_seq) e->next_seq = sf->file_id + 1;
+      if (sf->seq >= e->next_seq) e->next_seq = sf->seq + 1;
+      bool superseded = false;
+      for (size_t k = 0; k < i && !superseded; k++)
+        superseded = !files[k].skip && files[k].min_seq <= sf->min_seq && sf->seq <= files[k].seq;
+      if (superseded) {
+        sf->skip = true;
+        unlink(sf->path);
+        continue;
+      }
       ts_segment *seg;
-      rc = ts_segment_open(path, &seg, err, errlen);
+      rc = ts_segment_open(sf->path, &seg, err, errlen);
       if (rc) break;
       ts_seginfo *si;
-      rc = ts_register_segment(e, db, seg, seq, start, &si);
+      rc = ts_register_segment(e, db, seg, sf->min_seq, sf->seq, start, &si);
       if (!rc) e->segments_loaded++;
       if (rc) {
         ts_segment_close(seg);
-        snprintf(err, errlen, "%s: %s", path, loom_strerror(rc));
+        snprintf(err, errlen, "%s: %s", sf->path, loom_strerror(rc));
       }
-      if (seq >= e->next_seq) e->next_seq = seq + 1;
     }
+    loom_free(files);
     closedir(pd);
   }
   closedir(d);
@@ -492,6 +549,7 @@ int ts_engine_open(const ts_engine_options *o, ts_engine **out, char *err, size_
   if (!e->opt.head_max_bytes) e->opt.head_max_bytes = def.head_max_bytes;
   if (!e->opt.flush_interval_s) e->opt.flush_interval_s = def.flush_interval_s;
   if (!e->opt.compact_threshold) e->opt.compact_threshold = def.compact_threshold;
+  if (!e->opt.cold_compact_s) e->opt.cold_compact_s = def.cold_compact_s;
   pthread_rwlock_init(&e->lock, NULL);
   pthread_mutex_init(&e->flush_mu, NULL);
   pthread_mutex_init(&e->meta_mu, NULL);
@@ -554,7 +612,7 @@ fail:
 
 static void *bg_main(void *arg) {
   ts_engine *e = arg;
-  int64_t last_retention = 0;
+  int64_t last_retention = 0, last_cold = loom_mono_ns();
   pthread_mutex_lock(&e->bg_mu);
   while (!e->bg_stop) {
     struct timespec ts;
@@ -568,6 +626,12 @@ static void *bg_main(void *arg) {
     int64_t mono = loom_mono_ns();
     if (now || mono - e->last_flush_ns > (int64_t)e->opt.flush_interval_s * LOOM_NS_PER_S) {
       ts_engine_flush(e);
+    }
+    if (mono - last_cold > 5 * LOOM_NS_PER_S) { /* merge partitions that went cold */
+      pthread_mutex_lock(&e->flush_mu);
+      for (uint32_t i = 0; i < e->cat.n_dbs; i++) ts_compact_db(e, e->cat.dbs[i]);
+      pthread_mutex_unlock(&e->flush_mu);
+      last_cold = mono;
     }
     if (mono - last_retention > 60 * LOOM_NS_PER_S) {
       ts_engine_enforce_retention(e, loom_now_ns());
@@ -652,6 +716,7 @@ void ts_engine_stats_get(ts_engine *e, ts_engine_stats *s) {
     ts_db *db = e->cat.dbs[i];
     for (uint32_t p = 0; p < db->n_parts; p++) {
       s->segments += db->parts[p].n_segs;
+      s->partitions_unmerged += db->parts[p].n_segs > 1;
       for (uint32_t k = 0; k < db->parts[p].n_segs; k++)
         s->segment_bytes += ts_segment_file_bytes(db->parts[p].segs[k]->seg);
     }

@@ -32,6 +32,8 @@ typedef struct ts_engine_options {
   int64_t partition_ns;        /* time partition length (default 1 day) */
   uint32_t block_points;       /* points per block in segments (default 1024) */
   uint32_t compact_threshold;  /* compact a partition past this many segments (default 4) */
+  uint32_t cold_compact_s;     /* merge all segments of a partition no flush touched for this
+                                  long into one (default 30; bigger blocks, smaller index) */
   const void *wal_io;          /* tests: ts_wal_io hooks for failure injection, or NULL */
 } ts_engine_options;
 
@@ -193,6 +195,7 @@ typedef struct ts_engine_stats {
   uint64_t segments, segment_bytes;
   uint64_t wal_bytes_written, wal_fsyncs, wal_fsync_ns_total, wal_fsync_ns_max;
   uint64_t flushes, compactions;
+  uint64_t partitions_unmerged; /* partitions with more than one segment */
   bool readonly;
   /* what recovery found at open */
   uint64_t replay_records;          /* WAL records replayed */

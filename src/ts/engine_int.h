@@ -24,6 +24,7 @@ enum { TS_REC_WRITE = 1, TS_REC_DELETE = 2, TS_REC_WRITE_Z = 3 };
 struct ts_seginfo {
   ts_segment *seg;
   uint64_t seq;        /* newer segments win on equal timestamps */
+  uint64_t min_seq;    /* a compaction output stands for the inputs min_seq..seq */
   int64_t part_start;  /* ns */
   ts_db *db;
   atomic_int refs;     /* the partition's + each scan's */
@@ -88,8 +89,8 @@ int ts_db_dir(const ts_engine *e, const ts_db *db, char *out, size_t cap);
 int ts_flush(ts_engine *e);
 int ts_compact_db(ts_engine *e, ts_db *db);
 /* Register an opened segment file (lock held for writing). */
-int ts_register_segment(ts_engine *e, ts_db *db, ts_segment *seg, uint64_t seq,
-                        int64_t part_start, ts_seginfo **out);
+int ts_register_segment(ts_engine *e, ts_db *db, ts_segment *seg, uint64_t min_seq,
+                        uint64_t seq, int64_t part_start, ts_seginfo **out);
 
 /* delete.c */
 /* Remove from decoded points of a segment with sequence seq those that the

@@ -19,6 +19,7 @@
 #include "core/fsutil.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/timeutil.h"
 
 static int64_t part_of(const ts_engine *e, int64_t ts) {
   int64_t p = e->opt.partition_ns;
@@ -41,12 +42,13 @@ static ts_partition *partition_get(ts_db *db, int64_t start) {
   memmove(&db->parts[i + 1], &db->parts[i], (db->n_parts - i) * sizeof *db->parts);
   memset(&db->parts[i], 0, sizeof db->parts[i]);
   db->parts[i].start = start;
+  db->parts[i].touched_mono = loom_mono_ns(); /* cold only after cold_compact_s from now */
   db->n_parts++;
   return &db->parts[i];
 }
 
-int ts_register_segment(ts_engine *e, ts_db *db, ts_segment *seg, uint64_t seq,
-                        int64_t part_start, ts_seginfo **out) {
+int ts_register_segment(ts_engine *e, ts_db *db, ts_segment *seg, uint64_t min_seq,
+                        uint64_t seq, int64_t part_start, ts_seginfo **out) {
   ts_partition *part = partition_get(db, part_start);
   if (!part) return LOOM_ENOMEM;
   if (part->n_segs == part->cap_segs) {
@@ -60,6 +62,7 @@ int ts_register_segment(ts_engine *e, ts_db *db, ts_segment *seg, uint64_t seq,
   if (!si) return LOOM_ENOMEM;
   si->seg = seg;
   si->seq = seq;
+  si->min_seq = min_seq;
   si->part_start = part_start;
   si->db = db;
   atomic_init(&si->refs, 1);
@@ -94,7 +97,7 @@ int ts_register_segment(ts_engine *e, ts_db *db, ts_segment *seg, uint64_t seq,
 typedef struct pending_seg {
   ts_db *db;
   int64_t start;
-  uint64_t seq;
+  uint64_t min_seq, seq;
   ts_segw *w;
   char path[4400];
 } pending_seg;
@@ -104,12 +107,14 @@ typedef struct seg_set {
   uint32_t n, cap;
 } seg_set;
 
-/* The segment being written for (db, start), created on first use. Its seq is
- * `seq`, or a new one when seq is 0; its file name is always new:
- * <seq>-<file id>.seg (hex), since a compaction's output keeps the seq of its
- * newest input. */
-static int seg_set_get(ts_engine *e, seg_set *s, ts_db *db, int64_t start, uint64_t seq,
-                       pending_seg **out) {
+/* The segment being written for (db, start), created on first use. A flush
+ * segment (min_seq = seq = 0 here) gets a new seq; a compaction's output
+ * stands for its inputs min_seq..seq. The file is named
+ * <min_seq>-<seq>-<file id>.seg (hex) with a new file id, so that after a
+ * crash between a compaction and the removal of its inputs, loading can tell
+ * the output (the newest file covering their seqs) from the inputs. */
+static int seg_set_get(ts_engine *e, seg_set *s, ts_db *db, int64_t start, uint64_t min_seq,
+                       uint64_t seq, pending_seg **out) {
   for (uint32_t i = 0; i < s->n; i++)
     if (s->v[i].db == db && s->v[i].start == start) {
       *out = &s->v[i];
@@ -127,6 +132,7 @@ static int seg_set_get(ts_engine *e, seg_set *s, ts_db *db, int64_t start, uint6
   p->db = db;
   p->start = start;
   p->seq = seq ? seq : e->next_seq++;
+  p->min_seq = seq ? min_seq : p->seq;
   uint64_t file_id = seq ? e->next_seq++ : p->seq;
   char dir[4096];
   int rc = ts_db_dir(e, db, dir, sizeof dir);
@@ -144,7 +150,8 @@ static int seg_set_get(ts_engine *e, seg_set *s, ts_db *db, int64_t start, uint6
       return rc;
   }
   size_t l = strlen(p->path);
-  snprintf(p->path + l, sizeof p->path - l, "/%016" PRIx64 "-%016" PRIx64 ".seg", p->seq, file_id);
+  snprintf(p->path + l, sizeof p->path - l, "/%016" PRIx64 "-%016" PRIx64 "-%016" PRIx64 ".seg",
+           p->min_seq, p->seq, file_id);
   if ((rc = ts_segw_open(p->path, &p->w))) return rc;
   ts_segw_set_block_points(p->w, e->opt.block_points);
   s->n++;
@@ -153,7 +160,7 @@ static int seg_set_get(ts_engine *e, seg_set *s, ts_db *db, int64_t start, uint6
 }
 
 /* Finish every pending segment, open it and register it (takes the lock). */
-static int seg_set_commit(ts_engine *e, seg_set *s, ts_seginfo **made, uint32_t *n_made) {
+static int seg_set_commit(ts_engine *e, seg_set *s, bool compaction) {
   int rc = 0;
   uint32_t i;
   for (i = 0; i < s->n && !rc; i++) {
@@ -186,9 +193,13 @@ static int seg_set_commit(ts_engine *e, seg_set *s, ts_seginfo **made, uint32_t 
   pthread_rwlock_wrlock(&e->lock);
   for (i = 0; !rc && i < s->n; i++) {
     ts_seginfo *si = NULL;
-    rc = ts_register_segment(e, s->v[i].db, segs[i], s->v[i].seq, s->v[i].start, &si);
+    rc = ts_register_segment(e, s->v[i].db, segs[i], s->v[i].min_seq, s->v[i].seq, s->v[i].start,
+                             &si);
+    if (!rc && !compaction) { /* a flush: the partition is being written to */
+      for (uint32_t p = 0; p < s->v[i].db->n_parts; p++)
+        if (s->v[i].db->parts[p].start == s->v[i].start) s->v[i].db->parts[p].touched_mono = loom_mono_ns();
+    }
     if (!rc) segs[i] = NULL;
-    if (made && si) made[(*n_made)++] = si;
   }
   pthread_rwlock_unlock(&e->lock);
   for (i = 0; i < s->n; i++) ts_segment_close(segs[i]);
@@ -202,7 +213,8 @@ static void seg_set_free(seg_set *s) {
 }
 
 /* Write sorted, deduplicated points of one column, split by partition. */
-static int write_points(ts_engine *e, seg_set *set, ts_db *db, uint64_t seq, const char *key,
+static int write_points(ts_engine *e, seg_set *set, ts_db *db, uint64_t min_seq, uint64_t seq,
+                        const char *key,
                         const char *field, ts_type type, const int64_t *ts, const uint8_t *vals,
                         uint32_t n) {
   size_t es = ts_type_size(type);
@@ -212,7 +224,7 @@ static int write_points(ts_engine *e, seg_set *set, ts_db *db, uint64_t seq, con
     uint32_t j = i + 1;
     while (j < n && part_of(e, ts[j]) == start) j++;
     pending_seg *p;
-    int rc = seg_set_get(e, set, db, start, seq, &p);
+    int rc = seg_set_get(e, set, db, start, min_seq, seq, &p);
     if (!rc)
       rc = ts_segw_add(p->w, key, (uint32_t)strlen(key), field, (uint32_t)strlen(field), type,
                        ts + i, vals + (size_t)i * es, j - i);
@@ -301,11 +313,11 @@ int ts_flush(ts_engine *e) {
     void *vals;
     uint32_t np;
     rc = ts_headbuf_range(&col->frz, col->type, INT64_MIN, INT64_MAX, &ts, &vals, &np);
-    if (!rc && np) rc = write_points(e, &set, col->db, 0, items[i].key, items[i].field, col->type, ts, vals, np);
+    if (!rc && np) rc = write_points(e, &set, col->db, 0, 0, items[i].key, items[i].field, col->type, ts, vals, np);
     loom_free(ts);
     loom_free(vals);
   }
-  if (!rc) rc = seg_set_commit(e, &set, NULL, NULL);
+  if (!rc) rc = seg_set_commit(e, &set, false);
   seg_set_free(&set);
 
   pthread_rwlock_wrlock(&e->lock);
@@ -481,7 +493,7 @@ static int compact_partition(ts_engine *e, ts_db *db, uint32_t part_idx, uint32_
     segs[i] = part->segs[first + i];
     ts_seginfo_ref(segs[i]);
   }
-  uint64_t seq = segs ? segs[n_segs - 1]->seq : 0;
+  uint64_t seq = segs ? segs[n_segs - 1]->seq : 0, min_seq = segs ? segs[0]->min_seq : 0;
   if (!rc) rc = collect_cols(e, db, segs, n_segs, &cols);
   pthread_rwlock_unlock(&e->lock);
   if (rc) {
@@ -500,13 +512,13 @@ static int compact_partition(ts_engine *e, ts_db *db, uint32_t part_idx, uint32_
     loom_buf *strs = NULL;
     rc = gather(e, col, segs, n_segs, &ts, &vals, &n, &strs, &n_strs, err, sizeof err);
     if (!rc && n)
-      rc = write_points(e, &set, db, seq, cols.v[i].key, cols.v[i].field, col->type, ts, vals, n);
+      rc = write_points(e, &set, db, min_seq, seq, cols.v[i].key, cols.v[i].field, col->type, ts, vals, n);
     for (uint32_t k = 0; k < n_strs; k++) loom_buf_deinit(&strs[k]);
     loom_free(strs);
     loom_free(ts);
     loom_free(vals);
   }
-  if (!rc) rc = seg_set_commit(e, &set, NULL, NULL);
+  if (!rc) rc = seg_set_commit(e, &set, true);
   seg_set_free(&set);
   if (!rc) {
     pthread_rwlock_wrlock(&e->lock);
@@ -542,7 +554,16 @@ static int compact_partition(ts_engine *e, ts_db *db, uint32_t part_idx, uint32_
 int ts_compact_db(ts_engine *e, ts_db *db) {
   int rc = 0;
   uint32_t k = e->opt.compact_threshold < 2 ? 2 : e->opt.compact_threshold;
+  int64_t cold = loom_mono_ns() - (int64_t)e->opt.cold_compact_s * LOOM_NS_PER_S;
   for (uint32_t p = 0; p < db->n_parts && !rc; p++) {
+    pthread_rwlock_rdlock(&e->lock);
+    bool merge_all = db->parts[p].n_segs > 1 && db->parts[p].touched_mono < cold;
+    uint32_t n_all = db->parts[p].n_segs;
+    pthread_rwlock_unlock(&e->lock);
+    if (merge_all) { /* cold: everything into one segment */
+      rc = compact_partition(e, db, p, 0, n_all);
+      continue;
+    }
     while (!rc && db->parts[p].n_segs > e->opt.compact_threshold) {
       uint32_t w = db->parts[p].n_segs < k ? db->parts[p].n_segs : k;
       pthread_rwlock_rdlock(&e->lock);

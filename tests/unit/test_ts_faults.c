@@ -628,7 +628,7 @@ static void test_failed_flush_forgets_no_column(void **state) {
   write_series(f, "a", 1024); /* fills the dirty list (1024 entries) */
   /* the first flush's segment path is taken by a directory: rename fails */
   char block[256];
-  snprintf(block, sizeof block, "%s/data/db/0/0000000000000001-0000000000000001.seg/x", f->dir);
+  snprintf(block, sizeof block, "%s/data/db/0/0000000000000001-0000000000000001-0000000000000001.seg/x", f->dir);
   assert_int_equal(loom_mkdir_p(block), 0);
   flush_arg fa = {.e = f->e};
   pthread_t t;
