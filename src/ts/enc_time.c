@@ -6,10 +6,21 @@
  */
 #include "ts/enc_time.h"
 
+#include <stdint.h>
+
 #include "core/err.h"
 #include "ts/enc_int.h"
 
-enum { MODE_DELTA_FOR = 0, MODE_DOD_FOR = 1, MODE_DOD_RLE = 2 };
+enum { MODE_DELTA_FOR = 0, MODE_DOD_FOR = 1, MODE_DOD_RLE = 2, MODE_GCD_DELTA_FOR = 3 };
+
+static uint64_t gcd(uint64_t a, uint64_t b) {
+  while (b) {
+    uint64_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
 
 static size_t uvarint_len(uint64_t v) {
   size_t n = 1;
@@ -32,11 +43,12 @@ int ts_enc_time_encode(const int64_t *ts, uint32_t n, loom_buf *out) {
 
   const uint64_t *u = (const uint64_t *)ts;
   uint64_t d1 = u[1] - u[0];
-  uint64_t dmin = d1, dmax = d1, prev = d1;
+  uint64_t dmin = d1, dmax = d1, prev = d1, g = d1;
   int64_t dodmin = 0, dodmax = 0;
   size_t rle = 0, run = 0;
   for (uint32_t i = 2; i < n; i++) {
     uint64_t d = u[i] - u[i - 1];
+    if (g > 1) g = gcd(g, d);
     if (d < dmin) dmin = d;
     if (d > dmax) dmax = d;
     int64_t dod = (int64_t)(d - prev);
@@ -61,8 +73,16 @@ int ts_enc_time_encode(const int64_t *ts, uint32_t n, loom_buf *out) {
   size_t size0 = 2 + uvarint_len(dmin) + ts_bits_len(n - 1, w0);
   size_t size1 = 2 + uvarint_len(d1) + uvarint_len(zigzag(dodmin)) + ts_bits_len(n - 2, w1);
   size_t size2 = 1 + uvarint_len(d1) + rle;
+  /* deltas that are all multiples of g (10 s data with gaps: g = 10^10 ns)
+   * pack as small integers */
+  unsigned w3 = g > 1 ? ts_bits_width(dmax / g - dmin / g) : 64;
+  size_t size3 = g > 1 ? 2 + uvarint_len(g) + uvarint_len(dmin / g) + ts_bits_len(n - 1, w3) : SIZE_MAX;
   int mode = MODE_DELTA_FOR;
   size_t size = size0;
+  if (size3 < size) {
+    mode = MODE_GCD_DELTA_FOR;
+    size = size3;
+  }
   if (size1 < size) {
     mode = MODE_DOD_FOR;
     size = size1;
@@ -78,7 +98,15 @@ int ts_enc_time_encode(const int64_t *ts, uint32_t n, loom_buf *out) {
   /* Room is reserved: the appends below cannot fail. */
   loom_buf_append_u8(out, (uint8_t)mode);
   ts_bitw bw;
-  if (mode == MODE_DELTA_FOR) {
+  if (mode == MODE_GCD_DELTA_FOR) {
+    loom_buf_append_uvarint(out, g);
+    loom_buf_append_uvarint(out, dmin / g);
+    loom_buf_append_u8(out, (uint8_t)w3);
+    ts_bitw_init(&bw, out->data + out->len);
+    if (w3)
+      for (uint32_t i = 1; i < n; i++) ts_bitw_put(&bw, (u[i] - u[i - 1]) / g - dmin / g, w3);
+    out->len = (size_t)(ts_bitw_finish(&bw) - out->data);
+  } else if (mode == MODE_DELTA_FOR) {
     loom_buf_append_uvarint(out, dmin);
     loom_buf_append_u8(out, (uint8_t)w0);
     ts_bitw_init(&bw, out->data + out->len);
@@ -124,6 +152,18 @@ int ts_enc_time_decode(const uint8_t *p, size_t len, uint32_t n, int64_t *out) {
   uint8_t mode, w;
   uint64_t *u = (uint64_t *)out;
   if (loom_rd_u8(&r, &mode)) return LOOM_ECORRUPT;
+  if (mode == MODE_GCD_DELTA_FOR) {
+    uint64_t g, qmin;
+    if (loom_rd_uvarint(&r, &g) || g < 2 || loom_rd_uvarint(&r, &qmin) || loom_rd_u8(&r, &w) ||
+        w > 64 || r.len != ts_bits_len(n - 1, w))
+      return LOOM_ECORRUPT;
+    ts_bits_unpack(r.p, r.len, w, 0, n - 1, u + 1);
+    for (uint32_t i = 1; i < n; i++) {
+      u[i] = u[i - 1] + (qmin + u[i]) * g;
+      if (out[i] <= out[i - 1]) return LOOM_ECORRUPT;
+    }
+    return 0;
+  }
   if (mode == MODE_DELTA_FOR) {
     uint64_t dmin;
     if (loom_rd_uvarint(&r, &dmin) || loom_rd_u8(&r, &w) || w > 64 ||

@@ -19,9 +19,12 @@
  * dod[i] = d[i] - d[i-1] mod 2^64 taken as int64):
  *   8   ts[0], int64 LE
  *   --  nothing more when n == 1; else:
- *   1   mode: 0 = delta-FOR, 1 = dod-FOR, 2 = dod-RLE
+ *   1   mode: 0 = delta-FOR, 1 = dod-FOR, 2 = dod-RLE, 3 = gcd-delta-FOR
  *   mode 0: dmin uvarint (minimum of d[1..n-1]), u8 w (0..64),
  *           ts_bits_len(n-1, w) bytes packing d[i] - dmin (see enc_int.h)
+ *   mode 3: g uvarint (>= 2, the GCD of every d[i]), qmin uvarint (minimum of
+ *           d[i] / g), u8 w, ts_bits_len(n-1, w) bytes packing d[i] / g - qmin
+ *           (regular data with gaps: 10 s steps and 20 s gaps pack in 1 bit)
  *   mode 1: d[1] uvarint, dodmin zz varint, u8 w (0..64),
  *           ts_bits_len(n-2, w) bytes packing dod[i] - dodmin, i = 2..n-1
  *   mode 2: d[1] uvarint, then dod[2..n-1] as repeated

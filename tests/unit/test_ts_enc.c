@@ -227,9 +227,37 @@ static void test_str_rejects_zstd_bomb_claim(void **state) {
   loom_buf_deinit(&col);
 }
 
+/* 10 s data with missing points: the deltas share a divisor, so they pack in
+ * a bit or two per point (ns deltas of 10^10 would need 35 bits). */
+static void test_time_gcd_packs_gappy_regular_data(void **state) {
+  (void)state;
+  int64_t ts[1000], out[1000];
+  int64_t t = 1451606400000000000LL;
+  uint64_t x = 12345;
+  for (int i = 0; i < 1000; i++) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    t += (int64_t)(1 + (x >> 62 == 0)) * 10000000000LL; /* a quarter of the steps skip one */
+    ts[i] = t;
+  }
+  loom_buf b;
+  loom_buf_init(&b);
+  assert_int_equal(ts_enc_time_encode(ts, 1000, &b), 0);
+  assert_true(b.len < 1000 / 8 + 32);
+  assert_int_equal(ts_enc_time_decode(b.data, b.len, 1000, out), 0);
+  assert_memory_equal(ts, out, sizeof ts);
+  /* a corrupt divisor of 1 is refused */
+  uint8_t bad[64] = {0};
+  memcpy(bad, b.data, 9);
+  bad[8] = 3;  /* mode 3 */
+  bad[9] = 1;  /* g = 1 */
+  assert_int_equal(ts_enc_time_decode(bad, 12, 3, out), LOOM_ECORRUPT);
+  loom_buf_deinit(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_time_hand_made_delta_for),
+      cmocka_unit_test(test_time_gcd_packs_gappy_regular_data),
       cmocka_unit_test(test_time_rejects_zero_delta),
       cmocka_unit_test(test_time_rejects_overflowing_delta),
       cmocka_unit_test(test_time_rejects_long_rle_run),
