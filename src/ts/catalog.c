@@ -338,11 +338,15 @@ int ts_catalog_series_col(ts_catalog *c, ts_db *db, ts_series *s, const char *fi
   ts_col *col = loom_calloc(1, sizeof *col);
   if (!col) return LOOM_ENOMEM;
   ts_series_info *ni = info_new(s, info, c->n_cols, fidx);
-  if (!ni || grave(c, s->info)) {
+  /* The old version may be in a snapshot only if one was built since it was
+   * made: otherwise free it now rather than keep it until close. */
+  bool in_snapshot = info && db->meta_cache && db->meta_cache->version >= s->info_version;
+  if (!ni || (in_snapshot && grave(c, s->info))) {
     loom_free(ni);
     loom_free(col);
     return LOOM_ENOMEM;
   }
+  if (!in_snapshot) loom_free(s->info);
   col->cid = c->n_cols;
   col->sid = s->sid;
   col->db = db;
@@ -354,6 +358,7 @@ int ts_catalog_series_col(ts_catalog *c, ts_db *db, ts_series *s, const char *fi
   c->n_cols++;
   s->info = ni;
   db->meta_version++;
+  s->info_version = db->meta_version;
   *cid = col->cid;
   return 0;
 }

@@ -53,6 +53,7 @@ typedef struct ts_series {
   uint32_t key_len;
   ts_meas *meas;
   ts_series_info *info;    /* current immutable version (see catalog.c) */
+  uint64_t info_version;   /* the database's meta_version when info was made */
   bool dead;
 } ts_series;
 
