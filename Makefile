@@ -70,7 +70,7 @@ demo:
 bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory all
-	bench/run.sh
+	BUILD=$(OUT) bench/run.sh
 
 # libFuzzer targets: clang, ASan+UBSan, every library source compiled in.
 FUZZ_BUILD := build-fuzz

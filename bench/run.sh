@@ -197,7 +197,18 @@ settle_system() { # SYSTEM DIR
       curl -sf "http://127.0.0.1:$SERVER_PORT/internal/force_flush" >/dev/null || true
       sleep 15 ;;
     loom-*)
-      stop_server ;; # loom flushes on a graceful stop
+      # a graceful stop flushes the head; a partition no flush touched for 30 s is
+      # then merged into one segment: restart and wait for that, as for the others' merges
+      stop_server
+      local mode=${1#loom-}
+      if start_loom "$2" "$mode"; then
+        for ((i = 0; i < 90; i++)); do
+          sleep 1
+          curl -sf -H "Authorization: Token $TOKEN" "http://127.0.0.1:$SERVER_PORT/metrics" |
+            grep -q '^loom_partitions_unmerged 0$' && break
+        done
+        stop_server
+      fi ;;
   esac
 }
 

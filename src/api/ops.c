@@ -87,6 +87,8 @@ void api_metrics(http_req *req, loom_api *api) {
   metric(&b, "loom_head_bytes", "gauge", "Bytes held by the in-memory head.", (double)st.head_bytes);
   metric(&b, "loom_segments", "gauge", "Segment files.", (double)st.segments);
   metric(&b, "loom_segment_bytes", "gauge", "Bytes in segment files.", (double)st.segment_bytes);
+  metric(&b, "loom_partitions_unmerged", "gauge",
+         "Partitions with more than one segment (merged once cold).", (double)st.partitions_unmerged);
   metric(&b, "loom_wal_bytes_total", "counter", "Bytes written to the WAL.", (double)st.wal_bytes_written);
   metric(&b, "loom_wal_fsyncs_total", "counter", "WAL fsyncs.", (double)st.wal_fsyncs);
   metric(&b, "loom_wal_fsync_seconds_total", "counter", "Time spent in WAL fsyncs.",
