@@ -38,8 +38,21 @@ typedef struct scan_ctx {
   ts_type type;
   uint32_t keep;  /* >0: keep at most this many points (first ones, or last ones when desc) */
   bool desc;
+  const int64_t *at; /* when set: keep only points at these times (ascending) */
+  uint32_t n_at;
   int rc;
 } scan_ctx;
+
+/* First index of at[0..n) with at[i] >= t. */
+static uint32_t lower_bound(const int64_t *at, uint32_t n, int64_t t) {
+  uint32_t lo = 0, hi = n;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (at[mid] < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
 
 static int cb_push(colbuf *b, int64_t t, qx_val v) {
   if (b->n == b->cap) {
@@ -69,8 +82,37 @@ int qx_count_points(plan *p, uint64_t n) {
   return 0;
 }
 
+/* load_cb with a list of wanted times: blocks without one are skipped
+ * from their stats, undecoded. */
+static int load_at_cb(scan_ctx *sc, const ts_chunk *ch) {
+  if (!ch->ts) {
+    uint32_t i = lower_bound(sc->at, sc->n_at, ch->stats->min_ts);
+    return i < sc->n_at && sc->at[i] <= ch->stats->max_ts ? TS_SCAN_DECODE : 0;
+  }
+  if ((sc->rc = qx_count_points(sc->p, ch->n))) return TS_SCAN_STOP;
+  uint32_t j = lower_bound(sc->at, sc->n_at, ch->ts[0]);
+  for (uint32_t i = 0; i < ch->n && j < sc->n_at; i++) {
+    while (j < sc->n_at && sc->at[j] < ch->ts[i]) j++;
+    if (j == sc->n_at || sc->at[j] != ch->ts[i]) continue;
+    qx_val v;
+    v.type = ch->type;
+    v.v = ts_value_load(ch->type, ch->vals, i);
+    if (ch->type == TS_STRING) {
+      char *cp = ql_arena_strndup(&sc->p->arena, v.v.s.p, v.v.s.len);
+      if (!cp) {
+        sc->rc = LOOM_ENOMEM;
+        return TS_SCAN_STOP;
+      }
+      v.v.s.p = cp;
+    }
+    if ((sc->rc = cb_push(sc->cb, ch->ts[i], v))) return TS_SCAN_STOP;
+  }
+  return 0;
+}
+
 static int load_cb(void *arg, const ts_chunk *ch) {
   scan_ctx *sc = arg;
+  if (sc->at) return load_at_cb(sc, ch);
   if (!ch->ts) return TS_SCAN_DECODE;
   if ((sc->rc = qx_count_points(sc->p, ch->n))) return TS_SCAN_STOP;
   uint32_t from = 0, to = ch->n;
@@ -115,6 +157,16 @@ int qx_col_load(plan *p, uint32_t col_id, colbuf *b, uint32_t keep, bool desc) {
     }
   }
   return 0;
+}
+
+int qx_col_load_at(plan *p, uint32_t col_id, colbuf *b, const int64_t *at, uint32_t n_at) {
+  scan_ctx sc = {.p = p, .cb = b, .at = at, .n_at = n_at};
+  b->n = 0;
+  if (!n_at) return 0;
+  int64_t lo = at[0] > p->tmin ? at[0] : p->tmin, hi = at[n_at - 1] < p->tmax ? at[n_at - 1] : p->tmax;
+  if (lo > hi) return 0;
+  int rc = qx_src_scan(p, col_id, lo, hi, TS_SCAN_STATS, load_cb, &sc);
+  return sc.rc ? sc.rc : rc;
 }
 
 void qx_colbuf_free(colbuf *b) {
@@ -162,13 +214,15 @@ static void cast_val(qx_val *v, ql_cast c) {
   }
 }
 
-qx_val qx_eval(const qn *n, const evctx *x) {
+qx_val qx_eval(qn *n, const evctx *x) {
   qx_val r = {0};
   switch (n->kind) {
   case N_LIT: return n->lit;
   case N_CALL: return x->slotvals ? x->slotvals[n->slot] : r;
   case N_FIELD: {
-    int fi = x->m ? qx_field_index(x->m, n->name) : -1;
+    if (!x->m) n->bm = NULL, n->bfi = -1;
+    else if (n->bm != x->m) n->bm = x->m, n->bfi = qx_field_index(x->m, n->name);
+    int fi = n->bfi;
     if (fi >= 0) {
       if (x->fvals) r = x->fvals[fi];
       cast_val(&r, n->cast);
@@ -179,11 +233,16 @@ qx_val qx_eval(const qn *n, const evctx *x) {
   /* fall through: a tag */
   /* FALLTHROUGH */
   case N_TAG: {
-    const char *tv = x->s ? qx_series_tag(x->s, n->name) : NULL;
-    if (tv) {
+    if (!x->s) return r;
+    if (n->bs != x->s) {
+      n->bs = x->s;
+      n->btv = qx_series_tag(x->s, n->name);
+      n->btl = n->btv ? (uint32_t)strlen(n->btv) : 0;
+    }
+    if (n->btv) {
       r.type = TS_STRING;
-      r.v.s.p = tv;
-      r.v.s.len = (uint32_t)strlen(tv);
+      r.v.s.p = n->btv;
+      r.v.s.len = n->btl;
     }
     return r;
   }

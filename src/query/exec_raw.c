@@ -100,11 +100,58 @@ typedef struct sortref {
   uint32_t ord, idx;
 } sortref;
 
-static int cmp_sortref(const void *a, const void *b) {
-  const sortref *x = a, *y = b;
-  if (x->t != y->t) return x->t < y->t ? -1 : 1;
-  if (x->ord != y->ord) return x->ord < y->ord ? -1 : 1;
-  return x->idx < y->idx ? -1 : x->idx > y->idx;
+/* Heap order of merge runs: the head row's time, then its series order. */
+static bool run_less(const rowbuf *rb, const uint32_t *pos, uint32_t a, uint32_t b) {
+  int64_t ta = rb->t[pos[a]], tb = rb->t[pos[b]];
+  if (ta != tb) return ta < tb;
+  return rb->ord[pos[a]] < rb->ord[pos[b]];
+}
+
+static void heap_down(const rowbuf *rb, const uint32_t *pos, uint32_t *h, uint32_t n, uint32_t i) {
+  for (;;) {
+    uint32_t l = 2 * i + 1, m = i;
+    if (l < n && run_less(rb, pos, h[l], h[m])) m = l;
+    if (l + 1 < n && run_less(rb, pos, h[l + 1], h[m])) m = l + 1;
+    if (m == i) return;
+    uint32_t x = h[i];
+    h[i] = h[m], h[m] = x;
+    i = m;
+  }
+}
+
+/* The group's rows are runs, one per series, each ascending in time with
+ * unique times: merge them into (time, series order) order without a
+ * comparison sort of every row. 0 or LOOM_ENOMEM. */
+static int merge_runs(const rowbuf *rb, sortref *out) {
+  uint32_t n_runs = 0;
+  for (uint32_t i = 0; i < rb->n; i++)
+    if (!i || rb->ord[i] != rb->ord[i - 1]) n_runs++;
+  if (n_runs <= 1) {
+    for (uint32_t i = 0; i < rb->n; i++) out[i] = (sortref){rb->t[i], rb->ord[i], i};
+    return 0;
+  }
+  uint32_t *pos = loom_malloc((size_t)n_runs * 3 * sizeof *pos);
+  if (!pos) return LOOM_ENOMEM;
+  uint32_t *end = pos + n_runs, *h = end + n_runs;
+  uint32_t r = 0;
+  for (uint32_t i = 0; i < rb->n; i++) {
+    if (i && rb->ord[i] == rb->ord[i - 1]) continue;
+    if (r) end[r - 1] = i;
+    pos[r] = i;
+    h[r] = r;
+    r++;
+  }
+  end[r - 1] = rb->n;
+  uint32_t hn = n_runs;
+  for (uint32_t i = hn / 2; i-- > 0;) heap_down(rb, pos, h, hn, i);
+  for (uint32_t k = 0; k < rb->n; k++) {
+    uint32_t run = h[0], i = pos[run];
+    out[k] = (sortref){rb->t[i], rb->ord[i], i};
+    if (++pos[run] == end[run]) h[0] = h[--hn];
+    if (hn) heap_down(rb, pos, h, hn, 0);
+  }
+  loom_free(pos);
+  return 0;
 }
 
 static bool refs_of(const qn *n, const ts_measurement_info *m) {
@@ -157,6 +204,83 @@ static int last_row(plan *p, const ts_measurement_info *m, const ts_series_info 
   return qx_count_points(p, 1) ? LOOM_ERANGE : 1;
 }
 
+/* Times at which a series passes its field condition, found from the
+ * condition's own columns. */
+typedef struct matchset {
+  int64_t *at;
+  uint32_t n, cap;
+  uint8_t *cf; /* the condition's fields */
+} matchset;
+
+/* Field condition first (high-cpu-all): load only the columns the
+ * condition reads, evaluate it on their rows, keep those columns' points at
+ * the passing times, then load the other needed columns only at those times
+ * (blocks without one are not decoded). The rows the caller then merges are
+ * exactly the passing rows of a full load, since the condition reads no
+ * other field. Returns 1 when it does not apply (a row without any of the
+ * condition's fields could pass), 0 when the columns are loaded, or an
+ * error. */
+static int load_filtered(plan *p, const ts_measurement_info *m, const ts_series_info *s,
+                         const uint8_t *need, colbuf *cbs, uint32_t *cur, qx_val *rowv,
+                         matchset *ms) {
+  size_t nf = m->n_fields;
+  memset(ms->cf, 0, nf);
+  qx_cond_fields(p->cond, m, ms->cf);
+  for (size_t f = 0; f < nf; f++) rowv[f].type = 0;
+  qx_row row = {.m = m, .s = s, .vals = rowv};
+  int ok = qx_cond_row(p->cond, &row, p->rc, p->c->err, sizeof p->c->err);
+  if (ok < 0) return ok;
+  if (ok) return 1;
+  int rc;
+  for (size_t f = 0; f < nf; f++) {
+    cbs[f].n = 0;
+    cur[f] = 0;
+    if (!ms->cf[f]) continue;
+    int64_t col = qx_col_of(s, (int)f);
+    if (col >= 0 && (rc = qx_col_load(p, (uint32_t)col, &cbs[f], 0, false))) return rc;
+  }
+  ms->n = 0;
+  for (;;) {
+    int64_t t = INT64_MAX;
+    for (size_t f = 0; f < nf; f++)
+      if (ms->cf[f] && cur[f] < cbs[f].n && cbs[f].ts[cur[f]] < t) t = cbs[f].ts[cur[f]];
+    if (t == INT64_MAX) break;
+    for (size_t f = 0; f < nf; f++) {
+      rowv[f].type = 0;
+      if (ms->cf[f] && cur[f] < cbs[f].n && cbs[f].ts[cur[f]] == t) rowv[f] = cbs[f].v[cur[f]++];
+    }
+    ok = qx_cond_row(p->cond, &row, p->rc, p->c->err, sizeof p->c->err);
+    if (ok < 0) return ok;
+    if (!ok) continue;
+    if (ms->n == ms->cap) {
+      uint32_t nc = ms->cap ? ms->cap * 2 : 256;
+      int64_t *na = loom_realloc(ms->at, nc * sizeof *na);
+      if (!na) return LOOM_ENOMEM;
+      ms->at = na, ms->cap = nc;
+    }
+    ms->at[ms->n++] = t;
+  }
+  for (size_t f = 0; f < nf; f++) {
+    cur[f] = 0;
+    if (!need[f]) continue;
+    if (ms->cf[f]) { /* keep the points at passing times */
+      uint32_t w = 0, j = 0;
+      for (uint32_t i = 0; i < cbs[f].n; i++) {
+        while (j < ms->n && ms->at[j] < cbs[f].ts[i]) j++;
+        if (j < ms->n && ms->at[j] == cbs[f].ts[i]) {
+          cbs[f].ts[w] = cbs[f].ts[i];
+          cbs[f].v[w++] = cbs[f].v[i];
+        }
+      }
+      cbs[f].n = w;
+      continue;
+    }
+    int64_t col = qx_col_of(s, (int)f);
+    if (col >= 0 && (rc = qx_col_load_at(p, (uint32_t)col, &cbs[f], ms->at, ms->n))) return rc;
+  }
+  return 0;
+}
+
 int qx_raw_group_run(plan *p, const ts_measurement_info *m, sser *ss, uint32_t n_ss,
                          series_out *so) {
   size_t nf = m->n_fields, ncols = p->n_fields;
@@ -170,9 +294,10 @@ int qx_raw_group_run(plan *p, const ts_measurement_info *m, sser *ss, uint32_t n
   bool late = p->n_xf > 0;
   rowbuf rb = {.ncols = late ? nf : ncols};
   sortref *refs = NULL;
+  matchset ms = {.cf = loom_calloc(nf + 1, 1)};
   loom_buf lastbuf;
   loom_buf_init(&lastbuf);
-  if (!sel || !cbs || !rowv || !outv || !cur) {
+  if (!sel || !cbs || !rowv || !outv || !cur || !ms.cf) {
     rc = LOOM_ENOMEM;
     goto out;
   }
@@ -214,7 +339,12 @@ int qx_raw_group_run(plan *p, const ts_measurement_info *m, sser *ss, uint32_t n
       }
       if (lr >= 0 && lr != 2) continue;
     }
-    for (size_t f = 0; f < nf; f++) {
+    int lf = filter && !keep ? load_filtered(p, m, s, need, cbs, cur, rowv, &ms) : 1;
+    if (lf < 0) {
+      rc = lf;
+      goto out;
+    }
+    for (size_t f = 0; lf && f < nf; f++) {
       cbs[f].n = 0;
       cur[f] = 0;
       if (!need[f]) continue;
@@ -268,8 +398,7 @@ int qx_raw_group_run(plan *p, const ts_measurement_info *m, sser *ss, uint32_t n
     rc = LOOM_ENOMEM;
     goto out;
   }
-  for (uint32_t i = 0; i < rb.n; i++) refs[i] = (sortref){rb.t[i], rb.ord[i], i};
-  if (rb.n > 1) qsort(refs, rb.n, sizeof *refs, cmp_sortref);
+  if ((rc = merge_runs(&rb, refs))) goto out;
   uint32_t prev_ord = UINT32_MAX;
   for (uint32_t k = 0; k < rb.n; k++) {
     uint32_t i = p->s->order_desc ? refs[rb.n - 1 - k].idx : refs[k].idx;
@@ -317,6 +446,8 @@ out:
   loom_free(outv);
   loom_free(cur);
   loom_free(refs);
+  loom_free(ms.at);
+  loom_free(ms.cf);
   rb_free(&rb);
   loom_buf_deinit(&lastbuf);
   return rc;

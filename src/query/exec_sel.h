@@ -25,6 +25,13 @@ struct qn {
   int xf;      /* N_XF: index of its state */
   int64_t param; /* N_XF: unit (ns) or moving_average count */
   qn *l, *r;   /* N_BIN operands; N_MATH / N_XF arguments (r: second) */
+  /* N_FIELD / N_TAG lookups cached by qx_eval: the field index in bm, and
+   * the tag value of series bs (btv NULL: absent) */
+  const ts_measurement_info *bm;
+  int bfi;
+  const ts_series_info *bs;
+  const char *btv;
+  uint32_t btl;
 };
 
 /* One aggregate call (function, field, percentile) shared by the columns using it. */
@@ -187,11 +194,15 @@ int qx_count_points(plan *p, uint64_t n);
 /* Load column col_id over [p->tmin, p->tmax] into b, ascending; keep > 0
  * keeps only the first (desc: the last) keep points. 0 or an error. */
 int qx_col_load(plan *p, uint32_t col_id, colbuf *b, uint32_t keep, bool desc);
+/* Load the points of column col_id at the times at[0..n_at) (ascending,
+ * within [p->tmin, p->tmax]) into b; blocks holding none of them are not
+ * decoded. 0 or an error. */
+int qx_col_load_at(plan *p, uint32_t col_id, colbuf *b, const int64_t *at, uint32_t n_at);
 void qx_colbuf_free(colbuf *b);
 /* Column id of field fidx in series s, -1 if the series lacks it. */
 int64_t qx_col_of(const ts_series_info *s, int fidx);
-/* Value of expression n over x (type 0: null). */
-qx_val qx_eval(const qn *n, const evctx *x);
+/* Value of expression n over x (type 0: null). Caches lookups in n. */
+qx_val qx_eval(qn *n, const evctx *x);
 /* Mark in need[] the fields of m that n reads (with a compatible cast). */
 void qx_vars_of(const qn *n, const ts_measurement_info *m, uint8_t *need);
 

@@ -128,9 +128,14 @@ int qx_vsrc_row(qx_vsrc *v, int64_t t, const qx_val *vals, size_t n) {
     s->cap_rows = nc;
   }
   qx_val *dst = s->vals + (size_t)s->n_rows * s->n_cols;
+  const qx_val *prev = s->n_rows ? dst - s->n_cols : NULL;
   for (size_t i = 0; i < n; i++) {
     dst[i] = vals[i];
-    if (vals[i].type == TS_STRING) {
+    if (vals[i].type == TS_STRING && prev && prev[i].type == TS_STRING &&
+        prev[i].v.s.len == vals[i].v.s.len &&
+        !memcmp(prev[i].v.s.p, vals[i].v.s.p, vals[i].v.s.len)) {
+      dst[i].v.s.p = prev[i].v.s.p; /* repeated strings (tags as fields) share one copy */
+    } else if (vals[i].type == TS_STRING) {
       char *cp = ql_arena_strndup(&v->arena, vals[i].v.s.p, vals[i].v.s.len);
       if (!cp) return LOOM_ENOMEM;
       dst[i].v.s.p = cp;
@@ -238,11 +243,23 @@ static int cmp_rowref(const void *a, const void *b) {
   return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
-static int cmp_occ(const void *a, const void *b) {
-  const rowref *x = a, *y = b;
-  if (x->occ != y->occ) return x->occ < y->occ ? -1 : 1;
-  if (x->t != y->t) return x->t < y->t ? -1 : 1;
-  return x->pos < y->pos ? -1 : x->pos > y->pos;
+/* Stable counting sort of rows (already in (t, pos) order) by occurrence:
+ * the (occ, t, pos) order. 0 or LOOM_ENOMEM. */
+static int sort_by_occ(rowref *rr, uint32_t n, uint32_t max_occ) {
+  uint32_t *start = loom_calloc((size_t)max_occ + 2, sizeof *start);
+  rowref *tmp = loom_malloc((size_t)n * sizeof *tmp);
+  if (!start || !tmp) {
+    loom_free(start);
+    loom_free(tmp);
+    return LOOM_ENOMEM;
+  }
+  for (uint32_t r = 0; r < n; r++) start[rr[r].occ + 1]++;
+  for (uint32_t o = 1; o <= max_occ + 1; o++) start[o] += start[o - 1];
+  for (uint32_t r = 0; r < n; r++) tmp[start[rr[r].occ]++] = rr[r];
+  memcpy(rr, tmp, (size_t)n * sizeof *rr);
+  loom_free(start);
+  loom_free(tmp);
+  return 0;
 }
 
 /* Split one inner series into sub-series whose timestamps are unique (the
@@ -273,14 +290,20 @@ static int finish_series(qx_vsrc *v, uint32_t ord, vser *s, bool desc) {
     }
   }
   /* rows in ascending time, stable; occurrence index per timestamp */
+  bool sorted = true;
   for (uint32_t r = 0; r < s->n_rows; r++) {
     uint32_t row = desc ? s->n_rows - 1 - r : r; /* DESC output: read it backwards */
     rr[r] = (rowref){s->ts[row], row, 0, r};
+    if (r && rr[r].t < rr[r - 1].t) sorted = false;
   }
-  qsort(rr, s->n_rows, sizeof *rr, cmp_rowref);
+  if (!sorted) qsort(rr, s->n_rows, sizeof *rr, cmp_rowref); /* output is mostly in order */
+  uint32_t max_occ = 0;
   for (uint32_t r = 1; r < s->n_rows; r++)
-    if (rr[r].t == rr[r - 1].t) rr[r].occ = rr[r - 1].occ + 1;
-  qsort(rr, s->n_rows, sizeof *rr, cmp_occ);
+    if (rr[r].t == rr[r - 1].t) {
+      rr[r].occ = rr[r - 1].occ + 1;
+      if (rr[r].occ > max_occ) max_occ = rr[r].occ;
+    }
+  if (max_occ && (rc = sort_by_occ(rr, s->n_rows, max_occ))) goto out;
   for (uint32_t a = 0; a < s->n_rows;) {
     uint32_t b = a;
     while (b < s->n_rows && rr[b].occ == rr[a].occ) b++;
