@@ -415,13 +415,29 @@ static void sep(qx_out *o) {
   if (o->row_vals++ || o->opt->csv) loom_buf_append_u8(&o->buf, ',');
 }
 
+/* Decimal text of an integer without printf (rows of integers are common). */
+static int put_u64(loom_buf *b, uint64_t u, bool neg) {
+  char d[24];
+  size_t i = sizeof d;
+  do {
+    d[--i] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (neg) d[--i] = '-';
+  return loom_buf_append(b, d + i, sizeof d - i);
+}
+
+static int put_i64(loom_buf *b, int64_t v) {
+  return v < 0 ? put_u64(b, 0 - (uint64_t)v, true) : put_u64(b, (uint64_t)v, false);
+}
+
 int qx_out_time(qx_out *o, int64_t t_ns) {
   if (o->err) return o->err;
   sep(o);
   if (o->epoch_div) {
     int64_t v = t_ns / o->epoch_div;
     if (t_ns % o->epoch_div < 0) v--; /* floor */
-    return loom_buf_printf(&o->buf, "%lld", (long long)v) ? (o->err = LOOM_ENOMEM) : 0;
+    return put_i64(&o->buf, v) ? (o->err = LOOM_ENOMEM) : 0;
   }
   char tmp[48];
   size_t n = loom_time_format_rfc3339(t_ns, tmp, sizeof tmp);
@@ -440,8 +456,8 @@ int qx_out_val(qx_out *o, const qx_val *v) {
     if (o->opt->csv && (isnan(v->v.f) || isinf(v->v.f))) break;
     rc = qx_format_float(v->v.f, b);
     break;
-  case TS_INT: rc = loom_buf_printf(b, "%lld", (long long)v->v.i); break;
-  case TS_UINT: rc = loom_buf_printf(b, "%llu", (unsigned long long)v->v.u); break;
+  case TS_INT: rc = put_i64(b, v->v.i); break;
+  case TS_UINT: rc = put_u64(b, v->v.u, false); break;
   case TS_BOOL: rc = loom_buf_append_str(b, v->v.b ? "true" : "false"); break;
   case TS_STRING:
     if (o->opt->csv) csv_field(b, v->v.s.p, v->v.s.len);

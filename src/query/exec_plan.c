@@ -161,10 +161,14 @@ static int collect_names(plan *p, namelist *fl, namelist *tl, const char *re) {
       if (qx_nl_add(fl, m->fields[f].name, m->fields[f].type)) return LOOM_ENOMEM;
     }
     if (!tl) continue;
+    const ts_series_info *prev = NULL;
     for (uint32_t s = 0; s < m->n_series; s++) {
       const ts_series_info *si = m->series[s];
       for (uint32_t t = 0; t < si->n_tags; t++) {
         const char *k = si->tags[t].key;
+        /* series mostly share their tag keys: one already seen at the same
+         * place in the previous series was taken (or refused) then */
+        if (prev && t < prev->n_tags && !strcmp(prev->tags[t].key, k)) continue;
         if (qx_is_dim(p, k)) continue;
         if (re) {
           char e[8];
@@ -172,6 +176,7 @@ static int collect_names(plan *p, namelist *fl, namelist *tl, const char *re) {
         }
         if (qx_nl_add(tl, k, 0)) return LOOM_ENOMEM;
       }
+      prev = si;
     }
   }
   return 0;

@@ -44,10 +44,12 @@ static int group_keys(plan *p, const ts_measurement_info *m, namelist *keys) {
     if (qx_nl_add(keys, p->dims[i], 0)) return LOOM_ENOMEM;
   if (p->dim_star || p->n_dim_re)
     for (uint32_t s = 0; s < m->n_series; s++)
-      for (uint32_t t = 0; t < m->series[s]->n_tags; t++)
-        if (qx_is_dim(p, m->series[s]->tags[t].key) &&
-            qx_nl_add(keys, m->series[s]->tags[t].key, 0))
-          return LOOM_ENOMEM;
+      for (uint32_t t = 0; t < m->series[s]->n_tags; t++) {
+        const char *k = m->series[s]->tags[t].key;
+        const ts_series_info *prev = s ? m->series[s - 1] : NULL;
+        if (prev && t < prev->n_tags && !strcmp(prev->tags[t].key, k)) continue; /* seen */
+        if (qx_is_dim(p, k) && qx_nl_add(keys, k, 0)) return LOOM_ENOMEM;
+      }
   qx_nl_sort(keys);
   return 0;
 }
