@@ -100,6 +100,27 @@ static int agg_cb(void *arg, const ts_chunk *ch) {
       }
       continue;
     }
+    if (ch->type == TS_INT && (fn == QX_AGG_SUM || fn == QX_AGG_MEAN || fn == QX_AGG_COUNT)) {
+      /* the same state updates as qx_agg_add, one bucket run at a time */
+      const int64_t *v = ch->vals;
+      for (uint32_t i = 0; i < ch->n;) {
+        uint64_t b = bucket(a, ch->ts[i]);
+        uint32_t j = i + 1;
+        int64_t bend = p->interval ? qx_win(p, ch->ts[i]) + p->interval : INT64_MAX;
+        while (j < ch->n && ch->ts[j] < bend) j++;
+        if (b < a->nb) {
+          qx_agg_st *s = &a->st[b * p->n_slots + (uint64_t)si];
+          if (fn != QX_AGG_COUNT) {
+            uint64_t sum = (uint64_t)s->si; /* wraps like Go */
+            for (uint32_t q = i; q < j; q++) sum += (uint64_t)v[q];
+            s->si = (int64_t)sum;
+          }
+          s->n += j - i;
+        }
+        i = j;
+      }
+      continue;
+    }
     for (uint32_t i = 0; i < ch->n; i++) {
       uint64_t b = bucket(a, ch->ts[i]);
       if (b >= a->nb) continue;
