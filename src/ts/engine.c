@@ -435,24 +435,31 @@ typedef struct seg_file {
   char path[4700];
 } seg_file;
 
-/* <min_seq>-<seq>-<file id>.seg, all hex. 0 or LOOM_EINVAL. */
+/* Segment file names, all hex: <min_seq>-<seq>-<file id>.seg (this version),
+ * and the earlier <seq>-<file id>.seg and <seq>.seg (min_seq = seq). 0,
+ * LOOM_ENOTFOUND (not a segment file) or LOOM_EINVAL (a .seg file whose name
+ * makes no sense: refuse to start rather than ignore data). */
 static int parse_seg_name(const char *name, seg_file *out) {
   size_t nl = strlen(name);
-  if (nl < 5 || strcmp(name + nl - 4, ".seg")) return LOOM_EINVAL;
+  if (nl < 5 || strcmp(name + nl - 4, ".seg")) return LOOM_ENOTFOUND;
   char *end;
   uint64_t v[3];
+  int n = 0;
   const char *p = name;
-  for (int i = 0; i < 3; i++) {
-    v[i] = strtoull(p, &end, 16);
-    if (end == p || *end != (i < 2 ? '-' : '.')) return LOOM_EINVAL;
+  for (;;) {
+    if (n == 3) return LOOM_EINVAL;
+    v[n++] = strtoull(p, &end, 16);
+    if (end == p) return LOOM_EINVAL;
+    if (*end == '.') break;
+    if (*end != '-') return LOOM_EINVAL;
     p = end + 1;
   }
-  if (v[0] > v[1]) return LOOM_EINVAL;
+  if (end != name + nl - 4) return LOOM_EINVAL;
   memset(out, 0, sizeof *out);
   out->min_seq = v[0];
-  out->seq = v[1];
-  out->file_id = v[2];
-  return 0;
+  out->seq = n == 3 ? v[1] : v[0];
+  out->file_id = n == 3 ? v[2] : n == 2 ? v[1] : v[0];
+  return out->min_seq <= out->seq ? 0 : LOOM_EINVAL;
 }
 
 static int cmp_file_desc(const void *a, const void *b) {
@@ -487,7 +494,13 @@ static int load_segments(ts_engine *e, ts_db *db, char *err, size_t errlen) {
         continue;
       }
       seg_file sf;
-      if (parse_seg_name(fe->d_name, &sf)) continue;
+      int prc = parse_seg_name(fe->d_name, &sf);
+      if (prc == LOOM_ENOTFOUND) continue;
+      if (prc) {
+        snprintf(err, errlen, "%s: not a segment file name this version understands", path);
+        rc = LOOM_ECORRUPT;
+        break;
+      }
       if (n_files == cap_files) {
         cap_files = cap_files ? cap_files * 2 : 16;
         seg_file *nf = loom_realloc(files, cap_files * sizeof *nf);

@@ -311,6 +311,37 @@ static void test_retention_drops_old_partitions(void **state) {
   assert_int_equal(o.ts[0], now);
 }
 
+/* Segment files named as earlier versions did still load; a .seg file with a
+ * name that makes no sense stops the open with an error naming it, rather
+ * than leaving its data silently out. */
+static void test_segment_names_old_and_bad(void **state) {
+  fx *f = *state;
+  write_body(f, "n v=1 10\nn v=2 20\n");
+  assert_int_equal(ts_engine_flush(f->e), 0);
+  ts_engine_close(f->e);
+  f->e = NULL;
+  char dir[256], from[512], to[512];
+  snprintf(dir, sizeof dir, "%s/data/db/0", f->dir);
+  snprintf(from, sizeof from, "%s/0000000000000001-0000000000000001-0000000000000001.seg", dir);
+  snprintf(to, sizeof to, "%s/0000000000000001.seg", dir);
+  assert_int_equal(rename(from, to), 0);
+  open_engine(f);
+  collected o;
+  scan_all(f, col_of(f, "n", "n", "v"), &o, 0);
+  assert_int_equal(o.n, 2);
+  ts_engine_close(f->e);
+  f->e = NULL;
+  snprintf(from, sizeof from, "%s/not-a-name.seg", dir);
+  assert_int_equal(rename(to, from), 0);
+  char err[512];
+  ts_engine *e = NULL;
+  assert_int_equal(ts_engine_open(&f->o, &e, err, sizeof err), LOOM_ECORRUPT);
+  assert_null(e);
+  assert_non_null(strstr(err, "not-a-name.seg"));
+  assert_int_equal(rename(from, to), 0);
+  open_engine(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_write_read_head, setup, teardown),
@@ -323,6 +354,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_compaction_keeps_newest, setup, teardown),
       cmocka_unit_test_setup_teardown(test_last_value, setup, teardown),
       cmocka_unit_test_setup_teardown(test_retention_drops_old_partitions, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_segment_names_old_and_bad, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
