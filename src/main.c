@@ -264,10 +264,12 @@ static int run(const settings *s, bool demo) {
     }
     printf("\nLoom demo is running: a simulated plant (3 lines of CNC machines, pumps, a compressor\n"
            "and energy meters) writes into database \"plant\" every 5 s; 2 hours of history are\n"
-           "already there.\n\n"
-           "  URL:    http://%s:%d\n"
-           "  Token:  %s\n\n"
-           "Try:\n"
+           "already there.\n"
+           "Loom 演示已启动：模拟工厂（3 条产线的数控机床、水泵、空压机和电表）每 5 秒写入数据库\n"
+           "\"plant\"，已预置 2 小时历史数据。\n\n"
+           "  URL 地址:   http://%s:%d\n"
+           "  Token 令牌: %s\n\n"
+           "Try / 试试:\n"
            "  curl -sG http://%s:%d/query -H 'Authorization: Token %s' --data-urlencode db=plant \\\n"
            "    --data-urlencode 'q=SHOW MEASUREMENTS'\n"
            "  curl -sG http://%s:%d/query -H 'Authorization: Token %s' --data-urlencode db=plant \\\n"
@@ -275,7 +277,7 @@ static int run(const settings *s, bool demo) {
            "  curl -sG http://%s:%d/query -H 'Authorization: Token %s' --data-urlencode db=plant \\\n"
            "    --data-urlencode 'q=SELECT last(active_power_kw) FROM energy GROUP BY meter'\n"
            "  influx -host %s -port %d -password %s -username admin -database plant\n\n"
-           "Stop with Ctrl-C.\n",
+           "Stop with Ctrl-C. 按 Ctrl-C 停止。\n",
            host, port, *tok ? tok : "(see LOOM_ADMIN_TOKEN or the data directory's admin.token)",
            host, port, tok, host, port, tok, host, port, tok, host, port, tok);
     fflush(stdout);
