@@ -75,7 +75,9 @@
  *   8   8  u64 index_len
  *  16   4  u32 CRC32 of the index bytes
  *  20   4  u32 CRC32 of trailer bytes 0..19
- *  24   8  magic "LOOMIDX\0"
+ *  24   8  magic "LOOMIDX\0", or "LOOMIDZ\0" when the index bytes are one zstd
+ *           frame whose content is the index as described above (the CRC is over
+ *           the stored, compressed bytes; index_len is their length)
  *
  * Every block (off, len) lies within [16, index_off). An empty segment (0
  * columns) is valid: header, a 2-byte index, trailer.
