@@ -557,8 +557,21 @@ int ts_compact_db(ts_engine *e, ts_db *db) {
   int64_t cold = loom_mono_ns() - (int64_t)e->opt.cold_compact_s * LOOM_NS_PER_S;
   for (uint32_t p = 0; p < db->n_parts && !rc; p++) {
     pthread_rwlock_rdlock(&e->lock);
-    bool merge_all = db->parts[p].n_segs > 1 && db->parts[p].touched_mono < cold;
-    uint32_t n_all = db->parts[p].n_segs;
+    ts_partition *part = &db->parts[p];
+    bool merge_all = part->n_segs > 1 && part->touched_mono < cold;
+    if (merge_all) {
+      /* Only when the rest is worth it next to the largest segment (>= 1/8 of
+       * it): a partition still written now and then must not be rewritten
+       * whole for every small flush (this bounds the rewriting to ~9x). */
+      uint64_t total = 0, largest = 0;
+      for (uint32_t i = 0; i < part->n_segs; i++) {
+        uint64_t b = ts_segment_file_bytes(part->segs[i]->seg);
+        total += b;
+        if (b > largest) largest = b;
+      }
+      merge_all = (total - largest) * 8 >= largest;
+    }
+    uint32_t n_all = part->n_segs;
     pthread_rwlock_unlock(&e->lock);
     if (merge_all) { /* cold: everything into one segment */
       rc = compact_partition(e, db, p, 0, n_all);
@@ -567,7 +580,7 @@ int ts_compact_db(ts_engine *e, ts_db *db) {
     while (!rc && db->parts[p].n_segs > e->opt.compact_threshold) {
       uint32_t w = db->parts[p].n_segs < k ? db->parts[p].n_segs : k;
       pthread_rwlock_rdlock(&e->lock);
-      ts_partition *part = &db->parts[p];
+      part = &db->parts[p];
       uint32_t best = 0;
       uint64_t best_bytes = UINT64_MAX;
       for (uint32_t i = 0; i + w <= part->n_segs; i++) {
