@@ -111,6 +111,12 @@ static void consume_ws(parser *p) {
   if (qlp_scan(p, NULL, NULL) != QL_TOK_WS) qlp_unscan(p);
 }
 
+bool qlp_accept(parser *p, ql_tok want) {
+  if (qlp_scan_ws(p, NULL, NULL) == want) return true;
+  qlp_unscan(p);
+  return false;
+}
+
 /* InfluxDB's parseTokens for one token. */
 int qlp_expect_tok(parser *p, ql_tok want) {
   ql_pos pos;
@@ -200,10 +206,7 @@ int qlp_ident_list(parser *p, const char ***out, size_t *n) {
     const char **slot = qlp_vec_push(p, (void **)out, n, &cap, sizeof(**out));
     if (!slot) return p->rc;
     *slot = id;
-    if (qlp_scan_ws(p, NULL, NULL) != QL_TOK_COMMA) {
-      qlp_unscan(p);
-      return p->rc;
-    }
+    if (!qlp_accept(p, QL_TOK_COMMA)) return p->rc;
     if (qlp_ident(p, &id)) return p->rc;
   }
 }
@@ -753,10 +756,7 @@ static int has_call(const ql_expr *e) {
 
 static int parse_alias(parser *p, const char **alias) {
   *alias = "";
-  if (qlp_scan_ws(p, NULL, NULL) != QL_TOK_AS) {
-    qlp_unscan(p);
-    return p->rc;
-  }
+  if (!qlp_accept(p, QL_TOK_AS)) return p->rc;
   return qlp_ident(p, alias);
 }
 
@@ -850,19 +850,13 @@ int qlp_sources(parser *p, int subqueries, ql_source **out, size_t *n) {
     ql_source *slot = qlp_vec_push(p, (void **)out, n, &cap, sizeof(*slot));
     if (!slot) return p->rc;
     *slot = src;
-    if (qlp_scan_ws(p, NULL, NULL) != QL_TOK_COMMA) {
-      qlp_unscan(p);
-      return p->rc;
-    }
+    if (!qlp_accept(p, QL_TOK_COMMA)) return p->rc;
   }
 }
 
 int qlp_condition(parser *p, ql_expr **out) {
   *out = NULL;
-  if (qlp_scan_ws(p, NULL, NULL) != QL_TOK_WHERE) {
-    qlp_unscan(p);
-    return p->rc;
-  }
+  if (!qlp_accept(p, QL_TOK_WHERE)) return p->rc;
   return parse_expr(p, out);
 }
 
@@ -870,10 +864,7 @@ int qlp_dimensions(parser *p, ql_expr ***out, size_t *n) {
   size_t cap = 0;
   *out = NULL;
   *n = 0;
-  if (qlp_scan_ws(p, NULL, NULL) != QL_TOK_GROUP) {
-    qlp_unscan(p);
-    return p->rc;
-  }
+  if (!qlp_accept(p, QL_TOK_GROUP)) return p->rc;
   ql_pos pos;
   const char *lit;
   ql_tok t = qlp_scan_ws(p, &pos, &lit);
@@ -954,10 +945,7 @@ static int parse_location(parser *p, const char **tz) {
 /* InfluxDB's ParseOptionalTokenAndInt. */
 int qlp_opt_int(parser *p, ql_tok want, int64_t *out) {
   *out = 0;
-  if (qlp_scan_ws(p, NULL, NULL) != want) {
-    qlp_unscan(p);
-    return p->rc;
-  }
+  if (!qlp_accept(p, want)) return p->rc;
   ql_pos pos;
   const char *lit;
   ql_tok t = qlp_scan_ws(p, &pos, &lit);
@@ -974,10 +962,7 @@ int qlp_order_by(parser *p, int *has, int *desc, const char **field) {
   *has = 0;
   *desc = 0;
   if (field) *field = "";
-  if (qlp_scan_ws(p, NULL, NULL) != QL_TOK_ORDER) {
-    qlp_unscan(p);
-    return p->rc;
-  }
+  if (!qlp_accept(p, QL_TOK_ORDER)) return p->rc;
   ql_pos pos;
   const char *lit;
   ql_tok t = qlp_scan_ws(p, &pos, &lit);

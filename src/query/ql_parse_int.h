@@ -8,6 +8,7 @@
 #ifndef LOOM_QUERY_QL_PARSE_INT_H
 #define LOOM_QUERY_QL_PARSE_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,6 +61,9 @@ int qlp_fail_oom(parser *p);
 ql_tok qlp_scan(parser *p, ql_pos *pos, const char **lit);
 ql_tok qlp_scan_ws(parser *p, ql_pos *pos, const char **lit);
 void qlp_unscan(parser *p);
+/* Scan the next token (skipping white space): true if it is `want`, else put it back
+ * and return false (p->rc tells whether scanning failed). */
+bool qlp_accept(parser *p, ql_tok want);
 int qlp_expect_tok(parser *p, ql_tok want);
 int qlp_accept_tok(parser *p, ql_tok want);
 

@@ -22,18 +22,12 @@
 
 static int parse_on_db(parser *p, const char **db) {
   *db = "";
-  if (qlp_scan_ws(p, NULL, NULL) != QL_TOK_ON) {
-    qlp_unscan(p);
-    return p->rc;
-  }
+  if (!qlp_accept(p, QL_TOK_ON)) return p->rc;
   return qlp_ident(p, db);
 }
 
 static int parse_opt_from(parser *p, ql_show *sh) {
-  if (qlp_scan_ws(p, NULL, NULL) != QL_TOK_FROM) {
-    qlp_unscan(p);
-    return p->rc;
-  }
+  if (!qlp_accept(p, QL_TOK_FROM)) return p->rc;
   return qlp_sources(p, 0, &sh->sources, &sh->n_sources);
 }
 
@@ -229,10 +223,7 @@ static int parse_delete_like(parser *p, ql_del *d) {
 static int parse_create_database(parser *p, ql_create_db *c) {
   c->rp_name = "";
   if (qlp_ident(p, &c->name)) return p->rc;
-  if (qlp_scan_ws(p, NULL, NULL) != QL_TOK_WITH) {
-    qlp_unscan(p);
-    return p->rc;
-  }
+  if (!qlp_accept(p, QL_TOK_WITH)) return p->rc;
   ql_pos pos;
   const char *lit;
   ql_tok t = qlp_scan_ws(p, &pos, &lit);
