@@ -59,7 +59,23 @@ static void usage(FILE *f) {
           "environment: LOOM_ADMIN_TOKEN sets the admin API token instead of generating one.\n");
 }
 
-static int set_option(settings *s, const char *key, const char *val, char *err, size_t errlen) {
+/* Numeric settings: name (config-file spelling) and where the value goes. */
+static unsigned *numeric_setting(settings *s, const char *key, uint64_t **wide) {
+  *wide = NULL;
+  if (!strcmp(key, "http_threads")) return &s->http_threads;
+  if (!strcmp(key, "query_threads")) return &s->query_threads;
+  if (!strcmp(key, "head_max_mb")) *wide = &s->head_max_mb;
+  return NULL;
+}
+
+static int set_option(settings *s, const char *opt, const char *val, char *err, size_t errlen) {
+  /* --log-level and log_level are the same setting */
+  char key[64];
+  size_t i = 0;
+  for (; opt[i] && i < sizeof key - 1; i++) key[i] = opt[i] == '-' ? '_' : opt[i];
+  key[i] = 0;
+  uint64_t *wide;
+  unsigned *narrow = numeric_setting(s, key, &wide);
   if (!strcmp(key, "data")) {
     snprintf(s->data, sizeof s->data, "%s", val);
   } else if (!strcmp(key, "http")) {
@@ -71,25 +87,22 @@ static int set_option(settings *s, const char *key, const char *val, char *err, 
       snprintf(err, errlen, "durability must be \"durable\" or \"batched\", not \"%s\"", val);
       return LOOM_EINVAL;
     }
-  } else if (!strcmp(key, "log_level") || !strcmp(key, "log-level")) {
+  } else if (!strcmp(key, "log_level")) {
     if ((s->log_level = loom_log_level_parse(val)) < 0) {
       snprintf(err, errlen, "log level must be debug, info, warn or error, not \"%s\"", val);
       return LOOM_EINVAL;
     }
-  } else if (!strcmp(key, "head_max_mb") || !strcmp(key, "head-max-mb") ||
-             !strcmp(key, "http_threads") || !strcmp(key, "http-threads") ||
-             !strcmp(key, "query_threads") || !strcmp(key, "query-threads")) {
+  } else if (narrow || wide) {
     char *end;
     unsigned long v = strtoul(val, &end, 10);
     if (!*val || *end || v > 1000000) {
-      snprintf(err, errlen, "%s must be a number, not \"%s\"", key, val);
+      snprintf(err, errlen, "%s must be a number, not \"%s\"", opt, val);
       return LOOM_EINVAL;
     }
-    if (key[0] == 'h' && key[1] == 'e') s->head_max_mb = v;
-    else if (key[0] == 'h') s->http_threads = (unsigned)v;
-    else s->query_threads = (unsigned)v;
+    if (narrow) *narrow = (unsigned)v;
+    else *wide = v;
   } else {
-    snprintf(err, errlen, "unknown setting \"%s\"", key);
+    snprintf(err, errlen, "unknown setting \"%s\"", opt);
     return LOOM_EINVAL;
   }
   return 0;
