@@ -20,8 +20,8 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 fi
 BENCH_SCALE=${BENCH_SCALE:-4000}        # iot trucks
 BENCH_HOURS=${BENCH_HOURS:-1}           # iot time range
-BENCH_CPU_SCALE=${BENCH_CPU_SCALE:-1000} # cpu-only hosts
-BENCH_CPU_HOURS=${BENCH_CPU_HOURS:-3}
+BENCH_CPU_SCALE=${BENCH_CPU_SCALE:-4000} # cpu-only hosts (4000 = the "lastpoint at 4,000 devices" goal)
+BENCH_CPU_HOURS=${BENCH_CPU_HOURS:-2}
 BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_WORKERS=${BENCH_WORKERS:-2}
 BENCH_BATCH=${BENCH_BATCH:-10000}
