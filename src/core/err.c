@@ -23,6 +23,7 @@ const char *loom_strerror(int code) {
   case LOOM_EUNSUP: return "not supported";
   case LOOM_ETRUNC: return "input truncated";
   case LOOM_EREADONLY: return "store is read-only after an I/O error";
+  case LOOM_EPERM: return "permission denied";
   default: return "unknown error";
   }
 }

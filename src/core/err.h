@@ -22,7 +22,8 @@ enum {
   LOOM_ECLOSED = -12,  /* the object is stopping or stopped */
   LOOM_EUNSUP = -13,   /* valid but not supported */
   LOOM_ETRUNC = -14,   /* input ends early (need more bytes) */
-  LOOM_EREADONLY = -15 /* store refuses writes after an unrecoverable I/O error */
+  LOOM_EREADONLY = -15, /* store refuses writes after an unrecoverable I/O error */
+  LOOM_EPERM = -16      /* authenticated, but not allowed to do this */
 };
 
 /* Text for a LOOM_E* code (static storage, never NULL). Any thread. */
