@@ -8,6 +8,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #define HDR 16
 
@@ -27,6 +30,15 @@ static int should_fail(size_t n) {
 
 void *loom_malloc(size_t n) {
   if (n > SIZE_MAX - HDR || should_fail(n)) return NULL;
+  unsigned char *p = malloc(n + HDR);
+  if (!p) return NULL;
+  memcpy(p, &n, sizeof n);
+  atomic_fetch_add(&used, n);
+  return p + HDR;
+}
+
+void *loom_malloc_nofail(size_t n) {
+  if (n > SIZE_MAX - HDR) return NULL;
   unsigned char *p = malloc(n + HDR);
   if (!p) return NULL;
   memcpy(p, &n, sizeof n);
@@ -74,6 +86,12 @@ char *loom_strndup(const char *s, size_t n) {
 }
 
 char *loom_strdup(const char *s) { return loom_strndup(s, strlen(s)); }
+
+void loom_mem_trim(void) {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
 
 size_t loom_mem_used(void) { return atomic_load(&used); }
 void loom_mem_set_limit(size_t limit_bytes) { atomic_store(&limit, limit_bytes); }

@@ -15,6 +15,10 @@
  * the limit, or when the fail-after-N switch fires. loom_free(NULL) is a no-op. */
 void *loom_malloc(size_t n);
 void *loom_calloc(size_t count, size_t size);
+/* Like loom_malloc, accounted, but exempt from the limit and the fail-after
+ * switch: for small allocations behind an interface that promises a pointer
+ * (lazily decoded caches). NULL only when the system is out of memory. */
+void *loom_malloc_nofail(size_t n);
 void *loom_realloc(void *p, size_t n);
 void loom_free(void *p);
 char *loom_strdup(const char *s);
@@ -25,6 +29,12 @@ size_t loom_mem_used(void);
 
 /* Refuse allocations that would take usage past limit_bytes (0 = no limit). */
 void loom_mem_set_limit(size_t limit_bytes);
+
+/* Give memory that is free but still held by the C allocator back to the
+ * operating system (glibc: malloc_trim; a no-op elsewhere). Call it after
+ * large transient allocations are freed, e.g. after a head flush, so the
+ * process's resident size follows what is really in use. Any thread. */
+void loom_mem_trim(void);
 
 /* Tests only: after n more successful allocations, every allocation fails
  * until this is called again with n < 0 (which disables the switch). */

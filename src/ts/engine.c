@@ -662,6 +662,9 @@ int ts_engine_flush(ts_engine *e) {
   for (uint32_t i = 0; !rc && i < e->cat.n_dbs; i++) rc = ts_compact_db(e, e->cat.dbs[i]);
   e->last_flush_ns = loom_mono_ns();
   pthread_mutex_unlock(&e->flush_mu);
+  /* The frozen heads and compaction buffers just freed are large and
+   * scattered: hand the free pages back so RSS follows real use. */
+  loom_mem_trim();
   return rc;
 }
 

@@ -69,12 +69,18 @@ int ts_register_segment(ts_engine *e, ts_db *db, ts_segment *seg, uint64_t min_s
   atomic_init(&si->dead, false);
   uint32_t n = ts_segment_ncolumns(seg);
   for (uint32_t i = 0; i < n; i++) {
-    const ts_seg_column *c = ts_segment_column(seg, i);
+    const char *key, *field;
+    uint32_t key_len, field_len;
+    ts_type type;
+    int rc = ts_segment_column_name(seg, i, &key, &key_len, &field, &field_len, &type);
+    if (rc) {
+      loom_free(si);
+      return rc;
+    }
     uint32_t cid;
     ts_type existing;
-    uint64_t h = strmap_hash(c->series_key, c->key_len);
-    int rc = ts_catalog_column(&e->cat, db, c->series_key, c->key_len, h, c->field, c->field_len,
-                               c->type, &cid, &existing);
+    uint64_t h = strmap_hash(key, key_len);
+    rc = ts_catalog_column(&e->cat, db, key, key_len, h, field, field_len, type, &cid, &existing);
     if (rc == LOOM_ETYPE || rc == LOOM_EINVAL) continue; /* superseded by a later type */
     if (rc || (rc = ts_col_add_ref(ts_catalog_col(&e->cat, cid), si, i))) {
       loom_free(si);
@@ -89,6 +95,9 @@ int ts_register_segment(ts_engine *e, ts_db *db, ts_segment *seg, uint64_t min_s
   }
   part->segs[k] = si;
   part->n_segs++;
+  /* The catalog has the names now: keep only what reads need (a flush
+   * segment's names are most of its index). Without memory it keeps them. */
+  ts_segment_drop_names(seg);
   if (out) *out = si;
   return 0;
 }
@@ -415,29 +424,47 @@ static int cmp_ref_seq(const void *a, const void *b) {
 }
 
 /* Read all points of col from the given segments into one sorted, deduplicated
- * array; string bytes go to *strs (one buffer per block). */
+ * array; string bytes go to *strs (one buffer per block). The segments'
+ * index entries are read into *blk (grown as needed, caller frees), not
+ * cached in the segments. */
 static int gather(ts_engine *e, ts_col *col, ts_seginfo *const *segs, uint32_t n_segs,
                   int64_t **ts_out, uint8_t **vals_out, uint32_t *n_out, loom_buf **strs,
-                  uint32_t *n_strs, char *err, size_t errlen) {
+                  uint32_t *n_strs, ts_seg_block **blk, uint32_t *cap_blk, char *err,
+                  size_t errlen) {
   size_t es = ts_type_size(col->type);
   ts_segref *refs = loom_malloc((col->n_refs + 1) * sizeof *refs);
   if (!refs) return LOOM_ENOMEM;
   uint32_t nr = 0;
   uint64_t total = 0;
-  for (uint32_t r = 0; r < col->n_refs; r++) {
+  int rc = 0;
+  for (uint32_t r = 0; r < col->n_refs && !rc; r++) {
     if (!in_set(segs, n_segs, col->refs[r].seg)) continue;
     refs[nr++] = col->refs[r];
-    total += ts_segment_column(col->refs[r].seg->seg, col->refs[r].col_index)->n_points;
+    ts_seg_column sc;
+    rc = ts_segment_column_read(col->refs[r].seg->seg, col->refs[r].col_index, &sc, NULL, 0);
+    if (rc == LOOM_ERANGE) rc = 0; /* only the totals were wanted */
+    total += sc.n_points;
   }
   qsort(refs, nr, sizeof *refs, cmp_ref_seq);
-  int rc = 0;
-  int64_t *ts = loom_malloc((total + 1) * sizeof *ts);
-  uint8_t *vals = loom_malloc((total + 1) * es);
+  int64_t *ts = rc ? NULL : loom_malloc((total + 1) * sizeof *ts);
+  uint8_t *vals = rc ? NULL : loom_malloc((total + 1) * es);
   uint32_t n = 0;
-  if (!ts || !vals) rc = LOOM_ENOMEM;
+  if (!rc && (!ts || !vals)) rc = LOOM_ENOMEM;
   for (uint32_t r = 0; r < nr && !rc; r++) {
-    const ts_seg_column *sc = ts_segment_column(refs[r].seg->seg, refs[r].col_index);
-    for (uint32_t b = 0; b < sc->n_blocks && !rc; b++) {
+    ts_seg_column sc;
+    const ts_segment *seg = refs[r].seg->seg;
+    rc = ts_segment_column_read(seg, refs[r].col_index, &sc, *blk, *cap_blk);
+    if (rc == LOOM_ERANGE) {
+      ts_seg_block *nb = loom_realloc(*blk, (size_t)sc.n_blocks * sizeof *nb);
+      if (!nb) {
+        rc = LOOM_ENOMEM;
+        break;
+      }
+      *blk = nb;
+      *cap_blk = sc.n_blocks;
+      rc = ts_segment_column_read(seg, refs[r].col_index, &sc, *blk, *cap_blk);
+    }
+    for (uint32_t b = 0; b < sc.n_blocks && !rc; b++) {
       loom_buf *sb = NULL;
       if (col->type == TS_STRING) {
         loom_buf *nb = loom_realloc(*strs, (*n_strs + 1) * sizeof *nb);
@@ -449,13 +476,13 @@ static int gather(ts_engine *e, ts_col *col, ts_seginfo *const *segs, uint32_t n
         sb = &nb[(*n_strs)++];
         loom_buf_init(sb);
       }
-      uint32_t cnt = sc->blocks[b].stats.count;
+      uint32_t cnt = sc.blocks[b].stats.count;
       if (n + (uint64_t)cnt > total) {
         rc = LOOM_ECORRUPT;
         break;
       }
-      rc = ts_segment_read_block(refs[r].seg->seg, refs[r].col_index, b, ts + n,
-                                 vals + (size_t)n * es, cnt, sb, err, errlen);
+      rc = ts_segment_read_block_entry(seg, refs[r].col_index, b, &sc.blocks[b], ts + n,
+                                       vals + (size_t)n * es, cnt, sb, err, errlen);
       uint32_t nt;
       const ts_tomb *t = ts_tombs_of(e, col->cid, &nt);
       if (!rc) n += ts_tombs_apply(t, nt, refs[r].seg->seq, ts + n, vals + (size_t)n * es, cnt, es);
@@ -504,13 +531,16 @@ static int compact_partition(ts_engine *e, ts_db *db, uint32_t part_idx, uint32_
   }
   seg_set set = {0};
   char err[512] = "";
+  ts_seg_block *blk = NULL;
+  uint32_t cap_blk = 0;
   for (uint32_t i = 0; i < cols.n && !rc; i++) {
     ts_col *col = ts_catalog_col(&e->cat, cols.v[i].cid);
     int64_t *ts = NULL;
     uint8_t *vals = NULL;
     uint32_t n = 0, n_strs = 0;
     loom_buf *strs = NULL;
-    rc = gather(e, col, segs, n_segs, &ts, &vals, &n, &strs, &n_strs, err, sizeof err);
+    rc = gather(e, col, segs, n_segs, &ts, &vals, &n, &strs, &n_strs, &blk, &cap_blk, err,
+                sizeof err);
     if (!rc && n)
       rc = write_points(e, &set, db, min_seq, seq, cols.v[i].key, cols.v[i].field, col->type, ts, vals, n);
     for (uint32_t k = 0; k < n_strs; k++) loom_buf_deinit(&strs[k]);
@@ -518,6 +548,7 @@ static int compact_partition(ts_engine *e, ts_db *db, uint32_t part_idx, uint32_
     loom_free(ts);
     loom_free(vals);
   }
+  loom_free(blk);
   if (!rc) rc = seg_set_commit(e, &set, true);
   seg_set_free(&set);
   if (!rc) {

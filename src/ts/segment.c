@@ -2,8 +2,8 @@
  * Segment files (format in segment.h). The writer streams blocks to a .tmp
  * file through a write buffer and keeps only the encoded index entries of
  * the columns in memory; finish sorts them, writes index and trailer, syncs
- * and renames. The reader maps the file and decodes the index into two flat
- * arrays (columns, blocks) whose names point into the mapping.
+ * and renames. The reader maps the file, validates the whole index once and
+ * keeps it encoded, decoding a column only when it is asked for.
  */
 #include "ts/segment.h"
 
@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <zstd.h>
 
@@ -613,6 +614,12 @@ fail:
 
 /* =============================================================== reader */
 
+/* The index stays encoded in memory: per column only the offset of its entry
+ * is kept, and a column is decoded into a ts_seg_column + blocks the first
+ * time ts_segment_column asks for it (then cached until close). Decoded, a
+ * column with one block takes ~200 bytes; encoded ~40. The engine drops the
+ * names once it has registered a segment (ts_segment_drop_names), leaving
+ * only the bodies (type, block entries). */
 struct ts_segment {
   char *path;
   const uint8_t *map;
@@ -620,9 +627,16 @@ struct ts_segment {
   int mapped; /* map came from mmap (else caller-owned memory) */
   uint32_t n_columns;
   uint64_t n_blocks;
-  ts_seg_column *cols;
-  ts_seg_block *blocks;
-  uint8_t *index;  /* the inflated index when it is stored compressed, else NULL */
+  uint8_t *index;       /* the inflated index when it is stored compressed, else NULL */
+  const uint8_t *body;  /* bytes holding the column bodies: the index, or bodies after drop */
+  size_t body_len;
+  uint8_t *bodies;      /* owned copy of the bodies alone, after ts_segment_drop_names */
+  uint32_t *body_off;   /* n_columns: offset in body of each column's type byte */
+  uint32_t *name_off;   /* n_columns: offset in the index of each entry (NULL after drop) */
+  const uint8_t *names; /* the index bytes the name offsets point into (NULL after drop) */
+  bool dropped;         /* ts_segment_drop_names was called */
+  uint64_t index_off;   /* file offset of the index: bound for block offsets */
+  _Atomic(ts_seg_column *) *cache; /* n_columns decoded columns, NULL until asked */
 };
 
 static void set_err(char *err, size_t errlen, const char *path, const char *fmt, ...)
@@ -638,38 +652,40 @@ static void set_err(char *err, size_t errlen, const char *path, const char *fmt,
   va_end(ap);
 }
 
-/* Decode one column entry at r into c, its blocks into blk (room for
- * `room` blocks). Validates everything; *why names the first problem. */
-static int load_column(loom_rd *r, ts_seg_column *c, ts_seg_block *blk, uint64_t room,
-                       uint64_t index_off, const char **why) {
-  uint64_t klen, flen, nb;
-  const uint8_t *kp, *fp;
-  uint8_t type;
-  if (loom_rd_uvarint(r, &klen) || klen < 1 || klen > TS_SEG_MAX_NAME ||
-      loom_rd_ptr(r, &kp, (size_t)klen))
+/* Read the names of one column entry at r. */
+static int parse_names(loom_rd *r, const uint8_t **kp, uint64_t *klen, const uint8_t **fp,
+                       uint64_t *flen, const char **why) {
+  if (loom_rd_uvarint(r, klen) || *klen < 1 || *klen > TS_SEG_MAX_NAME ||
+      loom_rd_ptr(r, kp, (size_t)*klen))
     return (*why = "bad series key in index", LOOM_ECORRUPT);
-  if (loom_rd_uvarint(r, &flen) || flen < 1 || flen > TS_SEG_MAX_NAME ||
-      loom_rd_ptr(r, &fp, (size_t)flen))
+  if (loom_rd_uvarint(r, flen) || *flen < 1 || *flen > TS_SEG_MAX_NAME ||
+      loom_rd_ptr(r, fp, (size_t)*flen))
     return (*why = "bad field name in index", LOOM_ECORRUPT);
+  return 0;
+}
+
+/* Decode a column body (u8 type, uvarint n_blocks, block entries) at r into
+ * c (names untouched); block entries first .. first+cap-1 go to blk[0..cap)
+ * (blk may be NULL with cap 0). `room` bounds n_blocks. Validates
+ * everything; *why names the first problem. Allocates nothing. */
+static int parse_body(loom_rd *r, ts_seg_column *c, ts_seg_block *blk, uint64_t first,
+                      uint64_t cap, uint64_t room, uint64_t index_off, const char **why) {
+  uint8_t type;
+  uint64_t nb;
   if (loom_rd_u8(r, &type) || !type_valid(type))
     return (*why = "bad column type in index", LOOM_ECORRUPT);
   if (loom_rd_uvarint(r, &nb) || nb < 1 || nb > room || nb > UINT32_MAX)
     return (*why = "bad block count in index", LOOM_ECORRUPT);
-  c->series_key = (const char *)kp;
-  c->key_len = (uint32_t)klen;
-  c->field = (const char *)fp;
-  c->field_len = (uint32_t)flen;
   c->type = (ts_type)type;
   c->n_blocks = (uint32_t)nb;
-  c->blocks = blk;
   c->n_points = 0;
   uint64_t next_off = 0;
   int64_t prev_max = 0;
   for (uint64_t i = 0; i < nb; i++) {
-    ts_seg_block *b = &blk[i];
+    ts_seg_block bb;
     uint64_t off, len, count, dmin = 0, dmax;
     int64_t min_ts = 0;
-    memset(b, 0, sizeof *b);
+    memset(&bb, 0, sizeof bb);
     if (loom_rd_uvarint(r, &off) || loom_rd_uvarint(r, &len) || loom_rd_uvarint(r, &count))
       return (*why = "bad block entry in index", LOOM_ECORRUPT);
     if (i > 0) {
@@ -692,19 +708,42 @@ static int load_column(loom_rd *r, ts_seg_column *c, ts_seg_block *blk, uint64_t
     if (loom_rd_uvarint(r, &dmax) || dmax > (uint64_t)INT64_MAX - (uint64_t)min_ts ||
         (dmax == 0) != (count == 1) || dmax < count - 1)
       return (*why = "bad block time range in index", LOOM_ECORRUPT);
-    b->offset = off;
-    b->len = (uint32_t)len;
-    b->stats.count = (uint32_t)count;
-    b->stats.min_ts = min_ts;
-    b->stats.max_ts = (int64_t)((uint64_t)min_ts + dmax);
-    if (stats_read(r, c->type, &b->stats))
+    bb.offset = off;
+    bb.len = (uint32_t)len;
+    bb.stats.count = (uint32_t)count;
+    bb.stats.min_ts = min_ts;
+    bb.stats.max_ts = (int64_t)((uint64_t)min_ts + dmax);
+    if (stats_read(r, c->type, &bb.stats))
       return (*why = "bad block stats in index", LOOM_ECORRUPT);
+    if (i == 0) c->min_ts = bb.stats.min_ts;
+    c->max_ts = bb.stats.max_ts;
+    if (blk && i >= first && i - first < cap) blk[i - first] = bb;
     next_off = off + len;
-    prev_max = b->stats.max_ts;
+    prev_max = bb.stats.max_ts;
     c->n_points += count;
   }
-  c->min_ts = blk[0].stats.min_ts;
-  c->max_ts = blk[nb - 1].stats.max_ts;
+  return 0;
+}
+
+/* Re-read column i's body (validated at open) into c; blocks as parse_body. */
+static int column_parse(const ts_segment *s, uint32_t i, ts_seg_column *c, ts_seg_block *blk,
+                        uint64_t first, uint64_t cap) {
+  memset(c, 0, sizeof *c);
+  loom_rd r;
+  loom_rd_init(&r, s->body + s->body_off[i], s->body_len - s->body_off[i]);
+  const char *why = NULL;
+  int rc = parse_body(&r, c, blk, first, cap, UINT32_MAX, s->index_off, &why);
+  if (rc) return rc;
+  if (s->name_off) {
+    loom_rd_init(&r, s->names + s->name_off[i], s->body_len - s->name_off[i]);
+    const uint8_t *kp, *fp;
+    uint64_t kl, fl;
+    if ((rc = parse_names(&r, &kp, &kl, &fp, &fl, &why))) return rc;
+    c->series_key = (const char *)kp;
+    c->key_len = (uint32_t)kl;
+    c->field = (const char *)fp;
+    c->field_len = (uint32_t)fl;
+  }
   return 0;
 }
 
@@ -769,6 +808,10 @@ static int load_index(ts_segment *s, char *err, size_t errlen) {
     ix = s->index;
     index_len = raw_len;
   }
+  if (index_len > MAX_INDEX_BYTES) { /* offsets are kept as u32 */
+    set_err(err, errlen, path, "footer index too large");
+    return LOOM_ECORRUPT;
+  }
   loom_rd r;
   loom_rd_init(&r, ix, (size_t)index_len);
   uint64_t ncol, nblk;
@@ -779,45 +822,105 @@ static int load_index(ts_segment *s, char *err, size_t errlen) {
     return LOOM_ECORRUPT;
   }
   if (ncol) {
-    s->cols = loom_malloc((size_t)ncol * sizeof *s->cols);
-    s->blocks = loom_malloc((size_t)nblk * sizeof *s->blocks);
-    if (!s->cols || !s->blocks) {
+    s->body_off = loom_malloc((size_t)ncol * sizeof *s->body_off);
+    s->name_off = loom_malloc((size_t)ncol * sizeof *s->name_off);
+    s->cache = loom_calloc((size_t)ncol, sizeof *s->cache);
+    if (!s->body_off || !s->name_off || !s->cache) {
       set_err(err, errlen, path, "out of memory loading index");
       return LOOM_ENOMEM;
     }
   }
+  s->index_off = index_off;
   uint64_t used = 0;
+  const uint8_t *pk = NULL, *pf = NULL;
+  uint64_t pkl = 0, pfl = 0;
   for (uint64_t i = 0; i < ncol; i++) {
-    ts_seg_column *c = &s->cols[i];
     const char *why = NULL;
-    if (load_column(&r, c, s->blocks + used, nblk - used, index_off, &why)) {
+    const uint8_t *kp, *fp;
+    uint64_t kl, fl;
+    ts_seg_column c;
+    memset(&c, 0, sizeof c);
+    s->name_off[i] = (uint32_t)(r.p - ix);
+    int rc = parse_names(&r, &kp, &kl, &fp, &fl, &why);
+    if (!rc) {
+      s->body_off[i] = (uint32_t)(r.p - ix);
+      rc = parse_body(&r, &c, NULL, 0, 0, nblk - used, index_off, &why);
+    }
+    if (rc) {
       set_err(err, errlen, path, "column %" PRIu64 ": %s", i, why);
       return LOOM_ECORRUPT;
     }
-    used += c->n_blocks;
-    if (i > 0) {
-      const ts_seg_column *p = &s->cols[i - 1];
-      if (col_cmp(p->series_key, p->key_len, p->field, p->field_len, c->series_key, c->key_len,
-                  c->field, c->field_len) >= 0) {
-        set_err(err, errlen, path, "column %" PRIu64 ": index not sorted or duplicate", i);
-        return LOOM_ECORRUPT;
-      }
+    used += c.n_blocks;
+    if (i > 0 && col_cmp(pk, pkl, pf, pfl, kp, kl, fp, fl) >= 0) {
+      set_err(err, errlen, path, "column %" PRIu64 ": index not sorted or duplicate", i);
+      return LOOM_ECORRUPT;
     }
+    pk = kp, pkl = kl, pf = fp, pfl = fl;
   }
   if (used != nblk || r.len != 0) {
     set_err(err, errlen, path, "index block count or length mismatch");
     return LOOM_ECORRUPT;
   }
+  s->body = ix;
+  s->body_len = (size_t)index_len;
+  s->names = ix;
   s->n_columns = (uint32_t)ncol;
   s->n_blocks = nblk;
+  return 0;
+}
+
+int ts_segment_drop_names(ts_segment *s) {
+  if (s->dropped) return 0;
+  if (!s->n_columns) {
+    loom_free(s->index);
+    s->index = NULL;
+    s->dropped = true;
+    return 0;
+  }
+  /* A body runs from its type byte to the next entry's names (the last one
+   * to the end of the index). */
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < s->n_columns; i++) {
+    uint32_t end = i + 1 < s->n_columns ? s->name_off[i + 1] : (uint32_t)s->body_len;
+    total += end - s->body_off[i];
+  }
+  uint8_t *b = loom_malloc(total ? (size_t)total : 1);
+  if (!b) return LOOM_ENOMEM;
+  uint32_t at = 0;
+  for (uint32_t i = 0; i < s->n_columns; i++) {
+    uint32_t end = i + 1 < s->n_columns ? s->name_off[i + 1] : (uint32_t)s->body_len;
+    memcpy(b + at, s->body + s->body_off[i], end - s->body_off[i]);
+    uint32_t len = end - s->body_off[i];
+    s->body_off[i] = at;
+    at += len;
+  }
+  for (uint32_t i = 0; i < s->n_columns; i++) { /* decoded columns lose their names too */
+    ts_seg_column *c = atomic_load(&s->cache[i]);
+    if (c) {
+      c->series_key = c->field = NULL;
+      c->key_len = c->field_len = 0;
+    }
+  }
+  s->bodies = b;
+  s->body = b;
+  s->body_len = total;
+  loom_free(s->name_off);
+  s->name_off = NULL;
+  s->names = NULL;
+  loom_free(s->index);
+  s->index = NULL;
+  s->dropped = true;
   return 0;
 }
 
 void ts_segment_close(ts_segment *s) {
   if (!s) return;
   if (s->mapped && s->map) munmap((void *)s->map, s->size);
-  loom_free(s->cols);
-  loom_free(s->blocks);
+  for (uint32_t i = 0; s->cache && i < s->n_columns; i++) loom_free(atomic_load(&s->cache[i]));
+  loom_free(s->cache);
+  loom_free(s->body_off);
+  loom_free(s->name_off);
+  loom_free(s->bodies);
   loom_free(s->index);
   loom_free(s->path);
   loom_free(s);
@@ -915,17 +1018,83 @@ uint32_t ts_segment_ncolumns(const ts_segment *s) { return s->n_columns; }
 uint64_t ts_segment_nblocks(const ts_segment *s) { return s->n_blocks; }
 
 const ts_seg_column *ts_segment_column(const ts_segment *s, uint32_t i) {
-  return i < s->n_columns ? &s->cols[i] : NULL;
+  if (i >= s->n_columns) return NULL;
+  ts_seg_column *c = atomic_load(&s->cache[i]);
+  if (c) return c;
+  ts_seg_column tmp;
+  if (column_parse(s, i, &tmp, NULL, 0, 0)) return NULL; /* validated at open: cannot happen */
+  /* Exempt from the test-only failure switch: callers hold the pointer
+   * without a NULL check, and the memory is small and cached. */
+  c = loom_malloc_nofail(sizeof *c + (size_t)tmp.n_blocks * sizeof(ts_seg_block));
+  if (!c) return NULL;
+  ts_seg_block *blk = (ts_seg_block *)(c + 1);
+  if (column_parse(s, i, c, blk, 0, tmp.n_blocks)) {
+    loom_free(c);
+    return NULL;
+  }
+  c->blocks = blk;
+  ts_seg_column *expected = NULL;
+  if (!atomic_compare_exchange_strong(&((ts_segment *)s)->cache[i], &expected, c)) {
+    loom_free(c); /* another thread decoded it first */
+    c = expected;
+  }
+  return c;
+}
+
+int ts_segment_column_read(const ts_segment *s, uint32_t i, ts_seg_column *col, ts_seg_block *blocks,
+                           uint32_t cap) {
+  if (i >= s->n_columns) return LOOM_EINVAL;
+  ts_seg_column *c = atomic_load(&s->cache[i]);
+  if (c) {
+    *col = *c;
+    if (cap < c->n_blocks) return LOOM_ERANGE;
+    memcpy(blocks, c->blocks, c->n_blocks * sizeof *blocks);
+  } else {
+    int rc = column_parse(s, i, col, blocks, 0, cap);
+    if (rc) return rc;
+    if (cap < col->n_blocks) return LOOM_ERANGE;
+  }
+  col->blocks = blocks;
+  return 0;
+}
+
+/* Names of column i (names kept). */
+static void column_names(const ts_segment *s, uint32_t i, const uint8_t **kp, uint64_t *kl,
+                         const uint8_t **fp, uint64_t *fl) {
+  loom_rd r;
+  loom_rd_init(&r, s->names + s->name_off[i], s->body_len - s->name_off[i]);
+  const char *why;
+  if (parse_names(&r, kp, kl, fp, fl, &why)) { /* validated at open: cannot happen */
+    *kp = *fp = (const uint8_t *)"";
+    *kl = *fl = 0;
+  }
+}
+
+int ts_segment_column_name(const ts_segment *s, uint32_t i, const char **key, uint32_t *key_len,
+                           const char **field, uint32_t *field_len, ts_type *type) {
+  if (i >= s->n_columns) return LOOM_EINVAL;
+  if (s->dropped) return LOOM_EUNSUP;
+  const uint8_t *kp, *fp;
+  uint64_t kl, fl;
+  column_names(s, i, &kp, &kl, &fp, &fl);
+  *key = (const char *)kp;
+  *key_len = (uint32_t)kl;
+  *field = (const char *)fp;
+  *field_len = (uint32_t)fl;
+  *type = (ts_type)s->body[s->body_off[i]];
+  return 0;
 }
 
 int ts_segment_find(const ts_segment *s, const char *key, uint32_t key_len, const char *field,
                     uint32_t field_len, uint32_t *index) {
+  if (s->dropped) return LOOM_EUNSUP;
   uint32_t lo = 0, hi = s->n_columns;
   while (lo < hi) {
     uint32_t mid = lo + (hi - lo) / 2;
-    const ts_seg_column *c = &s->cols[mid];
-    int cmp = col_cmp(c->series_key, c->key_len, c->field, c->field_len, key, key_len, field,
-                      field_len);
+    const uint8_t *kp, *fp;
+    uint64_t kl, fl;
+    column_names(s, mid, &kp, &kl, &fp, &fl);
+    int cmp = col_cmp(kp, kl, fp, fl, key, key_len, field, field_len);
     if (cmp == 0) {
       *index = mid;
       return 0;
@@ -942,43 +1111,50 @@ const uint8_t *ts_segment_block_data(const ts_segment *s, const ts_seg_block *b)
   return s->map + b->offset;
 }
 
-static void block_err(const ts_segment *s, uint32_t col, uint32_t block, const char *what,
-                      char *err, size_t errlen) {
-  const ts_seg_column *c = &s->cols[col];
-  int kl = c->key_len > 200 ? 200 : (int)c->key_len;
-  int fl = c->field_len > 200 ? 200 : (int)c->field_len;
+static void block_err(const ts_segment *s, uint32_t col, uint32_t block, const ts_seg_block *b,
+                      const char *what, char *err, size_t errlen) {
+  if (s->dropped) {
+    set_err(err, errlen, s->path, "block %" PRIu32 " of column #%" PRIu32 " at offset %" PRIu64
+            ": %s", block, col, b->offset, what);
+    return;
+  }
+  const uint8_t *kp, *fp;
+  uint64_t kl64, fl64;
+  column_names(s, col, &kp, &kl64, &fp, &fl64);
+  int kl = kl64 > 200 ? 200 : (int)kl64;
+  int fl = fl64 > 200 ? 200 : (int)fl64;
   set_err(err, errlen, s->path, "block %" PRIu32 " of column %.*s%s %.*s%s at offset %" PRIu64
-          ": %s", block, kl, c->series_key, kl < (int)c->key_len ? "..." : "", fl, c->field,
-          fl < (int)c->field_len ? "..." : "", c->blocks[block].offset, what);
+          ": %s", block, kl, (const char *)kp, kl < (int)kl64 ? "..." : "", fl, (const char *)fp,
+          fl < (int)fl64 ? "..." : "", b->offset, what);
 }
 
-int ts_segment_read_block(const ts_segment *s, uint32_t col, uint32_t block, int64_t *ts,
-                          void *vals, uint32_t cap, loom_buf *strbuf, char *err, size_t errlen) {
+int ts_segment_read_block_entry(const ts_segment *s, uint32_t col, uint32_t block,
+                                const ts_seg_block *b, int64_t *ts, void *vals, uint32_t cap,
+                                loom_buf *strbuf, char *err, size_t errlen) {
   if (err && errlen) err[0] = 0;
-  if (col >= s->n_columns || block >= s->cols[col].n_blocks) {
+  if (col >= s->n_columns) {
     set_err(err, errlen, s->path, "no block %" PRIu32 " in column %" PRIu32, block, col);
     return LOOM_EINVAL;
   }
-  const ts_seg_column *c = &s->cols[col];
-  const ts_seg_block *b = &c->blocks[block];
   if (cap < b->stats.count) return LOOM_ERANGE;
+  ts_type type = (ts_type)s->body[s->body_off[col]];
   const uint8_t *p = s->map + b->offset;
   ts_block_info info;
   memset(&info, 0, sizeof info);
   if (ts_block_peek(p, b->len, &info) != 0) {
-    block_err(s, col, block, "bad block header", err, errlen);
+    block_err(s, col, block, b, "bad block header", err, errlen);
     return LOOM_ECORRUPT;
   }
   /* The caller sized vals for the index's type and count: a header that
    * disagrees must never steer the decoder. */
-  if (info.type != c->type || info.len != b->len || info.stats.count != b->stats.count ||
+  if (info.type != type || info.len != b->len || info.stats.count != b->stats.count ||
       info.stats.min_ts != b->stats.min_ts || info.stats.max_ts != b->stats.max_ts) {
-    block_err(s, col, block, "block header disagrees with the index", err, errlen);
+    block_err(s, col, block, b, "block header disagrees with the index", err, errlen);
     return LOOM_ECORRUPT;
   }
   int rc = ts_block_decode(p, b->len, ts, vals, cap, strbuf);
   if (rc == LOOM_ECORRUPT || rc == LOOM_ETRUNC) {
-    block_err(s, col, block, "checksum mismatch", err, errlen);
+    block_err(s, col, block, b, "checksum mismatch", err, errlen);
     return LOOM_ECORRUPT;
   }
   if (rc) {
@@ -986,6 +1162,24 @@ int ts_segment_read_block(const ts_segment *s, uint32_t col, uint32_t block, int
     return rc;
   }
   return 0;
+}
+
+int ts_segment_read_block(const ts_segment *s, uint32_t col, uint32_t block, int64_t *ts,
+                          void *vals, uint32_t cap, loom_buf *strbuf, char *err, size_t errlen) {
+  if (err && errlen) err[0] = 0;
+  ts_seg_block b;
+  const ts_seg_column *cached = col < s->n_columns ? atomic_load(&s->cache[col]) : NULL;
+  if (cached && block < cached->n_blocks) {
+    b = cached->blocks[block];
+  } else {
+    ts_seg_column c;
+    memset(&b, 0, sizeof b);
+    if (col >= s->n_columns || column_parse(s, col, &c, &b, block, 1) || block >= c.n_blocks) {
+      set_err(err, errlen, s->path, "no block %" PRIu32 " in column %" PRIu32, block, col);
+      return LOOM_EINVAL;
+    }
+  }
+  return ts_segment_read_block_entry(s, col, block, &b, ts, vals, cap, strbuf, err, errlen);
 }
 
 const char *ts_segment_path(const ts_segment *s) { return s->path; }

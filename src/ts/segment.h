@@ -151,8 +151,11 @@ void ts_segw_abort(ts_segw *w);
 uint64_t ts_segw_bytes(const ts_segw *w);
 
 /* ------------------------------------------------------------------------
- * Reader. After open, a segment is immutable: any number of threads may
- * call the const functions concurrently; close must not race them.
+ * Reader. After open (and ts_segment_drop_names, if used), a segment is
+ * immutable as far as callers can tell: any number of threads may call the
+ * const functions concurrently; close must not race them. The index is kept
+ * encoded in memory (~40 bytes per column with one block, once the names are
+ * dropped) and a column is decoded when ts_segment_column first asks for it.
  */
 typedef struct ts_segment ts_segment;
 
@@ -197,10 +200,38 @@ void ts_segment_close(ts_segment *s);
 uint32_t ts_segment_ncolumns(const ts_segment *s);
 
 /* Column i (0 <= i < ncolumns) in (key, field) order, or NULL when i is out
- * of range. Valid until close. */
+ * of range. Decoded on first use and cached (about 80 + 128 bytes per block)
+ * until close; the memory is exempt from the test-only allocation failure
+ * switch, so NULL for an i in range only if the system itself is out of
+ * memory. Valid until close. After ts_segment_drop_names, series_key and
+ * field are NULL and their lengths 0. */
 const ts_seg_column *ts_segment_column(const ts_segment *s, uint32_t i);
 
-/* Binary search for (key, field). 0 and *index set, or LOOM_ENOTFOUND. */
+/* Decode column i into caller memory without caching it: *col, and its
+ * block entries into blocks (room for cap). col->blocks points to blocks.
+ * Names as ts_segment_column. Returns 0, LOOM_EINVAL (i out of range) or
+ * LOOM_ERANGE when cap < col->n_blocks (col->n_blocks is then set: call
+ * again with more room). For passes over every column (compaction) that
+ * must not leave them all decoded. */
+int ts_segment_column_read(const ts_segment *s, uint32_t i, ts_seg_column *col,
+                           ts_seg_block *blocks, uint32_t cap);
+
+/* Names and type of column i, pointing into the segment (valid until close
+ * or ts_segment_drop_names). 0, LOOM_EINVAL (i out of range) or LOOM_EUNSUP
+ * (names dropped). Decodes nothing else. */
+int ts_segment_column_name(const ts_segment *s, uint32_t i, const char **key, uint32_t *key_len,
+                           const char **field, uint32_t *field_len, ts_type *type);
+
+/* Free the column names (the inflated index), keeping only what reads need:
+ * for a caller that maps columns to its own ids once, right after open (the
+ * engine). Afterwards ts_segment_find and ts_segment_column_name return
+ * LOOM_EUNSUP and error messages name columns by index. Not thread-safe:
+ * call it before the segment is shared. 0 or LOOM_ENOMEM (then nothing
+ * changed). */
+int ts_segment_drop_names(ts_segment *s);
+
+/* Binary search for (key, field). 0 and *index set, LOOM_ENOTFOUND, or
+ * LOOM_EUNSUP after ts_segment_drop_names. */
 int ts_segment_find(const ts_segment *s, const char *key, uint32_t key_len, const char *field,
                     uint32_t field_len, uint32_t *index);
 
@@ -222,6 +253,13 @@ const uint8_t *ts_segment_block_data(const ts_segment *s, const ts_seg_block *b)
  * err may be NULL / errlen 0. */
 int ts_segment_read_block(const ts_segment *s, uint32_t col, uint32_t block, int64_t *ts,
                           void *vals, uint32_t cap, loom_buf *strbuf, char *err, size_t errlen);
+
+/* ts_segment_read_block for a block entry b that the caller already has
+ * (block `block` of column `col`, from ts_segment_column_read or
+ * ts_segment_column of this segment): no index lookup. Same returns. */
+int ts_segment_read_block_entry(const ts_segment *s, uint32_t col, uint32_t block,
+                                const ts_seg_block *b, int64_t *ts, void *vals, uint32_t cap,
+                                loom_buf *strbuf, char *err, size_t errlen);
 
 /* Path given at open (or name for open_mem); valid until close. */
 const char *ts_segment_path(const ts_segment *s);

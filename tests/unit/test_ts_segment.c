@@ -284,6 +284,128 @@ static void test_roundtrip_all_types(void **state) {
   for (int i = 0; i < RT_COLS; i++) tcol_free(&cols[i]);
 }
 
+#define DN_COLS 12
+
+static void write_cols(const char *path, tcol *cols, int n) {
+  for (int i = 0; i < n; i++) {
+    char key[64], field[32];
+    snprintf(key, sizeof key, "cpu,host=h%02d", i);
+    snprintf(field, sizeof field, "f%d", i % 3);
+    tcol_make(&cols[i], (ts_type)(1 + i % 5), 1 + (uint32_t)(i * 611) % 3000, (uint64_t)i + 3, key,
+              field);
+  }
+  ts_segw *w;
+  assert_int_equal(ts_segw_open(path, &w), 0);
+  ts_segw_set_block_points(w, 256);
+  for (int i = 0; i < n; i++) assert_int_equal(tcol_add(w, &cols[i]), 0);
+  assert_int_equal(ts_segw_finish(w), 0);
+}
+
+static void same_entries(const ts_seg_column *a, const ts_seg_column *b) {
+  assert_int_equal(a->type, b->type);
+  assert_int_equal(a->n_blocks, b->n_blocks);
+  assert_true(a->n_points == b->n_points && a->min_ts == b->min_ts && a->max_ts == b->max_ts);
+  for (uint32_t k = 0; k < a->n_blocks; k++) {
+    assert_true(a->blocks[k].offset == b->blocks[k].offset);
+    assert_int_equal(a->blocks[k].len, b->blocks[k].len);
+    assert_memory_equal(&a->blocks[k].stats, &b->blocks[k].stats, sizeof a->blocks[k].stats);
+  }
+}
+
+static void test_drop_names_keeps_reads(void **state) {
+  fx *f = *state;
+  tcol cols[DN_COLS];
+  write_cols(f->path, cols, DN_COLS);
+  ts_segment *named = open_ok(f->path), *s = open_ok(f->path);
+  const ts_seg_column *early = ts_segment_column(s, 1); /* decoded before the drop */
+  assert_non_null(early);
+  assert_int_equal(ts_segment_drop_names(s), 0);
+  assert_int_equal(ts_segment_drop_names(s), 0); /* twice is harmless */
+  assert_null(early->series_key);
+  uint32_t idx;
+  assert_int_equal(ts_segment_find(s, "cpu,host=h00", 12, "f0", 2, &idx), LOOM_EUNSUP);
+  const char *k, *fl;
+  uint32_t kl, fll;
+  ts_type t;
+  assert_int_equal(ts_segment_column_name(s, 0, &k, &kl, &fl, &fll, &t), LOOM_EUNSUP);
+  for (uint32_t i = 0; i < DN_COLS; i++) {
+    const ts_seg_column *a = ts_segment_column(named, i), *b = ts_segment_column(s, i);
+    assert_non_null(b);
+    assert_null(b->series_key);
+    assert_int_equal(b->key_len, 0);
+    same_entries(a, b);
+    assert_ptr_equal(ts_segment_column(s, i), b); /* cached */
+    /* the data reads back through the nameless segment */
+    tcol c = cols[0];
+    assert_int_equal(ts_segment_find(named, a->series_key, a->key_len, a->field, a->field_len, &idx), 0);
+    for (int j = 0; j < DN_COLS; j++)
+      if (!strncmp(cols[j].key, a->series_key, a->key_len) && strlen(cols[j].key) == a->key_len &&
+          !strncmp(cols[j].field, a->field, a->field_len))
+        c = cols[j];
+    snprintf(c.key, sizeof c.key, "%s", ""); /* names are gone: compare data only */
+    int64_t *ts = malloc(TS_BLOCK_MAX_POINTS * sizeof *ts);
+    void *vals = malloc(TS_BLOCK_MAX_POINTS * 16);
+    loom_buf sb;
+    loom_buf_init(&sb);
+    uint32_t at = 0;
+    for (uint32_t blk = 0; blk < b->n_blocks; blk++) {
+      assert_int_equal(ts_segment_read_block(s, i, blk, ts, vals, TS_BLOCK_MAX_POINTS, &sb, NULL, 0), 0);
+      assert_memory_equal(ts, c.ts + at, b->blocks[blk].stats.count * sizeof *ts);
+      at += b->blocks[blk].stats.count;
+    }
+    assert_int_equal(at, c.n);
+    loom_buf_deinit(&sb);
+    free(ts);
+    free(vals);
+  }
+  ts_segment_close(s);
+  ts_segment_close(named);
+  for (int i = 0; i < DN_COLS; i++) tcol_free(&cols[i]);
+}
+
+static void test_column_read_into_caller_memory(void **state) {
+  fx *f = *state;
+  tcol cols[DN_COLS];
+  write_cols(f->path, cols, DN_COLS);
+  ts_segment *named = open_ok(f->path), *s = open_ok(f->path);
+  ts_segment_drop_names(s);
+  ts_seg_block blk[16];
+  for (uint32_t i = 0; i < DN_COLS; i++) {
+    const ts_seg_column *a = ts_segment_column(named, i);
+    ts_seg_column c;
+    assert_int_equal(ts_segment_column_read(s, i, &c, NULL, 0), LOOM_ERANGE);
+    assert_int_equal(c.n_blocks, a->n_blocks); /* tells the room needed */
+    assert_true(c.n_blocks <= 16);
+    assert_int_equal(ts_segment_column_read(s, i, &c, blk, 16), 0);
+    assert_ptr_equal(c.blocks, blk);
+    same_entries(a, &c);
+    /* the named segment's cached copy gives the same */
+    assert_int_equal(ts_segment_column_read(named, i, &c, blk, 16), 0);
+    same_entries(a, &c);
+    assert_int_equal(c.key_len, a->key_len);
+    int64_t ts[256];
+    uint8_t vals[256 * 16];
+    loom_buf sb;
+    loom_buf_init(&sb);
+    assert_int_equal(ts_segment_read_block_entry(s, i, 0, &blk[0], ts, vals, 256, &sb, NULL, 0), 0);
+    assert_true(ts[0] == a->min_ts);
+    loom_buf_deinit(&sb);
+  }
+  ts_seg_column c;
+  assert_int_equal(ts_segment_column_read(s, DN_COLS, &c, blk, 16), LOOM_EINVAL);
+  /* names are there before a drop, and the type comes with them */
+  const char *k, *fl;
+  uint32_t kl, fll;
+  ts_type t;
+  assert_int_equal(ts_segment_column_name(named, 2, &k, &kl, &fl, &fll, &t), 0);
+  assert_int_equal(t, ts_segment_column(named, 2)->type);
+  assert_memory_equal(k, ts_segment_column(named, 2)->series_key, kl);
+  assert_int_equal(ts_segment_column_name(named, DN_COLS, &k, &kl, &fl, &fll, &t), LOOM_EINVAL);
+  ts_segment_close(s);
+  ts_segment_close(named);
+  for (int i = 0; i < DN_COLS; i++) tcol_free(&cols[i]);
+}
+
 static void test_columns_sorted_by_key_then_field(void **state) {
   fx *f = *state;
   const char *keys[] = {"b", "a,x=1", "a", "ab", "a"};
@@ -1070,6 +1192,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_float_stats_exact, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_big_keys, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_empty_segment, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_drop_names_keeps_reads, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_column_read_into_caller_memory, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_read_block_cap_too_small, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_raw_block_copy, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_raw_block_then_add_same_column, fx_setup, fx_teardown),
