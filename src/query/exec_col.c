@@ -40,6 +40,7 @@ typedef struct scan_ctx {
   bool desc;
   const int64_t *at; /* when set: keep only points at these times (ascending) */
   uint32_t n_at;
+  const qx_pref *pf; /* when set: keep only points passing it */
   int rc;
 } scan_ctx;
 
@@ -113,7 +114,7 @@ static int load_at_cb(scan_ctx *sc, const ts_chunk *ch) {
 static int load_cb(void *arg, const ts_chunk *ch) {
   scan_ctx *sc = arg;
   if (sc->at) return load_at_cb(sc, ch);
-  if (!ch->ts) return TS_SCAN_DECODE;
+  if (!ch->ts) return !sc->pf || qx_pref_block_may(sc->pf, ch->type, ch->stats) ? TS_SCAN_DECODE : 0;
   if ((sc->rc = qx_count_points(sc->p, ch->n))) return TS_SCAN_STOP;
   uint32_t from = 0, to = ch->n;
   if (sc->keep && sc->desc) {
@@ -127,6 +128,7 @@ static int load_cb(void *arg, const ts_chunk *ch) {
     qx_val v;
     v.type = ch->type;
     v.v = ts_value_load(ch->type, ch->vals, i);
+    if (sc->pf && !qx_pref_pass(sc->pf, ch->type, v.v)) continue;
     if (ch->type == TS_STRING) {
       char *cp = ql_arena_strndup(&sc->p->arena, v.v.s.p, v.v.s.len);
       if (!cp) {
@@ -157,6 +159,13 @@ int qx_col_load(plan *p, uint32_t col_id, colbuf *b, uint32_t keep, bool desc) {
     }
   }
   return 0;
+}
+
+int qx_col_load_pref(plan *p, uint32_t col_id, colbuf *b, const qx_pref *pf) {
+  scan_ctx sc = {.p = p, .cb = b, .pf = pf};
+  b->n = 0;
+  int rc = qx_src_scan(p, col_id, p->tmin, p->tmax, TS_SCAN_STATS, load_cb, &sc);
+  return sc.rc ? sc.rc : rc;
 }
 
 int qx_col_load_at(plan *p, uint32_t col_id, colbuf *b, const int64_t *at, uint32_t n_at) {

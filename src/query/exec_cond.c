@@ -5,6 +5,7 @@
  * evaluated per row. Regexes are RE2 patterns as in InfluxDB, translated to
  * POSIX extended regexes (\d \w \s and friends) and cached per query.
  */
+#include <math.h>
 #include <regex.h>
 #include <stdio.h>
 #include <string.h>
@@ -489,5 +490,100 @@ int qx_cond_row(const ql_expr *cond, const qx_row *row, qx_regex_cache *rc, char
   case QL_OP_GT: return c > 0;
   case QL_OP_GTE: return c >= 0;
   default: return 0;
+  }
+}
+
+/* ---- prefilter (see qx_pref in exec_int.h) ---- */
+
+static ql_op flip_op(ql_op op) {
+  switch (op) {
+  case QL_OP_LT: return QL_OP_GT;
+  case QL_OP_LTE: return QL_OP_GTE;
+  case QL_OP_GT: return QL_OP_LT;
+  case QL_OP_GTE: return QL_OP_LTE;
+  default: return op;
+  }
+}
+
+/* A numeric field of m named by e (not a tag cast), or -1. */
+static int num_field(const ql_expr *e, const ts_measurement_info *m) {
+  e = unparen(e);
+  if (e->kind != QL_EXPR_IDENT || e->u.ident.cast == QL_CAST_TAG) return -1;
+  if (is_time_ref(e)) return -1;
+  int fi = qx_field_index(m, e->u.ident.name);
+  if (fi < 0) return -1;
+  ts_type t = m->fields[fi].type;
+  return t == TS_FLOAT || t == TS_INT || t == TS_UINT ? fi : -1;
+}
+
+static bool find_pref(const ql_expr *e, const ts_measurement_info *m, qx_pref *out) {
+  e = unparen(e);
+  if (!e || e->kind != QL_EXPR_BINARY) return false;
+  ql_op op = e->u.bin.op;
+  if (op == QL_OP_AND) return find_pref(e->u.bin.lhs, m, out) || find_pref(e->u.bin.rhs, m, out);
+  if (op != QL_OP_EQ && op != QL_OP_NEQ && op != QL_OP_LT && op != QL_OP_LTE && op != QL_OP_GT &&
+      op != QL_OP_GTE)
+    return false;
+  const ql_expr *l = unparen(e->u.bin.lhs), *r = unparen(e->u.bin.rhs);
+  int fi = num_field(l, m);
+  const ql_expr *lit = r;
+  if (fi < 0) {
+    fi = num_field(r, m);
+    lit = l;
+    op = flip_op(op);
+  }
+  if (fi < 0 || lit->kind != QL_EXPR_NUMBER) return false;
+  out->fidx = fi;
+  out->op = op;
+  memset(&out->lit, 0, sizeof out->lit);
+  if (lit->u.num.type == QL_NUM_INT) out->lit.type = TS_INT, out->lit.v.i = lit->u.num.i;
+  else if (lit->u.num.type == QL_NUM_UNSIGNED) out->lit.type = TS_UINT, out->lit.v.u = lit->u.num.u;
+  else out->lit.type = TS_FLOAT, out->lit.v.f = lit->u.num.f;
+  return true;
+}
+
+void qx_cond_prefilter(const ql_expr *cond, const ts_measurement_info *m, qx_pref *out) {
+  out->fidx = -1;
+  if (!find_pref(cond, m, out)) out->fidx = -1;
+}
+
+static bool cmp_ok(ql_op op, int c) {
+  switch (op) {
+  case QL_OP_EQ: return c == 0;
+  case QL_OP_NEQ: return c != 0;
+  case QL_OP_LT: return c < 0;
+  case QL_OP_LTE: return c <= 0;
+  case QL_OP_GT: return c > 0;
+  case QL_OP_GTE: return c >= 0;
+  default: return false;
+  }
+}
+
+/* qx_cond_row's comparison of a column value (type t) with the literal. */
+static int pref_cmp(const qx_pref *pf, ts_type t, ts_value v) {
+  if (t == TS_INT && pf->lit.type == TS_INT) return v.i < pf->lit.v.i ? -1 : v.i > pf->lit.v.i;
+  qx_val a = {.type = (int)t, .v = v};
+  double x = num_of(&a), y = num_of(&pf->lit);
+  return x < y ? -1 : x > y;
+}
+
+bool qx_pref_pass(const qx_pref *pf, ts_type t, ts_value v) {
+  return cmp_ok(pf->op, pref_cmp(pf, t, v));
+}
+
+bool qx_pref_block_may(const qx_pref *pf, ts_type t, const ts_block_stats *st) {
+  if (t != TS_FLOAT && t != TS_INT && t != TS_UINT) return true;
+  if (t == TS_FLOAT && (isnan(st->min.f) || isnan(st->max.f))) return true;
+  /* the comparison is monotonic in the value: passing values form an
+   * interval (its complement for !=), so [min, max] decides */
+  int cmin = pref_cmp(pf, t, st->min), cmax = pref_cmp(pf, t, st->max);
+  switch (pf->op) {
+  case QL_OP_LT: return cmin < 0;
+  case QL_OP_LTE: return cmin <= 0;
+  case QL_OP_GT: return cmax > 0;
+  case QL_OP_GTE: return cmax >= 0;
+  case QL_OP_EQ: return cmin <= 0 && cmax >= 0;
+  case QL_OP_NEQ: return !(cmin == 0 && cmax == 0);
+  default: return true;
   }
 }

@@ -119,6 +119,26 @@ typedef struct qx_row {
 int qx_cond_row(const ql_expr *cond, const qx_row *row, qx_regex_cache *rc, char *err,
                 size_t errlen);
 
+/* A necessary condition found in a WHERE: one AND-conjunct at the top of
+ * the condition comparing a numeric field to a number (`f <= 0.1`,
+ * `90 < f`). A point of that field failing it can never be part of a
+ * passing row (the row fails the conjunct, a missing value fails too), so
+ * scans drop such points and skip whole blocks whose min/max exclude it. */
+typedef struct qx_pref {
+  int fidx;   /* field index in the measurement, -1: no such conjunct */
+  ql_op op;   /* QL_OP_EQ .. QL_OP_GTE, normalised to `field op lit` */
+  qx_val lit; /* TS_INT, TS_UINT or TS_FLOAT */
+} qx_pref;
+
+/* Find a conjunct of cond usable as a prefilter over m's fields; fidx -1 if
+ * none. */
+void qx_cond_prefilter(const ql_expr *cond, const ts_measurement_info *m, qx_pref *out);
+/* Does value v of a column of type t pass pf's comparison (exactly as
+ * qx_cond_row compares)? */
+bool qx_pref_pass(const qx_pref *pf, ts_type t, ts_value v);
+/* Can any point of a block with these stats pass? */
+bool qx_pref_block_may(const qx_pref *pf, ts_type t, const ts_block_stats *st);
+
 /* Tag value of series s for key (NULL when absent). */
 const char *qx_series_tag(const ts_series_info *s, const char *key);
 

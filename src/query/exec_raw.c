@@ -222,7 +222,7 @@ typedef struct matchset {
  * error. */
 static int load_filtered(plan *p, const ts_measurement_info *m, const ts_series_info *s,
                          const uint8_t *need, colbuf *cbs, uint32_t *cur, qx_val *rowv,
-                         matchset *ms) {
+                         matchset *ms, const qx_pref *pf) {
   size_t nf = m->n_fields;
   memset(ms->cf, 0, nf);
   qx_cond_fields(p->cond, m, ms->cf);
@@ -237,7 +237,10 @@ static int load_filtered(plan *p, const ts_measurement_info *m, const ts_series_
     cur[f] = 0;
     if (!ms->cf[f]) continue;
     int64_t col = qx_col_of(s, (int)f);
-    if (col >= 0 && (rc = qx_col_load(p, (uint32_t)col, &cbs[f], 0, false))) return rc;
+    if (col < 0) continue;
+    rc = (int)f == pf->fidx ? qx_col_load_pref(p, (uint32_t)col, &cbs[f], pf)
+                            : qx_col_load(p, (uint32_t)col, &cbs[f], 0, false);
+    if (rc) return rc;
   }
   ms->n = 0;
   for (;;) {
@@ -295,6 +298,8 @@ int qx_raw_group_run(plan *p, const ts_measurement_info *m, sser *ss, uint32_t n
   rowbuf rb = {.ncols = late ? nf : ncols};
   sortref *refs = NULL;
   matchset ms = {.cf = loom_calloc(nf + 1, 1)};
+  qx_pref pf;
+  qx_cond_prefilter(p->cond, m, &pf);
   loom_buf lastbuf;
   loom_buf_init(&lastbuf);
   if (!sel || !cbs || !rowv || !outv || !cur || !ms.cf) {
@@ -339,7 +344,7 @@ int qx_raw_group_run(plan *p, const ts_measurement_info *m, sser *ss, uint32_t n
       }
       if (lr >= 0 && lr != 2) continue;
     }
-    int lf = filter && !keep ? load_filtered(p, m, s, need, cbs, cur, rowv, &ms) : 1;
+    int lf = filter && !keep ? load_filtered(p, m, s, need, cbs, cur, rowv, &ms, &pf) : 1;
     if (lf < 0) {
       rc = lf;
       goto out;

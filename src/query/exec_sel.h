@@ -194,6 +194,10 @@ int qx_count_points(plan *p, uint64_t n);
 /* Load column col_id over [p->tmin, p->tmax] into b, ascending; keep > 0
  * keeps only the first (desc: the last) keep points. 0 or an error. */
 int qx_col_load(plan *p, uint32_t col_id, colbuf *b, uint32_t keep, bool desc);
+/* qx_col_load (all points, ascending) keeping only the points that pass
+ * pf (the column is pf's field); blocks whose stats exclude it are not
+ * decoded. 0 or an error. */
+int qx_col_load_pref(plan *p, uint32_t col_id, colbuf *b, const qx_pref *pf);
 /* Load the points of column col_id at the times at[0..n_at) (ascending,
  * within [p->tmin, p->tmax]) into b; blocks holding none of them are not
  * decoded. 0 or an error. */
