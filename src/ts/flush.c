@@ -250,12 +250,18 @@ static int unfreeze(ts_engine *e, ts_col *col) {
   ts_headbuf_init(&merged);
   int rc = 0;
   const ts_headbuf *parts[2] = {&col->frz, &col->act};
-  for (int k = 0; k < 2 && !rc; k++)
+  for (int k = 0; k < 2 && !rc; k++) {
+    int64_t *ts;
+    void *vals;
+    rc = ts_headbuf_points(parts[k], col->type, &ts, &vals);
     for (uint32_t i = 0; i < parts[k]->n && !rc; i++) {
-      ts_value v = ts_value_load(col->type, parts[k]->vals, i);
-      rc = ts_headbuf_append(&merged, col->type, parts[k]->ts[i], &v);
+      ts_value v = ts_value_load(col->type, vals, i);
+      rc = ts_headbuf_append(&merged, col->type, ts[i], &v);
       if (rc > 0) rc = 0;
     }
+    loom_free(ts);
+    loom_free(vals);
+  }
   if (rc) {
     ts_headbuf_deinit(&merged);
     return rc;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0
  * In-memory head buffer of one column: points appended in arrival order
- * (possibly out of order, possibly with duplicate timestamps). Snapshotting a
+ * (possibly out of order, possibly with duplicate timestamps), kept encoded
+ * (2-4 bytes per sensor point; format in head.c). Snapshotting a
  * range sorts it and keeps the newest of equal timestamps, which is how late,
  * interleaved IoT data costs little on the write path. Not thread-safe: the
  * engine's lock guards it.
@@ -13,27 +14,32 @@
 
 #include "ts/types.h"
 
-typedef struct ts_strchunk ts_strchunk;
-
 typedef struct ts_headbuf {
-  int64_t *ts;         /* n timestamps, arrival order */
-  void *vals;          /* n values, typed array of `type` */
-  uint32_t n, cap;     /* points held / allocated */
+  uint8_t *buf;        /* encoded points in arrival order (format in head.c) */
+  uint32_t len, cap;   /* bytes used / allocated in buf */
+  uint32_t n;          /* points held */
   bool sorted;         /* ts strictly increasing so far */
+  uint8_t last_e;      /* encoder state: decimal exponent of the last float */
   int64_t min_ts, max_ts;
-  ts_strchunk *strs;   /* string bytes (TS_STRING), newest chunk first */
-  uint64_t str_bytes;  /* bytes used in strs */
+  int64_t last_ts, last_dts; /* encoder state: last timestamp and delta */
+  uint64_t last_v;     /* encoder state: last mantissa / integer */
 } ts_headbuf;
 
 void ts_headbuf_init(ts_headbuf *h);
 void ts_headbuf_deinit(ts_headbuf *h);
 
 /* Append one point; string bytes are copied. Returns the bytes of memory
- * newly taken (>= 0) or LOOM_ENOMEM. */
+ * newly taken (>= 0), LOOM_ENOMEM, or LOOM_ERANGE (the buffer would pass
+ * 4 GiB). */
 int ts_headbuf_append(ts_headbuf *h, ts_type type, int64_t ts, const ts_value *v);
 
 /* Bytes of memory the buffer holds (for flush thresholds and /metrics). */
 uint64_t ts_headbuf_bytes(const ts_headbuf *h, ts_type type);
+
+/* Decode all n points in arrival order (unsorted, duplicates kept) into
+ * out_ts/out_vals (loom_malloc, caller frees; both NULL when n is 0; strings
+ * point into h, valid while h lives unchanged). 0 or LOOM_ENOMEM. */
+int ts_headbuf_points(const ts_headbuf *h, ts_type type, int64_t **out_ts, void **out_vals);
 
 /* Copy the points with tmin <= ts <= tmax into out_ts/out_vals (allocated
  * with loom_malloc, caller frees; strings point into h, valid while h lives
