@@ -87,6 +87,15 @@ char *loom_strndup(const char *s, size_t n) {
 
 char *loom_strdup(const char *s) { return loom_strndup(s, strlen(s)); }
 
+#ifdef __GLIBC__
+/* glibc raises its mmap threshold each time a large mmapped block is freed
+ * (up to 32 MiB), after which the big transient buffers of flushes and
+ * compactions come from the heap and leave it fragmented for good. A fixed
+ * threshold keeps them in their own mappings, returned at free. Set before
+ * main() so every thread's arena sees it. */
+__attribute__((constructor)) static void mem_setup(void) { mallopt(M_MMAP_THRESHOLD, 256 * 1024); }
+#endif
+
 void loom_mem_trim(void) {
 #ifdef __GLIBC__
   malloc_trim(0);

@@ -525,6 +525,37 @@ static int fsync_dir(const char *path) {
   return rc;
 }
 
+/* Compress the index (head bytes, then the entries in refs order) into z as
+ * one zstd frame that records its content size. 0, LOOM_ENOMEM or LOOM_EIO
+ * (a zstd error). */
+static int zcompress_index(ts_segw *w, const colref *refs, const uint8_t *head, size_t hlen,
+                           uint64_t raw_len, loom_buf *z) {
+  ZSTD_CCtx *cc = ZSTD_createCCtx();
+  if (!cc) return LOOM_ENOMEM;
+  int rc = 0;
+  if (ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 3)) ||
+      ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(cc, raw_len)))
+    rc = LOOM_EIO;
+  size_t step = ZSTD_CStreamOutSize();
+  for (size_t i = 0; !rc && i <= w->n_recs; i++) {
+    ZSTD_inBuffer in = {i == 0 ? head : refs[i - 1].entry, i == 0 ? hlen : refs[i - 1].entry_len, 0};
+    ZSTD_EndDirective mode = i == w->n_recs ? ZSTD_e_end : ZSTD_e_continue;
+    for (;;) {
+      if ((rc = loom_buf_reserve(z, step))) break;
+      ZSTD_outBuffer out = {z->data + z->len, z->cap - z->len, 0};
+      size_t left = ZSTD_compressStream2(cc, &out, &in, mode);
+      z->len += out.pos;
+      if (ZSTD_isError(left)) {
+        rc = LOOM_EIO;
+        break;
+      }
+      if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size) break;
+    }
+  }
+  ZSTD_freeCCtx(cc);
+  return rc;
+}
+
 int ts_segw_finish(ts_segw *w) {
   colref *refs = NULL;
   int rc = w->err;
@@ -555,24 +586,24 @@ int ts_segw_finish(ts_segw *w) {
   size_t hlen = put_uvarint(head, w->n_recs);
   hlen += put_uvarint(head + hlen, w->total_blocks);
   /* The index (keys share long prefixes) is stored as one zstd frame when
-   * that is smaller: about a third of it on IoT data. */
-  loom_buf raw, z;
-  loom_buf_init(&raw);
+   * that is smaller: about a third of it on IoT data. It is compressed
+   * straight from the sorted entries (no copy of the raw index). */
+  uint64_t raw_len = hlen;
+  for (size_t i = 0; i < w->n_recs; i++) raw_len += refs[i].entry_len;
+  loom_buf z;
   loom_buf_init(&z);
-  rc = loom_buf_append(&raw, head, hlen);
-  for (size_t i = 0; !rc && i < w->n_recs; i++) rc = loom_buf_append(&raw, refs[i].entry, refs[i].entry_len);
   bool zipped = false;
-  if (!rc && raw.len > 256 && raw.len < MAX_INDEX_BYTES &&
-      !(rc = loom_buf_reserve(&z, ZSTD_compressBound(raw.len)))) {
-    size_t zl = ZSTD_compress(z.data, z.cap, raw.data, raw.len, 3);
-    if (!ZSTD_isError(zl) && zl < raw.len) {
-      z.len = zl;
-      zipped = true;
-    }
+  if (raw_len > 256 && raw_len < MAX_INDEX_BYTES) {
+    rc = zcompress_index(w, refs, head, hlen, raw_len, &z);
+    zipped = rc == 0 && z.len < raw_len;
+    if (rc == LOOM_EIO) rc = 0; /* zstd refused: store the index raw */
   }
-  if (!rc) rc = zipped ? emit(w, &crc, z.data, z.len) : emit(w, &crc, raw.data, raw.len);
-  loom_buf_deinit(&raw);
+  if (!rc && zipped) rc = emit(w, &crc, z.data, z.len);
   loom_buf_deinit(&z);
+  if (!rc && !zipped) {
+    rc = emit(w, &crc, head, hlen);
+    for (size_t i = 0; !rc && i < w->n_recs; i++) rc = emit(w, &crc, refs[i].entry, refs[i].entry_len);
+  }
   if (rc) goto fail;
   uint64_t index_len = wpos(w) - index_off;
   uint8_t tr[TS_SEG_TRAILER_LEN];
