@@ -146,6 +146,22 @@ static int first_cb(void *arg, const ts_chunk *ch) {
   return TS_SCAN_STOP;
 }
 
+/* First time of column col in [p->tmin, p->tmax] into f, for an unbounded
+ * p->tmin: from the column's stored span when the engine knows it (nothing
+ * decoded), else by a scan that stops at the first chunk. */
+static int col_first(plan *p, uint32_t col, first_ctx *f) {
+  int64_t lo, hi;
+  if (!(col & QX_VCOL_BIT) && p->tmin == QX_MIN_TIME) {
+    int r = ts_engine_col_span(p->c->e, col, &lo, &hi);
+    if (r == LOOM_ENOTFOUND) return 0;
+    if (!r) {
+      if (lo <= p->tmax && (!f->found || lo < f->t)) f->t = lo, f->found = true;
+      return 0;
+    }
+  }
+  return qx_src_scan(p, col, p->tmin, p->tmax, TS_SCAN_STATS, first_cb, f);
+}
+
 /* Fill in the series' aux field values at its selected point. */
 static int aux_fields(plan *p, const ts_measurement_info *m, const ts_series_info *s, int64_t t,
                       qx_val *fv) {
@@ -217,8 +233,7 @@ int qx_agg_group_run(plan *p, const ts_measurement_info *m, sser *ss, uint32_t n
           if (!p->slots[i].type) continue;
           int64_t col = qx_col_of(ss[k].s, p->slots[i].fidx);
           if (col < 0) continue;
-          if ((rc = qx_src_scan(p, (uint32_t)col, p->tmin, p->tmax, TS_SCAN_STATS, first_cb, &fc)))
-            goto out;
+          if ((rc = col_first(p, (uint32_t)col, &fc))) goto out;
         }
       if (!fc.found) goto out;
       lo = fc.t;

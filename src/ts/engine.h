@@ -168,6 +168,13 @@ typedef int (*ts_scan_cb)(void *arg, const ts_chunk *c);
 int ts_engine_scan(ts_engine *e, uint32_t col_id, int64_t tmin, int64_t tmax, int flags,
                    ts_scan_cb cb, void *arg, char *err, size_t errlen);
 
+/* Time span of column col_id's points from metadata alone (segment column
+ * bounds and head bounds, nothing decoded): 0 with *min_ts / *max_ts,
+ * LOOM_ENOTFOUND (no such column, or no points), or LOOM_EAGAIN when
+ * deletes touch the column, so the stored bounds may include deleted
+ * points (scan instead). */
+int ts_engine_col_span(ts_engine *e, uint32_t col_id, int64_t *min_ts, int64_t *max_ts);
+
 /* Last point of a column (last-value cache): 0 with *ts and *v, or
  * LOOM_ENOTFOUND. String values are copied into strbuf (caller-owned). */
 int ts_engine_last(ts_engine *e, uint32_t col_id, int64_t *ts, ts_value *v, loom_buf *strbuf);

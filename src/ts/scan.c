@@ -304,3 +304,36 @@ int ts_engine_last(ts_engine *e, uint32_t col_id, int64_t *ts, ts_value *v, loom
   pthread_rwlock_unlock(&e->lock);
   return 0;
 }
+
+int ts_engine_col_span(ts_engine *e, uint32_t col_id, int64_t *min_ts, int64_t *max_ts) {
+  int64_t lo = INT64_MAX, hi = INT64_MIN;
+  int rc = 0;
+  pthread_rwlock_rdlock(&e->lock);
+  ts_col *col = ts_catalog_col(&e->cat, col_id);
+  uint32_t nt = 0;
+  if (!col) {
+    rc = LOOM_ENOTFOUND;
+  } else if (ts_tombs_of(e, col->cid, &nt), nt) {
+    rc = LOOM_EAGAIN;
+  } else {
+    for (uint32_t r = 0; r < col->n_refs; r++) {
+      const ts_seg_column *sc = ts_segment_column(col->refs[r].seg->seg, col->refs[r].col_index);
+      if (!sc) {
+        rc = LOOM_EAGAIN;
+        break;
+      }
+      if (sc->min_ts < lo) lo = sc->min_ts;
+      if (sc->max_ts > hi) hi = sc->max_ts;
+    }
+    const ts_headbuf *hb[2] = {&col->frz, &col->act};
+    for (int i = 0; i < 2; i++) {
+      if (!hb[i]->n) continue;
+      if (hb[i]->min_ts < lo) lo = hb[i]->min_ts;
+      if (hb[i]->max_ts > hi) hi = hb[i]->max_ts;
+    }
+  }
+  pthread_rwlock_unlock(&e->lock);
+  if (!rc && lo > hi) rc = LOOM_ENOTFOUND;
+  if (!rc) *min_ts = lo, *max_ts = hi;
+  return rc;
+}
