@@ -218,3 +218,39 @@ done:
   meta_unlock(m);
   return r;
 }
+
+int meta_token_purge(meta_store *m, int64_t before_ms, size_t *n_deleted) {
+  if (n_deleted) *n_deleted = 0;
+  sqlite3_stmt *st = NULL;
+  meta_lock(m);
+  int r = meta_prepare(m,
+                       "DELETE FROM tokens WHERE (expires_ms IS NOT NULL AND expires_ms < ?1) "
+                       "OR (revoked_ms IS NOT NULL AND revoked_ms < ?1)",
+                       &st, NULL, 0);
+  if (r == 0) {
+    sqlite3_bind_int64(st, 1, before_ms);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) r = meta_sqlerr(m, rc, NULL, 0);
+    else if (n_deleted) *n_deleted = (size_t)sqlite3_changes(m->db);
+  }
+  sqlite3_finalize(st);
+  meta_unlock(m);
+  return r;
+}
+
+int meta_tenant_by_db(meta_store *m, const char *db_name, char *tenant_id) {
+  if (!db_name || !tenant_id) return LOOM_EINVAL;
+  tenant_id[0] = '\0';
+  sqlite3_stmt *st = NULL;
+  meta_lock(m);
+  int r = meta_prepare(m, "SELECT id FROM tenants WHERE db_name = ?", &st, NULL, 0);
+  if (r == 0) {
+    sqlite3_bind_text(st, 1, db_name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) meta_col_copy(st, 0, tenant_id, META_ID_LEN + 1);
+    else r = rc == SQLITE_DONE ? LOOM_ENOTFOUND : meta_sqlerr(m, rc, NULL, 0);
+  }
+  sqlite3_finalize(st);
+  meta_unlock(m);
+  return r;
+}

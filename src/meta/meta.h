@@ -230,6 +230,15 @@ int meta_token_revoke(meta_store *m, const char *scope, const char *token_id, in
 int meta_token_revoke_user(meta_store *m, const char *scope, const char *user_id, int64_t now_ms,
                            size_t *n_revoked, char *err, size_t errlen);
 
+/* Delete tokens that expired or were revoked before before_ms (housekeeping;
+ * keeps the table small). *n_deleted may be NULL. 0 or LOOM_EIO. */
+int meta_token_purge(meta_store *m, int64_t before_ms, size_t *n_deleted);
+
+/* The tenant whose telemetry lives in engine database db_name (links
+ * line-protocol writes to a tenant). tenant_id: META_ID_LEN + 1 bytes.
+ * 0, LOOM_ENOTFOUND, LOOM_EINVAL. */
+int meta_tenant_by_db(meta_store *m, const char *db_name, char *tenant_id);
+
 /* A user as login needs it (platform-wide: emails are unique across
  * tenants, compared case-insensitively). 0 or LOOM_ENOTFOUND. */
 typedef struct meta_user_auth {

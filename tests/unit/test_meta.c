@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <pthread.h>
 #include <cmocka.h>
@@ -1006,6 +1007,56 @@ static void test_kind_names_round_trip(void **state) {
   assert_int_equal(id[14], '4');
 }
 
+static void test_committed_data_survives_process_death(void **state) {
+  fx *f = *state;
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    meta_store *m = NULL;
+    if (meta_store_open(f->path, &m, NULL, 0) != 0) _exit(2);
+    json_t *in = json_pack("{s:s,s:s}", "name", "Crash", "db_name", "crash");
+    int r = meta_create(m, META_TENANT, NULL, in, NULL, NULL, NULL, 0);
+    _exit(r == 0 ? 0 : 3); /* no close: the WAL is not checkpointed */
+  }
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  assert_int_equal(meta_store_open(f->path, &f->m, f->err, sizeof f->err), 0);
+  char tid[META_ID_LEN + 1];
+  assert_int_equal(meta_tenant_by_db(f->m, "crash", tid), 0);
+  assert_true(meta_id_valid(tid));
+}
+
+static void test_tenant_by_db_and_token_purge(void **state) {
+  fx *f = *state;
+  char tid[META_ID_LEN + 1];
+  assert_int_equal(meta_tenant_by_db(f->m, "acme", tid), 0);
+  assert_string_equal(tid, f->ta);
+  assert_int_equal(meta_tenant_by_db(f->m, "nope", tid), LOOM_ENOTFOUND);
+  char ua[META_ID_LEN + 1];
+  mk(f, META_USER, f->ta, json_pack("{s:s,s:s}", "email", "p@acme.cn", "role", "engineer"), ua);
+  uint8_t h[3][META_HASH_LEN];
+  for (int i = 0; i < 3; i++) memset(h[i], 0x40 + i, META_HASH_LEN);
+  meta_token_new t0 = {ua, "api", "read", NULL, h[0], 5000};  /* expires at 5000 */
+  meta_token_new t1 = {ua, "api", "read", NULL, h[1], 0};     /* revoked below */
+  meta_token_new t2 = {ua, "api", "read", NULL, h[2], 90000}; /* live */
+  json_t *o1 = NULL;
+  assert_int_equal(meta_token_create(f->m, f->ta, &t0, NULL, f->err, sizeof f->err), 0);
+  assert_int_equal(meta_token_create(f->m, f->ta, &t1, &o1, f->err, sizeof f->err), 0);
+  assert_int_equal(meta_token_create(f->m, f->ta, &t2, NULL, f->err, sizeof f->err), 0);
+  assert_int_equal(meta_token_revoke(f->m, f->ta, json_string_value(json_object_get(o1, "id")), 5500, f->err, sizeof f->err), 0);
+  json_decref(o1);
+  size_t n = 0;
+  assert_int_equal(meta_token_purge(f->m, 5200, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(meta_token_purge(f->m, 6000, &n), 0);
+  assert_int_equal(n, 1);
+  meta_token_info ti;
+  assert_int_equal(meta_token_by_hash(f->m, h[2], 6000, &ti), 0);
+  assert_int_equal(meta_token_by_hash(f->m, h[0], 1, &ti), LOOM_ENOTFOUND);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_open_creates_default_tenant_in_wal_mode, setup_empty, teardown),
@@ -1037,6 +1088,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_allocation_failures, setup_empty, teardown),
       cmocka_unit_test_setup_teardown(test_store_shared_by_threads, setup, teardown),
       cmocka_unit_test(test_kind_names_round_trip),
+      cmocka_unit_test_setup_teardown(test_committed_data_survives_process_death, setup_empty, teardown),
+      cmocka_unit_test_setup_teardown(test_tenant_by_db_and_token_purge, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
