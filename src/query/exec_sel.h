@@ -32,6 +32,7 @@ struct qn {
   const ts_series_info *bs;
   const char *btv;
   uint32_t btl;
+  uint32_t bti; /* index of the tag in bs's tags (a hint for the next series) */
 };
 
 /* One aggregate call (function, field, percentile) shared by the columns using it. */
@@ -226,6 +227,14 @@ int qx_raw_group_run(plan *p, const ts_measurement_info *m, sser *ss, uint32_t n
 /* Run the aggregate query for the n_ss series of one group. */
 int qx_agg_group_run(plan *p, const ts_measurement_info *m, sser *ss, uint32_t n_ss,
                      series_out *so);
+
+/* ---- exec_sub.c ---- */
+
+/* Called once per inner query (p->coll set) after its dimensions are
+ * parsed: under InfluxDB's LIMIT rule (p->lim_quirk) the inner is rewritten
+ * to output every stored series with its first limit+offset+1 rows, and its
+ * collector finishes the rule in qx_vsrc_finish. 0 or LOOM_ENOMEM. */
+int qx_sub_inner_prepare(plan *p);
 
 /* ---- exec_select.c ---- */
 

@@ -13,6 +13,7 @@
 #include "core/err.h"
 #include "core/mem.h"
 #include "query/exec_int.h"
+#include "query/exec_sel.h"
 
 /* One output series of the inner query, as written. */
 typedef struct vser {
@@ -24,7 +25,36 @@ typedef struct vser {
   int64_t *ts;       /* rows */
   qx_val *vals;      /* n_rows * n_cols */
   uint32_t n_rows, cap_rows;
+  /* a series of an inner query under InfluxDB's LIMIT rule (see vlim) */
+  uint32_t lim;          /* 1 + index into qx_vsrc.lims, 0 if none */
+  bool dead;             /* replaced by the runs its vlim group produced */
+  const char *skey;      /* InfluxDB series key: the merge's input order */
+  const char *gkey;      /* the outer's GROUP BY tag values (\x01-joined) */
+  const char **ptk, **ptv; /* point tags: the inner's and outer's GROUP BY tags */
+  uint32_t n_pt;
 } vser;
+
+/* InfluxDB 1.x LIMIT/OFFSET of a raw inner query grouped by tags the outer
+ * query does not group by (tsdb Engine.createVarRefIterator with
+ * len(Dimensions) != len(GroupBy)). The inner's iterator options carry the
+ * outer's GROUP BY tags as Dimensions and the union of both as GroupBy:
+ * - series are grouped into tag sets by the outer's tags only (Dimensions);
+ * - each series yields at most limit+offset+1 rows (tsm1 limitIterator);
+ * - the series of a tag set are merged by a Go container/heap ordered by
+ *   time (ties: string aux values, else unordered), fed in series key order
+ *   (reversed for DESC);
+ * - query.NewLimitIterator then drops rows by LIMIT/OFFSET, restarting its
+ *   count whenever the row's GroupBy tags change; it runs twice (engine and
+ *   query level), so OFFSET applies twice.
+ * The inner runs one output series per stored series (its rows capped at
+ * limit+offset+1); qx_vsrc_finish does the rest. */
+typedef struct vlim {
+  int64_t limit, offset, slimit, soffset;
+  bool desc;
+  const plan *gb;        /* the inner's own grouping: valid while it runs */
+  const char **odims;    /* the outer's GROUP BY tags: valid while it runs */
+  size_t n_odims;
+} vlim;
 
 /* One virtual column: the points of one field of one (sub-)series. */
 typedef struct vcol {
@@ -52,6 +82,9 @@ struct qx_vsrc {
   vcol *cols;
   uint32_t n_cols, cap_cols;
   uint32_t next_sid;
+  vlim *lims;
+  uint32_t n_lims;
+  uint32_t cur_lim; /* 1 + the vlim of the inner query now running, 0 if none */
 };
 
 int qx_vsrc_new(qx_vsrc **out) {
@@ -79,11 +112,68 @@ void qx_vsrc_free(qx_vsrc *v) {
     loom_free(v->cols[i].vals);
   }
   loom_free(v->cols);
+  loom_free(v->lims);
   ql_arena_deinit(&v->arena);
   loom_free(v);
 }
 
 static char *sdup(qx_vsrc *v, const char *s) { return ql_arena_strndup(&v->arena, s, strlen(s)); }
+
+/* Append s to b with InfluxDB's line-protocol escapes of the characters in esc. */
+static int key_put(loom_buf *b, const char *s, const char *esc) {
+  int bad = 0;
+  for (; *s; s++) {
+    if (strchr(esc, *s)) bad |= loom_buf_append_u8(b, '\\');
+    bad |= loom_buf_append_u8(b, (uint8_t)*s);
+  }
+  return bad;
+}
+
+/* Series key, outer group key and point tags of a series the running inner
+ * query (under a vlim) has begun. */
+static int lim_series_init(qx_vsrc *v, vser *s) {
+  const vlim *l = &v->lims[v->cur_lim - 1];
+  int rc = 0, bad = 0;
+  loom_buf b;
+  loom_buf_init(&b);
+  s->lim = v->cur_lim;
+  bad |= key_put(&b, s->name, ", ");
+  for (uint32_t i = 0; i < s->n_tags; i++) { /* keys arrive sorted */
+    if (!s->tags[i].val[0]) continue;  /* InfluxDB has no empty tag values */
+    bad |= loom_buf_append_u8(&b, ',');
+    bad |= key_put(&b, s->tags[i].key, ",= ");
+    bad |= loom_buf_append_u8(&b, '=');
+    bad |= key_put(&b, s->tags[i].val, ",= ");
+  }
+  if (bad || !(s->skey = ql_arena_strndup(&v->arena, b.len ? (const char *)b.data : "", b.len))) {
+    rc = LOOM_ENOMEM;
+    goto out;
+  }
+  loom_buf_reset(&b);
+  for (size_t k = 0; k < l->n_odims; k++) {
+    for (uint32_t i = 0; i < s->n_tags; i++)
+      if (!strcmp(s->tags[i].key, l->odims[k])) bad |= loom_buf_append_str(&b, s->tags[i].val);
+    bad |= loom_buf_append_u8(&b, 1);
+  }
+  if (bad || !(s->gkey = ql_arena_strndup(&v->arena, b.len ? (const char *)b.data : "", b.len))) {
+    rc = LOOM_ENOMEM;
+    goto out;
+  }
+  s->ptk = ql_arena_alloc(&v->arena, (s->n_tags + 1) * sizeof *s->ptk);
+  s->ptv = ql_arena_alloc(&v->arena, (s->n_tags + 1) * sizeof *s->ptv);
+  if (!s->ptk || !s->ptv) {
+    rc = LOOM_ENOMEM;
+    goto out;
+  }
+  for (uint32_t i = 0; i < s->n_tags; i++)
+    if (qx_is_dim(l->gb, s->tags[i].key)) {
+      s->ptk[s->n_pt] = s->tags[i].key;
+      s->ptv[s->n_pt++] = s->tags[i].val;
+    }
+out:
+  loom_buf_deinit(&b);
+  return rc;
+}
 
 int qx_vsrc_series_begin(qx_vsrc *v, const char *name, const char *const *tk,
                          const char *const *tv, size_t nt, const char *const *cols,
@@ -110,7 +200,7 @@ int qx_vsrc_series_begin(qx_vsrc *v, const char *name, const char *const *tk,
     if (!(s->cols[i] = sdup(v, cols[i]))) return LOOM_ENOMEM;
   s->n_cols = n_cols;
   v->n_ser++;
-  return 0;
+  return v->cur_lim ? lim_series_init(v, s) : 0;
 }
 
 int qx_vsrc_row(qx_vsrc *v, int64_t t, const qx_val *vals, size_t n) {
@@ -367,9 +457,272 @@ static int cmp_series(const void *a, const void *b) {
   return strcmp(x->key, y->key);
 }
 
+/* ---- InfluxDB's LIMIT across series (vlim) ---- */
+
+int qx_sub_inner_prepare(plan *p) {
+  qx_vsrc *v = p->coll;
+  v->cur_lim = 0;
+  if (!p->lim_quirk) return 0;
+  vlim *nl = loom_realloc(v->lims, (v->n_lims + 1) * sizeof *nl);
+  if (!nl) return LOOM_ENOMEM;
+  v->lims = nl;
+  plan *gb = ql_arena_alloc(&p->arena, sizeof *gb);
+  ql_select *in = ql_arena_alloc(&p->arena, sizeof *in);
+  if (!gb || !in) return LOOM_ENOMEM;
+  *gb = *p; /* the grouping as written, for the point tags */
+  *in = *p->s;
+  const ql_select *s = p->s;
+  v->lims[v->n_lims++] = (vlim){.limit = s->limit, .offset = s->offset, .slimit = s->slimit,
+                                .soffset = s->soffset, .desc = s->order_desc, .gb = gb,
+                                .odims = p->odims, .n_odims = p->n_odims};
+  /* one output series per stored series, its first limit+offset+1 rows */
+  in->limit = s->limit + s->offset + 1;
+  in->offset = in->slimit = in->soffset = 0;
+  p->s = in;
+  p->lim_quirk = false;
+  p->dim_star = true;
+  v->cur_lim = v->n_lims;
+  return 0;
+}
+
+/* A row of a vlim series: series index, row index. */
+typedef struct lrow {
+  uint32_t ser, row;
+} lrow;
+
+/* The merge of one tag set: its inputs (series indices, merge order), the
+ * next row of each, and the aux columns in name order (tie-break). */
+typedef struct lmerge {
+  const qx_vsrc *v;
+  const uint32_t *in;
+  uint32_t *pos;
+  bool desc;
+  const uint32_t *aux;
+  size_t n_aux;
+} lmerge;
+
+static int str_cmp(const ts_str *a, const ts_str *b) {
+  size_t n = a->len < b->len ? a->len : b->len;
+  int c = n ? memcmp(a->p, b->p, n) : 0;
+  if (c) return c;
+  return a->len < b->len ? -1 : a->len > b->len;
+}
+
+/* query's sortedMergeHeap.Less between the heads of inputs a and b. */
+static bool lm_less(const lmerge *m, uint32_t a, uint32_t b) {
+  const vser *x = &m->v->ser[m->in[a]], *y = &m->v->ser[m->in[b]];
+  uint32_t i = m->pos[a], j = m->pos[b];
+  if (x->ts[i] != y->ts[j]) return m->desc ? x->ts[i] > y->ts[j] : x->ts[i] < y->ts[j];
+  for (size_t k = 0; k < m->n_aux; k++) {
+    const qx_val *p = &x->vals[(size_t)i * x->n_cols + m->aux[k]];
+    const qx_val *q = &y->vals[(size_t)j * y->n_cols + m->aux[k]];
+    if (p->type != TS_STRING || q->type != TS_STRING) return false;
+    int c = str_cmp(&p->v.s, &q->v.s);
+    if (c) return m->desc ? c > 0 : c < 0;
+  }
+  return false;
+}
+
+/* Go's container/heap down() and up(), exactly: ties are broken by the
+ * heap's own moves, which InfluxDB's output order depends on. */
+static void lm_down(const lmerge *m, uint32_t *h, size_t i, size_t n) {
+  for (;;) {
+    size_t j1 = 2 * i + 1, j = j1;
+    if (j1 >= n) return;
+    if (j1 + 1 < n && lm_less(m, h[j1 + 1], h[j1])) j = j1 + 1;
+    if (!lm_less(m, h[j], h[i])) return;
+    uint32_t t = h[i];
+    h[i] = h[j], h[j] = t;
+    i = j;
+  }
+}
+
+static void lm_up(const lmerge *m, uint32_t *h, size_t j) {
+  while (j > 0) {
+    size_t i = (j - 1) / 2;
+    if (!lm_less(m, h[j], h[i])) return;
+    uint32_t t = h[i];
+    h[i] = h[j], h[j] = t;
+    j = i;
+  }
+}
+
+/* Merge the n_in inputs into out (room for all their rows): heap.Init, then
+ * Pop and Push of the popped input while it has rows. Returns the count. */
+static uint32_t lm_run(lmerge *m, uint32_t n_in, uint32_t *h, lrow *out) {
+  size_t n = 0;
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < n_in; i++) {
+    m->pos[i] = 0;
+    if (m->v->ser[m->in[i]].n_rows) h[n++] = i;
+  }
+  for (size_t i = n / 2; i-- > 0;) lm_down(m, h, i, n);
+  while (n) {
+    uint32_t t = h[0];
+    h[0] = h[n - 1], h[n - 1] = t;
+    lm_down(m, h, 0, n - 1);
+    uint32_t it = h[--n];
+    out[k++] = (lrow){m->in[it], m->pos[it]++};
+    if (m->pos[it] < m->v->ser[m->in[it]].n_rows) {
+      h[n++] = it;
+      lm_up(m, h, n - 1);
+    }
+  }
+  return k;
+}
+
+static bool same_pt(const vser *a, const vser *b) {
+  if (a->n_pt != b->n_pt || strcmp(a->name, b->name)) return false;
+  for (uint32_t i = 0; i < a->n_pt; i++)
+    if (strcmp(a->ptv[i], b->ptv[i])) return false;
+  return true;
+}
+
+/* query.NewLimitIterator over r[0..n): the count restarts when the point
+ * tags change. Filters in place, returns the rows kept. */
+static uint32_t lim_pass(const qx_vsrc *v, lrow *r, uint32_t n, const vlim *l) {
+  uint32_t w = 0;
+  int64_t c = 0;
+  const vser *prev = NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    const vser *s = &v->ser[r[i].ser];
+    if (!prev || !same_pt(prev, s)) prev = s, c = 0;
+    c++;
+    if (c <= l->offset) continue;
+    if (l->limit > 0 && c - l->offset > l->limit) continue;
+    r[w++] = r[i];
+  }
+  return w;
+}
+
+/* Append the rows r[a..b) (same point tags) as a new series. */
+static int lim_emit_run(qx_vsrc *v, const lrow *r, uint32_t a, uint32_t b) {
+  const vser *src = &v->ser[r[a].ser];
+  ts_tag *tags = ql_arena_alloc(&v->arena, (src->n_pt + 1) * sizeof *tags);
+  if (!tags) return LOOM_ENOMEM;
+  for (uint32_t i = 0; i < src->n_pt; i++) tags[i] = (ts_tag){.key = src->ptk[i], .val = src->ptv[i]};
+  if (v->n_ser == v->cap_ser) {
+    size_t nc = v->cap_ser ? v->cap_ser * 2 : 16;
+    vser *ns = loom_realloc(v->ser, nc * sizeof *ns);
+    if (!ns) return LOOM_ENOMEM;
+    v->ser = ns, v->cap_ser = nc;
+    src = &v->ser[r[a].ser];
+  }
+  vser *d = &v->ser[v->n_ser];
+  memset(d, 0, sizeof *d);
+  d->name = src->name;
+  d->tags = tags;
+  d->n_tags = src->n_pt;
+  d->cols = src->cols;
+  d->n_cols = src->n_cols;
+  d->ts = loom_malloc((b - a) * sizeof *d->ts);
+  d->vals = loom_malloc(((size_t)(b - a) * d->n_cols + 1) * sizeof *d->vals);
+  if (!d->ts || !d->vals) {
+    loom_free(d->ts);
+    loom_free(d->vals);
+    return LOOM_ENOMEM;
+  }
+  for (uint32_t i = a; i < b; i++) {
+    const vser *s = &v->ser[r[i].ser];
+    d->ts[i - a] = s->ts[r[i].row];
+    memcpy(d->vals + (size_t)(i - a) * d->n_cols, s->vals + (size_t)r[i].row * s->n_cols,
+           d->n_cols * sizeof *d->vals);
+  }
+  d->n_rows = d->cap_rows = b - a;
+  v->n_ser++;
+  return 0;
+}
+
+/* Sort key of a vlim series: tag set, then series key. */
+typedef struct lkey {
+  const char *name, *gkey, *skey;
+  uint32_t ser;
+} lkey;
+
+static int cmp_lkey(const void *a, const void *b) {
+  const lkey *x = a, *y = b;
+  int c = strcmp(x->name, y->name);
+  if (!c) c = strcmp(x->gkey, y->gkey);
+  return c ? c : strcmp(x->skey, y->skey);
+}
+
+/* Replace the series of vlim lid by the rows InfluxDB's iterators keep,
+ * one new series per run of equal point tags, in an order that makes the
+ * outer query read them as InfluxDB emits them. 0 or LOOM_ENOMEM. */
+static int lim_finish(qx_vsrc *v, uint32_t lid) {
+  const vlim *l = &v->lims[lid - 1];
+  size_t n = 0, n_rows = 0, n_cols = 0;
+  for (size_t i = 0; i < v->n_ser; i++)
+    if (v->ser[i].lim == lid) n++, n_rows += v->ser[i].n_rows, n_cols = v->ser[i].n_cols;
+  if (!n) return 0;
+  int rc = 0;
+  lkey *ks = loom_malloc(n * sizeof *ks);
+  uint32_t *in = loom_malloc(n * 3 * sizeof *in);
+  lrow *rows = loom_malloc((n_rows + 1) * sizeof *rows);
+  uint32_t *runs = loom_malloc((n_rows + 1) * sizeof *runs);
+  uint32_t *aux = loom_malloc((n_cols + 1) * sizeof *aux);
+  if (!ks || !in || !rows || !runs || !aux) {
+    rc = LOOM_ENOMEM;
+    goto out;
+  }
+  size_t k = 0;
+  const char *const *cols = NULL;
+  for (size_t i = 0; i < v->n_ser; i++)
+    if (v->ser[i].lim == lid) {
+      vser *s = &v->ser[i];
+      ks[k++] = (lkey){s->name, s->gkey, s->skey, (uint32_t)i};
+      cols = s->cols;
+      s->dead = true;
+    }
+  qsort(ks, n, sizeof *ks, cmp_lkey);
+  for (size_t c = 0; c < n_cols; c++) { /* aux values compare in name order */
+    size_t j = c;
+    for (; j > 0 && strcmp(cols[aux[j - 1]], cols[c]) > 0; j--) aux[j] = aux[j - 1];
+    aux[j] = (uint32_t)c;
+  }
+  int64_t seen = 0;
+  for (size_t a = 0; a < n;) {
+    size_t b = a + 1;
+    while (b < n && !strcmp(ks[b].name, ks[a].name) && !strcmp(ks[b].gkey, ks[a].gkey)) b++;
+    seen++;
+    if (seen <= l->soffset || (l->slimit && seen > l->soffset + l->slimit)) {
+      a = b;
+      continue;
+    }
+    uint32_t n_in = (uint32_t)(b - a);
+    for (uint32_t i = 0; i < n_in; i++) in[i] = ks[l->desc ? b - 1 - i : a + i].ser;
+    lmerge m = {.v = v, .in = in, .pos = in + n, .desc = l->desc, .aux = aux, .n_aux = n_cols};
+    uint32_t nr = lm_run(&m, n_in, in + 2 * n, rows);
+    nr = lim_pass(v, rows, nr, l); /* tsdb engine */
+    nr = lim_pass(v, rows, nr, l); /* query.buildAuxIterator */
+    uint32_t n_runs = 0;
+    for (uint32_t r = 0; r < nr; r++)
+      if (!r || !same_pt(&v->ser[rows[r - 1].ser], &v->ser[rows[r].ser])) runs[n_runs++] = r;
+    runs[n_runs] = nr;
+    /* DESC: the outer reads ties of a group by descending series order */
+    for (uint32_t q = 0; q < n_runs; q++) {
+      uint32_t x = l->desc ? n_runs - 1 - q : q;
+      if ((rc = lim_emit_run(v, rows, runs[x], runs[x + 1]))) goto out;
+    }
+    a = b;
+  }
+out:
+  loom_free(ks);
+  loom_free(in);
+  loom_free(rows);
+  loom_free(runs);
+  loom_free(aux);
+  return rc;
+}
+
 int qx_vsrc_finish(qx_vsrc *v, bool desc) {
+  v->cur_lim = 0;
+  for (uint32_t l = 1; l <= v->n_lims; l++) {
+    int rc = lim_finish(v, l);
+    if (rc) return rc;
+  }
   for (size_t i = 0; i < v->n_ser; i++) {
-    int rc = finish_series(v, (uint32_t)i, &v->ser[i], desc);
+    int rc = v->ser[i].dead ? 0 : finish_series(v, (uint32_t)i, &v->ser[i], desc);
     if (rc) return rc;
     loom_free(v->ser[i].ts);
     loom_free(v->ser[i].vals);
