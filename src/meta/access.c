@@ -71,9 +71,9 @@ done:
 int meta_token_by_hash(meta_store *m, const uint8_t *hash, int64_t now_ms, meta_token_info *out) {
   if (!hash) return LOOM_EINVAL;
   memset(out, 0, sizeof *out);
-  meta_lock(m);
+  meta_rlock(m);
   int r = LOOM_EIO;
-  sqlite3_stmt *st = meta_cached(m, ST_TOK_BY_HASH,
+  sqlite3_stmt *st = meta_cached_rd(m, RST_TOK_BY_HASH,
                                  "SELECT t.id, t.user_id, u.tenant_id, u.role, u.region_code, "
                                  "t.kind, t.scope, t.expires_ms, t.revoked_ms, u.disabled "
                                  "FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?");
@@ -94,11 +94,11 @@ int meta_token_by_hash(meta_store *m, const uint8_t *hash, int64_t now_ms, meta_
     bool expired = out->expires_ms != 0 && out->expires_ms <= now_ms;
     r = (out->revoked_ms != 0 || expired || out->user_disabled) ? LOOM_EAUTH : 0;
   } else {
-    r = rc == SQLITE_DONE ? LOOM_ENOTFOUND : meta_sqlerr(m, rc, NULL, 0);
+    r = rc == SQLITE_DONE ? LOOM_ENOTFOUND : meta_rc_code(rc);
   }
   sqlite3_reset(st);
 done:
-  meta_unlock(m);
+  meta_runlock(m);
   return r;
 }
 

@@ -28,7 +28,7 @@ static int dev_fill(meta_store *m, sqlite3_stmt *st, meta_device_ref *out, bool 
     if (with_pw) meta_col_copy(st, 5, out->mqtt_password_hash, sizeof out->mqtt_password_hash);
     else out->mqtt_password_hash[0] = '\0';
   } else {
-    r = rc == SQLITE_DONE ? LOOM_ENOTFOUND : meta_sqlerr(m, rc, NULL, 0);
+    r = rc == SQLITE_DONE ? LOOM_ENOTFOUND : meta_rc_code(rc);
   }
   sqlite3_reset(st);
   return r;
@@ -36,42 +36,42 @@ static int dev_fill(meta_store *m, sqlite3_stmt *st, meta_device_ref *out, bool 
 
 int meta_device_by_token(meta_store *m, const uint8_t *hash, meta_device_ref *out) {
   if (!hash) return LOOM_EINVAL;
-  meta_lock(m);
+  meta_rlock(m);
   int r = LOOM_EIO;
-  sqlite3_stmt *st = meta_cached(m, ST_DEV_BY_TOKEN, DEV_SELECT "WHERE d.token_hash = ?");
+  sqlite3_stmt *st = meta_cached_rd(m, RST_DEV_BY_TOKEN, DEV_SELECT "WHERE d.token_hash = ?");
   if (st) {
     sqlite3_bind_blob(st, 1, hash, META_HASH_LEN, SQLITE_STATIC);
     r = dev_fill(m, st, out, false);
   }
-  meta_unlock(m);
+  meta_runlock(m);
   return r;
 }
 
 int meta_device_by_mqtt(meta_store *m, const char *username, meta_device_ref *out) {
   if (!username) return LOOM_EINVAL;
-  meta_lock(m);
+  meta_rlock(m);
   int r = LOOM_EIO;
-  sqlite3_stmt *st = meta_cached(m, ST_DEV_BY_MQTT, DEV_SELECT "WHERE d.mqtt_username = ?");
+  sqlite3_stmt *st = meta_cached_rd(m, RST_DEV_BY_MQTT, DEV_SELECT "WHERE d.mqtt_username = ?");
   if (st) {
     sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC);
     r = dev_fill(m, st, out, true);
   }
-  meta_unlock(m);
+  meta_runlock(m);
   return r;
 }
 
 int meta_device_by_name(meta_store *m, const char *scope, const char *name, meta_device_ref *out) {
   if (!scope || !name) return LOOM_EINVAL;
-  meta_lock(m);
+  meta_rlock(m);
   int r = LOOM_EIO;
   sqlite3_stmt *st =
-      meta_cached(m, ST_DEV_BY_NAME, DEV_SELECT "WHERE d.tenant_id = ? AND d.name = ?");
+      meta_cached_rd(m, RST_DEV_BY_NAME, DEV_SELECT "WHERE d.tenant_id = ? AND d.name = ?");
   if (st) {
     sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     r = dev_fill(m, st, out, false);
   }
-  meta_unlock(m);
+  meta_runlock(m);
   return r;
 }
 

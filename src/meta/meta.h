@@ -7,9 +7,11 @@
  * look-ups, device activity) have their own prepared statements.
  *
  * Threads: every function blocks on SQLite I/O, so call them from worker
- * threads, never from a libuv loop thread. A meta_store holds one SQLite
- * connection guarded by an internal mutex: several workers may share one
- * store; calls are serialised.
+ * threads, never from a libuv loop thread. Several workers may share one
+ * store: it holds a writer connection behind one internal mutex (calls are
+ * serialised) and a read-only connection behind another for the credential
+ * look-ups (meta_device_by_token/_mqtt/_name, meta_token_by_hash), which
+ * thus never wait for another call's commit (WAL readers do not block).
  *
  * Tenant isolation: every accessor takes a `scope`: the tenant id of the
  * caller, or NULL for a platform-wide caller (platform admin, internal
@@ -60,7 +62,8 @@ typedef enum meta_kind {
 
 /* ---- store ------------------------------------------------------------ */
 
-/* Open (creating if needed) the store at path and migrate its schema to the
+/* Open (creating the file if needed; its directory must exist) the store at
+ * path and migrate its schema to the
  * newest version this binary knows (each step in its own transaction; the
  * first step also creates tenant "default" with engine database "default").
  * A file whose schema is newer than this binary fails with LOOM_EUNSUP and a

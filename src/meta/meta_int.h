@@ -12,22 +12,24 @@
 
 #include "meta/meta.h"
 
-/* Cached statements, prepared on first use and kept for the store's life. */
-enum {
-  ST_DEV_BY_TOKEN,
-  ST_DEV_BY_MQTT,
-  ST_DEV_BY_NAME,
-  ST_ACT_STATE,
-  ST_ACT_TIME,
-  ST_TOK_BY_HASH,
-  ST_TOK_TOUCH,
-  ST_COUNT
-};
+/* Cached statements of the writer connection, prepared on first use and
+ * kept for the store's life. */
+enum { ST_ACT_STATE, ST_ACT_TIME, ST_TOK_TOUCH, ST_COUNT };
+/* Cached statements of the reader connection (credential look-ups). */
+enum { RST_DEV_BY_TOKEN, RST_DEV_BY_MQTT, RST_DEV_BY_NAME, RST_TOK_BY_HASH, RST_COUNT };
 
+/* Two connections: `db` for everything, under `mu`; `rdb`, read-only, for
+ * the credential look-ups of the ingest and API hot paths, under `rmu`. In
+ * WAL mode a reader never waits for the writer, so a look-up is not stuck
+ * behind a commit's fsync; it sees every transaction committed before it
+ * starts. */
 struct meta_store {
   sqlite3 *db;
-  pthread_mutex_t mu; /* held for the whole of every public call */
+  pthread_mutex_t mu; /* held for the whole of every public call on db */
   sqlite3_stmt *st[ST_COUNT];
+  sqlite3 *rdb;
+  pthread_mutex_t rmu; /* held for the whole of every look-up on rdb */
+  sqlite3_stmt *rst[RST_COUNT];
   int version; /* schema version after migration */
 };
 
@@ -105,13 +107,17 @@ int meta_seterr(char *err, size_t errlen, int code, const char *fmt, ...)
  * violations -> LOOM_EEXIST naming the column, check/not-null/foreign-key
  * -> LOOM_EINVAL, full disk -> LOOM_ENOSPC, else LOOM_EIO. */
 int meta_sqlerr(meta_store *m, int rc, char *err, size_t errlen);
+/* The same code without a message (touches no connection: reader paths). */
+int meta_rc_code(int rc);
 /* Random UUIDv4 text into out (META_ID_LEN + 1 bytes). */
 void meta_uuid(char *out);
 int64_t meta_now_ms(void);
 /* Prepare sql (not cached). 0 or mapped error. */
 int meta_prepare(meta_store *m, const char *sql, sqlite3_stmt **st, char *err, size_t errlen);
-/* The cached statement idx, reset and unbound, ready to bind. NULL on error. */
+/* The cached statement idx (ST_* on db, RST_* on rdb for meta_cached_rd),
+ * reset and unbound, ready to bind. NULL on error. */
 sqlite3_stmt *meta_cached(meta_store *m, int idx, const char *sql);
+sqlite3_stmt *meta_cached_rd(meta_store *m, int idx, const char *sql);
 int meta_exec(meta_store *m, const char *sql, char *err, size_t errlen);
 int meta_tx_begin(meta_store *m, char *err, size_t errlen);
 int meta_tx_commit(meta_store *m, char *err, size_t errlen);
@@ -119,9 +125,11 @@ void meta_tx_rollback(meta_store *m);
 /* Copy column i as text into dst (truncating, always NUL-terminated; NULL
  * column -> ""). */
 void meta_col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap);
-/* Bind the scope's tenant id or NULL. */
+/* The writer's and the reader's mutex. */
 void meta_lock(meta_store *m);
 void meta_unlock(meta_store *m);
+void meta_rlock(meta_store *m);
+void meta_runlock(meta_store *m);
 /* True if id looks like a UUID (36 chars of hex and dashes). */
 bool meta_id_valid(const char *id);
 /* The JSON value of a text column holding JSON (json null on NULL or bad

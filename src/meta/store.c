@@ -47,6 +47,17 @@ static const struct {
     {"key_range", "field 'min': must not exceed max"},
 };
 
+int meta_rc_code(int rc) {
+  switch (rc & 0xff) {
+  case SQLITE_NOMEM: return LOOM_ENOMEM;
+  case SQLITE_FULL: return LOOM_ENOSPC;
+  case SQLITE_CORRUPT:
+  case SQLITE_NOTADB: return LOOM_ECORRUPT;
+  case SQLITE_CONSTRAINT: return LOOM_EINVAL;
+  default: return LOOM_EIO;
+  }
+}
+
 int meta_sqlerr(meta_store *m, int rc, char *err, size_t errlen) {
   const char *msg = sqlite3_errmsg(m->db);
   char field[64];
@@ -118,18 +129,25 @@ int meta_prepare(meta_store *m, const char *sql, sqlite3_stmt **st, char *err, s
   return 0;
 }
 
-sqlite3_stmt *meta_cached(meta_store *m, int idx, const char *sql) {
-  if (!m->st[idx]) {
-    if (sqlite3_prepare_v3(m->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &m->st[idx], NULL) !=
-        SQLITE_OK) {
-      m->st[idx] = NULL;
-      return NULL;
+static sqlite3_stmt *cached(sqlite3 *db, sqlite3_stmt **slot, const char *sql) {
+  if (!*slot) {
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK) {
+      sqlite3_finalize(*slot);
+      *slot = NULL;
     }
-    return m->st[idx];
+    return *slot;
   }
-  sqlite3_reset(m->st[idx]);
-  sqlite3_clear_bindings(m->st[idx]);
-  return m->st[idx];
+  sqlite3_reset(*slot);
+  sqlite3_clear_bindings(*slot);
+  return *slot;
+}
+
+sqlite3_stmt *meta_cached(meta_store *m, int idx, const char *sql) {
+  return cached(m->db, &m->st[idx], sql);
+}
+
+sqlite3_stmt *meta_cached_rd(meta_store *m, int idx, const char *sql) {
+  return cached(m->rdb, &m->rst[idx], sql);
 }
 
 int meta_exec(meta_store *m, const char *sql, char *err, size_t errlen) {
@@ -165,6 +183,8 @@ json_t *meta_col_json(sqlite3_stmt *st, int i) {
 
 void meta_lock(meta_store *m) { pthread_mutex_lock(&m->mu); }
 void meta_unlock(meta_store *m) { pthread_mutex_unlock(&m->mu); }
+void meta_rlock(meta_store *m) { pthread_mutex_lock(&m->rmu); }
+void meta_runlock(meta_store *m) { pthread_mutex_unlock(&m->rmu); }
 
 static int pragma(meta_store *m, const char *sql, const char *expect, char *err, size_t errlen) {
   sqlite3_stmt *st = NULL;
@@ -194,6 +214,11 @@ int meta_store_open(const char *path, meta_store **out, char *err, size_t errlen
     loom_free(m);
     return meta_seterr(err, errlen, LOOM_ENOMEM, "meta: mutex init failed");
   }
+  if (pthread_mutex_init(&m->rmu, NULL) != 0) {
+    pthread_mutex_destroy(&m->mu);
+    loom_free(m);
+    return meta_seterr(err, errlen, LOOM_ENOMEM, "meta: mutex init failed");
+  }
   int rc = sqlite3_open_v2(path, &m->db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK) {
@@ -209,10 +234,20 @@ int meta_store_open(const char *path, meta_store **out, char *err, size_t errlen
   if ((r = pragma(m, "PRAGMA synchronous=FULL", NULL, err, errlen)) < 0) goto fail;
   if ((r = pragma(m, "PRAGMA foreign_keys=ON", NULL, err, errlen)) < 0) goto fail;
   if ((r = meta_schema_migrate(m->db, 0, &m->version, err, errlen)) < 0) goto fail;
+  rc = sqlite3_open_v2(path, &m->rdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+  if (rc != SQLITE_OK) {
+    r = meta_seterr(err, errlen, m->rdb ? LOOM_EIO : LOOM_ENOMEM, "meta: reader: %s",
+                    m->rdb ? sqlite3_errmsg(m->rdb) : "out of memory");
+    goto fail;
+  }
+  sqlite3_extended_result_codes(m->rdb, 1);
+  sqlite3_busy_timeout(m->rdb, 5000);
   *out = m;
   return 0;
 fail:
+  sqlite3_close(m->rdb);
   sqlite3_close(m->db);
+  pthread_mutex_destroy(&m->rmu);
   pthread_mutex_destroy(&m->mu);
   loom_free(m);
   return r;
@@ -221,7 +256,10 @@ fail:
 void meta_store_close(meta_store *m) {
   if (!m) return;
   for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(m->st[i]);
+  for (int i = 0; i < RST_COUNT; i++) sqlite3_finalize(m->rst[i]);
+  sqlite3_close(m->rdb);
   sqlite3_close(m->db);
+  pthread_mutex_destroy(&m->rmu);
   pthread_mutex_destroy(&m->mu);
   loom_free(m);
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <pthread.h>
 #include <cmocka.h>
@@ -1057,6 +1058,65 @@ static void test_tenant_by_db_and_token_purge(void **state) {
   assert_int_equal(meta_token_by_hash(f->m, h[0], 1, &ti), LOOM_ENOTFOUND);
 }
 
+static void test_lookups_do_not_wait_for_a_writer(void **state) {
+  fx *f = *state;
+  uint8_t h[META_HASH_LEN];
+  memset(h, 0x5a, sizeof h);
+  char hx[2 * META_HASH_LEN + 1];
+  hex(h, hx);
+  json_t *sec = json_pack("{s:s}", "token_hash", hx);
+  assert_int_equal(meta_update(f->m, META_DEVICE, f->ta, f->da, NULL, sec, NULL, f->err, sizeof f->err), 0);
+  json_decref(sec);
+  /* another process holds the write lock with an uncommitted change */
+  sqlite3 *other;
+  assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE; UPDATE devices SET token_hash = NULL", NULL, NULL, NULL), SQLITE_OK);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  meta_device_ref d;
+  assert_int_equal(meta_device_by_token(f->m, h, &d), 0); /* the committed state */
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  assert_true(t1.tv_sec - t0.tv_sec < 2);
+  assert_string_equal(d.id, f->da);
+  assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(meta_device_by_token(f->m, h, &d), LOOM_ENOTFOUND); /* now committed */
+  sqlite3_close(other);
+}
+
+typedef struct lookup_arg {
+  meta_store *m;
+  uint8_t hash[META_HASH_LEN];
+  volatile int done; /* 1 + result code */
+} lookup_arg;
+
+static void *lookup_thread(void *p) {
+  lookup_arg *a = p;
+  meta_device_ref d;
+  int r = meta_device_by_token(a->m, a->hash, &d);
+  __atomic_store_n(&a->done, 1 + (r == LOOM_ENOTFOUND), __ATOMIC_SEQ_CST);
+  return NULL;
+}
+
+/* A look-up must not queue behind another worker's call on the writer
+ * (e.g. a commit waiting for fsync): it has its own connection and lock. */
+static void test_lookups_do_not_wait_for_the_store_lock(void **state) {
+  fx *f = *state;
+  lookup_arg a = {f->m, {0}, 0};
+  memset(a.hash, 0x77, sizeof a.hash);
+  meta_lock(f->m); /* as if a long write were in progress */
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, lookup_thread, &a), 0);
+  int waited_ms = 0;
+  while (!__atomic_load_n(&a.done, __ATOMIC_SEQ_CST) && waited_ms < 2000) {
+    usleep(1000);
+    waited_ms++;
+  }
+  int done = __atomic_load_n(&a.done, __ATOMIC_SEQ_CST);
+  meta_unlock(f->m);
+  pthread_join(th, NULL);
+  assert_int_equal(done, 2); /* finished while the lock was held; not found */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_open_creates_default_tenant_in_wal_mode, setup_empty, teardown),
@@ -1090,6 +1150,8 @@ int main(void) {
       cmocka_unit_test(test_kind_names_round_trip),
       cmocka_unit_test_setup_teardown(test_committed_data_survives_process_death, setup_empty, teardown),
       cmocka_unit_test_setup_teardown(test_tenant_by_db_and_token_purge, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_lookups_do_not_wait_for_a_writer, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_lookups_do_not_wait_for_the_store_lock, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
