@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -720,6 +721,71 @@ static void test_allocation_failures(void **state) {
   assert_int_equal(loom_rm_rf(dir), 0);
 }
 
+typedef struct appender {
+  sec_audit *a;
+  int id;
+  int failures;
+} appender;
+
+static void *append_thread(void *arg) {
+  appender *ap = arg;
+  for (int i = 0; i < 40; i++) {
+    char target[32];
+    snprintf(target, sizeof target, "t%d-%d", ap->id, i);
+    sec_audit_event ev = {.actor = "system", .action = "test", .outcome = "success", .target = target};
+    if (sec_audit_append(ap->a, &ev, 0, NULL)) ap->failures++;
+  }
+  return NULL;
+}
+
+static void test_concurrent_appends_stay_chained(void **state) {
+  (void)state;
+  char dir[64], err[256];
+  sec_audit *a = NULL;
+  sec_audit_report rep;
+  pthread_t th[4];
+  appender ap[4];
+  make_dir(dir, sizeof dir);
+  assert_int_equal(sec_audit_open(dir, NULL, &a, NULL, err, sizeof err), 0);
+  for (int i = 0; i < 4; i++) {
+    ap[i] = (appender){a, i, 0};
+    assert_int_equal(pthread_create(&th[i], NULL, append_thread, &ap[i]), 0);
+  }
+  for (int i = 0; i < 4; i++) {
+    pthread_join(th[i], NULL);
+    assert_int_equal(ap[i].failures, 0);
+  }
+  assert_int_equal(sec_audit_last_seq(a), 160);
+  sec_audit_close(a);
+  assert_int_equal(sec_audit_verify(dir, &rep), 0);
+  assert_true(rep.records == 160);
+  assert_int_equal(loom_rm_rf(dir), 0);
+}
+
+static void test_read_notices_tampering_after_open(void **state) {
+  (void)state;
+  char dir[64], err[256], path[4200];
+  sec_audit *a = NULL;
+  sec_audit_page page;
+  make_dir(dir, sizeof dir);
+  assert_int_equal(sec_audit_open(dir, NULL, &a, NULL, err, sizeof err), 0);
+  append_n(a, 0, 10);
+  in_dir(path, dir, "audit.log");
+  int fd = open(path, O_RDWR);
+  assert_true(fd >= 0);
+  uint8_t byte;
+  off_t at = SEC_AUDIT_HEADER_LEN + 70; /* inside record 1's payload */
+  assert_int_equal(pread(fd, &byte, 1, at), 1);
+  byte ^= 1;
+  assert_int_equal(pwrite(fd, &byte, 1, at), 1);
+  close(fd);
+  assert_int_equal(sec_audit_read(a, 1, 10, NULL, &page), LOOM_ECORRUPT);
+  assert_int_equal(page.n, 0);
+  sec_audit_page_deinit(&page);
+  sec_audit_close(a);
+  assert_int_equal(loom_rm_rf(dir), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_record_round_trip),
@@ -739,6 +805,8 @@ int main(void) {
       cmocka_unit_test(test_read_pages),
       cmocka_unit_test(test_second_open_is_refused),
       cmocka_unit_test(test_allocation_failures),
+      cmocka_unit_test(test_concurrent_appends_stay_chained),
+      cmocka_unit_test(test_read_notices_tampering_after_open),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
