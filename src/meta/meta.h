@@ -93,8 +93,9 @@ int meta_kind_parse(const char *name, meta_kind *out);
  * tenant_id in `in`. Tenants can only be created with the platform scope
  * (else LOOM_EPERM). References (profile_id, asset_id, parent_id ...) must
  * name an entity of the same tenant, else LOOM_EINVAL naming the field.
- * On success *out (may be NULL) receives the stored entity as meta_get
- * returns it; the caller owns it (json_decref). */
+ * Tokens and RPC commands are LOOM_EUNSUP here (meta_token_create,
+ * meta_rpc_create). On success *out (may be NULL) receives the stored
+ * entity as meta_get returns it; the caller owns it (json_decref). */
 int meta_create(meta_store *m, meta_kind kind, const char *scope, const json_t *in,
                 const json_t *secrets, json_t **out, char *err, size_t errlen);
 

@@ -7,6 +7,7 @@
  */
 #include "meta/schema.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -228,6 +229,7 @@ static int apply(sqlite3 *db, const migration *s, char *err, size_t errlen) {
 
 int meta_schema_migrate(sqlite3 *db, int target, int *version, char *err, size_t errlen) {
   int latest = meta_schema_latest();
+  if (sodium_init() < 0) return meta_seterr(err, errlen, LOOM_EIO, "meta: libsodium init failed");
   if (target <= 0 || target > latest) target = latest;
   int rc = sqlite3_exec(db,
                         "CREATE TABLE IF NOT EXISTS schema_migrations("

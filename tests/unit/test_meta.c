@@ -1117,6 +1117,49 @@ static void test_lookups_do_not_wait_for_the_store_lock(void **state) {
   assert_int_equal(done, 2); /* finished while the lock was held; not found */
 }
 
+/* Every allocation of the store's own buffers failing in turn: each call
+ * either succeeds or reports LOOM_ENOMEM, and nothing leaks (ASan). */
+static void test_allocation_failure_sweep(void **state) {
+  fx *f = *state;
+  json_t *upd = json_pack("{s:{s:s},s:s}", "labels", "zone", "A", "label", "x");
+  json_t *kv = json_pack("{s:i,s:s}", "a", 1, "b", "two");
+  json_t *params = json_pack("{s:i}", "p", 1);
+  meta_filter flt = {"state", "offline"};
+  meta_query q = {.text_search = "press", .filters = &flt, .n_filters = 1};
+  int ok = 0;
+  for (long k = 0; k < 12; k++) {
+    json_t *out = NULL;
+    int rs[5];
+    loom_mem_fail_after(k);
+    rs[0] = meta_update(f->m, META_DEVICE, f->ta, f->da, upd, NULL, &out, NULL, 0);
+    json_decref(out);
+    out = NULL;
+    rs[1] = meta_list(f->m, META_DEVICE, f->ta, &q, &out, NULL, 0);
+    json_decref(out);
+    out = NULL;
+    rs[2] = meta_attr_set(f->m, f->ta, f->da, META_ATTR_SHARED, kv, 1, NULL, 0);
+    rs[3] = meta_rpc_create(f->m, f->ta, f->da, "m", params, false, 1000, 1, &out, NULL, 0);
+    json_decref(out);
+    out = NULL;
+    rs[4] = meta_attr_get(f->m, f->ta, f->da, META_ATTR_ALL, NULL, 0, &out, NULL, 0);
+    json_decref(out);
+    loom_mem_fail_after(-1);
+    for (int i = 0; i < 5; i++) {
+      if (rs[i] != 0 && rs[i] != LOOM_ENOMEM) fail_msg("k=%ld call %d: %d", k, i, rs[i]);
+      ok += rs[i] == 0;
+    }
+  }
+  assert_true(ok > 0);
+  /* the store still works */
+  json_t *d = NULL;
+  assert_int_equal(meta_get(f->m, META_DEVICE, f->ta, f->da, &d, f->err, sizeof f->err), 0);
+  assert_string_equal(json_string_value(json_object_get(json_object_get(d, "labels"), "zone")), "A");
+  json_decref(d);
+  json_decref(upd);
+  json_decref(kv);
+  json_decref(params);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_open_creates_default_tenant_in_wal_mode, setup_empty, teardown),
@@ -1146,6 +1189,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_rpc_expiry_sweep, setup, teardown),
       cmocka_unit_test_setup_teardown(test_device_activity_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_allocation_failures, setup_empty, teardown),
+      cmocka_unit_test_setup_teardown(test_allocation_failure_sweep, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_shared_by_threads, setup, teardown),
       cmocka_unit_test(test_kind_names_round_trip),
       cmocka_unit_test_setup_teardown(test_committed_data_survives_process_death, setup_empty, teardown),
