@@ -65,7 +65,7 @@ static const meta_col tenant_cols[] = {
   ID_COL,
   NAME_COL(MC_W | MC_REQ | MC_FILTER | MC_SORT | MC_SEARCH),
   TEXT("industry",    MC_W | MC_NULL | MC_FILTER | MC_SORT, 64),
-  TEXT("region_code", MC_W | MC_NULL | MC_FILTER | MC_SORT, 32),
+  TEXT("region_code", MC_W | MC_NULL | MC_FILTER | MC_SORT, 15), /* fits sec_principal */
   {"db_name", MT_TEXT, MC_CREATE | MC_REQ | MC_FILTER | MC_SORT, NULL, 0, 64, -1, check_db_name,
    "must be 1-64 characters of A-Z a-z 0-9 _ -"},
   TIME_COLS,
@@ -78,7 +78,7 @@ static const meta_col user_cols[] = {
    check_email, "must be an e-mail address"},
   TEXT("name",          MC_W | MC_NULL | MC_SORT | MC_SEARCH, 255),
   ENUM("role",          MC_W | MC_REQ | MC_FILTER | MC_SORT, roles),
-  TEXT("region_code",   MC_W | MC_NULL | MC_FILTER | MC_SORT, 32),
+  TEXT("region_code",   MC_W | MC_NULL | MC_FILTER | MC_SORT, 15),
   TEXT("password_hash", MC_W | MC_NULL | MC_SECRET, 512),
   {"disabled", MT_BOOL, MC_W | MC_FILTER | MC_SORT, NULL, 0, 0, -1, NULL, NULL},
   TIME_COLS,

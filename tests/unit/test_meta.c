@@ -216,6 +216,10 @@ static void test_tenant_crud(void **state) {
   assert_int_equal(meta_create(f->m, META_TENANT, NULL, in, NULL, NULL, f->err, sizeof f->err), LOOM_EEXIST);
   assert_non_null(strstr(f->err, "'name'"));
   json_decref(in);
+  in = json_pack("{s:s,s:s,s:s}", "name", "Gamma", "db_name", "gamma", "region_code", "CN-GD-0123456789");
+  assert_int_equal(meta_create(f->m, META_TENANT, NULL, in, NULL, NULL, f->err, sizeof f->err), LOOM_EINVAL);
+  assert_non_null(strstr(f->err, "region_code"));
+  json_decref(in);
   in = json_pack("{s:s,s:s}", "name", "Gamma", "db_name", "bad name!");
   assert_int_equal(meta_create(f->m, META_TENANT, NULL, in, NULL, NULL, f->err, sizeof f->err), LOOM_EINVAL);
   assert_non_null(strstr(f->err, "db_name"));
