@@ -208,3 +208,35 @@ int meta_kind_parse(const char *name, meta_kind *out) {
     }
   return LOOM_EINVAL;
 }
+
+size_t meta_fields(meta_kind kind, meta_field_info *out, size_t cap) {
+  static const char *const type_names[] = {[MT_TEXT] = "string", [MT_INT] = "integer",
+                                           [MT_REAL] = "number", [MT_BOOL] = "boolean",
+                                           [MT_JSON] = "json",   [MT_ID] = "id",
+                                           [MT_HASH] = "string"};
+  const meta_entity *e = meta_entity_get(kind);
+  if (!e) return 0;
+  size_t n = 0;
+  for (size_t i = 0; i < e->n_cols; i++) {
+    const meta_col *c = &e->cols[i];
+    if (c->flags & MC_SECRET) continue;
+    if (n < cap) {
+      bool tenant = e->tenancy != TEN_SELF && strcmp(c->name, "tenant_id") == 0;
+      out[n] = (meta_field_info){
+          .name = c->name,
+          .type = type_names[c->type],
+          .on_create = (c->flags & MC_CREATE) || tenant, /* platform callers name it */
+          .on_update = (c->flags & MC_UPDATE) != 0,
+          .required = (c->flags & MC_REQ) != 0,
+          .nullable = (c->flags & MC_NULL) || (tenant && e->tenancy == TEN_NULLABLE),
+          .filterable = (c->flags & MC_FILTER) != 0,
+          .sortable = (c->flags & MC_SORT) != 0,
+          .searched = (c->flags & MC_SEARCH) != 0,
+          .values = c->enums,
+          .max_len = c->type == MT_TEXT ? c->max : 0,
+      };
+    }
+    n++;
+  }
+  return n;
+}

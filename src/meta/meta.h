@@ -81,6 +81,25 @@ int meta_schema_latest(void);
 const char *meta_kind_name(meta_kind k);
 int meta_kind_parse(const char *name, meta_kind *out);
 
+/* The public fields of a kind, from the declarative entity table (for the
+ * API's OpenAPI document and its tests). Secret columns are not listed. */
+typedef struct meta_field_info {
+  const char *name;
+  const char *type; /* "string", "id", "integer", "number", "boolean", "json" */
+  bool on_create;   /* may be given on create */
+  bool on_update;   /* may be changed by update */
+  bool required;    /* on create */
+  bool nullable;
+  bool filterable;
+  bool sortable;
+  bool searched;             /* matched by text_search */
+  const char *const *values; /* NULL or the NULL-terminated allowed values */
+  int64_t max_len;           /* strings: longest in bytes (0 = no limit) */
+} meta_field_info;
+/* Fill up to cap entries; returns the number of public fields (call with
+ * cap 0 to size). 0 for an unknown kind. */
+size_t meta_fields(meta_kind kind, meta_field_info *out, size_t cap);
+
 /* ---- generic CRUD ----------------------------------------------------- */
 
 /* Create an entity from the JSON object `in` (writable fields only; unknown,

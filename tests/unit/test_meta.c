@@ -1164,6 +1164,31 @@ static void test_allocation_failure_sweep(void **state) {
   json_decref(params);
 }
 
+static void test_field_table_describes_entities(void **state) {
+  (void)state;
+  meta_field_info fi[32];
+  size_t n = meta_fields(META_DEVICE, fi, 32);
+  assert_true(n > 5 && n <= 32);
+  assert_int_equal(meta_fields(META_DEVICE, NULL, 0), n);
+  bool saw_name = false, saw_state = false;
+  for (size_t i = 0; i < n; i++) {
+    assert_null(strstr(fi[i].name, "hash")); /* secrets are not public */
+    if (!strcmp(fi[i].name, "name")) {
+      saw_name = true;
+      assert_true(fi[i].required && fi[i].on_create && fi[i].on_update && fi[i].searched);
+      assert_string_equal(fi[i].type, "string");
+    }
+    if (!strcmp(fi[i].name, "state")) {
+      saw_state = true;
+      assert_false(fi[i].on_create || fi[i].on_update);
+      assert_true(fi[i].filterable);
+      assert_string_equal(fi[i].values[0], "online");
+    }
+  }
+  assert_true(saw_name && saw_state);
+  assert_int_equal(meta_fields(META_KIND_COUNT, fi, 32), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_open_creates_default_tenant_in_wal_mode, setup_empty, teardown),
@@ -1196,6 +1221,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_allocation_failure_sweep, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_shared_by_threads, setup, teardown),
       cmocka_unit_test(test_kind_names_round_trip),
+      cmocka_unit_test(test_field_table_describes_entities),
       cmocka_unit_test_setup_teardown(test_committed_data_survives_process_death, setup_empty, teardown),
       cmocka_unit_test_setup_teardown(test_tenant_by_db_and_token_purge, setup, teardown),
       cmocka_unit_test_setup_teardown(test_lookups_do_not_wait_for_a_writer, setup, teardown),
