@@ -191,7 +191,7 @@ static int bad(sec_audit_report *rep, int rc, uint64_t seq, uint64_t off, const 
   va_start(ap, fmt);
   vsnprintf(rep->reason, sizeof rep->reason, fmt, ap);
   va_end(ap);
-  rep->bad_seq = seq ? seq : 1;
+  rep->bad_seq = seq ? seq : (rc == LOOM_ECORRUPT || rc == LOOM_EAUTH) ? 1 : 0;
   rep->bad_offset = off;
   return rc;
 }
@@ -362,24 +362,33 @@ int sec_audit_key_load(const char *data_dir, bool create, uint8_t key[SEC_AUDIT_
       snprintf(err, errlen, "cannot create %s: %s", data_dir, loom_strerror(rc));
       return rc;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0 && errno == EEXIST) continue; /* created meanwhile: read it */
+    /* write a temporary file, then link() it into place: the key appears
+     * whole or not at all, and only once (link fails if it exists) */
+    char tmp[PATH_CAP + 32];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
       rc = loom_from_errno(errno);
-      snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+      snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
       return rc;
     }
     randombytes_buf(fresh, sizeof fresh);
     rc = write_all(fd, fresh, sizeof fresh);
     if (!rc && fsync(fd)) rc = loom_from_errno(errno);
     if (close(fd) && !rc) rc = loom_from_errno(errno);
-    if (!rc) rc = loom_fsync_dir(data_dir);
+    bool raced = false;
+    if (!rc && link(tmp, path)) {
+      if (errno == EEXIST) raced = true;
+      else rc = loom_from_errno(errno);
+    }
+    unlink(tmp);
+    if (!rc && !raced) rc = loom_fsync_dir(data_dir);
     if (rc) {
-      unlink(path);
       sodium_memzero(fresh, sizeof fresh);
       snprintf(err, errlen, "cannot write %s: %s", path, loom_strerror(rc));
       return rc;
     }
+    if (raced) continue; /* another process created it meanwhile: use theirs */
     memcpy(key, fresh, sizeof fresh);
     sodium_memzero(fresh, sizeof fresh);
     return 0;
@@ -452,8 +461,6 @@ int sec_audit_verify(const char *data_dir, sec_audit_report *rep) {
     if (!path_in(lpath, data_dir, "audit.log") && !path_in(apath, data_dir, "audit.anchor") &&
         access(lpath, F_OK) && access(apath, F_OK))
       snprintf(rep->reason, sizeof rep->reason, "no audit log in %s", data_dir);
-    else
-      rep->bad_seq = 1;
   }
   if (rc) return rc;
   rc = sec_audit_verify_key(data_dir, key, rep);

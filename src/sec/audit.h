@@ -9,7 +9,7 @@
  * sec_audit handle adds the files, fsync and paging for the admin API.
  *
  * Files in the data directory DATA:
- *   DATA/audit.key     32 random bytes (raw), mode 0600, created once (O_EXCL)
+ *   DATA/audit.key     32 random bytes (raw), mode 0600, created once (link())
  *                      unless the caller supplies the key.
  *   DATA/audit.log     the log: a file header, then records, appended only.
  *   DATA/audit.anchor  the last acknowledged record, replaced by atomic rename.
@@ -166,7 +166,8 @@ int sec_audit_verify_image(const uint8_t key[SEC_AUDIT_KEY_LEN], const uint8_t *
 /* ---- files ---- */
 
 /* Read DATA/audit.key into key, creating it (32 random bytes, mode 0600,
- * O_EXCL so it is created once) if create is set and it does not exist.
+ * written aside and link()ed into place, so it appears whole and once) if
+ * create is set and it does not exist.
  * 0, LOOM_ENOTFOUND (absent, create not set), LOOM_ECORRUPT (not 32 bytes),
  * LOOM_EIO/other LOOM_E* from the file system; err filled. */
 int sec_audit_key_load(const char *data_dir, bool create, uint8_t key[SEC_AUDIT_KEY_LEN],

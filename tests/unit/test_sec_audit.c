@@ -16,6 +16,8 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -473,7 +475,10 @@ static void test_key_is_created_once(void **state) {
   assert_int_equal(sec_audit_key_load(dir, true, k1, err, sizeof err), 0);
   assert_int_equal(sec_audit_key_load(dir, true, k2, err, sizeof err), 0);
   assert_memory_equal(k1, k2, sizeof k1);
-  char path[4200];
+  char path[4200], tmp[4300];
+  in_dir(path, dir, "audit.key");
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+  assert_int_not_equal(access(tmp, F_OK), 0); /* no temporary file left */
   in_dir(path, dir, "audit.key");
   write_file(path, "short", 5);
   assert_int_equal(sec_audit_key_load(dir, true, k1, err, sizeof err), LOOM_ECORRUPT);
@@ -786,6 +791,51 @@ static void test_read_notices_tampering_after_open(void **state) {
   assert_int_equal(loom_rm_rf(dir), 0);
 }
 
+/* A write that fails half-way (the file-size limit stands in for a full or
+ * failing disk): the append reports it, the log is rolled back and still
+ * verifies, the handle refuses more appends, and a reopen continues. */
+static void test_failed_write_is_rolled_back(void **state) {
+  (void)state;
+  char dir[64], err[256], path[4200];
+  sec_audit *a = NULL;
+  sec_audit_report rep;
+  struct rlimit old, lim;
+  struct stat st;
+  make_dir(dir, sizeof dir);
+  assert_int_equal(sec_audit_open(dir, NULL, &a, NULL, err, sizeof err), 0);
+  append_n(a, 0, 3);
+  in_dir(path, dir, "audit.log");
+  assert_int_equal(stat(path, &st), 0);
+  signal(SIGXFSZ, SIG_IGN);
+  assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+  lim = old;
+  lim.rlim_cur = (rlim_t)st.st_size + 50; /* room for part of a record */
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  sec_audit_event ev;
+  char target[32];
+  event(&ev, 3, target, sizeof target);
+  uint64_t seq = 99;
+  int rc = sec_audit_append(a, &ev, 0, &seq);
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, SIG_DFL);
+  assert_int_equal(rc, LOOM_EIO);
+  assert_true(seq == 99); /* not stored, no seq */
+  assert_int_equal(sec_audit_last_seq(a), 3);
+  assert_int_equal(sec_audit_append(a, &ev, 0, NULL), LOOM_EREADONLY);
+  struct stat st2;
+  assert_int_equal(stat(path, &st2), 0);
+  assert_int_equal(st2.st_size, st.st_size); /* rolled back */
+  sec_audit_close(a);
+  assert_int_equal(sec_audit_verify(dir, &rep), 0);
+  assert_true(rep.records == 3 && rep.torn_bytes == 0);
+  assert_int_equal(sec_audit_open(dir, NULL, &a, NULL, err, sizeof err), 0);
+  append_n(a, 3, 1);
+  sec_audit_close(a);
+  assert_int_equal(sec_audit_verify(dir, &rep), 0);
+  assert_true(rep.records == 4);
+  assert_int_equal(loom_rm_rf(dir), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_record_round_trip),
@@ -807,6 +857,7 @@ int main(void) {
       cmocka_unit_test(test_allocation_failures),
       cmocka_unit_test(test_concurrent_appends_stay_chained),
       cmocka_unit_test(test_read_notices_tampering_after_open),
+      cmocka_unit_test(test_failed_write_is_rolled_back),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
