@@ -96,10 +96,12 @@ typedef enum sec_perm {
  *                  so its existence is not revealed;
  *   LOOM_EPERM     the resource is within reach but the role, the token's
  *                  scope or the principal kind does not allow it: answer 403.
- * Rules, in order: anonymous -> 401. Platform admin (user or token) may do
- * everything its scope allows. A device may do only the DEVSELF permissions,
- * on its own tenant's resources (the caller passes the device's own
- * resources only; the device API routes act on the token's device). Other
+ * Rules, in order: anonymous -> 401. The DEVSELF permissions are for
+ * devices only (any other principal: 403). Platform admin (user or token)
+ * may do everything else its scope allows. A device may do only the DEVSELF
+ * permissions, on its own tenant's resources (the caller passes the
+ * device's own resources only; the device API routes act on the token's
+ * device); another tenant's resource -> 404, anything else -> 403. Other
  * principals: a tenant-owned resource of another tenant -> 404; a regional
  * observer reaches only tenants whose region is its own (others -> 404) and
  * there only region.aggregate.read; then the role must be in the
