@@ -343,6 +343,68 @@ static void test_field_condition_first_flushed(void **state) {
   check_flt(f);
 }
 
+/* sub: InfluxDB's LIMIT of a raw inner query grouped by more tags than the
+ * outer one, on TSBS-like trucks whose name tag is missing (several series
+ * per outer group and per (name, driver), ties at equal times). Recorded
+ * from InfluxDB 1.6.7 loaded with SUB_TRUCKS. */
+static const char SUB_TRUCKS[] =
+    "diag,driver=d1,model=m1 load=9,cap=5 1577836800000000000\n"
+    "diag,driver=d1,model=m1 load=2,cap=8 1577836800000000000\n"
+    "diag,driver=d2,model=m1 load=10,cap=5 1577836800000000000\n"
+    "diag,driver=d2,model=m1 load=10,cap=5 1577836850000000000\n"
+    "diag,driver=d2,model=m1 load=1,cap=5 1577836830000000000\n"
+    "diag,driver=d3,model=m1 load=7,cap=5 1577836820000000000\n"
+    "diag,driver=d3,model=m1 load=5,cap=5 1577836840000000000\n"
+    "diag,driver=d3,model=m1 load=6,cap=5 1577836810000000000\n"
+    "diag,driver=d3,model=m1 load=10,cap=5 1577836800000000000\n"
+    "diag,driver=d3,model=m1 load=9,cap=8 1577836830000000000\n"
+    "diag,driver=d1,model=m2 load=10,cap=8 1577836830000000000\n"
+    "diag,driver=d1,model=m2 load=10,cap=8 1577836800000000000\n"
+    "diag,driver=d1,model=m2 load=8,cap=8 1577836820000000000\n"
+    "diag,driver=d2,model=m2 load=2,cap=8 1577836800000000000\n"
+    "diag,driver=d2,model=m2 load=1,cap=5 1577836830000000000\n"
+    "diag,driver=d2,model=m2 load=6,cap=8 1577836840000000000\n"
+    "diag,driver=d2,model=m2 load=8,cap=8 1577836840000000000\n"
+    "diag,driver=d3,model=m2 load=1,cap=8 1577836800000000000\n"
+    "diag,driver=d3,model=m2 load=8,cap=8 1577836850000000000\n"
+    "diag,driver=d3,model=m2 load=6,cap=5 1577836850000000000\n"
+    "diag,driver=d1,model=m3 load=3,cap=5 1577836820000000000\n"
+    "diag,driver=d1,model=m3 load=5,cap=5 1577836810000000000\n"
+    "diag,driver=d1,model=m3 load=7,cap=8 1577836830000000000\n"
+    "diag,driver=d1,model=m3 load=7,cap=8 1577836810000000000\n"
+    "diag,driver=d2,model=m3 load=7,cap=5 1577836820000000000\n"
+    "diag,driver=d2,model=m3 load=3,cap=8 1577836840000000000\n"
+    "diag,driver=d3,model=m3 load=10,cap=8 1577836840000000000\n"
+    "diag,driver=d3,model=m3 load=9,cap=5 1577836850000000000\n"
+    "diag,driver=d3,model=m3 load=9,cap=8 1577836850000000000\n"
+    "diag,driver=d1,model=m1,name=t1 load=1,cap=5 1577836830000000000\n"
+    "";
+
+static const char *const SUB_LIM_CASES[][2] = {
+    {"SELECT \"name\", \"driver\", \"load\", \"cap\" FROM (SELECT \"load\", \"cap\" FROM \"diag\" GROUP BY \"name\",\"driver\" ORDER BY time DESC LIMIT 1) WHERE \"load\" >= 0.5 * \"cap\" GROUP BY \"name\" ORDER BY time DESC",
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"diag\",\"tags\":{\"name\":\"\"},\"columns\":[\"time\",\"name\",\"driver\",\"load\",\"cap\"],\"values\":[[\"2020-01-01T00:00:50Z\",\"\",\"d3\",9,8],[\"2020-01-01T00:00:50Z\",\"\",\"d2\",10,5],[\"2020-01-01T00:00:40Z\",\"\",\"d3\",10,8],[\"2020-01-01T00:00:40Z\",\"\",\"d2\",8,8],[\"2020-01-01T00:00:40Z\",\"\",\"d3\",5,5],[\"2020-01-01T00:00:30Z\",\"\",\"d1\",7,8],[\"2020-01-01T00:00:30Z\",\"\",\"d3\",9,8],[\"2020-01-01T00:00:30Z\",\"\",\"d1\",10,8],[\"2020-01-01T00:00:20Z\",\"\",\"d2\",7,5],[\"2020-01-01T00:00:20Z\",\"\",\"d1\",8,8]]}]}]}\n"},
+    {"SELECT * FROM (SELECT \"load\", \"cap\" FROM \"diag\" GROUP BY \"name\",\"driver\" LIMIT 1) GROUP BY \"name\"",
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"diag\",\"tags\":{\"name\":\"\"},\"columns\":[\"time\",\"cap\",\"driver\",\"load\"],\"values\":[[\"2020-01-01T00:00:00Z\",8,\"d1\",2],[\"2020-01-01T00:00:00Z\",5,\"d2\",10],[\"2020-01-01T00:00:00Z\",8,\"d3\",1],[\"2020-01-01T00:00:00Z\",8,\"d2\",2],[\"2020-01-01T00:00:00Z\",5,\"d3\",10],[\"2020-01-01T00:00:10Z\",8,\"d1\",7],[\"2020-01-01T00:00:10Z\",5,\"d3\",6],[\"2020-01-01T00:00:20Z\",8,\"d1\",8],[\"2020-01-01T00:00:20Z\",5,\"d2\",7],[\"2020-01-01T00:00:40Z\",8,\"d3\",10],[\"2020-01-01T00:00:40Z\",8,\"d2\",3],[\"2020-01-01T00:00:50Z\",8,\"d3\",9]]},{\"name\":\"diag\",\"tags\":{\"name\":\"t1\"},\"columns\":[\"time\",\"cap\",\"driver\",\"load\"],\"values\":[[\"2020-01-01T00:00:30Z\",5,\"d1\",1]]}]}]}\n"},
+    {"SELECT * FROM (SELECT \"load\" FROM \"diag\" GROUP BY \"driver\" LIMIT 2 OFFSET 1)",
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"diag\",\"columns\":[\"time\",\"driver\",\"load\"],\"values\":[[\"2020-01-01T00:00:30Z\",\"d1\",10]]}]}]}\n"},
+    {"SELECT count(load) FROM (SELECT \"load\" FROM \"diag\" GROUP BY \"driver\" LIMIT 1)",
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"diag\",\"columns\":[\"time\",\"count\"],\"values\":[[\"1970-01-01T00:00:00Z\",13]]}]}]}\n"},
+};
+
+static void sub_lim_check(void **state, size_t i, bool flush) {
+  fx *f = *state;
+  load(f, "t", SUB_TRUCKS);
+  if (flush) assert_int_equal(ts_engine_flush(f->e), 0);
+  check(f, SUB_LIM_CASES[i][0], M_JSON, 200, SUB_LIM_CASES[i][1]);
+}
+
+static void test_sub_lim_ties_desc(void **state) { sub_lim_check(state, 0, false); }
+static void test_sub_lim_ties_desc_flushed(void **state) { sub_lim_check(state, 0, true); }
+static void test_sub_lim_ties_asc(void **state) { sub_lim_check(state, 1, false); }
+static void test_sub_lim_offset_applies_twice(void **state) { sub_lim_check(state, 2, false); }
+static void test_sub_lim_outer_aggregate(void **state) { sub_lim_check(state, 3, true); }
+/* sub: end */
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define CASE(name, q, mode, status, want)                                                       \
@@ -361,6 +423,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_series_past_10000_rows_is_partial, setup, teardown),
       cmocka_unit_test_setup_teardown(test_field_condition_first, setup, teardown),
       cmocka_unit_test_setup_teardown(test_field_condition_first_flushed, setup, teardown),
+      /* sub: */
+      cmocka_unit_test_setup_teardown(test_sub_lim_ties_desc, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_sub_lim_ties_desc_flushed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_sub_lim_ties_asc, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_sub_lim_offset_applies_twice, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_sub_lim_outer_aggregate, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
