@@ -244,8 +244,16 @@ qx_val qx_eval(qn *n, const evctx *x) {
   case N_TAG: {
     if (!x->s) return r;
     if (n->bs != x->s) {
-      n->bs = x->s;
-      n->btv = qx_series_tag(x->s, n->name);
+      const ts_series_info *s = x->s;
+      n->bs = s;
+      /* series mostly share their tag keys: try the previous one's place first */
+      if (n->bti < s->n_tags && !strcmp(s->tags[n->bti].key, n->name)) {
+        n->btv = s->tags[n->bti].val;
+      } else {
+        n->btv = qx_series_tag(s, n->name);
+        for (uint32_t i = 0; n->btv && i < s->n_tags; i++)
+          if (s->tags[i].val == n->btv) n->bti = i;
+      }
       n->btl = n->btv ? (uint32_t)strlen(n->btv) : 0;
     }
     if (n->btv) {

@@ -239,6 +239,14 @@ const char *qx_series_tag(const ts_series_info *s, const char *key) {
   return NULL;
 }
 
+const char *qx_series_tag_hint(const ts_series_info *s, const char *key, uint32_t *hint) {
+  if (*hint < s->n_tags && !strcmp(s->tags[*hint].key, key)) return s->tags[*hint].val;
+  const char *v = qx_series_tag(s, key);
+  for (uint32_t i = 0; v && i < s->n_tags; i++)
+    if (s->tags[i].val == v) *hint = i;
+  return v;
+}
+
 int qx_field_index(const ts_measurement_info *m, const char *name) {
   for (uint32_t i = 0; i < m->n_fields; i++)
     if (!strcmp(m->fields[i].name, name)) return (int)i;

@@ -49,6 +49,13 @@ typedef struct qx_out {
   size_t n_cols;          /* columns of the current series (CSV) */
   bool csv_hdr_written;
   loom_buf csv_cols;      /* CSV: last header line written */
+  int64_t day_cached;     /* RFC3339 times: day (since 1970) whose "YYYY-MM-DDT" is in day_str */
+  char day_str[16];
+  size_t day_len;         /* 0: nothing cached */
+  loom_buf cols_json;     /* "columns":[...] of the statement's last series */
+  const char *const *cols_of; /* ...written for this array (same statement), NULL: none */
+  size_t cols_n;
+  loom_buf cols_ptrs;     /* the array's string pointers when it was written */
   /* pretty=true: the compact JSON is re-indented on its way out */
   loom_buf pretty;
   int pp_depth;
@@ -141,6 +148,9 @@ bool qx_pref_block_may(const qx_pref *pf, ts_type t, const ts_block_stats *st);
 
 /* Tag value of series s for key (NULL when absent). */
 const char *qx_series_tag(const ts_series_info *s, const char *key);
+/* The same, trying tag index *hint first and leaving the found index there
+ * (series of a measurement mostly have their tags at the same places). */
+const char *qx_series_tag_hint(const ts_series_info *s, const char *key, uint32_t *hint);
 
 /* Collect the field names referenced by cond into a bitmap over m's fields
  * (need[i] = 1). */

@@ -190,6 +190,8 @@ void qx_out_init(qx_out *o, const qx_options *opt, const qx_sink *sink) {
   loom_buf_init(&o->hdr);
   loom_buf_init(&o->csv_cols);
   loom_buf_init(&o->pretty);
+  loom_buf_init(&o->cols_json);
+  loom_buf_init(&o->cols_ptrs);
   o->epoch_div = 0;
   if (opt->epoch && opt->epoch[0]) {
     if (!strcmp(opt->epoch, "u") || !strcmp(opt->epoch, "\xc2\xb5"))
@@ -207,6 +209,8 @@ void qx_out_deinit(qx_out *o) {
   loom_buf_deinit(&o->hdr);
   loom_buf_deinit(&o->csv_cols);
   loom_buf_deinit(&o->pretty);
+  loom_buf_deinit(&o->cols_json);
+  loom_buf_deinit(&o->cols_ptrs);
 }
 
 static int begin(qx_out *o, int status) {
@@ -317,6 +321,7 @@ int qx_out_parse_error(qx_out *o, const char *msg) {
 int qx_out_stmt_begin(qx_out *o, int stmt_id) {
   o->stmt_id = stmt_id;
   o->stmt_has_series = false;
+  o->cols_of = NULL; /* a statement's column names live as long as it runs */
   o->line_open = false;
   if (o->opt->csv || o->opt->chunked) return o->err;
   if (!o->results_open) {
@@ -430,12 +435,22 @@ int qx_out_series_begin(qx_out *o, const char *name, const char *const *tag_keys
     }
     loom_buf_append_str(h, "},");
   }
-  loom_buf_append_str(h, "\"columns\":[");
-  for (size_t i = 0; i < n_cols; i++) {
-    if (i) loom_buf_append_u8(h, ',');
-    loom_buf_append_json_str(h, cols[i], strlen(cols[i]));
+  /* series of a statement share their columns */
+  if (!o->cols_of || o->cols_of != cols || o->cols_n != n_cols ||
+      (n_cols && memcmp(o->cols_ptrs.data, cols, n_cols * sizeof *cols))) {
+    loom_buf *cj = &o->cols_json;
+    loom_buf_reset(cj);
+    loom_buf_append_str(cj, "\"columns\":[");
+    for (size_t i = 0; i < n_cols; i++) {
+      if (i) loom_buf_append_u8(cj, ',');
+      loom_buf_append_json_str(cj, cols[i], strlen(cols[i]));
+    }
+    if (loom_buf_append_u8(cj, ']')) return o->err = LOOM_ENOMEM;
+    loom_buf_reset(&o->cols_ptrs);
+    if (loom_buf_append(&o->cols_ptrs, cols, n_cols * sizeof *cols)) return o->err = LOOM_ENOMEM;
+    o->cols_of = cols ? cols : (const char *const *)&o->cols_of, o->cols_n = n_cols;
   }
-  if (loom_buf_append_u8(h, ']')) return o->err = LOOM_ENOMEM;
+  if (loom_buf_append(h, o->cols_json.data, o->cols_json.len)) return o->err = LOOM_ENOMEM;
   if (o->opt->chunked) {
     if (o->line_open) put(o, "],\"partial\":true}]}\n");
     chunk_line_start(o);
@@ -515,7 +530,26 @@ int qx_out_time(qx_out *o, int64_t t_ns) {
     return put_i64(&o->buf, v) ? (o->err = LOOM_ENOMEM) : 0;
   }
   char tmp[48];
-  size_t n = loom_time_format_rfc3339(t_ns, tmp, sizeof tmp);
+  size_t n;
+  if (t_ns >= 0 && t_ns % LOOM_NS_PER_S == 0) {
+    /* whole seconds (the usual case): the date part is cached per day */
+    int64_t secs = t_ns / LOOM_NS_PER_S, day = secs / 86400, r = secs % 86400;
+    if (!o->day_len || o->day_cached != day) {
+      n = loom_time_format_rfc3339(day * 86400 * LOOM_NS_PER_S, tmp, sizeof tmp);
+      if (n < 11 || n - 9 > sizeof o->day_str) return o->err = LOOM_EINVAL;
+      o->day_len = n - 9; /* drop "00:00:00Z" */
+      memcpy(o->day_str, tmp, o->day_len);
+      o->day_cached = day;
+    }
+    memcpy(tmp, o->day_str, o->day_len);
+    n = o->day_len;
+    int hh = (int)(r / 3600), mm = (int)(r / 60 % 60), ss = (int)(r % 60);
+    tmp[n++] = (char)('0' + hh / 10), tmp[n++] = (char)('0' + hh % 10), tmp[n++] = ':';
+    tmp[n++] = (char)('0' + mm / 10), tmp[n++] = (char)('0' + mm % 10), tmp[n++] = ':';
+    tmp[n++] = (char)('0' + ss / 10), tmp[n++] = (char)('0' + ss % 10), tmp[n++] = 'Z';
+  } else {
+    n = loom_time_format_rfc3339(t_ns, tmp, sizeof tmp);
+  }
   loom_buf_append_u8(&o->buf, '"');
   loom_buf_append(&o->buf, tmp, n);
   return loom_buf_append_u8(&o->buf, '"') ? (o->err = LOOM_ENOMEM) : 0;

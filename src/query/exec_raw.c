@@ -171,23 +171,41 @@ static int last_row(plan *p, const ts_measurement_info *m, const ts_series_info 
                     const uint8_t *need, qx_val *rowv, loom_buf *strs) {
   int64_t tmax = INT64_MIN;
   size_t nf = m->n_fields;
-  for (size_t f = 0; f < nf; f++) {
-    if (!need[f]) continue;
-    int64_t col = qx_col_of(s, (int)f);
-    if (col >= 0 && (col & QX_VCOL_BIT)) return 2;
+  enum { BATCH = 64 };
+  uint32_t ids[BATCH], fis[BATCH], nb = 0;
+  int64_t lts[BATCH];
+  ts_value lv[BATCH];
+  uint8_t lst[BATCH];
+  for (size_t f = 0; f < nf; f++) rowv[f].type = 0;
+  for (uint32_t i = 0; i < s->n_cols; i++) {
+    uint32_t f = s->field_idx[i];
+    if (f >= nf || !need[f]) continue;
+    if (s->col_ids[i] & QX_VCOL_BIT) return 2;
+    if (nb < BATCH) ids[nb] = s->col_ids[i], fis[nb] = f;
+    nb++;
   }
+  if (nb > BATCH) nb = 0; /* too many for one batch: one lookup per column below */
+  ts_engine_last_n(p->c->e, ids, nb, lts, lv, lst);
+  /* the row is the newest time over the columns; older columns are not part of it */
+  for (uint32_t i = 0; i < nb; i++)
+    if (lst[i] == 1 && lts[i] > tmax) tmax = lts[i];
   for (size_t f = 0; f < nf; f++) {
-    rowv[f].type = 0;
     if (!need[f]) continue;
-    int64_t col = qx_col_of(s, (int)f);
-    if (col < 0) continue;
+    uint32_t b = 0;
+    while (b < nb && fis[b] != f) b++;
     int64_t t;
     ts_value v;
-    int rc = ts_engine_last(p->c->e, (uint32_t)col, &t, &v, strs);
-    if (rc == LOOM_ENOTFOUND) continue;
-    if (rc) return rc;
+    if (b < nb && lst[b] == 1) {
+      t = lts[b], v = lv[b];
+    } else {
+      int64_t col = qx_col_of(s, (int)f);
+      if (col < 0) continue;
+      int rc = ts_engine_last(p->c->e, (uint32_t)col, &t, &v, strs);
+      if (rc == LOOM_ENOTFOUND) continue;
+      if (rc) return rc;
+    }
     if (t < tmax) continue;
-    if (t > tmax) { /* older columns are not part of the newest row */
+    if (t > tmax) {
       for (size_t g = 0; g < f; g++) rowv[g].type = 0;
       tmax = t;
     }
@@ -307,12 +325,23 @@ int qx_raw_group_run(plan *p, const ts_measurement_info *m, sser *ss, uint32_t n
     goto out;
   }
   uint8_t *need = sel + nf + 1;
-  for (size_t i = 0; i < ncols; i++) qx_vars_of(p->exprs[i], m, sel);
-  int mk = qx_field_index(m, QX_ROW_MARKER);
-  if (mk >= 0) { /* a subquery: every inner row is a row, nulls or not */
-    bool any_ref = false;
-    for (size_t i = 0; i < ncols; i++) any_ref |= refs_of(p->exprs[i], m);
-    if (any_ref) sel[mk] = 1;
+  if (p->raw_m != m || !p->raw_sel) {
+    for (size_t i = 0; i < ncols; i++) qx_vars_of(p->exprs[i], m, sel);
+    int mk = qx_field_index(m, QX_ROW_MARKER);
+    if (mk >= 0) { /* a subquery: every inner row is a row, nulls or not */
+      bool any_ref = false;
+      for (size_t i = 0; i < ncols; i++) any_ref |= refs_of(p->exprs[i], m);
+      if (any_ref) sel[mk] = 1;
+    }
+    p->raw_sel = ql_arena_alloc(&p->arena, nf + 1);
+    if (!p->raw_sel) {
+      rc = LOOM_ENOMEM;
+      goto out;
+    }
+    memcpy(p->raw_sel, sel, nf);
+    p->raw_m = m;
+  } else {
+    memcpy(sel, p->raw_sel, nf);
   }
   bool any_sel = false;
   for (size_t i = 0; i < nf; i++) any_sel |= sel[i];

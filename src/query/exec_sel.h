@@ -87,6 +87,10 @@ typedef struct plan {
   int64_t xf_back;  /* buckets read before the range so the first has its inputs */
   int64_t out_tmin; /* with xf_back: rows before this are not output */
   int64_t last_t;   /* last_row(): the time of the row it found */
+  /* exec_raw.c: the fields the output columns read in measurement raw_m
+   * (raw_sel, nf bytes in the arena), worked out once per measurement */
+  const ts_measurement_info *raw_m;
+  uint8_t *raw_sel;
   /* InfluxDB's LIMIT of a raw inner query grouped by more tags than the
    * outer: series are merged by the outer's tags only, each contributes at
    * most limit+offset+1 points (tsdb's limit iterator), and LIMIT/OFFSET

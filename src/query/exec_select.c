@@ -68,12 +68,14 @@ static int run_measurement(plan *p, const ts_measurement_info *m, int64_t *serie
   namelist keys = {0};
   sser *ss = loom_calloc(m->n_series + 1, sizeof *ss);
   const char **tv = NULL;
+  uint32_t *hint = NULL;
   loom_buf kb;
   loom_buf_init(&kb);
   if (!ss) return LOOM_ENOMEM;
   if ((rc = group_keys(p, m, &keys))) goto out;
   tv = loom_calloc(keys.n + 1, sizeof *tv);
-  if (!tv) {
+  hint = loom_calloc(keys.n + 1, sizeof *hint);
+  if (!tv || !hint) {
     rc = LOOM_ENOMEM;
     goto out;
   }
@@ -89,7 +91,7 @@ static int run_measurement(plan *p, const ts_measurement_info *m, int64_t *serie
     loom_buf_reset(&kb);
     for (size_t k = 0; k < keys.n; k++) {
       if (p->lim_quirk && !in_odims(p, keys.v[k])) continue; /* merged across them */
-      const char *v = qx_series_tag(s, keys.v[k]);
+      const char *v = qx_series_tag_hint(s, keys.v[k], &hint[k]);
       loom_buf_append_str(&kb, v ? v : "");
       loom_buf_append_u8(&kb, 1);
     }
@@ -121,7 +123,7 @@ static int run_measurement(plan *p, const ts_measurement_info *m, int64_t *serie
     if (*series_seen <= p->s->soffset) continue;
     if (p->s->slimit && *series_seen > p->s->soffset + p->s->slimit) break;
     for (size_t k = 0; k < keys.n; k++) {
-      const char *v = qx_series_tag(ss[i].s, keys.v[k]);
+      const char *v = qx_series_tag_hint(ss[i].s, keys.v[k], &hint[k]);
       tv[k] = v ? v : "";
     }
     series_out so = {.p = p, .name = m->name, .tk = keys.v, .tv = tv, .nt = keys.n};
@@ -135,6 +137,7 @@ static int run_measurement(plan *p, const ts_measurement_info *m, int64_t *serie
 out:
   loom_buf_deinit(&kb);
   loom_free(tv);
+  loom_free(hint);
   qx_nl_free(&keys);
   loom_free(ss);
   return rc;

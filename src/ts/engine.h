@@ -179,6 +179,13 @@ int ts_engine_col_span(ts_engine *e, uint32_t col_id, int64_t *min_ts, int64_t *
  * LOOM_ENOTFOUND. String values are copied into strbuf (caller-owned). */
 int ts_engine_last(ts_engine *e, uint32_t col_id, int64_t *ts, ts_value *v, loom_buf *strbuf);
 
+/* ts_engine_last for n numeric or boolean columns under one lock, from the
+ * last-value cache only: st[i] = 1 with ts[i] and v[i] set, or 2 when the
+ * cache cannot answer for column col_ids[i] (not filled yet, a string
+ * column, no such column): call ts_engine_last for those. */
+void ts_engine_last_n(ts_engine *e, const uint32_t *col_ids, uint32_t n, int64_t *ts,
+                      ts_value *v, uint8_t *st);
+
 /* ---- deletes ---- */
 
 /* Delete the points of the given series (all their fields) with

@@ -337,3 +337,18 @@ int ts_engine_col_span(ts_engine *e, uint32_t col_id, int64_t *min_ts, int64_t *
   if (!rc) *min_ts = lo, *max_ts = hi;
   return rc;
 }
+
+void ts_engine_last_n(ts_engine *e, const uint32_t *col_ids, uint32_t n, int64_t *ts,
+                      ts_value *v, uint8_t *st) {
+  pthread_rwlock_rdlock(&e->lock);
+  for (uint32_t i = 0; i < n; i++) {
+    ts_col *col = ts_catalog_col(&e->cat, col_ids[i]);
+    st[i] = 2;
+    if (col && col->has_last && col->type != TS_STRING) {
+      ts[i] = col->last_ts;
+      v[i] = col->last_v;
+      st[i] = 1;
+    }
+  }
+  pthread_rwlock_unlock(&e->lock);
+}
