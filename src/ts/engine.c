@@ -367,6 +367,10 @@ int ts_engine_write_lp(ts_engine *e, const char *dbname, const lp_batch *batch, 
     logged = rc == 0;
   }
   bool flush = e->head_bytes > e->opt.head_max_bytes;
+  /* Backpressure: the active head fills while the previous one is being
+   * written; past twice its limit the writer waits for that flush, so
+   * memory stays bounded when ingest outruns the disk. */
+  bool wait = !e->replaying && e->head_bytes > 2 * e->opt.head_max_bytes;
   pthread_rwlock_unlock(&e->lock);
   loom_buf_deinit(&rec);
   atomic_fetch_add(&e->st_points, res->points_written);
@@ -376,6 +380,17 @@ int ts_engine_write_lp(ts_engine *e, const char *dbname, const lp_batch *batch, 
     pthread_mutex_lock(&e->bg_mu);
     e->bg_flush_now = true;
     pthread_cond_signal(&e->bg_cv);
+    if (wait && e->thread_started && !e->bg_stop) {
+      /* At most a few seconds: a flush that keeps failing (full disk) must
+       * not stall writers forever; they then see its error elsewhere. */
+      uint64_t gen = e->flush_gen;
+      struct timespec until;
+      clock_gettime(CLOCK_REALTIME, &until);
+      until.tv_sec += 5;
+      while (e->flush_gen == gen && !e->bg_stop &&
+             pthread_cond_timedwait(&e->flushed_cv, &e->bg_mu, &until) == 0) {
+      }
+    }
     pthread_mutex_unlock(&e->bg_mu);
   }
   if (rc) return rc;
@@ -569,6 +584,7 @@ int ts_engine_open(const ts_engine_options *o, ts_engine **out, char *err, size_
   pthread_mutex_init(&e->zmu, NULL);
   pthread_mutex_init(&e->bg_mu, NULL);
   pthread_cond_init(&e->bg_cv, NULL);
+  pthread_cond_init(&e->flushed_cv, NULL);
   ts_catalog_init(&e->cat);
   e->next_seq = 1;
   int rc;
@@ -662,6 +678,10 @@ int ts_engine_flush(ts_engine *e) {
   for (uint32_t i = 0; !rc && i < e->cat.n_dbs; i++) rc = ts_compact_db(e, e->cat.dbs[i]);
   e->last_flush_ns = loom_mono_ns();
   pthread_mutex_unlock(&e->flush_mu);
+  pthread_mutex_lock(&e->bg_mu);
+  e->flush_gen++;
+  pthread_cond_broadcast(&e->flushed_cv);
+  pthread_mutex_unlock(&e->bg_mu);
   /* The frozen heads and compaction buffers just freed are large and
    * scattered: hand the free pages back so RSS follows real use. */
   loom_mem_trim();
@@ -674,6 +694,7 @@ void ts_engine_close(ts_engine *e) {
     pthread_mutex_lock(&e->bg_mu);
     e->bg_stop = true;
     pthread_cond_signal(&e->bg_cv);
+    pthread_cond_broadcast(&e->flushed_cv);
     pthread_mutex_unlock(&e->bg_mu);
     pthread_join(e->thread, NULL);
     ts_engine_flush(e);
@@ -698,6 +719,7 @@ void ts_engine_close(ts_engine *e) {
   pthread_mutex_destroy(&e->zmu);
   pthread_mutex_destroy(&e->bg_mu);
   pthread_cond_destroy(&e->bg_cv);
+  pthread_cond_destroy(&e->flushed_cv);
   loom_free(e);
 }
 

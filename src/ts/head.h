@@ -15,15 +15,17 @@
 #include "ts/types.h"
 
 typedef struct ts_headbuf {
-  uint8_t *buf;        /* encoded points in arrival order (format in head.c) */
+  uint8_t *buf;        /* NULL, or a header (time range, encoder state) then the
+                          encoded points in arrival order (format in head.c) */
   uint32_t len, cap;   /* bytes used / allocated in buf */
   uint32_t n;          /* points held */
   bool sorted;         /* ts strictly increasing so far */
-  uint8_t last_e;      /* encoder state: decimal exponent of the last float */
-  int64_t min_ts, max_ts;
-  int64_t last_ts, last_dts; /* encoder state: last timestamp and delta */
-  uint64_t last_v;     /* encoder state: last mantissa / integer */
+  int64_t min_ts, max_ts; /* time range held (n > 0) */
 } ts_headbuf;
+
+/* Smallest and largest timestamp held (n > 0). */
+int64_t ts_headbuf_min_ts(const ts_headbuf *h);
+int64_t ts_headbuf_max_ts(const ts_headbuf *h);
 
 void ts_headbuf_init(ts_headbuf *h);
 void ts_headbuf_deinit(ts_headbuf *h);
