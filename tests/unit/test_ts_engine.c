@@ -342,9 +342,39 @@ static void test_segment_names_old_and_bad(void **state) {
   open_engine(f);
 }
 
+/* A writer that outruns the flush waits for it: the active head never holds
+ * much more than twice its limit when a write returns. */
+static void test_head_bounded_by_backpressure(void **state) {
+  fx *f = *state;
+  ts_engine_close(f->e);
+  f->o.head_max_bytes = 16384;
+  f->o.durability = TS_BATCHED; /* acknowledged at once: nothing else slows the writer */
+  open_engine(f);
+  char *body = malloc(2000 * 64);
+  assert_non_null(body);
+  uint64_t worst = 0;
+  for (int b = 0; b < 150; b++) {
+    size_t len = 0;
+    for (int i = 0; i < 2000; i++)
+      len += (size_t)sprintf(body + len, "bp,s=s%d v=%d.25 %lld\n", i % 500, b * 7 + i,
+                             1600000000000000000LL + (long long)(b * 2000 + i) * 1000000000LL);
+    write_body(f, body);
+    ts_engine_stats st;
+    ts_engine_stats_get(f->e, &st);
+    if (st.head_bytes > worst) worst = st.head_bytes;
+  }
+  free(body);
+  assert_true(worst <= 2 * 16384 + 65536); /* twice the limit, plus one batch */
+  collected *o = calloc(1, sizeof *o);
+  scan_all(f, col_of(f, "bp", "bp,s=s7", "v"), o, 0);
+  assert_int_equal(o->n, 150 * 4); /* nothing lost on the way */
+  free(o);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_write_read_head, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_head_bounded_by_backpressure, setup, teardown),
       cmocka_unit_test_setup_teardown(test_out_of_order_and_duplicates, setup, teardown),
       cmocka_unit_test_setup_teardown(test_flush_restart_and_stats, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wal_replay_after_crash_like_close, setup, teardown),
