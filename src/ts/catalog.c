@@ -44,7 +44,6 @@ static void col_free(ts_col *col) {
   ts_headbuf_deinit(&col->frz);
   loom_free(col->refs);
   ts_col_forget_last(col);
-  loom_free(col);
 }
 
 static void meas_free(ts_meas *m) {
@@ -333,17 +332,15 @@ int ts_catalog_series_col(ts_catalog *c, ts_db *db, ts_series *s, const char *fi
   }
   if (c->n_cols >= TS_CHUNK * TS_MAX_CHUNKS) return LOOM_ERANGE;
   uint32_t ch = c->n_cols >> TS_CHUNK_BITS;
-  if (!c->col_chunks[ch] && !(c->col_chunks[ch] = loom_calloc(TS_CHUNK, sizeof(ts_col *))))
+  if (!c->col_chunks[ch] && !(c->col_chunks[ch] = loom_calloc(TS_CHUNK, sizeof(ts_col))))
     return LOOM_ENOMEM;
-  ts_col *col = loom_calloc(1, sizeof *col);
-  if (!col) return LOOM_ENOMEM;
+  ts_col *col = &c->col_chunks[ch][c->n_cols & (TS_CHUNK - 1)];
   ts_series_info *ni = info_new(s, info, c->n_cols, fidx);
   /* The old version may be in a snapshot only if one was built since it was
    * made: otherwise free it now rather than keep it until close. */
   bool in_snapshot = info && db->meta_cache && db->meta_cache->version >= s->info_version;
   if (!ni || (in_snapshot && grave(c, s->info))) {
     loom_free(ni);
-    loom_free(col);
     return LOOM_ENOMEM;
   }
   if (!in_snapshot) loom_free(s->info);
@@ -354,7 +351,6 @@ int ts_catalog_series_col(ts_catalog *c, ts_db *db, ts_series *s, const char *fi
   col->field_idx = fidx;
   ts_headbuf_init(&col->act);
   ts_headbuf_init(&col->frz);
-  c->col_chunks[ch][col->cid & (TS_CHUNK - 1)] = col;
   c->n_cols++;
   s->info = ni;
   db->meta_version++;

@@ -85,7 +85,7 @@ struct ts_db {
 typedef struct ts_catalog {
   ts_db **dbs;
   uint32_t n_dbs, cap_dbs;
-  ts_col **col_chunks[TS_MAX_CHUNKS];
+  ts_col *col_chunks[TS_MAX_CHUNKS]; /* TS_CHUNK columns each, in place (one allocation) */
   uint32_t n_cols;
   ts_series **ser_chunks[TS_MAX_CHUNKS];
   uint32_t n_series;
@@ -97,7 +97,7 @@ void ts_catalog_init(ts_catalog *c);
 void ts_catalog_deinit(ts_catalog *c);
 
 static inline ts_col *ts_catalog_col(const ts_catalog *c, uint32_t cid) {
-  return cid < c->n_cols ? c->col_chunks[cid >> TS_CHUNK_BITS][cid & (TS_CHUNK - 1)] : NULL;
+  return cid < c->n_cols ? &c->col_chunks[cid >> TS_CHUNK_BITS][cid & (TS_CHUNK - 1)] : NULL;
 }
 static inline ts_series *ts_catalog_series(const ts_catalog *c, uint32_t sid) {
   return sid < c->n_series ? c->ser_chunks[sid >> TS_CHUNK_BITS][sid & (TS_CHUNK - 1)] : NULL;

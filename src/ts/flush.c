@@ -553,6 +553,10 @@ static int compact_partition(ts_engine *e, ts_db *db, uint32_t part_idx, uint32_
     loom_free(strs);
     loom_free(ts);
     loom_free(vals);
+    /* The inputs are read once, column by column, all over the files: keep
+     * their mapped pages from piling up in the resident set. */
+    if ((i & 4095) == 4095 || i + 1 == cols.n)
+      for (uint32_t k = 0; k < n_segs; k++) ts_segment_release_pages(segs[k]->seg);
   }
   loom_free(blk);
   if (!rc) rc = seg_set_commit(e, &set, true);

@@ -1213,6 +1213,10 @@ int ts_segment_read_block(const ts_segment *s, uint32_t col, uint32_t block, int
   return ts_segment_read_block_entry(s, col, block, &b, ts, vals, cap, strbuf, err, errlen);
 }
 
+void ts_segment_release_pages(const ts_segment *s) {
+  if (s->mapped && s->map) madvise((void *)s->map, s->size, MADV_DONTNEED);
+}
+
 const char *ts_segment_path(const ts_segment *s) { return s->path; }
 
 uint64_t ts_segment_file_bytes(const ts_segment *s) { return s->size; }

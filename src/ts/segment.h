@@ -261,6 +261,12 @@ int ts_segment_read_block_entry(const ts_segment *s, uint32_t col, uint32_t bloc
                                 const ts_seg_block *b, int64_t *ts, void *vals, uint32_t cap,
                                 loom_buf *strbuf, char *err, size_t errlen);
 
+/* Drop the pages of the file mapping from this process's resident set
+ * (madvise DONTNEED; they stay in the page cache and come back on the next
+ * read). For passes that read a whole file once, such as compaction. Data
+ * and pointers stay valid. Any thread. */
+void ts_segment_release_pages(const ts_segment *s);
+
 /* Path given at open (or name for open_mem); valid until close. */
 const char *ts_segment_path(const ts_segment *s);
 

@@ -406,6 +406,24 @@ static void test_column_read_into_caller_memory(void **state) {
   for (int i = 0; i < DN_COLS; i++) tcol_free(&cols[i]);
 }
 
+static void test_release_pages_keeps_data(void **state) {
+  fx *f = *state;
+  tcol cols[DN_COLS];
+  write_cols(f->path, cols, DN_COLS);
+  ts_segment *s = open_ok(f->path);
+  ts_segment_drop_names(s);
+  int64_t ts[256];
+  uint8_t vals[256 * 16];
+  int64_t again[256];
+  assert_int_equal(ts_segment_read_block(s, 3, 0, ts, vals, 256, NULL, NULL, 0), 0);
+  ts_segment_release_pages(s);
+  assert_int_equal(ts_segment_read_block(s, 3, 0, again, vals, 256, NULL, NULL, 0), 0);
+  uint32_t cnt = ts_segment_column(s, 3)->blocks[0].stats.count;
+  assert_memory_equal(ts, again, cnt * sizeof *ts);
+  ts_segment_close(s);
+  for (int i = 0; i < DN_COLS; i++) tcol_free(&cols[i]);
+}
+
 static void test_columns_sorted_by_key_then_field(void **state) {
   fx *f = *state;
   const char *keys[] = {"b", "a,x=1", "a", "ab", "a"};
@@ -1193,6 +1211,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_big_keys, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_empty_segment, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_drop_names_keeps_reads, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_release_pages_keeps_data, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_column_read_into_caller_memory, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_read_block_cap_too_small, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_raw_block_copy, fx_setup, fx_teardown),
