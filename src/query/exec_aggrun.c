@@ -100,6 +100,33 @@ static int agg_cb(void *arg, const ts_chunk *ch) {
       }
       continue;
     }
+    if (ch->type == TS_INT && (fn == QX_AGG_MAX || fn == QX_AGG_MIN)) {
+      /* as the float path: each bucket run's first extreme, then one update */
+      const int64_t *v = ch->vals;
+      for (uint32_t i = 0; i < ch->n;) {
+        uint64_t b = bucket(a, ch->ts[i]);
+        uint32_t j = i + 1;
+        int64_t bend = p->interval ? qx_win(p, ch->ts[i]) + p->interval : INT64_MAX;
+        while (j < ch->n && ch->ts[j] < bend) j++;
+        if (b < a->nb) {
+          qx_agg_st *s = &a->st[b * p->n_slots + (uint64_t)si];
+          uint32_t best = i;
+          if (fn == QX_AGG_MAX) {
+            for (uint32_t q = i + 1; q < j; q++)
+              if (v[q] > v[best]) best = q;
+          } else {
+            for (uint32_t q = i + 1; q < j; q++)
+              if (v[q] < v[best]) best = q;
+          }
+          ts_value tv;
+          tv.i = v[best];
+          qx_agg_add(s, fn, TS_INT, ch->ts[best], tv, a->sidx, &p->arena);
+          s->n += j - i - 1;
+        }
+        i = j;
+      }
+      continue;
+    }
     if (ch->type == TS_INT && (fn == QX_AGG_SUM || fn == QX_AGG_MEAN || fn == QX_AGG_COUNT)) {
       /* the same state updates as qx_agg_add, one bucket run at a time */
       const int64_t *v = ch->vals;

@@ -25,9 +25,19 @@ typedef struct rx_entry {
   bool ok;
 } rx_entry;
 
+/* Operand classes of one condition per measurement (classify() below),
+ * remembered by node: deciding thousands of series repeats them. */
+typedef struct cls_entry {
+  const ql_expr *e;
+  const ts_measurement_info *m;
+  int k;
+} cls_entry;
+
 struct qx_regex_cache {
   rx_entry *e;
   size_t n, cap;
+  cls_entry *cls; /* open addressing, cls_cap a power of two (0: none yet) */
+  size_t cls_n, cls_cap;
 };
 
 int qx_regex_cache_new(qx_regex_cache **out) {
@@ -42,6 +52,7 @@ void qx_regex_cache_free(qx_regex_cache *c) {
     loom_free(c->e[i].pattern);
   }
   loom_free(c->e);
+  loom_free(c->cls);
   loom_free(c);
 }
 
@@ -293,6 +304,38 @@ static int classify(const ql_expr *e, const ts_measurement_info *m) {
   }
 }
 
+static size_t cls_slot(const qx_regex_cache *c, const ql_expr *e, const ts_measurement_info *m) {
+  uint64_t h = ((uint64_t)(uintptr_t)e * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)(uintptr_t)m >> 4);
+  h ^= h >> 29;
+  size_t i = (size_t)h & (c->cls_cap - 1);
+  while (c->cls[i].e && (c->cls[i].e != e || c->cls[i].m != m)) i = (i + 1) & (c->cls_cap - 1);
+  return i;
+}
+
+/* classify(e, m), remembered in c (computed anew when memory is short). */
+static int classify_cached(const ql_expr *e, const ts_measurement_info *m, qx_regex_cache *c) {
+  if (!c) return classify(e, m);
+  if (c->cls_cap) {
+    size_t i = cls_slot(c, e, m);
+    if (c->cls[i].e) return c->cls[i].k;
+  }
+  int k = classify(e, m);
+  if ((c->cls_n + 1) * 2 > c->cls_cap) {
+    size_t nc = c->cls_cap ? c->cls_cap * 2 : 64;
+    cls_entry *nt = loom_calloc(nc, sizeof *nt), *old = c->cls;
+    if (!nt) return k;
+    size_t oc = c->cls_cap;
+    c->cls = nt, c->cls_cap = nc;
+    for (size_t j = 0; j < oc; j++)
+      if (old[j].e) c->cls[cls_slot(c, old[j].e, old[j].m)] = old[j];
+    loom_free(old);
+  }
+  size_t i = cls_slot(c, e, m);
+  c->cls[i] = (cls_entry){e, m, k};
+  c->cls_n++;
+  return k;
+}
+
 static bool contains_time(const ql_expr *e) {
   e = unparen(e);
   if (!e) return false;
@@ -353,7 +396,7 @@ int qx_cond_series(const ql_expr *cond, const ts_measurement_info *m, const ts_s
     return QX_UNKNOWN;
   }
   if (!is_cmp(op)) return QX_UNKNOWN;
-  int kl = classify(e->u.bin.lhs, m), kr = classify(e->u.bin.rhs, m);
+  int kl = classify_cached(e->u.bin.lhs, m, rc), kr = classify_cached(e->u.bin.rhs, m, rc);
   if (kl == OPK_TIME || kr == OPK_TIME) return QX_TRUE;
   if (kl == OPK_FIELD || kr == OPK_FIELD) return QX_UNKNOWN;
   if (kl == OPK_TAG && kr == OPK_LIT)
