@@ -403,7 +403,153 @@ static void test_sub_lim_ties_desc_flushed(void **state) { sub_lim_check(state, 
 static void test_sub_lim_ties_asc(void **state) { sub_lim_check(state, 1, false); }
 static void test_sub_lim_offset_applies_twice(void **state) { sub_lim_check(state, 2, false); }
 static void test_sub_lim_outer_aggregate(void **state) { sub_lim_check(state, 3, true); }
+
+/* The outer's WHERE on a tag the inner groups by filters the inner's series:
+ * with max_points 2 the inner may read host c's single point, not all six. */
+static void test_sub_outer_tag_filter_reaches_inner(void **state) {
+  fx *f = *state;
+  qx_options o = {.db = "t", .now_ns = 1700000000000000000LL, .max_points = 2};
+  cap c = {0};
+  assert_int_equal(run_opts(f, "SELECT usage FROM (SELECT usage FROM cpu GROUP BY host) WHERE host = 'c'", &o, &c), 0);
+  assert_string_equal((const char *)c.body.data,
+                      "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"usage\"],\"values\":[[\"2020-01-01T00:01:00Z\",10]]}]}]}\n");
+  loom_buf_deinit(&c.body);
+}
 /* sub: end */
+
+/* agg: query speed paths (Loom-only behaviours; the expected answers follow
+ * InfluxDB 1.x semantics as the recorded cases above do). */
+
+/* Floats whose shortest form needs 15-17 digits go through exact integer
+ * arithmetic; the digits must be the shortest round-trip ones (as Go). */
+static void test_agg_float_exact_digits(void **state) {
+  (void)state;
+  static const struct {
+    double v;
+    const char *s;
+  } t[] = {{0.1 + 0.2, "0.30000000000000004"}, {100.0 / 7, "14.285714285714286"},
+           {2.0 / 3, "0.6666666666666666"}, {17039.0 / 360, "47.330555555555556"},
+           {1e14 / 3, "33333333333333.332"}, {0.5 + 0x1p-53, "0.5000000000000001"},
+           {1.0 - 0x1p-53, "0.9999999999999999"}, {0.001 / 3, "0.0003333333333333333"},
+           {123.456 / 7, "17.63657142857143"}, {999999999999999.9 / 3, "333333333333333.3"},
+           {0x1p-9, "0.001953125"}, {0x1.8p-9, "0.0029296875"}, {-100.0 / 7, "-14.285714285714286"}};
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+    loom_buf b;
+    loom_buf_init(&b);
+    assert_int_equal(qx_format_float(t[i].v, &b), 0);
+    loom_buf_cstr(&b);
+    assert_string_equal((char *)b.data, t[i].s);
+    loom_buf_deinit(&b);
+  }
+}
+
+static const char AGG_PF[] = "pf,host=a v=0.5,i=1i 1577836800000000000\n"
+    "pf,host=a v=0.05,i=3i 1577836810000000000\n"
+    "pf,host=a v=0.7,i=2i 1577836820000000000\n"
+    "pf,host=b v=0.01,i=5i 1577836800000000000\n"
+    "pf,host=b v=0.9,i=4i 1577836810000000000\n"
+    "pf,host=c v=0.8 1577836800000000000\n"
+    "pf,host=c i=7i 1577836810000000000\n";
+
+static char *agg_body(fx *f, const char *q) {
+  qx_options o = {.db = "t", .now_ns = 1700000000000000000LL};
+  cap c = {0};
+  assert_int_equal(run_opts(f, q, &o, &c), 0);
+  assert_int_equal(c.status, 200);
+  return (char *)c.body.data;
+}
+
+/* A conjunct `field op number` drops failing points (and whole flushed
+ * blocks) before the rows are built: same rows as the condition without
+ * that shortcut (an OR of twice the same comparison is not one). */
+static void agg_prefilter_check(void **state, bool flush) {
+  fx *f = *state;
+  load(f, "t", AGG_PF);
+  if (flush) assert_int_equal(ts_engine_flush(f->e), 0);
+  static const char *const q[][2] = {
+      {"SELECT v, i FROM pf WHERE v <= 0.1 GROUP BY host", "SELECT v, i FROM pf WHERE (v <= 0.1 OR v <= 0.1) GROUP BY host"},
+      {"SELECT * FROM pf WHERE 0.6 < v AND host != 'b'", "SELECT * FROM pf WHERE (0.6 < v OR 0.6 < v) AND host != 'b'"},
+      {"SELECT v FROM pf WHERE i >= 2.5 AND v > 0", "SELECT v FROM pf WHERE (i >= 2.5 OR i >= 2.5) AND v > 0"},
+      {"SELECT i FROM pf WHERE i = 3", "SELECT i FROM pf WHERE (i = 3 OR i = 3)"},
+      {"SELECT v FROM pf WHERE v > 5", "SELECT v FROM pf WHERE (v > 5 OR v > 5)"},
+      {"SELECT count(v) FROM pf WHERE i != 3", "SELECT count(v) FROM pf WHERE (i != 3 OR i != 3)"},
+  };
+  for (size_t k = 0; k < sizeof q / sizeof q[0]; k++) {
+    char *a = agg_body(f, q[k][0]), *b = agg_body(f, q[k][1]);
+    assert_string_equal(a, b);
+    loom_free(a);
+    loom_free(b);
+  }
+  check(f, "SELECT v, i FROM pf WHERE v <= 0.1 GROUP BY host", M_JSON, 200,
+        "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"pf\",\"tags\":{\"host\":\"a\"},\"columns\":[\"time\",\"v\",\"i\"],\"values\":[[\"2020-01-01T00:00:10Z\",0.05,3]]},{\"name\":\"pf\",\"tags\":{\"host\":\"b\"},\"columns\":[\"time\",\"v\",\"i\"],\"values\":[[\"2020-01-01T00:00:00Z\",0.01,5]]}]}]}\n");
+  check(f, "SELECT v FROM pf WHERE v > 5", M_JSON, 200, "{\"results\":[{\"statement_id\":0}]}\n");
+}
+
+static void test_agg_prefilter(void **state) { agg_prefilter_check(state, false); }
+static void test_agg_prefilter_flushed(void **state) { agg_prefilter_check(state, true); }
+
+/* GROUP BY time() without a lower bound starts at the first stored point,
+ * taken from metadata; a delete makes that unsafe, so the first point
+ * left is found by a scan. */
+static void agg_span_check(void **state, bool flush) {
+  fx *f = *state;
+  load(f, "t", "sp v=1 1577836800000000000\nsp v=2 1577836810000000000\nsp v=3 1577836820000000000\n");
+  if (flush) assert_int_equal(ts_engine_flush(f->e), 0);
+  check(f, "SELECT count(v) FROM sp WHERE time <= '2020-01-01T00:00:20Z' GROUP BY time(10s)", M_JSON, 200,
+        "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"sp\",\"columns\":[\"time\",\"count\"],\"values\":[[\"2020-01-01T00:00:00Z\",1],[\"2020-01-01T00:00:10Z\",1],[\"2020-01-01T00:00:20Z\",1]]}]}]}\n");
+  check(f, "DELETE FROM sp WHERE time <= '2020-01-01T00:00:00Z'", M_JSON, 200,
+        "{\"results\":[{\"statement_id\":0}]}\n");
+  check(f, "SELECT count(v) FROM sp WHERE time <= '2020-01-01T00:00:20Z' GROUP BY time(10s)", M_JSON, 200,
+        "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"sp\",\"columns\":[\"time\",\"count\"],\"values\":[[\"2020-01-01T00:00:10Z\",1],[\"2020-01-01T00:00:20Z\",1]]}]}]}\n");
+}
+
+static void test_agg_span_after_delete(void **state) { agg_span_check(state, false); }
+static void test_agg_span_after_delete_flushed(void **state) { agg_span_check(state, true); }
+
+/* max()/min() over integers: the first point holding the extreme is the
+ * selected one (its time is the row's time without GROUP BY time()). */
+static void agg_int_extreme_check(void **state, bool flush) {
+  fx *f = *state;
+  load(f, "t", "ie i=5i 1577836800000000000\nie i=9i 1577836810000000000\nie i=2i 1577836820000000000\n"
+               "ie i=9i 1577836830000000000\nie i=2i 1577836840000000000\nie i=7i 1577836850000000000\n");
+  if (flush) assert_int_equal(ts_engine_flush(f->e), 0);
+  check(f, "SELECT max(i) FROM ie", M_JSON, 200,
+        "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"ie\",\"columns\":[\"time\",\"max\"],\"values\":[[\"2020-01-01T00:00:10Z\",9]]}]}]}\n");
+  check(f, "SELECT min(i) FROM ie", M_JSON, 200,
+        "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"ie\",\"columns\":[\"time\",\"min\"],\"values\":[[\"2020-01-01T00:00:20Z\",2]]}]}]}\n");
+  check(f, "SELECT max(i), min(i) FROM ie WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:01:00Z' GROUP BY time(30s)", M_JSON, 200,
+        "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"ie\",\"columns\":[\"time\",\"max\",\"min\"],\"values\":[[\"2020-01-01T00:00:00Z\",9,2],[\"2020-01-01T00:00:30Z\",9,2]]}]}]}\n");
+}
+
+static void test_agg_int_extreme(void **state) { agg_int_extreme_check(state, false); }
+static void test_agg_int_extreme_flushed(void **state) { agg_int_extreme_check(state, true); }
+
+/* RFC3339 times: the date part is cached per day; fractions and days
+ * before 1970 take the general formatter. */
+static void test_agg_time_format_days(void **state) {
+  fx *f = *state;
+  load(f, "t", "td v=1 1577836790000000000\ntd v=2 1577836800000000000\ntd v=3 1577836800500000000\n"
+               "td v=4 1577923199000000000\ntd v=5 -1000000000\n");
+  check(f, "SELECT v FROM td", M_JSON, 200,
+        "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"td\",\"columns\":[\"time\",\"v\"],\"values\":[[\"1969-12-31T23:59:59Z\",5],[\"2019-12-31T23:59:50Z\",1],[\"2020-01-01T00:00:00Z\",2],[\"2020-01-01T00:00:00.5Z\",3],[\"2020-01-01T23:59:59Z\",4]]}]}]}\n");
+}
+
+/* lastpoint from the last-value cache: the row is the newest time over
+ * the series' fields; fields last written earlier are null in it, string
+ * fields included. */
+static void agg_lastpoint_check(void **state, bool flush) {
+  fx *f = *state;
+  load(f, "t", "lp,h=a x=1,s=\"p\" 1577836800000000000\nlp,h=a y=2i 1577836810000000000\n"
+               "lp,h=b x=3,y=4i 1577836800000000000\nlp,h=b s=\"q\" 1577836820000000000\n"
+               "lp,h=c y=6i 1577836830000000000\n");
+  if (flush) assert_int_equal(ts_engine_flush(f->e), 0);
+  check(f, "SELECT * FROM lp GROUP BY h ORDER BY time DESC LIMIT 1", M_JSON, 200,
+        "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"lp\",\"tags\":{\"h\":\"c\"},\"columns\":[\"time\",\"s\",\"x\",\"y\"],\"values\":[[\"2020-01-01T00:00:30Z\",null,null,6]]},{\"name\":\"lp\",\"tags\":{\"h\":\"b\"},\"columns\":[\"time\",\"s\",\"x\",\"y\"],\"values\":[[\"2020-01-01T00:00:20Z\",\"q\",null,null]]},{\"name\":\"lp\",\"tags\":{\"h\":\"a\"},\"columns\":[\"time\",\"s\",\"x\",\"y\"],\"values\":[[\"2020-01-01T00:00:10Z\",null,null,2]]}]}]}\n");
+}
+
+static void test_agg_lastpoint_newest_row(void **state) { agg_lastpoint_check(state, false); }
+static void test_agg_lastpoint_newest_row_flushed(void **state) { agg_lastpoint_check(state, true); }
+/* agg: end */
 
 int main(void) {
   const struct CMUnitTest tests[] = {
@@ -429,6 +575,18 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_sub_lim_ties_asc, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sub_lim_offset_applies_twice, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sub_lim_outer_aggregate, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_sub_outer_tag_filter_reaches_inner, setup, teardown),
+      /* agg: */
+      cmocka_unit_test(test_agg_float_exact_digits),
+      cmocka_unit_test_setup_teardown(test_agg_prefilter, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_agg_prefilter_flushed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_agg_span_after_delete, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_agg_span_after_delete_flushed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_agg_int_extreme, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_agg_int_extreme_flushed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_agg_time_format_days, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_agg_lastpoint_newest_row, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_agg_lastpoint_newest_row_flushed, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
