@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * ThingsBoard telemetry JSON, the body of POST /api/v1/{token}/telemetry
+ * (and later of MQTT v1/devices/me/telemetry): a pure decoder from the body
+ * to timestamped groups of key/values, and a formatter of those groups as
+ * InfluxDB line protocol, so device telemetry enters the engine through the
+ * one ingest path (ingest_lp) and its WAL exactly as /write does.
+ */
+#ifndef LOOM_INGEST_TBJSON_H
+#define LOOM_INGEST_TBJSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "ts/types.h"
+
+/*
+ * Accepted bodies (UTF-8 JSON, as ThingsBoard accepts them):
+ *   {"temp": 21.5, "on": true}                      values at the server time
+ *   {"ts": 1700000000000, "values": {"temp": 21.5}} values at ts (ms since the epoch)
+ *   [ <either of the above>, ... ]                   several groups
+ * An object is the {"ts","values"} form when it has both a "ts" and a
+ * "values" member (ThingsBoard's rule); its other members are then ignored.
+ * Otherwise every member is a telemetry key (a key named "ts" included).
+ *
+ * Values and the InfluxDB field type they get (decided so that a key keeps
+ * one type whatever the firmware prints, and a conflict is InfluxDB's
+ * ordinary "field type conflict"):
+ *   number        -> float (every JSON number, 21 as well as 21.5: ThingsBoard
+ *                    keeps long and double apart, but firmware prints 21.0 as
+ *                    21, which would flip an InfluxDB field between integer
+ *                    and float; integers above 2^53 lose precision)
+ *   true/false    -> boolean
+ *   string        -> string
+ *   object, array -> string holding the value's compact JSON (ThingsBoard
+ *                    stores JSON values as strings too)
+ *   null          -> error (ThingsBoard refuses it as well)
+ *
+ * Timestamps: "ts" must be an integral number of milliseconds in
+ * [-9223372036854, 9223372036854] (so that ts * 1e6 ns fits in int64);
+ * groups without ts take the caller's now_ns.
+ *
+ * Keys: 1..TBJSON_KEY_MAX bytes, no control characters (bytes < 0x20) and
+ * no backslash (line protocol cannot carry them unambiguously), not "time"
+ * (InfluxDB's reserved column).
+ * Duplicate keys in one object: the last wins (JSON parsers' usual rule).
+ *
+ * Errors name where: "[2].values.temp: null is not a telemetry value",
+ * "invalid JSON at line 1, column 9 (byte 8): ...". A body with any error
+ * yields no points at all (the caller stores nothing).
+ */
+
+#define TBJSON_KEY_MAX 255
+#define TBJSON_ERR_MAX 256 /* a useful size for the caller's err buffer */
+
+/* One key/value. For TS_STRING, v.s points into the batch (NUL-terminated
+ * too). key is NUL-terminated and owned by the batch. */
+typedef struct tbjson_kv {
+  const char *key;
+  uint32_t key_len; /* bytes */
+  ts_type type;     /* TS_FLOAT, TS_BOOL or TS_STRING */
+  ts_value v;
+} tbjson_kv;
+
+/* Values sharing one timestamp: kvs[first .. first + n) of the batch. */
+typedef struct tbjson_group {
+  int64_t ts_ns;
+  size_t first, n; /* n >= 1: groups without values are not kept */
+} tbjson_group;
+
+typedef struct tbjson_batch {
+  tbjson_group *groups; /* in body order */
+  size_t n_groups;
+  tbjson_kv *kvs;
+  size_t n_kvs;
+  /* internal */
+  size_t cap_groups, cap_kvs;
+  void *root;  /* the parsed document (json_t *): keys and strings point into it */
+  char **strs; /* compact JSON of object and array values (loom_malloc) */
+  size_t n_strs, cap_strs;
+} tbjson_batch;
+
+/* Initialise an empty batch (no allocation). */
+void tbjson_batch_init(tbjson_batch *b);
+/* Release everything; the batch may be initialised again. */
+void tbjson_batch_deinit(tbjson_batch *b);
+
+/* Decode a whole body of len bytes into b (which must be empty: freshly
+ * initialised). now_ns is the time of groups without "ts". Returns 0 (a body
+ * with no values, e.g. {}, gives 0 groups), LOOM_EINVAL (the body is not
+ * telemetry; err receives a message naming the position or key and b holds
+ * nothing), or LOOM_ENOMEM. err may be NULL. Pure; any thread. */
+int tbjson_decode(tbjson_batch *b, const char *body, size_t len, int64_t now_ns, char *err,
+                  size_t errlen);
+
+/* Append b as line protocol to out, one line per group:
+ *   <measurement>,<tag_key>=<tag_val> k=v[,k=v...] <ts_ns>
+ * (timestamps in nanoseconds, floats printed with the fewest digits that
+ * read back to the same double). measurement, tag key and tag value are
+ * escaped; they must be non-empty, free of control characters and
+ * backslashes, and not start with '#' (a comment line), else LOOM_EINVAL. 0, LOOM_EINVAL or LOOM_ENOMEM (out then holds a partial
+ * text). Pure. */
+int tbjson_format_lp(const tbjson_batch *b, const char *measurement, const char *tag_key,
+                     const char *tag_val, loom_buf *out);
+
+#endif

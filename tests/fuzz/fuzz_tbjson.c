@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * libFuzzer target for the ThingsBoard telemetry JSON decoder (ingest/tbjson):
+ * any body decodes or fails with LOOM_EINVAL/LOOM_ENOMEM and a message; a
+ * decoded batch always formats as line protocol that lp_parse reads back
+ * without errors, into as many points as there were groups, with the same
+ * field count per point.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "ingest/lp.h"
+#include "ingest/tbjson.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  tbjson_batch b;
+  char err[TBJSON_ERR_MAX];
+  tbjson_batch_init(&b);
+  int rc = tbjson_decode(&b, (const char *)data, size, 1700000000000000000LL, err, sizeof err);
+  if (rc) {
+    if (rc != LOOM_EINVAL && rc != LOOM_ENOMEM) abort();
+    if (b.n_groups || b.n_kvs) abort();
+    tbjson_batch_deinit(&b);
+    return 0;
+  }
+  loom_buf lp;
+  loom_buf_init(&lp);
+  if (tbjson_format_lp(&b, "m x,y", "device", "d=1 ,2", &lp)) abort();
+  lp_batch pb;
+  lp_batch_init(&pb);
+  if (lp_parse(&pb, (const char *)lp.data, lp.len, 1, 0)) abort();
+  if (pb.n_errors_total != 0 || pb.n_points != b.n_groups) abort();
+  for (size_t g = 0; g < b.n_groups; g++) {
+    const lp_point *p = &pb.points[g];
+    if (p->ts_ns != b.groups[g].ts_ns) abort();
+    /* a repeated key within one group would collapse; JSON objects have none */
+    if (p->n_fields != b.groups[g].n) abort();
+    for (size_t i = 0; i < p->n_fields; i++) {
+      const tbjson_kv *kv = &b.kvs[b.groups[g].first + i];
+      const lp_field *f = &p->fields[i];
+      if (f->type != kv->type || f->key_len != kv->key_len || memcmp(f->key, kv->key, kv->key_len))
+        abort();
+      if (kv->type == TS_FLOAT && f->v.f != kv->v.f) abort();
+      if (kv->type == TS_STRING &&
+          (f->v.s.len != kv->v.s.len || memcmp(f->v.s.p, kv->v.s.p, kv->v.s.len)))
+        abort();
+    }
+  }
+  lp_batch_deinit(&pb);
+  loom_buf_deinit(&lp);
+  tbjson_batch_deinit(&b);
+  return 0;
+}

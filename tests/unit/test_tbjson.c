@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Tests for the ThingsBoard telemetry JSON decoder and its line-protocol
+ * formatter (ingest/tbjson): the three body shapes, value types, timestamp
+ * rules, errors that name their position, and that the formatted line
+ * protocol parses back (lp_parse) to the same values.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/err.h"
+#include "core/mem.h"
+#include "ingest/lp.h"
+#include "ingest/tbjson.h"
+
+#define NOW_NS INT64_C(1700000000123000000)
+
+static int decode(tbjson_batch *b, const char *s, char *err) {
+  tbjson_batch_init(b);
+  return tbjson_decode(b, s, strlen(s), NOW_NS, err, TBJSON_ERR_MAX);
+}
+
+static const tbjson_kv *kv_at(const tbjson_batch *b, size_t g, size_t i) {
+  return &b->kvs[b->groups[g].first + i];
+}
+
+static void test_plain_object_at_server_time(void **state) {
+  (void)state;
+  tbjson_batch b;
+  char err[TBJSON_ERR_MAX];
+  assert_int_equal(decode(&b, "{\"temp\": 21.5, \"hum\": 40}", err), 0);
+  assert_int_equal(b.n_groups, 1);
+  assert_int_equal(b.groups[0].ts_ns, NOW_NS);
+  assert_int_equal(b.groups[0].n, 2);
+  assert_string_equal(kv_at(&b, 0, 0)->key, "temp");
+  assert_int_equal(kv_at(&b, 0, 0)->type, TS_FLOAT);
+  assert_true(kv_at(&b, 0, 0)->v.f == 21.5);
+  assert_string_equal(kv_at(&b, 0, 1)->key, "hum");
+  assert_true(kv_at(&b, 0, 1)->v.f == 40.0);
+  tbjson_batch_deinit(&b);
+}
+
+static void test_integers_are_floats(void **state) {
+  (void)state;
+  tbjson_batch b;
+  char err[TBJSON_ERR_MAX];
+  assert_int_equal(decode(&b, "{\"n\": 12345678901234}", err), 0);
+  assert_int_equal(kv_at(&b, 0, 0)->type, TS_FLOAT);
+  assert_true(kv_at(&b, 0, 0)->v.f == 12345678901234.0);
+  tbjson_batch_deinit(&b);
+}
+
+static void test_ts_values_form(void **state) {
+  (void)state;
+  tbjson_batch b;
+  char err[TBJSON_ERR_MAX];
+  assert_int_equal(decode(&b, "{\"ts\": 1451649600512, \"values\": {\"a\": 1}}", err), 0);
+  assert_int_equal(b.n_groups, 1);
+  assert_int_equal(b.groups[0].ts_ns, INT64_C(1451649600512000000));
+  assert_string_equal(kv_at(&b, 0, 0)->key, "a");
+  tbjson_batch_deinit(&b);
+}
+
+static void test_ts_without_values_is_a_key(void **state) {
+  (void)state;
+  tbjson_batch b;
+  char err[TBJSON_ERR_MAX];
+  assert_int_equal(decode(&b, "{\"ts\": 5, \"x\": 1}", err), 0);
+  assert_int_equal(b.groups[0].ts_ns, NOW_NS);
+  assert_int_equal(b.groups[0].n, 2);
+  assert_string_equal(kv_at(&b, 0, 0)->key, "ts");
+  tbjson_batch_deinit(&b);
+}
+
+static void test_array_of_both_forms(void **state) {
+  (void)state;
+  tbjson_batch b;
+  char err[TBJSON_ERR_MAX];
+  assert_int_equal(decode(&b,
+                          "[{\"ts\":1000,\"values\":{\"a\":1,\"b\":2}},{\"c\":true},"
+                          "{\"ts\":2000,\"values\":{}}]",
+                          err),
+                   0);
+  assert_int_equal(b.n_groups, 2); /* the empty values object adds no group */
+  assert_int_equal(b.groups[0].ts_ns, INT64_C(1000000000));
+  assert_int_equal(b.groups[0].n, 2);
+  assert_int_equal(b.groups[1].ts_ns, NOW_NS);
+  assert_int_equal(kv_at(&b, 1, 0)->type, TS_BOOL);
+  assert_int_equal(kv_at(&b, 1, 0)->v.b, 1);
+  tbjson_batch_deinit(&b);
+}
+
+static void test_strings_and_json_values(void **state) {
+  (void)state;
+  tbjson_batch b;
+  char err[TBJSON_ERR_MAX];
+  assert_int_equal(decode(&b, "{\"s\":\"hi \\\"x\\\"\",\"o\":{\"k\":[1, 2]},\"off\":false}", err), 0);
+  const tbjson_kv *s = kv_at(&b, 0, 0), *o = kv_at(&b, 0, 1), *f = kv_at(&b, 0, 2);
+  assert_int_equal(s->type, TS_STRING);
+  assert_int_equal(s->v.s.len, 6);
+  assert_memory_equal(s->v.s.p, "hi \"x\"", 6);
+  assert_int_equal(o->type, TS_STRING);
+  assert_string_equal(o->v.s.p, "{\"k\":[1.0,2.0]}");
+  assert_int_equal(f->type, TS_BOOL);
+  assert_int_equal(f->v.b, 0);
+  tbjson_batch_deinit(&b);
+}
+
+static void test_empty_object_gives_no_groups(void **state) {
+  (void)state;
+  tbjson_batch b;
+  char err[TBJSON_ERR_MAX];
+  assert_int_equal(decode(&b, " {} ", err), 0);
+  assert_int_equal(b.n_groups, 0);
+  tbjson_batch_deinit(&b);
+}
+
+static void expect_error(const char *body, const char *needle) {
+  tbjson_batch b;
+  char err[TBJSON_ERR_MAX] = "";
+  assert_int_equal(decode(&b, body, err), LOOM_EINVAL);
+  assert_int_equal(b.n_groups, 0);
+  assert_int_equal(b.n_kvs, 0);
+  assert_null(b.root);
+  if (!strstr(err, needle)) fail_msg("error \"%s\" does not contain \"%s\"", err, needle);
+  tbjson_batch_deinit(&b);
+}
+
+static void test_syntax_error_names_position(void **state) {
+  (void)state;
+  expect_error("{\"a\": 1,, }", "line 1, column 9");
+  expect_error("", "invalid JSON");
+  expect_error("{\"a\": 1} x", "invalid JSON");
+}
+
+static void test_null_value_names_key(void **state) {
+  (void)state;
+  expect_error("[{\"a\":1},{\"ts\":1,\"values\":{\"temp\":null}}]", "[1].values.temp: null");
+}
+
+static void test_bad_top_level(void **state) {
+  (void)state;
+  expect_error("42", "expected a JSON object");
+  expect_error("\"x\"", "expected a JSON object");
+  expect_error("[{\"a\":1}, 3]", "[1]: expected an object");
+}
+
+static void test_bad_ts(void **state) {
+  (void)state;
+  expect_error("{\"ts\":\"now\",\"values\":{\"a\":1}}", "ts: expected a number");
+  expect_error("{\"ts\":1.5,\"values\":{\"a\":1}}", "ts: timestamp must be a whole number");
+  expect_error("{\"ts\":1e20,\"values\":{\"a\":1}}", "ts: timestamp must be");
+  expect_error("{\"ts\":1,\"values\":[1]}", "values: expected an object");
+}
+
+static void test_bad_keys(void **state) {
+  (void)state;
+  expect_error("{\"\":1}", "empty telemetry key");
+  expect_error("{\"a\\nb\":1}", "control character");
+  expect_error("{\"time\":1}", "\"time\" is reserved");
+  char big[400];
+  memset(big, 'k', 300);
+  snprintf(big + 300, sizeof big - 300, "\":1}");
+  char body[420] = "{\"";
+  strcat(body, big);
+  expect_error(body, "longer than 255");
+}
+
+/* Format, then parse with the real line-protocol parser and compare. */
+static void test_format_round_trips_through_lp(void **state) {
+  (void)state;
+  tbjson_batch b;
+  char err[TBJSON_ERR_MAX];
+  const char *body = "[{\"ts\":1000,\"values\":{\"t emp,x=\":0.1,\"on\":true,\"s\":\"a\\\\\\\"b\\nc\"}},"
+                     "{\"big\":1e300,\"neg\":-2.5e-7,\"i\":25}]";
+  assert_int_equal(decode(&b, body, err), 0);
+  loom_buf lp;
+  loom_buf_init(&lp);
+  assert_int_equal(tbjson_format_lp(&b, "boiler, type", "device", "dev 1,=x", &lp), 0);
+  lp_batch pb;
+  lp_batch_init(&pb);
+  assert_int_equal(lp_parse(&pb, (const char *)lp.data, lp.len, 1, 0), 0);
+  assert_int_equal(pb.n_errors_total, 0);
+  assert_int_equal(pb.n_points, 2);
+  const lp_point *p = &pb.points[0];
+  assert_int_equal(p->measurement_len, 12);
+  assert_memory_equal(p->measurement, "boiler, type", 12);
+  assert_int_equal(p->n_tags, 1);
+  assert_int_equal(p->tags[0].val_len, 8);
+  assert_memory_equal(p->tags[0].val, "dev 1,=x", 8);
+  assert_int_equal(p->ts_ns, INT64_C(1000000000));
+  assert_int_equal(p->n_fields, 3);
+  assert_int_equal(p->fields[0].key_len, 8);
+  assert_memory_equal(p->fields[0].key, "t emp,x=", 8);
+  assert_true(p->fields[0].v.f == 0.1);
+  assert_int_equal(p->fields[1].type, TS_BOOL);
+  assert_int_equal(p->fields[2].type, TS_STRING);
+  assert_int_equal(p->fields[2].v.s.len, 6);
+  assert_memory_equal(p->fields[2].v.s.p, "a\\\"b\nc", 6);
+  p = &pb.points[1];
+  assert_int_equal(p->ts_ns, NOW_NS);
+  assert_true(p->fields[0].v.f == 1e300);
+  assert_true(p->fields[1].v.f == -2.5e-7);
+  assert_int_equal(p->fields[2].type, TS_FLOAT);
+  assert_true(p->fields[2].v.f == 25.0);
+  lp_batch_deinit(&pb);
+  loom_buf_deinit(&lp);
+  tbjson_batch_deinit(&b);
+}
+
+static void test_format_shortest_float(void **state) {
+  (void)state;
+  tbjson_batch b;
+  char err[TBJSON_ERR_MAX];
+  assert_int_equal(decode(&b, "{\"ts\":1,\"values\":{\"a\":0.1,\"b\":21}}", err), 0);
+  loom_buf lp;
+  loom_buf_init(&lp);
+  assert_int_equal(tbjson_format_lp(&b, "m", "device", "d", &lp), 0);
+  assert_int_equal(loom_buf_cstr(&lp), 0);
+  assert_string_equal((const char *)lp.data, "m,device=d a=0.1,b=21 1000000\n");
+  loom_buf_deinit(&lp);
+  tbjson_batch_deinit(&b);
+}
+
+static void test_format_refuses_bad_names(void **state) {
+  (void)state;
+  tbjson_batch b;
+  char err[TBJSON_ERR_MAX];
+  assert_int_equal(decode(&b, "{\"a\":1}", err), 0);
+  loom_buf lp;
+  loom_buf_init(&lp);
+  assert_int_equal(tbjson_format_lp(&b, "", "device", "d", &lp), LOOM_EINVAL);
+  assert_int_equal(tbjson_format_lp(&b, "m", "device", "d\n", &lp), LOOM_EINVAL);
+  assert_int_equal(tbjson_format_lp(&b, "m", "device", "d\\", &lp), LOOM_EINVAL);
+  loom_buf_deinit(&lp);
+  tbjson_batch_deinit(&b);
+}
+
+static void test_backslash_key_refused(void **state) {
+  (void)state;
+  expect_error("{\"a\\\\\":1}", "backslash");
+}
+
+static void test_alloc_failures_are_clean(void **state) {
+  (void)state;
+  const char *body = "[{\"ts\":1000,\"values\":{\"a\":1,\"o\":{\"x\":[1,2,3]}}},{\"b\":\"s\"}]";
+  for (int n = 0; n < 40; n++) {
+    tbjson_batch b;
+    char err[TBJSON_ERR_MAX];
+    tbjson_batch_init(&b);
+    loom_mem_fail_after(n);
+    int rc = tbjson_decode(&b, body, strlen(body), NOW_NS, err, sizeof err);
+    loom_mem_fail_after(-1);
+    assert_true(rc == 0 || rc == LOOM_ENOMEM);
+    if (rc == 0) assert_int_equal(b.n_groups, 2);
+    tbjson_batch_deinit(&b);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_plain_object_at_server_time),
+      cmocka_unit_test(test_integers_are_floats),
+      cmocka_unit_test(test_ts_values_form),
+      cmocka_unit_test(test_ts_without_values_is_a_key),
+      cmocka_unit_test(test_array_of_both_forms),
+      cmocka_unit_test(test_strings_and_json_values),
+      cmocka_unit_test(test_empty_object_gives_no_groups),
+      cmocka_unit_test(test_syntax_error_names_position),
+      cmocka_unit_test(test_null_value_names_key),
+      cmocka_unit_test(test_bad_top_level),
+      cmocka_unit_test(test_bad_ts),
+      cmocka_unit_test(test_bad_keys),
+      cmocka_unit_test(test_format_round_trips_through_lp),
+      cmocka_unit_test(test_format_shortest_float),
+      cmocka_unit_test(test_format_refuses_bad_names),
+      cmocka_unit_test(test_backslash_key_refused),
+      cmocka_unit_test(test_alloc_failures_are_clean),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
