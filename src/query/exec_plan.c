@@ -592,5 +592,5 @@ int qx_plan_parse_dims(plan *p) {
       return qx_fail(c, "only time and tag dimensions allowed");
     }
   }
-  return p->coll ? qx_sub_inner_prepare(p) : 0;
+  return qx_sub_prepare(p);
 }

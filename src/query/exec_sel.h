@@ -234,11 +234,13 @@ int qx_agg_group_run(plan *p, const ts_measurement_info *m, sser *ss, uint32_t n
 
 /* ---- exec_sub.c ---- */
 
-/* Called once per inner query (p->coll set) after its dimensions are
- * parsed: under InfluxDB's LIMIT rule (p->lim_quirk) the inner is rewritten
- * to output every stored series with its first limit+offset+1 rows, and its
- * collector finishes the rule in qx_vsrc_finish. 0 or LOOM_ENOMEM. */
-int qx_sub_inner_prepare(plan *p);
+/* Called once per SELECT after its dimensions are parsed, before its
+ * subqueries run. An inner query (p->coll set) under InfluxDB's LIMIT rule
+ * (p->lim_quirk) is rewritten to output every stored series with its first
+ * limit+offset+1 rows; its collector finishes the rule in qx_vsrc_finish.
+ * WHERE terms on tags a subquery groups by are copied into that subquery's
+ * WHERE (p->s may be replaced by a copy). 0 or LOOM_ENOMEM. */
+int qx_sub_prepare(plan *p);
 
 /* ---- exec_select.c ---- */
 

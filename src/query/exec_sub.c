@@ -459,7 +459,7 @@ static int cmp_series(const void *a, const void *b) {
 
 /* ---- InfluxDB's LIMIT across series (vlim) ---- */
 
-int qx_sub_inner_prepare(plan *p) {
+static int inner_prepare(plan *p) {
   qx_vsrc *v = p->coll;
   v->cur_lim = 0;
   if (!p->lim_quirk) return 0;
@@ -483,6 +483,114 @@ int qx_sub_inner_prepare(plan *p) {
   p->dim_star = true;
   v->cur_lim = v->n_lims;
   return 0;
+}
+
+/* ---- the outer's WHERE on inner GROUP BY tags, pushed into the inner ---- */
+
+/* Top-level AND terms of e (parentheses removed), at most cap. */
+static void and_terms(const ql_expr *e, const ql_expr **out, size_t *n, size_t cap) {
+  e = qx_unparen(e);
+  if (e->kind == QL_EXPR_BINARY && e->u.bin.op == QL_OP_AND) {
+    and_terms(e->u.bin.lhs, out, n, cap);
+    and_terms(e->u.bin.rhs, out, n, cap);
+  } else if (*n < cap) {
+    out[(*n)++] = e;
+  }
+}
+
+static bool mentions(const ql_expr *e, const char *name) {
+  if (!e) return false;
+  switch (e->kind) {
+  case QL_EXPR_IDENT: return !strcmp(e->u.ident.name, name);
+  case QL_EXPR_PAREN: return mentions(e->u.paren, name);
+  case QL_EXPR_BINARY: return mentions(e->u.bin.lhs, name) || mentions(e->u.bin.rhs, name);
+  case QL_EXPR_CALL:
+    for (size_t i = 0; i < e->u.call.n_args; i++)
+      if (mentions(e->u.call.args[i], name)) return true;
+    return false;
+  case QL_EXPR_WILDCARD: return true; /* SELECT *: the tag may be a column */
+  default: return false;
+  }
+}
+
+/* Is t (`tag op 'value'` or `tag op /re/`) about a tag that sub groups by
+ * and does not output as a column? Then each inner row carries the tag of
+ * its series and the term gives the same answer on the inner's series. */
+static bool pushable(const ql_expr *t, const ql_select *sub) {
+  if (t->kind != QL_EXPR_BINARY) return false;
+  ql_op op = t->u.bin.op;
+  const ql_expr *l = qx_unparen(t->u.bin.lhs), *r = qx_unparen(t->u.bin.rhs);
+  if (l->kind != QL_EXPR_IDENT || (l->u.ident.cast != QL_CAST_NONE && l->u.ident.cast != QL_CAST_TAG))
+    return false;
+  if (!(((op == QL_OP_EQ || op == QL_OP_NEQ) && r->kind == QL_EXPR_STRING) ||
+        ((op == QL_OP_EQREGEX || op == QL_OP_NEQREGEX) && r->kind == QL_EXPR_REGEX)))
+    return false;
+  const char *tag = l->u.ident.name;
+  if (!strcmp(tag, "time")) return false;
+  bool dim = false;
+  for (size_t i = 0; i < sub->n_dimensions; i++) {
+    const ql_expr *d = qx_unparen(sub->dimensions[i]);
+    if (d->kind == QL_EXPR_IDENT && !strcmp(d->u.ident.name, tag)) dim = true;
+  }
+  if (!dim) return false;
+  for (size_t i = 0; i < sub->n_fields; i++)
+    if (!strcmp(sub->fields[i].alias, tag) || mentions(sub->fields[i].expr, tag)) return false;
+  return true;
+}
+
+static ql_expr *and_of(plan *p, ql_expr *a, ql_expr *b) {
+  if (!a) return b;
+  ql_expr *e = ql_arena_alloc(&p->arena, sizeof *e);
+  if (!e) return NULL;
+  memset(e, 0, sizeof *e);
+  e->kind = QL_EXPR_BINARY;
+  e->u.bin.op = QL_OP_AND;
+  e->u.bin.lhs = a;
+  e->u.bin.rhs = b;
+  return e;
+}
+
+/* The outer's WHERE terms on tags an inner query groups by also filter that
+ * inner's series (stationary-trucks: fleet = 'North'), so the inner reads
+ * only the series whose rows the outer would keep. Not done where it could
+ * change which rows survive: SLIMIT/SOFFSET (they count groups), and raw
+ * inners with LIMIT/OFFSET (InfluxDB's merge order depends on every input). */
+static int push_tag_terms(plan *p) {
+  const ql_select *s = p->s;
+  if (!s->condition || s->slimit || s->soffset) return 0;
+  const ql_expr *terms[32];
+  size_t n_terms = 0;
+  and_terms(s->condition, terms, &n_terms, 32);
+  ql_select *ns = NULL;
+  for (size_t i = 0; i < s->n_sources; i++) {
+    const ql_select *sub = s->sources[i].subquery;
+    if (!sub || sub->slimit || sub->soffset || (sub->is_raw && (sub->limit || sub->offset)))
+      continue;
+    ql_expr *add = NULL;
+    for (size_t k = 0; k < n_terms; k++)
+      if (pushable(terms[k], sub) && !(add = and_of(p, add, (ql_expr *)terms[k])))
+        return LOOM_ENOMEM;
+    if (!add) continue;
+    if (!ns) { /* copy the statement and its sources once */
+      ql_source *src = ql_arena_alloc(&p->arena, s->n_sources * sizeof *src);
+      if (!src || !(ns = ql_arena_alloc(&p->arena, sizeof *ns))) return LOOM_ENOMEM;
+      memcpy(src, s->sources, s->n_sources * sizeof *src);
+      *ns = *s;
+      ns->sources = src;
+    }
+    ql_select *nsub = ql_arena_alloc(&p->arena, sizeof *nsub);
+    if (!nsub) return LOOM_ENOMEM;
+    *nsub = *sub;
+    if (!(nsub->condition = and_of(p, sub->condition, add))) return LOOM_ENOMEM;
+    ns->sources[i].subquery = nsub;
+  }
+  if (ns) p->s = ns;
+  return 0;
+}
+
+int qx_sub_prepare(plan *p) {
+  int rc = p->coll ? inner_prepare(p) : 0;
+  return rc ? rc : push_tag_terms(p);
 }
 
 /* A row of a vlim series: series index, row index. */

@@ -89,3 +89,13 @@ CASE(fn_err_moving_average_window, "SELECT moving_average(usage, 1) FROM cpu", M
      "{\"results\":[{\"statement_id\":0,\"error\":\"moving_average window must be greater than 1, got 1\"}]}\n")
 CASE(fn_cumulative_sum_limit, "SELECT cumulative_sum(usage) FROM cpu LIMIT 2 OFFSET 1", M_JSON, 200,
      "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"cumulative_sum\"],\"values\":[[\"2020-01-01T00:00:00Z\",4.5],[\"2020-01-01T00:00:10Z\",7]]}]}]}\n")
+CASE(sub_where_tag_neq_pushed, "SELECT * FROM (SELECT usage FROM cpu GROUP BY host) WHERE host != 'a'", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"host\",\"usage\"],\"values\":[[\"2020-01-01T00:00:00Z\",\"b\",3],[\"2020-01-01T00:00:30Z\",\"b\",4.25],[\"2020-01-01T00:01:00Z\",\"c\",10]]}]}]}\n")
+CASE(sub_where_tag_regex_pushed, "SELECT max(m) FROM (SELECT max(usage) AS m FROM cpu GROUP BY region, host) WHERE region =~ /u/ GROUP BY host", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"tags\":{\"host\":\"a\"},\"columns\":[\"time\",\"max\"],\"values\":[[\"2020-01-01T00:00:10Z\",2.5]]},{\"name\":\"cpu\",\"tags\":{\"host\":\"b\"},\"columns\":[\"time\",\"max\"],\"values\":[[\"2020-01-01T00:00:30Z\",4.25]]}]}]}\n")
+CASE(sub_where_tag_not_inner_dim, "SELECT * FROM (SELECT usage FROM cpu GROUP BY host) WHERE region = 'us'", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0}]}\n")
+CASE(sub_where_tag_empty_value, "SELECT * FROM (SELECT usage FROM cpu GROUP BY region) WHERE region = ''", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"region\",\"usage\"],\"values\":[[\"2020-01-01T00:01:00Z\",\"\",10]]}]}]}\n")
+CASE(sub_where_tag_or_field_raw_limit, "SELECT * FROM (SELECT usage FROM cpu GROUP BY host LIMIT 1) WHERE host = 'a' OR usage > 3", M_JSON, 200,
+     "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"host\",\"usage\"],\"values\":[[\"2020-01-01T00:00:00Z\",\"a\",1.5],[\"2020-01-01T00:00:10Z\",\"a\",2.5],[\"2020-01-01T00:00:30Z\",\"b\",4.25],[\"2020-01-01T00:01:00Z\",\"c\",10]]}]}]}\n")

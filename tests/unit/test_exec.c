@@ -405,6 +405,19 @@ static void test_sub_lim_offset_applies_twice(void **state) { sub_lim_check(stat
 static void test_sub_lim_outer_aggregate(void **state) { sub_lim_check(state, 3, true); }
 
 /* The outer's WHERE on a tag the inner groups by filters the inner's series:
+ * 3 points read (host c's usage, then its inner row: value and row marker),
+ * where reading every host's usage in the inner takes 8. */
+static void test_sub_outer_tag_filter_reaches_inner(void **state) {
+  fx *f = *state;
+  qx_options o = {.db = "t", .now_ns = 1700000000000000000LL, .max_points = 3};
+  cap c = {0};
+  assert_int_equal(run_opts(f, "SELECT usage FROM (SELECT usage FROM cpu GROUP BY host) WHERE host = 'c'", &o, &c), 0);
+  assert_string_equal((const char *)c.body.data,
+                      "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"usage\"],\"values\":[[\"2020-01-01T00:01:00Z\",10]]}]}]}\n");
+  loom_buf_deinit(&c.body);
+}
+
+/* The outer's WHERE on a tag the inner groups by filters the inner's series:
  * with max_points 2 the inner may read host c's single point, not all six. */
 static void test_sub_outer_tag_filter_reaches_inner(void **state) {
   fx *f = *state;
@@ -575,6 +588,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_sub_lim_ties_asc, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sub_lim_offset_applies_twice, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sub_lim_outer_aggregate, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_sub_outer_tag_filter_reaches_inner, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sub_outer_tag_filter_reaches_inner, setup, teardown),
       /* agg: */
       cmocka_unit_test(test_agg_float_exact_digits),
