@@ -5,8 +5,7 @@
  * same reason). Reads decode the stream; out-of-order and duplicate points
  * are sorted out then, as before.
  *
- * buf starts with a struct hstate (time range and encoder state), then the
- * stream: memory only, never on disk, one record per point:
+ * Stream format (memory only, never on disk), one record per point:
  *   timestamp  uvarint zigzag(dod), dod = (ts - prev_ts) - prev_delta, all
  *              wrapping int64 arithmetic; before the first point prev_ts and
  *              prev_delta are 0
@@ -37,20 +36,10 @@
 static const double P10[E_MAX + 1] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
                                       1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
 
-/* At the start of buf, so that an empty head costs only its ts_headbuf. */
-typedef struct hstate {
-  int64_t last_ts, last_dts; /* last timestamp and delta */
-  uint64_t last_v;           /* last mantissa / integer */
-  uint8_t last_e;            /* decimal exponent of the last float, E_NONE if none */
-} hstate;
-
-#define HS ((uint32_t)sizeof(hstate))
-
-static inline hstate *st_of(const ts_headbuf *h) { return (hstate *)h->buf; }
-
 void ts_headbuf_init(ts_headbuf *h) {
   memset(h, 0, sizeof *h);
   h->sorted = true;
+  h->last_e = E_NONE;
 }
 
 int64_t ts_headbuf_min_ts(const ts_headbuf *h) { return h->n ? h->min_ts : 0; }
@@ -110,24 +99,17 @@ int ts_headbuf_append(ts_headbuf *h, ts_type type, int64_t ts, const ts_value *v
   size_t need = 32 + (type == TS_STRING ? v->s.len : 0);
   int grown = 0;
   if (h->cap - h->len < need) {
-    bool fresh = !h->buf;
-    size_t len = fresh ? HS : h->len;
     size_t cap = h->cap + h->cap / 2;
-    if (cap < len + need) cap = len + need;
-    if (cap < 64) cap = 64;
+    if (cap < h->len + need) cap = h->len + need;
+    if (cap < 48) cap = 48;
     if (cap > UINT32_MAX) return LOOM_ERANGE;
     uint8_t *nb = loom_realloc(h->buf, cap);
     if (!nb) return LOOM_ENOMEM;
     grown = (int)(cap - h->cap);
     h->buf = nb;
     h->cap = (uint32_t)cap;
-    if (fresh) {
-      memset(nb, 0, HS);
-      st_of(h)->last_e = E_NONE;
-      h->len = HS;
-    }
   }
-  hstate *st = st_of(h);
+  ts_headbuf *st = h;
   uint8_t *p = h->buf + h->len;
   uint64_t delta = (uint64_t)ts - (uint64_t)st->last_ts;
   p = put_uv(p, zz((int64_t)(delta - (uint64_t)st->last_dts)));
@@ -197,7 +179,7 @@ int ts_headbuf_points(const ts_headbuf *h, ts_type type, int64_t **out_ts, void 
     loom_free(vals);
     return LOOM_ENOMEM;
   }
-  const uint8_t *p = h->buf + HS;
+  const uint8_t *p = h->buf;
   uint64_t last_ts = 0, last_dts = 0, last_v = 0, x;
   uint8_t last_e = E_NONE;
   for (uint32_t i = 0; i < h->n; i++) {

@@ -15,12 +15,16 @@
 #include "ts/types.h"
 
 typedef struct ts_headbuf {
-  uint8_t *buf;        /* NULL, or a header (time range, encoder state) then the
-                          encoded points in arrival order (format in head.c) */
+  uint8_t *buf;        /* encoded points in arrival order (format in head.c) */
   uint32_t len, cap;   /* bytes used / allocated in buf */
   uint32_t n;          /* points held */
   bool sorted;         /* ts strictly increasing so far */
+  uint8_t last_e;      /* encoder state: decimal exponent of the last float */
   int64_t min_ts, max_ts; /* time range held (n > 0) */
+  /* Encoder state, here rather than in buf: appends then touch one cache
+   * line of buf (the tail) instead of two. */
+  int64_t last_ts, last_dts;
+  uint64_t last_v;
 } ts_headbuf;
 
 /* Smallest and largest timestamp held (n > 0). */
