@@ -210,8 +210,11 @@ static int type_valid(int t) { return t >= TS_FLOAT && t <= TS_STRING; }
 /* =============================================================== writer */
 
 /* One finished column: its entry inside w->idx. */
+/* The key is kept once for consecutive columns of the same series (a
+ * flush adds a series' fields one after the other): the entry bytes in idx
+ * start at the field, and finish puts the key in front of them. */
 typedef struct colrec {
-  uint64_t entry_off; /* in w->idx */
+  uint64_t entry_off; /* in w->idx: uvarint field_len, field, type, n_blocks, blocks */
   uint64_t entry_len;
   uint64_t key_off, field_off; /* in w->idx */
   uint32_t key_len, field_len;
@@ -381,11 +384,15 @@ static int col_begin(ts_segw *w, const char *key, uint32_t key_len, const char *
     w->cap_recs = ncap;
   }
   colrec *r = &w->recs[w->n_recs];
-  r->entry_off = w->idx.len;
-  if ((rc = loom_buf_append_uvarint(&w->idx, key_len))) return rc;
-  r->key_off = w->idx.len;
+  const colrec *prev = w->n_recs ? &w->recs[w->n_recs - 1] : NULL;
+  if (prev && prev->key_len == key_len && memcmp(w->idx.data + prev->key_off, key, key_len) == 0) {
+    r->key_off = prev->key_off;
+  } else {
+    r->key_off = w->idx.len;
+    if ((rc = loom_buf_append(&w->idx, key, key_len))) return rc;
+  }
   r->key_len = key_len;
-  if ((rc = loom_buf_append(&w->idx, key, key_len))) return rc;
+  r->entry_off = w->idx.len;
   if ((rc = loom_buf_append_uvarint(&w->idx, field_len))) return rc;
   r->field_off = w->idx.len;
   r->field_len = field_len;
@@ -537,9 +544,20 @@ static int zcompress_index(ts_segw *w, const colref *refs, const uint8_t *head, 
       ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(cc, raw_len)))
     rc = LOOM_EIO;
   size_t step = ZSTD_CStreamOutSize();
-  for (size_t i = 0; !rc && i <= w->n_recs; i++) {
-    ZSTD_inBuffer in = {i == 0 ? head : refs[i - 1].entry, i == 0 ? hlen : refs[i - 1].entry_len, 0};
-    ZSTD_EndDirective mode = i == w->n_recs ? ZSTD_e_end : ZSTD_e_continue;
+  /* pieces: the head, then per column uvarint key_len, key, entry */
+  size_t n_pieces = 1 + 3 * w->n_recs;
+  for (size_t i = 0; !rc && i < n_pieces; i++) {
+    uint8_t kl[10];
+    ZSTD_inBuffer in = {head, hlen, 0};
+    if (i > 0) {
+      const colref *c = &refs[(i - 1) / 3];
+      switch ((i - 1) % 3) {
+      case 0: in = (ZSTD_inBuffer){kl, put_uvarint(kl, c->key_len), 0}; break;
+      case 1: in = (ZSTD_inBuffer){c->key, c->key_len, 0}; break;
+      default: in = (ZSTD_inBuffer){c->entry, (size_t)c->entry_len, 0}; break;
+      }
+    }
+    ZSTD_EndDirective mode = i + 1 == n_pieces ? ZSTD_e_end : ZSTD_e_continue;
     for (;;) {
       if ((rc = loom_buf_reserve(z, step))) break;
       ZSTD_outBuffer out = {z->data + z->len, z->cap - z->len, 0};
@@ -589,7 +607,10 @@ int ts_segw_finish(ts_segw *w) {
    * that is smaller: about a third of it on IoT data. It is compressed
    * straight from the sorted entries (no copy of the raw index). */
   uint64_t raw_len = hlen;
-  for (size_t i = 0; i < w->n_recs; i++) raw_len += refs[i].entry_len;
+  for (size_t i = 0; i < w->n_recs; i++) {
+    uint8_t kl[10];
+    raw_len += put_uvarint(kl, refs[i].key_len) + refs[i].key_len + refs[i].entry_len;
+  }
   loom_buf z;
   loom_buf_init(&z);
   bool zipped = false;
@@ -602,7 +623,12 @@ int ts_segw_finish(ts_segw *w) {
   loom_buf_deinit(&z);
   if (!rc && !zipped) {
     rc = emit(w, &crc, head, hlen);
-    for (size_t i = 0; !rc && i < w->n_recs; i++) rc = emit(w, &crc, refs[i].entry, refs[i].entry_len);
+    for (size_t i = 0; !rc && i < w->n_recs; i++) {
+      uint8_t kl[10];
+      rc = emit(w, &crc, kl, put_uvarint(kl, refs[i].key_len));
+      if (!rc) rc = emit(w, &crc, refs[i].key, refs[i].key_len);
+      if (!rc) rc = emit(w, &crc, refs[i].entry, refs[i].entry_len);
+    }
   }
   if (rc) goto fail;
   uint64_t index_len = wpos(w) - index_off;

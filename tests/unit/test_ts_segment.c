@@ -424,6 +424,38 @@ static void test_release_pages_keeps_data(void **state) {
   for (int i = 0; i < DN_COLS; i++) tcol_free(&cols[i]);
 }
 
+/* Fields of one series written one after another (as a flush does) share
+ * the key in the writer; the file still names every column in full. */
+static void test_consecutive_fields_of_one_series(void **state) {
+  fx *f = *state;
+  const char *keys[] = {"m,host=b", "m,host=b", "m,host=b", "m,host=a", "m,host=a", "m,host=b"};
+  const char *fields[] = {"x", "y", "z", "x", "y", "w"};
+  ts_segw *w;
+  assert_int_equal(ts_segw_open(f->path, &w), 0);
+  for (int i = 0; i < 6; i++) {
+    int64_t ts = 100 + i;
+    double v = i + 0.5;
+    assert_int_equal(ts_segw_add(w, keys[i], (uint32_t)strlen(keys[i]), fields[i],
+                                 (uint32_t)strlen(fields[i]), TS_FLOAT, &ts, &v, 1),
+                     0);
+  }
+  assert_int_equal(ts_segw_finish(w), 0);
+  ts_segment *s = open_ok(f->path);
+  assert_int_equal(ts_segment_ncolumns(s), 6);
+  for (int i = 0; i < 6; i++) {
+    uint32_t idx;
+    assert_int_equal(ts_segment_find(s, keys[i], (uint32_t)strlen(keys[i]), fields[i],
+                                     (uint32_t)strlen(fields[i]), &idx),
+                     0);
+    const ts_seg_column *c = ts_segment_column(s, idx);
+    assert_int_equal(c->key_len, strlen(keys[i]));
+    assert_memory_equal(c->series_key, keys[i], c->key_len);
+    assert_true(c->min_ts == 100 + i);
+    assert_true(c->blocks[0].stats.sum_f == i + 0.5);
+  }
+  ts_segment_close(s);
+}
+
 static void test_columns_sorted_by_key_then_field(void **state) {
   fx *f = *state;
   const char *keys[] = {"b", "a,x=1", "a", "ab", "a"};
@@ -1211,6 +1243,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_big_keys, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_empty_segment, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_drop_names_keeps_reads, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_consecutive_fields_of_one_series, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_release_pages_keeps_data, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_column_read_into_caller_memory, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_read_block_cap_too_small, fx_setup, fx_teardown),
