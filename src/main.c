@@ -22,6 +22,7 @@
 #include "core/timeutil.h"
 #include "core/workpool.h"
 #include "http/server.h"
+#include "meta/meta.h"
 #include "sec/audit.h"
 #include "sec/auth.h"
 #include "sim/plant.h"
@@ -45,6 +46,7 @@ static void usage(FILE *f) {
           "  serve     run the platform\n"
           "  demo      run the platform with a simulated plant writing into database \"plant\"\n"
           "  version   print the version\n"
+          "  routes    print the HTTP route table with each route's access rule as JSON\n"
           "  audit verify [--data DIR]  check the audit log's hash chain: exit 0 if intact,\n"
           "                                1 naming the first bad record\n"
           "\n"
@@ -59,7 +61,8 @@ static void usage(FILE *f) {
           "  --http-threads N              HTTP event loops (default: one per core)\n"
           "  --query-threads N             query workers (default: one per core)\n"
           "\n"
-          "environment: LOOM_ADMIN_TOKEN sets the admin API token instead of generating one.\n");
+          "environment: LOOM_ADMIN_TOKEN sets the admin API token instead of generating one;\n"
+          "LOOM_PASSWORD_COST=min makes password hashing cheap (tests only, never in production).\n");
 }
 
 /* Numeric settings: name (config-file spelling) and where the value goes. */
@@ -176,6 +179,9 @@ static int run(const settings *s, bool demo) {
   http_server *http = NULL;
   loom_workpool *pool = NULL;
   sim_plant *plant = NULL;
+  meta_store *meta = NULL;
+  sec_audit *audit = NULL;
+  bool api_ready = false;
   char *new_token = NULL;
   char err[1024];
   sec_auth auth;
@@ -225,6 +231,26 @@ static int run(const settings *s, bool demo) {
     LOOM_ERROR("cannot create the default database", NULL);
     goto out;
   }
+  char meta_path[1200];
+  snprintf(meta_path, sizeof meta_path, "%s/meta.db", s->data);
+  if (meta_store_open(meta_path, &meta, err, sizeof err)) {
+    LOOM_ERROR("cannot open the registry", "path=\"%s\" err=\"%s\"", meta_path, err);
+    goto out;
+  }
+  if (sec_audit_open(s->data, NULL, &audit, NULL, err, sizeof err)) {
+    LOOM_ERROR("cannot open the audit log", "dir=\"%s\" err=\"%s\"", s->data, err);
+    goto out;
+  }
+  if (api_init(&api)) {
+    LOOM_ERROR("out of memory", NULL);
+    goto out;
+  }
+  api_ready = true;
+  const char *cost = getenv("LOOM_PASSWORD_COST");
+  if (cost && !strcmp(cost, "min")) {
+    sec_password_limits_min(&api.pw_limits);
+    LOOM_WARN("LOOM_PASSWORD_COST=min: new password hashes are weak (tests only)", NULL);
+  }
   if (loom_workpool_new(s->query_threads, &pool)) {
     LOOM_ERROR("cannot start query workers", NULL);
     goto out;
@@ -232,6 +258,8 @@ static int run(const settings *s, bool demo) {
   api.engine = engine;
   api.auth = &auth;
   api.pool = pool;
+  api.meta = meta;
+  api.audit = audit;
   api.started_ns = loom_now_ns();
   http_server_options ho = {.listen = s->http, .n_threads = s->http_threads, .handler = api_handle,
                             .user = &api, .log = http_log};
@@ -309,6 +337,9 @@ out:
     http_server_free(http);
   }
   loom_workpool_free(pool);
+  if (api_ready) api_deinit(&api);
+  sec_audit_close(audit);
+  meta_store_close(meta);
   if (engine) {
     t0 = loom_mono_ns();
     ts_engine_close(engine);
@@ -368,6 +399,15 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(cmd, "audit")) return audit_command(argc, argv);
+  if (!strcmp(cmd, "routes")) {
+    json_t *r = api_routes_json();
+    char *text = r ? json_dumps(r, JSON_INDENT(1)) : NULL;
+    json_decref(r);
+    if (!text) return 1;
+    printf("%s\n", text);
+    free(text);
+    return 0;
+  }
   if (strcmp(cmd, "serve") && strcmp(cmd, "demo")) {
     fprintf(stderr, "loom: unknown command \"%s\"\n", cmd);
     usage(stderr);

@@ -1,17 +1,28 @@
 /* SPDX-License-Identifier: Apache-2.0
  * The HTTP API: the route table, the access check every protected route
  * passes through, and the handlers (one file per resource). `loom_api` is
- * the daemon state the handlers need, passed down explicitly.
+ * the daemon state the handlers need, passed down explicitly. Management
+ * handlers (api_call_fn) run on the worker pool with the request's resolved
+ * principal; the InfluxDB-compatible handlers (api_fn) keep their own shape.
  */
 #ifndef LOOM_API_API_H
 #define LOOM_API_API_H
 
+#include <jansson.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/workpool.h"
 #include "http/server.h"
+#include "meta/meta.h"
+#include "sec/audit.h"
 #include "sec/auth.h"
+#include "sec/backoff.h"
+#include "sec/password.h"
+#include "sec/policy.h"
+#include "sec/token.h"
 #include "ts/engine.h"
 
 #define LOOM_VERSION "0.1.0"
@@ -19,27 +30,175 @@
  * Grafana) check for a 1.x server. */
 #define LOOM_INFLUX_COMPAT_VERSION "1.8.10"
 
+typedef struct api_principals api_principals;
+
 typedef struct loom_api {
   ts_engine *engine;
   sec_auth *auth;
-  loom_workpool *pool;    /* runs queries off the loop threads */
+  loom_workpool *pool;    /* runs queries and every registry call off the loop threads */
   http_server *http;      /* for /metrics; set after the server is created */
+  meta_store *meta;       /* the registry (NULL: management routes answer 503) */
+  sec_audit *audit;       /* the audit log (NULL: audited actions fail with 500) */
+  api_principals *principals; /* token -> principal cache (principal.c) */
+  sec_backoff *backoff;   /* login back-off, behind backoff_lock */
+  pthread_mutex_t backoff_lock;
+  sec_password_limits pw_limits; /* argon2id cost for new password hashes */
   int64_t started_ns;
   /* query statistics (written by workers) */
   atomic_uint_fast64_t queries, query_errors, query_ns_total;
   atomic_uint_fast64_t query_hist[12]; /* cumulative buckets, see ops.c */
 } loom_api;
 
+/* Set up / tear down the parts of api that main does not own directly
+ * (principal cache, back-off table, its mutex, password limits = the
+ * argon2id defaults). api_init: 0 or LOOM_ENOMEM. Call before the server
+ * starts / after it stopped. */
+int api_init(loom_api *api);
+void api_deinit(loom_api *api);
+
 /* The server's request handler: routes req, checking access first. */
 void api_handle(http_req *req, void *user);
 
-/* Handlers (req answered, possibly later from another thread). */
+/* The route table as JSON (for `loom routes` and GET /api/v1/routes):
+ * [{"methods":["GET"],"path":"/api/v1/devices/{id}","access":"device.read"},...]
+ * access is a sec_perm name, "public", "authenticated" or "device_token".
+ * Caller owns the result; NULL on ENOMEM. */
+json_t *api_routes_json(void);
+
+/* ---- management calls (routes.c dispatches, rest_*.c handle) ---- */
+
+#define API_PARAMS_MAX 4
+
+/* One authorised management request. Built by routes.c, owned by it: the
+ * handler must answer the request (api_reply* / api_error) before it
+ * returns and must not keep the pointer. Runs on a worker thread. */
+typedef struct api_call {
+  loom_api *api;
+  http_req *req;
+  int arg;                    /* the route's argument (e.g. a meta_kind) */
+  sec_principal who;          /* the authenticated principal */
+  const char *scope;          /* meta scope: who.tenant_id, or NULL for platform admins */
+  char db_name[65];           /* the principal's tenant's engine database ("" if none) */
+  char token_id[META_ID_LEN + 1]; /* the presented token's id ("" for the admin token) */
+  size_t n_params;
+  const char *pname[API_PARAMS_MAX]; /* path parameter names, from the pattern */
+  char pval[API_PARAMS_MAX][256];    /* their decoded values */
+} api_call;
+
+typedef void (*api_call_fn)(api_call *c);
+
+/* Path parameter `name` ("id", "tenantId" ...) or NULL. */
+const char *api_param(const api_call *c, const char *name);
+
+/* Answers. api_reply_json takes ownership of body (NULL = 500). api_error
+ * sends {"error":{"code":<code>,"message":<msg>}} where code follows the
+ * status (400 bad_request, 401 unauthorized, 403 forbidden, 404 not_found,
+ * 405 method_not_allowed, 409 conflict, 429 too_many_requests, 503
+ * unavailable, else internal). api_error_rc maps a LOOM_E* code (EINVAL 400,
+ * EAUTH 401, EPERM 403, ENOTFOUND 404, EEXIST 409, EAGAIN 429, EUNSUP 400,
+ * else 500) and uses msg if non-empty, else loom_strerror. Any thread. */
+void api_reply_json(http_req *req, int status, json_t *body);
+void api_error(http_req *req, int status, const char *msg);
+void api_error_rc(http_req *req, int rc, const char *msg);
+
+/* The request body as a JSON object (*out owned by the caller). On failure
+ * answers 400 itself and returns LOOM_EINVAL. */
+int api_body_object(api_call *c, json_t **out);
+
+/* Append an audit event (actor from the principal, address from the
+ * request). 0 or a LOOM_E* code (no log: LOOM_EIO): the caller must then
+ * fail the action with 500. */
+int api_audit(api_call *c, const char *tenant, const char *action, const char *target,
+              const char *outcome, const char *detail);
+/* The same for callers without a principal (login). */
+int api_audit_raw(loom_api *api, http_req *req, const char *actor, const char *tenant,
+                  const char *action, const char *target, const char *outcome,
+                  const char *detail);
+
+/* List query parameters (pageSize, page, textSearch, sortProperty,
+ * sortOrder, and every other parameter named in `filters`: camelCase or
+ * snake_case names of filterable fields) into q. Strings point into the
+ * request. 0, or LOOM_EINVAL with a message. */
+#define API_FILTERS_MAX 8
+int api_list_query(api_call *c, meta_kind kind, meta_query *q, meta_filter *filters,
+                   char *err, size_t errlen);
+
+/* Generic management handlers driven by c->arg (a meta_kind): list, create,
+ * get, update, delete; the id is the "id" path parameter. The variants with
+ * a parent ("profile keys of profile {id}") use "id" as the parent and "keyId"
+ * as the entity. */
+void rest_list(api_call *c);
+void rest_create(api_call *c);
+void rest_get(api_call *c);
+void rest_update(api_call *c);
+void rest_delete(api_call *c);
+void rest_key_list(api_call *c);
+void rest_key_create(api_call *c);
+void rest_key_get(api_call *c);
+void rest_key_update(api_call *c);
+void rest_key_delete(api_call *c);
+
+/* The generic steps, for resource handlers: each audits first (a failed
+ * audit append answers 500 and changes nothing), then calls meta, records a
+ * "failure" audit event if meta refused, and answers (create 201, update
+ * 200 with the entity, delete 204) unless out / quiet asks to leave the
+ * answer to the caller. `in` is consumed. 0 or the error already answered. */
+int rest_do_create(api_call *c, meta_kind kind, json_t *in, const json_t *secrets, json_t **out);
+int rest_do_update(api_call *c, meta_kind kind, const char *id, json_t *in,
+                   const json_t *secrets, const char *detail, json_t **out);
+int rest_do_delete(api_call *c, meta_kind kind, const char *id, bool quiet);
+
+/* Resources (rest_*.c, auth_login.c). */
+void rest_tenant_list(api_call *c);
+void rest_tenant_create(api_call *c);
+void rest_tenant_get(api_call *c);
+void rest_tenant_update(api_call *c);
+void rest_tenant_delete(api_call *c);
+void rest_user_list(api_call *c);
+void rest_user_create(api_call *c);
+void rest_user_get(api_call *c);
+void rest_user_update(api_call *c);
+void rest_user_delete(api_call *c);
+void rest_token_list(api_call *c);
+void rest_token_create(api_call *c);
+void rest_token_revoke(api_call *c);
+void rest_profile_create(api_call *c);
+void rest_profile_update(api_call *c);
+void rest_device_create(api_call *c);
+void rest_device_update(api_call *c);
+void rest_device_delete(api_call *c);
+void rest_device_credentials(api_call *c);
+void rest_attr_get(api_call *c);
+void rest_attr_set(api_call *c);
+void rest_attr_delete(api_call *c);
+void rest_rpc_send(api_call *c);
+void rest_rpc_list(api_call *c);
+void rest_rpc_get(api_call *c);
+void rest_audit_list(api_call *c);
+void rest_routes(api_call *c);
+void auth_login(api_call *c);
+void auth_logout(api_call *c);
+void auth_me(api_call *c);
+
+/* ---- InfluxDB-compatible and ops handlers (req answered, possibly later
+ * from another thread; may be called on a loop or a worker thread) ---- */
 void api_ping(http_req *req, loom_api *api);
 void api_health(http_req *req, loom_api *api);
 void api_metrics(http_req *req, loom_api *api);
 void api_write_v1(http_req *req, loom_api *api);
 void api_write_v2(http_req *req, loom_api *api);
 void api_query(http_req *req, loom_api *api);
+
+/* May principal p run InfluxQL text q (len bytes) with default database db
+ * (may be NULL)? Platform admins: always. Others: every database the
+ * statements name (or db) must be own_db; CREATE/DROP DATABASE, retention
+ * policy statements and SHOW USERS & co. are refused; DELETE / DROP need
+ * telemetry.write. Returns 0, LOOM_EINVAL (parse error: the executor will
+ * report it), LOOM_ENOTFOUND (another database), LOOM_EPERM (refused kind),
+ * or 1 when the query is exactly SHOW DATABASES (answer with own_db only).
+ * msg receives a sentence on refusal. Pure. */
+int api_query_guard(const sec_principal *p, const char *own_db, const char *q, size_t len,
+                    const char *db, char *msg, size_t msglen);
 
 /* Record one query's duration (ns) in the statistics. */
 void api_note_query(loom_api *api, int64_t ns, int failed);

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Login and sessions: POST /api/v1/auth/login {"username": e-mail,
+ * "password"} -> {"token": "lm_s_...", "expires_ms", "user"}; POST
+ * /api/v1/auth/logout revokes the presented session; GET /api/v1/auth/me
+ * says who the token is. Brute force: sec/backoff per account and per client
+ * address (429 with Retry-After); an unknown account costs the same argon2id
+ * time as a known one. Every attempt is audited.
+ */
+#include <ctype.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "api/principal.h"
+#include "core/err.h"
+#include "core/timeutil.h"
+
+#define SESSION_TTL_MS (12LL * 3600 * 1000) /* a login lasts 12 hours */
+
+static int64_t now_ms(void) { return loom_now_ns() / 1000000; }
+
+static void client_ip(http_req *req, char *out, size_t cap) {
+  snprintf(out, cap, "%s", http_req_remote(req));
+  char *colon = strrchr(out, ':');
+  if (colon) *colon = 0;
+}
+
+void auth_login(api_call *c) {
+  json_t *in;
+  if (api_body_object(c, &in)) return;
+  const char *user = json_string_value(json_object_get(in, "username"));
+  const char *pw = json_string_value(json_object_get(in, "password"));
+  char account[256], addr[64], secret[SEC_TOKEN_TEXT_MAX] = "";
+  meta_user_auth ua;
+  memset(&ua, 0, sizeof ua);
+  if (!user || !pw || !*user || strlen(user) >= sizeof account) {
+    api_error(c->req, 400, "username and password are required");
+    goto out;
+  }
+  size_t i = 0;
+  for (; user[i]; i++) account[i] = (char)tolower((unsigned char)user[i]);
+  account[i] = 0;
+  client_ip(c->req, addr, sizeof addr);
+
+  uint64_t retry = 0;
+  pthread_mutex_lock(&c->api->backoff_lock);
+  int rc = sec_backoff_check(c->api->backoff, account, addr, (uint64_t)now_ms(), &retry);
+  pthread_mutex_unlock(&c->api->backoff_lock);
+  if (rc == LOOM_EAGAIN) {
+    char ra[32];
+    snprintf(ra, sizeof ra, "%llu", (unsigned long long)((retry + 999) / 1000));
+    if (api_audit_raw(c->api, c->req, "anonymous", NULL, "login", account, "denied",
+                      "back-off")) {
+      api_error(c->req, 500, "the audit log could not be written");
+      goto out;
+    }
+    http_req_add_header(c->req, "Retry-After", ra);
+    api_error(c->req, 429, "too many failed logins: wait before trying again");
+    goto out;
+  }
+  int found = meta_user_by_email(c->api->meta, account, &ua);
+  int ok;
+  if (found == 0 && ua.password_hash[0]) {
+    ok = sec_password_verify(ua.password_hash, pw) == 0 && !ua.disabled;
+  } else {
+    sec_password_spend(&c->api->pw_limits); /* as long as a real check */
+    ok = 0;
+  }
+  if (!ok) {
+    pthread_mutex_lock(&c->api->backoff_lock);
+    sec_backoff_fail(c->api->backoff, account, addr, (uint64_t)now_ms(), NULL);
+    pthread_mutex_unlock(&c->api->backoff_lock);
+    if (api_audit_raw(c->api, c->req, "anonymous",
+                      found == 0 ? ua.tenant_id : NULL, "login", account, "failure",
+                      found ? "unknown account" : ua.disabled ? "user disabled" : "wrong password")) {
+      api_error(c->req, 500, "the audit log could not be written");
+      goto out;
+    }
+    http_req_add_header(c->req, "WWW-Authenticate", "Token realm=\"loom\"");
+    api_error(c->req, 401, "wrong username or password");
+    goto out;
+  }
+  pthread_mutex_lock(&c->api->backoff_lock);
+  sec_backoff_success(c->api->backoff, account);
+  pthread_mutex_unlock(&c->api->backoff_lock);
+  char actor[64];
+  snprintf(actor, sizeof actor, "user:%s", ua.id);
+  if (api_audit_raw(c->api, c->req, actor, ua.tenant_id, "login", account, "success", NULL)) {
+    api_error(c->req, 500, "the audit log could not be written; no session was opened");
+    goto out;
+  }
+  uint8_t hash[SEC_TOKEN_HASH_LEN];
+  char err[256] = "";
+  int64_t expires = now_ms() + SESSION_TTL_MS;
+  if (sec_token_generate(SEC_TOKEN_SESSION, secret)) {
+    api_error(c->req, 500, "cannot generate a token");
+    goto out;
+  }
+  sec_token_hash(secret, strlen(secret), hash);
+  meta_token_new t = {.user_id = ua.id, .kind = "session", .scope = "admin", .name = "login",
+                      .hash = hash, .expires_ms = expires};
+  if ((rc = meta_token_create(c->api->meta, NULL, &t, NULL, err, sizeof err))) {
+    api_error_rc(c->req, rc, err);
+    goto out;
+  }
+  api_reply_json(c->req, 200,
+                 json_pack("{s:s,s:I,s:{s:s,s:s,s:s?}}", "token", secret, "expires_ms",
+                           (json_int_t)expires, "user", "id", ua.id, "role", ua.role, "tenant_id",
+                           ua.tenant_id[0] ? ua.tenant_id : NULL));
+out:
+  sodium_memzero(secret, sizeof secret);
+  sodium_memzero(&ua, sizeof ua);
+  json_decref(in);
+}
+
+void auth_logout(api_call *c) {
+  if (!c->token_id[0]) {
+    api_error(c->req, 400, "the admin token cannot log out");
+    return;
+  }
+  if (api_audit(c, c->scope, "logout", c->token_id, "success", NULL)) {
+    api_error(c->req, 500, "the audit log could not be written");
+    return;
+  }
+  char err[256] = "";
+  int rc = meta_token_revoke(c->api->meta, NULL, c->token_id, now_ms(), err, sizeof err);
+  if (rc) {
+    api_error_rc(c->req, rc, err);
+    return;
+  }
+  char token[512];
+  if (!sec_auth_extract(http_req_header(c->req, "authorization"), http_req_param(c->req, "p"),
+                        token, sizeof token)) {
+    uint8_t hash[SEC_TOKEN_HASH_LEN];
+    sec_token_hash(token, strlen(token), hash);
+    api_who_forget(c->api->principals, hash);
+    sodium_memzero(token, sizeof token);
+  }
+  http_respond(c->req, 204, NULL, NULL, 0);
+}
+
+void auth_me(api_call *c) {
+  const sec_principal *p = &c->who;
+  json_t *me = json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:s?,s:s?}", "subject_id", p->subject_id, "role",
+                         sec_role_name(p->role), "scope", sec_scope_name(p->scope), "tenant_id",
+                         p->tenant_id[0] ? p->tenant_id : NULL, "region_code",
+                         p->region_code[0] ? p->region_code : NULL, "token_id",
+                         c->token_id[0] ? c->token_id : NULL, "db", c->db_name[0] ? c->db_name : NULL);
+  if (me && c->token_id[0]) {
+    json_t *u = NULL;
+    if (!meta_get(c->api->meta, META_USER, NULL, p->subject_id, &u, NULL, 0))
+      json_object_set_new(me, "user", u);
+  }
+  api_reply_json(c->req, 200, me);
+}
