@@ -43,6 +43,7 @@ typedef struct loom_api {
   sec_backoff *backoff;   /* login back-off, behind backoff_lock */
   pthread_mutex_t backoff_lock;
   sec_password_limits pw_limits; /* argon2id cost for new password hashes */
+  struct api_device_hub *devices; /* device API: RPC long polls, activity (device_api.c) */
   int64_t started_ns;
   /* query statistics (written by workers) */
   atomic_uint_fast64_t queries, query_errors, query_ns_total;
@@ -202,5 +203,29 @@ int api_query_guard(const sec_principal *p, const char *own_db, const char *q, s
 
 /* Record one query's duration (ns) in the statistics. */
 void api_note_query(loom_api *api, int64_t ns, int failed);
+
+/* ---- device API (device_api.c; ThingsBoard-compatible, DEVTOK routes) ----
+ * Handlers, called on the loop thread: each hands the request to the worker
+ * pool, which resolves the device token in the path and answers. */
+void api_device_telemetry(http_req *req, loom_api *api);  /* POST /api/v1/{token}/telemetry */
+void api_device_attributes(http_req *req, loom_api *api); /* GET|POST /api/v1/{token}/attributes */
+void api_device_rpc_poll(http_req *req, loom_api *api);   /* GET /api/v1/{token}/rpc */
+void api_device_rpc_reply(http_req *req, loom_api *api);  /* POST /api/v1/{token}/rpc/{id} */
+void api_device_provision(http_req *req, loom_api *api);  /* POST /api/v1/provision */
+
+/* The device hub: one thread holding RPC long polls and writing device
+ * activity once a second. start (api->pool and api->meta set, before the
+ * server starts): 0, LOOM_ENOMEM, LOOM_EIO. stop (before http_server_stop,
+ * so waiting polls do not hold the server's stop): answers every waiting
+ * poll 503, writes the last activity, joins the thread; idempotent. free
+ * (after the worker pool is freed; stops first if needed). Main thread. */
+int api_device_start(loom_api *api);
+void api_device_stop(loom_api *api);
+void api_device_free(loom_api *api);
+/* A command was queued for device_id: waiting polls of that device look at
+ * once instead of at their next poll. Any thread; cheap. */
+void api_device_rpc_notify(loom_api *api, const char *device_id);
+/* Long polls waiting now (for /metrics and tests). Any thread. */
+size_t api_device_waiting(loom_api *api);
 
 #endif
