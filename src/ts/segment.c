@@ -579,17 +579,14 @@ int ts_segw_finish(ts_segw *w) {
   int rc = w->err;
   if (rc) goto fail;
   if ((rc = col_end(w))) goto fail;
-  if (w->n_recs) {
-    refs = loom_malloc(w->n_recs * sizeof *refs);
-    if (!refs) {
-      rc = LOOM_ENOMEM;
-      goto fail;
-    }
-  }
+  /* idx no longer moves: turn each record into its view in place (same
+   * size), saving an array as large as recs at the biggest moment. */
+  _Static_assert(sizeof(colref) == sizeof(colrec), "colref replaces colrec in place");
+  refs = (colref *)(void *)w->recs;
   for (size_t i = 0; i < w->n_recs; i++) {
-    const colrec *r = &w->recs[i];
-    refs[i] = (colref){w->idx.data + r->key_off, w->idx.data + r->field_off,
-                       w->idx.data + r->entry_off, r->key_len, r->field_len, r->entry_len};
+    colrec r = w->recs[i];
+    refs[i] = (colref){w->idx.data + r.key_off, w->idx.data + r.field_off,
+                       w->idx.data + r.entry_off, r.key_len, r.field_len, r.entry_len};
   }
   if (w->n_recs > 1) qsort(refs, w->n_recs, sizeof *refs, colref_cmp);
   for (size_t i = 1; i < w->n_recs; i++) {
@@ -660,11 +657,9 @@ int ts_segw_finish(ts_segw *w) {
     unlink(w->path);
     goto fail;
   }
-  loom_free(refs);
   segw_free(w);
   return 0;
 fail:
-  loom_free(refs);
   ts_segw_abort(w);
   return rc;
 }
@@ -1062,6 +1057,8 @@ int ts_segment_open(const char *path, ts_segment **out, char *err, size_t errlen
   close(fd);
   fd = -1;
   if ((rc = load_index(s, err, errlen))) goto fail;
+  /* Validating touched every index page; reads need only blocks from now on. */
+  ts_segment_release_pages(s);
   *out = s;
   return 0;
 fail:
