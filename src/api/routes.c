@@ -285,7 +285,7 @@ static void authorize(api_call *c, size_t idx, const api_who *w, bool on_worker)
       const char *db = db_param(c->req, dbbuf, sizeof dbbuf);
       /* a database other than the principal's own belongs to some other
        * tenant (or to none): policy answers 404 for tenant principals */
-      if (db && strcmp(db, c->db_name)) tenant = "(another tenant)";
+      if (db && *db && strcmp(db, c->db_name)) tenant = "(another tenant)";
     }
     int rc = sec_policy_check(&c->who, (sec_perm)r->access, tenant,
                               c->who.region_code[0] ? c->who.region_code : NULL);
