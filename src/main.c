@@ -261,6 +261,10 @@ static int run(const settings *s, bool demo) {
   api.meta = meta;
   api.audit = audit;
   api.started_ns = loom_now_ns();
+  if (api_device_start(&api)) {
+    LOOM_ERROR("cannot start the device API hub", NULL);
+    goto out;
+  }
   http_server_options ho = {.listen = s->http, .n_threads = s->http_threads, .handler = api_handle,
                             .user = &api, .log = http_log};
   int hrc = http_server_new(&ho, &http);
@@ -332,11 +336,13 @@ static int run(const settings *s, bool demo) {
   rc = 0;
 out:
   sim_plant_free(plant);
+  api_device_stop(&api); /* answers waiting RPC long polls, so the server's stop need not wait */
   if (http) {
     http_server_stop(http);
     http_server_free(http);
   }
   loom_workpool_free(pool);
+  api_device_free(&api);
   if (api_ready) api_deinit(&api);
   sec_audit_close(audit);
   meta_store_close(meta);

@@ -103,6 +103,13 @@ static const api_route routes[] = {
   {G, "/api/v1/rpc/{id}",             S(RPC_READ), OWN, NULL, rest_rpc_get, 0},
 
   {G, "/api/v1/audit",                S(AUDIT_READ), OWN, NULL, rest_audit_list, 0},
+
+  /* device API (ThingsBoard-compatible): the device token in the path is the credential */
+  {P, "/api/v1/provision",            PUBLIC, OWN, api_device_provision, NULL, 0},
+  {P, "/api/v1/{token}/telemetry",    DEVTOK, OWN, api_device_telemetry, NULL, 0},
+  {G | P, "/api/v1/{token}/attributes", DEVTOK, OWN, api_device_attributes, NULL, 0},
+  {G, "/api/v1/{token}/rpc",          DEVTOK, OWN, api_device_rpc_poll, NULL, 0},
+  {P, "/api/v1/{token}/rpc/{id}",     DEVTOK, OWN, api_device_rpc_reply, NULL, 0},
 };
 /* clang-format on */
 #define N_ROUTES (sizeof routes / sizeof routes[0])
