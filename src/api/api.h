@@ -69,6 +69,9 @@ json_t *api_routes_json(void);
 /* ---- management calls (routes.c dispatches, rest_*.c handle) ---- */
 
 #define API_PARAMS_MAX 4
+/* The registry scope of a principal that belongs to no tenant but is no
+ * platform admin (a regional observer): matches no tenant's rows. */
+#define API_SCOPE_NONE "-"
 
 /* One authorised management request. Built by routes.c, owned by it: the
  * handler must answer the request (api_reply* / api_error) before it
@@ -78,7 +81,8 @@ typedef struct api_call {
   http_req *req;
   int arg;                    /* the route's argument (e.g. a meta_kind) */
   sec_principal who;          /* the authenticated principal */
-  const char *scope;          /* meta scope: who.tenant_id, or NULL for platform admins */
+  const char *scope;          /* meta scope: who.tenant_id, NULL for platform admins,
+                                 API_SCOPE_NONE for principals of no tenant */
   char db_name[65];           /* the principal's tenant's engine database ("" if none) */
   char token_id[META_ID_LEN + 1]; /* the presented token's id ("" for the admin token) */
   size_t n_params;

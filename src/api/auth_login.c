@@ -119,7 +119,7 @@ void auth_logout(api_call *c) {
     api_error(c->req, 400, "the admin token cannot log out");
     return;
   }
-  if (api_audit(c, c->scope, "logout", c->token_id, "success", NULL)) {
+  if (api_audit(c, NULL, "logout", c->token_id, "success", NULL)) {
     api_error(c->req, 500, "the audit log could not be written");
     return;
   }

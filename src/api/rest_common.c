@@ -133,7 +133,7 @@ int api_audit(api_call *c, const char *tenant, const char *action, const char *t
   if (c->who.kind == SEC_PRINCIPAL_DEVICE) snprintf(actor, sizeof actor, "device:%s", c->who.subject_id);
   else if (!c->token_id[0]) snprintf(actor, sizeof actor, "token:admin");
   else snprintf(actor, sizeof actor, "user:%s", c->who.subject_id);
-  if (!tenant) tenant = c->scope;
+  if (!tenant && c->scope && strcmp(c->scope, API_SCOPE_NONE)) tenant = c->scope;
   int rc = api_audit_raw(c->api, c->req, actor, tenant, action, target, outcome, detail);
   return rc;
 }

@@ -49,6 +49,7 @@ void rest_rpc_send(api_call *c) {
     api_error_rc(c->req, rc, err);
     goto out;
   }
+  api_device_rpc_notify(c->api, id); /* wake the device's long poll */
   api_reply_json(c->req, 201, cmd);
 out:
   json_decref(dev);

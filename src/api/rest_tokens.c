@@ -48,7 +48,10 @@ void rest_token_list(api_call *c) {
   filters[k].value = user;
   q.n_filters = k + 1;
   json_t *page = NULL;
-  rc = meta_list(c->api->meta, META_TOKEN, c->scope, &q, &page, err, sizeof err);
+  /* own tokens: platform-wide by user id (a regional observer has no tenant);
+   * another user's: only within the caller's scope */
+  rc = meta_list(c->api->meta, META_TOKEN, user == c->who.subject_id ? NULL : c->scope, &q, &page,
+                 err, sizeof err);
   if (rc) api_error_rc(c->req, rc, err);
   else api_reply_json(c->req, 200, page);
 }
@@ -91,7 +94,7 @@ void rest_token_create(api_call *c) {
   sec_token_hash(secret, strlen(secret), hash);
   meta_token_new t = {.user_id = c->who.subject_id, .kind = "api", .scope = scope_name,
                       .name = name, .hash = hash, .expires_ms = exp ? json_integer_value(exp) : 0};
-  int rc = meta_token_create(c->api->meta, c->scope, &t, &tok, err, sizeof err);
+  int rc = meta_token_create(c->api->meta, NULL, &t, &tok, err, sizeof err); /* own user */
   if (rc) {
     api_audit(c, NULL, "token.create", name, "failure", err);
     api_error_rc(c->req, rc, err);
@@ -108,7 +111,9 @@ void rest_token_revoke(api_call *c) {
   const char *id = api_param(c, "id");
   json_t *tok = NULL;
   char err[256] = "";
-  int rc = meta_get(c->api->meta, META_TOKEN, c->scope, id, &tok, err, sizeof err);
+  /* looked up platform-wide: the owner check or the policy on the token's
+   * own tenant decides (another tenant's token is 404 there) */
+  int rc = meta_get(c->api->meta, META_TOKEN, NULL, id, &tok, err, sizeof err);
   if (rc) {
     api_error_rc(c->req, rc, err);
     return;
@@ -128,7 +133,7 @@ void rest_token_revoke(api_call *c) {
     api_error(c->req, 500, "the audit log could not be written; nothing was changed");
     return;
   }
-  rc = meta_token_revoke(c->api->meta, c->scope, id, now_ms(), err, sizeof err);
+  rc = meta_token_revoke(c->api->meta, NULL, id, now_ms(), err, sizeof err);
   if (rc) {
     api_audit(c, tenant_buf, "token.revoke", id, "failure", err);
     api_error_rc(c->req, rc, err);

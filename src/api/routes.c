@@ -280,7 +280,11 @@ static void answer_show_databases(http_req *req, const char *db) {
 static void authorize(api_call *c, size_t idx, const api_who *w, bool on_worker) {
   const api_route *r = &routes[idx];
   c->who = w->p;
-  c->scope = w->p.role == SEC_ROLE_PLATFORM_ADMIN || !w->p.tenant_id[0] ? NULL : c->who.tenant_id;
+  /* registry scope: platform admins see every tenant; a tenant's principals
+   * their tenant; principals of no tenant (regional observers) none at all */
+  c->scope = w->p.role == SEC_ROLE_PLATFORM_ADMIN ? NULL
+             : w->p.tenant_id[0]                  ? c->who.tenant_id
+                                                  : API_SCOPE_NONE;
   memcpy(c->db_name, w->db_name, sizeof c->db_name);
   memcpy(c->token_id, w->token_id, sizeof c->token_id);
   if (r->access >= 0) {
