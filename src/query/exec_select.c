@@ -7,6 +7,7 @@
  * series is written as soon as it is complete.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,186 @@ static bool in_odims(const plan *p, const char *tag) {
   return false;
 }
 
+/* ---- groups on two threads ----
+ * A statement with many groups runs the second half of them on a helper
+ * thread with its own copy of the plan's mutable state (expression caches,
+ * slots, arena, regex cache, context) and its own writer into memory; the
+ * helper's series are appended after the first half's, so the response is
+ * byte for byte the sequential one. Only for aggregates, plain JSON, no
+ * subqueries, transforms, SLIMIT/SOFFSET or max_points, and bounded output. */
+
+typedef struct grp {
+  uint32_t i, j; /* ss[i..j) */
+} grp;
+
+typedef struct half {
+  plan p;
+  qx_ctx c;
+  qx_out out;
+  qx_sink sink;
+  loom_buf bytes;
+  const ts_measurement_info *m;
+  sser *ss;
+  const grp *g;
+  uint32_t n_g;
+  const namelist *keys;
+  int rc;
+} half;
+
+static int mem_write(void *arg, const void *d, size_t n) {
+  return loom_buf_append(arg, d, n) ? -1 : 0;
+}
+
+static qn *qn_clone(ql_arena *a, const qn *n) {
+  if (!n) return NULL;
+  qn *x = ql_arena_alloc(a, sizeof *x);
+  if (!x) return NULL;
+  *x = *n;
+  x->bm = NULL, x->bs = NULL, x->btv = NULL, x->bti = 0, x->bfi = -1;
+  if ((n->l && !(x->l = qn_clone(a, n->l))) || (n->r && !(x->r = qn_clone(a, n->r)))) return NULL;
+  return x;
+}
+
+/* Run groups g[0..n_g) of measurement m with plan p, writing through p->c->out. */
+static int run_groups(plan *p, const ts_measurement_info *m, sser *ss, const grp *g,
+                      uint32_t n_g, const namelist *keys, const char **tv, uint32_t *hint,
+                      int64_t *series_seen) {
+  int rc = 0;
+  for (uint32_t q = 0; q < n_g; q++) {
+    uint32_t i = g[q].i, j = g[q].j;
+    (*series_seen)++;
+    if (*series_seen <= p->s->soffset) continue;
+    if (p->s->slimit && *series_seen > p->s->soffset + p->s->slimit) break;
+    for (size_t k = 0; k < keys->n; k++) {
+      const char *v = qx_series_tag_hint(ss[i].s, keys->v[k], &hint[k]);
+      tv[k] = v ? v : "";
+    }
+    series_out so = {.p = p, .name = m->name, .tk = keys->v, .tv = tv, .nt = keys->n};
+    for (int x = 0; p->xfs && x < p->n_xf; x++) qx_xf_reset(&p->xfs[x]);
+    rc = p->agg ? qx_agg_group_run(p, m, ss + i, j - i, &so) : qx_raw_group_run(p, m, ss + i, j - i, &so);
+    if (!rc) rc = qx_so_end(&so);
+    else qx_so_end(&so);
+    if (rc) return rc;
+    if (!so.begun) (*series_seen)--; /* groups without rows do not count */
+  }
+  return 0;
+}
+
+static void *half_main(void *arg) {
+  half *h = arg;
+  const char **tv = loom_calloc(h->keys->n + 1, sizeof *tv);
+  uint32_t *hint = loom_calloc(h->keys->n + 1, sizeof *hint);
+  int64_t seen = 0;
+  h->rc = tv && hint ? run_groups(&h->p, h->m, h->ss, h->g, h->n_g, h->keys, tv, hint, &seen)
+                     : LOOM_ENOMEM;
+  if (!h->rc) h->rc = qx_out_flush(&h->out);
+  loom_free(tv);
+  loom_free(hint);
+  return NULL;
+}
+
+/* Can this statement's groups be split (see above)? */
+static bool can_split(const plan *p, uint32_t n_groups, uint32_t n_series) {
+  const qx_options *o = p->c->opt;
+  if (n_groups < 32 || n_series < 64) return false;
+  if (o->csv || o->chunked || o->pretty || o->max_points || p->coll || p->vs || p->n_xf ||
+      p->xfs || p->lim_quirk || p->s->slimit || p->s->soffset)
+    return false;
+  if (p->agg) {
+    if (!p->interval) return true;
+    if (!p->tmin_set) return false;
+    uint64_t nb = (uint64_t)(p->tmax - p->tmin) / (uint64_t)p->interval + 1;
+    return nb * n_groups <= 4000000;
+  }
+  /* raw groups (lastpoint) were measured slower split: their work is
+   * mostly memory traffic and the output, which the helper must buffer */
+  return false;
+}
+
+/* Run groups g[0..n) split in two by series count: the second part on a
+ * helper thread. Falls back to one thread when a thread cannot start. */
+static int run_split(plan *p, const ts_measurement_info *m, sser *ss, const grp *g, uint32_t n,
+                     const namelist *keys, const char **tv, uint32_t *hint, int64_t *series_seen) {
+  qx_ctx *c = p->c;
+  uint64_t total = 0, acc = 0;
+  for (uint32_t q = 0; q < n; q++) total += g[q].j - g[q].i;
+  uint32_t cut = 0;
+  while (cut < n && acc * 2 < total) acc += g[cut].j - g[cut].i, cut++;
+  if (cut == 0 || cut == n) return run_groups(p, m, ss, g, n, keys, tv, hint, series_seen);
+  half *h = loom_calloc(1, sizeof *h);
+  if (!h) return LOOM_ENOMEM;
+  int rc = 0;
+  h->c = *c;
+  h->c.points_read = 0;
+  h->c.err[0] = 0;
+  h->c.out = &h->out;
+  h->p = *p;
+  h->p.c = &h->c;
+  h->p.raw_m = NULL, h->p.raw_sel = NULL;
+  h->p.rc = NULL;
+  ql_arena_init(&h->p.arena);
+  loom_buf_init(&h->bytes);
+  h->sink = (qx_sink){.write = mem_write, .arg = &h->bytes};
+  qx_out_init(&h->out, c->opt, &h->sink);
+  h->out.begun = true;       /* the real writer has begun the response */
+  h->out.results_open = true;
+  h->out.stmt_has_series = true; /* every series it writes starts with ',' */
+  h->m = m, h->ss = ss, h->g = g + cut, h->n_g = n - cut, h->keys = keys;
+  bool started = false;
+  pthread_t th;
+  if ((rc = qx_regex_cache_new(&h->p.rc))) goto out;
+  h->p.exprs = ql_arena_alloc(&h->p.arena, (p->n_fields + 1) * sizeof *h->p.exprs);
+  h->p.slots = loom_malloc((p->n_slots + 1) * sizeof *h->p.slots);
+  if (!h->p.exprs || !h->p.slots) {
+    rc = LOOM_ENOMEM;
+    goto out;
+  }
+  if (p->n_slots) memcpy(h->p.slots, p->slots, p->n_slots * sizeof *p->slots);
+  for (size_t i = 0; i < p->n_fields; i++) {
+    h->p.exprs[i] = qn_clone(&h->p.arena, p->exprs[i]);
+    if (p->exprs[i] && !h->p.exprs[i]) {
+      rc = LOOM_ENOMEM;
+      goto out;
+    }
+  }
+  started = pthread_create(&th, NULL, half_main, h) == 0;
+  if (!started) {
+    rc = run_groups(p, m, ss, g, n, keys, tv, hint, series_seen);
+    goto out;
+  }
+  rc = run_groups(p, m, ss, g, cut, keys, tv, hint, series_seen);
+  pthread_join(th, NULL);
+  c->points_read += h->c.points_read;
+  if (!rc && h->rc) {
+    rc = h->rc;
+    memcpy(c->err, h->c.err, sizeof c->err);
+  }
+  if (!rc && h->bytes.len) {
+    qx_out *o = c->out;
+    const uint8_t *d = h->bytes.data;
+    size_t len = h->bytes.len;
+    if (!o->stmt_has_series) { /* the helper's first ',' opens the array */
+      if (loom_buf_append_str(&o->buf, ",\"series\":[")) rc = LOOM_ENOMEM;
+      d++, len--;
+    }
+    if (!rc && loom_buf_append(&o->buf, d, len)) rc = LOOM_ENOMEM;
+    if (!rc) {
+      o->stmt_has_series = true;
+      o->cols_of = NULL;
+      rc = qx_out_flush(o);
+    }
+  }
+  *series_seen += (int64_t)(n - cut); /* only counted for SLIMIT/SOFFSET, which never split */
+out:
+  qx_out_deinit(&h->out);
+  loom_buf_deinit(&h->bytes);
+  loom_free(h->p.slots);
+  qx_regex_cache_free(h->p.rc);
+  ql_arena_deinit(&h->p.arena);
+  loom_free(h);
+  return rc;
+}
+
 static int run_measurement(plan *p, const ts_measurement_info *m, int64_t *series_seen) {
   qx_ctx *c = p->c;
   int rc = 0;
@@ -69,6 +250,7 @@ static int run_measurement(plan *p, const ts_measurement_info *m, int64_t *serie
   sser *ss = loom_calloc(m->n_series + 1, sizeof *ss);
   const char **tv = NULL;
   uint32_t *hint = NULL;
+  grp *g = NULL;
   loom_buf kb;
   loom_buf_init(&kb);
   if (!ss) return LOOM_ENOMEM;
@@ -108,6 +290,12 @@ static int run_measurement(plan *p, const ts_measurement_info *m, int64_t *serie
   if (n > 1) qsort(ss, n, sizeof *ss, cmp_sser);
   /* ORDER BY time DESC also reverses the order of the series */
   bool rev = p->s->order_desc;
+  uint32_t n_g = 0;
+  g = loom_malloc((n + 1) * sizeof *g);
+  if (!g) {
+    rc = LOOM_ENOMEM;
+    goto out;
+  }
   for (uint32_t gi = 0; gi < n;) {
     uint32_t i, j;
     if (!rev) {
@@ -119,22 +307,14 @@ static int run_measurement(plan *p, const ts_measurement_info *m, int64_t *serie
       while (i > 0 && !strcmp(ss[i - 1].key, ss[j - 1].key)) i--;
       gi = n - i;
     }
-    (*series_seen)++;
-    if (*series_seen <= p->s->soffset) continue;
-    if (p->s->slimit && *series_seen > p->s->soffset + p->s->slimit) break;
-    for (size_t k = 0; k < keys.n; k++) {
-      const char *v = qx_series_tag_hint(ss[i].s, keys.v[k], &hint[k]);
-      tv[k] = v ? v : "";
-    }
-    series_out so = {.p = p, .name = m->name, .tk = keys.v, .tv = tv, .nt = keys.n};
-    for (int q = 0; p->xfs && q < p->n_xf; q++) qx_xf_reset(&p->xfs[q]);
-    rc = p->agg ? qx_agg_group_run(p, m, ss + i, j - i, &so) : qx_raw_group_run(p, m, ss + i, j - i, &so);
-    if (!rc) rc = qx_so_end(&so);
-    else qx_so_end(&so);
-    if (rc) goto out;
-    if (!so.begun) (*series_seen)--; /* groups without rows do not count */
+    g[n_g++] = (grp){i, j};
   }
+  if (can_split(p, n_g, n))
+    rc = run_split(p, m, ss, g, n_g, &keys, tv, hint, series_seen);
+  else
+    rc = run_groups(p, m, ss, g, n_g, &keys, tv, hint, series_seen);
 out:
+  loom_free(g);
   loom_buf_deinit(&kb);
   loom_free(tv);
   loom_free(hint);
