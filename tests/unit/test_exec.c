@@ -416,18 +416,6 @@ static void test_sub_outer_tag_filter_reaches_inner(void **state) {
                       "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"usage\"],\"values\":[[\"2020-01-01T00:01:00Z\",10]]}]}]}\n");
   loom_buf_deinit(&c.body);
 }
-
-/* The outer's WHERE on a tag the inner groups by filters the inner's series:
- * with max_points 2 the inner may read host c's single point, not all six. */
-static void test_sub_outer_tag_filter_reaches_inner(void **state) {
-  fx *f = *state;
-  qx_options o = {.db = "t", .now_ns = 1700000000000000000LL, .max_points = 2};
-  cap c = {0};
-  assert_int_equal(run_opts(f, "SELECT usage FROM (SELECT usage FROM cpu GROUP BY host) WHERE host = 'c'", &o, &c), 0);
-  assert_string_equal((const char *)c.body.data,
-                      "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"usage\"],\"values\":[[\"2020-01-01T00:01:00Z\",10]]}]}]}\n");
-  loom_buf_deinit(&c.body);
-}
 /* sub: end */
 
 /* agg: query speed paths (Loom-only behaviours; the expected answers follow
@@ -562,6 +550,49 @@ static void agg_lastpoint_check(void **state, bool flush) {
 
 static void test_agg_lastpoint_newest_row(void **state) { agg_lastpoint_check(state, false); }
 static void test_agg_lastpoint_newest_row_flushed(void **state) { agg_lastpoint_check(state, true); }
+
+/* Aggregates with many groups run half of them on a helper thread; the
+ * response must be byte for byte the one-thread response (max_points set
+ * keeps a statement on one thread; raw statements always stay on one). */
+static void agg_split_check(void **state, bool flush) {
+  fx *f = *state;
+  loom_buf lp;
+  loom_buf_init(&lp);
+  for (int h = 0; h < 80; h++)
+    for (int k = 0; k < 3; k++) {
+      /* hosts h00..h39 only write before 00:00:30, the others after too */
+      long long t = 1577836800000000000LL + (long long)(k * 10 + (h >= 40 ? 30 : 0)) * 1000000000LL;
+      loom_buf_printf(&lp, "sp2,host=h%02d,dc=d%d v=%d.%d,i=%di,s=\"x%d\" %lld\n", h, h % 3, h, k, h * k, k, t);
+    }
+  loom_buf_cstr(&lp);
+  load(f, "t", (const char *)lp.data);
+  loom_buf_deinit(&lp);
+  if (flush) assert_int_equal(ts_engine_flush(f->e), 0);
+  static const char *const q[] = {
+      "SELECT mean(v), max(i) FROM sp2 WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:01:00Z' GROUP BY time(20s), host",
+      "SELECT * FROM sp2 GROUP BY host ORDER BY time DESC LIMIT 1",
+      "SELECT max(v), s FROM sp2 GROUP BY host",
+      "SELECT mean(v) FROM sp2 WHERE time >= '2020-01-01T00:00:30Z' GROUP BY host",
+      "SELECT count(v) FROM sp2 WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:01:00Z' GROUP BY time(30s), * fill(0)",
+      "SELECT v, dc FROM sp2 WHERE v > 50 GROUP BY host LIMIT 2",
+  };
+  for (size_t k = 0; k < sizeof q / sizeof q[0]; k++) {
+    qx_options o1 = {.db = "t", .now_ns = 1700000000000000000LL};
+    qx_options o2 = o1;
+    o2.max_points = 1000000000000ULL;
+    cap c1 = {0}, c2 = {0};
+    assert_int_equal(run_opts(f, q[k], &o1, &c1), 0);
+    assert_int_equal(run_opts(f, q[k], &o2, &c2), 0);
+    assert_int_equal(c1.status, 200);
+    assert_non_null(strstr((const char *)c1.body.data, "\"series\":[{"));
+    assert_string_equal((const char *)c1.body.data, (const char *)c2.body.data);
+    loom_buf_deinit(&c1.body);
+    loom_buf_deinit(&c2.body);
+  }
+}
+
+static void test_agg_split_groups(void **state) { agg_split_check(state, false); }
+static void test_agg_split_groups_flushed(void **state) { agg_split_check(state, true); }
 /* agg: end */
 
 int main(void) {
@@ -589,7 +620,6 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_sub_lim_offset_applies_twice, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sub_lim_outer_aggregate, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sub_outer_tag_filter_reaches_inner, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_sub_outer_tag_filter_reaches_inner, setup, teardown),
       /* agg: */
       cmocka_unit_test(test_agg_float_exact_digits),
       cmocka_unit_test_setup_teardown(test_agg_prefilter, setup, teardown),
@@ -601,6 +631,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_agg_time_format_days, setup, teardown),
       cmocka_unit_test_setup_teardown(test_agg_lastpoint_newest_row, setup, teardown),
       cmocka_unit_test_setup_teardown(test_agg_lastpoint_newest_row_flushed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_agg_split_groups, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_agg_split_groups_flushed, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
