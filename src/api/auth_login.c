@@ -115,8 +115,9 @@ out:
 }
 
 void auth_logout(api_call *c) {
-  if (!c->token_id[0]) {
-    api_error(c->req, 400, "the admin token cannot log out");
+  if (c->who.kind != SEC_PRINCIPAL_USER || !c->token_id[0]) {
+    api_error(c->req, 400, "logout ends login sessions; revoke an API token with "
+                           "DELETE /api/v1/tokens/{id}");
     return;
   }
   if (api_audit(c, NULL, "logout", c->token_id, "success", NULL)) {
