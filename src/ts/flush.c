@@ -310,7 +310,7 @@ int ts_flush(ts_engine *e) {
     col->dirty = false;
     if (s->dead || !col->act.n) continue;
     col->frz = col->act;
-    ts_headbuf_init(&col->act);
+    ts_headbuf_init_like(&col->act, &col->frz);
     items[m].cid = col->cid;
     items[m].key = s->key;
     items[m].field = s->meas->fields[col->field_idx].name;

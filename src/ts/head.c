@@ -42,6 +42,14 @@ void ts_headbuf_init(ts_headbuf *h) {
   h->last_e = E_NONE;
 }
 
+void ts_headbuf_init_like(ts_headbuf *h, const ts_headbuf *prev) {
+  /* 3/4 of it: the engine flushes on capacity, so reserving a whole cycle
+   * up front would flush ever earlier; this way one growth step is left. */
+  uint32_t units = (uint32_t)((uint64_t)prev->len * 3 / 4 / 16) + 1;
+  ts_headbuf_init(h);
+  h->hint16 = (uint16_t)(units > UINT16_MAX ? UINT16_MAX : units);
+}
+
 int64_t ts_headbuf_min_ts(const ts_headbuf *h) { return h->n ? h->min_ts : 0; }
 int64_t ts_headbuf_max_ts(const ts_headbuf *h) { return h->n ? h->max_ts : 0; }
 
@@ -102,6 +110,7 @@ int ts_headbuf_append(ts_headbuf *h, ts_type type, int64_t ts, const ts_value *v
     size_t cap = h->cap + h->cap / 2;
     if (cap < h->len + need) cap = h->len + need;
     if (cap < 48) cap = 48;
+    if (!h->cap && cap < (size_t)h->hint16 * 16) cap = (size_t)h->hint16 * 16;
     if (cap > UINT32_MAX) return LOOM_ERANGE;
     uint8_t *nb = loom_realloc(h->buf, cap);
     if (!nb) return LOOM_ENOMEM;

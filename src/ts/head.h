@@ -20,6 +20,7 @@ typedef struct ts_headbuf {
   uint32_t n;          /* points held */
   bool sorted;         /* ts strictly increasing so far */
   uint8_t last_e;      /* encoder state: decimal exponent of the last float */
+  uint16_t hint16;     /* first allocation, in 16-byte units (0: the minimum) */
   int64_t min_ts, max_ts; /* time range held (n > 0) */
   /* Encoder state, here rather than in buf: appends then touch one cache
    * line of buf (the tail) instead of two. */
@@ -32,6 +33,11 @@ int64_t ts_headbuf_min_ts(const ts_headbuf *h);
 int64_t ts_headbuf_max_ts(const ts_headbuf *h);
 
 void ts_headbuf_init(ts_headbuf *h);
+
+/* Initialise h empty, sized at its first append for 3/4 of what `prev`
+ * (the head it replaces, e.g. the one just frozen) holds: steady ingest then
+ * fills a head with one reallocation or none. */
+void ts_headbuf_init_like(ts_headbuf *h, const ts_headbuf *prev);
 void ts_headbuf_deinit(ts_headbuf *h);
 
 /* Append one point; string bytes are copied. Returns the bytes of memory

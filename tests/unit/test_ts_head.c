@@ -210,6 +210,29 @@ static void test_sensor_data_is_compact(void **state) {
   ts_headbuf_deinit(&h);
 }
 
+static void test_init_like_sizes_first_allocation(void **state) {
+  (void)state;
+  ts_headbuf a, b, c;
+  ts_headbuf_init(&a);
+  for (int i = 0; i < 2000; i++) {
+    ts_value v = {.i = i * 1000003};
+    assert_true(ts_headbuf_append(&a, TS_INT, i, &v) >= 0);
+  }
+  ts_headbuf_init_like(&b, &a);
+  ts_headbuf_init(&c);
+  assert_int_equal(b.n, 0);
+  assert_null(b.buf);
+  ts_value v = {.i = 1};
+  int grown_b = ts_headbuf_append(&b, TS_INT, 1, &v);
+  int grown_c = ts_headbuf_append(&c, TS_INT, 1, &v);
+  assert_true(grown_b >= (int)(a.len * 3 / 4)); /* one allocation for most of a cycle */
+  assert_true(grown_c < 100);                   /* without a hint: the minimum */
+  assert_true(grown_b <= (int)a.len);           /* and not more than last time */
+  ts_headbuf_deinit(&a);
+  ts_headbuf_deinit(&b);
+  ts_headbuf_deinit(&c);
+}
+
 static void test_alloc_failures_are_clean(void **state) {
   (void)state;
   for (long k = 0; k < 12; k++) {
@@ -249,6 +272,7 @@ int main(void) {
       cmocka_unit_test(test_range_sorts_newest_wins),
       cmocka_unit_test(test_delete_range_then_append),
       cmocka_unit_test(test_sensor_data_is_compact),
+      cmocka_unit_test(test_init_like_sizes_first_allocation),
       cmocka_unit_test(test_alloc_failures_are_clean),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
