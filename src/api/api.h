@@ -218,7 +218,8 @@ void api_device_rpc_reply(http_req *req, loom_api *api);  /* POST /api/v1/{token
 void api_device_provision(http_req *req, loom_api *api);  /* POST /api/v1/provision */
 
 /* The device hub: one thread holding RPC long polls and writing device
- * activity once a second. start (api->pool and api->meta set, before the
+ * activity once a second (offline after LOOM_DEVICE_INACTIVITY_MS of
+ * silence, an environment variable, default 600000). start (api->pool and api->meta set, before the
  * server starts): 0, LOOM_ENOMEM, LOOM_EIO. stop (before http_server_stop,
  * so waiting polls do not hold the server's stop): answers every waiting
  * poll 503, writes the last activity, joins the thread; idempotent. free

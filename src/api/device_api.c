@@ -18,7 +18,9 @@
  * api_device_rpc_notify names its device, and answered 408 at its timeout.
  * It also gathers device activity and writes it once a second in one
  * transaction (meta_device_activity); a device silent for
- * DEV_INACTIVITY_MS is marked offline.
+ * DEV_INACTIVITY_MS (10 min, ThingsBoard's default; environment variable
+ * LOOM_DEVICE_INACTIVITY_MS overrides it) is marked offline. Devices the
+ * registry holds as online at start (before a restart) are tracked too.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -90,6 +92,7 @@ struct api_device_hub {
   bool stopping;
   dev_job *waiters; /* waiting long polls (under lock) */
   size_t n_waiters;
+  int64_t inactivity_ms; /* silence after which an online device is marked offline */
   strmap seen_map; /* device id -> index in seen (under lock) */
   dev_seen **seen;
   size_t n_seen, cap_seen;
@@ -108,17 +111,23 @@ static void respond_empty(http_req *req, int status) { http_respond(req, status,
 
 /* ---- activity ---------------------------------------------------------- */
 
-static void note_activity(struct api_device_hub *h, const meta_device_ref *d) {
-  if (!h) return;
-  int64_t now = wall_ms();
-  size_t len = strlen(d->id);
-  uint64_t hash = strmap_hash(d->id, len);
+/* Record activity of a device at last_ms. A device not yet in the set is
+ * added (dirty: to be written at the next flush); with seed, a device
+ * already present is left alone and a new one is added clean (the registry
+ * already holds its state). Out of memory: the activity is not recorded
+ * (the next one may be). */
+static void seen_touch(struct api_device_hub *h, const char *device_id, const char *tenant_id,
+                       int64_t last_ms, bool seed) {
+  size_t len = strlen(device_id);
+  uint64_t hash = strmap_hash(device_id, len);
   pthread_mutex_lock(&h->lock);
   uint32_t idx;
-  if (strmap_get(&h->seen_map, d->id, len, hash, &idx) == 0) {
+  if (strmap_get(&h->seen_map, device_id, len, hash, &idx) == 0) {
     dev_seen *s = h->seen[idx];
-    if (now > s->last_ms) s->last_ms = now;
-    s->dirty = true;
+    if (!seed) {
+      if (last_ms > s->last_ms) s->last_ms = last_ms;
+      s->dirty = true;
+    }
   } else if (h->n_seen < UINT32_MAX) {
     dev_seen *s = NULL;
     if (h->n_seen == h->cap_seen) {
@@ -130,16 +139,19 @@ static void note_activity(struct api_device_hub *h, const meta_device_ref *d) {
       }
     }
     if (h->n_seen < h->cap_seen && (s = loom_calloc(1, sizeof *s))) {
-      snprintf(s->device_id, sizeof s->device_id, "%s", d->id);
-      snprintf(s->tenant_id, sizeof s->tenant_id, "%s", d->tenant_id);
-      s->last_ms = now;
-      s->dirty = true;
+      snprintf(s->device_id, sizeof s->device_id, "%s", device_id);
+      snprintf(s->tenant_id, sizeof s->tenant_id, "%s", tenant_id);
+      s->last_ms = last_ms;
+      s->dirty = !seed;
       if (strmap_put(&h->seen_map, s->device_id, len, hash, (uint32_t)h->n_seen)) loom_free(s);
       else h->seen[h->n_seen++] = s;
     }
-    /* out of memory: this activity is not recorded (the next one may be) */
   }
   pthread_mutex_unlock(&h->lock);
+}
+
+static void note_activity(struct api_device_hub *h, const meta_device_ref *d) {
+  if (h) seen_touch(h, d->id, d->tenant_id, wall_ms(), false);
 }
 
 /* Write dirty devices as online and long-silent ones as offline, in one
@@ -149,7 +161,7 @@ static void flush_activity(struct api_device_hub *h) {
   pthread_mutex_lock(&h->lock);
   size_t n = 0;
   for (size_t i = 0; i < h->n_seen; i++)
-    if (h->seen[i]->dirty || now - h->seen[i]->last_ms >= DEV_INACTIVITY_MS) n++;
+    if (h->seen[i]->dirty || now - h->seen[i]->last_ms >= h->inactivity_ms) n++;
   if (!n) {
     pthread_mutex_unlock(&h->lock);
     return;
@@ -173,7 +185,7 @@ static void flush_activity(struct api_device_hub *h) {
   size_t k = 0, n_gone = 0;
   for (size_t i = 0; i < h->n_seen && k < n;) {
     dev_seen *s = h->seen[i];
-    bool offline = !s->dirty && now - s->last_ms >= DEV_INACTIVITY_MS;
+    bool offline = !s->dirty && now - s->last_ms >= h->inactivity_ms;
     if (!s->dirty && !offline) {
       i++;
       continue;
@@ -751,8 +763,35 @@ static void abs_deadline(int64_t ms, struct timespec *ts) {
   }
 }
 
+/* Devices the registry says are online (from before a restart) join the
+ * seen set, so that they are marked offline after DEV_INACTIVITY_MS of
+ * silence like any other. Hub thread, at start. */
+static void seed_online(struct api_device_hub *h) {
+  if (!h->api->meta) return;
+  meta_filter f = {"state", "online"};
+  int64_t now = wall_ms();
+  for (uint32_t page = 0;; page++) {
+    meta_query q = {.page = page, .page_size = META_PAGE_MAX, .filters = &f, .n_filters = 1};
+    json_t *pg = NULL;
+    if (meta_list(h->api->meta, META_DEVICE, NULL, &q, &pg, NULL, 0)) return;
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(pg, "data"), i, d) {
+      const char *id = json_string_value(json_object_get(d, "id"));
+      const char *tid = json_string_value(json_object_get(d, "tenant_id"));
+      json_t *last = json_object_get(d, "last_activity_ms");
+      if (id && tid && strlen(id) <= META_ID_LEN && strlen(tid) <= META_ID_LEN)
+        seen_touch(h, id, tid, json_is_integer(last) ? json_integer_value(last) : now, true);
+    }
+    bool more = json_is_true(json_object_get(pg, "hasNext"));
+    json_decref(pg);
+    if (!more) return;
+  }
+}
+
 static void *hub_main(void *arg) {
   struct api_device_hub *h = arg;
+  seed_online(h);
   int64_t next_flush = mono_ms() + DEV_FLUSH_MS;
   pthread_mutex_lock(&h->lock);
   while (!h->stopping) {
@@ -826,6 +865,9 @@ int api_device_start(loom_api *api) {
   struct api_device_hub *h = loom_calloc(1, sizeof *h);
   if (!h) return LOOM_ENOMEM;
   h->api = api;
+  h->inactivity_ms = DEV_INACTIVITY_MS;
+  const char *env = getenv("LOOM_DEVICE_INACTIVITY_MS");
+  if (env && atoll(env) > 0) h->inactivity_ms = atoll(env);
   strmap_init(&h->seen_map);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);

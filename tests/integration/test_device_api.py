@@ -256,6 +256,32 @@ def test_device_activity_marks_the_device_online(srv):
     assert d["state"] == "online" and d["last_activity_ms"] >= before - 1000
 
 
+def wait_state(p, want, secs):
+    deadline = time.time() + secs
+    while True:
+        d = ok(requests.get(f"{p.api}/devices/{p.device['id']}", headers=ADMIN, timeout=30))
+        if d["state"] == want or time.time() > deadline:
+            return d
+        time.sleep(0.2)
+
+
+def test_device_goes_offline_after_inactivity_also_across_a_restart(loom_factory):
+    srv = loom_factory(env=dict(FAST, LOOM_DEVICE_INACTIVITY_MS="2500")).start()
+    p = Plant(srv)
+    ok(requests.post(p.dev("/telemetry"), json={"a": 1}, timeout=30), 200)
+    assert wait_state(p, "online", 5)["state"] == "online"
+    assert wait_state(p, "offline", 8)["state"] == "offline"
+    ok(requests.post(p.dev("/telemetry"), json={"a": 2}, timeout=30), 200)
+    d = wait_state(p, "online", 5)
+    assert d["state"] == "online"
+    last = d["last_activity_ms"]
+    # stopped while online: the restarted daemon still marks it offline
+    assert srv.stop() == 0
+    srv.start(port=srv.port)
+    d = wait_state(p, "offline", 8)
+    assert d["state"] == "offline" and d["last_activity_ms"] == last
+
+
 def test_device_stop_answers_waiting_polls_quickly(loom_factory):
     srv = loom_factory(env=FAST).start()
     p = Plant(srv)
