@@ -36,6 +36,7 @@
 #include "core/timeutil.h"
 #include "ingest/ingest.h"
 #include "ingest/tbjson.h"
+#include "sec/backoff.h"
 #include "sec/password.h"
 
 #define DEV_TOKEN_MAX 256               /* longest device token in a path, bytes */
@@ -45,6 +46,7 @@
 #define DEV_FLUSH_MS 1000               /* activity batch interval */
 #define DEV_INACTIVITY_MS 600000        /* ThingsBoard's default inactivity timeout */
 #define DEV_KEYS_MAX 64                 /* keys in clientKeys / sharedKeys */
+#define DEV_BODY_MAX (4u << 20)         /* request body bytes (a JSON tree costs ~10x that) */
 #define DEV_MEASUREMENT_FALLBACK "telemetry"
 
 typedef enum dev_kind {
@@ -556,6 +558,21 @@ out:
 
 /* ---- provisioning ------------------------------------------------------- */
 
+/* The client's address without the port ("1.2.3.4", "::1"). */
+static void client_addr(http_req *req, char *out, size_t cap) {
+  char buf[64];
+  snprintf(buf, sizeof buf, "%s", http_req_remote(req));
+  char *colon = strrchr(buf, ':');
+  if (colon) *colon = 0;
+  char *a = buf;
+  if (*a == '[') {
+    a++;
+    char *rb = strchr(a, ']');
+    if (rb) *rb = 0;
+  }
+  snprintf(out, cap, "%s", a);
+}
+
 static void prov_fail(http_req *req, const char *status, const char *msg) {
   json_t *v = json_pack("{s:s,s:s}", "status", status, "errorMsg", msg);
   api_reply_json(req, 200, v); /* ThingsBoard answers provisioning failures with 200 */
@@ -604,9 +621,34 @@ static void do_provision(dev_job *j) {
   const char *name = json_string_value(json_object_get(in, "deviceName"));
   const char *ctype = json_string_value(json_object_get(in, "credentialsType"));
   const char *given_token = json_string_value(json_object_get(in, "token"));
+  /* brute force on provision secrets: the login back-off table (same wall
+   * clock as login), per provision key and per client address (each wrong
+   * guess also costs an argon2id verify) */
+  char account[300], addr[64];
+  snprintf(account, sizeof account, "provision:%.256s", key ? key : "");
+  client_addr(j->req, addr, sizeof addr);
+  uint64_t retry = 0;
+  int brc = 0;
+  if (api->backoff) {
+    pthread_mutex_lock(&api->backoff_lock);
+    brc = sec_backoff_check(api->backoff, account, addr, (uint64_t)wall_ms(), &retry);
+    pthread_mutex_unlock(&api->backoff_lock);
+  }
+  if (brc == LOOM_EAGAIN) {
+    char ra[32];
+    snprintf(ra, sizeof ra, "%llu", (unsigned long long)((retry + 999) / 1000));
+    http_req_add_header(j->req, "Retry-After", ra);
+    api_error(j->req, 429, "too many failed provisioning attempts: wait before trying again");
+    goto out;
+  }
   meta_profile_prov prof;
   if (!key || !secret || meta_profile_by_provision_key(api->meta, key, &prof) ||
       !prov_secret_ok(prof.provision_secret_hash, secret)) {
+    if (api->backoff) {
+      pthread_mutex_lock(&api->backoff_lock);
+      sec_backoff_fail(api->backoff, account, addr, (uint64_t)wall_ms(), NULL);
+      pthread_mutex_unlock(&api->backoff_lock);
+    }
     prov_fail(j->req, "NOT_FOUND", "Failed to provision device: unknown provision key or wrong secret");
     goto out;
   }
@@ -723,6 +765,13 @@ static void submit(http_req *req, loom_api *api, dev_kind kind) {
   j->kind = kind;
   loom_buf_init(&j->lp);
   loom_buf_init(&j->res.body);
+  size_t body_len;
+  http_req_body(req, &body_len);
+  if (body_len > DEV_BODY_MAX) {
+    api_error(req, 413, "request body larger than 4 MiB: send telemetry in smaller batches");
+    job_free(j);
+    return;
+  }
   const char *path = http_req_path(req);
   /* /api/v1/{token}/...: the token is segment 2, a command id segment 4 */
   if (kind != DEV_PROVISION && path_segment(path, 2, j->token, sizeof j->token)) {

@@ -242,6 +242,22 @@ def test_device_provision_creates_a_device_whose_token_works(srv):
     assert r.status_code == 400
 
 
+def test_device_provision_guessing_backs_off(srv):
+    Plant(srv, prov=("pk-x", "right-secret"))
+    body = {"deviceName": "g", "provisionDeviceKey": "pk-x", "provisionDeviceSecret": "wrong"}
+    statuses = [requests.post(srv.url + "/api/v1/provision", json=body, timeout=30).status_code
+                for _ in range(7)]
+    assert statuses[:5] == [200] * 5 and statuses[-1] == 429, statuses
+    r = requests.post(srv.url + "/api/v1/provision", json=body, timeout=30)
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+
+
+def test_device_telemetry_body_over_4_mib_is_413(srv):
+    p = Plant(srv)
+    big = '{"s":"' + "x" * (4 << 20) + '"}'
+    assert requests.post(p.dev("/telemetry"), data=big, timeout=30).status_code == 413
+
+
 def test_device_activity_marks_the_device_online(srv):
     p = Plant(srv)
     assert p.device["state"] == "offline" and p.device["last_activity_ms"] is None
