@@ -277,12 +277,13 @@ int rest_do_create(api_call *c, meta_kind kind, json_t *in, const json_t *secret
   }
   json_t *ent = NULL;
   rc = meta_create(c->api->meta, kind, c->scope, in, secrets, &ent, err, sizeof err);
-  json_decref(in);
   if (rc) {
-    api_audit(c, tenant, action, label, "failure", err);
+    api_audit(c, tenant, action, label, "failure", err); /* label and tenant live in `in` */
+    json_decref(in);
     api_error_rc(c->req, rc, err);
     return rc;
   }
+  json_decref(in);
   if (out) *out = ent;
   else api_reply_json(c->req, 201, ent);
   return 0;
