@@ -796,7 +796,14 @@ void api_device_attributes(http_req *req, loom_api *api) {
   submit(req, api, http_req_method_bit(req) == HTTP_M_POST ? DEV_ATTR_POST : DEV_ATTR_GET);
 }
 
-void api_device_rpc_poll(http_req *req, loom_api *api) { submit(req, api, DEV_RPC_POLL); }
+void api_device_rpc_poll(http_req *req, loom_api *api) {
+  if (http_req_method_bit(req) != HTTP_M_GET) { /* HEAD would claim a command and drop it */
+    http_req_add_header(req, "Allow", "GET");
+    api_error(req, 405, "method not allowed: poll with GET");
+    return;
+  }
+  submit(req, api, DEV_RPC_POLL);
+}
 void api_device_rpc_reply(http_req *req, loom_api *api) { submit(req, api, DEV_RPC_REPLY); }
 void api_device_provision(http_req *req, loom_api *api) { submit(req, api, DEV_PROVISION); }
 

@@ -178,6 +178,7 @@ def test_device_rpc_long_poll_delivers_and_reply_completes(srv):
 def test_device_rpc_queued_command_is_returned_at_once_and_oneway_completes(srv):
     p = Plant(srv)
     cmd = send_rpc(p, {"method": "reboot", "oneway": True})
+    assert requests.head(p.dev("/rpc"), timeout=30).status_code == 405  # would lose the command
     t0 = time.time()
     r = requests.get(p.dev("/rpc"), timeout=30)
     assert r.status_code == 200 and r.json()["method"] == "reboot" and r.json()["params"] is None
