@@ -246,6 +246,46 @@ static void test_backslash_key_refused(void **state) {
   expect_error("{\"a\\\\\":1}", "backslash");
 }
 
+static void test_duplicate_key_last_wins(void **state) {
+  (void)state;
+  tbjson_batch b;
+  char err[TBJSON_ERR_MAX];
+  assert_int_equal(decode(&b, "{\"a\":1,\"b\":2,\"a\":3}", err), 0);
+  assert_int_equal(b.groups[0].n, 2);
+  for (size_t i = 0; i < 2; i++)
+    if (!strcmp(kv_at(&b, 0, i)->key, "a")) assert_true(kv_at(&b, 0, i)->v.f == 3.0);
+  tbjson_batch_deinit(&b);
+}
+
+static void test_negative_and_zero_ts(void **state) {
+  (void)state;
+  tbjson_batch b;
+  char err[TBJSON_ERR_MAX];
+  assert_int_equal(decode(&b, "[{\"ts\":0,\"values\":{\"a\":1}},{\"ts\":-1000,\"values\":{\"a\":2}}]", err), 0);
+  assert_int_equal(b.groups[0].ts_ns, 0);
+  assert_int_equal(b.groups[1].ts_ns, INT64_C(-1000000000));
+  tbjson_batch_deinit(&b);
+}
+
+static void test_deep_nesting_is_an_error_not_a_crash(void **state) {
+  (void)state;
+  size_t depth = 100000;
+  char *body = loom_malloc(2 * depth + 16);
+  assert_non_null(body);
+  size_t n = 0;
+  n += (size_t)sprintf(body, "{\"a\":");
+  for (size_t i = 0; i < depth; i++) body[n++] = '[';
+  for (size_t i = 0; i < depth; i++) body[n++] = ']';
+  body[n++] = '}';
+  body[n] = 0;
+  tbjson_batch b;
+  char err[TBJSON_ERR_MAX];
+  assert_int_equal(decode(&b, body, err), LOOM_EINVAL);
+  assert_non_null(strstr(err, "invalid JSON"));
+  tbjson_batch_deinit(&b);
+  loom_free(body);
+}
+
 static void test_alloc_failures_are_clean(void **state) {
   (void)state;
   const char *body = "[{\"ts\":1000,\"values\":{\"a\":1,\"o\":{\"x\":[1,2,3]}}},{\"b\":\"s\"}]";
@@ -280,6 +320,9 @@ int main(void) {
       cmocka_unit_test(test_format_shortest_float),
       cmocka_unit_test(test_format_refuses_bad_names),
       cmocka_unit_test(test_backslash_key_refused),
+      cmocka_unit_test(test_duplicate_key_last_wins),
+      cmocka_unit_test(test_negative_and_zero_ts),
+      cmocka_unit_test(test_deep_nesting_is_an_error_not_a_crash),
       cmocka_unit_test(test_alloc_failures_are_clean),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
