@@ -287,7 +287,7 @@ static void profile_name(dev_job *j, char *out, size_t cap) {
 }
 
 static void do_telemetry(dev_job *j) {
-  if (resolve_device(j, SEC_PERM_DEVSELF_TELEMETRY_WRITE)) goto fail;
+  if (resolve_device(j, SEC_PERM_DEVSELF_TELEMETRY_WRITE)) goto done;
   size_t len;
   const uint8_t *body = http_req_body(j->req, &len);
   tbjson_batch b;
@@ -296,12 +296,12 @@ static void do_telemetry(dev_job *j) {
   int rc = tbjson_decode(&b, (const char *)body, len, loom_now_ns(), err, sizeof err);
   if (rc) {
     api_error(j->req, rc == LOOM_ENOMEM ? 503 : 400, err);
-    goto fail;
+    goto done;
   }
   if (b.n_groups == 0) { /* {} or []: nothing to store */
     tbjson_batch_deinit(&b);
     respond_empty(j->req, 200);
-    goto fail;
+    goto done;
   }
   char meas[256];
   profile_name(j, meas, sizeof meas);
@@ -316,7 +316,7 @@ static void do_telemetry(dev_job *j) {
                meas, j->dev.name);
     else snprintf(msg, sizeof msg, "out of memory");
     api_error(j->req, rc == LOOM_EINVAL ? 500 : 503, msg);
-    goto fail;
+    goto done;
   }
   for (int attempt = 0;; attempt++) {
     loom_buf_reset(&j->res.body);
@@ -334,10 +334,10 @@ static void do_telemetry(dev_job *j) {
     if (j->res.body.len)
       http_respond(j->req, status, "application/json", j->res.body.data, j->res.body.len);
     else api_error(j->req, status, loom_strerror(rc));
-    goto fail;
+    goto done;
   }
   return; /* telemetry_done answers and frees */
-fail:
+done:
   job_free(j);
 }
 
