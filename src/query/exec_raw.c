@@ -302,28 +302,88 @@ static int load_filtered(plan *p, const ts_measurement_info *m, const ts_series_
   return 0;
 }
 
+/* Buffers of raw groups, kept from one group to the next of a statement
+ * (many small groups: lastpoint) and sized for nf fields, ncols columns. */
+typedef struct rawscr {
+  size_t nf, ncols;
+  bool late;
+  uint8_t *sel;
+  colbuf *cbs;
+  qx_val *rowv, *outv;
+  uint32_t *cur;
+  rowbuf rb;
+  sortref *refs;
+  uint32_t refs_cap;
+  matchset ms;
+} rawscr;
+
+void qx_raw_scratch_free(plan *p) {
+  rawscr *r = p->raw_scr;
+  if (!r) return;
+  for (size_t f = 0; r->cbs && f < r->nf; f++) qx_colbuf_free(&r->cbs[f]);
+  loom_free(r->sel);
+  loom_free(r->cbs);
+  loom_free(r->rowv);
+  loom_free(r->outv);
+  loom_free(r->cur);
+  loom_free(r->refs);
+  loom_free(r->ms.at);
+  loom_free(r->ms.cf);
+  rb_free(&r->rb);
+  loom_free(r);
+  p->raw_scr = NULL;
+}
+
+static rawscr *scratch_get(plan *p, size_t nf, size_t ncols, bool late) {
+  rawscr *r = p->raw_scr;
+  if (r && (r->nf != nf || r->ncols != ncols || r->late != late)) qx_raw_scratch_free(p), r = NULL;
+  if (!r) {
+    if (!(r = loom_calloc(1, sizeof *r))) return NULL;
+    p->raw_scr = r;
+    r->nf = nf, r->ncols = ncols, r->late = late;
+    r->rb.ncols = late ? nf : ncols;
+    r->sel = loom_calloc(nf + 1, 2);
+    r->cbs = loom_calloc(nf + 1, sizeof *r->cbs);
+    r->rowv = loom_calloc(nf + 1, sizeof *r->rowv);
+    r->outv = loom_calloc(ncols + 1, sizeof *r->outv);
+    r->cur = loom_calloc(nf + 1, sizeof *r->cur);
+    r->ms.cf = loom_calloc(nf + 1, 1);
+    if (!r->sel || !r->cbs || !r->rowv || !r->outv || !r->cur || !r->ms.cf) {
+      qx_raw_scratch_free(p);
+      return NULL;
+    }
+    return r;
+  }
+  memset(r->sel, 0, (nf + 1) * 2);
+  memset(r->rowv, 0, (nf + 1) * sizeof *r->rowv);
+  memset(r->outv, 0, (ncols + 1) * sizeof *r->outv);
+  memset(r->cur, 0, (nf + 1) * sizeof *r->cur);
+  memset(r->ms.cf, 0, nf + 1);
+  for (size_t f = 0; f < nf; f++) r->cbs[f].n = 0;
+  r->rb.n = 0;
+  r->ms.n = 0;
+  return r;
+}
+
 int qx_raw_group_run(plan *p, const ts_measurement_info *m, sser *ss, uint32_t n_ss,
                          series_out *so) {
   size_t nf = m->n_fields, ncols = p->n_fields;
   int rc = 0;
-  uint8_t *sel = loom_calloc(nf + 1, 2);
-  colbuf *cbs = loom_calloc(nf + 1, sizeof *cbs);
-  qx_val *rowv = loom_calloc(nf + 1, sizeof *rowv);
-  qx_val *outv = loom_calloc(ncols + 1, sizeof *outv);
-  uint32_t *cur = loom_calloc(nf + 1, sizeof *cur);
   /* transforms see rows in output order: keep the field values, evaluate late */
   bool late = p->n_xf > 0;
-  rowbuf rb = {.ncols = late ? nf : ncols};
+  rawscr *scr = scratch_get(p, nf, ncols, late);
+  if (!scr) return LOOM_ENOMEM;
+  uint8_t *sel = scr->sel;
+  colbuf *cbs = scr->cbs;
+  qx_val *rowv = scr->rowv, *outv = scr->outv;
+  uint32_t *cur = scr->cur;
+  rowbuf rb = scr->rb;
   sortref *refs = NULL;
-  matchset ms = {.cf = loom_calloc(nf + 1, 1)};
+  matchset ms = scr->ms;
   qx_pref pf;
   qx_cond_prefilter(p->cond, m, &pf);
   loom_buf lastbuf;
   loom_buf_init(&lastbuf);
-  if (!sel || !cbs || !rowv || !outv || !cur || !ms.cf) {
-    rc = LOOM_ENOMEM;
-    goto out;
-  }
   uint8_t *need = sel + nf + 1;
   if (p->raw_m != m || !p->raw_sel) {
     for (size_t i = 0; i < ncols; i++) qx_vars_of(p->exprs[i], m, sel);
@@ -427,11 +487,15 @@ int qx_raw_group_run(plan *p, const ts_measurement_info *m, sser *ss, uint32_t n
       rb.n -= drop;
     }
   }
-  refs = loom_malloc((rb.n + 1) * sizeof *refs);
-  if (!refs) {
-    rc = LOOM_ENOMEM;
-    goto out;
+  if (rb.n + 1 > scr->refs_cap) {
+    sortref *nr = loom_realloc(scr->refs, (rb.n + 1) * sizeof *nr);
+    if (!nr) {
+      rc = LOOM_ENOMEM;
+      goto out;
+    }
+    scr->refs = nr, scr->refs_cap = rb.n + 1;
   }
+  refs = scr->refs;
   if ((rc = merge_runs(&rb, refs))) goto out;
   uint32_t prev_ord = UINT32_MAX;
   for (uint32_t k = 0; k < rb.n; k++) {
@@ -472,17 +536,9 @@ int qx_raw_group_run(plan *p, const ts_measurement_info *m, sser *ss, uint32_t n
     if (rc) goto out;
   }
 out:
-  if (cbs)
-    for (size_t f = 0; f < nf; f++) qx_colbuf_free(&cbs[f]);
-  loom_free(sel);
-  loom_free(cbs);
-  loom_free(rowv);
-  loom_free(outv);
-  loom_free(cur);
-  loom_free(refs);
-  loom_free(ms.at);
-  loom_free(ms.cf);
-  rb_free(&rb);
+  (void)refs;
+  scr->rb = rb; /* what grew stays for the next group */
+  scr->ms = ms;
   loom_buf_deinit(&lastbuf);
   return rc;
 }

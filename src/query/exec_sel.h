@@ -91,6 +91,7 @@ typedef struct plan {
    * (raw_sel, nf bytes in the arena), worked out once per measurement */
   const ts_measurement_info *raw_m;
   uint8_t *raw_sel;
+  void *raw_scr;    /* exec_raw.c: buffers kept from group to group (qx_raw_scratch_free) */
   /* InfluxDB's LIMIT of a raw inner query grouped by more tags than the
    * outer: series are merged by the outer's tags only, each contributes at
    * most limit+offset+1 points (tsdb's limit iterator), and LIMIT/OFFSET
@@ -225,6 +226,9 @@ int qx_so_end(series_out *so);
 /* Run the raw query for the n_ss series of one group. */
 int qx_raw_group_run(plan *p, const ts_measurement_info *m, sser *ss, uint32_t n_ss,
                      series_out *so);
+
+/* Free the buffers raw groups keep in p->raw_scr (NULL is fine). */
+void qx_raw_scratch_free(plan *p);
 
 /* ---- exec_aggrun.c ---- */
 

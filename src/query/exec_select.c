@@ -178,7 +178,7 @@ static int run_split(plan *p, const ts_measurement_info *m, sser *ss, const grp 
   h->c.out = &h->out;
   h->p = *p;
   h->p.c = &h->c;
-  h->p.raw_m = NULL, h->p.raw_sel = NULL;
+  h->p.raw_m = NULL, h->p.raw_sel = NULL, h->p.raw_scr = NULL;
   h->p.rc = NULL;
   ql_arena_init(&h->p.arena);
   loom_buf_init(&h->bytes);
@@ -237,6 +237,7 @@ out:
   qx_out_deinit(&h->out);
   loom_buf_deinit(&h->bytes);
   loom_free(h->p.slots);
+  qx_raw_scratch_free(&h->p);
   qx_regex_cache_free(h->p.rc);
   ql_arena_deinit(&h->p.arena);
   loom_free(h);
@@ -431,6 +432,7 @@ int qx_select_exec(qx_ctx *c, const ql_select *s, const sub_inh *inh, qx_vsrc *c
     if ((rc = run_measurement(&p, p.srcs[i].m, &seen))) goto out;
   }
 out:
+  qx_raw_scratch_free(&p);
   for (size_t i = 0; i < p.n_srcs; i++)
     if (p.srcs[i].meta) ts_meta_release(p.srcs[i].meta);
   loom_free(p.srcs);
