@@ -10,6 +10,7 @@
 #include <string.h>
 #ifdef __GLIBC__
 #include <malloc.h>
+#include <unistd.h>
 #endif
 
 #define HDR 16
@@ -91,9 +92,15 @@ char *loom_strdup(const char *s) { return loom_strndup(s, strlen(s)); }
 /* glibc raises its mmap threshold each time a large mmapped block is freed
  * (up to 32 MiB), after which the big transient buffers of flushes and
  * compactions come from the heap and leave it fragmented for good. A fixed
- * threshold keeps them in their own mappings, returned at free. Set before
- * main() so every thread's arena sees it. */
-__attribute__((constructor)) static void mem_setup(void) { mallopt(M_MMAP_THRESHOLD, 256 * 1024); }
+ * threshold keeps them in their own mappings, returned at free. And one
+ * arena per core, not eight: each arena keeps what its threads freed (the
+ * head buffers of a flushed generation), so fewer arenas hold less. Set
+ * before main() so every thread sees it. */
+__attribute__((constructor)) static void mem_setup(void) {
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  mallopt(M_ARENA_MAX, ncpu < 2 ? 2 : ncpu > 64 ? 64 : (int)ncpu);
+}
 #endif
 
 void loom_mem_trim(void) {

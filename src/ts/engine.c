@@ -35,7 +35,7 @@ void ts_engine_options_default(ts_engine_options *o) {
   memset(o, 0, sizeof *o);
   o->durability = TS_DURABLE;
   o->batch_interval_ms = 100;
-  o->head_max_bytes = 256ull << 20;
+  o->head_max_bytes = 24ull << 20; /* encoded: ~6M sensor points */
   o->flush_interval_s = 600;
   o->partition_ns = 86400 * LOOM_NS_PER_S;
   o->block_points = 1024;
@@ -368,9 +368,10 @@ int ts_engine_write_lp(ts_engine *e, const char *dbname, const lp_batch *batch, 
   }
   bool flush = e->head_bytes > e->opt.head_max_bytes;
   /* Backpressure: the active head fills while the previous one is being
-   * written; past twice its limit the writer waits for that flush, so
-   * memory stays bounded when ingest outruns the disk. */
-  bool wait = !e->replaying && e->head_bytes > 2 * e->opt.head_max_bytes;
+   * written; past 1.5 times its limit the writer waits for that flush, so
+   * the heads stay under ~2.5 limits when ingest outruns the flush (a busy
+   * machine, a slow disk). */
+  bool wait = !e->replaying && e->head_bytes > e->opt.head_max_bytes + e->opt.head_max_bytes / 2;
   pthread_rwlock_unlock(&e->lock);
   loom_buf_deinit(&rec);
   atomic_fetch_add(&e->st_points, res->points_written);
