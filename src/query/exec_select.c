@@ -110,6 +110,13 @@ static int run_groups(plan *p, const ts_measurement_info *m, sser *ss, const grp
   int rc = 0;
   for (uint32_t q = 0; q < n_g; q++) {
     uint32_t i = g[q].i, j = g[q].j;
+    if (q + 4 < n_g) { /* series metadata is scattered: fetch ahead */
+      const char *ahead = (const char *)ss[g[q + 4].i].s;
+      __builtin_prefetch(ahead);
+      __builtin_prefetch(ahead + 64);
+      __builtin_prefetch(ahead + 128);
+      __builtin_prefetch(ahead + 192);
+    }
     (*series_seen)++;
     if (*series_seen <= p->s->soffset) continue;
     if (p->s->slimit && *series_seen > p->s->soffset + p->s->slimit) break;
@@ -265,6 +272,13 @@ static int run_measurement(plan *p, const ts_measurement_info *m, int64_t *serie
   uint32_t n = 0;
   for (uint32_t i = 0; i < m->n_series; i++) {
     const ts_series_info *s = m->series[i];
+    if (i + 8 < m->n_series) { /* series metadata is scattered: fetch ahead */
+      const char *ahead = (const char *)m->series[i + 8];
+      __builtin_prefetch(ahead);
+      __builtin_prefetch(ahead + 64);
+      __builtin_prefetch(ahead + 128);
+      __builtin_prefetch(ahead + 192);
+    }
     int r = qx_cond_series(p->cond, m, s, p->rc, c->err, sizeof c->err);
     if (r < 0) {
       rc = r;
