@@ -42,6 +42,7 @@ typedef struct loom_api {
   api_principals *principals; /* token -> principal cache (principal.c) */
   sec_backoff *backoff;   /* login back-off, behind backoff_lock */
   pthread_mutex_t backoff_lock;
+  int64_t backoff_swept_ms; /* wall clock of the last sec_backoff_sweep (under backoff_lock) */
   sec_password_limits pw_limits; /* argon2id cost for new password hashes */
   struct api_device_hub *devices; /* device API: RPC long polls, activity (device_api.c) */
   int64_t started_ns;

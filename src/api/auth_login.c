@@ -3,8 +3,10 @@
  * "password"} -> {"token": "lm_s_...", "expires_ms", "user"}; POST
  * /api/v1/auth/logout revokes the presented session; GET /api/v1/auth/me
  * says who the token is. Brute force: sec/backoff per account and per client
- * address (429 with Retry-After); an unknown account costs the same argon2id
- * time as a known one. Every attempt is audited.
+ * address (429 with Retry-After; limits in sec/backoff.h: 5 failures per
+ * account and 20 per address are free, then 1 s doubling up to 15 min); an
+ * unknown account costs the same argon2id time as a known one. Every attempt
+ * is audited. Sessions last 12 hours.
  */
 #include <ctype.h>
 #include <sodium.h>
@@ -45,6 +47,10 @@ void auth_login(api_call *c) {
 
   uint64_t retry = 0;
   pthread_mutex_lock(&c->api->backoff_lock);
+  if (now_ms() - c->api->backoff_swept_ms > 60000) { /* return quiet keys' memory */
+    sec_backoff_sweep(c->api->backoff, (uint64_t)now_ms());
+    c->api->backoff_swept_ms = now_ms();
+  }
   int rc = sec_backoff_check(c->api->backoff, account, addr, (uint64_t)now_ms(), &retry);
   pthread_mutex_unlock(&c->api->backoff_lock);
   if (rc == LOOM_EAGAIN) {

@@ -2,7 +2,8 @@
  * /api/v1/tenants: platform admins create, list and delete tenants (each
  * gets its own engine database, named by db_name or generated); a tenant's
  * own users read it and its admins edit its name and industry. Region and
- * database are platform decisions.
+ * database are platform decisions. Deleting a tenant (refused while it has
+ * users, assets, profiles or devices) drops its engine database.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -66,5 +67,23 @@ void rest_tenant_update(api_call *c) {
 }
 
 void rest_tenant_delete(api_call *c) {
-  rest_do_delete(c, META_TENANT, api_param(c, "tenantId"), false);
+  const char *id = api_param(c, "tenantId");
+  json_t *t = NULL;
+  char err[256] = "", db[80];
+  int rc = meta_get(c->api->meta, META_TENANT, c->scope, id, &t, err, sizeof err);
+  if (rc) {
+    api_error_rc(c->req, rc, err);
+    return;
+  }
+  snprintf(db, sizeof db, "%s", json_string_value(json_object_get(t, "db_name")));
+  json_decref(t);
+  if (rest_do_delete(c, META_TENANT, id, true)) return;
+  /* the tenant is gone (it had no users or devices left): so is its data,
+   * so that a later tenant given the same db_name starts empty */
+  rc = ts_db_drop(c->api->engine, db);
+  if (rc && rc != LOOM_ENOTFOUND) {
+    api_error_rc(c->req, rc, "the tenant was deleted but its database could not be dropped");
+    return;
+  }
+  http_respond(c->req, 204, NULL, NULL, 0);
 }

@@ -246,3 +246,16 @@ def test_registry_errors_have_stable_codes(srv):
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     r = requests.get(srv.url + "/api/v1/devices", headers={"Authorization": "Token lm_a_" + "A" * 43}, timeout=10)
     assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+
+
+def test_registry_tenant_delete_refused_while_used_then_drops_its_database(srv):
+    admin, t = setup_tenant(srv)
+    u = ok(admin.post("/users", {"email": "v@acme.com", "role": "viewer", "tenant_id": t["id"]}), 201)
+    assert srv.write("m v=1", db=t["db_name"]).status_code == 204
+    r = admin.delete(f"/tenants/{t['id']}")
+    assert r.status_code == 409 and "users" in r.json()["error"]["message"]
+    ok(admin.delete(f"/users/{u['id']}"), 204)
+    ok(admin.delete(f"/tenants/{t['id']}"), 204)
+    dbs = [v[0] for v in ok(srv.query("SHOW DATABASES"))["results"][0]["series"][0]["values"]]
+    assert t["db_name"] not in dbs
+    assert admin.get(f"/tenants/{t['id']}").status_code == 404
