@@ -48,6 +48,8 @@
 #define DEV_KEYS_MAX 64                 /* keys in clientKeys / sharedKeys */
 #define DEV_BODY_MAX (4u << 20)         /* request body bytes (a JSON tree costs ~10x that) */
 #define DEV_MEASUREMENT_FALLBACK "telemetry"
+#define DEV_PROFILE_TTL_MS 5000         /* a cached profile name is used this long */
+#define DEV_PROFILE_CACHE 1024          /* profile names cached at most */
 
 typedef enum dev_kind {
   DEV_TELEMETRY,
@@ -86,6 +88,13 @@ typedef struct dev_seen {
   bool dirty;
 } dev_seen;
 
+/* A cached profile name (the measurement of its devices' telemetry). */
+typedef struct dev_prof {
+  char id[META_ID_LEN + 1];
+  char name[256];
+  int64_t fetched_ms; /* monotonic */
+} dev_prof;
+
 struct api_device_hub {
   loom_api *api;
   pthread_t thread;
@@ -98,6 +107,11 @@ struct api_device_hub {
   strmap seen_map; /* device id -> index in seen (under lock) */
   dev_seen **seen;
   size_t n_seen, cap_seen;
+  /* profile id -> name, so telemetry does not queue on the registry's
+   * writer connection (under lock; emptied when full) */
+  strmap prof_map;
+  dev_prof *profs;
+  size_t n_profs;
 };
 
 static int64_t mono_ms(void) { return loom_mono_ns() / LOOM_NS_PER_MS; }
@@ -275,15 +289,47 @@ static void telemetry_done(void *arg, int status) {
   job_free(j);
 }
 
-/* The measurement of a device's telemetry: its profile's name. */
+/* The measurement of a device's telemetry: its profile's name, cached for
+ * DEV_PROFILE_TTL_MS (a rename shows in new points within that time). */
 static void profile_name(dev_job *j, char *out, size_t cap) {
+  struct api_device_hub *h = j->api->devices;
+  const char *pid = j->dev.profile_id;
+  size_t len = strlen(pid);
+  uint64_t hash = strmap_hash(pid, len);
+  int64_t now = mono_ms();
+  uint32_t idx;
+  if (h) {
+    pthread_mutex_lock(&h->lock);
+    bool hit = strmap_get(&h->prof_map, pid, len, hash, &idx) == 0 &&
+               now - h->profs[idx].fetched_ms < DEV_PROFILE_TTL_MS;
+    if (hit) snprintf(out, cap, "%s", h->profs[idx].name);
+    pthread_mutex_unlock(&h->lock);
+    if (hit) return;
+  }
   json_t *prof = NULL;
   snprintf(out, cap, "%s", DEV_MEASUREMENT_FALLBACK);
-  if (meta_get(j->api->meta, META_PROFILE, j->dev.tenant_id, j->dev.profile_id, &prof, NULL, 0))
-    return;
+  if (meta_get(j->api->meta, META_PROFILE, j->dev.tenant_id, pid, &prof, NULL, 0)) return;
   const char *name = json_string_value(json_object_get(prof, "name"));
   if (name && *name) snprintf(out, cap, "%s", name);
   json_decref(prof);
+  if (!h || len > META_ID_LEN) return;
+  pthread_mutex_lock(&h->lock);
+  if (strmap_get(&h->prof_map, pid, len, hash, &idx)) {
+    if (h->n_profs == DEV_PROFILE_CACHE) { /* full: start over (profiles are few) */
+      strmap_deinit(&h->prof_map);
+      strmap_init(&h->prof_map);
+      h->n_profs = 0;
+    }
+    idx = (uint32_t)h->n_profs;
+    memcpy(h->profs[idx].id, pid, len + 1);
+    if (strmap_put(&h->prof_map, h->profs[idx].id, len, hash, idx)) idx = UINT32_MAX;
+    else h->n_profs++;
+  }
+  if (idx != UINT32_MAX) {
+    snprintf(h->profs[idx].name, sizeof h->profs[idx].name, "%s", out);
+    h->profs[idx].fetched_ms = now;
+  }
+  pthread_mutex_unlock(&h->lock);
 }
 
 static void do_telemetry(dev_job *j) {
@@ -925,6 +971,12 @@ int api_device_start(loom_api *api) {
   const char *env = getenv("LOOM_DEVICE_INACTIVITY_MS");
   if (env && atoll(env) > 0) h->inactivity_ms = atoll(env);
   strmap_init(&h->seen_map);
+  strmap_init(&h->prof_map);
+  h->profs = loom_calloc(DEV_PROFILE_CACHE, sizeof *h->profs);
+  if (!h->profs) {
+    loom_free(h);
+    return LOOM_ENOMEM;
+  }
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -935,12 +987,14 @@ int api_device_start(loom_api *api) {
   }
   pthread_condattr_destroy(&ca);
   if (!ok) {
+    loom_free(h->profs);
     loom_free(h);
     return LOOM_ENOMEM;
   }
   if (pthread_create(&h->thread, NULL, hub_main, h)) {
     pthread_cond_destroy(&h->cond);
     pthread_mutex_destroy(&h->lock);
+    loom_free(h->profs);
     loom_free(h);
     return LOOM_EIO;
   }
@@ -968,6 +1022,8 @@ void api_device_free(loom_api *api) {
   for (size_t i = 0; i < h->n_seen; i++) loom_free(h->seen[i]);
   loom_free(h->seen);
   strmap_deinit(&h->seen_map);
+  strmap_deinit(&h->prof_map);
+  loom_free(h->profs);
   pthread_cond_destroy(&h->cond);
   pthread_mutex_destroy(&h->lock);
   loom_free(h);

@@ -81,6 +81,17 @@ def test_device_telemetry_lands_in_tenant_db_and_answers_influxql(srv):
     assert "boiler" not in r.text
 
 
+def test_device_telemetry_measurement_follows_a_profile_rename(srv):
+    p = Plant(srv)
+    ok(requests.post(p.dev("/telemetry"), json={"a": 1}, timeout=30), 200)
+    ok(requests.put(f"{p.api}/device-profiles/{p.profile['id']}", json={"name": "kettle"},
+                    headers=ADMIN, timeout=30))
+    time.sleep(5.5)  # the profile name is cached for 5 s
+    ok(requests.post(p.dev("/telemetry"), json={"a": 2}, timeout=30), 200)
+    names = [v[0] for v in p.select("SHOW MEASUREMENTS")["series"][0]["values"]]
+    assert names == ["boiler", "kettle"]
+
+
 def test_device_telemetry_bad_json_is_400_naming_the_problem_and_stores_nothing(srv):
     p = Plant(srv)
     r = requests.post(p.dev("/telemetry"), data='{"temp": 1,, }', timeout=30)
