@@ -9,8 +9,11 @@
  *
  * Telemetry lands in the tenant's engine database through ingest_lp, the
  * path /write takes (same WAL, same durable acknowledgement): measurement =
- * the device's profile name, tag device=<device name>, field types as
- * ingest/tbjson.h decides. The answer (200, empty body, as ThingsBoard) comes
+ * the device's profile name (kinds of devices keep their keys and types
+ * apart, as InfluxDB measurements do; the name as of the write, cached 5 s,
+ * so a renamed profile or device starts new series), tag device=<device
+ * name>, field types as ingest/tbjson.h decides. A tenant database that the
+ * engine lacks is created on first telemetry. The answer (200, empty body, as ThingsBoard) comes
  * only when the write is durable per the durability mode.
  *
  * The hub (one thread) holds the RPC long polls without occupying a worker:
