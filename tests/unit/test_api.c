@@ -212,6 +212,31 @@ static void test_routes_unknown_path_and_method_are_json_errors(void **state) {
   assert_non_null(strstr(body, "\"code\":\"method_not_allowed\""));
 }
 
+static void test_routes_path_parameters_match_whole_segments(void **state) {
+  fx *f = *state;
+  char body[2048], raw[1024], big[400];
+  const char *id = "00000000-0000-4000-8000-000000000000";
+  snprintf(raw, sizeof raw, "GET /api/v1/devices/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Token " ADMIN
+           "\r\n\r\n", id);
+  assert_int_equal(roundtrip(f, raw, body, sizeof body), 404); /* routed: no such device */
+  assert_non_null(strstr(body, "\"code\":\"not_found\""));
+  snprintf(raw, sizeof raw, "GET /api/v1/devices/%s/ HTTP/1.1\r\nHost: x\r\n\r\n", id);
+  assert_int_equal(roundtrip(f, raw, body, sizeof body), 404); /* trailing slash: no route */
+  assert_null(strstr(body, "unauthorized"));
+  assert_int_equal(roundtrip(f, "GET /api/v1/devices//attributes HTTP/1.1\r\nHost: x\r\n\r\n", body,
+                             sizeof body),
+                   404);
+  assert_null(strstr(body, "unauthorized"));
+  memset(big, 'a', sizeof big - 1);
+  big[sizeof big - 1] = 0;
+  snprintf(raw, sizeof raw, "GET /api/v1/devices/%s HTTP/1.1\r\nHost: x\r\n\r\n", big);
+  assert_int_equal(roundtrip(f, raw, body, sizeof body), 404); /* a segment too long for a parameter */
+  assert_null(strstr(body, "unauthorized"));
+  /* the parameter route still needs its token */
+  snprintf(raw, sizeof raw, "DELETE /api/v1/devices/%s HTTP/1.1\r\nHost: x\r\n\r\n", id);
+  assert_int_equal(roundtrip(f, raw, body, sizeof body), 401);
+}
+
 static void test_routes_need_a_token(void **state) {
   fx *f = *state;
   char body[2048];
@@ -325,6 +350,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_who_device_and_malformed_tokens_are_anonymous, setup, teardown),
       cmocka_unit_test(test_who_from_token_keeps_api_scope_and_gives_sessions_admin),
       cmocka_unit_test_setup_teardown(test_routes_unknown_path_and_method_are_json_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_routes_path_parameters_match_whole_segments, setup, teardown),
       cmocka_unit_test_setup_teardown(test_routes_need_a_token, setup, teardown),
       cmocka_unit_test_setup_teardown(test_routes_session_token_reaches_own_tenant_only, setup, teardown),
       cmocka_unit_test_setup_teardown(test_routes_failed_audit_append_fails_the_action, setup, teardown),
