@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "core/err.h"
 #include "core/mem.h"
@@ -32,6 +33,13 @@ typedef struct vser {
   const char *gkey;      /* the outer's GROUP BY tag values (\x01-joined) */
   const char **ptk, **ptv; /* point tags: the inner's and outer's GROUP BY tags */
   uint32_t n_pt;
+  /* per column, kept by qx_vsrc_row: non-null values, the type of the
+   * first, whether another type followed; and whether the times strictly
+   * increase (in reading order: decrease for DESC) */
+  uint32_t *n_nn;
+  int *t0;
+  bool *mixed;
+  bool up, down;
 } vser;
 
 /* InfluxDB 1.x LIMIT/OFFSET of a raw inner query grouped by tags the outer
@@ -84,6 +92,14 @@ struct qx_vsrc {
   uint32_t next_sid;
   vlim *lims;
   uint32_t n_lims;
+  /* distinct strings of the rows (tags selected as fields repeat a lot):
+   * open addressing, power-of-two size, empty slots have p == NULL */
+  struct vstr {
+    uint64_t h;
+    const char *p;
+    size_t len;
+  } *strs;
+  size_t n_strs, cap_strs;
   uint32_t cur_lim; /* 1 + the vlim of the inner query now running, 0 if none */
 };
 
@@ -113,6 +129,7 @@ void qx_vsrc_free(qx_vsrc *v) {
   }
   loom_free(v->cols);
   loom_free(v->lims);
+  loom_free(v->strs);
   ql_arena_deinit(&v->arena);
   loom_free(v);
 }
@@ -199,8 +216,43 @@ int qx_vsrc_series_begin(qx_vsrc *v, const char *name, const char *const *tk,
   for (size_t i = 0; i < n_cols; i++)
     if (!(s->cols[i] = sdup(v, cols[i]))) return LOOM_ENOMEM;
   s->n_cols = n_cols;
+  s->n_nn = ql_arena_alloc(&v->arena, (n_cols + 1) * sizeof *s->n_nn);
+  s->t0 = ql_arena_alloc(&v->arena, (n_cols + 1) * sizeof *s->t0);
+  s->mixed = ql_arena_alloc(&v->arena, (n_cols + 1) * sizeof *s->mixed);
+  if (!s->n_nn || !s->t0 || !s->mixed) return LOOM_ENOMEM;
+  memset(s->n_nn, 0, (n_cols + 1) * sizeof *s->n_nn);
+  memset(s->t0, 0, (n_cols + 1) * sizeof *s->t0);
+  memset(s->mixed, 0, (n_cols + 1) * sizeof *s->mixed);
+  s->up = s->down = true;
   v->n_ser++;
   return v->cur_lim ? lim_series_init(v, s) : 0;
+}
+
+/* The arena copy of string x, one per distinct value; NULL when out of memory. */
+static const char *intern(qx_vsrc *v, const ts_str *x) {
+  if (v->n_strs * 2 >= v->cap_strs) {
+    size_t nc = v->cap_strs ? v->cap_strs * 2 : 256;
+    struct vstr *nt = loom_calloc(nc, sizeof *nt);
+    if (!nt) return NULL;
+    for (size_t i = 0; i < v->cap_strs; i++) {
+      if (!v->strs[i].p) continue;
+      size_t j = v->strs[i].h & (nc - 1);
+      while (nt[j].p) j = (j + 1) & (nc - 1);
+      nt[j] = v->strs[i];
+    }
+    loom_free(v->strs);
+    v->strs = nt, v->cap_strs = nc;
+  }
+  uint64_t h = XXH3_64bits(x->p, x->len);
+  size_t j = h & (v->cap_strs - 1);
+  for (; v->strs[j].p; j = (j + 1) & (v->cap_strs - 1))
+    if (v->strs[j].h == h && v->strs[j].len == x->len && !memcmp(v->strs[j].p, x->p, x->len))
+      return v->strs[j].p;
+  char *cp = ql_arena_strndup(&v->arena, x->p, x->len);
+  if (!cp) return NULL;
+  v->strs[j] = (struct vstr){h, cp, x->len};
+  v->n_strs++;
+  return cp;
 }
 
 int qx_vsrc_row(qx_vsrc *v, int64_t t, const qx_val *vals, size_t n) {
@@ -219,16 +271,22 @@ int qx_vsrc_row(qx_vsrc *v, int64_t t, const qx_val *vals, size_t n) {
   }
   qx_val *dst = s->vals + (size_t)s->n_rows * s->n_cols;
   const qx_val *prev = s->n_rows ? dst - s->n_cols : NULL;
+  if (s->n_rows) {
+    if (t <= s->ts[s->n_rows - 1]) s->up = false;
+    if (t >= s->ts[s->n_rows - 1]) s->down = false;
+  }
   for (size_t i = 0; i < n; i++) {
     dst[i] = vals[i];
-    if (vals[i].type == TS_STRING && prev && prev[i].type == TS_STRING &&
-        prev[i].v.s.len == vals[i].v.s.len &&
+    if (vals[i].type) {
+      if (!s->n_nn[i]++) s->t0[i] = vals[i].type;
+      else if (vals[i].type != s->t0[i]) s->mixed[i] = true;
+    }
+    if (vals[i].type != TS_STRING) continue;
+    if (prev && prev[i].type == TS_STRING && prev[i].v.s.len == vals[i].v.s.len &&
         !memcmp(prev[i].v.s.p, vals[i].v.s.p, vals[i].v.s.len)) {
-      dst[i].v.s.p = prev[i].v.s.p; /* repeated strings (tags as fields) share one copy */
-    } else if (vals[i].type == TS_STRING) {
-      char *cp = ql_arena_strndup(&v->arena, vals[i].v.s.p, vals[i].v.s.len);
-      if (!cp) return LOOM_ENOMEM;
-      dst[i].v.s.p = cp;
+      dst[i].v.s.p = prev[i].v.s.p;
+    } else if (!(dst[i].v.s.p = intern(v, &vals[i].v.s))) {
+      return LOOM_ENOMEM;
     }
   }
   s->ts[s->n_rows++] = t;
@@ -352,6 +410,72 @@ static int sort_by_occ(rowref *rr, uint32_t n, uint32_t max_occ) {
   return 0;
 }
 
+/* finish_series for a series whose times strictly increase in reading
+ * order: one sub-series, columns filled in one pass each. */
+static int finish_strict(qx_vsrc *v, uint32_t ord, vser *s, bool desc, vmeas *m,
+                         const int *fidx, int mk) {
+  uint32_t n = s->n_rows;
+  size_t nc = s->n_cols;
+  if (!n) return 0;
+  ts_series_info *si = ql_arena_alloc(&v->arena, sizeof *si);
+  uint32_t *cids = ql_arena_alloc(&v->arena, (nc + 2) * sizeof *cids);
+  uint16_t *fis = ql_arena_alloc(&v->arena, (nc + 2) * sizeof *fis);
+  char *key = ql_arena_alloc(&v->arena, 24);
+  if (!si || !cids || !fis || !key) return LOOM_ENOMEM;
+  snprintf(key, 24, "%010u.%010u", ord, 0u);
+  uint32_t n_used = 0;
+  for (size_t c = 0; c < nc + 1; c++) {
+    bool marker = c == nc;
+    ts_type t = marker ? TS_BOOL : m->fields[fidx[c]].type;
+    bool exact = marker || (!s->mixed[c] && s->t0[c] == (int)t);
+    uint32_t cnt = marker ? n : exact ? s->n_nn[c] : 0;
+    if (!exact)
+      for (uint32_t r = 0; r < n; r++) {
+        qx_val x = s->vals[(size_t)r * nc + c];
+        if (x.type && conv(&x, t)) cnt++;
+      }
+    if (!cnt) continue;
+    uint32_t id;
+    int rc = new_col(v, t, cnt, &id);
+    if (rc) return rc;
+    vcol *vc = &v->cols[id & ~QX_VCOL_BIT];
+    if (marker) {
+      for (uint32_t r = 0; r < n; r++) vc->ts[r] = s->ts[desc ? n - 1 - r : r];
+      memset(vc->vals, 0, n);
+      vc->n = n;
+    } else if (exact && t == TS_FLOAT) {
+      double *dv = vc->vals;
+      uint32_t k = 0;
+      for (uint32_t r = 0; r < n; r++) {
+        uint32_t row = desc ? n - 1 - r : r;
+        const qx_val *x = &s->vals[(size_t)row * nc + c];
+        if (!x->type) continue;
+        vc->ts[k] = s->ts[row];
+        dv[k++] = x->v.f;
+      }
+      vc->n = k;
+    } else {
+      for (uint32_t r = 0; r < n; r++) {
+        uint32_t row = desc ? n - 1 - r : r;
+        qx_val x = s->vals[(size_t)row * nc + c];
+        if (!x.type || (!exact && !conv(&x, t))) continue;
+        col_put(vc, s->ts[row], &x);
+      }
+    }
+    cids[n_used] = id;
+    fis[n_used] = (uint16_t)(marker ? mk : fidx[c]);
+    n_used++;
+  }
+  si->sid = v->next_sid++;
+  si->key = key;
+  si->n_tags = s->n_tags;
+  si->tags = s->tags;
+  si->n_cols = n_used;
+  si->col_ids = cids;
+  si->field_idx = fis;
+  return add_series(m, si);
+}
+
 /* Split one inner series into sub-series whose timestamps are unique (the
  * k-th row at a timestamp goes to sub-series k), each with one column per
  * field that has values plus the row marker. */
@@ -378,6 +502,10 @@ static int finish_series(qx_vsrc *v, uint32_t ord, vser *s, bool desc) {
       rc = fidx[c];
       goto out;
     }
+  }
+  if (desc ? s->down : s->up) { /* one sub-series, rows in order */
+    rc = finish_strict(v, ord, s, desc, m, fidx, mk);
+    goto out;
   }
   /* rows in ascending time, stable; occurrence index per timestamp */
   bool sorted = true;
