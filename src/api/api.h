@@ -181,6 +181,8 @@ void rest_rpc_send(api_call *c);
 void rest_rpc_list(api_call *c);
 void rest_rpc_get(api_call *c);
 void rest_audit_list(api_call *c);
+void rest_telemetry_latest(api_call *c);
+void rest_telemetry_history(api_call *c);
 void rest_routes(api_call *c);
 void auth_login(api_call *c);
 void auth_logout(api_call *c);

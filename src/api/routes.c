@@ -101,6 +101,8 @@ static const api_route routes[] = {
   {P, "/api/v1/devices/{id}/rpc",     S(RPC_SEND), OWN, NULL, rest_rpc_send, 0},
   {G, "/api/v1/devices/{id}/rpc",     S(RPC_READ), OWN, NULL, rest_rpc_list, 0},
   {G, "/api/v1/rpc/{id}",             S(RPC_READ), OWN, NULL, rest_rpc_get, 0},
+  {G, "/api/v1/devices/{id}/telemetry/latest",   S(TELEMETRY_READ), OWN, NULL, rest_telemetry_latest, 0},
+  {G, "/api/v1/devices/{id}/telemetry",          S(TELEMETRY_READ), OWN, NULL, rest_telemetry_history, 0},
 
   {G, "/api/v1/audit",                S(AUDIT_READ), OWN, NULL, rest_audit_list, 0},
 

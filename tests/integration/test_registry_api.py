@@ -259,3 +259,33 @@ def test_registry_tenant_delete_refused_while_used_then_drops_its_database(srv):
     dbs = [v[0] for v in ok(srv.query("SHOW DATABASES"))["results"][0]["series"][0]["values"]]
     assert t["db_name"] not in dbs
     assert admin.get(f"/tenants/{t['id']}").status_code == 404
+
+
+def test_registry_device_telemetry_latest_and_aggregated_history(srv):
+    admin, t = setup_tenant(srv)
+    ok(admin.post("/users", {"email": "v@acme.com", "role": "viewer", "tenant_id": t["id"], "password": PW}), 201)
+    prof = ok(admin.post("/device-profiles", {"name": "boiler", "tenant_id": t["id"]}), 201)
+    dev = ok(admin.post("/devices", {"name": "b 1", "profile_id": prof["id"], "tenant_id": t["id"]}), 201)
+    other = ok(admin.post("/devices", {"name": "b2", "profile_id": prof["id"], "tenant_id": t["id"]}), 201)
+    t0 = 1_700_000_000_000
+    lines = [f"boiler,device=b\\ 1 temp={20 + i},on=true {(t0 + i * 60_000) * 1_000_000}" for i in range(120)]
+    lines.append(f"boiler,device=b2 temp=99 {(t0 + 5) * 1_000_000}")
+    assert srv.write("\n".join(lines), db=t["db_name"]).status_code == 204
+    v = Api(srv.url, ok(login(srv, "v@acme.com"))["token"])
+    latest = ok(v.get(f"/devices/{dev['id']}/telemetry/latest"))
+    assert latest == {"on": [{"ts": t0 + 119 * 60_000, "value": True}], "temp": [{"ts": t0 + 119 * 60_000, "value": 139}]}
+    hist = ok(v.get(f"/devices/{dev['id']}/telemetry", keys="temp", startTs=t0, endTs=t0 + 7_200_000,
+                    interval=3_600_000, agg="MAX"))
+    # hour buckets from the hour (t0 is 800 s past one): minutes 0..46, 47..106, 107..119
+    h0 = t0 - t0 % 3_600_000
+    assert hist == {"temp": [{"ts": h0, "value": 66}, {"ts": h0 + 3_600_000, "value": 126},
+                             {"ts": h0 + 7_200_000, "value": 139}]}
+    raw = ok(v.get(f"/devices/{dev['id']}/telemetry", keys="temp", startTs=t0, endTs=t0 + 600_000, limit=3))
+    assert raw == {"temp": [{"ts": t0 + k * 60_000, "value": 20 + k} for k in (9, 8, 7)]}
+    # too many buckets, and another tenant's view
+    assert v.get(f"/devices/{dev['id']}/telemetry", keys="temp", startTs=0, endTs=t0, interval=1000, agg="AVG").status_code == 400
+    assert ok(v.get(f"/devices/{other['id']}/telemetry/latest", keys="temp")) == {"temp": [{"ts": t0 + 5, "value": 99}]}
+    _, t2 = setup_tenant(srv, "Other", "CN-JS")
+    ok(admin.post("/users", {"email": "v@other.com", "role": "viewer", "tenant_id": t2["id"], "password": PW}), 201)
+    v2 = Api(srv.url, ok(login(srv, "v@other.com"))["token"])
+    assert v2.get(f"/devices/{dev['id']}/telemetry/latest").status_code == 404
