@@ -78,6 +78,29 @@ void loom_free(void *ptr) {
   free(base);
 }
 
+void *loom_malloc_sized(size_t n) {
+  if (should_fail(n)) return NULL;
+  void *p = malloc(n ? n : 1);
+  if (p) atomic_fetch_add(&used, n);
+  return p;
+}
+
+void *loom_realloc_sized(void *ptr, size_t old, size_t n) {
+  if (!ptr) return loom_malloc_sized(n);
+  if (n > old && should_fail(n - old)) return NULL;
+  void *p = realloc(ptr, n ? n : 1);
+  if (!p) return NULL;
+  atomic_fetch_add(&used, n);
+  atomic_fetch_sub(&used, old);
+  return p;
+}
+
+void loom_free_sized(void *ptr, size_t n) {
+  if (!ptr) return;
+  atomic_fetch_sub(&used, n);
+  free(ptr);
+}
+
 char *loom_strndup(const char *s, size_t n) {
   char *p = loom_malloc(n + 1);
   if (!p) return NULL;

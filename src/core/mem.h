@@ -24,6 +24,16 @@ void loom_free(void *p);
 char *loom_strdup(const char *s);
 char *loom_strndup(const char *s, size_t n);
 
+/* The same without the 16-byte size header, for the many small buffers
+ * whose owner knows their size anyway (head buffers, reference arrays): the
+ * caller passes that size back to realloc and free, exactly as allocated.
+ * Accounted, limited and failure-injected like loom_malloc. Never mix them
+ * with the functions above on one pointer. loom_free_sized(NULL, n) is a
+ * no-op; loom_realloc_sized(NULL, 0, n) allocates. */
+void *loom_malloc_sized(size_t n);
+void *loom_realloc_sized(void *p, size_t old_n, size_t n);
+void loom_free_sized(void *p, size_t n);
+
 /* Bytes currently allocated through this layer. */
 size_t loom_mem_used(void);
 

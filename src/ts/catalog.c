@@ -42,7 +42,7 @@ static void meta_unref(ts_meta *m) {
 static void col_free(ts_col *col) {
   ts_headbuf_deinit(&col->act);
   ts_headbuf_deinit(&col->frz);
-  loom_free(col->refs);
+  loom_free_sized(col->refs, (size_t)col->cap_refs * sizeof *col->refs);
   ts_col_forget_last(col);
 }
 
@@ -382,7 +382,7 @@ void ts_catalog_series_drop(ts_catalog *c, ts_db *db, uint32_t sid) {
 int ts_col_add_ref(ts_col *col, ts_seginfo *seg, uint32_t col_index) {
   if (col->n_refs == col->cap_refs) {
     uint32_t cap = col->cap_refs ? col->cap_refs * 2 : 4;
-    ts_segref *r = loom_realloc(col->refs, cap * sizeof *r);
+    ts_segref *r = loom_realloc_sized(col->refs, (size_t)col->cap_refs * sizeof *r, cap * sizeof *r);
     if (!r) return LOOM_ENOMEM;
     col->refs = r;
     col->cap_refs = cap;

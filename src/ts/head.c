@@ -54,7 +54,7 @@ int64_t ts_headbuf_min_ts(const ts_headbuf *h) { return h->n ? h->min_ts : 0; }
 int64_t ts_headbuf_max_ts(const ts_headbuf *h) { return h->n ? h->max_ts : 0; }
 
 void ts_headbuf_deinit(ts_headbuf *h) {
-  loom_free(h->buf);
+  loom_free_sized(h->buf, h->cap);
   ts_headbuf_init(h);
 }
 
@@ -112,7 +112,7 @@ int ts_headbuf_append(ts_headbuf *h, ts_type type, int64_t ts, const ts_value *v
     if (cap < 48) cap = 48;
     if (!h->cap && cap < (size_t)h->hint16 * 16) cap = (size_t)h->hint16 * 16;
     if (cap > UINT32_MAX) return LOOM_ERANGE;
-    uint8_t *nb = loom_realloc(h->buf, cap);
+    uint8_t *nb = loom_realloc_sized(h->buf, h->cap, cap);
     if (!nb) return LOOM_ENOMEM;
     grown = (int)(cap - h->cap);
     h->buf = nb;

@@ -672,6 +672,8 @@ fail:
  * column with one block takes ~200 bytes; encoded ~40. The engine drops the
  * names once it has registered a segment (ts_segment_drop_names), leaving
  * only the bodies (type, block entries). */
+typedef _Atomic(ts_seg_column *) colslot;
+
 struct ts_segment {
   char *path;
   const uint8_t *map;
@@ -688,7 +690,10 @@ struct ts_segment {
   const uint8_t *names; /* the index bytes the name offsets point into (NULL after drop) */
   bool dropped;         /* ts_segment_drop_names was called */
   uint64_t index_off;   /* file offset of the index: bound for block offsets */
-  _Atomic(ts_seg_column *) *cache; /* n_columns decoded columns, NULL until asked */
+  /* n_columns decoded columns, NULL until asked; the array itself is made
+   * at the first ts_segment_column (a segment only flushed and compacted
+   * never needs it) */
+  colslot *_Atomic cache;
 };
 
 static void set_err(char *err, size_t errlen, const char *path, const char *fmt, ...)
@@ -876,8 +881,7 @@ static int load_index(ts_segment *s, char *err, size_t errlen) {
   if (ncol) {
     s->body_off = loom_malloc((size_t)ncol * sizeof *s->body_off);
     s->name_off = loom_malloc((size_t)ncol * sizeof *s->name_off);
-    s->cache = loom_calloc((size_t)ncol, sizeof *s->cache);
-    if (!s->body_off || !s->name_off || !s->cache) {
+    if (!s->body_off || !s->name_off) {
       set_err(err, errlen, path, "out of memory loading index");
       return LOOM_ENOMEM;
     }
@@ -947,7 +951,8 @@ int ts_segment_drop_names(ts_segment *s) {
     at += len;
   }
   for (uint32_t i = 0; i < s->n_columns; i++) { /* decoded columns lose their names too */
-    ts_seg_column *c = atomic_load(&s->cache[i]);
+    colslot *slots = atomic_load(&s->cache);
+    ts_seg_column *c = slots ? atomic_load(&slots[i]) : NULL;
     if (c) {
       c->series_key = c->field = NULL;
       c->key_len = c->field_len = 0;
@@ -968,8 +973,9 @@ int ts_segment_drop_names(ts_segment *s) {
 void ts_segment_close(ts_segment *s) {
   if (!s) return;
   if (s->mapped && s->map) munmap((void *)s->map, s->size);
-  for (uint32_t i = 0; s->cache && i < s->n_columns; i++) loom_free(atomic_load(&s->cache[i]));
-  loom_free(s->cache);
+  colslot *slots = atomic_load(&s->cache);
+  for (uint32_t i = 0; slots && i < s->n_columns; i++) loom_free(atomic_load(&slots[i]));
+  loom_free(slots);
   loom_free(s->body_off);
   loom_free(s->name_off);
   loom_free(s->bodies);
@@ -1073,7 +1079,20 @@ uint64_t ts_segment_nblocks(const ts_segment *s) { return s->n_blocks; }
 
 const ts_seg_column *ts_segment_column(const ts_segment *s, uint32_t i) {
   if (i >= s->n_columns) return NULL;
-  ts_seg_column *c = atomic_load(&s->cache[i]);
+  colslot *slots = atomic_load(&s->cache);
+  if (!slots) {
+    colslot *mine = loom_malloc_nofail((size_t)s->n_columns * sizeof *mine);
+    if (!mine) return NULL;
+    for (uint32_t k = 0; k < s->n_columns; k++) atomic_init(&mine[k], NULL);
+    colslot *none = NULL;
+    if (atomic_compare_exchange_strong(&((ts_segment *)s)->cache, &none, mine)) {
+      slots = mine;
+    } else {
+      loom_free(mine); /* another thread made it first */
+      slots = none;
+    }
+  }
+  ts_seg_column *c = atomic_load(&slots[i]);
   if (c) return c;
   ts_seg_column tmp;
   if (column_parse(s, i, &tmp, NULL, 0, 0)) return NULL; /* validated at open: cannot happen */
@@ -1088,7 +1107,7 @@ const ts_seg_column *ts_segment_column(const ts_segment *s, uint32_t i) {
   }
   c->blocks = blk;
   ts_seg_column *expected = NULL;
-  if (!atomic_compare_exchange_strong(&((ts_segment *)s)->cache[i], &expected, c)) {
+  if (!atomic_compare_exchange_strong(&slots[i], &expected, c)) {
     loom_free(c); /* another thread decoded it first */
     c = expected;
   }
@@ -1098,7 +1117,8 @@ const ts_seg_column *ts_segment_column(const ts_segment *s, uint32_t i) {
 int ts_segment_column_read(const ts_segment *s, uint32_t i, ts_seg_column *col, ts_seg_block *blocks,
                            uint32_t cap) {
   if (i >= s->n_columns) return LOOM_EINVAL;
-  ts_seg_column *c = atomic_load(&s->cache[i]);
+  colslot *slots = atomic_load(&s->cache);
+  ts_seg_column *c = slots ? atomic_load(&slots[i]) : NULL;
   if (c) {
     *col = *c;
     if (cap < c->n_blocks) return LOOM_ERANGE;
@@ -1222,7 +1242,8 @@ int ts_segment_read_block(const ts_segment *s, uint32_t col, uint32_t block, int
                           void *vals, uint32_t cap, loom_buf *strbuf, char *err, size_t errlen) {
   if (err && errlen) err[0] = 0;
   ts_seg_block b;
-  const ts_seg_column *cached = col < s->n_columns ? atomic_load(&s->cache[col]) : NULL;
+  colslot *slots = atomic_load(&s->cache);
+  const ts_seg_column *cached = slots && col < s->n_columns ? atomic_load(&slots[col]) : NULL;
   if (cached && block < cached->n_blocks) {
     b = cached->blocks[block];
   } else {
