@@ -69,7 +69,8 @@ typedef struct vcol {
   ts_type type;
   uint32_t n;
   int64_t *ts;
-  void *vals; /* typed array (types.h) */
+  void *vals;   /* typed array (types.h) */
+  bool in_arena; /* small columns live in the arena (not freed one by one) */
 } vcol;
 
 /* One virtual measurement under construction. */
@@ -124,6 +125,7 @@ void qx_vsrc_free(qx_vsrc *v) {
   }
   loom_free(v->ms);
   for (uint32_t i = 0; i < v->n_cols; i++) {
+    if (v->cols[i].in_arena) continue;
     loom_free(v->cols[i].ts);
     loom_free(v->cols[i].vals);
   }
@@ -260,7 +262,7 @@ int qx_vsrc_row(qx_vsrc *v, int64_t t, const qx_val *vals, size_t n) {
   vser *s = &v->ser[v->n_ser - 1];
   if (n != s->n_cols) return LOOM_EINVAL;
   if (s->n_rows == s->cap_rows) {
-    uint32_t nc = s->cap_rows ? s->cap_rows * 2 : 64;
+    uint32_t nc = s->cap_rows ? s->cap_rows * 2 : 8;
     int64_t *nt = loom_realloc(s->ts, nc * sizeof *nt);
     if (!nt) return LOOM_ENOMEM;
     s->ts = nt;
@@ -345,6 +347,14 @@ static int new_col(qx_vsrc *v, ts_type type, uint32_t cap, uint32_t *id) {
   vcol *c = &v->cols[v->n_cols];
   memset(c, 0, sizeof *c);
   c->type = type;
+  if (cap <= 16) { /* most inner aggregates: a few rows per series */
+    c->in_arena = true;
+    c->ts = ql_arena_alloc(&v->arena, (cap + 1) * sizeof *c->ts);
+    c->vals = ql_arena_alloc(&v->arena, (cap + 1) * ts_type_size(type));
+    if (!c->ts || !c->vals) return LOOM_ENOMEM;
+    *id = QX_VCOL_BIT | v->n_cols++;
+    return 0;
+  }
   c->ts = loom_malloc((cap + 1) * sizeof *c->ts);
   c->vals = loom_malloc((cap + 1) * ts_type_size(type));
   if (!c->ts || !c->vals) {
