@@ -6,7 +6,9 @@
  * address (429 with Retry-After; limits in sec/backoff.h: 5 failures per
  * account and 20 per address are free, then 1 s doubling up to 15 min); an
  * unknown account costs the same argon2id time as a known one. Every attempt
- * is audited. Sessions last 12 hours.
+ * is audited. Sessions last 12 hours; a password hashed under older cost
+ * limits is re-hashed at its next login; tokens dead for 30 days are purged
+ * (at most once a minute, by a login).
  */
 #include <ctype.h>
 #include <sodium.h>
@@ -19,6 +21,7 @@
 #include "core/timeutil.h"
 
 #define SESSION_TTL_MS (12LL * 3600 * 1000) /* a login lasts 12 hours */
+#define TOKEN_KEEP_MS (30LL * 24 * 3600 * 1000) /* expired/revoked tokens kept 30 days */
 
 static int64_t now_ms(void) { return loom_now_ns() / 1000000; }
 
@@ -47,9 +50,11 @@ void auth_login(api_call *c) {
 
   uint64_t retry = 0;
   pthread_mutex_lock(&c->api->backoff_lock);
+  bool purge = false;
   if (now_ms() - c->api->backoff_swept_ms > 60000) { /* return quiet keys' memory */
     sec_backoff_sweep(c->api->backoff, (uint64_t)now_ms());
     c->api->backoff_swept_ms = now_ms();
+    purge = true;
   }
   int rc = sec_backoff_check(c->api->backoff, account, addr, (uint64_t)now_ms(), &retry);
   pthread_mutex_unlock(&c->api->backoff_lock);
@@ -65,6 +70,8 @@ void auth_login(api_call *c) {
     api_error(c->req, 429, "too many failed logins: wait before trying again");
     goto out;
   }
+  if (purge) /* sessions pile up one per login: drop those long dead (the audit log keeps them) */
+    meta_token_purge(c->api->meta, now_ms() - TOKEN_KEEP_MS, NULL);
   int found = meta_user_by_email(c->api->meta, account, &ua);
   int ok;
   if (found == 0 && ua.password_hash[0]) {
@@ -90,6 +97,17 @@ void auth_login(api_call *c) {
   pthread_mutex_lock(&c->api->backoff_lock);
   sec_backoff_success(c->api->backoff, account);
   pthread_mutex_unlock(&c->api->backoff_lock);
+  if (sec_password_needs_rehash(&c->api->pw_limits, ua.password_hash) == 1) {
+    /* the cost limits changed since this hash was made: renew it now that
+     * the password is at hand (best effort; the old hash stays valid) */
+    char fresh[SEC_PASSWORD_HASH_MAX];
+    if (!sec_password_hash(&c->api->pw_limits, pw, fresh)) {
+      json_t *sec = json_pack("{s:s}", "password_hash", fresh);
+      if (sec) meta_update(c->api->meta, META_USER, NULL, ua.id, NULL, sec, NULL, NULL, 0);
+      json_decref(sec);
+    }
+    sodium_memzero(fresh, sizeof fresh);
+  }
   char actor[64];
   snprintf(actor, sizeof actor, "user:%s", ua.id);
   if (api_audit_raw(c->api, c->req, actor, ua.tenant_id, "login", account, "success", NULL)) {

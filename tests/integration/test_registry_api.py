@@ -289,3 +289,22 @@ def test_registry_device_telemetry_latest_and_aggregated_history(srv):
     ok(admin.post("/users", {"email": "v@other.com", "role": "viewer", "tenant_id": t2["id"], "password": PW}), 201)
     v2 = Api(srv.url, ok(login(srv, "v@other.com"))["token"])
     assert v2.get(f"/devices/{dev['id']}/telemetry/latest").status_code == 404
+
+
+def test_registry_login_rehashes_a_password_made_under_older_limits(loom_factory):
+    import sqlite3
+    srv = loom_factory(env=FAST).start()
+    admin, t = setup_tenant(srv)
+    ok(admin.post("/users", {"email": "v@acme.com", "role": "viewer", "tenant_id": t["id"], "password": PW}), 201)
+    srv.stop()
+
+    def stored():
+        with sqlite3.connect(os.path.join(srv.data_dir, "meta.db")) as db:
+            return db.execute("SELECT password_hash FROM users WHERE email = 'v@acme.com'").fetchone()[0]
+
+    assert ",t=1," in stored() or "t=1," in stored()  # the test cost (1 pass)
+    again = loom_factory(data_dir=srv.data_dir).start()  # production cost
+    ok(login(again, "v@acme.com"), 200)
+    h = stored()
+    assert h.startswith("$argon2id$") and "t=1," not in h
+    ok(login(again, "v@acme.com"), 200)
