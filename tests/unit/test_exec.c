@@ -416,6 +416,36 @@ static void test_sub_outer_tag_filter_reaches_inner(void **state) {
                       "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"usage\"],\"values\":[[\"2020-01-01T00:01:00Z\",10]]}]}]}\n");
   loom_buf_deinit(&c.body);
 }
+/* Every allocation of the subquery paths failing in turn (LIMIT rule,
+ * pushed-down tag terms, string interning, columns): an error, never a
+ * crash or a leak; and the answer once nothing fails. */
+static void test_sub_out_of_memory_is_clean(void **state) {
+  fx *f = *state;
+  load(f, "t", SUB_TRUCKS);
+  const char *q = "SELECT \"name\", \"driver\", \"load\" FROM (SELECT \"load\", \"cap\" FROM \"diag\" "
+                  "GROUP BY \"name\",\"driver\" ORDER BY time DESC LIMIT 1) WHERE \"load\" >= 0.5 * \"cap\" "
+                  "AND \"driver\" = 'd3' GROUP BY \"name\" ORDER BY time DESC; "
+                  "SELECT count(m) FROM (SELECT model AS m, load FROM diag GROUP BY driver) WHERE driver =~ /d[12]/";
+  int rc = LOOM_ENOMEM;
+  long n = 0;
+  for (; rc != 0 && n < 5000; n++) {
+    qx_options o = {.db = "t", .now_ns = 1700000000000000000LL};
+    cap c = {0};
+    loom_buf_init(&c.body);
+    qx_sink s = {cap_begin, cap_write, &c};
+    loom_mem_fail_after(n);
+    rc = qx_execute(f->e, q, strlen(q), &o, &s);
+    loom_mem_fail_after(-1);
+    assert_true(rc == 0 || rc == LOOM_ENOMEM || rc == LOOM_ECLOSED);
+    if (!rc) {
+      loom_buf_cstr(&c.body);
+      assert_non_null(strstr((const char *)c.body.data, "\"d3\",9"));
+    }
+    loom_buf_deinit(&c.body);
+  }
+  assert_int_equal(rc, 0);
+  assert_true(n > 50); /* the allocations were reached */
+}
 /* sub: end */
 
 /* agg: query speed paths (Loom-only behaviours; the expected answers follow
@@ -620,6 +650,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_sub_lim_offset_applies_twice, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sub_lim_outer_aggregate, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sub_outer_tag_filter_reaches_inner, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_sub_out_of_memory_is_clean, setup, teardown),
       /* agg: */
       cmocka_unit_test(test_agg_float_exact_digits),
       cmocka_unit_test_setup_teardown(test_agg_prefilter, setup, teardown),
