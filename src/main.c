@@ -265,6 +265,10 @@ static int run(const settings *s, bool demo) {
     LOOM_ERROR("cannot start the device API hub", NULL);
     goto out;
   }
+  if (api_rpc_wait_start(&api)) {
+    LOOM_ERROR("cannot start the RPC waiter", NULL);
+    goto out;
+  }
   http_server_options ho = {.listen = s->http, .n_threads = s->http_threads, .handler = api_handle,
                             .user = &api, .log = http_log};
   int hrc = http_server_new(&ho, &http);
@@ -337,6 +341,7 @@ static int run(const settings *s, bool demo) {
 out:
   sim_plant_free(plant);
   api_device_stop(&api); /* answers waiting RPC long polls, so the server's stop need not wait */
+  api_rpc_wait_stop(&api); /* the same for callers waiting for two-way commands */
   if (http) {
     http_server_stop(http);
     http_server_free(http);

@@ -43,6 +43,7 @@ typedef struct loom_api {
   sec_backoff *backoff;   /* login back-off, behind backoff_lock */
   pthread_mutex_t backoff_lock;
   int64_t backoff_swept_ms; /* wall clock of the last sec_backoff_sweep (under backoff_lock) */
+  struct api_rpc_waits *rpc_waits; /* two-way commands awaiting their answer (rest_rpc.c) */
   sec_password_limits pw_limits; /* argon2id cost for new password hashes */
   struct api_device_hub *devices; /* device API: RPC long polls, activity (device_api.c) */
   int64_t started_ns;
@@ -180,6 +181,15 @@ void rest_attr_delete(api_call *c);
 void rest_rpc_send(api_call *c);
 void rest_rpc_list(api_call *c);
 void rest_rpc_get(api_call *c);
+
+/* Two-way commands sent with ?wait=true are answered when the device has
+ * answered (or the command failed, timed out or expired), by one thread that
+ * checks the waiting commands every 100 ms without occupying a worker.
+ * start: after api->meta is set, before the server starts; 0, LOOM_ENOMEM,
+ * LOOM_EIO. stop: before http_server_stop; answers every waiting request
+ * 503 and joins the thread; idempotent; also frees. Main thread. */
+int api_rpc_wait_start(loom_api *api);
+void api_rpc_wait_stop(loom_api *api);
 void rest_audit_list(api_call *c);
 void rest_telemetry_latest(api_call *c);
 void rest_telemetry_history(api_call *c);

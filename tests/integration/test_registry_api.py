@@ -308,3 +308,31 @@ def test_registry_login_rehashes_a_password_made_under_older_limits(loom_factory
     h = stored()
     assert h.startswith("$argon2id$") and "t=1," not in h
     ok(login(again, "v@acme.com"), 200)
+
+
+def test_registry_twoway_rpc_waits_for_the_device_answer(srv):
+    import threading
+    admin, t = setup_tenant(srv)
+    prof = ok(admin.post("/device-profiles", {"name": "P", "tenant_id": t["id"]}), 201)
+    dev = ok(admin.post("/devices", {"name": "d1", "profile_id": prof["id"], "tenant_id": t["id"]}), 201)
+    tok = dev["credentials"]["accessToken"]
+    got = {}
+
+    def call():
+        got["r"] = admin.post(f"/devices/{dev['id']}/rpc", {"method": "getTemp", "params": {}, "timeout_ms": 20000}, wait="true")
+
+    th = threading.Thread(target=call)
+    th.start()
+    poll = requests.get(f"{srv.url}/api/v1/{tok}/rpc", params={"timeout": 5000}, timeout=30)
+    assert poll.status_code == 200, poll.text
+    cmd = poll.json()
+    assert cmd["method"] == "getTemp"
+    assert requests.post(f"{srv.url}/api/v1/{tok}/rpc/{cmd['id']}", json={"temp": 21.5}, timeout=30).status_code == 200
+    th.join(30)
+    r = got["r"]
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "successful" and r.json()["response"] == {"temp": 21.5}
+    # nobody answers: 504 with the command once its timeout has passed
+    t0 = time.time()
+    r = admin.post(f"/devices/{dev['id']}/rpc", {"method": "x", "timeout_ms": 300}, wait="true")
+    assert r.status_code == 504 and r.json()["method"] == "x" and time.time() - t0 < 5
