@@ -367,11 +367,11 @@ int ts_engine_write_lp(ts_engine *e, const char *dbname, const lp_batch *batch, 
     logged = rc == 0;
   }
   bool flush = e->head_bytes > e->opt.head_max_bytes;
-  /* Backpressure: the active head fills while the previous one is being
-   * written; past 1.5 times its limit the writer waits for that flush, so
-   * the heads stay under ~2.5 limits when ingest outruns the flush (a busy
-   * machine, a slow disk). */
-  bool wait = !e->replaying && e->head_bytes > e->opt.head_max_bytes + e->opt.head_max_bytes / 2;
+  /* Backpressure: a writer that took the active head past its limit waits
+   * until that head is frozen for a flush: at once when none is running,
+   * else when the running one is done. The heads then stay near two limits
+   * even when ingest outruns the flush (a busy machine, a slow disk). */
+  bool wait = !e->replaying && flush;
   pthread_rwlock_unlock(&e->lock);
   loom_buf_deinit(&rec);
   atomic_fetch_add(&e->st_points, res->points_written);
@@ -384,12 +384,12 @@ int ts_engine_write_lp(ts_engine *e, const char *dbname, const lp_batch *batch, 
     if (wait && e->thread_started && !e->bg_stop) {
       /* At most a few seconds: a flush that keeps failing (full disk) must
        * not stall writers forever; they then see its error elsewhere. */
-      uint64_t gen = e->flush_gen;
+      uint64_t gen = e->freeze_gen;
       struct timespec until;
       clock_gettime(CLOCK_REALTIME, &until);
       until.tv_sec += 5;
-      while (e->flush_gen == gen && !e->bg_stop &&
-             pthread_cond_timedwait(&e->flushed_cv, &e->bg_mu, &until) == 0) {
+      while (e->freeze_gen == gen && !e->bg_stop &&
+             pthread_cond_timedwait(&e->frozen_cv, &e->bg_mu, &until) == 0) {
       }
     }
     pthread_mutex_unlock(&e->bg_mu);
@@ -585,7 +585,7 @@ int ts_engine_open(const ts_engine_options *o, ts_engine **out, char *err, size_
   pthread_mutex_init(&e->zmu, NULL);
   pthread_mutex_init(&e->bg_mu, NULL);
   pthread_cond_init(&e->bg_cv, NULL);
-  pthread_cond_init(&e->flushed_cv, NULL);
+  pthread_cond_init(&e->frozen_cv, NULL);
   ts_catalog_init(&e->cat);
   e->next_seq = 1;
   int rc;
@@ -679,10 +679,6 @@ int ts_engine_flush(ts_engine *e) {
   for (uint32_t i = 0; !rc && i < e->cat.n_dbs; i++) rc = ts_compact_db(e, e->cat.dbs[i]);
   e->last_flush_ns = loom_mono_ns();
   pthread_mutex_unlock(&e->flush_mu);
-  pthread_mutex_lock(&e->bg_mu);
-  e->flush_gen++;
-  pthread_cond_broadcast(&e->flushed_cv);
-  pthread_mutex_unlock(&e->bg_mu);
   /* The frozen heads and compaction buffers just freed are large and
    * scattered: hand the free pages back so RSS follows real use. */
   loom_mem_trim();
@@ -695,7 +691,7 @@ void ts_engine_close(ts_engine *e) {
     pthread_mutex_lock(&e->bg_mu);
     e->bg_stop = true;
     pthread_cond_signal(&e->bg_cv);
-    pthread_cond_broadcast(&e->flushed_cv);
+    pthread_cond_broadcast(&e->frozen_cv);
     pthread_mutex_unlock(&e->bg_mu);
     pthread_join(e->thread, NULL);
     ts_engine_flush(e);
@@ -720,7 +716,7 @@ void ts_engine_close(ts_engine *e) {
   pthread_mutex_destroy(&e->zmu);
   pthread_mutex_destroy(&e->bg_mu);
   pthread_cond_destroy(&e->bg_cv);
-  pthread_cond_destroy(&e->flushed_cv);
+  pthread_cond_destroy(&e->frozen_cv);
   loom_free(e);
 }
 

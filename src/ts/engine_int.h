@@ -63,8 +63,8 @@ struct ts_engine {
   pthread_mutex_t bg_mu;
   pthread_cond_t bg_cv;
   bool bg_stop, bg_flush_now;
-  pthread_cond_t flushed_cv; /* broadcast (bg_mu) after each ts_engine_flush */
-  uint64_t flush_gen;        /* flushes finished (bg_mu) */
+  pthread_cond_t frozen_cv;  /* broadcast (bg_mu) when a flush froze the active heads */
+  uint64_t freeze_gen;       /* freezes so far (bg_mu) */
   int64_t last_flush_ns;
   /* tombstones per column id (lock) */
   ts_tomb **tombs;

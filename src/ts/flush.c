@@ -320,6 +320,10 @@ int ts_flush(ts_engine *e) {
   e->head_bytes = 0;
   e->head_points = 0;
   pthread_rwlock_unlock(&e->lock);
+  pthread_mutex_lock(&e->bg_mu); /* writers held back by a full head go on */
+  e->freeze_gen++;
+  pthread_cond_broadcast(&e->frozen_cv);
+  pthread_mutex_unlock(&e->bg_mu);
 
   seg_set set = {0};
   for (uint32_t i = 0; i < m && !rc; i++) {

@@ -343,7 +343,7 @@ static void test_segment_names_old_and_bad(void **state) {
 }
 
 /* A writer that outruns the flush waits for it: the active head never holds
- * much more than 1.5 times its limit when a write returns. */
+ * much more than its limit when a write returns. */
 static void test_head_bounded_by_backpressure(void **state) {
   fx *f = *state;
   ts_engine_close(f->e);
@@ -364,7 +364,7 @@ static void test_head_bounded_by_backpressure(void **state) {
     if (st.head_bytes > worst) worst = st.head_bytes;
   }
   free(body);
-  assert_true(worst <= 16384 + 8192 + 65536); /* 1.5 times the limit, plus one batch */
+  assert_true(worst <= 16384 + 65536); /* the limit, plus one batch */
   collected *o = calloc(1, sizeof *o);
   scan_all(f, col_of(f, "bp", "bp,s=s7", "v"), o, 0);
   assert_int_equal(o->n, 150 * 4); /* nothing lost on the way */
