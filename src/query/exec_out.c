@@ -555,6 +555,20 @@ int qx_out_time(qx_out *o, int64_t t_ns) {
   return loom_buf_append_u8(&o->buf, '"') ? (o->err = LOOM_ENOMEM) : 0;
 }
 
+/* A JSON string: one copy when nothing needs escaping (tag values, names). */
+static int put_json_plain(loom_buf *b, const char *p, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)p[i];
+    if (c < 0x20 || c == '"' || c == '\\') return loom_buf_append_json_str(b, p, n);
+  }
+  if (loom_buf_reserve(b, n + 2)) return LOOM_ENOMEM;
+  b->data[b->len++] = '"';
+  memcpy(b->data + b->len, p, n);
+  b->len += n;
+  b->data[b->len++] = '"';
+  return 0;
+}
+
 int qx_out_val(qx_out *o, const qx_val *v) {
   if (o->err) return o->err;
   sep(o);
@@ -570,7 +584,7 @@ int qx_out_val(qx_out *o, const qx_val *v) {
   case TS_BOOL: rc = loom_buf_append_str(b, v->v.b ? "true" : "false"); break;
   case TS_STRING:
     if (o->opt->csv) csv_field(b, v->v.s.p, v->v.s.len);
-    else rc = loom_buf_append_json_str(b, v->v.s.p, v->v.s.len);
+    else rc = put_json_plain(b, v->v.s.p, v->v.s.len);
     break;
   default:
     if (!o->opt->csv) rc = loom_buf_append_str(b, "null");

@@ -341,6 +341,10 @@ int ts_engine_col_span(ts_engine *e, uint32_t col_id, int64_t *min_ts, int64_t *
 void ts_engine_last_n(ts_engine *e, const uint32_t *col_ids, uint32_t n, int64_t *ts,
                       ts_value *v, uint8_t *st) {
   pthread_rwlock_rdlock(&e->lock);
+  for (uint32_t i = 0; i < n; i++) { /* columns are scattered: fetch them all first */
+    ts_col *col = ts_catalog_col(&e->cat, col_ids[i]);
+    if (col) __builtin_prefetch(col), __builtin_prefetch(&col->last_v);
+  }
   for (uint32_t i = 0; i < n; i++) {
     ts_col *col = ts_catalog_col(&e->cat, col_ids[i]);
     st[i] = 2;
