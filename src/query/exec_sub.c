@@ -138,11 +138,12 @@ void qx_vsrc_free(qx_vsrc *v) {
 
 static char *sdup(qx_vsrc *v, const char *s) { return ql_arena_strndup(&v->arena, s, strlen(s)); }
 
-/* Append s to b with InfluxDB's line-protocol escapes of the characters in esc. */
-static int key_put(loom_buf *b, const char *s, const char *esc) {
+/* Append s to b with InfluxDB's line-protocol escapes: ',' and ' ', and
+ * '=' in tag keys and values. */
+static int key_put(loom_buf *b, const char *s, bool tag) {
   int bad = 0;
   for (; *s; s++) {
-    if (strchr(esc, *s)) bad |= loom_buf_append_u8(b, '\\');
+    if (*s == ',' || *s == ' ' || (tag && *s == '=')) bad |= loom_buf_append_u8(b, '\\');
     bad |= loom_buf_append_u8(b, (uint8_t)*s);
   }
   return bad;
@@ -156,13 +157,13 @@ static int lim_series_init(qx_vsrc *v, vser *s) {
   loom_buf b;
   loom_buf_init(&b);
   s->lim = v->cur_lim;
-  bad |= key_put(&b, s->name, ", ");
+  bad |= key_put(&b, s->name, false);
   for (uint32_t i = 0; i < s->n_tags; i++) { /* keys arrive sorted */
     if (!s->tags[i].val[0]) continue;  /* InfluxDB has no empty tag values */
     bad |= loom_buf_append_u8(&b, ',');
-    bad |= key_put(&b, s->tags[i].key, ",= ");
+    bad |= key_put(&b, s->tags[i].key, true);
     bad |= loom_buf_append_u8(&b, '=');
-    bad |= key_put(&b, s->tags[i].val, ",= ");
+    bad |= key_put(&b, s->tags[i].val, true);
   }
   if (bad || !(s->skey = ql_arena_strndup(&v->arena, b.len ? (const char *)b.data : "", b.len))) {
     rc = LOOM_ENOMEM;
@@ -875,6 +876,26 @@ static int lim_emit_run(qx_vsrc *v, const lrow *r, uint32_t a, uint32_t b) {
            d->n_cols * sizeof *d->vals);
   }
   d->n_rows = d->cap_rows = b - a;
+  /* the counts qx_vsrc_row keeps, so that finish_strict can take it */
+  size_t nc = d->n_cols;
+  d->n_nn = ql_arena_alloc(&v->arena, (nc + 1) * sizeof *d->n_nn);
+  d->t0 = ql_arena_alloc(&v->arena, (nc + 1) * sizeof *d->t0);
+  d->mixed = ql_arena_alloc(&v->arena, (nc + 1) * sizeof *d->mixed);
+  if (!d->n_nn || !d->t0 || !d->mixed) {
+    v->n_ser++; /* freed with the others */
+    return LOOM_ENOMEM;
+  }
+  d->up = d->down = true;
+  for (uint32_t i = 0; i < d->n_rows; i++) {
+    if (i && d->ts[i] <= d->ts[i - 1]) d->up = false;
+    if (i && d->ts[i] >= d->ts[i - 1]) d->down = false;
+    for (size_t c = 0; c < nc; c++) {
+      int t = d->vals[(size_t)i * nc + c].type;
+      if (!t) continue;
+      if (!d->n_nn[c]++) d->t0[c] = t;
+      else if (t != d->t0[c]) d->mixed[c] = true;
+    }
+  }
   v->n_ser++;
   return 0;
 }
