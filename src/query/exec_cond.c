@@ -619,6 +619,7 @@ static int pref_cmp(const qx_pref *pf, ts_type t, ts_value v) {
 }
 
 bool qx_pref_pass(const qx_pref *pf, ts_type t, ts_value v) {
+  if (t != TS_FLOAT && t != TS_INT && t != TS_UINT) return true; /* the row decides */
   return cmp_ok(pf->op, pref_cmp(pf, t, v));
 }
 

@@ -141,7 +141,8 @@ typedef struct qx_pref {
  * none. */
 void qx_cond_prefilter(const ql_expr *cond, const ts_measurement_info *m, qx_pref *out);
 /* Does value v of a column of type t pass pf's comparison (exactly as
- * qx_cond_row compares)? */
+ * qx_cond_row compares)? Values that are not numbers pass (the full
+ * condition decides them). */
 bool qx_pref_pass(const qx_pref *pf, ts_type t, ts_value v);
 /* Can any point of a block with these stats pass? */
 bool qx_pref_block_may(const qx_pref *pf, ts_type t, const ts_block_stats *st);

@@ -161,7 +161,7 @@ static bool can_split(const plan *p, uint32_t n_groups, uint32_t n_series) {
     uint64_t nb = (uint64_t)(p->tmax - p->tmin) / (uint64_t)p->interval + 1;
     return nb * n_groups <= 4000000;
   }
-  /* raw groups (lastpoint) were measured slower split: their work is
+  /* raw groups (lastpoint) were not faster split (measured, noisy): their work is
    * mostly memory traffic and the output, which the helper must buffer */
   return false;
 }
