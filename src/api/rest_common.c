@@ -233,6 +233,11 @@ int api_list_query(api_call *c, meta_kind kind, meta_query *q, meta_filter *filt
 
 /* ---- generic CRUD ---- */
 
+static const char *str_or_empty(const json_t *v) {
+  const char *s = json_string_value(v);
+  return s ? s : "";
+}
+
 static const char *kind_label(int kind) { return meta_kind_name((meta_kind)kind); }
 
 static void action_name(char *out, size_t cap, int kind, const char *verb) {
@@ -332,7 +337,7 @@ int rest_do_update(api_call *c, meta_kind kind, const char *id, json_t *in,
   }
   char tenant[64];
   snprintf(tenant, sizeof tenant, "%s",
-           kind == META_TENANT ? id : json_string_value(json_object_get(cur, "tenant_id")) ?: "");
+           kind == META_TENANT ? id : str_or_empty(json_object_get(cur, "tenant_id")));
   json_decref(cur);
   if ((rc = api_audit(c, tenant, action, id, "success", det))) {
     json_decref(in);
@@ -370,7 +375,7 @@ int rest_do_delete(api_call *c, meta_kind kind, const char *id, bool quiet) {
   }
   char tenant[64];
   snprintf(tenant, sizeof tenant, "%s",
-           kind == META_TENANT ? id : json_string_value(json_object_get(cur, "tenant_id")) ?: "");
+           kind == META_TENANT ? id : str_or_empty(json_object_get(cur, "tenant_id")));
   json_decref(cur);
   if ((rc = api_audit(c, tenant, action, id, "success", NULL))) {
     api_error(c->req, 500, "the audit log could not be written; nothing was changed");
