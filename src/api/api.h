@@ -191,6 +191,7 @@ void rest_rpc_get(api_call *c);
 int api_rpc_wait_start(loom_api *api);
 void api_rpc_wait_stop(loom_api *api);
 void rest_audit_list(api_call *c);
+void rest_region_summary(api_call *c);
 void rest_telemetry_latest(api_call *c);
 void rest_telemetry_history(api_call *c);
 void rest_routes(api_call *c);

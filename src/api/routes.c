@@ -22,7 +22,7 @@
 
 enum { PUBLIC = -1, AUTHN = -2, DEVTOK = -3 };
 /* where the resource's tenant comes from */
-enum { OWN = 0, TPARAM = 1, DBPARAM = 2 };
+enum { OWN = 0, TPARAM = 1, DBPARAM = 2, RPARAM = 3 };
 
 typedef void (*api_fn)(http_req *req, loom_api *api);
 
@@ -30,7 +30,8 @@ typedef struct api_route {
   unsigned methods;
   const char *path;
   int access; /* sec_perm, PUBLIC, AUTHN or DEVTOK */
-  int where;  /* OWN, TPARAM ({tenantId}), DBPARAM (db / bucket parameter) */
+  int where;  /* OWN, TPARAM ({tenantId}), DBPARAM (db / bucket parameter),
+                 RPARAM ({region}: a region's tenants, no one tenant) */
   api_fn fn;        /* InfluxDB-style handler, or */
   api_call_fn call; /* management handler (worker pool) */
   int arg;
@@ -105,6 +106,7 @@ static const api_route routes[] = {
   {G, "/api/v1/devices/{id}/telemetry",          S(TELEMETRY_READ), OWN, NULL, rest_telemetry_history, 0},
 
   {G, "/api/v1/audit",                S(AUDIT_READ), OWN, NULL, rest_audit_list, 0},
+  {G, "/api/v1/regions/{region}/summary", S(REGION_AGGREGATE_READ), RPARAM, NULL, rest_region_summary, 0},
 
   /* device API (ThingsBoard-compatible): the device token in the path is the credential */
   {P, "/api/v1/provision",            PUBLIC, OWN, api_device_provision, NULL, 0},
@@ -291,17 +293,20 @@ static void authorize(api_call *c, size_t idx, const api_who *w, bool on_worker)
   memcpy(c->token_id, w->token_id, sizeof c->token_id);
   if (r->access >= 0) {
     const char *tenant = c->who.tenant_id[0] ? c->who.tenant_id : NULL;
+    const char *region = c->who.region_code[0] ? c->who.region_code : NULL;
     char dbbuf[256];
     if (r->where == TPARAM) {
       tenant = api_param(c, "tenantId");
+    } else if (r->where == RPARAM) {
+      tenant = NULL;
+      region = api_param(c, "region");
     } else if (r->where == DBPARAM) {
       const char *db = db_param(c->req, dbbuf, sizeof dbbuf);
       /* a database other than the principal's own belongs to some other
        * tenant (or to none): policy answers 404 for tenant principals */
       if (db && *db && strcmp(db, c->db_name)) tenant = "(another tenant)";
     }
-    int rc = sec_policy_check(&c->who, (sec_perm)r->access, tenant,
-                              c->who.region_code[0] ? c->who.region_code : NULL);
+    int rc = sec_policy_check(&c->who, (sec_perm)r->access, tenant, region);
     if (rc) {
       deny(c->req, rc);
       loom_free(c);

@@ -49,7 +49,7 @@ RULES = {
     "telemetry.read": (TENANT_ALL, "read"), "telemetry.write": ({"PA", "TA", "EN"}, "write"),
     "attributes.read": (TENANT_ALL, "read"), "attributes.write": ({"PA", "TA", "EN", "OP"}, "write"),
     "rpc.read": (TENANT_ALL, "read"), "rpc.send": ({"PA", "TA", "EN", "OP"}, "write"),
-    "audit.read": ({"PA", "TA"}, "read"),
+    "audit.read": ({"PA", "TA"}, "read"), "region.aggregate.read": ({"PA", "RO"}, "read"),
     "public": None, "authenticated": None, "device_token": None,
 }
 
@@ -221,6 +221,7 @@ def spec_table():
         ("GET", "/api/v1/devices/{id}/telemetry"): lambda w, p: {"path": {"id": w.device},
                                                                  "params": {"startTs": "0", "endTs": "9999999999999"}},
         ("GET", "/api/v1/audit"): lambda w, p: {},
+        ("GET", "/api/v1/regions/{region}/summary"): lambda w, p: {"path": {"region": "CN-GD"}},
         ("POST", "/api/v1/provision"): lambda w, p: {"json": {"deviceName": w.uniq("prov"), "provisionDeviceKey": "pk-a", "provisionDeviceSecret": "prov-secret-a"}},
         ("POST", "/api/v1/{token}/telemetry"): lambda w, p: {"json": {"t": 1}},
         ("GET", "/api/v1/{token}/attributes"): lambda w, p: {},
@@ -264,6 +265,8 @@ def expected(method, path, access, principal, spec):
     if role not in roles or SCOPES[scope] < SCOPES[need]:
         return "deny"
     if access == "token.manage_own" or platform(principal):
+        return "allow"
+    if access == "region.aggregate.read":  # the path names the observer's own region
         return "allow"
     if principal == "observer":
         return "deny"

@@ -336,3 +336,23 @@ def test_registry_twoway_rpc_waits_for_the_device_answer(srv):
     t0 = time.time()
     r = admin.post(f"/devices/{dev['id']}/rpc", {"method": "x", "timeout_ms": 300}, wait="true")
     assert r.status_code == 504 and r.json()["method"] == "x" and time.time() - t0 < 5
+
+
+def test_registry_regional_observer_sees_region_aggregates_only(srv):
+    admin, a = setup_tenant(srv, "A1", "CN-GD")
+    _, a2 = setup_tenant(srv, "A2", "CN-GD")
+    _, b = setup_tenant(srv, "B1", "CN-JS")
+    prof = ok(admin.post("/device-profiles", {"name": "P", "tenant_id": a["id"]}), 201)
+    for i in range(3):
+        ok(admin.post("/devices", {"name": f"d{i}", "profile_id": prof["id"], "tenant_id": a["id"]}), 201)
+    ok(admin.post("/users", {"email": "ro@x.example", "role": "regional_observer", "region_code": "CN-GD", "password": PW}), 201)
+    ro = Api(srv.url, ok(login(srv, "ro@x.example"))["token"])
+    s = ok(ro.get("/regions/CN-GD/summary"))
+    assert s == {"region": "CN-GD", "tenants": 2, "devices": 3, "online": 0, "industries": {"cnc": 2}}
+    assert ro.get("/regions/CN-JS/summary").status_code == 404
+    assert ro.get(f"/tenants/{a['id']}").status_code in (403, 404)
+    assert ro.get("/devices").status_code == 403
+    assert srv.query("SELECT * FROM m", db=a["db_name"], token=ro.token).status_code in (403, 404)
+    ok(admin.post("/users", {"email": "v@a.example", "role": "viewer", "tenant_id": a["id"], "password": PW}), 201)
+    v = Api(srv.url, ok(login(srv, "v@a.example"))["token"])
+    assert v.get("/regions/CN-GD/summary").status_code in (403, 404)
