@@ -356,3 +356,19 @@ def test_registry_regional_observer_sees_region_aggregates_only(srv):
     ok(admin.post("/users", {"email": "v@a.example", "role": "viewer", "tenant_id": a["id"], "password": PW}), 201)
     v = Api(srv.url, ok(login(srv, "v@a.example"))["token"])
     assert v.get("/regions/CN-GD/summary").status_code in (403, 404)
+
+
+def test_registry_expired_api_token_is_refused(srv):
+    admin, t = setup_tenant(srv)
+    ok(admin.post("/users", {"email": "eng@acme.com", "role": "engineer", "tenant_id": t["id"], "password": PW}), 201)
+    sess = Api(srv.url, ok(login(srv, "eng@acme.com"))["token"])
+    tok = ok(sess.post("/tokens", {"name": "short", "scope": "read", "expires_ms": int(time.time() * 1000) + 1500}), 201)
+    short = Api(srv.url, tok["token"])
+    assert short.get("/devices").status_code == 200
+    time.sleep(1.8)
+    r = short.get("/devices")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+    assert sess.post("/tokens", {"name": "past", "scope": "read", "expires_ms": 1000}).status_code == 400
+    assert sess.post("/tokens", {"name": "wide", "scope": "admin"}).status_code == 201  # a session has admin scope
+    ro = Api(srv.url, ok(sess.post("/tokens", {"name": "ro", "scope": "read"}), 201)["token"])
+    assert ro.post("/tokens", {"name": "x", "scope": "read"}).status_code == 403  # read tokens mint nothing
