@@ -149,10 +149,11 @@ void rest_key_delete(api_call *c);
  * audit append answers 500 and changes nothing), then calls meta, records a
  * "failure" audit event if meta refused, and answers (create 201, update
  * 200 with the entity, delete 204) unless out / quiet asks to leave the
- * answer to the caller. `in` is consumed. 0 or the error already answered. */
+ * answer to the caller. `in` is consumed. rest_do_update's audit action is
+ * `action`, or "<kind>.update" when NULL. 0 or the error already answered. */
 int rest_do_create(api_call *c, meta_kind kind, json_t *in, const json_t *secrets, json_t **out);
 int rest_do_update(api_call *c, meta_kind kind, const char *id, json_t *in,
-                   const json_t *secrets, const char *detail, json_t **out);
+                   const json_t *secrets, const char *action, const char *detail, json_t **out);
 int rest_do_delete(api_call *c, meta_kind kind, const char *id, bool quiet);
 
 /* Resources (rest_*.c, auth_login.c). */

@@ -312,9 +312,10 @@ void rest_get(api_call *c) {
 /* Update entity id from in (consumed) with secrets (may be NULL), auditing
  * first; answers 200 with the entity unless out is given. */
 int rest_do_update(api_call *c, meta_kind kind, const char *id, json_t *in,
-                   const json_t *secrets, const char *detail, json_t **out) {
+                   const json_t *secrets, const char *action_as, const char *detail, json_t **out) {
   char action[64], err[256] = "";
-  action_name(action, sizeof action, (int)kind, "update");
+  if (action_as) snprintf(action, sizeof action, "%s", action_as);
+  else action_name(action, sizeof action, (int)kind, "update");
   /* audit names the fields changed, never their values (secrets) */
   char fields[512] = "";
   size_t fl = 0;
@@ -360,7 +361,7 @@ int rest_do_update(api_call *c, meta_kind kind, const char *id, json_t *in,
 void rest_update(api_call *c) {
   json_t *in;
   if (api_body_object(c, &in)) return;
-  rest_do_update(c, (meta_kind)c->arg, api_param(c, "id"), in, NULL, NULL, NULL);
+  rest_do_update(c, (meta_kind)c->arg, api_param(c, "id"), in, NULL, NULL, NULL, NULL);
 }
 
 /* Delete id, auditing first; answers 204 unless quiet. */
@@ -452,7 +453,7 @@ void rest_key_update(api_call *c) {
   if (!key_ok(c)) return;
   json_t *in;
   if (api_body_object(c, &in)) return;
-  rest_do_update(c, META_PROFILE_KEY, api_param(c, "keyId"), in, NULL, NULL, NULL);
+  rest_do_update(c, META_PROFILE_KEY, api_param(c, "keyId"), in, NULL, NULL, NULL, NULL);
 }
 
 void rest_key_delete(api_call *c) {

@@ -102,8 +102,9 @@ void rest_device_update(api_call *c) {
     json_decref(secrets);
     return;
   }
-  rest_do_update(c, META_DEVICE, api_param(c, "id"), in,
-                 json_object_size(secrets) ? secrets : NULL, NULL, NULL);
+  bool mqtt = json_object_size(secrets) > 0;
+  rest_do_update(c, META_DEVICE, api_param(c, "id"), in, mqtt ? secrets : NULL,
+                 mqtt ? "device.credentials.mqtt" : NULL, NULL, NULL);
   json_decref(secrets);
 }
 
@@ -125,8 +126,8 @@ void rest_device_credentials(api_call *c) {
     goto out;
   }
   /* audited as a credential change; the update itself carries no fields */
-  if (!rest_do_update(c, META_DEVICE, api_param(c, "id"), upd, secrets, "credentials.rotate",
-                      &dev)) {
+  if (!rest_do_update(c, META_DEVICE, api_param(c, "id"), upd, secrets,
+                      "device.credentials.rotate", NULL, &dev)) {
     json_decref(dev);
     api_reply_json(c->req, 200, json_pack("{s:s}", "accessToken", token));
   }
@@ -151,7 +152,7 @@ static void profile_write(api_call *c, bool create) {
   }
   const json_t *s = json_object_size(secrets) ? secrets : NULL;
   if (create) rest_do_create(c, META_PROFILE, in, s, NULL);
-  else rest_do_update(c, META_PROFILE, api_param(c, "id"), in, s, NULL, NULL);
+  else rest_do_update(c, META_PROFILE, api_param(c, "id"), in, s, NULL, NULL, NULL);
   json_decref(secrets);
 }
 

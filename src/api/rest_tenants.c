@@ -63,7 +63,7 @@ void rest_tenant_update(api_call *c) {
     api_error(c->req, 403, "region_code is set by platform administrators");
     return;
   }
-  rest_do_update(c, META_TENANT, api_param(c, "tenantId"), in, NULL, NULL, NULL);
+  rest_do_update(c, META_TENANT, api_param(c, "tenantId"), in, NULL, NULL, NULL, NULL);
 }
 
 void rest_tenant_delete(api_call *c) {

@@ -101,7 +101,9 @@ void rest_user_update(api_call *c) {
   bool disable = json_is_true(json_object_get(in, "disabled"));
   json_t *ent = NULL;
   json_incref(in);
-  if (rest_do_update(c, META_USER, id, in, secrets, detail, &ent)) goto out;
+  /* a role change is its own audited action, as is a new password */
+  const char *action = role ? "user.role" : secrets ? "user.password" : NULL;
+  if (rest_do_update(c, META_USER, id, in, secrets, action, detail, &ent)) goto out;
   if (disable) /* a disabled user's tokens die with it (and within a second in the cache) */
     meta_token_revoke_user(c->api->meta, c->scope, id, loom_now_ns() / 1000000, NULL, NULL, 0);
   api_reply_json(c->req, 200, ent);

@@ -110,6 +110,8 @@ def test_registry_role_grants_are_checked(srv):
     assert op["tenant_id"] == t["id"]
     assert ta.put(f"/users/{op['id']}", {"role": "regional_observer"}).status_code in (400, 403)
     assert ok(ta.put(f"/users/{op['id']}", {"role": "engineer"}))["role"] == "engineer"
+    roles = [r["event"] for r in ok(admin.get("/audit", pageSize=1000))["data"] if r["event"]["action"] == "user.role"]
+    assert [(e["target"], e["outcome"], e["detail"]) for e in roles][-1] == (op["id"], "success", "role; role=engineer")
     # a weak password is refused with the policy's sentence
     r = ta.post("/users", {"email": "w@acme.com", "role": "viewer", "password": "short"})
     assert r.status_code == 400 and r.json()["error"]["message"]
@@ -219,7 +221,7 @@ def test_registry_audit_records_actions_and_verifies(srv):
     every = ok(admin.get("/audit", pageSize=1000))["data"]
     acts = [(r["event"]["action"], r["event"]["outcome"]) for r in every]
     for want in [("tenant.create", "success"), ("user.create", "success"), ("login", "failure"),
-                 ("login", "success"), ("device.create", "success"), ("device.update", "success"),
+                 ("login", "success"), ("device.create", "success"), ("device.credentials.rotate", "success"),
                  ("rpc.send", "success"), ("device.delete", "success")]:
         assert want in acts, want
     mine = ok(ta.get("/audit"))["data"]
