@@ -8,7 +8,7 @@ CC ?= cc
 BUILD ?= build
 SANITIZE ?=
 WERROR ?= $(if $(CI),-Werror,)
-PKGS := libuv libzstd zlib jansson libxxhash openssl libsodium sqlite3
+PKGS := libuv libzstd zlib jansson libxxhash openssl libsodium sqlite3 libwslay
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
         -Wpointer-arith -Wvla -Wformat=2 $(WERROR)
