@@ -8,14 +8,16 @@ CC ?= cc
 BUILD ?= build
 SANITIZE ?=
 WERROR ?= $(if $(CI),-Werror,)
-PKGS := libuv libzstd zlib jansson libxxhash openssl libsodium sqlite3 libwslay
+PKGS := libuv libzstd zlib jansson libxxhash openssl libsodium sqlite3
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
         -Wpointer-arith -Wvla -Wformat=2 $(WERROR)
 OPT ?= -O2 -g
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Isrc -pthread \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
-LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lm -pthread
+# libwslay: Debian 12 ships no .pc file; fall back to -lwslay
+WSLAY_LIBS := $(shell pkg-config --libs libwslay 2>/dev/null || echo -lwslay)
+LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(WSLAY_LIBS) -lhttp_parser -lm -pthread
 ifneq ($(SANITIZE),)
   CFLAGS_ALL += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
   LDFLAGS += -fsanitize=$(SANITIZE)
