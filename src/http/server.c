@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "http/conn.h"
+#include "http/ws.h"
 
 #define DEFAULT_IDLE_MS 60000u
 #define DEFAULT_STOP_MS 10000u
@@ -82,6 +83,7 @@ struct sconn {
   http_transport plain;
   http_conn *parser;
   http_req *cur;          /* request handed to the handler, not yet finished */
+  http_ws *ws;            /* set once upgraded to WebSocket: bytes go to ws.c */
   loom_buf pending;       /* bytes received while cur was in flight */
   loom_buf wbuf;          /* bytes waiting for the current write to finish */
   loom_buf inflight;      /* bytes owned by the active uv_write */
@@ -129,6 +131,7 @@ static void on_write(uv_write_t *w, int status) {
   }
   flush(c);
   note_buffered(c);
+  if (c->ws) http_ws_writable(c->ws);
   resume(c);
 }
 
@@ -198,6 +201,11 @@ static void close_conn(sconn *c) {
     c->cur->conn = NULL; /* the responder still owns it; its response is dropped */
     c->cur = NULL;
   }
+  if (c->ws) {
+    http_ws *ws = c->ws;
+    c->ws = NULL;
+    http_ws_detach(ws);
+  }
   uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
@@ -250,6 +258,10 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
       return;
     }
     c->read_eof = 1;
+    /* A client that half-closes while its request is deferred (a long poll)
+     * has gone as far as the handler is concerned: http_req_backlog reports
+     * LOOM_ECLOSED; a response is still written if one comes. */
+    if (c->cur) atomic_store(&c->cur->gone, 1);
     if (!c->cur) resume(c); /* parse what is left, finish writes, then close */
     return;
   }
@@ -330,6 +342,10 @@ static void dispatch(sconn *c, http_req *req) {
 /* Parse and dispatch from data until a request is in flight or the data is
  * used up; leftovers go to `pending`. */
 static void process(sconn *c, const char *data, size_t len) {
+  if (c->ws) {
+    http_ws_feed(c->ws, data, len);
+    return;
+  }
   c->in_process = 1;
   while (len > 0 && !c->cur && !c->closing && !c->close_after && !c->lingering) {
     size_t used = 0;
@@ -341,6 +357,11 @@ static void process(sconn *c, const char *data, size_t len) {
       send_app(c, cont, sizeof cont - 1);
     } else if (ev == HTTP_FEED_REQUEST) {
       dispatch(c, http_conn_take_request(c->parser));
+      if (c->ws) { /* upgraded: the rest is WebSocket frames */
+        c->in_process = 0;
+        if (len && !c->closing) http_ws_feed(c->ws, data, len);
+        return;
+      }
     } else if (ev == HTTP_FEED_ERROR) {
       respond_parse_error(c);
       len = 0;
@@ -448,6 +469,31 @@ static void deliver_msg(void *ctx, http_msg *m) {
   if (!local) uv_async_send(&lc->async); /* under the lock: the handle cannot be closing */
   uv_mutex_unlock(&lc->mu);
   if (local) drain_queue(lc); /* on the loop already: apply now (after anything queued earlier) */
+}
+
+/* ---------- WebSocket upgrade ---------- */
+
+static int ws_io_write(void *conn, const char *data, size_t len) { return send_app(conn, data, len); }
+static size_t ws_io_buffered(void *conn) {
+  sconn *c = conn;
+  return c->wbuf.len + c->inflight.len;
+}
+static void ws_io_close(void *conn) { close_conn(conn); }
+
+int http_server_upgrade(http_req *req, const char *head, size_t head_len, http_ws *ws) {
+  sconn *c = req->conn;
+  if (!c || c->closing || c->cur != req || !on_loop_thread(c->lc) || req->state != RESP_NONE)
+    return LOOM_ECLOSED;
+  http_ws_io io = {c, &c->lc->loop, ws_io_write, ws_io_buffered, ws_io_close};
+  int rc = http_ws_attach(ws, &io);
+  if (rc < 0) return rc;
+  count_status(c->lc, 101);
+  c->cur = NULL;
+  c->ws = ws;
+  http_req_destroy(req);
+  uv_timer_start(&c->timer, on_timer, c->lc->srv->opt.idle_timeout_ms, 0);
+  if (send_app(c, head, head_len) < 0) close_conn(c);
+  return 0;
 }
 
 /* ---------- accepting ---------- */
@@ -560,6 +606,10 @@ static void begin_stop(loop_ctx *lc) {
   uv_close((uv_handle_t *)&lc->listener, NULL);
   for (sconn *c = lc->conns, *next; c; c = next) {
     next = c->next;
+    if (c->ws) { /* close handshake with 1001; ws.c closes when done */
+      http_ws_going_away(c->ws);
+      continue;
+    }
     if (c->cur) continue; /* finishes its request, then closes (apply_msg) */
     c->close_after = 1;
     loom_buf_deinit(&c->pending);

@@ -26,8 +26,9 @@ typedef struct http_req http_req;
  * bad gzip/deflate body), 413 (body), 414 (target), 415 (Content-Encoding),
  * 417 (Expect), 431 (headers), 503 (out of memory), 505 (HTTP/2+ request
  * line). Upgrade and CONNECT
- * requests reach the handler, but the connection closes after the response
- * (no protocol switch yet). Served responses carry a Date header. */
+ * requests reach the handler; a handler may switch a WebSocket upgrade to
+ * http/ws.h (http_ws_accept), otherwise the connection closes after the
+ * response. Served responses carry a Date header. */
 typedef void (*http_handler_cb)(http_req *req, void *user);
 
 /* Optional log callback (the server itself never logs). level is a
@@ -169,8 +170,9 @@ int http_respond_end(http_req *req);
  * not yet handed to the kernel (queued for the loop plus the connection's
  * write buffer; an estimate). A producer streaming a large result should
  * pause while this is above its budget (e.g. 1 MiB) and poll again later.
- * Returns 0, or LOOM_ECLOSED once the client has gone (the producer should
- * stop computing and just finish the response, which will be discarded).
+ * Returns 0, or LOOM_ECLOSED once the client has gone or has half-closed
+ * its side (sent FIN while the request is deferred, e.g. a long poll: the
+ * producer should stop waiting and just finish the response).
  * Any thread that owns the request. */
 int http_req_backlog(const http_req *req, size_t *bytes);
 
