@@ -12,6 +12,7 @@
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "ingest/lp.h"
+#include "live/hub.h"
 
 static void json_error(loom_buf *b, const char *msg) {
   loom_buf_reset(b);
@@ -76,12 +77,86 @@ typedef struct pending {
   int status;
   ts_write_cb cb;
   void *arg;
+  live_hub *hub;
+  loom_buf live; /* events for the hub, see add_live_events; empty when nobody listens */
 } pending;
+
+/* Live events of the points carrying a `device` tag, packed for publishing
+ * once the write is acknowledged: per point u32 db length, db, u32 device
+ * length, device, i64 ts_ns, u32 json length, json (host byte order; the
+ * buffer never leaves the process). */
+static void add_live_events(loom_buf *out, const char *db, const lp_batch *b) {
+  loom_buf js;
+  loom_buf_init(&js);
+  uint32_t dbl = (uint32_t)strlen(db);
+  for (uint32_t i = 0; i < b->n_points; i++) {
+    const lp_point *pt = &b->points[i];
+    const lp_tag *dev = NULL;
+    for (uint32_t t = 0; t < pt->n_tags && !dev; t++)
+      if (pt->tags[t].key_len == 6 && !memcmp(pt->tags[t].key, "device", 6)) dev = &pt->tags[t];
+    if (!dev) continue;
+    loom_buf_reset(&js);
+    int rc = loom_buf_append_u8(&js, '{');
+    for (uint32_t f = 0; f < pt->n_fields && rc == 0; f++) {
+      const lp_field *fd = &pt->fields[f];
+      if (f) rc = loom_buf_append_u8(&js, ',');
+      if (rc == 0) rc = loom_buf_append_json_str(&js, fd->key, fd->key_len);
+      if (rc == 0) rc = loom_buf_append_u8(&js, ':');
+      if (rc) break;
+      switch (fd->type) {
+      case TS_FLOAT: rc = loom_buf_printf(&js, "%.17g", fd->v.f); break;
+      case TS_INT: rc = loom_buf_printf(&js, "%lld", (long long)fd->v.i); break;
+      case TS_UINT: rc = loom_buf_printf(&js, "%llu", (unsigned long long)fd->v.u); break;
+      case TS_BOOL: rc = loom_buf_append_str(&js, fd->v.b ? "true" : "false"); break;
+      default: rc = loom_buf_append_json_str(&js, fd->v.s.p, fd->v.s.len); break;
+      }
+    }
+    if (rc == 0) rc = loom_buf_append_u8(&js, '}');
+    uint32_t dl = dev->val_len, jl = (uint32_t)js.len;
+    int64_t ts = pt->ts_ns;
+    if (rc == 0) rc = loom_buf_append(out, &dbl, 4);
+    if (rc == 0) rc = loom_buf_append(out, db, dbl);
+    if (rc == 0) rc = loom_buf_append(out, &dl, 4);
+    if (rc == 0) rc = loom_buf_append(out, dev->val, dl);
+    if (rc == 0) rc = loom_buf_append(out, &ts, 8);
+    if (rc == 0) rc = loom_buf_append(out, &jl, 4);
+    if (rc == 0) rc = loom_buf_append(out, js.data, jl);
+    if (rc) break; /* out of memory: live updates are best effort */
+  }
+  loom_buf_deinit(&js);
+}
+
+static void publish_live(live_hub *hub, const loom_buf *b) {
+  size_t off = 0;
+  char db[256], dev[512];
+  while (off + 4 <= b->len) {
+    uint32_t l;
+    live_event ev = {LIVE_TELEMETRY, db, dev, 0, NULL, 0};
+    memcpy(&l, b->data + off, 4), off += 4;
+    if (l >= sizeof db) break;
+    memcpy(db, b->data + off, l), db[l] = 0, off += l;
+    memcpy(&l, b->data + off, 4), off += 4;
+    if (l >= sizeof dev) { /* longer names are not subscribable: skip */
+      off += l + 8;
+      memcpy(&l, b->data + off, 4), off += 4 + l;
+      continue;
+    }
+    memcpy(dev, b->data + off, l), dev[l] = 0, off += l;
+    memcpy(&ev.ts_ns, b->data + off, 8), off += 8;
+    memcpy(&l, b->data + off, 4), off += 4;
+    ev.json = (const char *)b->data + off;
+    ev.json_len = l;
+    off += l;
+    live_publish(hub, &ev);
+  }
+}
 
 static void pending_step(void *p, int status, bool durability) {
   pending *x = p;
   if (durability) x->status = status;
   if (atomic_fetch_sub(&x->left, 1) != 1) return;
+  if (x->status == 0 && x->live.len) publish_live(x->hub, &x->live);
+  loom_buf_deinit(&x->live);
   x->cb(x->arg, x->status);
   loom_free(x);
 }
@@ -90,6 +165,11 @@ static void pending_durable(void *p, int status) { pending_step(p, status, true)
 
 int ingest_lp(ts_engine *e, const char *db, const char *body, size_t len, int64_t precision_ns,
               ingest_result *res, ts_write_cb cb, void *arg) {
+  return ingest_lp_live(e, NULL, db, body, len, precision_ns, res, cb, arg);
+}
+
+int ingest_lp_live(ts_engine *e, live_hub *hub, const char *db, const char *body, size_t len,
+                   int64_t precision_ns, ingest_result *res, ts_write_cb cb, void *arg) {
   res->status = 204;
   res->points = 0;
   res->bad_lines = 0;
@@ -114,8 +194,14 @@ int ingest_lp(ts_engine *e, const char *db, const char *body, size_t len, int64_
     pend->status = 0;
     pend->cb = cb;
     pend->arg = arg;
+    pend->hub = hub;
+    loom_buf_init(&pend->live);
+    if (live_hub_wants(hub, LIVE_TELEMETRY, db)) add_live_events(&pend->live, db, &b);
     rc = ts_engine_write_lp(e, db, &b, body, len, precision_ns, now, &w, pending_durable, pend);
-    if (rc) loom_free(pend);
+    if (rc) {
+      loom_buf_deinit(&pend->live);
+      loom_free(pend);
+    }
     if (rc == LOOM_ENOTFOUND) {
       char msg[300];
       snprintf(msg, sizeof msg, "database not found: \"%.200s\"", db);

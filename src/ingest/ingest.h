@@ -28,6 +28,16 @@ typedef struct ingest_result {
 int ingest_lp(ts_engine *e, const char *db, const char *body, size_t len, int64_t precision_ns,
               ingest_result *res, ts_write_cb cb, void *arg);
 
+typedef struct live_hub live_hub;
+
+/* ingest_lp, and once the points are durable, publish those carrying a
+ * `device` tag to hub as LIVE_TELEMETRY events (db, the tag's value, the
+ * point's time, its fields as a JSON object), only when hub has a
+ * telemetry subscriber of db (one atomic load otherwise). hub may be NULL
+ * (ingest_lp is this with NULL). Same contract as ingest_lp. */
+int ingest_lp_live(ts_engine *e, live_hub *hub, const char *db, const char *body, size_t len,
+                   int64_t precision_ns, ingest_result *res, ts_write_cb cb, void *arg);
+
 /* The HTTP status for a storage failure code (507 disk full, 503 read-only,
  * 500 otherwise) and a JSON body for it. */
 int ingest_failure_status(int code, loom_buf *body);
