@@ -4,8 +4,14 @@
  *   GET /api/v1/devices/{id}/telemetry/latest?keys=a,b   last value per key
  *   GET /api/v1/devices/{id}/telemetry?keys=a,b&startTs=&endTs=
  *       [&interval=ms&agg=AVG|MIN|MAX|SUM|COUNT|FIRST|LAST|NONE][&limit=n]
- * The data is what the device API wrote: measurement = the device's profile
- * name, tag device = its name, in the tenant's engine database. Both are
+ * The data is every measurement of the tenant's engine database that has
+ * series with the tag device=<the device's name>: the device API writes the
+ * profile's name as measurement, line-protocol writes may use any. Key
+ * names: a field is answered under its own name; when two measurements have
+ * the same field, the profile's measurement wins, then the others in name
+ * order, and the later ones are answered as "<measurement>.<field>" (also
+ * accepted in ?keys=). A ?keys= name that no measurement has is read from
+ * the profile's measurement (an empty list). All are
  * InfluxQL statements run through the executor (on this worker), so they
  * answer exactly what /query would. History is aggregated on the server:
  * at most TELEMETRY_MAX_POINTS buckets or raw points per key (a 90-day chart
@@ -18,11 +24,15 @@
 #include "api/api.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/mem.h"
 #include "core/timeutil.h"
 #include "query/exec.h"
 
 #define TELEMETRY_MAX_POINTS 10000
-#define TELEMETRY_KEYS_MAX 32
+#define TELEMETRY_KEYS_MAX 32    /* keys per answer */
+#define TELEMETRY_CAND_MAX 256   /* keys considered (all measurements of a device) */
+#define TELEMETRY_MEAS_MAX 64    /* measurements of one device considered */
+#define TELEMETRY_NAME_MAX 255   /* longest field or measurement name, bytes */
 
 typedef struct capture {
   loom_buf out;
@@ -102,53 +112,123 @@ static int find_target(api_call *c, target *t) {
   return rc;
 }
 
-/* keys from ?keys=a,b, else the measurement's field keys. */
-static size_t get_keys(api_call *c, const target *t, char *buf, size_t cap, const char **keys,
-                       json_t **hold) {
-  const char *kp = http_req_param(c->req, "keys");
+/* One key of the answer: the name it is answered under, the field and the
+ * measurement it is read from. */
+typedef struct tkey {
+  char name[600];
+  char field[300];
+  char meas[300]; /* as target.measurement */
+} tkey;
+
+static void tkey_set(tkey *k, const char *name, const char *field, const char *meas) {
+  snprintf(k->name, sizeof k->name, "%s", name);
+  snprintf(k->field, sizeof k->field, "%s", field);
+  snprintf(k->meas, sizeof k->meas, "%s", meas);
+}
+
+/* Every field of every measurement holding series with this device's tag
+ * (the profile's measurement first, then the others in name order), into
+ * cand (at most cap). A field name already taken by an earlier measurement
+ * is named "<measurement>.<field>". Returns the count. */
+static size_t all_keys(api_call *c, const target *t, tkey *cand, size_t cap) {
+  loom_buf q;
+  loom_buf_init(&q);
+  json_t *ms = NULL, *fk = NULL;
   size_t n = 0;
-  *hold = NULL;
+  loom_buf_append_str(&q, "SHOW MEASUREMENTS WHERE \"device\" = ");
+  quote(&q, t->device, '\'');
+  if (run(c, t->db, &q, &ms)) goto out;
+  json_t *mv = json_object_get(json_array_get(json_object_get(json_array_get(ms, 0), "series"), 0),
+                               "values");
+  const char *order[TELEMETRY_MEAS_MAX];
+  size_t n_meas = 0;
+  size_t i;
+  json_t *row;
+  json_array_foreach(mv, i, row) { /* the profile's measurement first */
+    const char *m = json_string_value(json_array_get(row, 0));
+    if (m && !strcmp(m, t->measurement)) order[n_meas++] = m;
+  }
+  json_array_foreach(mv, i, row) {
+    const char *m = json_string_value(json_array_get(row, 0));
+    if (m && strcmp(m, t->measurement) && n_meas < TELEMETRY_MEAS_MAX) order[n_meas++] = m;
+  }
+  if (!n_meas) goto out;
+  loom_buf_reset(&q);
+  loom_buf_append_str(&q, "SHOW FIELD KEYS FROM ");
+  for (i = 0; i < n_meas; i++) {
+    if (i) loom_buf_append_str(&q, ",");
+    quote(&q, order[i], '"');
+  }
+  if (run(c, t->db, &q, &fk)) goto out;
+  json_t *series = json_object_get(json_array_get(fk, 0), "series");
+  for (size_t m = 0; m < n_meas; m++) {
+    json_t *sr;
+    json_array_foreach(series, i, sr) {
+      const char *sname = json_string_value(json_object_get(sr, "name"));
+      if (!sname || strcmp(sname, order[m])) continue;
+      size_t k;
+      json_array_foreach(json_object_get(sr, "values"), k, row) {
+        const char *f = json_string_value(json_array_get(row, 0));
+        if (!f || n == cap || strlen(f) > TELEMETRY_NAME_MAX || strlen(order[m]) > TELEMETRY_NAME_MAX)
+          continue;
+        bool taken = false;
+        for (size_t j = 0; j < n && !taken; j++) taken = !strcmp(cand[j].name, f);
+        char name[sizeof cand[0].name];
+        snprintf(name, sizeof name, "%s%s%s", taken ? order[m] : "", taken ? "." : "", f);
+        tkey_set(&cand[n++], name, f, order[m]);
+      }
+    }
+  }
+out:
+  loom_buf_deinit(&q);
+  json_decref(ms);
+  json_decref(fk);
+  return n;
+}
+
+/* The keys to answer: ?keys=a,b (each a name all_keys gives, else a field
+ * of the profile's measurement), else every key all_keys finds (at most
+ * TELEMETRY_KEYS_MAX). *out is allocated (caller frees); returns the count. */
+static size_t get_keys(api_call *c, const target *t, tkey **out) {
+  tkey *cand = loom_calloc(TELEMETRY_CAND_MAX, sizeof *cand);
+  tkey *keys = loom_calloc(TELEMETRY_KEYS_MAX, sizeof *keys);
+  *out = keys;
+  if (!cand || !keys) {
+    loom_free(cand);
+    return 0;
+  }
+  size_t n_cand = all_keys(c, t, cand, TELEMETRY_CAND_MAX), n = 0;
+  const char *kp = http_req_param(c->req, "keys");
   if (kp && *kp) {
-    snprintf(buf, cap, "%s", kp);
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%s", kp);
     for (char *save = NULL, *k = strtok_r(buf, ",", &save); k && n < TELEMETRY_KEYS_MAX;
          k = strtok_r(NULL, ",", &save)) {
       while (*k == ' ') k++;
-      if (*k) keys[n++] = k;
+      if (!*k || strlen(k) > TELEMETRY_NAME_MAX) continue;
+      size_t j = 0;
+      while (j < n_cand && strcmp(cand[j].name, k)) j++;
+      if (j < n_cand) keys[n++] = cand[j];
+      else tkey_set(&keys[n++], k, k, t->measurement);
     }
-    return n;
+  } else {
+    for (; n < n_cand && n < TELEMETRY_KEYS_MAX; n++) keys[n] = cand[n];
   }
-  loom_buf q;
-  loom_buf_init(&q);
-  loom_buf_append_str(&q, "SHOW FIELD KEYS FROM ");
-  quote(&q, t->measurement, '"');
-  json_t *res = NULL;
-  if (!run(c, t->db, &q, &res)) {
-    json_t *vals = json_object_get(json_array_get(json_object_get(json_array_get(res, 0), "series"), 0),
-                                   "values");
-    size_t i;
-    json_t *row;
-    json_array_foreach(vals, i, row) {
-      if (n == TELEMETRY_KEYS_MAX) break;
-      const char *k = json_string_value(json_array_get(row, 0));
-      if (k) keys[n++] = k;
-    }
-    *hold = res;
-  }
-  loom_buf_deinit(&q);
+  loom_free(cand);
   return n;
 }
 
 /* One statement per key: "SELECT <fn>("k") FROM "m" WHERE "device"='d' <where>; ..." */
-static int build(loom_buf *q, const target *t, const char *const *keys, size_t n, const char *fn,
+static int build(loom_buf *q, const target *t, const tkey *keys, size_t n, const char *fn,
                  const char *where, const char *tail) {
   int rc = 0;
   for (size_t i = 0; !rc && i < n; i++) {
     rc = loom_buf_append_str(q, i ? "; SELECT " : "SELECT ");
     if (!rc && fn) rc = loom_buf_append_str(q, fn);
     if (!rc) rc = loom_buf_append_str(q, fn ? "(" : "");
-    if (!rc) rc = quote(q, keys[i], '"');
+    if (!rc) rc = quote(q, keys[i].field, '"');
     if (!rc) rc = loom_buf_append_str(q, fn ? ") FROM " : " FROM ");
-    if (!rc) rc = quote(q, t->measurement, '"');
+    if (!rc) rc = quote(q, keys[i].meas, '"');
     if (!rc) rc = loom_buf_append_str(q, " WHERE \"device\" = ");
     if (!rc) rc = quote(q, t->device, '\'');
     if (!rc && where) rc = loom_buf_append_str(q, where);
@@ -157,8 +237,12 @@ static int build(loom_buf *q, const target *t, const char *const *keys, size_t n
   return rc;
 }
 
-/* results (one per key) -> {"key": [{"ts","value"}...]} */
-static json_t *reshape(json_t *res, const char *const *keys, size_t n) {
+/* results (one per key) -> {"key": [{"ts","value"}...]}; without ?keys=,
+ * keys with no point of this device are left out (a measurement's field
+ * list covers all its devices). */
+static json_t *reshape(api_call *c, json_t *res, const tkey *keys, size_t n) {
+  const char *kp = http_req_param(c->req, "keys");
+  bool drop_empty = !kp || !*kp;
   json_t *out = json_object();
   for (size_t i = 0; out && i < n; i++) {
     json_t *r = json_array_get(res, i);
@@ -171,7 +255,8 @@ static json_t *reshape(json_t *res, const char *const *keys, size_t n) {
       if (!v || json_is_null(v)) continue;
       json_array_append_new(pts, json_pack("{s:O,s:O}", "ts", json_array_get(row, 0), "value", v));
     }
-    json_object_set_new(out, keys[i], pts);
+    if (drop_empty && json_array_size(pts) == 0) json_decref(pts);
+    else json_object_set_new(out, keys[i].name, pts);
   }
   return out;
 }
@@ -179,12 +264,11 @@ static json_t *reshape(json_t *res, const char *const *keys, size_t n) {
 void rest_telemetry_latest(api_call *c) {
   target t;
   if (find_target(c, &t)) return;
-  char buf[2048];
-  const char *keys[TELEMETRY_KEYS_MAX];
-  json_t *hold = NULL, *res = NULL;
-  size_t n = get_keys(c, &t, buf, sizeof buf, keys, &hold);
+  tkey *keys = NULL;
+  json_t *res = NULL;
+  size_t n = get_keys(c, &t, &keys);
   if (!n) {
-    json_decref(hold);
+    loom_free(keys);
     api_reply_json(c->req, 200, json_object());
     return;
   }
@@ -194,9 +278,9 @@ void rest_telemetry_latest(api_call *c) {
   if (!rc) rc = run(c, t.db, &q, &res);
   loom_buf_deinit(&q);
   if (rc) api_error_rc(c->req, rc == LOOM_EINVAL ? LOOM_EINVAL : LOOM_EIO, "telemetry query failed");
-  else api_reply_json(c->req, 200, reshape(res, keys, n));
+  else api_reply_json(c->req, 200, reshape(c, res, keys, n));
   json_decref(res);
-  json_decref(hold);
+  loom_free(keys);
 }
 
 static int param_i64(api_call *c, const char *name, int64_t *out, bool required) {
@@ -241,17 +325,20 @@ void rest_telemetry_history(api_call *c) {
   }
   target t;
   if (find_target(c, &t)) return;
-  char buf[2048], where[128], tail[96];
-  const char *keys[TELEMETRY_KEYS_MAX];
-  json_t *hold = NULL, *res = NULL;
-  size_t n = get_keys(c, &t, buf, sizeof buf, keys, &hold);
+  char where[128], tail[96];
+  tkey *keys = NULL;
+  json_t *res = NULL;
+  size_t n = get_keys(c, &t, &keys);
   if (!n) {
-    json_decref(hold);
+    loom_free(keys);
     api_reply_json(c->req, 200, json_object());
     return;
   }
-  snprintf(where, sizeof where, " AND time >= %lldms AND time < %lldms", (long long)start,
-           (long long)end);
+  /* in ns (a duration literal overflows past ~2286); ms beyond int64 ns clamp */
+  const int64_t max_ms = INT64_MAX / LOOM_NS_PER_MS;
+  snprintf(where, sizeof where, " AND time >= %lld AND time < %lld",
+           (long long)((start < max_ms ? start : max_ms) * LOOM_NS_PER_MS),
+           (long long)((end < max_ms ? end : max_ms) * LOOM_NS_PER_MS));
   if (fn) snprintf(tail, sizeof tail, " GROUP BY time(%lldms) fill(none)", (long long)interval);
   else snprintf(tail, sizeof tail, " ORDER BY time DESC LIMIT %lld", (long long)limit);
   loom_buf q;
@@ -260,7 +347,7 @@ void rest_telemetry_history(api_call *c) {
   if (!rc) rc = run(c, t.db, &q, &res);
   loom_buf_deinit(&q);
   if (rc) api_error_rc(c->req, rc == LOOM_EINVAL ? LOOM_EINVAL : LOOM_EIO, "telemetry query failed");
-  else api_reply_json(c->req, 200, reshape(res, keys, n));
+  else api_reply_json(c->req, 200, reshape(c, res, keys, n));
   json_decref(res);
-  json_decref(hold);
+  loom_free(keys);
 }

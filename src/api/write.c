@@ -3,20 +3,248 @@
  * /api/v2/write (2.x: bucket, org, precision ns|us|ms|s). The answer (204,
  * or 400 naming the bad lines) is sent only when the points are durable as
  * the durability mode requires; a storage failure is never acknowledged.
+ *
+ * Device linking: points that carry the tag device=<name> of a registered
+ * device of the tenant owning the database count as that device's activity
+ * (online, last_activity_ms, through the device hub's batch). The loop
+ * thread only scans the series keys (after a memmem for "device=" over the
+ * body) and collects the distinct names; once the write is durable they are
+ * resolved through a process-wide cache (db + name -> device, positive and
+ * negative entries, LINK_TTL_MS), and the misses of one request go to a
+ * worker in one job (meta_tenant_by_db + meta_device_by_name per name).
+ * No registry call per point, none on a loop thread. Unknown names stay
+ * plain tags.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "core/err.h"
 #include "core/mem.h"
+#include "core/strmap.h"
 #include "core/timeutil.h"
 #include "ingest/ingest.h"
+
+#define LINK_TTL_MS 5000      /* a cached name -> device answer is used this long */
+#define LINK_CACHE_MAX 4096   /* cached names at most (emptied when full) */
+#define LINK_NAMES_MAX 64     /* distinct device names linked per request */
+#define LINK_NAME_MAX 255     /* longest device name, bytes */
+#define LINK_KEY_MAX 400      /* "<meta ptr>\x1f<db>\x1f<name>" */
+
+/* Defined in device_api.c (to move into api.h, owned by another engineer). */
+void api_device_note_activity(loom_api *api, const char *device_id, const char *tenant_id);
+
+/* The device tag values of one request: NUL-terminated names back to back. */
+typedef struct link_names {
+  loom_api *api;
+  char db[65];
+  loom_buf names;
+  size_t n;
+} link_names;
+
+typedef struct link_entry {
+  char key[LINK_KEY_MAX];
+  char device_id[META_ID_LEN + 1];
+  char tenant_id[META_ID_LEN + 1];
+  bool found;
+  int64_t fetched_ms; /* monotonic */
+} link_entry;
+
+/* The one mutable file-scope object: the look-up cache (loom_api has no
+ * slot for it yet). Entries are allocated one by one (the map's keys point
+ * into them). */
+typedef struct link_cache {
+  pthread_mutex_t lock;
+  strmap map;
+  link_entry **e;
+  size_t n;
+} link_cache;
+static link_cache g_links = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 typedef struct write_ctx {
   http_req *req;
   ingest_result res;
+  link_names *link; /* NULL: no device tag in the body */
 } write_ctx;
+
+static int64_t link_mono_ms(void) { return loom_mono_ns() / LOOM_NS_PER_MS; }
+
+static void link_free(link_names *l) {
+  if (!l) return;
+  loom_buf_deinit(&l->names);
+  loom_free(l);
+}
+
+static size_t link_key(char *out, const loom_api *api, const char *db, const char *name) {
+  int n = snprintf(out, LINK_KEY_MAX, "%p\x1f%s\x1f%s", (const void *)api->meta, db, name);
+  return n < 0 || n >= LINK_KEY_MAX ? 0 : (size_t)n;
+}
+
+/* Cached answer for name: 1 (found: ids copied), 0 (known unregistered),
+ * -1 (unknown or stale). */
+static int link_cache_get(const loom_api *api, const char *db, const char *name, char *device_id,
+                          char *tenant_id) {
+  char key[LINK_KEY_MAX];
+  size_t len = link_key(key, api, db, name);
+  if (!len) return 0;
+  uint64_t h = strmap_hash(key, len);
+  int64_t now = link_mono_ms();
+  int out = -1;
+  uint32_t idx;
+  pthread_mutex_lock(&g_links.lock);
+  if (strmap_get(&g_links.map, key, len, h, &idx) == 0 &&
+      now - g_links.e[idx]->fetched_ms < LINK_TTL_MS) {
+    link_entry *e = g_links.e[idx];
+    out = e->found;
+    if (e->found) {
+      memcpy(device_id, e->device_id, sizeof e->device_id);
+      memcpy(tenant_id, e->tenant_id, sizeof e->tenant_id);
+    }
+  }
+  pthread_mutex_unlock(&g_links.lock);
+  return out;
+}
+
+static void link_cache_put(const loom_api *api, const char *db, const char *name,
+                           const meta_device_ref *d) {
+  char key[LINK_KEY_MAX];
+  size_t len = link_key(key, api, db, name);
+  if (!len) return;
+  uint64_t h = strmap_hash(key, len);
+  uint32_t idx;
+  pthread_mutex_lock(&g_links.lock);
+  link_entry *e = NULL;
+  if (strmap_get(&g_links.map, key, len, h, &idx) == 0) {
+    e = g_links.e[idx];
+  } else {
+    if (g_links.n == LINK_CACHE_MAX) { /* full: start over */
+      for (size_t i = 0; i < g_links.n; i++) loom_free(g_links.e[i]);
+      g_links.n = 0;
+      strmap_deinit(&g_links.map);
+    }
+    if (!g_links.e) g_links.e = loom_calloc(LINK_CACHE_MAX, sizeof *g_links.e);
+    if (g_links.e && (e = loom_calloc(1, sizeof *e))) {
+      memcpy(e->key, key, len + 1);
+      if (strmap_put(&g_links.map, e->key, len, h, (uint32_t)g_links.n)) {
+        loom_free(e);
+        e = NULL;
+      } else {
+        g_links.e[g_links.n++] = e;
+      }
+    }
+  }
+  if (e) {
+    e->found = d != NULL;
+    snprintf(e->device_id, sizeof e->device_id, "%s", d ? d->id : "");
+    snprintf(e->tenant_id, sizeof e->tenant_id, "%s", d ? d->tenant_id : "");
+    e->fetched_ms = link_mono_ms();
+  }
+  pthread_mutex_unlock(&g_links.lock);
+}
+
+/* Worker: resolve the names the cache did not know. */
+static void link_resolve(void *arg) {
+  link_names *l = arg;
+  char tenant[META_ID_LEN + 1];
+  bool tenant_ok = l->api->meta && meta_tenant_by_db(l->api->meta, l->db, tenant) == 0;
+  const char *name = (const char *)l->names.data;
+  for (size_t i = 0; i < l->n; i++, name += strlen(name) + 1) {
+    meta_device_ref d;
+    if (tenant_ok && meta_device_by_name(l->api->meta, tenant, name, &d) == 0) {
+      link_cache_put(l->api, l->db, name, &d);
+      api_device_note_activity(l->api, d.id, d.tenant_id);
+    } else {
+      link_cache_put(l->api, l->db, name, NULL);
+    }
+  }
+  link_free(l);
+}
+
+/* After a durable write (any thread): note activity of the cached devices,
+ * hand the unknown names to a worker. Consumes l. */
+static void link_apply(link_names *l) {
+  link_names *miss = loom_calloc(1, sizeof *miss);
+  if (miss) {
+    miss->api = l->api;
+    memcpy(miss->db, l->db, sizeof miss->db);
+    loom_buf_init(&miss->names);
+  }
+  const char *name = (const char *)l->names.data;
+  for (size_t i = 0; i < l->n; i++, name += strlen(name) + 1) {
+    char dev[META_ID_LEN + 1], ten[META_ID_LEN + 1];
+    int hit = link_cache_get(l->api, l->db, name, dev, ten);
+    if (hit == 1) api_device_note_activity(l->api, dev, ten);
+    else if (hit < 0 && miss && !loom_buf_append(&miss->names, name, strlen(name) + 1)) miss->n++;
+  }
+  link_free(l);
+  if (miss && miss->n && loom_workpool_submit(miss->api->pool, link_resolve, miss) == 0) return;
+  link_free(miss);
+}
+
+/* Is the tag value v (escaped, vlen bytes) already among l's names? Adds it
+ * (unescaped) if not and there is room. */
+static void link_add(link_names *l, const char *v, size_t vlen) {
+  char name[LINK_NAME_MAX + 1];
+  size_t n = 0;
+  for (size_t i = 0; i < vlen; i++) {
+    if (v[i] == '\\' && i + 1 < vlen && (v[i + 1] == ',' || v[i + 1] == '=' || v[i + 1] == ' '))
+      i++;
+    if (n == LINK_NAME_MAX) return; /* longer than any device name */
+    name[n++] = v[i];
+  }
+  if (!n) return;
+  name[n] = 0;
+  const char *p = (const char *)l->names.data;
+  for (size_t i = 0; i < l->n; i++, p += strlen(p) + 1)
+    if (!strcmp(p, name)) return;
+  if (l->n < LINK_NAMES_MAX && !loom_buf_append(&l->names, name, n + 1)) l->n++;
+}
+
+/* The device tag of one line's series key [s, e). */
+static void link_scan_line(link_names *l, const char *s, const char *e) {
+  /* measurement: up to an unescaped ',' (tags follow) or ' ' (no tags) */
+  while (s < e && *s != ',' && *s != ' ') s += *s == '\\' ? 2 : 1;
+  while (s < e && *s == ',') {
+    const char *k = ++s;
+    while (s < e && *s != '=' && *s != ',' && *s != ' ') s += *s == '\\' ? 2 : 1;
+    if (s >= e || *s != '=') return;
+    size_t klen = (size_t)(s - k);
+    const char *v = ++s;
+    while (s < e && *s != ',' && *s != ' ') s += *s == '\\' ? 2 : 1;
+    if (s > e) s = e;
+    if (klen == 6 && !memcmp(k, "device", 6)) {
+      link_add(l, v, (size_t)(s - v));
+      return;
+    }
+  }
+}
+
+/* Loop thread: the distinct device tag values of body, or NULL (none, or
+ * no registry, or out of memory: linking is best effort). */
+static link_names *link_scan(loom_api *api, const char *db, const char *body, size_t len) {
+  if (!api->meta || !api->devices || strlen(db) >= sizeof ((link_names *)0)->db ||
+      !memmem(body, len, "device=", 7))
+    return NULL;
+  link_names *l = loom_calloc(1, sizeof *l);
+  if (!l) return NULL;
+  l->api = api;
+  snprintf(l->db, sizeof l->db, "%s", db);
+  loom_buf_init(&l->names);
+  const char *p = body, *end = body + len;
+  while (p < end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    if (!eol) eol = end;
+    while (p < eol && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
+    if (p < eol && *p != '#') link_scan_line(l, p, eol);
+    p = eol + 1;
+  }
+  if (!l->n) {
+    link_free(l);
+    return NULL;
+  }
+  return l;
+}
 
 static void respond(http_req *req, int status, const loom_buf *body) {
   if (status == 204) http_respond(req, 204, NULL, NULL, 0);
@@ -30,8 +258,11 @@ static void write_done(void *arg, int status) {
     int http = ingest_failure_status(status, &c->res.body);
     respond(c->req, http, &c->res.body);
   } else {
+    if (c->link) link_apply(c->link);
+    c->link = NULL;
     respond(c->req, c->res.status, &c->res.body);
   }
+  link_free(c->link);
   loom_buf_deinit(&c->res.body);
   loom_free(c);
 }
@@ -61,11 +292,13 @@ static void do_write(http_req *req, loom_api *api, const char *db, const char *p
   loom_buf_init(&c->res.body);
   size_t len;
   const uint8_t *body = http_req_body(req, &len);
+  c->link = link_scan(api, db, (const char *)body, len);
   int rc = ingest_lp(api->engine, db, (const char *)body, len, prec, &c->res, write_done, c);
   if (rc) { /* the callback will not run: answer now */
     int status = rc == LOOM_ENOTFOUND ? 404 : rc == LOOM_EINVAL ? 400
                : rc == LOOM_EREADONLY ? 503 : rc == LOOM_ENOMEM ? 503 : 500;
     respond(req, status, &c->res.body);
+    link_free(c->link);
     loom_buf_deinit(&c->res.body);
     loom_free(c);
   }
