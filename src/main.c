@@ -261,6 +261,10 @@ static int run(const settings *s, bool demo) {
   api.meta = meta;
   api.audit = audit;
   api.started_ns = loom_now_ns();
+  if (live_hub_new(&api.live)) {
+    LOOM_ERROR("out of memory", NULL);
+    goto out;
+  }
   if (api_device_start(&api)) {
     LOOM_ERROR("cannot start the device API hub", NULL);
     goto out;
@@ -348,6 +352,8 @@ out:
   }
   loom_workpool_free(pool);
   api_device_free(&api);
+  live_hub_free(api.live); /* every WebSocket session ended with the server */
+  api.live = NULL;
   if (api_ready) api_deinit(&api);
   sec_audit_close(audit);
   meta_store_close(meta);

@@ -16,6 +16,7 @@
 #include "core/buf.h"
 #include "core/workpool.h"
 #include "http/server.h"
+#include "live/hub.h"
 #include "meta/meta.h"
 #include "sec/audit.h"
 #include "sec/auth.h"
@@ -46,6 +47,7 @@ typedef struct loom_api {
   struct api_rpc_waits *rpc_waits; /* two-way commands awaiting their answer (rest_rpc.c) */
   sec_password_limits pw_limits; /* argon2id cost for new password hashes */
   struct api_device_hub *devices; /* device API: RPC long polls, activity (device_api.c) */
+  live_hub *live;         /* live updates and live sessions (WebSocket); NULL: /api/v1/ws answers 503 */
   int64_t started_ns;
   /* query statistics (written by workers) */
   atomic_uint_fast64_t queries, query_errors, query_ns_total;
@@ -222,6 +224,36 @@ int api_query_guard(const sec_principal *p, const char *own_db, const char *q, s
 
 /* Record one query's duration (ns) in the statistics. */
 void api_note_query(loom_api *api, int64_t ns, int failed);
+
+/* ---- WebSocket API (ws_api.c) ----
+ * GET /api/v1/ws upgrades to a WebSocket carrying JSON text messages:
+ *   client: {"auth":{"token":"<token>"}}          (first, unless the upgrade
+ *           request carried Authorization: Token <token> or ?token=<token>)
+ *   server: {"auth":"ok"}, or an error and close 1008
+ *   client: {"cmd":"subscribe","id":1,"type":"telemetry"|"state"|"rpc",
+ *            "device_id":"<id>" | "asset_id":"<id>", "keys":["t",...]}  (keys optional)
+ *   server: {"id":1,"ok":true} or {"id":1,"ok":false,"error":{"code":"not_found",
+ *           "message":"..."}} (codes: bad_request, unauthorized, forbidden,
+ *           not_found, conflict, too_many, internal)
+ *   server: {"sub":1,"type":"telemetry","device_id":"<id>","ts":<ms>,"values":{..}}
+ *           state / rpc updates carry the event's fields instead of values
+ *   client: {"cmd":"unsubscribe","id":1} -> {"id":1,"ok":true}
+ * Access: sec_policy_check with telemetry.read / device.read / rpc.read on
+ * the device's tenant (another tenant's device: not_found). An asset
+ * subscribes its devices (at most 100) at subscribe time. Invalid JSON gets
+ * {"ok":false,"error":{"code":"bad_request",..}} and the connection stays.
+ * Closes: 1008 "token revoked" / "user disabled" (live_session_revoke_*),
+ * "token revoked or expired" (rechecked every second), "too slow" (1 MiB
+ * queued), 1009 (message over 64 KiB), 1001 on server stop.
+ * api_ws runs on the loop thread (a PUBLIC route: authentication happens
+ * inside the protocol); without an upgrade it answers 426. */
+void api_ws(http_req *req, loom_api *api);
+
+/* Publish a state or RPC event of device `device` (name) in database db;
+ * body (a JSON object, consumed, may be NULL) becomes the update's fields.
+ * Costs one atomic load when nobody listens. Any thread. */
+void api_live_publish(loom_api *api, live_kind kind, const char *db, const char *device,
+                      json_t *body);
 
 /* ---- device API (device_api.c; ThingsBoard-compatible, DEVTOK routes) ----
  * Handlers, called on the loop thread: each hands the request to the worker

@@ -56,6 +56,7 @@ static const api_route routes[] = {
   {P, "/api/v1/auth/logout",          AUTHN, OWN, NULL, auth_logout, 0},
   {G, "/api/v1/auth/me",              AUTHN, OWN, NULL, auth_me, 0},
   {G, "/api/v1/routes",               S(PLATFORM_MANAGE), OWN, NULL, rest_routes, 0},
+  {G, "/api/v1/ws",                   PUBLIC, OWN, api_ws, NULL, 0}, /* authenticates in the protocol */
 
   {G, "/api/v1/tenants",              S(TENANT_MANAGE), OWN, NULL, rest_tenant_list, 0},
   {P, "/api/v1/tenants",              S(TENANT_MANAGE), OWN, NULL, rest_tenant_create, 0},
