@@ -642,7 +642,7 @@ fail:
 
 static void *bg_main(void *arg) {
   ts_engine *e = arg;
-  int64_t last_retention = 0, last_cold = loom_mono_ns();
+  int64_t last_retention = 0, last_cold = loom_mono_ns(), last_trim = last_cold;
   pthread_mutex_lock(&e->bg_mu);
   while (!e->bg_stop) {
     struct timespec ts;
@@ -662,6 +662,12 @@ static void *bg_main(void *arg) {
       for (uint32_t i = 0; i < e->cat.n_dbs; i++) ts_compact_db(e, e->cat.dbs[i]);
       pthread_mutex_unlock(&e->flush_mu);
       last_cold = mono;
+    }
+    if (mono - last_trim > 10 * LOOM_NS_PER_S) {
+      /* Queries free large buffers too (not only flushes): give the pages
+       * back now and then so RSS does not stay at the last big query's. */
+      loom_mem_trim();
+      last_trim = mono;
     }
     if (mono - last_retention > 60 * LOOM_NS_PER_S) {
       ts_engine_enforce_retention(e, loom_now_ns());
