@@ -57,7 +57,7 @@ static void usage(FILE *f) {
           "  --durability durable|batched  acknowledge writes after fsync (default) or fsync\n"
           "                                every 100 ms\n"
           "  --log-level debug|info|warn|error\n"
-          "  --head-max-mb N               flush the in-memory head past N MiB (default 256)\n"
+          "  --head-max-mb N               flush the in-memory head past N MiB (default 24)\n"
           "  --http-threads N              HTTP event loops (default: one per core)\n"
           "  --query-threads N             query workers (default: one per core)\n"
           "\n"

@@ -27,7 +27,7 @@ typedef struct ts_engine_options {
   const char *dir;             /* data directory (created if missing) */
   int durability;              /* TS_DURABLE (default) or TS_BATCHED */
   uint32_t batch_interval_ms;  /* batched mode fsync interval (default 100) */
-  uint64_t head_max_bytes;     /* flush when the head holds more (default 256 MiB) */
+  uint64_t head_max_bytes;     /* flush when the head holds more (default 24 MiB, encoded) */
   uint32_t flush_interval_s;   /* flush a non-empty head at least this often (default 600) */
   int64_t partition_ns;        /* time partition length (default 1 day) */
   uint32_t block_points;       /* points per block in segments (default 1024) */
