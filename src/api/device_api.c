@@ -379,7 +379,7 @@ static void do_telemetry(dev_job *j) {
   }
   for (int attempt = 0;; attempt++) {
     loom_buf_reset(&j->res.body);
-    rc = ingest_lp(j->api->engine, j->dev.db_name, (const char *)j->lp.data, j->lp.len, 1,
+    rc = ingest_lp_live(j->api->engine, j->api->live, j->dev.db_name, (const char *)j->lp.data, j->lp.len, 1,
                    &j->res, telemetry_done, j);
     if (rc != LOOM_ENOTFOUND || attempt) break;
     /* the tenant's database is named in the registry but not in the engine

@@ -139,5 +139,6 @@ void rest_token_revoke(api_call *c) {
     api_error_rc(c->req, rc, err);
     return;
   }
+  live_session_revoke_token(c->api->live, id, "token revoked"); /* its WebSockets, now */
   http_respond(c->req, 204, NULL, NULL, 0);
 }

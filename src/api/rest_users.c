@@ -104,8 +104,10 @@ void rest_user_update(api_call *c) {
   /* a role change is its own audited action, as is a new password */
   const char *action = role ? "user.role" : secrets ? "user.password" : NULL;
   if (rest_do_update(c, META_USER, id, in, secrets, action, detail, &ent)) goto out;
-  if (disable) /* a disabled user's tokens die with it (and within a second in the cache) */
+  if (disable) { /* a disabled user's tokens die with it (and within a second in the cache) */
     meta_token_revoke_user(c->api->meta, c->scope, id, loom_now_ns() / 1000000, NULL, NULL, 0);
+    live_session_revoke_user(c->api->live, id, "user disabled"); /* its WebSockets, now */
+  }
   api_reply_json(c->req, 200, ent);
 out:
   json_decref(in);
@@ -113,4 +115,8 @@ out:
   json_decref(cur);
 }
 
-void rest_user_delete(api_call *c) { rest_do_delete(c, META_USER, api_param(c, "id"), false); }
+void rest_user_delete(api_call *c) {
+  const char *id = api_param(c, "id");
+  if (rest_do_delete(c, META_USER, id, false) == 0)
+    live_session_revoke_user(c->api->live, id, "user deleted");
+}

@@ -181,14 +181,20 @@ static void pump(http_ws *ws) {
     }
     loom_free(m);
   }
-  if (close_req && !ws->close_queued) {
-    ws->close_queued = 1;
-    ws->close_sent_ns = loom_mono_ns();
-    wslay_event_queue_close(ws->ctx, (uint16_t)code, (const uint8_t *)reason, strlen(reason));
-  }
+  /* wslay sends control frames before queued messages: let the messages
+   * out first so that a reply sent just before a close is not lost */
   if (wslay_event_send(ws->ctx) != 0) {
     ws->io.close(ws->io.conn);
     return;
+  }
+  if (close_req && !ws->close_queued && wslay_event_get_queued_msg_count(ws->ctx) == 0) {
+    ws->close_queued = 1;
+    ws->close_sent_ns = loom_mono_ns();
+    wslay_event_queue_close(ws->ctx, (uint16_t)code, (const uint8_t *)reason, strlen(reason));
+    if (wslay_event_send(ws->ctx) != 0) {
+      ws->io.close(ws->io.conn);
+      return;
+    }
   }
   update_backlog(ws);
   if (wslay_event_get_close_sent(ws->ctx) && !ws->close_sent_ns) ws->close_sent_ns = loom_mono_ns();
