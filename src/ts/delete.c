@@ -82,6 +82,7 @@ static int tomb_series(ts_engine *e, ts_series *s, const ts_tomb *t) {
     bool touched = false;
     for (uint32_t r = 0; r < col->n_refs && !touched; r++) {
       const ts_seg_column *sc = ts_segment_column(col->refs[r].seg->seg, col->refs[r].col_index);
+      if (!sc) return LOOM_ENOMEM; /* decoding the index entry failed */
       touched = col->refs[r].seg->seq <= t->max_seq && sc->min_ts <= t->tmax && sc->max_ts >= t->tmin;
     }
     if (touched) {

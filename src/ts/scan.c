@@ -88,6 +88,10 @@ static int gather(scan_state *s, int64_t tmin, int64_t tmax) {
   for (uint32_t r = 0; r < col->n_refs && !rc; r++) {
     ts_seginfo *seg = col->refs[r].seg;
     const ts_seg_column *sc = ts_segment_column(seg->seg, col->refs[r].col_index);
+    if (!sc) { /* decoding the index entry failed: the system is out of memory */
+      rc = LOOM_ENOMEM;
+      break;
+    }
     if (sc->max_ts < tmin || sc->min_ts > tmax) continue;
     for (uint32_t b = 0; b < sc->n_blocks && !rc; b++) {
       const ts_block_stats *st = &sc->blocks[b].stats;
