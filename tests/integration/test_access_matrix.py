@@ -175,6 +175,8 @@ def spec_table():
         ("POST", "/api/v1/auth/logout"): lambda w, p: {"fresh_session": True},
         ("GET", "/api/v1/auth/me"): lambda w, p: {},
         ("GET", "/api/v1/routes"): lambda w, p: {},
+        # a plain GET gets 426; subscriptions are checked inside the protocol (test_ws_api.py)
+        ("GET", "/api/v1/ws"): lambda w, p: {},
         ("GET", "/api/v1/tenants"): lambda w, p: {},
         ("POST", "/api/v1/tenants"): lambda w, p: {"json": {"name": w.uniq("tenant")}},
         ("GET", "/api/v1/tenants/{tenantId}"): lambda w, p: {"path": {"tenantId": w.A}},
