@@ -249,10 +249,12 @@ void api_note_query(loom_api *api, int64_t ns, int failed);
  * inside the protocol); without an upgrade it answers 426. */
 void api_ws(http_req *req, loom_api *api);
 
-/* Publish a state or RPC event of device `device` (name) in database db;
- * body (a JSON object, consumed, may be NULL) becomes the update's fields.
- * Costs one atomic load when nobody listens. Any thread. */
-void api_live_publish(loom_api *api, live_kind kind, const char *db, const char *device,
+/* Publish a state (LIVE_STATE: {"state":"online"|"offline",
+ * "last_activity_ms":n}) or command (LIVE_RPC: {"rpc_id":..,"status":..})
+ * event of device device_id of tenant tenant_id; body (a JSON object,
+ * consumed, may be NULL) becomes the update's fields. Costs one atomic load
+ * when nobody listens. Any thread. */
+void api_live_publish(loom_api *api, live_kind kind, const char *tenant_id, const char *device_id,
                       json_t *body);
 
 /* ---- device API (device_api.c; ThingsBoard-compatible, DEVTOK routes) ----

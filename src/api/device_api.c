@@ -246,6 +246,11 @@ static void flush_activity(struct api_device_hub *h) {
   if (h->api->meta) {
     int rc = meta_device_activity(h->api->meta, items, k, NULL);
     if (rc) LOOM_WARN("device activity not recorded", "devices=%zu err=\"%s\"", k, loom_strerror(rc));
+    for (size_t i = 0; rc == 0 && i < k; i++)
+      if (items[i].state_changed)
+        api_live_publish(h->api, LIVE_STATE, items[i].tenant_id, items[i].device_id,
+                         json_pack("{s:s,s:I}", "state", items[i].online ? "online" : "offline",
+                                   "last_activity_ms", (json_int_t)items[i].last_activity_ms));
   }
   loom_free(ids);
   loom_free(items);
@@ -529,6 +534,8 @@ static int try_deliver(dev_job *j) {
   rc = meta_rpc_transition(j->api->meta, j->dev.tenant_id, idbuf, to, NULL, wall_ms(), NULL, err,
                            sizeof err);
   if (rc) LOOM_WARN("rpc status not updated", "id=%s to=%s err=\"%s\"", idbuf, to, err);
+  else api_live_publish(j->api, LIVE_RPC, j->dev.tenant_id, j->dev.id,
+                        json_pack("{s:s,s:s}", "rpc_id", idbuf, "status", to));
   if (hr) api_error(j->req, 503, "out of memory");
   return 0;
 }
@@ -608,6 +615,9 @@ static void do_rpc_reply(dev_job *j) {
   rc = meta_rpc_transition(j->api->meta, j->dev.tenant_id, j->rpc_id, "successful", resp,
                            wall_ms(), NULL, err, sizeof err);
   json_decref(resp);
+  if (rc == 0)
+    api_live_publish(j->api, LIVE_RPC, j->dev.tenant_id, j->dev.id,
+                     json_pack("{s:s,s:s}", "rpc_id", j->rpc_id, "status", "successful"));
   if (rc == LOOM_EINVAL) api_error(j->req, 409, err); /* already answered, expired, not sent */
   else if (rc) api_error_rc(j->req, rc, err);
   else respond_empty(j->req, 200);

@@ -209,6 +209,9 @@ void rest_rpc_send(api_call *c) {
     goto out;
   }
   api_device_rpc_notify(c->api, id); /* wake the device's long poll */
+  api_live_publish(c->api, LIVE_RPC, tenant, id,
+                   json_pack("{s:s?,s:s?}", "rpc_id", json_string_value(json_object_get(cmd, "id")),
+                             "status", json_string_value(json_object_get(cmd, "status"))));
   const char *wait = http_req_param(c->req, "wait");
   if (wait && !strcmp(wait, "true") && !json_is_true(oneway)) {
     int64_t t = timeout ? json_integer_value(timeout) : RPC_DEFAULT_TIMEOUT_MS;

@@ -114,11 +114,8 @@ static void send_error(ws_session *s, json_int_t id, int rc, const char *msg) {
 
 static int on_event(void *user, const live_event *ev) {
   sub_dev *d = user;
-  json_t *vals = NULL;
-  if (ev->kind == LIVE_TELEMETRY || d->keys) {
-    vals = json_loadb(ev->json, ev->json_len, 0, NULL);
-    if (!vals) return 0;
-  }
+  json_t *vals = json_loadb(ev->json, ev->json_len, 0, NULL);
+  if (!vals) return 0;
   if (d->keys && json_is_object(vals)) {
     json_t *f = json_object();
     size_t i;
@@ -254,7 +251,8 @@ static int subscribe_device(ws_session *s, json_int_t id, live_kind kind, const 
   d->kind = kind;
   d->keys = keys;
   snprintf(d->device_id, sizeof d->device_id, "%s", device_id);
-  rc = live_subscribe(s->api->live, kind, db, name, on_event, d, &d->sub);
+  rc = kind == LIVE_TELEMETRY ? live_subscribe(s->api->live, kind, db, name, on_event, d, &d->sub)
+                              : live_subscribe(s->api->live, kind, tenant, device_id, on_event, d, &d->sub);
   if (rc) {
     loom_free(d);
     return rc;
@@ -526,8 +524,9 @@ void api_ws(http_req *req, loom_api *api) {
 
 /* ---- publishers ---- */
 
-void api_live_publish(loom_api *api, live_kind kind, const char *db, const char *device,
+void api_live_publish(loom_api *api, live_kind kind, const char *tenant_id, const char *device_id,
                       json_t *body) {
+  const char *db = tenant_id, *device = device_id;
   if (!api || !api->live || !db || !device || !live_hub_wants(api->live, kind, db)) {
     json_decref(body);
     return;

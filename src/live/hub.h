@@ -3,7 +3,9 @@
  * (telemetry, device state, command status) of one device (tenant database +
  * device name); publishers (ingest after a write is acknowledged, the device
  * API, the RPC handlers) hand events over and the hub calls each matching
- * subscriber's callback on the publisher's thread. When nobody subscribes,
+ * subscriber's callback on the publisher's thread. Keys: telemetry events
+ * are keyed by (tenant database, device name), as points carry them; state
+ * and command events by (tenant id, device id), as the registry knows them. When nobody subscribes,
  * live_hub_wants costs one atomic load, so the write path pays nothing.
  * Also the registry of live sessions (WebSocket now, MQTT later) by token id
  * and user id, so revoking a token or disabling a user cuts them at once.
@@ -27,8 +29,8 @@ typedef enum live_kind {
 /* One event. Every pointer is valid only during the callback. */
 typedef struct live_event {
   live_kind kind;
-  const char *db;     /* the tenant's engine database */
-  const char *device; /* device name */
+  const char *db;     /* telemetry: the tenant's engine database; state, rpc: the tenant id */
+  const char *device; /* telemetry: the device name; state, rpc: the device id */
   int64_t ts_ns;      /* event time, ns since the Unix epoch */
   const char *json;   /* a JSON object, json_len bytes, not NUL-terminated */
   size_t json_len;

@@ -223,3 +223,26 @@ def test_ws_api_large_message_closes_1009(srv):
     ws = connect(srv, TOKEN)
     ws.send("x" * (70 << 10))
     expect_close(ws, 1009, 3)
+
+
+def test_ws_api_state_and_rpc_updates(srv):
+    a = Tenant(srv, "Acme")
+    dev, dtok = a.device("b1")
+    ws = connect(srv, TOKEN)
+    assert call(ws, {"cmd": "subscribe", "id": 1, "type": "state", "device_id": dev["id"]})["ok"] is True
+    assert call(ws, {"cmd": "subscribe", "id": 2, "type": "rpc", "device_id": dev["id"]})["ok"] is True
+    ok(requests.post(f"{a.api}/{dtok}/telemetry", json={"t": 1}, timeout=30))
+    m = recv_until(ws, lambda m: m.get("sub") == 1, timeout=5)
+    assert m["state"] == "online" and m["device_id"] == dev["id"] and m["type"] == "state"
+    cmd = ok(requests.post(f"{a.api}/devices/{dev['id']}/rpc", json={"method": "reboot", "params": {}},
+                           headers=ADMIN, timeout=30), 201)
+    m = recv_until(ws, lambda m: m.get("sub") == 2)
+    assert m["rpc_id"] == cmd["id"] and m["status"] == "queued"
+    got = ok(requests.get(f"{a.api}/{dtok}/rpc", params={"timeout": 2000}, timeout=30))
+    assert got["id"] == cmd["id"]
+    m = recv_until(ws, lambda m: m.get("sub") == 2)
+    assert m["status"] == "delivered"
+    ok(requests.post(f"{a.api}/{dtok}/rpc/{cmd['id']}", json={"ok": 1}, timeout=30))
+    m = recv_until(ws, lambda m: m.get("sub") == 2)
+    assert m["status"] == "successful"
+    ws.close()
