@@ -246,3 +246,16 @@ def test_ws_api_state_and_rpc_updates(srv):
     m = recv_until(ws, lambda m: m.get("sub") == 2)
     assert m["status"] == "successful"
     ws.close()
+
+
+def test_ws_api_expired_token_closes(srv):
+    a = Tenant(srv, "Acme")
+    _, sess = a.user_token("e@acme.com", role="engineer")
+    h = {"Authorization": f"Token {sess}"}
+    exp = int(time.time() * 1000) + 1500
+    t = ok(requests.post(a.api + "/tokens", json={"name": "short", "scope": "read", "expires_ms": exp},
+                         headers=h, timeout=30), 201)
+    ws = connect(srv, t["token"])
+    # expiry is noticed by the once-a-second recheck (principal cache: 1 s)
+    reason = expect_close(ws, 1008, 5.0)
+    assert time.time() * 1000 >= exp and reason == "token revoked or expired"
