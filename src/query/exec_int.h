@@ -214,6 +214,17 @@ int qx_vsrc_series_begin(qx_vsrc *v, const char *name, const char *const *tk,
                          const char *const *tv, size_t nt, const char *const *cols,
                          size_t n_cols);
 int qx_vsrc_row(qx_vsrc *v, int64_t t, const qx_val *vals, size_t n);
+/* The direct writer (a raw inner query whose outer query only aggregates
+ * named fields): sub-series occ of the inner's ord-th output series of
+ * measurement name, with tags tk/tv, holding the n float points ts/vals
+ * (ascending times, unique) of field `field`. Takes ownership of ts and vals
+ * (loom_malloc'd; freed on error too). n == 0 only declares the measurement
+ * and its fields as the row writer would. The series is finished as the row
+ * writer finishes its (ord, occ) sub-series; the row marker gets no column,
+ * so only for outer queries that never read it. 0 or LOOM_ENOMEM. */
+int qx_vsrc_put_col(qx_vsrc *v, const char *name, const char *const *tk, const char *const *tv,
+                    size_t nt, uint32_t ord, uint32_t occ, const char *field, int64_t *ts,
+                    double *vals, uint32_t n);
 /* Build the measurements (desc: rows were written in descending time).
  * Afterwards only the readers below may be used. 0 or LOOM_ENOMEM. */
 int qx_vsrc_finish(qx_vsrc *v, bool desc);

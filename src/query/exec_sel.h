@@ -99,6 +99,10 @@ typedef struct plan {
   bool lim_quirk;
   const char **odims; /* the outer's GROUP BY tags */
   size_t n_odims;
+  /* an inner raw query whose outer query only aggregates named fields:
+   * one arithmetic of two float fields may be written as columns directly
+   * (exec_select.c run_direct) */
+  bool direct;
 } plan;
 
 /* What an inner query inherits from the outer one (InfluxDB 1.x
@@ -109,6 +113,7 @@ typedef struct sub_inh {
   bool lim_quirk;           /* see plan.lim_quirk */
   const char **odims;
   size_t n_odims;
+  bool direct;              /* the outer only aggregates named fields (see plan.direct) */
 } sub_inh;
 
 /* Sorted unique names (fields and/or tags) over every source. */

@@ -251,6 +251,224 @@ out:
   return rc;
 }
 
+/* ---- direct columns (plan.direct) ----
+ * A raw inner query `SELECT a <op> b AS x ... GROUP BY tags` whose outer
+ * query only aggregates named fields: each group's column x is computed
+ * from the two float columns and handed to the collector as the row writer
+ * would have finished it (qx_vsrc_put_col), without rows, expression trees
+ * or per-row allocation. A group of one series gives one sub-series (times
+ * unique); a group of several gives sub-series by occurrence: the k-th row
+ * at a time (rows at one time come in series order) goes to sub-series k. */
+
+typedef struct fcol {
+  plan *p;
+  int64_t *ts;
+  double *v;
+  uint32_t n, cap;
+  int rc;
+} fcol;
+
+static int fcol_cb(void *arg, const ts_chunk *ch) {
+  fcol *f = arg;
+  if (!ch->ts) return TS_SCAN_DECODE;
+  if ((f->rc = qx_count_points(f->p, ch->n))) return TS_SCAN_STOP;
+  if (ch->type != TS_FLOAT) {
+    f->rc = qx_fail(f->p->c, "field type changed while reading");
+    return TS_SCAN_STOP;
+  }
+  if (f->n + ch->n > f->cap) {
+    uint32_t nc = f->cap ? f->cap * 2 : 256;
+    while (nc < f->n + ch->n) nc *= 2;
+    int64_t *nt = loom_realloc(f->ts, nc * sizeof *nt);
+    if (nt) f->ts = nt;
+    double *nv = loom_realloc(f->v, nc * sizeof *nv);
+    if (nv) f->v = nv;
+    if (!nt || !nv) {
+      f->rc = LOOM_ENOMEM;
+      return TS_SCAN_STOP;
+    }
+    f->cap = nc;
+  }
+  memcpy(f->ts + f->n, ch->ts, ch->n * sizeof *f->ts);
+  memcpy(f->v + f->n, ch->vals, ch->n * sizeof *f->v);
+  f->n += ch->n;
+  return 0;
+}
+
+/* Column fidx of series s over the plan's range into f (emptied first). */
+static int fcol_load(plan *p, const ts_series_info *s, int fidx, fcol *f) {
+  f->n = 0;
+  f->rc = 0;
+  int64_t col = qx_col_of(s, fidx);
+  if (col < 0) return 0;
+  int rc = qx_src_scan(p, (uint32_t)col, p->tmin, p->tmax, 0, fcol_cb, f);
+  return f->rc ? f->rc : rc;
+}
+
+/* qx_eval of two floats (exec_col.c N_BIN). */
+static inline double dop(ql_op op, double a, double b) {
+  switch (op) {
+  case QL_OP_ADD: return a + b;
+  case QL_OP_SUB: return a - b;
+  case QL_OP_MUL: return a * b;
+  default: return b == 0 ? 0 : a / b;
+  }
+}
+
+/* One row of a group of several series: time, series, value (nn: not null). */
+typedef struct drow {
+  int64_t t;
+  uint32_t k, occ;
+  double v;
+  bool nn;
+} drow;
+
+static int cmp_drow(const void *a, const void *b) {
+  const drow *x = a, *y = b;
+  if (x->t != y->t) return x->t < y->t ? -1 : 1;
+  return x->k < y->k ? -1 : x->k > y->k;
+}
+
+static int cmp_drow_occ(const void *a, const void *b) {
+  const drow *x = a, *y = b;
+  if (x->occ != y->occ) return x->occ < y->occ ? -1 : 1;
+  return cmp_drow(a, b);
+}
+
+/* Can measurement m of the chosen series ss[0..n) be run directly? */
+static bool direct_ok(const plan *p, const ts_measurement_info *m, const sser *ss, uint32_t n) {
+  const qn *e = p->exprs[0];
+  int fa = qx_field_index(m, e->l->name), fb = qx_field_index(m, e->r->name);
+  if (fa < 0 || fb < 0 || m->fields[fa].type != TS_FLOAT || m->fields[fb].type != TS_FLOAT)
+    return false;
+  for (uint32_t i = 0; i < n; i++)
+    if (ss[i].cond != QX_TRUE) return false;
+  return true;
+}
+
+/* Is the plan of this inner query one run_direct can take? */
+static bool direct_plan(const plan *p) {
+  const ql_select *s = p->s;
+  if (!p->direct || !p->coll || !s->is_raw || s->limit || s->offset || s->slimit || s->soffset ||
+      s->order_desc || p->lim_quirk || p->vs || p->n_xf || p->xfs || p->agg || p->n_fields != 1 ||
+      p->n_names != 2)
+    return false;
+  const qn *e = p->exprs[0];
+  if (!e || e->kind != N_BIN || !e->l || !e->r || e->l->kind != N_FIELD || e->r->kind != N_FIELD ||
+      e->l->cast != QL_CAST_NONE || e->r->cast != QL_CAST_NONE)
+    return false;
+  return e->op == QL_OP_ADD || e->op == QL_OP_SUB || e->op == QL_OP_MUL || e->op == QL_OP_DIV;
+}
+
+static int run_direct(plan *p, const ts_measurement_info *m, sser *ss, const grp *g, uint32_t n_g,
+                      const namelist *keys, const char **tv, uint32_t *hint) {
+  const qn *e = p->exprs[0];
+  ql_op op = e->op;
+  int fa = qx_field_index(m, e->l->name), fb = qx_field_index(m, e->r->name);
+  const char *field = p->names[1];
+  fcol A = {.p = p}, B = {.p = p};
+  drow *rows = NULL;
+  uint32_t n_rows = 0, cap_rows = 0;
+  int rc = 0;
+  for (uint32_t q = 0; q < n_g && !rc; q++) {
+    uint32_t i = g[q].i, j = g[q].j;
+    for (size_t k = 0; k < keys->n; k++) {
+      const char *v = qx_series_tag_hint(ss[i].s, keys->v[k], &hint[k]);
+      tv[k] = v ? v : "";
+    }
+    if (j - i == 1) {
+      if ((rc = fcol_load(p, ss[i].s, fa, &A)) || (rc = fcol_load(p, ss[i].s, fb, &B))) break;
+      if (!A.n && !B.n) continue; /* no rows: no series */
+      uint32_t nn = 0, x = 0, y = 0;
+      while (x < A.n && y < B.n) { /* times present in both */
+        if (A.ts[x] < B.ts[y]) x++;
+        else if (A.ts[x] > B.ts[y]) y++;
+        else nn++, x++, y++;
+      }
+      int64_t *ts = nn ? loom_malloc(nn * sizeof *ts) : NULL;
+      double *vs = nn ? loom_malloc(nn * sizeof *vs) : NULL;
+      if (nn && (!ts || !vs)) {
+        loom_free(ts);
+        loom_free(vs);
+        rc = LOOM_ENOMEM;
+        break;
+      }
+      uint32_t w = 0;
+      x = y = 0;
+      while (x < A.n && y < B.n) {
+        if (A.ts[x] < B.ts[y]) x++;
+        else if (A.ts[x] > B.ts[y]) y++;
+        else ts[w] = A.ts[x], vs[w++] = dop(op, A.v[x], B.v[y]), x++, y++;
+      }
+      rc = qx_vsrc_put_col(p->coll, m->name, keys->v, tv, keys->n, q, 0, field, ts, vs, nn);
+      continue;
+    }
+    /* several series: every row of each, then by (time, series) */
+    n_rows = 0;
+    for (uint32_t k = i; k < j && !rc; k++) {
+      if ((rc = fcol_load(p, ss[k].s, fa, &A)) || (rc = fcol_load(p, ss[k].s, fb, &B))) break;
+      if (n_rows + A.n + B.n > cap_rows) {
+        uint32_t nc = cap_rows ? cap_rows * 2 : 1024;
+        while (nc < n_rows + A.n + B.n) nc *= 2;
+        drow *nr = loom_realloc(rows, nc * sizeof *nr);
+        if (!nr) {
+          rc = LOOM_ENOMEM;
+          break;
+        }
+        rows = nr, cap_rows = nc;
+      }
+      uint32_t x = 0, y = 0;
+      while (x < A.n || y < B.n) {
+        drow r = {.k = k - i};
+        if (y == B.n || (x < A.n && A.ts[x] < B.ts[y])) r.t = A.ts[x++];
+        else if (x == A.n || B.ts[y] < A.ts[x]) r.t = B.ts[y++];
+        else r.t = A.ts[x], r.v = dop(op, A.v[x], B.v[y]), r.nn = true, x++, y++;
+        rows[n_rows++] = r;
+      }
+    }
+    if (rc) break;
+    if (!n_rows) continue;
+    qsort(rows, n_rows, sizeof *rows, cmp_drow);
+    uint32_t max_occ = 0;
+    rows[0].occ = 0;
+    for (uint32_t r = 1; r < n_rows; r++) {
+      rows[r].occ = rows[r].t == rows[r - 1].t ? rows[r - 1].occ + 1 : 0;
+      if (rows[r].occ > max_occ) max_occ = rows[r].occ;
+    }
+    if (max_occ) qsort(rows, n_rows, sizeof *rows, cmp_drow_occ);
+    bool any = false;
+    for (uint32_t a = 0; a < n_rows && !rc;) {
+      uint32_t b = a, nn = 0;
+      while (b < n_rows && rows[b].occ == rows[a].occ) nn += rows[b++].nn;
+      if (nn) {
+        int64_t *ts = loom_malloc(nn * sizeof *ts);
+        double *vs = loom_malloc(nn * sizeof *vs);
+        if (!ts || !vs) {
+          loom_free(ts);
+          loom_free(vs);
+          rc = LOOM_ENOMEM;
+          break;
+        }
+        uint32_t w = 0;
+        for (uint32_t r = a; r < b; r++)
+          if (rows[r].nn) ts[w] = rows[r].t, vs[w++] = rows[r].v;
+        rc = qx_vsrc_put_col(p->coll, m->name, keys->v, tv, keys->n, q, rows[a].occ, field, ts,
+                             vs, nn);
+        any = true;
+      }
+      a = b;
+    }
+    if (!rc && !any)
+      rc = qx_vsrc_put_col(p->coll, m->name, keys->v, tv, keys->n, q, 0, field, NULL, NULL, 0);
+  }
+  loom_free(A.ts);
+  loom_free(A.v);
+  loom_free(B.ts);
+  loom_free(B.v);
+  loom_free(rows);
+  return rc;
+}
+
 static int run_measurement(plan *p, const ts_measurement_info *m, int64_t *series_seen) {
   qx_ctx *c = p->c;
   int rc = 0;
@@ -324,7 +542,9 @@ static int run_measurement(plan *p, const ts_measurement_info *m, int64_t *serie
     }
     g[n_g++] = (grp){i, j};
   }
-  if (can_split(p, n_g, n))
+  if (direct_plan(p) && direct_ok(p, m, ss, n))
+    rc = run_direct(p, m, ss, g, n_g, &keys, tv, hint);
+  else if (can_split(p, n_g, n))
     rc = run_split(p, m, ss, g, n_g, &keys, tv, hint, series_seen);
   else
     rc = run_groups(p, m, ss, g, n_g, &keys, tv, hint, series_seen);
@@ -336,6 +556,23 @@ out:
   qx_nl_free(&keys);
   loom_free(ss);
   return rc;
+}
+
+/* Does outer query s only aggregate named fields of its one subquery
+ * (mean, sum or count of an identifier; no WHERE), so that the inner's row
+ * marker is never read (plan.direct)? */
+static bool outer_aggregates_only(const ql_select *s) {
+  if (s->n_sources != 1 || !s->sources[0].subquery || s->is_raw || s->condition || !s->n_fields)
+    return false;
+  for (size_t i = 0; i < s->n_fields; i++) {
+    const ql_expr *e = qx_unparen(s->fields[i].expr);
+    if (!e || e->kind != QL_EXPR_CALL || e->u.call.n_args != 1) return false;
+    const char *f = e->u.call.name;
+    if (strcmp(f, "mean") && strcmp(f, "sum") && strcmp(f, "count")) return false;
+    const ql_expr *a = qx_unparen(e->u.call.args[0]);
+    if (!a || a->kind != QL_EXPR_IDENT || a->u.ident.cast != QL_CAST_NONE) return false;
+  }
+  return true;
 }
 
 /* Run the FROM (SELECT ...) sources into p->vs and add their measurements
@@ -350,7 +587,7 @@ static int run_subqueries(plan *p) {
   int rc = qx_vsrc_new(&p->vs);
   if (rc) return rc;
   sub_inh inh = {.tmin = p->tmin, .tmax = p->tmax, .interval = p->interval, .offset = p->offset,
-                 .odims = p->dims, .n_odims = p->n_dims};
+                 .odims = p->dims, .n_odims = p->n_dims, .direct = outer_aggregates_only(s)};
   if (p->interval && inh.tmax == QX_MAX_TIME) inh.tmax = c->opt->now_ns;
   for (size_t i = 0; i < s->n_sources; i++) {
     const ql_select *sub = s->sources[i].subquery;
@@ -421,6 +658,7 @@ int qx_select_exec(qx_ctx *c, const ql_select *s, const sub_inh *inh, qx_vsrc *c
   if (inh) { /* the outer's range narrows this one */
     p.lim_quirk = inh->lim_quirk && s->is_raw && (s->limit || s->offset);
     p.odims = inh->odims, p.n_odims = inh->n_odims;
+    p.direct = inh->direct;
     if (inh->tmin > p.tmin) p.tmin = inh->tmin;
     if (inh->tmax < p.tmax) p.tmax = inh->tmax;
   }

@@ -590,6 +590,71 @@ out:
   return rc;
 }
 
+int qx_vsrc_put_col(qx_vsrc *v, const char *name, const char *const *tk, const char *const *tv,
+                    size_t nt, uint32_t ord, uint32_t occ, const char *field, int64_t *ts,
+                    double *vals, uint32_t n) {
+  int rc = LOOM_ENOMEM;
+  const char *nm = NULL;
+  for (uint32_t i = 0; i < v->n_ms; i++)
+    if (!strcmp(v->ms[i].info.name, name)) nm = v->ms[i].info.name;
+  if (!nm && !(nm = sdup(v, name))) goto fail;
+  vmeas *m = meas_get(v, nm);
+  if (!m) goto fail;
+  if (field_get(m, QX_ROW_MARKER, TS_BOOL) < 0) goto fail;
+  int fi = -1;
+  for (uint32_t i = 0; i < m->info.n_fields && fi < 0; i++)
+    if (!strcmp(m->fields[i].name, field)) fi = (int)i;
+  if (fi < 0) {
+    const char *fc = sdup(v, field);
+    if (!fc || (fi = field_get(m, fc, n ? TS_FLOAT : 0)) < 0) goto fail;
+  } else if (n && !m->fields[fi].type) {
+    m->fields[fi].type = TS_FLOAT;
+  }
+  if (!n) {
+    loom_free(ts);
+    loom_free(vals);
+    return 0;
+  }
+  ts_series_info *si = ql_arena_alloc(&v->arena, sizeof *si);
+  uint32_t *cids = ql_arena_alloc(&v->arena, 2 * sizeof *cids);
+  uint16_t *fis = ql_arena_alloc(&v->arena, 2 * sizeof *fis);
+  char *key = ql_arena_alloc(&v->arena, 24);
+  ts_tag *tags = ql_arena_alloc(&v->arena, (nt + 1) * sizeof *tags);
+  if (!si || !cids || !fis || !key || !tags) goto fail;
+  for (size_t i = 0; i < nt; i++) {
+    tags[i].key = sdup(v, tk[i]);
+    tags[i].val = sdup(v, tv[i]);
+    if (!tags[i].key || !tags[i].val) goto fail;
+  }
+  if (v->n_cols == v->cap_cols) {
+    uint32_t nc = v->cap_cols ? v->cap_cols * 2 : 64;
+    vcol *ncs = loom_realloc(v->cols, nc * sizeof *ncs);
+    if (!ncs) goto fail;
+    v->cols = ncs, v->cap_cols = nc;
+  }
+  vcol *c = &v->cols[v->n_cols];
+  memset(c, 0, sizeof *c);
+  c->type = TS_FLOAT;
+  c->n = n;
+  c->ts = ts;
+  c->vals = vals;
+  cids[0] = QX_VCOL_BIT | v->n_cols++;
+  fis[0] = (uint16_t)fi;
+  snprintf(key, 24, "%010u.%010u", ord, occ);
+  si->sid = v->next_sid++;
+  si->key = key;
+  si->n_tags = (uint32_t)nt;
+  si->tags = tags;
+  si->n_cols = 1;
+  si->col_ids = cids;
+  si->field_idx = fis;
+  return add_series(m, si); /* the column is v's now, whatever add_series says */
+fail:
+  loom_free(ts);
+  loom_free(vals);
+  return rc;
+}
+
 static int cmp_series(const void *a, const void *b) {
   const ts_series_info *x = *(const ts_series_info *const *)a;
   const ts_series_info *y = *(const ts_series_info *const *)b;

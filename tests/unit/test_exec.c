@@ -625,6 +625,62 @@ static void test_agg_split_groups(void **state) { agg_split_check(state, false);
 static void test_agg_split_groups_flushed(void **state) { agg_split_check(state, true); }
 /* agg: end */
 
+/* avg: an outer aggregate over a raw inner arithmetic of two float fields
+ * (written as columns directly) answers as the row path does (an outer
+ * WHERE keeps the row path): groups of one series, groups of several
+ * series with rows at the same times, nulls, division by zero. */
+static const char AVG_DATA[] =
+    "trk,fleet=E,name=n1 cur=1.1,cap=3.3 1577836800000000000\n"
+    "trk,fleet=E,name=n1 cur=2.2,cap=0 1577836810000000000\n"
+    "trk,fleet=E,name=n1 cur=0.7 1577836820000000000\n"
+    "trk,fleet=E,name=n2 cur=5.5,cap=7.7 1577836800000000000\n"
+    "trk,driver=a,fleet=E cur=0.1,cap=0.3 1577836800000000000\n"
+    "trk,driver=b,fleet=E cur=0.2,cap=0.7 1577836800000000000\n"
+    "trk,driver=b,fleet=E cur=0.3,cap=0.9 1577836810000000000\n"
+    "trk,driver=a,fleet=E cap=0.9 1577836810000000000\n"
+    "trk,driver=c,fleet=E cur=0.4,cap=0.6 1577836810000000000\n"
+    "trk,fleet=W,name=n3 cur=1,cap=3 1577836800000000000\n"
+    "trk,fleet=W,name=n3 cur=2,cap=3 1577836810000000000\n"
+    "trk,fleet=X,name=n4 cur=1 1577836800000000000\n";
+
+static void avg_direct_check(void **state, bool flush) {
+  fx *f = *state;
+  load(f, "t", AVG_DATA);
+  if (flush) assert_int_equal(ts_engine_flush(f->e), 0);
+  static const char *const q[][2] = {
+      {"SELECT mean(ml) AS m, count(ml), sum(ml) FROM (SELECT cur/cap AS ml FROM trk GROUP BY \"name\", fleet) GROUP BY fleet",
+       "SELECT mean(ml) AS m, count(ml), sum(ml) FROM (SELECT cur/cap AS ml FROM trk GROUP BY \"name\", fleet) WHERE time >= 0 GROUP BY fleet"},
+      {"SELECT sum(x) FROM (SELECT cur*cap AS x FROM trk GROUP BY \"name\")",
+       "SELECT sum(x) FROM (SELECT cur*cap AS x FROM trk GROUP BY \"name\") WHERE time >= 0"},
+      {"SELECT mean(d) FROM (SELECT cur-cap AS d FROM trk GROUP BY *) GROUP BY fleet",
+       "SELECT mean(d) FROM (SELECT cur-cap AS d FROM trk GROUP BY *) WHERE time >= 0 GROUP BY fleet"},
+  };
+  for (size_t k = 0; k < sizeof q / sizeof q[0]; k++) {
+    qx_options o = {.db = "t", .now_ns = 1700000000000000000LL};
+    cap c1 = {0}, c2 = {0};
+    assert_int_equal(run_opts(f, q[k][0], &o, &c1), 0);
+    assert_int_equal(run_opts(f, q[k][1], &o, &c2), 0);
+    if (c1.status != 200) print_message("%s\n", (const char *)c1.body.data);
+    assert_int_equal(c1.status, 200);
+    assert_non_null(strstr((const char *)c1.body.data, "\"series\":[{"));
+    assert_string_equal((const char *)c1.body.data, (const char *)c2.body.data);
+    if (k == 0) { /* W: (1/3 + 2/3) / 2; E: 6 values (n1 2, n2 1, no name 3); X: none */
+      assert_non_null(strstr((const char *)c1.body.data,
+                             "\"tags\":{\"fleet\":\"W\"},\"columns\":[\"time\",\"m\",\"count\",\"sum\"],"
+                             "\"values\":[[\"1970-01-01T00:00:00Z\",0.5,2,1]]"));
+      assert_non_null(strstr((const char *)c1.body.data, "\"fleet\":\"E\"},\"columns\":[\"time\",\"m\",\"count\",\"sum\"],\"values\":[[\"1970-01-01T00:00:00Z\","));
+      assert_non_null(strstr((const char *)c1.body.data, ",7,"));
+      assert_null(strstr((const char *)c1.body.data, "\"X\""));
+    }
+    loom_buf_deinit(&c1.body);
+    loom_buf_deinit(&c2.body);
+  }
+}
+
+static void test_avg_direct_columns(void **state) { avg_direct_check(state, false); }
+static void test_avg_direct_columns_flushed(void **state) { avg_direct_check(state, true); }
+/* avg: end */
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define CASE(name, q, mode, status, want)                                                       \
@@ -664,6 +720,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_agg_lastpoint_newest_row_flushed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_agg_split_groups, setup, teardown),
       cmocka_unit_test_setup_teardown(test_agg_split_groups_flushed, setup, teardown),
+      /* avg: */
+      cmocka_unit_test_setup_teardown(test_avg_direct_columns, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_avg_direct_columns_flushed, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
