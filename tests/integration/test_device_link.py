@@ -7,7 +7,6 @@ answers every measurement written with that tag (colliding field names as
 "<measurement>.<field>"). Unregistered names, and names of another tenant's
 devices, stay plain tags. Writes with a device tag are as fast as without
 (no registry call per point)."""
-import statistics
 import time
 
 import pytest
@@ -149,7 +148,9 @@ def test_writes_with_a_device_tag_are_as_fast_as_without(srv):
     for k in range(6):  # interleaved, in the same minute
         without.append(timed(body("devxyz", 2 * k)))
         with_tag.append(timed(body("device", 2 * k + 1)))
-    a, b = statistics.median(with_tag), statistics.median(without)
+    # noise on a shared machine only ever slows a run down: compare the best of each. A registry
+    # call per point (tens of microseconds each) would add hundreds of ms per request here.
+    a, b = min(with_tag), min(without)
     print(f"write {n} points: with device tag {a * 1000:.1f} ms, without {b * 1000:.1f} ms")
     assert a < b * 1.5 + 0.02, (with_tag, without)
     # and the 50 devices are linked
