@@ -185,6 +185,7 @@ static void link_apply(link_names *l) {
 /* Is the tag value v (escaped, vlen bytes) already among l's names? Adds it
  * (unescaped) if not and there is room. */
 static void link_add(link_names *l, const char *v, size_t vlen) {
+  if (l->n == LINK_NAMES_MAX) return; /* the rest of this body's devices are not linked */
   char name[LINK_NAME_MAX + 1];
   size_t n = 0;
   for (size_t i = 0; i < vlen; i++) {
@@ -201,8 +202,10 @@ static void link_add(link_names *l, const char *v, size_t vlen) {
   if (l->n < LINK_NAMES_MAX && !loom_buf_append(&l->names, name, n + 1)) l->n++;
 }
 
-/* The device tag of one line's series key [s, e). */
-static void link_scan_line(link_names *l, const char *s, const char *e) {
+/* The device tag of one line's series key [s, e). seen: the raw values met
+ * so far in this body (keys point into it), so a repeated device costs one
+ * hash and probe. */
+static void link_scan_line(link_names *l, strmap *seen, const char *s, const char *e) {
   /* measurement: up to an unescaped ',' (tags follow) or ' ' (no tags) */
   while (s < e && *s != ',' && *s != ' ') s += *s == '\\' ? 2 : 1;
   while (s < e && *s == ',') {
@@ -214,7 +217,12 @@ static void link_scan_line(link_names *l, const char *s, const char *e) {
     while (s < e && *s != ',' && *s != ' ') s += *s == '\\' ? 2 : 1;
     if (s > e) s = e;
     if (klen == 6 && !memcmp(k, "device", 6)) {
-      link_add(l, v, (size_t)(s - v));
+      size_t vlen = (size_t)(s - v);
+      uint64_t h = strmap_hash(v, vlen);
+      uint32_t idx;
+      if (strmap_get(seen, v, vlen, h, &idx) == 0) return;
+      if (seen->count < LINK_NAMES_MAX * 4) strmap_put(seen, v, vlen, h, 0);
+      link_add(l, v, vlen);
       return;
     }
   }
@@ -231,14 +239,17 @@ static link_names *link_scan(loom_api *api, const char *db, const char *body, si
   l->api = api;
   snprintf(l->db, sizeof l->db, "%s", db);
   loom_buf_init(&l->names);
+  strmap seen;
+  strmap_init(&seen);
   const char *p = body, *end = body + len;
   while (p < end) {
     const char *eol = memchr(p, '\n', (size_t)(end - p));
     if (!eol) eol = end;
     while (p < eol && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
-    if (p < eol && *p != '#') link_scan_line(l, p, eol);
+    if (p < eol && *p != '#') link_scan_line(l, &seen, p, eol);
     p = eol + 1;
   }
+  strmap_deinit(&seen);
   if (!l->n) {
     link_free(l);
     return NULL;
