@@ -8,7 +8,8 @@
  * device of the tenant owning the database count as that device's activity
  * (online, last_activity_ms, through the device hub's batch). The loop
  * thread only scans the series keys (after a memmem for "device=" over the
- * body) and collects the distinct names; once the write is durable they are
+ * body) and collects the distinct names (at most LINK_NAMES_MAX per request:
+ * further devices of that request are not linked); once the write is durable they are
  * resolved through a process-wide cache (db + name -> device, positive and
  * negative entries, LINK_TTL_MS), and the misses of one request go to a
  * worker in one job (meta_tenant_by_db + meta_device_by_name per name).
