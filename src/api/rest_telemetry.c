@@ -261,6 +261,58 @@ static json_t *reshape(api_call *c, json_t *res, const tkey *keys, size_t n) {
   return out;
 }
 
+/* A JSON value, reals in their shortest form that reads back exactly
+ * (38.2, not jansson's 38.200000000000003). */
+static int dump_value(loom_buf *b, json_t *v) {
+  if (json_is_real(v)) {
+    double x = json_real_value(v);
+    char num[40];
+    for (int prec = 15; prec <= 17; prec++) {
+      snprintf(num, sizeof num, "%.*g", prec, x);
+      if (strtod(num, NULL) == x) break;
+    }
+    if (!strpbrk(num, ".eEn")) strcat(num, ".0"); /* stays a real for typed clients */
+    return loom_buf_append_str(b, num);
+  }
+  char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+  if (!t) return LOOM_ENOMEM;
+  int rc = loom_buf_append_str(b, t);
+  free(t);
+  return rc;
+}
+
+/* {"key":[{"ts":..,"value":..},..],..} answered 200 (consumes out). */
+static void reply_telemetry(http_req *req, json_t *out) {
+  loom_buf b;
+  loom_buf_init(&b);
+  int rc = out ? loom_buf_append_str(&b, "{") : LOOM_ENOMEM;
+  const char *key;
+  json_t *pts;
+  bool first = true;
+  json_object_foreach(out, key, pts) {
+    if (!rc && !first) rc = loom_buf_append_str(&b, ",");
+    first = false;
+    if (!rc) rc = loom_buf_append_json_str(&b, key, strlen(key));
+    if (!rc) rc = loom_buf_append_str(&b, ":[");
+    size_t i;
+    json_t *pt;
+    json_array_foreach(pts, i, pt) {
+      if (!rc && i) rc = loom_buf_append_str(&b, ",");
+      if (!rc) rc = loom_buf_append_str(&b, "{\"ts\":");
+      if (!rc) rc = dump_value(&b, json_object_get(pt, "ts"));
+      if (!rc) rc = loom_buf_append_str(&b, ",\"value\":");
+      if (!rc) rc = dump_value(&b, json_object_get(pt, "value"));
+      if (!rc) rc = loom_buf_append_str(&b, "}");
+    }
+    if (!rc) rc = loom_buf_append_str(&b, "]");
+  }
+  if (!rc) rc = loom_buf_append_str(&b, "}");
+  json_decref(out);
+  if (rc) api_error(req, 503, "out of memory");
+  else http_respond(req, 200, "application/json", b.data, b.len);
+  loom_buf_deinit(&b);
+}
+
 void rest_telemetry_latest(api_call *c) {
   target t;
   if (find_target(c, &t)) return;
@@ -278,7 +330,7 @@ void rest_telemetry_latest(api_call *c) {
   if (!rc) rc = run(c, t.db, &q, &res);
   loom_buf_deinit(&q);
   if (rc) api_error_rc(c->req, rc == LOOM_EINVAL ? LOOM_EINVAL : LOOM_EIO, "telemetry query failed");
-  else api_reply_json(c->req, 200, reshape(c, res, keys, n));
+  else reply_telemetry(c->req, reshape(c, res, keys, n));
   json_decref(res);
   loom_free(keys);
 }
@@ -347,7 +399,7 @@ void rest_telemetry_history(api_call *c) {
   if (!rc) rc = run(c, t.db, &q, &res);
   loom_buf_deinit(&q);
   if (rc) api_error_rc(c->req, rc == LOOM_EINVAL ? LOOM_EINVAL : LOOM_EIO, "telemetry query failed");
-  else api_reply_json(c->req, 200, reshape(c, res, keys, n));
+  else reply_telemetry(c->req, reshape(c, res, keys, n));
   json_decref(res);
   loom_free(keys);
 }
