@@ -492,7 +492,9 @@ int http_server_upgrade(http_req *req, const char *head, size_t head_len, http_w
   c->ws = ws;
   http_req_destroy(req);
   uv_timer_start(&c->timer, on_timer, c->lc->srv->opt.idle_timeout_ms, 0);
-  if (send_app(c, head, head_len) < 0) close_conn(c);
+  /* on failure close once the handler has returned (resume), never inside
+   * it: the caller still holds the WebSocket it is being handed */
+  if (send_app(c, head, head_len) < 0) c->close_after = 1;
   return 0;
 }
 
