@@ -329,10 +329,50 @@ static int cmp_drow(const void *a, const void *b) {
   return x->k < y->k ? -1 : x->k > y->k;
 }
 
-static int cmp_drow_occ(const void *a, const void *b) {
-  const drow *x = a, *y = b;
-  if (x->occ != y->occ) return x->occ < y->occ ? -1 : 1;
-  return cmp_drow(a, b);
+/* Heap of runs by their head row's (time, series). */
+static void drow_down(const drow *r, const uint32_t *pos, uint32_t *h, uint32_t n, uint32_t i) {
+  for (;;) {
+    uint32_t l = 2 * i + 1, m = i;
+    if (l < n && cmp_drow(&r[pos[h[l]]], &r[pos[h[m]]]) < 0) m = l;
+    if (l + 1 < n && cmp_drow(&r[pos[h[l + 1]]], &r[pos[h[m]]]) < 0) m = l + 1;
+    if (m == i) return;
+    uint32_t x = h[i];
+    h[i] = h[m], h[m] = x;
+    i = m;
+  }
+}
+
+/* Rows in[0..n) are runs (one per series, ascending times, series in
+ * order; run r is in[start[r]..start[r+1])): merge them into out in (time,
+ * series) order, then give each row its occurrence at its time and order
+ * out stably by occurrence into in. *max_occ gets the largest. start has
+ * room for 2 * (n_runs + 1) entries (the second half: the runs' ends), h
+ * for n_runs, cnt for n + 1. */
+static void drow_merge(drow *in, drow *out, uint32_t n, uint32_t *start, uint32_t n_runs,
+                       uint32_t *h, uint32_t *cnt, uint32_t *max_occ) {
+  uint32_t *pos = start;
+  uint32_t hn = 0;
+  for (uint32_t r = 0; r < n_runs; r++)
+    if (start[r] < start[r + 1]) h[hn++] = r;
+  uint32_t *end = start + n_runs + 1; /* end[r]: copy of start[r + 1] */
+  for (uint32_t r = 0; r < n_runs; r++) end[r] = start[r + 1];
+  for (uint32_t i = hn / 2; i-- > 0;) drow_down(in, pos, h, hn, i);
+  for (uint32_t k = 0; k < n; k++) {
+    uint32_t r = h[0];
+    out[k] = in[pos[r]++];
+    if (pos[r] == end[r]) h[0] = h[--hn];
+    if (hn) drow_down(in, pos, h, hn, 0);
+  }
+  uint32_t mo = 0;
+  for (uint32_t k = 0; k < n; k++) {
+    out[k].occ = k && out[k].t == out[k - 1].t ? out[k - 1].occ + 1 : 0;
+    if (out[k].occ > mo) mo = out[k].occ;
+  }
+  memset(cnt, 0, ((size_t)mo + 2) * sizeof *cnt);
+  for (uint32_t k = 0; k < n; k++) cnt[out[k].occ + 1]++;
+  for (uint32_t o = 1; o <= mo + 1; o++) cnt[o] += cnt[o - 1];
+  for (uint32_t k = 0; k < n; k++) in[cnt[out[k].occ]++] = out[k];
+  *max_occ = mo;
 }
 
 /* Can measurement m of the chosen series ss[0..n) be run directly? */
@@ -367,8 +407,9 @@ static int run_direct(plan *p, const ts_measurement_info *m, sser *ss, const grp
   int fa = qx_field_index(m, e->l->name), fb = qx_field_index(m, e->r->name);
   const char *field = p->names[1];
   fcol A = {.p = p}, B = {.p = p};
-  drow *rows = NULL;
+  drow *rows = NULL; /* cap_rows rows, then as many for merging */
   uint32_t n_rows = 0, cap_rows = 0;
+  uint32_t *runs = NULL, cap_runs = 0, *cnt = NULL;
   int rc = 0;
   for (uint32_t q = 0; q < n_g && !rc; q++) {
     uint32_t i = g[q].i, j = g[q].j;
@@ -405,13 +446,25 @@ static int run_direct(plan *p, const ts_measurement_info *m, sser *ss, const grp
     }
     /* several series: every row of each, then by (time, series) */
     n_rows = 0;
+    if (j - i + 1 > cap_runs) {
+      uint32_t *nr = loom_realloc(runs, (size_t)(j - i + 1) * 3 * sizeof *nr);
+      if (!nr) {
+        rc = LOOM_ENOMEM;
+        break;
+      }
+      runs = nr, cap_runs = j - i + 1;
+    }
     for (uint32_t k = i; k < j && !rc; k++) {
+      runs[k - i] = n_rows;
       if ((rc = fcol_load(p, ss[k].s, fa, &A)) || (rc = fcol_load(p, ss[k].s, fb, &B))) break;
       if (n_rows + A.n + B.n > cap_rows) {
         uint32_t nc = cap_rows ? cap_rows * 2 : 1024;
         while (nc < n_rows + A.n + B.n) nc *= 2;
-        drow *nr = loom_realloc(rows, nc * sizeof *nr);
-        if (!nr) {
+        drow *nr = loom_realloc(rows, (size_t)nc * 2 * sizeof *nr);
+        uint32_t *nct = nr ? loom_realloc(cnt, ((size_t)nc + 2) * sizeof *nct) : NULL;
+        if (nct) cnt = nct;
+        if (!nr || !nct) {
+          if (nr) rows = nr, cap_rows = nc; /* the first half is still the rows */
           rc = LOOM_ENOMEM;
           break;
         }
@@ -428,14 +481,9 @@ static int run_direct(plan *p, const ts_measurement_info *m, sser *ss, const grp
     }
     if (rc) break;
     if (!n_rows) continue;
-    qsort(rows, n_rows, sizeof *rows, cmp_drow);
-    uint32_t max_occ = 0;
-    rows[0].occ = 0;
-    for (uint32_t r = 1; r < n_rows; r++) {
-      rows[r].occ = rows[r].t == rows[r - 1].t ? rows[r - 1].occ + 1 : 0;
-      if (rows[r].occ > max_occ) max_occ = rows[r].occ;
-    }
-    if (max_occ) qsort(rows, n_rows, sizeof *rows, cmp_drow_occ);
+    runs[j - i] = n_rows;
+    uint32_t max_occ;
+    drow_merge(rows, rows + cap_rows, n_rows, runs, j - i, runs + 2 * (j - i + 1), cnt, &max_occ);
     bool any = false;
     for (uint32_t a = 0; a < n_rows && !rc;) {
       uint32_t b = a, nn = 0;
@@ -466,6 +514,8 @@ static int run_direct(plan *p, const ts_measurement_info *m, sser *ss, const grp
   loom_free(B.ts);
   loom_free(B.v);
   loom_free(rows);
+  loom_free(runs);
+  loom_free(cnt);
   return rc;
 }
 
