@@ -8,7 +8,7 @@ what=${1:-test}
 
 build_pkgs="build-essential pkg-config libuv1-dev libhttp-parser-dev libssl-dev libzstd-dev
   libjansson-dev zlib1g-dev libsodium-dev libsqlite3-dev libxxhash-dev libwslay-dev"
-test_pkgs="libcmocka-dev python3 python3-pytest python3-requests python3-websocket influxdb-client clang
+test_pkgs="libcmocka-dev jq python3 python3-pytest python3-requests python3-websocket influxdb-client clang
   libclang-rt-14-dev"
 bench_pkgs="influxdb victoria-metrics"
 

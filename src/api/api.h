@@ -33,6 +33,8 @@
 
 typedef struct api_principals api_principals;
 
+typedef struct api_links api_links;
+
 typedef struct loom_api {
   ts_engine *engine;
   sec_auth *auth;
@@ -48,6 +50,7 @@ typedef struct loom_api {
   sec_password_limits pw_limits; /* argon2id cost for new password hashes */
   struct api_device_hub *devices; /* device API: RPC long polls, activity (device_api.c) */
   live_hub *live;         /* live updates and live sessions (WebSocket); NULL: /api/v1/ws answers 503 */
+  api_links *links;       /* device-tag linking of line-protocol writes (write.c) */
   int64_t started_ns;
   /* query statistics (written by workers) */
   atomic_uint_fast64_t queries, query_errors, query_ns_total;
@@ -60,6 +63,15 @@ typedef struct loom_api {
  * starts / after it stopped. */
 int api_init(loom_api *api);
 void api_deinit(loom_api *api);
+
+/* Line-protocol writes linked to registered devices (write.c): the cache of
+ * (database, device tag) -> device. new: 0 or LOOM_ENOMEM; free: NULL ok. */
+int api_links_new(api_links **out);
+void api_links_free(api_links *l);
+
+/* Count activity of a device (online, last activity) in the device hub's
+ * once-a-second batch (device_api.c). Any thread. */
+void api_device_note_activity(loom_api *api, const char *device_id, const char *tenant_id);
 
 /* The server's request handler: routes req, checking access first. */
 void api_handle(http_req *req, void *user);

@@ -177,7 +177,6 @@ static void note_activity(struct api_device_hub *h, const meta_device_ref *d) {
  * carrying its tag, api/write.c): batched and marked offline like the rest.
  * Any thread; cheap (one mutex). The prototype is repeated in write.c until
  * api.h declares it. */
-void api_device_note_activity(loom_api *api, const char *device_id, const char *tenant_id);
 void api_device_note_activity(loom_api *api, const char *device_id, const char *tenant_id) {
   if (api->devices && strlen(device_id) <= META_ID_LEN && strlen(tenant_id) <= META_ID_LEN)
     seen_touch(api->devices, device_id, tenant_id, wall_ms(), false);

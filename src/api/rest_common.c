@@ -24,6 +24,13 @@ int api_init(loom_api *api) {
     api->principals = NULL;
     return LOOM_ENOMEM;
   }
+  if (api_links_new(&api->links)) {
+    sec_backoff_free(api->backoff);
+    api_principals_free(api->principals);
+    api->backoff = NULL;
+    api->principals = NULL;
+    return LOOM_ENOMEM;
+  }
   pthread_mutex_init(&api->backoff_lock, NULL);
   return 0;
 }
@@ -32,9 +39,11 @@ void api_deinit(loom_api *api) {
   if (!api->principals) return;
   api_principals_free(api->principals);
   sec_backoff_free(api->backoff);
+  api_links_free(api->links);
   pthread_mutex_destroy(&api->backoff_lock);
   api->principals = NULL;
   api->backoff = NULL;
+  api->links = NULL;
 }
 
 /* ---- answers ---- */

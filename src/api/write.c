@@ -31,10 +31,7 @@
 #define LINK_CACHE_MAX 4096   /* cached names at most (emptied when full) */
 #define LINK_NAMES_MAX 64     /* distinct device names linked per request */
 #define LINK_NAME_MAX 255     /* longest device name, bytes */
-#define LINK_KEY_MAX 400      /* "<meta ptr>\x1f<db>\x1f<name>" */
-
-/* Defined in device_api.c (to move into api.h, owned by another engineer). */
-void api_device_note_activity(loom_api *api, const char *device_id, const char *tenant_id);
+#define LINK_KEY_MAX 400      /* "<db>\x1f<name>" */
 
 /* The device tag values of one request: NUL-terminated names back to back. */
 typedef struct link_names {
@@ -52,16 +49,36 @@ typedef struct link_entry {
   int64_t fetched_ms; /* monotonic */
 } link_entry;
 
-/* The one mutable file-scope object: the look-up cache (loom_api has no
- * slot for it yet). Entries are allocated one by one (the map's keys point
- * into them). */
-typedef struct link_cache {
+/* The look-up cache, one per loom_api (api->links). Entries are allocated
+ * one by one (the map's keys point into them). */
+struct api_links {
   pthread_mutex_t lock;
   strmap map;
   link_entry **e;
   size_t n;
-} link_cache;
-static link_cache g_links = {.lock = PTHREAD_MUTEX_INITIALIZER};
+};
+
+int api_links_new(api_links **out) {
+  api_links *l = loom_calloc(1, sizeof *l);
+  if (!l) return LOOM_ENOMEM;
+  pthread_mutex_init(&l->lock, NULL);
+  *out = l;
+  return 0;
+}
+
+static void links_clear(api_links *l) {
+  for (size_t i = 0; i < l->n; i++) loom_free(l->e[i]);
+  l->n = 0;
+  strmap_deinit(&l->map);
+}
+
+void api_links_free(api_links *l) {
+  if (!l) return;
+  links_clear(l);
+  loom_free(l->e);
+  pthread_mutex_destroy(&l->lock);
+  loom_free(l);
+}
 
 typedef struct write_ctx {
   http_req *req;
@@ -77,8 +94,8 @@ static void link_free(link_names *l) {
   loom_free(l);
 }
 
-static size_t link_key(char *out, const loom_api *api, const char *db, const char *name) {
-  int n = snprintf(out, LINK_KEY_MAX, "%p\x1f%s\x1f%s", (const void *)api->meta, db, name);
+static size_t link_key(char *out, const char *db, const char *name) {
+  int n = snprintf(out, LINK_KEY_MAX, "%s\x1f%s", db, name);
   return n < 0 || n >= LINK_KEY_MAX ? 0 : (size_t)n;
 }
 
@@ -86,52 +103,50 @@ static size_t link_key(char *out, const loom_api *api, const char *db, const cha
  * -1 (unknown or stale). */
 static int link_cache_get(const loom_api *api, const char *db, const char *name, char *device_id,
                           char *tenant_id) {
+  api_links *links = api->links;
   char key[LINK_KEY_MAX];
-  size_t len = link_key(key, api, db, name);
+  size_t len = link_key(key, db, name);
   if (!len) return 0;
   uint64_t h = strmap_hash(key, len);
   int64_t now = link_mono_ms();
   int out = -1;
   uint32_t idx;
-  pthread_mutex_lock(&g_links.lock);
-  if (strmap_get(&g_links.map, key, len, h, &idx) == 0 &&
-      now - g_links.e[idx]->fetched_ms < LINK_TTL_MS) {
-    link_entry *e = g_links.e[idx];
+  pthread_mutex_lock(&links->lock);
+  if (strmap_get(&links->map, key, len, h, &idx) == 0 &&
+      now - links->e[idx]->fetched_ms < LINK_TTL_MS) {
+    link_entry *e = links->e[idx];
     out = e->found;
     if (e->found) {
       memcpy(device_id, e->device_id, sizeof e->device_id);
       memcpy(tenant_id, e->tenant_id, sizeof e->tenant_id);
     }
   }
-  pthread_mutex_unlock(&g_links.lock);
+  pthread_mutex_unlock(&links->lock);
   return out;
 }
 
 static void link_cache_put(const loom_api *api, const char *db, const char *name,
                            const meta_device_ref *d) {
+  api_links *links = api->links;
   char key[LINK_KEY_MAX];
-  size_t len = link_key(key, api, db, name);
+  size_t len = link_key(key, db, name);
   if (!len) return;
   uint64_t h = strmap_hash(key, len);
   uint32_t idx;
-  pthread_mutex_lock(&g_links.lock);
+  pthread_mutex_lock(&links->lock);
   link_entry *e = NULL;
-  if (strmap_get(&g_links.map, key, len, h, &idx) == 0) {
-    e = g_links.e[idx];
+  if (strmap_get(&links->map, key, len, h, &idx) == 0) {
+    e = links->e[idx];
   } else {
-    if (g_links.n == LINK_CACHE_MAX) { /* full: start over */
-      for (size_t i = 0; i < g_links.n; i++) loom_free(g_links.e[i]);
-      g_links.n = 0;
-      strmap_deinit(&g_links.map);
-    }
-    if (!g_links.e) g_links.e = loom_calloc(LINK_CACHE_MAX, sizeof *g_links.e);
-    if (g_links.e && (e = loom_calloc(1, sizeof *e))) {
+    if (links->n == LINK_CACHE_MAX) links_clear(links); /* full: start over */
+    if (!links->e) links->e = loom_calloc(LINK_CACHE_MAX, sizeof *links->e);
+    if (links->e && (e = loom_calloc(1, sizeof *e))) {
       memcpy(e->key, key, len + 1);
-      if (strmap_put(&g_links.map, e->key, len, h, (uint32_t)g_links.n)) {
+      if (strmap_put(&links->map, e->key, len, h, (uint32_t)links->n)) {
         loom_free(e);
         e = NULL;
       } else {
-        g_links.e[g_links.n++] = e;
+        links->e[links->n++] = e;
       }
     }
   }
@@ -141,7 +156,7 @@ static void link_cache_put(const loom_api *api, const char *db, const char *name
     snprintf(e->tenant_id, sizeof e->tenant_id, "%s", d ? d->tenant_id : "");
     e->fetched_ms = link_mono_ms();
   }
-  pthread_mutex_unlock(&g_links.lock);
+  pthread_mutex_unlock(&links->lock);
 }
 
 /* Worker: resolve the names the cache did not know. */
@@ -305,7 +320,8 @@ static void do_write(http_req *req, loom_api *api, const char *db, const char *p
   size_t len;
   const uint8_t *body = http_req_body(req, &len);
   c->link = link_scan(api, db, (const char *)body, len);
-  int rc = ingest_lp(api->engine, db, (const char *)body, len, prec, &c->res, write_done, c);
+  int rc = ingest_lp_live(api->engine, api->live, db, (const char *)body, len, prec, &c->res,
+                          write_done, c);
   if (rc) { /* the callback will not run: answer now */
     int status = rc == LOOM_ENOTFOUND ? 404 : rc == LOOM_EINVAL ? 400
                : rc == LOOM_EREADONLY ? 503 : rc == LOOM_ENOMEM ? 503 : 500;

@@ -109,8 +109,6 @@ def test_ws_api_telemetry_via_device_api_and_write(srv):
     ws.close()
 
 
-@pytest.mark.xfail(reason="api/write.c must call ingest_lp_live(api->engine, api->live, ...) "
-                          "instead of ingest_lp (engineer link's file)", strict=False)
 def test_ws_api_telemetry_via_write_device_tag(srv):
     a = Tenant(srv, "Acme")
     dev, dtok = a.device("b1")
