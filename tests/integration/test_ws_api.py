@@ -65,13 +65,18 @@ def call(ws, msg):
     return json.loads(ws.recv())
 
 
-def recv_until(ws, pred, timeout=5):
+def recv_until(ws, pred, timeout=15):
+    """The first message matching pred within timeout s (generous: sanitizer builds on a busy
+    CI machine are slow); the socket's own timeout is restored for later calls."""
     deadline = time.time() + timeout
-    while time.time() < deadline:
-        ws.settimeout(max(0.1, deadline - time.time()))
-        m = json.loads(ws.recv())
-        if pred(m):
-            return m
+    try:
+        while time.time() < deadline:
+            ws.settimeout(max(0.1, deadline - time.time()))
+            m = json.loads(ws.recv())
+            if pred(m):
+                return m
+    finally:
+        ws.settimeout(5)
     raise AssertionError("no matching message")
 
 
@@ -230,7 +235,7 @@ def test_ws_api_state_and_rpc_updates(srv):
     assert call(ws, {"cmd": "subscribe", "id": 1, "type": "state", "device_id": dev["id"]})["ok"] is True
     assert call(ws, {"cmd": "subscribe", "id": 2, "type": "rpc", "device_id": dev["id"]})["ok"] is True
     ok(requests.post(f"{a.api}/{dtok}/telemetry", json={"t": 1}, timeout=30))
-    m = recv_until(ws, lambda m: m.get("sub") == 1, timeout=5)
+    m = recv_until(ws, lambda m: m.get("sub") == 1)
     assert m["state"] == "online" and m["device_id"] == dev["id"] and m["type"] == "state"
     cmd = ok(requests.post(f"{a.api}/devices/{dev['id']}/rpc", json={"method": "reboot", "params": {}},
                            headers=ADMIN, timeout=30), 201)
