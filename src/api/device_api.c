@@ -913,6 +913,26 @@ static void seed_online(struct api_device_hub *h) {
   }
 }
 
+/* Commands whose time ran out: queued ones become expired, sent or
+ * delivered ones timeout (meta_rpc_expire), and subscribers hear of it.
+ * Hub thread, once a second. */
+static void expire_commands(struct api_device_hub *h) {
+  if (!h->api->meta) return;
+  json_t *changed = NULL;
+  if (meta_rpc_expire(h->api->meta, wall_ms(), &changed, NULL)) return;
+  size_t i;
+  json_t *c;
+  json_array_foreach(changed, i, c) {
+    const char *tid = json_string_value(json_object_get(c, "tenant_id"));
+    const char *did = json_string_value(json_object_get(c, "device_id"));
+    if (tid && did)
+      api_live_publish(h->api, LIVE_RPC, tid, did,
+                       json_pack("{s:s?,s:s?}", "rpc_id", json_string_value(json_object_get(c, "id")),
+                                 "status", json_string_value(json_object_get(c, "status"))));
+  }
+  json_decref(changed);
+}
+
 static void *hub_main(void *arg) {
   struct api_device_hub *h = arg;
   seed_online(h);
@@ -966,6 +986,7 @@ static void *hub_main(void *arg) {
     }
     if (mono_ms() >= next_flush) {
       flush_activity(h);
+      expire_commands(h);
       next_flush = mono_ms() + DEV_FLUSH_MS;
     }
     pthread_mutex_lock(&h->lock);

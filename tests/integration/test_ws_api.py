@@ -262,3 +262,19 @@ def test_ws_api_expired_token_closes(srv):
     # expiry is noticed by the once-a-second recheck (principal cache: 1 s)
     reason = expect_close(ws, 1008, 5.0)
     assert time.time() * 1000 >= exp and reason == "token revoked or expired"
+
+
+def test_ws_api_command_that_nobody_fetches_expires(srv):
+    a = Tenant(srv, "Acme")
+    dev, _ = a.device("b1")
+    ws = connect(srv, TOKEN)
+    assert call(ws, {"cmd": "subscribe", "id": 3, "type": "rpc", "device_id": dev["id"]})["ok"] is True
+    cmd = ok(requests.post(f"{a.api}/devices/{dev['id']}/rpc",
+                           json={"method": "reboot", "params": {}, "timeout_ms": 300},
+                           headers=ADMIN, timeout=30), 201)
+    assert recv_until(ws, lambda m: m.get("sub") == 3)["status"] == "queued"
+    m = recv_until(ws, lambda m: m.get("sub") == 3)  # the once-a-second sweep
+    assert m["rpc_id"] == cmd["id"] and m["status"] == "expired"
+    got = ok(requests.get(f"{a.api}/rpc/{cmd['id']}", headers=ADMIN, timeout=30))
+    assert got["status"] == "expired"
+    ws.close()
