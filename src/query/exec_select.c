@@ -8,6 +8,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -400,48 +401,101 @@ static bool direct_plan(const plan *p) {
   return e->op == QL_OP_ADD || e->op == QL_OP_SUB || e->op == QL_OP_MUL || e->op == QL_OP_DIV;
 }
 
-static int run_direct(plan *p, const ts_measurement_info *m, sser *ss, const grp *g, uint32_t n_g,
-                      const namelist *keys, const char **tv, uint32_t *hint) {
+/* One column run_direct has computed: sub-series occ of group q (n == 0:
+ * the group has rows but no values, which only declares the field). */
+typedef struct dpend {
+  uint32_t q, occ, n;
+  int64_t *ts;
+  double *v;
+} dpend;
+
+/* One thread's share of the groups g[0..n_g) (chunks of ck groups taken
+ * in turn from *next: about 16 chunks, at least DCHUNK groups each), and the
+ * columns they gave. */
+enum { DCHUNK = 32 };
+typedef struct dwork {
+  plan *p;
+  const ts_measurement_info *m;
+  const sser *ss;
+  const grp *g;
+  uint32_t n_g, ck;
+  atomic_uint *next;
+  dpend *pend;
+  uint32_t n_pend, cap_pend;
+  int rc;
+} dwork;
+
+static int pend_add(dwork *w, uint32_t q, uint32_t occ, int64_t *ts, double *v, uint32_t n) {
+  if (w->n_pend == w->cap_pend) {
+    uint32_t nc = w->cap_pend ? w->cap_pend * 2 : 256;
+    dpend *np = loom_realloc(w->pend, nc * sizeof *np);
+    if (!np) {
+      loom_free(ts);
+      loom_free(v);
+      return LOOM_ENOMEM;
+    }
+    w->pend = np, w->cap_pend = nc;
+  }
+  w->pend[w->n_pend++] = (dpend){q, occ, n, ts, v};
+  return 0;
+}
+
+static void pend_free(dwork *w) {
+  for (uint32_t k = 0; k < w->n_pend; k++) {
+    loom_free(w->pend[k].ts);
+    loom_free(w->pend[k].v);
+  }
+  loom_free(w->pend);
+  w->pend = NULL, w->n_pend = w->cap_pend = 0;
+}
+
+/* Compute the columns of the groups w takes into w->pend. */
+static int direct_groups(dwork *w) {
+  plan *p = w->p;
+  const ts_measurement_info *m = w->m;
+  const sser *ss = w->ss;
   const qn *e = p->exprs[0];
   ql_op op = e->op;
   int fa = qx_field_index(m, e->l->name), fb = qx_field_index(m, e->r->name);
-  const char *field = p->names[1];
   fcol A = {.p = p}, B = {.p = p};
   drow *rows = NULL; /* cap_rows rows, then as many for merging */
   uint32_t n_rows = 0, cap_rows = 0;
   uint32_t *runs = NULL, cap_runs = 0, *cnt = NULL;
   int rc = 0;
-  for (uint32_t q = 0; q < n_g && !rc; q++) {
-    uint32_t i = g[q].i, j = g[q].j;
-    for (size_t k = 0; k < keys->n; k++) {
-      const char *v = qx_series_tag_hint(ss[i].s, keys->v[k], &hint[k]);
-      tv[k] = v ? v : "";
+  uint32_t q = 0, qend = 0;
+  for (;;) {
+    if (rc) break;
+    if (q == qend) { /* the next chunk */
+      uint64_t at = (uint64_t)atomic_fetch_add(w->next, 1) * w->ck;
+      if (at >= w->n_g) break;
+      q = (uint32_t)at;
+      qend = w->n_g - q > w->ck ? q + w->ck : w->n_g;
     }
+    uint32_t qi = q++, i = w->g[qi].i, j = w->g[qi].j;
     if (j - i == 1) {
       if ((rc = fcol_load(p, ss[i].s, fa, &A)) || (rc = fcol_load(p, ss[i].s, fb, &B))) break;
       if (!A.n && !B.n) continue; /* no rows: no series */
-      uint32_t nn = 0, x = 0, y = 0;
-      while (x < A.n && y < B.n) { /* times present in both */
-        if (A.ts[x] < B.ts[y]) x++;
-        else if (A.ts[x] > B.ts[y]) y++;
-        else nn++, x++, y++;
-      }
-      int64_t *ts = nn ? loom_malloc(nn * sizeof *ts) : NULL;
-      double *vs = nn ? loom_malloc(nn * sizeof *vs) : NULL;
-      if (nn && (!ts || !vs)) {
+      uint32_t most = A.n < B.n ? A.n : B.n; /* times present in both */
+      int64_t *ts = most ? loom_malloc(most * sizeof *ts) : NULL;
+      double *vs = most ? loom_malloc(most * sizeof *vs) : NULL;
+      if (most && (!ts || !vs)) {
         loom_free(ts);
         loom_free(vs);
         rc = LOOM_ENOMEM;
         break;
       }
-      uint32_t w = 0;
-      x = y = 0;
+      uint32_t k = 0, x = 0, y = 0;
       while (x < A.n && y < B.n) {
         if (A.ts[x] < B.ts[y]) x++;
         else if (A.ts[x] > B.ts[y]) y++;
-        else ts[w] = A.ts[x], vs[w++] = dop(op, A.v[x], B.v[y]), x++, y++;
+        else ts[k] = A.ts[x], vs[k++] = dop(op, A.v[x], B.v[y]), x++, y++;
       }
-      rc = qx_vsrc_put_col(p->coll, m->name, keys->v, tv, keys->n, q, 0, field, ts, vs, nn);
+      if (!k) {
+        loom_free(ts);
+        loom_free(vs);
+        ts = NULL, vs = NULL;
+      }
+      rc = pend_add(w, qi, 0, ts, vs, k);
       continue;
     }
     /* several series: every row of each, then by (time, series) */
@@ -497,17 +551,15 @@ static int run_direct(plan *p, const ts_measurement_info *m, sser *ss, const grp
           rc = LOOM_ENOMEM;
           break;
         }
-        uint32_t w = 0;
+        uint32_t k = 0;
         for (uint32_t r = a; r < b; r++)
-          if (rows[r].nn) ts[w] = rows[r].t, vs[w++] = rows[r].v;
-        rc = qx_vsrc_put_col(p->coll, m->name, keys->v, tv, keys->n, q, rows[a].occ, field, ts,
-                             vs, nn);
+          if (rows[r].nn) ts[k] = rows[r].t, vs[k++] = rows[r].v;
+        rc = pend_add(w, qi, rows[a].occ, ts, vs, nn);
         any = true;
       }
       a = b;
     }
-    if (!rc && !any)
-      rc = qx_vsrc_put_col(p->coll, m->name, keys->v, tv, keys->n, q, 0, field, NULL, NULL, 0);
+    if (!rc && !any) rc = pend_add(w, qi, 0, NULL, NULL, 0);
   }
   loom_free(A.ts);
   loom_free(A.v);
@@ -516,6 +568,79 @@ static int run_direct(plan *p, const ts_measurement_info *m, sser *ss, const grp
   loom_free(rows);
   loom_free(runs);
   loom_free(cnt);
+  return rc;
+}
+
+static void *direct_main(void *arg) {
+  dwork *w = arg;
+  w->rc = direct_groups(w);
+  return NULL;
+}
+
+/* Hand w's columns to the collector, in order (takes them all). */
+static int direct_put(plan *p, const ts_measurement_info *m, dwork *w, const namelist *keys,
+                      const char **tv, uint32_t *hint) {
+  int rc = 0;
+  uint32_t last_q = UINT32_MAX;
+  for (uint32_t k = 0; k < w->n_pend; k++) {
+    dpend *d = &w->pend[k];
+    if (rc) { /* free the rest */
+      loom_free(d->ts);
+      loom_free(d->v);
+      continue;
+    }
+    if (d->q != last_q) {
+      for (size_t t = 0; t < keys->n; t++) {
+        const char *v = qx_series_tag_hint(w->ss[w->g[d->q].i].s, keys->v[t], &hint[t]);
+        tv[t] = v ? v : "";
+      }
+      last_q = d->q;
+    }
+    rc = qx_vsrc_put_col(p->coll, m->name, keys->v, tv, keys->n, d->q, d->occ, p->names[1], d->ts,
+                         d->v, d->n);
+  }
+  loom_free(w->pend);
+  w->pend = NULL, w->n_pend = w->cap_pend = 0;
+  return rc;
+}
+
+/* The groups g[0..n_g) of measurement m, directly (see above); with many
+ * groups a helper thread with its own context takes chunks of them too
+ * (its reads counted into this one's after). */
+static int run_direct(plan *p, const ts_measurement_info *m, sser *ss, const grp *g, uint32_t n_g,
+                      const namelist *keys, const char **tv, uint32_t *hint) {
+  qx_ctx *c = p->c;
+  atomic_uint next = 0;
+  uint32_t ck = n_g / 16 > DCHUNK ? n_g / 16 : DCHUNK;
+  dwork w1 = {.p = p, .m = m, .ss = ss, .g = g, .n_g = n_g, .ck = ck, .next = &next};
+  dwork w2 = w1;
+  plan hp = *p;
+  qx_ctx hc = *c;
+  uint64_t total = 0;
+  for (uint32_t q = 0; q < n_g; q++) total += g[q].j - g[q].i;
+  hc.points_read = 0;
+  hc.err[0] = 0;
+  hp.c = &hc;
+  w2.p = &hp;
+  bool started = false;
+  pthread_t th;
+  if (n_g >= 2 * DCHUNK && total >= 64 && !c->opt->max_points)
+    started = pthread_create(&th, NULL, direct_main, &w2) == 0;
+  int rc = direct_groups(&w1);
+  if (started) {
+    if (rc) atomic_store(&next, n_g); /* the helper stops soon */
+    pthread_join(th, NULL);
+    c->points_read += hc.points_read;
+    if (!rc && w2.rc) {
+      rc = w2.rc;
+      memcpy(c->err, hc.err, sizeof c->err);
+    }
+  }
+  /* the order of the columns does not matter: series are ordered by key */
+  if (!rc) rc = direct_put(p, m, &w1, keys, tv, hint);
+  if (!rc) rc = direct_put(p, m, &w2, keys, tv, hint);
+  pend_free(&w1);
+  pend_free(&w2);
   return rc;
 }
 
