@@ -531,7 +531,7 @@ static int load_segments(ts_engine *e, ts_db *db, char *err, size_t errlen) {
     }
     /* Newest file first: a file whose seq range lies inside that of a newer
      * file is a compaction input left by a crash before its removal. */
-    if (!rc) qsort(files, n_files, sizeof *files, cmp_file_desc);
+    if (!rc && n_files) qsort(files, n_files, sizeof *files, cmp_file_desc);
     for (size_t i = 0; !rc && i < n_files; i++) {
       seg_file *sf = &files[i];
       if (sf->file_id >= e->next_seq) e->next_seq = sf->file_id + 1;
