@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Subscription tree: see subtree.h. Each node holds its level bytes inline,
- * its literal children sorted by (length, bytes) for binary search, the
- * '+' and '#' children apart, its normal subscriptions and shared groups.
- * A per-subscriber index (chained hash on the pointer) lists the nodes a
- * subscriber is in, so remove_all does not walk the tree. Empty nodes are
- * freed bottom-up as soon as they become empty.
+ * its literal children in an open-addressing hash table (FNV-1a of the
+ * level, linear probing, backward-shift deletion), the '+' and '#' children
+ * apart, its normal subscriptions (array) and shared groups. A
+ * per-subscriber index (chained hash on the pointer) lists where each
+ * subscriber is, with its slot in the node's array, so add, remove and
+ * remove_all cost O(that subscriber's subscriptions), not O(node size).
+ * Empty nodes are freed bottom-up as soon as they become empty.
  */
 #include "mqtt/subtree.h"
 
@@ -30,8 +32,9 @@ typedef struct group {
 
 typedef struct node {
   struct node *parent;
-  struct node **kids; /* literal levels, sorted */
-  uint32_t n_kids, cap_kids;
+  struct node **kids; /* hash table of literal levels, cap_kids slots */
+  uint32_t n_kids, cap_kids; /* cap_kids: 0 or a power of two */
+  uint32_t lh;               /* lhash of level */
   struct node *plus, *hash;
   entry *subs;
   uint32_t n_subs, cap_subs;
@@ -43,6 +46,7 @@ typedef struct node {
 
 typedef struct ref {
   node *n;
+  uint32_t idx; /* normal: index in n->subs; shared: unused */
   bool shared;
 } ref;
 
@@ -54,7 +58,7 @@ typedef struct subrec {
 } subrec;
 
 struct mqtt_subtree {
-  node root;
+  node *root; /* level_len 0; never pruned */
   size_t n_nodes, n_subscriptions, max_subs;
   subrec **buckets;
   size_t n_buckets, n_recs;
@@ -98,22 +102,74 @@ static size_t ptr_hash(const void *p, size_t nb) {
   return (size_t)(x >> 32) & (nb - 1);
 }
 
-static int level_cmp(const node *k, const char *s, size_t len) {
-  if (k->level_len != len) return k->level_len < len ? -1 : 1;
-  return memcmp(k->level, s, len);
+static uint32_t lhash(const char *s, size_t len) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < len; i++) {
+    h ^= (unsigned char)s[i];
+    h *= 16777619u;
+  }
+  return h;
 }
 
-/* Index of the kid equal to s, or -(insertion point) - 1. */
-static long kid_find(const node *n, const char *s, size_t len) {
-  long lo = 0, hi = (long)n->n_kids - 1;
-  while (lo <= hi) {
-    long mid = (lo + hi) / 2;
-    int c = level_cmp(n->kids[mid], s, len);
-    if (c == 0) return mid;
-    if (c < 0) lo = mid + 1;
-    else hi = mid - 1;
+static node *kid_get(const node *n, const char *s, size_t len, uint32_t h) {
+  if (!n->n_kids) return NULL;
+  size_t mask = n->cap_kids - 1;
+  for (size_t p = h & mask;; p = (p + 1) & mask) {
+    node *k = n->kids[p];
+    if (!k) return NULL;
+    if (k->lh == h && k->level_len == len && memcmp(k->level, s, len) == 0)
+      return k;
   }
-  return -lo - 1;
+}
+
+static int kids_rehash(node *n, uint32_t cap) {
+  node **tab = NULL;
+  if (cap) {
+    tab = loom_calloc(cap, sizeof *tab);
+    if (!tab) return LOOM_ENOMEM;
+    for (uint32_t i = 0; i < n->cap_kids; i++) {
+      node *k = n->kids[i];
+      if (!k) continue;
+      size_t p = k->lh & (cap - 1);
+      while (tab[p]) p = (p + 1) & (cap - 1);
+      tab[p] = k;
+    }
+  }
+  loom_free(n->kids);
+  n->kids = tab;
+  n->cap_kids = cap;
+  return 0;
+}
+
+static int kid_insert(node *n, node *k) {
+  if ((n->n_kids + 1) * 2 > n->cap_kids &&
+      kids_rehash(n, n->cap_kids ? n->cap_kids * 2 : 4))
+    return LOOM_ENOMEM;
+  size_t mask = n->cap_kids - 1, p = k->lh & mask;
+  while (n->kids[p]) p = (p + 1) & mask;
+  n->kids[p] = k;
+  n->n_kids++;
+  return 0;
+}
+
+static void kid_delete(node *n, node *k) {
+  size_t mask = n->cap_kids - 1, p = k->lh & mask;
+  while (n->kids[p] != k) p = (p + 1) & mask;
+  n->kids[p] = NULL;
+  for (size_t q = (p + 1) & mask; n->kids[q]; q = (q + 1) & mask) {
+    size_t home = n->kids[q]->lh & mask;
+    bool move = (p <= q) ? (home <= p || home > q) : (home <= p && home > q);
+    if (move) {
+      n->kids[p] = n->kids[q];
+      n->kids[q] = NULL;
+      p = q;
+    }
+  }
+  n->n_kids--;
+  /* shrink a mostly empty table (failure just keeps the big one) */
+  if (n->n_kids == 0) (void)kids_rehash(n, 0);
+  else if (n->cap_kids > 16 && n->n_kids * 8 < n->cap_kids)
+    (void)kids_rehash(n, n->cap_kids / 4);
 }
 
 static bool node_empty(const node *n) {
@@ -134,19 +190,14 @@ static void node_free(node *n) {
 
 /* Frees n and its ancestors while they are empty (root kept). */
 static void prune(mqtt_subtree *t, node *n) {
-  while (n != &t->root && node_empty(n)) {
+  while (n != t->root && node_empty(n)) {
     node *p = n->parent;
     if (p->plus == n) {
       p->plus = NULL;
     } else if (p->hash == n) {
       p->hash = NULL;
     } else {
-      long i = kid_find(p, n->level, n->level_len);
-      if (i >= 0) {
-        memmove(p->kids + i, p->kids + i + 1,
-                (size_t)(p->n_kids - (uint32_t)i - 1) * sizeof *p->kids);
-        p->n_kids--;
-      }
+      kid_delete(p, n);
     }
     node_free(n);
     t->n_nodes--;
@@ -157,14 +208,14 @@ static void prune(mqtt_subtree *t, node *n) {
 static node *child_get(mqtt_subtree *t, node *p, const char *s, size_t len,
                        bool create) {
   node **slot = NULL;
-  long pos = 0;
+  uint32_t h = lhash(s, len);
   if (len == 1 && s[0] == '+') {
     slot = &p->plus;
   } else if (len == 1 && s[0] == '#') {
     slot = &p->hash;
   } else {
-    pos = kid_find(p, s, len);
-    if (pos >= 0) return p->kids[pos];
+    node *x = kid_get(p, s, len, h);
+    if (x) return x;
   }
   if (slot && *slot) return *slot;
   if (!create) return NULL;
@@ -172,19 +223,15 @@ static node *child_get(mqtt_subtree *t, node *p, const char *s, size_t len,
   if (!k) return NULL;
   memcpy(k->level, s, len);
   k->level_len = (uint32_t)len;
+  k->lh = h;
   k->parent = p;
   if (slot) {
     *slot = k;
   } else {
-    if (grow((void **)&p->kids, &p->cap_kids, p->n_kids + 1, sizeof *p->kids)) {
+    if (kid_insert(p, k)) {
       loom_free(k);
       return NULL;
     }
-    size_t ip = (size_t)(-pos - 1);
-    memmove(p->kids + ip + 1, p->kids + ip,
-            (p->n_kids - ip) * sizeof *p->kids);
-    p->kids[ip] = k;
-    p->n_kids++;
   }
   t->n_nodes++;
   return k;
@@ -193,7 +240,7 @@ static node *child_get(mqtt_subtree *t, node *p, const char *s, size_t len,
 /* Walks (and optionally creates) the path of a valid filter. */
 static node *path_get(mqtt_subtree *t, const char *f, size_t len,
                       bool create) {
-  node *n = &t->root;
+  node *n = t->root;
   size_t i = 0;
   for (;;) {
     const char *sl = memchr(f + i, '/', len - i);
@@ -238,7 +285,8 @@ static int rec_rehash(mqtt_subtree *t) {
   return 0;
 }
 
-static int rec_add_ref(mqtt_subtree *t, void *sub, node *n, bool shared) {
+static int rec_add_ref(mqtt_subtree *t, void *sub, node *n, bool shared,
+                       uint32_t idx) {
   subrec *r = rec_find(t, sub);
   if (!r) {
     if (t->n_recs >= t->n_buckets && rec_rehash(t)) return LOOM_ENOMEM;
@@ -262,6 +310,7 @@ static int rec_add_ref(mqtt_subtree *t, void *sub, node *n, bool shared) {
     return LOOM_ENOMEM;
   }
   r->refs[r->n].n = n;
+  r->refs[r->n].idx = idx;
   r->refs[r->n].shared = shared;
   r->n++;
   return 0;
@@ -288,18 +337,46 @@ static void rec_del_ref(mqtt_subtree *t, void *sub, node *n, bool shared) {
   if (r->n == 0) rec_unlink_free(t, r);
 }
 
+/* sub's normal-subscription ref at n, or NULL. */
+static ref *ref_find(const mqtt_subtree *t, const void *sub, const node *n) {
+  subrec *r = rec_find(t, sub);
+  if (!r) return NULL;
+  for (uint32_t i = 0; i < r->n; i++)
+    if (r->refs[i].n == n && !r->refs[i].shared) return &r->refs[i];
+  return NULL;
+}
+
+/* Removes n->subs[idx] by moving the last entry into its place and fixing
+ * the moved subscriber's ref. The removed subscriber's own ref is the
+ * caller's business. */
+static void node_remove_plain(mqtt_subtree *t, node *n, uint32_t idx) {
+  uint32_t last = --n->n_subs;
+  if (idx != last) {
+    n->subs[idx] = n->subs[last];
+    ref *mv = ref_find(t, n->subs[idx].sub, n);
+    if (mv) mv->idx = idx;
+  }
+  t->n_subscriptions--;
+}
+
 /* ---- public: lifecycle ---- */
 
 int mqtt_subtree_new(size_t max_subs, mqtt_subtree **out) {
   mqtt_subtree *t = loom_calloc(1, sizeof *t);
   if (!t) return LOOM_ENOMEM;
+  t->root = loom_calloc(1, sizeof *t->root);
+  if (!t->root) {
+    loom_free(t);
+    return LOOM_ENOMEM;
+  }
   t->max_subs = max_subs;
   *out = t;
   return 0;
 }
 
 static void free_rec(node *n) {
-  for (uint32_t i = 0; i < n->n_kids; i++) free_rec(n->kids[i]);
+  for (uint32_t i = 0; i < n->cap_kids; i++)
+    if (n->kids[i]) free_rec(n->kids[i]);
   if (n->plus) free_rec(n->plus);
   if (n->hash) free_rec(n->hash);
   node_free(n);
@@ -307,11 +384,7 @@ static void free_rec(node *n) {
 
 void mqtt_subtree_free(mqtt_subtree *t) {
   if (!t) return;
-  node *r = &t->root;
-  for (uint32_t i = 0; i < r->n_kids; i++) free_rec(r->kids[i]);
-  if (r->plus) free_rec(r->plus);
-  if (r->hash) free_rec(r->hash);
-  loom_free(r->kids);
+  free_rec(t->root);
   for (size_t i = 0; i < t->n_buckets; i++) {
     subrec *s = t->buckets[i];
     while (s) {
@@ -368,8 +441,8 @@ int mqtt_subtree_add(mqtt_subtree *t, const char *filter, size_t len,
   node *n = path_get(t, f, flen, false);
   if (n) {
     if (!shared) {
-      int i = entry_find(n->subs, n->n_subs, sub);
-      if (i >= 0) { n->subs[i].o = *opts; return 1; }
+      ref *rf = ref_find(t, sub, n);
+      if (rf) { n->subs[rf->idx].o = *opts; return 1; }
     } else {
       group *g = group_find(n, sh.group, sh.group_len);
       int i = g ? entry_find(g->members, g->n, sub) : -1;
@@ -383,7 +456,7 @@ int mqtt_subtree_add(mqtt_subtree *t, const char *filter, size_t len,
   if (!shared) {
     if (grow((void **)&n->subs, &n->cap_subs, n->n_subs + 1, sizeof(entry)))
       goto fail;
-    if (rec_add_ref(t, sub, n, false)) goto fail;
+    if (rec_add_ref(t, sub, n, false, n->n_subs)) goto fail;
     n->subs[n->n_subs].sub = sub;
     n->subs[n->n_subs].o = *opts;
     n->n_subs++;
@@ -404,7 +477,7 @@ int mqtt_subtree_add(mqtt_subtree *t, const char *filter, size_t len,
       made = true;
     }
     if (grow((void **)&g->members, &g->cap, g->n + 1, sizeof(entry)) ||
-        rec_add_ref(t, sub, n, true)) {
+        rec_add_ref(t, sub, n, true, 0)) {
       if (made) {
         loom_free(g->name);
         loom_free(g->members);
@@ -423,18 +496,12 @@ fail:
   return rc;
 }
 
-/* Removes sub's normal entry (shared=false) or its membership in group g
- * (shared=true; g NULL = every group) at n. Returns how many removed. */
-static size_t node_remove(mqtt_subtree *t, node *n, void *sub, bool shared,
-                          const char *g, size_t glen) {
+/* Removes sub's membership in group g at n (g NULL = every group).
+ * Returns how many removed. Linear in the group sizes at n. */
+static size_t node_remove_shared(mqtt_subtree *t, node *n, void *sub,
+                                 const char *g, size_t glen) {
   size_t removed = 0;
-  if (!shared) {
-    int i = entry_find(n->subs, n->n_subs, sub);
-    if (i >= 0) {
-      n->subs[i] = n->subs[--n->n_subs];
-      removed++;
-    }
-  } else {
+  {
     for (uint32_t k = 0; k < n->n_groups;) {
       group *gr = &n->groups[k];
       if (g && (gr->name_len != glen || memcmp(gr->name, g, glen) != 0)) {
@@ -475,9 +542,14 @@ int mqtt_subtree_remove(mqtt_subtree *t, const char *filter, size_t len,
   if (!shared && (rc = mqtt_topic_filter_validate(f, flen)) != 0) return rc;
   node *n = path_get(t, f, flen, false);
   if (!n) return LOOM_ENOTFOUND;
-  size_t k = node_remove(t, n, sub, shared, shared ? sh.group : NULL,
-                         sh.group_len * shared);
-  if (k == 0) return LOOM_ENOTFOUND;
+  if (shared) {
+    if (node_remove_shared(t, n, sub, sh.group, sh.group_len) == 0)
+      return LOOM_ENOTFOUND;
+  } else {
+    ref *rf = ref_find(t, sub, n);
+    if (!rf) return LOOM_ENOTFOUND;
+    node_remove_plain(t, n, rf->idx);
+  }
   rec_del_ref(t, sub, n, shared);
   prune(t, n);
   return 0;
@@ -488,17 +560,22 @@ size_t mqtt_subtree_remove_all(mqtt_subtree *t, void *sub) {
   subrec *r = rec_find(t, sub);
   if (!r) return 0;
   size_t total = 0;
-  /* A node is visited once (all of sub's entries there go at once; later
-   * refs to it are cleared), then pruned. Pruning cannot free a node a
-   * later ref names: that node still holds one of sub's entries. The
-   * duplicate scan is quadratic in sub's own subscription count. */
+  /* Each ref is handled then its node pruned. Pruning cannot free a node
+   * a later ref names: that node still holds one of sub's entries (a
+   * shared ref removes all of sub's groups at its node, so later shared
+   * refs to the same node are cleared first). The clearing scan is
+   * quadratic in sub's own shared subscriptions only. */
   for (uint32_t i = 0; i < r->n; i++) {
     node *n = r->refs[i].n;
     if (!n) continue;
-    for (uint32_t j = i + 1; j < r->n; j++)
-      if (r->refs[j].n == n) r->refs[j].n = NULL;
-    total += node_remove(t, n, sub, false, NULL, 0);
-    total += node_remove(t, n, sub, true, NULL, 0);
+    if (r->refs[i].shared) {
+      for (uint32_t j = i + 1; j < r->n; j++)
+        if (r->refs[j].n == n && r->refs[j].shared) r->refs[j].n = NULL;
+      total += node_remove_shared(t, n, sub, NULL, 0);
+    } else {
+      node_remove_plain(t, n, r->refs[i].idx);
+      total++;
+    }
     prune(t, n);
   }
   rec_unlink_free(t, r);
@@ -568,7 +645,7 @@ static void add_node(mctx *c, node *n) {
 /* pos: start of the next level of the name; done: no level left. The
  * recursion depth is bounded by the tree depth (MQTT_SUBTREE_MAX_LEVELS). */
 static void walk(mctx *c, node *n, size_t pos, bool done) {
-  bool root = n == &c->t->root;
+  bool root = n == c->t->root;
   if (n->hash && !(root && c->dollar)) add_node(c, n->hash);
   if (done) {
     add_node(c, n);
@@ -579,8 +656,8 @@ static void walk(mctx *c, node *n, size_t pos, bool done) {
   size_t e = sl ? (size_t)(sl - c->s) : c->len;
   bool last = e == c->len;
   if (n->n_kids) {
-    long k = kid_find(n, c->s + pos, e - pos);
-    if (k >= 0) walk(c, n->kids[k], e + 1, last);
+    node *k = kid_get(n, c->s + pos, e - pos, lhash(c->s + pos, e - pos));
+    if (k) walk(c, k, e + 1, last);
   }
   if (n->plus && !(root && c->dollar)) walk(c, n->plus, e + 1, last);
 }
@@ -665,7 +742,7 @@ int mqtt_subtree_match(mqtt_subtree *t, const char *name, size_t len,
   m->n = m->n_shared = m->n_hits = 0;
   if (len == 0) return 0;
   mctx c = {t, name, len, publisher, m, name[0] == '$', 0};
-  walk(&c, &t->root, 0, false);
+  walk(&c, t->root, 0, false);
   int rc = c.rc ? c.rc : merge(m);
   if (rc) m->n = m->n_shared = m->n_hits = 0;
   return rc;
