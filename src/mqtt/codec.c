@@ -48,7 +48,7 @@ static int get_bin(rd *r, mqtt_bytes *out) {
   return 0;
 }
 
-/* UTF-8 string: length-prefixed and well-formed [MQTT-1.5.4-1..2]. */
+/* UTF-8 string: length-prefixed and well-formed, 5 [MQTT-1.5.4-1..2] = 3.1.1 [MQTT-1.5.3-1..2]. */
 static int get_str(rd *r, mqtt_bytes *out, mqtt_err *err) {
   if (get_bin(r, out) < 0) return MALFORMED("string runs past the packet");
   if (mqtt_utf8_check(out->p, out->len) < 0) return MALFORMED("string is not valid MQTT UTF-8");
@@ -124,6 +124,8 @@ static int dec_connect(rd *r, mqtt_packet *o, mqtt_err *err) {
   if (o->has_will) {
     if (o->level == 5 && (rc = get_props(r, MQTT_PROPS_WILL, &o->will_props, err)) < 0) return rc;
     if ((rc = get_str(r, &o->will_topic, err)) < 0) return rc;
+    if (o->will_topic.len == 0 || has_wildcard(&o->will_topic)) /* topic name rules [MQTT-3.3.2-2], [MQTT-4.7.3-1] */
+      return mqtt_err_set(err, LOOM_EINVAL, MQTT_RC_TOPIC_NAME_INVALID, "will topic empty or has wildcards");
     if (get_bin(r, &o->will_payload) < 0) return MALFORMED("truncated will payload");
   }
   if (o->has_username && (rc = get_str(r, &o->username, err)) < 0) return rc; /* [MQTT-3.1.3-11] */

@@ -61,6 +61,9 @@ static void decode_ok_roundtrip(const uint8_t *p, size_t n, uint8_t level, mqtt_
 static void expect_err(const uint8_t *p, size_t n, uint8_t level, int code, uint8_t reason) {
   mqtt_packet pk;
   mqtt_err err;
+  size_t framed = 0;
+  /* vectors must be well framed so they fail for the rule under test */
+  if (mqtt_frame(p, n, 0, &framed, NULL) == 0) assert_int_equal(framed, n);
   int rc = mqtt_decode(p, n, level, &pk, &err);
   assert_int_equal(rc, code);
   assert_int_equal(err.code, code);
@@ -98,7 +101,7 @@ static void test_frame_too_large(void **st) {
   assert_int_equal(err.reason, MQTT_RC_PACKET_TOO_LARGE);
 }
 
-/* [MQTT-1.5.5-1] at most 4 bytes, minimal */
+/* 5 [MQTT-1.5.5-1] minimal; at most 4 bytes (3.1.1 2.2.3, 5 1.5.5) */
 static void test_mqtt_1_5_5_1_remaining_length(void **st) {
   (void)st;
   size_t n = 0;
@@ -107,7 +110,9 @@ static void test_mqtt_1_5_5_1_remaining_length(void **st) {
   assert_int_equal(err.reason, MQTT_RC_MALFORMED);
   assert_int_equal(mqtt_frame(V(0xC0, 0x80, 0x00), 0, &n, &err), LOOM_EINVAL);
   MAL(4, 0xC0, 0x80, 0x00);
-  MAL(4, 0x30, 0x03, 0, 1, 't', 0xAA); /* remaining length != packet length */
+  mqtt_packet pk;
+  assert_int_equal(mqtt_decode(V(0x30, 0x03, 0, 1, 't', 0xAA), 4, &pk, &err), LOOM_EINVAL);
+  assert_int_equal(err.reason, MQTT_RC_MALFORMED); /* remaining length != packet length */
 }
 
 static void test_varint_boundaries(void **st) {
@@ -239,7 +244,7 @@ static void test_mqtt_3_1_2_15_will_retain_without_will(void **st) {
 /* 3.1.1 [MQTT-3.1.2-14] / 5 [MQTT-3.1.2-12]: will QoS 3 */
 static void test_mqtt_3_1_2_14_will_qos3(void **st) {
   (void)st;
-  MAL(4, 0x10, 0x17, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x1E, 0, 60, 0, 1, 'a', 0, 1, 't', 0, 1, 'x');
+  MAL(4, 0x10, 0x13, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x1E, 0, 60, 0, 1, 'a', 0, 1, 't', 0, 1, 'x');
 }
 
 /* 3.1.1 [MQTT-3.1.2-22]: password without user name (allowed in 5) */
@@ -264,6 +269,15 @@ static void test_mqtt_3_1_3_8_empty_client_id(void **st) {
   assert_int_equal(mqtt_decode(V(0x10, 0x0D, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x00, 0, 60, 0, 0, 0), 5, &pk, NULL), 0);
   expect_err(V(0x10, 0x0E, 0, 6, 'M', 'Q', 'I', 's', 'd', 'p', 3, 0x02, 0, 10, 0, 0), 3, LOOM_EINVAL,
              MQTT_RC_CLIENT_ID_INVALID);
+}
+
+/* will topic is a topic name: non-empty, no wildcards ([MQTT-4.7.3-1], 3.3.2-2) */
+static void test_connect_will_topic_name(void **st) {
+  (void)st;
+  expect_err(V(0x10, 0x13, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x06, 0, 60, 0, 1, 'a', 0, 1, '#', 0, 1, 'x'), 4,
+             LOOM_EINVAL, MQTT_RC_TOPIC_NAME_INVALID);
+  expect_err(V(0x10, 0x12, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x06, 0, 60, 0, 1, 'a', 0, 0, 0, 1, 'x'), 4,
+             LOOM_EINVAL, MQTT_RC_TOPIC_NAME_INVALID);
 }
 
 static void test_connect_trailing_bytes(void **st) {
@@ -355,7 +369,7 @@ static void test_mqtt_4_7_3_1_empty_topic(void **st) {
   assert_int_equal(mqtt_decode(V(0x30, 0x06, 0, 0, 3, 0x23, 0, 1), 5, &pk, NULL), 0);
 }
 
-/* [MQTT-1.5.4-1] surrogates, [MQTT-1.5.4-2] U+0000, plus ill-formed UTF-8 */
+/* 5 [MQTT-1.5.4-1] / 3.1.1 [MQTT-1.5.3-1] surrogates, [MQTT-1.5.4-2] / [MQTT-1.5.3-2] U+0000 */
 static void test_mqtt_1_5_4_1_surrogate(void **st) {
   (void)st;
   MAL(4, 0x30, 0x05, 0, 3, 0xED, 0xA0, 0x80);
@@ -855,6 +869,7 @@ int main(void) {
     cmocka_unit_test(test_mqtt_3_1_2_14_will_qos3),
     cmocka_unit_test(test_mqtt_3_1_2_22_password_without_username),
     cmocka_unit_test(test_mqtt_3_1_3_8_empty_client_id),
+    cmocka_unit_test(test_connect_will_topic_name),
     cmocka_unit_test(test_connect_trailing_bytes),
     cmocka_unit_test(test_connack_vectors),
     cmocka_unit_test(test_mqtt_3_2_2_4_connack_flags),
