@@ -437,6 +437,75 @@ static void test_subtree_alloc_failure_leaves_tree_unchanged(void **st) {
   mqtt_subtree_free(t);
 }
 
+static void test_subtree_many_siblings_remove(void **st) {
+  (void)st;
+  /* exercises the child hash table: growth, deletion, shrinking */
+  mqtt_subtree *t;
+  static int subs[1000];
+  char f[32];
+  assert_int_equal(mqtt_subtree_new(0, &t), 0);
+  for (int i = 0; i < 1000; i++) {
+    snprintf(f, sizeof f, "dev/%d", i);
+    assert_int_equal(mqtt_subtree_add(t, f, strlen(f), &subs[i], &Q0), 0);
+  }
+  assert_int_equal(mqtt_subtree_node_count(t), 1001);
+  for (int i = 0; i < 1000; i++)
+    if (i % 97 != 0) {
+      snprintf(f, sizeof f, "dev/%d", i);
+      assert_int_equal(mqtt_subtree_remove(t, f, strlen(f), &subs[i]), 0);
+    }
+  assert_int_equal(mqtt_subtree_node_count(t), 1 + 11);
+  mqtt_matches mm;
+  mqtt_matches_init(&mm);
+  for (int i = 0; i < 1000; i++) {
+    snprintf(f, sizeof f, "dev/%d", i);
+    assert_int_equal(mqtt_subtree_match(t, f, strlen(f), NULL, &mm), 0);
+    assert_int_equal(mm.n, i % 97 == 0 ? 1 : 0);
+    if (mm.n) assert_ptr_equal(mm.items[0].sub, &subs[i]);
+  }
+  mqtt_matches_deinit(&mm);
+  mqtt_subtree_free(t);
+}
+
+static void test_subtree_many_subscribers_one_filter(void **st) {
+  (void)st;
+  /* exercises the entry index fix-ups when entries move on removal */
+  mqtt_subtree *t;
+  static int subs[500];
+  assert_int_equal(mqtt_subtree_new(0, &t), 0);
+  for (int i = 0; i < 500; i++) {
+    mqtt_sub_opts o = q((uint8_t)(i % 3), (uint32_t)i + 1);
+    assert_int_equal(mqtt_subtree_add(t, S("a/b"), &subs[i], &o), 0);
+    assert_int_equal(mqtt_subtree_add(t, S("a/+"), &subs[i], &o), 0);
+  }
+  for (int i = 0; i < 500; i += 2)
+    assert_int_equal(mqtt_subtree_remove(t, S("a/b"), &subs[i]), 0);
+  for (int i = 0; i < 500; i += 3) mqtt_subtree_remove_all(t, &subs[i]);
+  for (int i = 1; i < 500; i += 2) {
+    mqtt_sub_opts o = q(2, 9999);
+    assert_int_equal(mqtt_subtree_add(t, S("a/b"), &subs[i], &o), i % 3 ? 1 : 0);
+  }
+  mqtt_matches mm;
+  mqtt_matches_init(&mm);
+  assert_int_equal(mqtt_subtree_match(t, S("a/b"), NULL, &mm), 0);
+  size_t want = 0;
+  for (int i = 0; i < 500; i++) {
+    const mqtt_match *r = find(&mm, &subs[i]);
+    bool b = (i % 2 == 1), plus = (i % 3 != 0);
+    if (!b && !plus) {
+      assert_null(r);
+      continue;
+    }
+    want++;
+    assert_non_null(r);
+    assert_int_equal(r->n_sub_ids, (size_t)b + (size_t)plus);
+    if (b) assert_int_equal(r->qos, 2);
+  }
+  assert_int_equal(mm.n, want);
+  mqtt_matches_deinit(&mm);
+  mqtt_subtree_free(t);
+}
+
 /* Randomized: the tree's matches equal a brute force over every filter. */
 static const char *const LV[] = {"a", "b", "c", "", "$x", "dd"};
 
@@ -733,6 +802,8 @@ int main(void) {
       cmocka_unit_test(test_subtree_remove_all),
       cmocka_unit_test(test_subtree_max_subs),
       cmocka_unit_test(test_subtree_alloc_failure_leaves_tree_unchanged),
+      cmocka_unit_test(test_subtree_many_siblings_remove),
+      cmocka_unit_test(test_subtree_many_subscribers_one_filter),
       cmocka_unit_test(test_subtree_random_vs_bruteforce),
       cmocka_unit_test(test_retain_set_replace_delete),
       cmocka_unit_test(test_retain_payload_copied),
