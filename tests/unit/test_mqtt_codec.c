@@ -15,6 +15,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/mem.h"
 #include "mqtt/codec.h"
 #include "mqtt/props.h"
 
@@ -712,6 +713,23 @@ static void test_encode_refuses_bad_input(void **st) {
   loom_buf_deinit(&b);
 }
 
+/* LOOM_ENOMEM when the buffer cannot grow; b->len is left unchanged */
+static void test_encode_out_of_memory(void **st) {
+  (void)st;
+  mqtt_packet pk;
+  loom_buf b;
+  assert_int_equal(mqtt_decode(connect5, sizeof(connect5), 5, &pk, NULL), 0);
+  loom_buf_init(&b);
+  loom_mem_fail_after(0);
+  int rc = mqtt_encode(&b, &pk, 5);
+  loom_mem_fail_after(-1);
+  assert_int_equal(rc, LOOM_ENOMEM);
+  assert_int_equal(b.len, 0);
+  assert_int_equal(mqtt_encode(&b, &pk, 5), 0);
+  assert_int_equal(b.len, sizeof(connect5));
+  loom_buf_deinit(&b);
+}
+
 /* ---- randomized round trip ---- */
 
 static uint32_t rnd(uint64_t *s) {
@@ -905,6 +923,7 @@ int main(void) {
     cmocka_unit_test(test_props_encode_iterate),
     cmocka_unit_test(test_reason_and_names),
     cmocka_unit_test(test_encode_refuses_bad_input),
+    cmocka_unit_test(test_encode_out_of_memory),
     cmocka_unit_test(test_random_roundtrip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
