@@ -4,7 +4,8 @@
  *   mqtt_topic_matches agrees with a separate level-by-level reference;
  * odd: a script of lines "<op><sub><topic>" (op 'a' add, 'r' remove,
  *   'x' remove all of sub, anything else match): after each match the
- *   tree's merged result equals a brute force over the live filters.
+ *   tree's merged result equals a brute force over the live filters, and
+ *   one shared delivery comes per matching (group, filter) pair.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -50,6 +51,8 @@ typedef struct live {
   char f[64];
   size_t fl;
   int sub;
+  bool shared;
+  mqtt_share sh; /* points into f when shared */
 } live;
 
 static void script(const uint8_t *d, size_t size) {
@@ -72,10 +75,12 @@ static void script(const uint8_t *d, size_t size) {
     if (op == 'a') {
       mqtt_sub_opts o = {0, false, false, 0, 0};
       int rc = mqtt_subtree_add(t, tp, tl, &subs[s], &o);
-      if (rc == 0 && nlive < 64 && mqtt_topic_share_parse(tp, tl, NULL) == 0) {
-        memcpy(lv[nlive].f, tp, tl);
-        lv[nlive].fl = tl;
-        lv[nlive++].sub = s;
+      if (rc == 0 && nlive < 64) {
+        live *x = &lv[nlive++];
+        memcpy(x->f, tp, tl);
+        x->fl = tl;
+        x->sub = s;
+        x->shared = mqtt_topic_share_parse(x->f, tl, &x->sh) == 1;
       } else if (rc == 0) {
         mqtt_subtree_remove(t, tp, tl, &subs[s]);
       }
@@ -85,6 +90,8 @@ static void script(const uint8_t *d, size_t size) {
       for (size_t k = 0; k < nlive; k++)
         if (lv[k].sub == s && lv[k].fl == tl && memcmp(lv[k].f, tp, tl) == 0) {
           lv[k] = lv[--nlive];
+          if (lv[k].shared && k < nlive) /* re-point into the moved copy */
+            mqtt_topic_share_parse(lv[k].f, lv[k].fl, &lv[k].sh);
           found = true;
           break;
         }
@@ -92,15 +99,36 @@ static void script(const uint8_t *d, size_t size) {
     } else if (op == 'x') {
       size_t n = mqtt_subtree_remove_all(t, &subs[s]), want = 0;
       for (size_t k = 0; k < nlive;)
-        if (lv[k].sub == s) { lv[k] = lv[--nlive]; want++; }
-        else k++;
+        if (lv[k].sub == s) {
+          lv[k] = lv[--nlive];
+          if (lv[k].shared && k < nlive)
+            mqtt_topic_share_parse(lv[k].f, lv[k].fl, &lv[k].sh);
+          want++;
+        } else {
+          k++;
+        }
       if (n != want) abort();
     } else {
       if (mqtt_topic_name_validate(tp, tl) != 0) continue;
       if (mqtt_subtree_match(t, tp, tl, NULL, &mm) != 0) continue;
       bool want[4] = {false, false, false, false};
-      for (size_t k = 0; k < nlive; k++)
-        if (mqtt_topic_matches(lv[k].f, lv[k].fl, tp, tl)) want[lv[k].sub] = true;
+      size_t want_shared = 0;
+      for (size_t k = 0; k < nlive; k++) {
+        if (!lv[k].shared) {
+          if (mqtt_topic_matches(lv[k].f, lv[k].fl, tp, tl))
+            want[lv[k].sub] = true;
+          continue;
+        }
+        if (!mqtt_topic_matches(lv[k].sh.filter, lv[k].sh.filter_len, tp, tl))
+          continue;
+        bool first = true; /* count each (group, filter) string once */
+        for (size_t j = 0; j < k; j++)
+          if (lv[j].shared && lv[j].fl == lv[k].fl &&
+              memcmp(lv[j].f, lv[k].f, lv[k].fl) == 0)
+            first = false;
+        want_shared += first;
+      }
+      if (mm.n_shared != want_shared) abort();
       size_t nw = 0;
       for (int k = 0; k < 4; k++) nw += want[k];
       if (mm.n != nw) abort();

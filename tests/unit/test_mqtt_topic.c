@@ -506,6 +506,27 @@ static void test_subtree_many_subscribers_one_filter(void **st) {
   mqtt_subtree_free(t);
 }
 
+static void test_subtree_match_alloc_failure(void **st) {
+  (void)st;
+  mqtt_subtree *t;
+  int a, b;
+  assert_int_equal(mqtt_subtree_new(0, &t), 0);
+  assert_int_equal(mqtt_subtree_add(t, S("a/+"), &a, &Q0), 0);
+  assert_int_equal(mqtt_subtree_add(t, S("$share/g/a/b"), &b, &Q0), 0);
+  mqtt_matches mm;
+  mqtt_matches_init(&mm);
+  loom_mem_fail_after(0);
+  int rc = mqtt_subtree_match(t, S("a/b"), NULL, &mm);
+  loom_mem_fail_after(-1);
+  assert_int_equal(rc, LOOM_ENOMEM);
+  assert_int_equal(mm.n + mm.n_shared, 0);
+  assert_int_equal(mqtt_subtree_match(t, S("a/b"), NULL, &mm), 0);
+  assert_int_equal(mm.n, 1);
+  assert_int_equal(mm.n_shared, 1);
+  mqtt_matches_deinit(&mm);
+  mqtt_subtree_free(t);
+}
+
 /* Randomized: the tree's matches equal a brute force over every filter. */
 static const char *const LV[] = {"a", "b", "c", "", "$x", "dd"};
 
@@ -745,6 +766,22 @@ static void test_retain_filtering(void **st) {
   mqtt_retain_free(r);
 }
 
+static void test_retain_alloc_failure_keeps_old(void **st) {
+  (void)st;
+  mqtt_retain *r;
+  assert_int_equal(mqtt_retain_new(0, 0, &r), 0);
+  mqtt_retain_msg a = rm("t", "old"), a2 = rm("t", "newer"), b = rm("u", "x");
+  assert_int_equal(mqtt_retain_set(r, &a), 0);
+  loom_mem_fail_after(0);
+  int rc1 = mqtt_retain_set(r, &a2), rc2 = mqtt_retain_set(r, &b);
+  loom_mem_fail_after(-1);
+  assert_int_equal(rc1, LOOM_ENOMEM);
+  assert_int_equal(rc2, LOOM_ENOMEM);
+  assert_int_equal(mqtt_retain_count(r), 1);
+  assert_int_equal(mqtt_retain_bytes(r), 4);
+  mqtt_retain_free(r);
+}
+
 static int stop_at_first(void *ud, const mqtt_retain_msg *msg) {
   (void)msg;
   (*(int *)ud)++;
@@ -804,6 +841,7 @@ int main(void) {
       cmocka_unit_test(test_subtree_alloc_failure_leaves_tree_unchanged),
       cmocka_unit_test(test_subtree_many_siblings_remove),
       cmocka_unit_test(test_subtree_many_subscribers_one_filter),
+      cmocka_unit_test(test_subtree_match_alloc_failure),
       cmocka_unit_test(test_subtree_random_vs_bruteforce),
       cmocka_unit_test(test_retain_set_replace_delete),
       cmocka_unit_test(test_retain_payload_copied),
@@ -811,6 +849,7 @@ int main(void) {
       cmocka_unit_test(test_retain_bounds),
       cmocka_unit_test(test_retain_filtering),
       cmocka_unit_test(test_retain_many_and_stop),
+      cmocka_unit_test(test_retain_alloc_failure_keeps_old),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
