@@ -258,6 +258,9 @@ static int dec_disconnect(rd *r, mqtt_packet *o, mqtt_err *err) {
   if (!left(r)) return 0; /* 3.14.2.1 / 3.15.2.1: no reason code = 0x00 */
   get_u8(r, &o->reason);
   if (!mqtt_reason_allowed(o->reason, o->type)) return PROTOCOL("reason code not allowed in this packet");
+  /* DISCONNECT may stop after the reason code (3.14.2.2.1); AUTH omits
+   * reason and properties only together (3.15.2.1) */
+  if (!left(r) && o->type == MQTT_AUTH) return MALFORMED("AUTH reason code without properties");
   if (!left(r)) return 0;
   if ((rc = get_props(r, o->type, &o->props, err)) < 0) return rc;
   if (left(r)) return MALFORMED("bytes after properties");
@@ -380,7 +383,7 @@ static int enc_reason_tail(loom_buf *b, const mqtt_packet *pk) {
   int rc;
   if (pk->reason == 0 && pk->props.len == 0) return 0;
   TRY(put_u8(b, pk->reason));
-  if (pk->props.len) TRY(put_props(b, &pk->props));
+  if (pk->props.len || pk->type == MQTT_AUTH) TRY(put_props(b, &pk->props));
   return 0;
 }
 

@@ -32,7 +32,7 @@
  *   UNSUBACK:    u16 packet id; level 5: props, 1+ u8 reason codes.
  *   PINGREQ, PINGRESP: empty.
  *   DISCONNECT:  levels 3/4 empty; level 5: [u8 reason [props]].
- *   AUTH:        level 5 only: [u8 reason [props]].
+ *   AUTH:        level 5 only: empty (= Success) or u8 reason + props.
  */
 #ifndef LOOM_MQTT_CODEC_H
 #define LOOM_MQTT_CODEC_H

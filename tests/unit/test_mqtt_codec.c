@@ -84,6 +84,25 @@ static void test_frame_whole_packet(void **st) {
   assert_int_equal(n, 5);
 }
 
+/* streaming: a buffer holding one packet and the start of the next */
+static void test_frame_stream(void **st) {
+  (void)st;
+  static const uint8_t in[] = {0xC0, 0x00, 0x32, 0x07, 0, 1, 't', 0, 10, 'h', 'i', 0xE0};
+  size_t n = 0, off = 0;
+  mqtt_packet pk;
+  assert_int_equal(mqtt_frame(in, sizeof(in), 0, &n, NULL), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(mqtt_decode(in, n, 4, &pk, NULL), 0);
+  assert_int_equal(pk.type, MQTT_PINGREQ);
+  off += n;
+  assert_int_equal(mqtt_frame(in + off, sizeof(in) - off, 0, &n, NULL), 0);
+  assert_int_equal(n, 9);
+  assert_int_equal(mqtt_decode(in + off, n, 4, &pk, NULL), 0);
+  assert_int_equal(pk.packet_id, 10);
+  off += n;
+  assert_int_equal(mqtt_frame(in + off, sizeof(in) - off, 0, &n, NULL), LOOM_ETRUNC);
+}
+
 static void test_frame_need_more(void **st) {
   (void)st;
   size_t n = 0;
@@ -585,6 +604,8 @@ static void test_ping_disconnect_auth_vectors(void **st) {
   assert_int_equal(pk.reason, MQTT_RC_DISCONNECT_WITH_WILL);
   decode_ok_roundtrip(V(0xE0, 0x07, 0x8B, 0x05, 0x11, 0, 0, 0, 0), 5, &pk);
   decode_ok_roundtrip(V(0xF0, 0x00), 5, &pk);
+  decode_ok_roundtrip(V(0xF0, 0x02, 0x19, 0x00), 5, &pk);
+  assert_int_equal(pk.reason, MQTT_RC_REAUTHENTICATE);
   decode_ok_roundtrip(V(0xF0, 0x07, 0x18, 0x05, 0x15, 0, 2, 'x', 'y'), 5, &pk);
   assert_int_equal(pk.reason, MQTT_RC_CONTINUE_AUTH);
 }
@@ -595,7 +616,8 @@ static void test_ping_disconnect_auth_malformed(void **st) {
   MAL(4, 0xE0, 0x01, 0);
   MAL(4, 0xF0, 0x00);                 /* AUTH is reserved before MQTT 5 */
   PROTO(5, 0xE0, 0x01, 0x84);         /* not a DISCONNECT reason */
-  PROTO(5, 0xF0, 0x01, 0x80);         /* not an AUTH reason */
+  PROTO(5, 0xF0, 0x02, 0x80, 0x00);   /* not an AUTH reason */
+  MAL(5, 0xF0, 0x01, 0x18);           /* AUTH: reason and properties go together */
   PROTO(5, 0xE0, 0x05, 0x00, 0x03, 0x23, 0, 1); /* Topic Alias not allowed in DISCONNECT */
 }
 
@@ -871,6 +893,7 @@ static void test_random_roundtrip(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_frame_whole_packet),
+    cmocka_unit_test(test_frame_stream),
     cmocka_unit_test(test_frame_need_more),
     cmocka_unit_test(test_frame_too_large),
     cmocka_unit_test(test_mqtt_1_5_5_1_remaining_length),
