@@ -76,6 +76,7 @@ static void test_name_no_wildcards(void **st) {
 
 static void test_topic_max_length(void **st) {
   (void)st;
+  /* [MQTT-4.7.3-3] at most 65,535 bytes */
   size_t n = MQTT_TOPIC_MAX_LEN + 1;
   char *b = malloc(n);
   assert_non_null(b);
@@ -88,7 +89,7 @@ static void test_topic_max_length(void **st) {
 
 static void test_topic_utf8(void **st) {
   (void)st;
-  /* [MQTT-1.5.4-2] no U+0000 */
+  /* [MQTT-1.5.4-2] [MQTT-4.7.3-2] no U+0000 */
   assert_int_equal(mqtt_topic_name_validate("a\0b", 3), LOOM_EINVAL);
   /* [MQTT-1.5.4-1] ill-formed: surrogate U+D800, overlong '/', bad lead,
    * truncated sequence, above U+10FFFF */
