@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0
- * Retained store: see retain.h. Messages live in a dense array (for the
- * wildcard scan) indexed by an open-addressing hash on the topic (FNV-1a,
- * linear probing, backward-shift deletion). One allocation per message:
- * header, topic, payload and properties together.
+ * Retained store: see retain.h. Messages live in a dense array, indexed by
+ * an open-addressing hash on the topic (FNV-1a, linear probing,
+ * backward-shift deletion) for set/delete/exact lookups, and by a trie of
+ * topic levels (children in per-node hash tables) for wildcard listing,
+ * which then visits only the matching branches. One allocation per
+ * message: header, topic, payload and properties together. Empty trie
+ * nodes are freed as soon as they become empty; the trie is walked
+ * iteratively where its depth is unbounded (names up to 32768 levels).
  */
 #include "mqtt/retain.h"
 
@@ -13,14 +17,33 @@
 #include "core/mem.h"
 #include "mqtt/topic.h"
 
+struct tnode;
+
 typedef struct rmsg {
   uint64_t hash;
+  struct tnode *leaf; /* trie node holding this message */
   size_t pos; /* index in the dense array */
   mqtt_retain_msg m; /* pointers into data[] */
   uint8_t data[];
 } rmsg;
 
+/* Trie node: one topic level. */
+typedef struct tnode {
+  struct tnode *parent;
+  struct tnode **kids; /* hash table, cap_kids slots (0 or power of two) */
+  uint32_t n_kids, cap_kids;
+  uint32_t lh; /* lhash of level */
+  rmsg *msg;   /* message stored at exactly this topic, or NULL */
+  uint32_t level_len;
+  char level[];
+} tnode;
+
+/* Filters deeper than this are listed by a linear scan (bounds the
+ * matcher's recursion). */
+#define RETAIN_TRIE_MAX_FILTER_LEVELS 1024u
+
 struct mqtt_retain {
+  tnode *root;
   rmsg **msgs;
   size_t n, cap;
   rmsg **slots; /* hash index, power-of-two size, NULL = free */
@@ -41,9 +64,121 @@ static size_t msg_bytes(const mqtt_retain_msg *m) {
   return m->topic_len + m->payload_len + m->props_len;
 }
 
+/* ---- trie ---- */
+
+static uint32_t lhash(const char *s, size_t len) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < len; i++) {
+    h ^= (unsigned char)s[i];
+    h *= 16777619u;
+  }
+  return h;
+}
+
+static tnode *tkid_get(const tnode *n, const char *s, size_t len, uint32_t h) {
+  if (!n->n_kids) return NULL;
+  size_t mask = n->cap_kids - 1;
+  for (size_t p = h & mask;; p = (p + 1) & mask) {
+    tnode *k = n->kids[p];
+    if (!k) return NULL;
+    if (k->lh == h && k->level_len == len && memcmp(k->level, s, len) == 0)
+      return k;
+  }
+}
+
+static int tkids_rehash(tnode *n, uint32_t cap) {
+  tnode **tab = NULL;
+  if (cap) {
+    tab = loom_calloc(cap, sizeof *tab);
+    if (!tab) return LOOM_ENOMEM;
+    for (uint32_t i = 0; i < n->cap_kids; i++) {
+      tnode *k = n->kids[i];
+      if (!k) continue;
+      size_t p = k->lh & (cap - 1);
+      while (tab[p]) p = (p + 1) & (cap - 1);
+      tab[p] = k;
+    }
+  }
+  loom_free(n->kids);
+  n->kids = tab;
+  n->cap_kids = cap;
+  return 0;
+}
+
+static void tkid_delete(tnode *n, tnode *k) {
+  size_t mask = n->cap_kids - 1, p = k->lh & mask;
+  while (n->kids[p] != k) p = (p + 1) & mask;
+  n->kids[p] = NULL;
+  for (size_t q = (p + 1) & mask; n->kids[q]; q = (q + 1) & mask) {
+    size_t home = n->kids[q]->lh & mask;
+    bool move = (p <= q) ? (home <= p || home > q) : (home <= p && home > q);
+    if (move) {
+      n->kids[p] = n->kids[q];
+      n->kids[q] = NULL;
+      p = q;
+    }
+  }
+  n->n_kids--;
+  if (n->n_kids == 0) (void)tkids_rehash(n, 0);
+  else if (n->cap_kids > 16 && n->n_kids * 8 < n->cap_kids)
+    (void)tkids_rehash(n, n->cap_kids / 4);
+}
+
+/* Frees n and its ancestors while they hold no message and no child. */
+static void tprune(mqtt_retain *r, tnode *n) {
+  while (n != r->root && n->n_kids == 0 && !n->msg) {
+    tnode *p = n->parent;
+    tkid_delete(p, n);
+    loom_free(n->kids);
+    loom_free(n);
+    n = p;
+  }
+}
+
+/* The node for a topic name, created with its path; NULL on ENOMEM (then
+ * nothing was added). */
+static tnode *tpath_create(mqtt_retain *r, const char *t, size_t len) {
+  tnode *n = r->root;
+  size_t i = 0;
+  for (;;) {
+    const char *sl = memchr(t + i, '/', len - i);
+    size_t e = sl ? (size_t)(sl - t) : len;
+    uint32_t h = lhash(t + i, e - i);
+    tnode *k = tkid_get(n, t + i, e - i, h);
+    if (!k) {
+      k = loom_calloc(1, sizeof *k + (e - i));
+      if (!k) goto fail;
+      memcpy(k->level, t + i, e - i);
+      k->level_len = (uint32_t)(e - i);
+      k->lh = h;
+      k->parent = n;
+      if ((n->n_kids + 1) * 2 > n->cap_kids &&
+          tkids_rehash(n, n->cap_kids ? n->cap_kids * 2 : 4)) {
+        loom_free(k);
+        goto fail;
+      }
+      size_t mask = n->cap_kids - 1, p = h & mask;
+      while (n->kids[p]) p = (p + 1) & mask;
+      n->kids[p] = k;
+      n->n_kids++;
+    }
+    n = k;
+    if (e == len) return n;
+    i = e + 1;
+  }
+fail:
+  tprune(r, n);
+  return NULL;
+}
+
 int mqtt_retain_new(size_t max_count, size_t max_bytes, mqtt_retain **out) {
   mqtt_retain *r = loom_calloc(1, sizeof *r);
   if (!r) return LOOM_ENOMEM;
+  r->root = loom_calloc(1, sizeof *r->root);
+  if (!r->root) {
+    loom_free(r);
+    return LOOM_ENOMEM;
+  }
   r->max_count = max_count;
   r->max_bytes = max_bytes;
   *out = r;
@@ -52,7 +187,15 @@ int mqtt_retain_new(size_t max_count, size_t max_bytes, mqtt_retain **out) {
 
 void mqtt_retain_free(mqtt_retain *r) {
   if (!r) return;
-  for (size_t i = 0; i < r->n; i++) loom_free(r->msgs[i]);
+  /* every trie node lies on the path of some message: pruning each
+   * message's leaf frees the whole trie, without recursion */
+  for (size_t i = 0; i < r->n; i++) {
+    r->msgs[i]->leaf->msg = NULL;
+    tprune(r, r->msgs[i]->leaf);
+    loom_free(r->msgs[i]);
+  }
+  loom_free(r->root->kids);
+  loom_free(r->root);
   loom_free(r->msgs);
   loom_free(r->slots);
   loom_free(r);
@@ -138,6 +281,8 @@ int mqtt_retain_set(mqtt_retain *r, const mqtt_retain_msg *m) {
     if (!old) return 0;
     r->bytes -= msg_bytes(&old->m);
     slot_delete(r, p);
+    old->leaf->msg = NULL;
+    tprune(r, old->leaf);
     r->msgs[old->pos] = r->msgs[--r->n];
     r->msgs[old->pos]->pos = old->pos;
     loom_free(old);
@@ -150,6 +295,8 @@ int mqtt_retain_set(mqtt_retain *r, const mqtt_retain_msg *m) {
   rmsg *x = msg_make(m, h);
   if (!x) return LOOM_ENOMEM;
   if (old) {
+    x->leaf = old->leaf;
+    x->leaf->msg = x;
     x->pos = old->pos;
     r->msgs[x->pos] = x;
     r->slots[p] = x;
@@ -157,22 +304,105 @@ int mqtt_retain_set(mqtt_retain *r, const mqtt_retain_msg *m) {
     r->bytes = after;
     return 0;
   }
+  tnode *leaf = tpath_create(r, m->topic, m->topic_len);
+  if (!leaf) {
+    loom_free(x);
+    return LOOM_ENOMEM;
+  }
   if (r->n == r->cap) {
     size_t nc = r->cap ? r->cap * 2 : 32;
     rmsg **a = loom_realloc(r->msgs, nc * sizeof *a);
-    if (!a) { loom_free(x); return LOOM_ENOMEM; }
+    if (!a) goto nomem;
     r->msgs = a;
     r->cap = nc;
   }
-  if ((r->n + 1) * 2 > r->n_slots) {
-    if (index_grow(r)) { loom_free(x); return LOOM_ENOMEM; }
-  }
+  if ((r->n + 1) * 2 > r->n_slots && index_grow(r)) goto nomem;
+  leaf->msg = x;
+  x->leaf = leaf;
   p = slot_find(r, m->topic, m->topic_len, h);
   r->slots[p] = x;
   x->pos = r->n;
   r->msgs[r->n++] = x;
   r->bytes = after;
   return 0;
+nomem:
+  tprune(r, leaf);
+  loom_free(x);
+  return LOOM_ENOMEM;
+}
+
+/* ---- listing ---- */
+
+typedef struct tctx {
+  const char *f;
+  size_t len;
+  mqtt_retain_each_cb cb;
+  void *ud;
+  const tnode *root;
+} tctx;
+
+static bool dollar_at_root(const tctx *c, const tnode *parent, const tnode *k) {
+  return parent == c->root && k->level_len && k->level[0] == '$';
+}
+
+static uint32_t tslot_of(const tnode *p, const tnode *k) {
+  size_t mask = p->cap_kids - 1, s = k->lh & mask;
+  while (p->kids[s] != k) s = (s + 1) & mask;
+  return (uint32_t)s;
+}
+
+/* Calls cb for start's message and every message below it; iterative. */
+static int visit_subtree(tctx *c, const tnode *start) {
+  const tnode *cur = start;
+  for (;;) {
+    if (cur->msg) {
+      int rc = c->cb(c->ud, &cur->msg->m);
+      if (rc) return rc;
+    }
+    const tnode *nx = NULL;
+    for (uint32_t i = 0; i < cur->cap_kids && !nx; i++) nx = cur->kids[i];
+    while (!nx && cur != start) {
+      const tnode *p = cur->parent;
+      for (uint32_t s = tslot_of(p, cur) + 1; s < p->cap_kids && !nx; s++)
+        nx = p->kids[s];
+      if (!nx) cur = p;
+    }
+    if (!nx) return 0;
+    cur = nx;
+  }
+}
+
+/* Matches the filter level starting at pos against n's children. The
+ * recursion depth is the filter's level count (bounded by the caller). */
+static int twalk(tctx *c, const tnode *n, size_t pos) {
+  const char *lv = c->f + pos;
+  const char *sl = memchr(lv, '/', c->len - pos);
+  size_t e = sl ? (size_t)(sl - c->f) : c->len, ll = e - pos;
+  bool last = e == c->len;
+  int rc = 0;
+  if (ll == 1 && lv[0] == '#') {
+    if (n != c->root && n->msg && (rc = c->cb(c->ud, &n->msg->m))) return rc;
+    for (uint32_t i = 0; i < n->cap_kids; i++) {
+      const tnode *k = n->kids[i];
+      if (!k || dollar_at_root(c, n, k)) continue;
+      if ((rc = visit_subtree(c, k))) return rc;
+    }
+    return 0;
+  }
+  if (ll == 1 && lv[0] == '+') {
+    for (uint32_t i = 0; i < n->cap_kids; i++) {
+      const tnode *k = n->kids[i];
+      if (!k || dollar_at_root(c, n, k)) continue;
+      if (last) rc = k->msg ? c->cb(c->ud, &k->msg->m) : 0;
+      else rc = twalk(c, k, e + 1);
+      if (rc) return rc;
+    }
+    return 0;
+  }
+  const tnode *k = tkid_get(n, lv, ll, lhash(lv, ll));
+  if (!k) return 0;
+  if (last) return k->msg ? c->cb(c->ud, &k->msg->m) : 0;
+  return twalk(c, k, e + 1);
 }
 
 int mqtt_retain_match(mqtt_retain *r, const char *filter, size_t len,
@@ -184,6 +414,12 @@ int mqtt_retain_match(mqtt_retain *r, const char *filter, size_t len,
     if (!r->n_slots) return 0;
     rmsg *x = r->slots[slot_find(r, filter, len, fnv(filter, len))];
     return x ? cb(ud, &x->m) : 0;
+  }
+  size_t levels = 1;
+  for (size_t i = 0; i < len; i++) levels += filter[i] == '/';
+  if (levels <= RETAIN_TRIE_MAX_FILTER_LEVELS) {
+    tctx c = {filter, len, cb, ud, r->root};
+    return twalk(&c, r->root, 0);
   }
   for (size_t i = 0; i < r->n; i++) {
     const rmsg *x = r->msgs[i];

@@ -627,6 +627,109 @@ static void test_subtree_random_vs_bruteforce(void **st) {
 
 /* ---------------- retained store ---------------- */
 
+typedef struct lst {
+  char names[256][64];
+  size_t lens[256];
+  size_t n;
+} lst;
+
+static int add_lst(void *ud, const mqtt_retain_msg *msg) {
+  lst *l = ud;
+  assert_true(l->n < 256);
+  memcpy(l->names[l->n], msg->topic, msg->topic_len);
+  l->lens[l->n++] = msg->topic_len;
+  return 0;
+}
+
+static int count_cb(void *ud, const mqtt_retain_msg *msg) {
+  (void)msg;
+  (*(size_t *)ud)++;
+  return 0;
+}
+
+static void test_retain_deep_topics(void **st) {
+  (void)st;
+  /* 20000 levels: listing and freeing must not recurse per level; a
+   * filter deeper than the trie walk's bound uses the linear scan */
+  enum { NLV = 20000 };
+  size_t len = 2 * NLV - 1;
+  char *name = malloc(len), *f = malloc(len);
+  assert_non_null(name);
+  assert_non_null(f);
+  for (size_t i = 0; i < len; i++) name[i] = (i % 2) ? '/' : 'a';
+  mqtt_retain *r;
+  assert_int_equal(mqtt_retain_new(0, 0, &r), 0);
+  mqtt_retain_msg x = {name, len, (const uint8_t *)"v", 1, 0, NULL, 0};
+  assert_int_equal(mqtt_retain_set(r, &x), 0);
+  mqtt_retain_msg y = {"a/b", 3, (const uint8_t *)"v", 1, 0, NULL, 0};
+  assert_int_equal(mqtt_retain_set(r, &y), 0);
+  size_t s = 0;
+  assert_int_equal(mqtt_retain_match(r, S("a/#"), count_cb, &s), 0);
+  assert_int_equal(s, 2);
+  memcpy(f, name, len);
+  f[len - 1] = '+';
+  s = 0;
+  assert_int_equal(mqtt_retain_match(r, f, len, count_cb, &s), 0);
+  assert_int_equal(s, 1);
+  f[len - 1] = '#';
+  s = 0;
+  assert_int_equal(mqtt_retain_match(r, f, len, count_cb, &s), 0);
+  assert_int_equal(s, 1);
+  mqtt_retain_free(r);
+  free(name);
+  free(f);
+}
+
+static void test_retain_random_vs_bruteforce(void **st) {
+  (void)st;
+  unsigned seed = 777;
+  enum { NT = 200 };
+  char names[NT][64];
+  size_t lens[NT];
+  bool live[NT];
+  mqtt_retain *r;
+  assert_int_equal(mqtt_retain_new(0, 0, &r), 0);
+  for (int i = 0; i < NT; i++) {
+    lens[i] = rand_topic(names[i], false, &seed);
+    live[i] = false;
+  }
+  for (int round = 0; round < 6; round++) {
+    for (int i = 0; i < NT; i++) {
+      if (rand_r(&seed) % 3 == 0) continue;
+      bool del = rand_r(&seed) % 2 == 0;
+      mqtt_retain_msg x = {names[i], lens[i], (const uint8_t *)"v", del ? 0 : 1,
+                           0, NULL, 0};
+      assert_int_equal(mqtt_retain_set(r, &x), 0);
+      for (int j = 0; j < NT; j++) /* duplicates of the same name */
+        if (lens[j] == lens[i] && memcmp(names[j], names[i], lens[i]) == 0)
+          live[j] = !del;
+    }
+    for (int k = 0; k < 100; k++) {
+      char f[64];
+      size_t fl = rand_topic(f, true, &seed);
+      lst l;
+      l.n = 0;
+      assert_int_equal(mqtt_retain_match(r, f, fl, add_lst, &l), 0);
+      size_t want = 0;
+      for (int i = 0; i < NT; i++) {
+        bool dup = false;
+        for (int j = 0; j < i; j++)
+          dup |= lens[j] == lens[i] && memcmp(names[j], names[i], lens[i]) == 0;
+        if (dup || !live[i] || !mqtt_topic_matches(f, fl, names[i], lens[i]))
+          continue;
+        want++;
+        bool found = false;
+        for (size_t j = 0; j < l.n; j++)
+          found |= l.lens[j] == lens[i] && memcmp(l.names[j], names[i], lens[i]) == 0;
+        assert_true(found);
+      }
+      assert_int_equal(l.n, want);
+    }
+  }
+  mqtt_retain_free(r);
+}
+
+
 static mqtt_retain_msg rm(const char *topic, const char *payload) {
   mqtt_retain_msg x = {topic, strlen(topic), (const uint8_t *)payload,
                        strlen(payload), 1, NULL, 0};
@@ -851,6 +954,8 @@ int main(void) {
       cmocka_unit_test(test_retain_filtering),
       cmocka_unit_test(test_retain_many_and_stop),
       cmocka_unit_test(test_retain_alloc_failure_keeps_old),
+      cmocka_unit_test(test_retain_random_vs_bruteforce),
+      cmocka_unit_test(test_retain_deep_topics),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
