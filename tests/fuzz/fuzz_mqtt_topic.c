@@ -5,7 +5,9 @@
  * odd: a script of lines "<op><sub><topic>" (op 'a' add, 'r' remove,
  *   'x' remove all of sub, anything else match): after each match the
  *   tree's merged result equals a brute force over the live filters, and
- *   one shared delivery comes per matching (group, filter) pair.
+ *   one shared delivery comes per matching (group, filter) pair; 'p' and
+ *   'd' set and delete a retained message, 'l' lists a filter and the
+ *   listed topics equal a brute force over the live retained topics.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mqtt/retain.h"
 #include "mqtt/subtree.h"
 #include "mqtt/topic.h"
 
@@ -55,9 +58,41 @@ typedef struct live {
   mqtt_share sh; /* points into f when shared */
 } live;
 
+typedef struct rlive {
+  char t[64];
+  size_t tl;
+  bool seen;
+} rlive;
+
+typedef struct rlist {
+  rlive *rl;
+  size_t n;
+  size_t got;
+} rlist;
+
+static int on_retained(void *ud, const mqtt_retain_msg *msg) {
+  rlist *l = ud;
+  l->got++;
+  for (size_t k = 0; k < l->n; k++)
+    if (l->rl[k].tl == msg->topic_len &&
+        memcmp(l->rl[k].t, msg->topic, msg->topic_len) == 0) {
+      if (l->rl[k].seen) abort(); /* listed twice */
+      l->rl[k].seen = true;
+      return 0;
+    }
+  abort(); /* listed a topic that is not stored */
+}
+
 static void script(const uint8_t *d, size_t size) {
   mqtt_subtree *t;
   if (mqtt_subtree_new(0, &t)) return;
+  mqtt_retain *ret;
+  if (mqtt_retain_new(0, 0, &ret)) {
+    mqtt_subtree_free(t);
+    return;
+  }
+  rlive rl[64];
+  size_t nrl = 0;
   mqtt_matches mm;
   mqtt_matches_init(&mm);
   static int subs[4]; /* addresses only */
@@ -72,7 +107,30 @@ static void script(const uint8_t *d, size_t size) {
     size_t tl = e - st;
     i = e + 1;
     if (tl >= 64) continue;
-    if (op == 'a') {
+    if (op == 'p' || op == 'd') {
+      mqtt_retain_msg rm = {tp, tl, (const uint8_t *)"v", op == 'p', 0, NULL, 0};
+      size_t k = 0;
+      while (k < nrl && !(rl[k].tl == tl && memcmp(rl[k].t, tp, tl) == 0)) k++;
+      if (op == 'p' && k == nrl && nrl == 64) continue;
+      int rc = mqtt_retain_set(ret, &rm);
+      if ((rc == 0) != (mqtt_topic_name_validate(tp, tl) == 0)) abort();
+      if (rc) continue;
+      if (op == 'p' && k == nrl) {
+        memcpy(rl[nrl].t, tp, tl);
+        rl[nrl++].tl = tl;
+      } else if (op == 'd' && k < nrl) {
+        rl[k] = rl[--nrl];
+      }
+      if (mqtt_retain_count(ret) != nrl) abort();
+    } else if (op == 'l') {
+      rlist l = {rl, nrl, 0};
+      for (size_t k = 0; k < nrl; k++) rl[k].seen = false;
+      int rc = mqtt_retain_match(ret, tp, tl, on_retained, &l);
+      if ((rc == 0) != (mqtt_topic_filter_validate(tp, tl) == 0)) abort();
+      if (rc) continue;
+      for (size_t k = 0; k < nrl; k++)
+        if (rl[k].seen != mqtt_topic_matches(tp, tl, rl[k].t, rl[k].tl)) abort();
+    } else if (op == 'a') {
       mqtt_sub_opts o = {0, false, false, 0, 0};
       int rc = mqtt_subtree_add(t, tp, tl, &subs[s], &o);
       if (rc == 0 && nlive < 64) {
@@ -141,6 +199,7 @@ static void script(const uint8_t *d, size_t size) {
     abort();
   mqtt_matches_deinit(&mm);
   mqtt_subtree_free(t);
+  mqtt_retain_free(ret);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
