@@ -1,0 +1,568 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * MQTT per-client session state (see mqtt/session.h). Small arrays and a
+ * singly linked queue: sessions hold few in-flight flows (bounded by the
+ * Receive Maximum) and few aliases (bounded by alias_out_cap / our Topic
+ * Alias Maximum), so linear scans stay cheap and idle sessions small.
+ */
+#include "mqtt/session.h"
+
+#include <string.h>
+
+#include "core/err.h"
+#include "core/mem.h"
+#include "mqtt/codec.h"
+
+enum { ST_WAIT_ACK = 1, ST_WAIT_REC = 2, ST_WAIT_COMP = 3 };
+
+typedef struct qnode {
+  struct qnode *next;
+  mqtt_msg *msg;
+  uint8_t qos;
+} qnode;
+
+typedef struct flight {
+  mqtt_msg *msg;       /* NULL once PUBREC arrived (only PUBREL remains) */
+  uint16_t packet_id;
+  uint8_t qos, state;
+  bool resend;         /* must be sent again (after reconnect or PUBREC) */
+  bool sent_once;      /* a PUBLISH went out: resends carry DUP */
+} flight;
+
+typedef struct alias_out {
+  char *topic;         /* NULL = free slot */
+  uint64_t used;       /* LRU stamp from s->tick */
+} alias_out;
+
+typedef struct in_id {
+  uint16_t packet_id;
+  uint8_t qos;
+} in_id;
+
+struct mqtt_session {
+  mqtt_session_cfg cfg;
+  mqtt_session_stats stats;
+  bool connected;
+  uint8_t level;
+  uint16_t recv_max_out, alias_max_out;
+  uint32_t session_expiry_s;
+  uint64_t disconnected_at_ms;
+  uint16_t next_pid;
+  qnode *qhead, *qtail;
+  uint32_t n_queued;
+  size_t queued_bytes;
+  flight *fl;
+  uint32_t n_fl, cap_fl;
+  in_id *in;
+  uint32_t n_in, cap_in;
+  char **alias_in;     /* alias_max_in slots, index alias-1 */
+  alias_out *aout;     /* alias_n_out slots, index alias-1 */
+  uint16_t alias_n_out;
+  uint64_t tick;
+};
+
+int mqtt_msg_new(const char *topic, size_t topic_len, const void *payload, size_t payload_len,
+                 const void *props, size_t props_len, uint8_t qos, bool retain,
+                 bool has_expiry, uint32_t expiry_s, uint64_t now_ms, mqtt_msg **out) {
+  if (!out || qos > 2 || (!topic && topic_len) || (!payload && payload_len) ||
+      (!props && props_len))
+    return LOOM_EINVAL;
+  size_t total = sizeof(mqtt_msg) + topic_len + 1 + payload_len + props_len;
+  if (total < topic_len || total < payload_len) return LOOM_ERANGE;
+  mqtt_msg *m = loom_malloc(total);
+  if (!m) return LOOM_ENOMEM;
+  char *t = (char *)(m + 1);
+  uint8_t *pl = (uint8_t *)t + topic_len + 1;
+  uint8_t *pr = pl + payload_len;
+  if (topic_len) memcpy(t, topic, topic_len);
+  t[topic_len] = '\0';
+  if (payload_len) memcpy(pl, payload, payload_len);
+  if (props_len) memcpy(pr, props, props_len);
+  m->refs = 1;
+  m->qos = qos;
+  m->retain = retain;
+  m->has_expiry = has_expiry;
+  m->expiry_at_ms = has_expiry ? now_ms + (uint64_t)expiry_s * 1000u : 0;
+  m->topic = t;
+  m->topic_len = topic_len;
+  m->payload = pl;
+  m->payload_len = payload_len;
+  m->props = pr;
+  m->props_len = props_len;
+  *out = m;
+  return 0;
+}
+
+mqtt_msg *mqtt_msg_ref(mqtt_msg *m) {
+  if (m) m->refs++;
+  return m;
+}
+
+void mqtt_msg_unref(mqtt_msg *m) {
+  if (m && --m->refs == 0) loom_free(m);
+}
+
+static size_t msg_bytes(const mqtt_msg *m) {
+  return m->topic_len + m->payload_len + m->props_len;
+}
+
+static bool msg_expired(const mqtt_msg *m, uint64_t now_ms) {
+  return m->has_expiry && now_ms >= m->expiry_at_ms;
+}
+
+int mqtt_session_new(const mqtt_session_cfg *cfg, mqtt_session **out) {
+  if (!cfg || !out || cfg->recv_max_in == 0) return LOOM_EINVAL;
+  mqtt_session *s = loom_calloc(1, sizeof(*s));
+  if (!s) return LOOM_ENOMEM;
+  s->cfg = *cfg;
+  s->next_pid = 1;
+  s->level = MQTT_LEVEL_311;
+  s->recv_max_out = 65535;
+  *out = s;
+  return 0;
+}
+
+static void aliases_reset(mqtt_session *s) {
+  if (s->alias_in) {
+    for (uint32_t i = 0; i < s->cfg.alias_max_in; i++) loom_free(s->alias_in[i]);
+    loom_free(s->alias_in);
+    s->alias_in = NULL;
+  }
+  if (s->aout) {
+    for (uint32_t i = 0; i < s->alias_n_out; i++) loom_free(s->aout[i].topic);
+    loom_free(s->aout);
+    s->aout = NULL;
+  }
+  s->alias_n_out = 0;
+}
+
+void mqtt_session_free(mqtt_session *s) {
+  if (!s) return;
+  qnode *n = s->qhead;
+  while (n) {
+    qnode *next = n->next;
+    mqtt_msg_unref(n->msg);
+    loom_free(n);
+    n = next;
+  }
+  for (uint32_t i = 0; i < s->n_fl; i++) mqtt_msg_unref(s->fl[i].msg);
+  loom_free(s->fl);
+  loom_free(s->in);
+  aliases_reset(s);
+  loom_free(s);
+}
+
+int mqtt_session_connect(mqtt_session *s, uint8_t level, uint16_t recv_max_out,
+                         uint16_t alias_max_out, uint32_t session_expiry_s) {
+  if (!s || level < MQTT_LEVEL_31 || level > MQTT_LEVEL_5) return LOOM_EINVAL;
+  aliases_reset(s);
+  s->connected = true;
+  s->level = level;
+  s->recv_max_out = recv_max_out ? recv_max_out : 65535;
+  s->alias_max_out = level == MQTT_LEVEL_5 ? alias_max_out : 0;
+  s->session_expiry_s = session_expiry_s;
+  /* Inbound QoS 1 ids that were never acknowledged die with the
+   * connection (the client resends them); QoS 2 ids stay until PUBREL. */
+  uint32_t w = 0;
+  for (uint32_t i = 0; i < s->n_in; i++)
+    if (s->in[i].qos == 2) s->in[w++] = s->in[i];
+  s->n_in = w;
+  for (uint32_t i = 0; i < s->n_fl; i++) s->fl[i].resend = true;
+  return 0;
+}
+
+void mqtt_session_disconnect(mqtt_session *s, uint32_t session_expiry_s, uint64_t now_ms) {
+  if (!s) return;
+  s->connected = false;
+  s->session_expiry_s = session_expiry_s;
+  s->disconnected_at_ms = now_ms;
+  aliases_reset(s);
+}
+
+uint64_t mqtt_session_expires_at(const mqtt_session *s) {
+  if (!s || s->connected || s->session_expiry_s == 0xFFFFFFFFu) return UINT64_MAX;
+  return s->disconnected_at_ms + (uint64_t)s->session_expiry_s * 1000u;
+}
+
+bool mqtt_session_expired(const mqtt_session *s, uint64_t now_ms) {
+  return s && !s->connected && now_ms >= mqtt_session_expires_at(s);
+}
+
+/* Unlink node n (prev is its predecessor or NULL) and free it. */
+static void queue_remove(mqtt_session *s, qnode *prev, qnode *n) {
+  if (prev) prev->next = n->next;
+  else s->qhead = n->next;
+  if (s->qtail == n) s->qtail = prev;
+  s->n_queued--;
+  s->queued_bytes -= msg_bytes(n->msg);
+  mqtt_msg_unref(n->msg);
+  loom_free(n);
+}
+
+static bool queue_full(const mqtt_session *s, size_t add_bytes) {
+  if (s->cfg.max_queued && s->n_queued + 1 > s->cfg.max_queued) return true;
+  if (s->cfg.max_queued_bytes && s->queued_bytes + add_bytes > s->cfg.max_queued_bytes)
+    return true;
+  return false;
+}
+
+/* Drop the oldest queued QoS 0 message; false if there is none. */
+static bool drop_one_qos0(mqtt_session *s) {
+  qnode *prev = NULL;
+  for (qnode *n = s->qhead; n; prev = n, n = n->next) {
+    if (n->qos == 0) {
+      queue_remove(s, prev, n);
+      s->stats.dropped_qos0++;
+      s->stats.last_drop_reason = MQTT_RC_QUOTA_EXCEEDED;
+      return true;
+    }
+  }
+  return false;
+}
+
+int mqtt_session_enqueue(mqtt_session *s, mqtt_msg *m, uint8_t granted_qos, uint64_t now_ms) {
+  if (!s || !m || granted_qos > 2) return LOOM_EINVAL;
+  if (msg_expired(m, now_ms)) {
+    s->stats.dropped_expired++;
+    return 0;
+  }
+  uint8_t qos = m->qos < granted_qos ? m->qos : granted_qos;
+  size_t nb = msg_bytes(m);
+  while (queue_full(s, nb) && drop_one_qos0(s)) {
+  }
+  if (queue_full(s, nb)) {
+    s->stats.last_drop_reason = MQTT_RC_QUOTA_EXCEEDED;
+    if (qos == 0) {
+      s->stats.dropped_qos0++;
+      return 0;
+    }
+    s->stats.dropped_full++;
+    return LOOM_ERANGE;
+  }
+  qnode *n = loom_malloc(sizeof(*n));
+  if (!n) return LOOM_ENOMEM;
+  n->next = NULL;
+  n->msg = mqtt_msg_ref(m);
+  n->qos = qos;
+  if (s->qtail) s->qtail->next = n;
+  else s->qhead = n;
+  s->qtail = n;
+  s->n_queued++;
+  s->queued_bytes += nb;
+  return 0;
+}
+
+static bool pid_in_use(const mqtt_session *s, uint16_t pid) {
+  for (uint32_t i = 0; i < s->n_fl; i++)
+    if (s->fl[i].packet_id == pid) return true;
+  return false;
+}
+
+/* Next free non-zero id after the last one handed out, wrapping 65535 -> 1.
+ * The caller guarantees fewer than 65535 ids are in use. */
+static uint16_t pid_alloc(mqtt_session *s) {
+  uint16_t pid = s->next_pid;
+  while (pid == 0 || pid_in_use(s, pid)) pid = (uint16_t)(pid + 1);
+  s->next_pid = (uint16_t)(pid + 1);
+  return pid;
+}
+
+/* Outbound alias for topic t: reuse, take a free slot, or replace the
+ * least recently used one. Sets o->topic_alias / o->omit_topic. */
+static int alias_assign(mqtt_session *s, const mqtt_msg *m, mqtt_session_out *o) {
+  o->topic_alias = 0;
+  o->omit_topic = false;
+  uint16_t max = s->alias_max_out;
+  if (s->cfg.alias_out_cap < max) max = s->cfg.alias_out_cap;
+  if (max == 0 || m->topic_len == 0) return 0;
+  if (!s->aout) {
+    s->aout = loom_calloc(max, sizeof(*s->aout));
+    if (!s->aout) return LOOM_ENOMEM;
+    s->alias_n_out = max;
+  }
+  s->tick++;
+  uint32_t victim = 0;
+  for (uint32_t i = 0; i < s->alias_n_out; i++) {
+    alias_out *a = &s->aout[i];
+    if (a->topic && strlen(a->topic) == m->topic_len &&
+        memcmp(a->topic, m->topic, m->topic_len) == 0) {
+      a->used = s->tick;
+      o->topic_alias = (uint16_t)(i + 1);
+      o->omit_topic = true;
+      return 0;
+    }
+    if (!a->topic) {
+      if (s->aout[victim].topic) victim = i;
+    } else if (s->aout[victim].topic && a->used < s->aout[victim].used) {
+      victim = i;
+    }
+  }
+  char *t = loom_strndup(m->topic, m->topic_len);
+  if (!t) return LOOM_ENOMEM;
+  loom_free(s->aout[victim].topic);
+  s->aout[victim].topic = t;
+  s->aout[victim].used = s->tick;
+  o->topic_alias = (uint16_t)(victim + 1);
+  return 0;
+}
+
+static int fill_publish(mqtt_session *s, mqtt_msg *m, uint8_t qos, uint16_t pid, bool dup,
+                        uint64_t now_ms, mqtt_session_out *o) {
+  memset(o, 0, sizeof(*o));
+  int rc = alias_assign(s, m, o);
+  if (rc) return rc;
+  o->type = MQTT_PUBLISH;
+  o->packet_id = pid;
+  o->qos = qos;
+  o->dup = dup;
+  o->retain = m->retain;
+  if (m->has_expiry) {
+    uint64_t left = m->expiry_at_ms > now_ms ? m->expiry_at_ms - now_ms : 0;
+    uint64_t sec = (left + 999u) / 1000u;
+    o->has_expiry = true;
+    o->expiry_s = sec > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)sec;
+  }
+  o->msg = mqtt_msg_ref(m);
+  return 0;
+}
+
+static uint32_t count_publish_inflight(const mqtt_session *s) {
+  /* Receive Maximum counts QoS 1/2 PUBLISHes until PUBACK / PUBCOMP. */
+  return s->n_fl;
+}
+
+int mqtt_session_next(mqtt_session *s, uint64_t now_ms, mqtt_session_out *out) {
+  if (!s || !out) return LOOM_EINVAL;
+  if (!s->connected) return LOOM_ECLOSED;
+  for (uint32_t i = 0; i < s->n_fl; i++) {
+    flight *f = &s->fl[i];
+    if (!f->resend) continue;
+    if (f->state == ST_WAIT_COMP) {
+      memset(out, 0, sizeof(*out));
+      out->type = MQTT_PUBREL;
+      out->packet_id = f->packet_id;
+      out->qos = 1;
+      f->resend = false;
+      return 0;
+    }
+    int rc = fill_publish(s, f->msg, f->qos, f->packet_id, f->sent_once, now_ms, out);
+    if (rc) return rc;
+    f->resend = false;
+    f->sent_once = true;
+    return 0;
+  }
+  /* Expired messages at the head are dropped before onward delivery. */
+  qnode *prev = NULL, *n = s->qhead;
+  bool blocked = count_publish_inflight(s) >= s->recv_max_out;
+  while (n) {
+    if (msg_expired(n->msg, now_ms)) {
+      qnode *next = n->next;
+      queue_remove(s, prev, n);
+      s->stats.dropped_expired++;
+      n = next;
+      continue;
+    }
+    if (n->qos == 0 || !blocked) break;
+    prev = n;
+    n = n->next;
+  }
+  if (!n) return LOOM_EAGAIN;
+  if (n->qos == 0) {
+    int rc = fill_publish(s, n->msg, 0, 0, false, now_ms, out);
+    if (rc) return rc;
+    queue_remove(s, prev, n);
+    return 0;
+  }
+  if (s->n_fl == s->cap_fl) {
+    uint32_t cap = s->cap_fl ? s->cap_fl * 2 : 4;
+    flight *nf = loom_realloc(s->fl, cap * sizeof(*nf));
+    if (!nf) return LOOM_ENOMEM;
+    s->fl = nf;
+    s->cap_fl = cap;
+  }
+  uint16_t pid = pid_alloc(s);
+  int rc = fill_publish(s, n->msg, n->qos, pid, false, now_ms, out);
+  if (rc) return rc;
+  flight *f = &s->fl[s->n_fl++];
+  f->msg = mqtt_msg_ref(n->msg);
+  f->packet_id = pid;
+  f->qos = n->qos;
+  f->state = n->qos == 1 ? ST_WAIT_ACK : ST_WAIT_REC;
+  f->resend = false;
+  f->sent_once = true;
+  queue_remove(s, prev, n);
+  return 0;
+}
+
+int mqtt_session_out_encode(const mqtt_session *s, const mqtt_session_out *o, loom_buf *b) {
+  if (!s || !o || !b) return LOOM_EINVAL;
+  mqtt_packet pk;
+  memset(&pk, 0, sizeof(pk));
+  pk.type = o->type;
+  pk.packet_id = o->packet_id;
+  if (o->type == MQTT_PUBREL) return mqtt_encode(b, &pk, s->level);
+  if (o->type != MQTT_PUBLISH || !o->msg) return LOOM_EINVAL;
+  loom_buf props;
+  loom_buf_init(&props);
+  int rc = 0;
+  pk.qos = o->qos;
+  pk.dup = o->dup;
+  pk.retain = o->retain;
+  pk.topic.p = (const uint8_t *)o->msg->topic;
+  pk.topic.len = o->omit_topic ? 0 : o->msg->topic_len;
+  pk.payload.p = o->msg->payload;
+  pk.payload.len = o->msg->payload_len;
+  if (s->level == MQTT_LEVEL_5) {
+    if (o->has_expiry && (rc = mqtt_prop_append_num(&props, MQTT_P_MESSAGE_EXPIRY, o->expiry_s)))
+      goto done;
+    if (o->topic_alias && (rc = mqtt_prop_append_num(&props, MQTT_P_TOPIC_ALIAS, o->topic_alias)))
+      goto done;
+    if (o->msg->props_len && (rc = loom_buf_append(&props, o->msg->props, o->msg->props_len)))
+      goto done;
+    pk.props.p = props.data;
+    pk.props.len = props.len;
+  }
+  rc = mqtt_encode(b, &pk, s->level);
+done:
+  loom_buf_deinit(&props);
+  return rc;
+}
+
+static int find_flight(const mqtt_session *s, uint16_t pid, uint8_t state) {
+  for (uint32_t i = 0; i < s->n_fl; i++)
+    if (s->fl[i].packet_id == pid && s->fl[i].state == state) return (int)i;
+  return -1;
+}
+
+static void flight_remove(mqtt_session *s, uint32_t i) {
+  mqtt_msg_unref(s->fl[i].msg);
+  memmove(&s->fl[i], &s->fl[i + 1], (s->n_fl - i - 1) * sizeof(*s->fl));
+  s->n_fl--;
+}
+
+int mqtt_session_on_puback(mqtt_session *s, uint16_t packet_id) {
+  int i = s ? find_flight(s, packet_id, ST_WAIT_ACK) : -1;
+  if (i < 0) return LOOM_ENOTFOUND;
+  flight_remove(s, (uint32_t)i);
+  return 0;
+}
+
+int mqtt_session_on_pubrec(mqtt_session *s, uint16_t packet_id, uint8_t reason) {
+  int i = s ? find_flight(s, packet_id, ST_WAIT_REC) : -1;
+  if (i < 0) {
+    /* A repeated PUBREC (after a reconnect) asks for PUBREL again. */
+    i = s ? find_flight(s, packet_id, ST_WAIT_COMP) : -1;
+    if (i < 0) return LOOM_ENOTFOUND;
+    s->fl[i].resend = true;
+    return 0;
+  }
+  if (reason >= 0x80) {
+    flight_remove(s, (uint32_t)i);
+    return 0;
+  }
+  flight *f = &s->fl[i];
+  mqtt_msg_unref(f->msg);
+  f->msg = NULL;
+  f->state = ST_WAIT_COMP;
+  f->resend = true;
+  return 0;
+}
+
+int mqtt_session_on_pubcomp(mqtt_session *s, uint16_t packet_id) {
+  int i = s ? find_flight(s, packet_id, ST_WAIT_COMP) : -1;
+  if (i < 0) return LOOM_ENOTFOUND;
+  flight_remove(s, (uint32_t)i);
+  return 0;
+}
+
+static int find_in(const mqtt_session *s, uint16_t pid) {
+  for (uint32_t i = 0; i < s->n_in; i++)
+    if (s->in[i].packet_id == pid) return (int)i;
+  return -1;
+}
+
+int mqtt_session_in_publish(mqtt_session *s, uint8_t qos, uint16_t packet_id, bool *deliver,
+                            mqtt_err *err) {
+  if (!s || !deliver || qos == 0 || qos > 2 || packet_id == 0)
+    return mqtt_err_set(err, LOOM_EINVAL, MQTT_RC_PROTOCOL_ERROR, "bad QoS or packet id");
+  *deliver = true;
+  int i = find_in(s, packet_id);
+  if (i >= 0) {
+    if (s->in[i].qos == 2 && qos == 2) *deliver = false;
+    /* A QoS 1 resend of an unacknowledged id is delivered again (at least
+     * once) without counting twice; a QoS change reuses the slot. */
+    s->in[i].qos = qos;
+    return 0;
+  }
+  if (s->n_in >= s->cfg.recv_max_in)
+    return mqtt_err_set(err, LOOM_ERANGE, MQTT_RC_RECEIVE_MAX_EXCEEDED,
+                        "Receive Maximum exceeded");
+  if (s->n_in == s->cap_in) {
+    uint32_t cap = s->cap_in ? s->cap_in * 2 : 4;
+    in_id *n = loom_realloc(s->in, cap * sizeof(*n));
+    if (!n) return mqtt_err_set(err, LOOM_ENOMEM, MQTT_RC_UNSPECIFIED, "out of memory");
+    s->in = n;
+    s->cap_in = cap;
+  }
+  s->in[s->n_in].packet_id = packet_id;
+  s->in[s->n_in].qos = qos;
+  s->n_in++;
+  return 0;
+}
+
+static int in_forget(mqtt_session *s, uint16_t pid, uint8_t qos) {
+  int i = s ? find_in(s, pid) : -1;
+  if (i < 0 || s->in[i].qos != qos) return LOOM_ENOTFOUND;
+  s->in[i] = s->in[s->n_in - 1];
+  s->n_in--;
+  return 0;
+}
+
+int mqtt_session_in_puback_sent(mqtt_session *s, uint16_t packet_id) {
+  return in_forget(s, packet_id, 1);
+}
+
+int mqtt_session_in_pubrel(mqtt_session *s, uint16_t packet_id) {
+  return in_forget(s, packet_id, 2);
+}
+
+int mqtt_session_in_alias(mqtt_session *s, const char *topic, size_t topic_len, bool has_alias,
+                          uint16_t alias, const char **out_topic, size_t *out_len, mqtt_err *err) {
+  if (!s || !out_topic || !out_len || (!topic && topic_len))
+    return mqtt_err_set(err, LOOM_EINVAL, MQTT_RC_PROTOCOL_ERROR, "bad arguments");
+  if (!has_alias) {
+    if (topic_len == 0)
+      return mqtt_err_set(err, LOOM_EINVAL, MQTT_RC_PROTOCOL_ERROR, "empty topic, no alias");
+    *out_topic = topic;
+    *out_len = topic_len;
+    return 0;
+  }
+  if (alias == 0 || alias > s->cfg.alias_max_in)
+    return mqtt_err_set(err, LOOM_ERANGE, MQTT_RC_TOPIC_ALIAS_INVALID, "Topic Alias invalid");
+  if (!s->alias_in) {
+    s->alias_in = loom_calloc(s->cfg.alias_max_in, sizeof(*s->alias_in));
+    if (!s->alias_in) return mqtt_err_set(err, LOOM_ENOMEM, MQTT_RC_UNSPECIFIED, "out of memory");
+  }
+  char **slot = &s->alias_in[alias - 1];
+  if (topic_len == 0) {
+    if (!*slot)
+      return mqtt_err_set(err, LOOM_EINVAL, MQTT_RC_PROTOCOL_ERROR, "unknown Topic Alias");
+    *out_topic = *slot;
+    *out_len = strlen(*slot);
+    return 0;
+  }
+  char *t = loom_strndup(topic, topic_len);
+  if (!t) return mqtt_err_set(err, LOOM_ENOMEM, MQTT_RC_UNSPECIFIED, "out of memory");
+  loom_free(*slot);
+  *slot = t;
+  *out_topic = t;
+  *out_len = topic_len;
+  return 0;
+}
+
+uint32_t mqtt_session_queued(const mqtt_session *s) { return s ? s->n_queued : 0; }
+size_t mqtt_session_queued_bytes(const mqtt_session *s) { return s ? s->queued_bytes : 0; }
+uint32_t mqtt_session_inflight_out(const mqtt_session *s) { return s ? s->n_fl : 0; }
+uint32_t mqtt_session_inflight_in(const mqtt_session *s) { return s ? s->n_in : 0; }
+const mqtt_session_stats *mqtt_session_stats_get(const mqtt_session *s) {
+  return s ? &s->stats : NULL;
+}
