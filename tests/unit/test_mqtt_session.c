@@ -1,0 +1,557 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Tests for mqtt/session: QoS 1 and 2 outbound flows, resend with DUP after
+ * a reconnect, inbound QoS 2 duplicates, Receive Maximum both ways, queue
+ * bounds and overflow policy, message expiry, topic aliases both ways,
+ * packet id wrap-around, session expiry, shared message references, and
+ * the encoded PUBLISH bytes (decoded back with mqtt/codec).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/err.h"
+#include "core/mem.h"
+#include "mqtt/codec.h"
+#include "mqtt/session.h"
+
+static mqtt_session_cfg default_cfg(void) {
+  mqtt_session_cfg c;
+  memset(&c, 0, sizeof(c));
+  c.recv_max_in = 4;
+  c.alias_max_in = 3;
+  c.alias_out_cap = 8;
+  c.max_queued = 100;
+  c.max_queued_bytes = 1u << 20;
+  return c;
+}
+
+static mqtt_session *new_session(const mqtt_session_cfg *c) {
+  mqtt_session *s = NULL;
+  assert_int_equal(mqtt_session_new(c, &s), 0);
+  return s;
+}
+
+static mqtt_msg *msg(const char *topic, const char *payload, uint8_t qos) {
+  mqtt_msg *m = NULL;
+  assert_int_equal(mqtt_msg_new(topic, strlen(topic), payload, strlen(payload), NULL, 0, qos,
+                                false, false, 0, 0, &m),
+                   0);
+  return m;
+}
+
+/* Enqueue a fresh message and drop the caller's reference. */
+static int put(mqtt_session *s, const char *topic, uint8_t qos, uint64_t now) {
+  mqtt_msg *m = msg(topic, "payload", qos);
+  int rc = mqtt_session_enqueue(s, m, 2, now);
+  mqtt_msg_unref(m);
+  return rc;
+}
+
+/* mqtt_session_next, dropping the message reference; returns rc. */
+static int next(mqtt_session *s, uint64_t now, mqtt_session_out *o) {
+  int rc = mqtt_session_next(s, now, o);
+  if (rc == 0) {
+    mqtt_msg_unref(o->msg);
+    o->msg = NULL;
+  }
+  return rc;
+}
+
+static void test_qos1_flow(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  mqtt_session_out o;
+  assert_int_equal(put(s, "a/b", 1, 0), 0);
+  assert_int_equal(mqtt_session_next(s, 0, &o), LOOM_ECLOSED);
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_311, 0, 0, 0), 0);
+  assert_int_equal(next(s, 0, &o), 0);
+  assert_int_equal(o.type, MQTT_PUBLISH);
+  assert_int_equal(o.qos, 1);
+  assert_int_not_equal(o.packet_id, 0);
+  assert_false(o.dup);
+  assert_int_equal(mqtt_session_inflight_out(s), 1);
+  assert_int_equal(mqtt_session_queued(s), 0);
+  assert_int_equal(next(s, 0, &o), LOOM_EAGAIN);
+  assert_int_equal(mqtt_session_on_puback(s, (uint16_t)(o.packet_id + 1)), LOOM_ENOTFOUND);
+  assert_int_equal(mqtt_session_on_puback(s, o.packet_id), 0);
+  assert_int_equal(mqtt_session_inflight_out(s), 0);
+  assert_int_equal(mqtt_session_on_puback(s, o.packet_id), LOOM_ENOTFOUND);
+  mqtt_session_free(s);
+}
+
+static void test_qos2_flow(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  mqtt_session_out o;
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 0, 0), 0);
+  assert_int_equal(put(s, "a", 2, 0), 0);
+  assert_int_equal(next(s, 0, &o), 0);
+  uint16_t pid = o.packet_id;
+  assert_int_equal(o.qos, 2);
+  /* PUBCOMP before PUBREC is not a valid transition. */
+  assert_int_equal(mqtt_session_on_pubcomp(s, pid), LOOM_ENOTFOUND);
+  assert_int_equal(mqtt_session_on_puback(s, pid), LOOM_ENOTFOUND);
+  assert_int_equal(mqtt_session_on_pubrec(s, pid, 0), 0);
+  assert_int_equal(next(s, 0, &o), 0);
+  assert_int_equal(o.type, MQTT_PUBREL);
+  assert_int_equal(o.packet_id, pid);
+  assert_null(o.msg);
+  assert_int_equal(next(s, 0, &o), LOOM_EAGAIN);
+  assert_int_equal(mqtt_session_inflight_out(s), 1);
+  assert_int_equal(mqtt_session_on_pubcomp(s, pid), 0);
+  assert_int_equal(mqtt_session_inflight_out(s), 0);
+  mqtt_session_free(s);
+}
+
+static void test_qos2_pubrec_error_ends_flow(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  mqtt_session_out o;
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 0, 0), 0);
+  assert_int_equal(put(s, "a", 2, 0), 0);
+  assert_int_equal(next(s, 0, &o), 0);
+  assert_int_equal(mqtt_session_on_pubrec(s, o.packet_id, MQTT_RC_QUOTA_EXCEEDED), 0);
+  assert_int_equal(mqtt_session_inflight_out(s), 0);
+  assert_int_equal(next(s, 0, &o), LOOM_EAGAIN);
+  mqtt_session_free(s);
+}
+
+static void test_granted_qos_downgrades(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  mqtt_session_out o;
+  mqtt_msg *m = msg("t", "x", 2);
+  assert_int_equal(mqtt_session_enqueue(s, m, 0, 0), 0);
+  mqtt_msg_unref(m);
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_311, 0, 0, 0), 0);
+  assert_int_equal(next(s, 0, &o), 0);
+  assert_int_equal(o.qos, 0);
+  assert_int_equal(o.packet_id, 0);
+  assert_int_equal(mqtt_session_inflight_out(s), 0);
+  mqtt_session_free(s);
+}
+
+static void test_resend_after_reconnect(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  mqtt_session_out o;
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 0, 3600), 0);
+  assert_int_equal(put(s, "q1", 1, 0), 0);
+  assert_int_equal(put(s, "q2", 2, 0), 0);
+  assert_int_equal(put(s, "q2b", 2, 0), 0);
+  assert_int_equal(next(s, 0, &o), 0);
+  uint16_t p1 = o.packet_id;
+  assert_int_equal(next(s, 0, &o), 0);
+  uint16_t p2 = o.packet_id;
+  assert_int_equal(next(s, 0, &o), 0);
+  uint16_t p3 = o.packet_id;
+  assert_int_equal(mqtt_session_on_pubrec(s, p3, 0), 0);
+  assert_int_equal(next(s, 0, &o), 0); /* PUBREL p3, then the link drops */
+  assert_int_equal(o.type, MQTT_PUBREL);
+  /* No time-based retry while connected. */
+  assert_int_equal(next(s, 1000000, &o), LOOM_EAGAIN);
+  mqtt_session_disconnect(s, 3600, 10);
+  assert_int_equal(put(s, "new", 1, 20), 0);
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 0, 3600), 0);
+  mqtt_session_out r;
+  assert_int_equal(mqtt_session_next(s, 30, &r), 0);
+  assert_int_equal(r.type, MQTT_PUBLISH);
+  assert_int_equal(r.packet_id, p1);
+  assert_true(r.dup);
+  assert_string_equal(r.msg->topic, "q1");
+  mqtt_msg_unref(r.msg);
+  assert_int_equal(next(s, 30, &r), 0);
+  assert_int_equal(r.packet_id, p2);
+  assert_true(r.dup);
+  assert_int_equal(r.qos, 2);
+  assert_int_equal(next(s, 30, &r), 0);
+  assert_int_equal(r.type, MQTT_PUBREL);
+  assert_int_equal(r.packet_id, p3);
+  assert_false(r.dup);
+  assert_int_equal(next(s, 30, &r), 0);
+  assert_int_equal(r.type, MQTT_PUBLISH);
+  assert_false(r.dup);
+  assert_int_not_equal(r.packet_id, p1);
+  assert_int_not_equal(r.packet_id, p2);
+  assert_int_not_equal(r.packet_id, p3);
+  assert_int_equal(next(s, 30, &r), LOOM_EAGAIN);
+  mqtt_session_free(s);
+}
+
+static void test_inbound_qos2_duplicate(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  bool deliver = false;
+  assert_int_equal(mqtt_session_in_publish(s, 2, 7, &deliver, NULL), 0);
+  assert_true(deliver);
+  assert_int_equal(mqtt_session_in_publish(s, 2, 7, &deliver, NULL), 0);
+  assert_false(deliver);
+  assert_int_equal(mqtt_session_inflight_in(s), 1);
+  /* The id survives a reconnect until PUBREL [MQTT-4.3.3-10]. */
+  mqtt_session_disconnect(s, 60, 0);
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 0, 60), 0);
+  assert_int_equal(mqtt_session_in_publish(s, 2, 7, &deliver, NULL), 0);
+  assert_false(deliver);
+  assert_int_equal(mqtt_session_in_pubrel(s, 7), 0);
+  assert_int_equal(mqtt_session_in_pubrel(s, 7), LOOM_ENOTFOUND);
+  assert_int_equal(mqtt_session_in_publish(s, 2, 7, &deliver, NULL), 0);
+  assert_true(deliver);
+  mqtt_session_free(s);
+}
+
+static void test_inbound_bad_publish(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  bool deliver;
+  mqtt_err e = {0};
+  assert_int_equal(mqtt_session_in_publish(s, 1, 0, &deliver, &e), LOOM_EINVAL);
+  assert_int_equal(e.reason, MQTT_RC_PROTOCOL_ERROR);
+  assert_int_equal(mqtt_session_in_publish(s, 0, 3, &deliver, &e), LOOM_EINVAL);
+  mqtt_session_free(s);
+}
+
+static void test_inbound_receive_maximum(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  c.recv_max_in = 2;
+  mqtt_session *s = new_session(&c);
+  bool deliver;
+  mqtt_err e = {0};
+  assert_int_equal(mqtt_session_in_publish(s, 1, 1, &deliver, &e), 0);
+  assert_int_equal(mqtt_session_in_publish(s, 2, 2, &deliver, &e), 0);
+  /* A resend of an id already counted is not a new one. */
+  assert_int_equal(mqtt_session_in_publish(s, 1, 1, &deliver, &e), 0);
+  assert_true(deliver);
+  assert_int_equal(mqtt_session_in_publish(s, 1, 3, &deliver, &e), LOOM_ERANGE);
+  assert_int_equal(e.reason, MQTT_RC_RECEIVE_MAX_EXCEEDED);
+  assert_int_equal(mqtt_session_in_puback_sent(s, 1), 0);
+  assert_int_equal(mqtt_session_in_puback_sent(s, 2), LOOM_ENOTFOUND); /* QoS 2 id */
+  assert_int_equal(mqtt_session_in_publish(s, 1, 3, &deliver, &e), 0);
+  mqtt_session_free(s);
+}
+
+static void test_outbound_receive_maximum(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  mqtt_session_out o;
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 2, 0, 0), 0);
+  for (int i = 0; i < 4; i++) assert_int_equal(put(s, "x", 1, 0), 0);
+  assert_int_equal(put(s, "zero", 0, 0), 0);
+  assert_int_equal(next(s, 0, &o), 0);
+  uint16_t first = o.packet_id;
+  assert_int_equal(next(s, 0, &o), 0);
+  /* Two unacknowledged: QoS 1 waits, the QoS 0 message may pass. */
+  assert_int_equal(next(s, 0, &o), 0);
+  assert_int_equal(o.qos, 0);
+  assert_int_equal(next(s, 0, &o), LOOM_EAGAIN);
+  assert_int_equal(mqtt_session_queued(s), 2);
+  assert_int_equal(mqtt_session_on_puback(s, first), 0);
+  assert_int_equal(next(s, 0, &o), 0);
+  assert_int_equal(o.qos, 1);
+  assert_int_equal(next(s, 0, &o), LOOM_EAGAIN);
+  assert_int_equal(mqtt_session_inflight_out(s), 2);
+  mqtt_session_free(s);
+}
+
+static void test_queue_overflow_drops_qos0_first(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  c.max_queued = 3;
+  mqtt_session *s = new_session(&c);
+  assert_int_equal(put(s, "z1", 0, 0), 0);
+  assert_int_equal(put(s, "a", 1, 0), 0);
+  assert_int_equal(put(s, "z2", 0, 0), 0);
+  assert_int_equal(put(s, "b", 1, 0), 0); /* evicts z1 */
+  assert_int_equal(put(s, "c", 2, 0), 0); /* evicts z2 */
+  assert_int_equal(mqtt_session_stats_get(s)->dropped_qos0, 2);
+  assert_int_equal(put(s, "d", 1, 0), LOOM_ERANGE);
+  assert_int_equal(mqtt_session_stats_get(s)->dropped_full, 1);
+  assert_int_equal(mqtt_session_stats_get(s)->last_drop_reason, MQTT_RC_QUOTA_EXCEEDED);
+  assert_int_equal(put(s, "z3", 0, 0), 0); /* dropped, no room */
+  assert_int_equal(mqtt_session_stats_get(s)->dropped_qos0, 3);
+  assert_int_equal(mqtt_session_queued(s), 3);
+  mqtt_session_out o;
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_311, 0, 0, 0), 0);
+  const char *want[] = {"a", "b", "c"};
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(mqtt_session_next(s, 0, &o), 0);
+    assert_string_equal(o.msg->topic, want[i]);
+    mqtt_msg_unref(o.msg);
+  }
+  mqtt_session_free(s);
+}
+
+static void test_queue_byte_limit(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  c.max_queued = 0;
+  c.max_queued_bytes = 20; /* each message: 1 topic + 7 payload bytes */
+  mqtt_session *s = new_session(&c);
+  assert_int_equal(put(s, "a", 1, 0), 0);
+  assert_int_equal(put(s, "b", 1, 0), 0);
+  assert_int_equal(mqtt_session_queued_bytes(s), 16);
+  assert_int_equal(put(s, "c", 1, 0), LOOM_ERANGE);
+  assert_int_equal(mqtt_session_queued(s), 2);
+  mqtt_session_free(s);
+}
+
+static void test_message_expiry(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  mqtt_msg *m = NULL;
+  assert_int_equal(mqtt_msg_new("e", 1, "p", 1, NULL, 0, 1, false, true, 10, 1000, &m), 0);
+  assert_int_equal(mqtt_session_enqueue(s, m, 1, 1000), 0);
+  assert_int_equal(mqtt_session_enqueue(s, m, 1, 1000), 0);
+  assert_int_equal(mqtt_session_enqueue(s, m, 1, 11000), 0); /* already expired */
+  assert_int_equal(mqtt_session_stats_get(s)->dropped_expired, 1);
+  assert_int_equal(mqtt_session_queued(s), 2);
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 0, 0), 0);
+  mqtt_session_out o;
+  assert_int_equal(next(s, 4500, &o), 0);
+  assert_true(o.has_expiry);
+  assert_int_equal(o.expiry_s, 7); /* 6.5 s left, rounded up */
+  assert_int_equal(next(s, 11000, &o), LOOM_EAGAIN);
+  assert_int_equal(mqtt_session_stats_get(s)->dropped_expired, 2);
+  assert_int_equal(mqtt_session_queued(s), 0);
+  mqtt_msg_unref(m);
+  mqtt_session_free(s);
+}
+
+static void test_inbound_aliases(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  const char *t;
+  size_t n;
+  mqtt_err e = {0};
+  assert_int_equal(mqtt_session_in_alias(s, "plant/a", 7, true, 2, &t, &n, &e), 0);
+  assert_int_equal(mqtt_session_in_alias(s, "", 0, true, 2, &t, &n, &e), 0);
+  assert_int_equal(n, 7);
+  assert_memory_equal(t, "plant/a", 7);
+  assert_int_equal(mqtt_session_in_alias(s, "plant/b", 7, true, 2, &t, &n, &e), 0);
+  assert_int_equal(mqtt_session_in_alias(s, "", 0, true, 2, &t, &n, &e), 0);
+  assert_memory_equal(t, "plant/b", 7);
+  assert_int_equal(mqtt_session_in_alias(s, "x", 1, true, 4, &t, &n, &e), LOOM_ERANGE);
+  assert_int_equal(e.reason, MQTT_RC_TOPIC_ALIAS_INVALID);
+  assert_int_equal(mqtt_session_in_alias(s, "x", 1, true, 0, &t, &n, &e), LOOM_ERANGE);
+  assert_int_equal(e.reason, MQTT_RC_TOPIC_ALIAS_INVALID);
+  assert_int_equal(mqtt_session_in_alias(s, "", 0, true, 1, &t, &n, &e), LOOM_EINVAL);
+  assert_int_equal(e.reason, MQTT_RC_PROTOCOL_ERROR);
+  assert_int_equal(mqtt_session_in_alias(s, "", 0, false, 0, &t, &n, &e), LOOM_EINVAL);
+  /* Aliases die with the connection. */
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 0, 0), 0);
+  assert_int_equal(mqtt_session_in_alias(s, "", 0, true, 2, &t, &n, &e), LOOM_EINVAL);
+  mqtt_session_free(s);
+}
+
+static void test_inbound_alias_disabled(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  c.alias_max_in = 0;
+  mqtt_session *s = new_session(&c);
+  const char *t;
+  size_t n;
+  mqtt_err e = {0};
+  assert_int_equal(mqtt_session_in_alias(s, "a", 1, true, 1, &t, &n, &e), LOOM_ERANGE);
+  assert_int_equal(e.reason, MQTT_RC_TOPIC_ALIAS_INVALID);
+  assert_int_equal(mqtt_session_in_alias(s, "a", 1, false, 0, &t, &n, &e), 0);
+  mqtt_session_free(s);
+}
+
+static void test_outbound_aliases_lru(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  mqtt_session_out o;
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 2, 0), 0);
+  const char *seq[] = {"A", "B", "A", "C", "A", "B"};
+  uint16_t alias[6];
+  bool omit[6];
+  for (int i = 0; i < 6; i++) {
+    assert_int_equal(put(s, seq[i], 0, 0), 0);
+    assert_int_equal(next(s, 0, &o), 0);
+    alias[i] = o.topic_alias;
+    omit[i] = o.omit_topic;
+  }
+  assert_true(alias[0] >= 1 && alias[0] <= 2);
+  assert_false(omit[0]);
+  assert_int_not_equal(alias[1], alias[0]);
+  assert_false(omit[1]);
+  assert_int_equal(alias[2], alias[0]);
+  assert_true(omit[2]);
+  assert_int_equal(alias[3], alias[1]); /* B was least recently used */
+  assert_false(omit[3]);
+  assert_int_equal(alias[4], alias[0]);
+  assert_true(omit[4]);
+  assert_int_equal(alias[5], alias[3]); /* C replaced */
+  assert_false(omit[5]);
+  /* Level 3.1.1 has no aliases. */
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_311, 0, 2, 0), 0);
+  assert_int_equal(put(s, "A", 0, 0), 0);
+  assert_int_equal(next(s, 0, &o), 0);
+  assert_int_equal(o.topic_alias, 0);
+  mqtt_session_free(s);
+}
+
+static void test_packet_id_wraps_and_skips_in_use(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  mqtt_session_out o;
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_311, 0, 0, 0), 0);
+  assert_int_equal(put(s, "held", 1, 0), 0);
+  assert_int_equal(next(s, 0, &o), 0);
+  uint16_t held = o.packet_id; /* stays in flight */
+  assert_int_equal(held, 1);
+  uint16_t last = held;
+  for (int i = 0; i < 65536; i++) {
+    assert_int_equal(put(s, "t", 1, 0), 0);
+    assert_int_equal(next(s, 0, &o), 0);
+    assert_int_not_equal(o.packet_id, 0);
+    assert_int_not_equal(o.packet_id, held);
+    if (last != 65535) assert_int_equal(o.packet_id, last == held - 1 ? held + 1 : last + 1);
+    last = o.packet_id;
+    assert_int_equal(mqtt_session_on_puback(s, o.packet_id), 0);
+  }
+  mqtt_session_free(s);
+}
+
+static void test_session_expiry(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 0, 30), 0);
+  assert_int_equal(mqtt_session_expires_at(s), UINT64_MAX);
+  assert_false(mqtt_session_expired(s, 1u << 30));
+  mqtt_session_disconnect(s, 30, 1000);
+  assert_int_equal(mqtt_session_expires_at(s), 31000);
+  assert_false(mqtt_session_expired(s, 30999));
+  assert_true(mqtt_session_expired(s, 31000));
+  mqtt_session_disconnect(s, 0xFFFFFFFFu, 1000);
+  assert_false(mqtt_session_expired(s, UINT64_MAX - 1));
+  mqtt_session_free(s);
+}
+
+static void test_message_shared_between_sessions(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *a = new_session(&c), *b = new_session(&c);
+  mqtt_msg *m = msg("fan/out", "one copy", 1);
+  assert_int_equal(mqtt_session_enqueue(a, m, 1, 0), 0);
+  assert_int_equal(mqtt_session_enqueue(b, m, 1, 0), 0);
+  assert_int_equal(m->refs, 3);
+  assert_int_equal(mqtt_session_connect(a, MQTT_LEVEL_311, 0, 0, 0), 0);
+  mqtt_session_out o;
+  assert_int_equal(mqtt_session_next(a, 0, &o), 0);
+  assert_ptr_equal(o.msg, m);
+  assert_int_equal(m->refs, 4); /* a's flight + out + b's queue + ours */
+  mqtt_msg_unref(o.msg);
+  mqtt_session_free(a);
+  assert_int_equal(m->refs, 2);
+  mqtt_session_free(b);
+  assert_int_equal(m->refs, 1);
+  mqtt_msg_unref(m);
+}
+
+static void test_encode_publish_v5(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  loom_buf up;
+  loom_buf_init(&up);
+  assert_int_equal(mqtt_prop_append_bytes(&up, MQTT_P_CONTENT_TYPE, "text/plain", 10), 0);
+  mqtt_msg *m = NULL;
+  assert_int_equal(mqtt_msg_new("s/t", 3, "hi", 2, up.data, up.len, 1, true, true, 60, 0, &m),
+                   0);
+  loom_buf_deinit(&up);
+  assert_int_equal(mqtt_session_enqueue(s, m, 2, 0), 0);
+  assert_int_equal(mqtt_session_enqueue(s, m, 2, 0), 0);
+  mqtt_msg_unref(m);
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 5, 0), 0);
+  for (int round = 0; round < 2; round++) {
+    mqtt_session_out o;
+    assert_int_equal(mqtt_session_next(s, 1500, &o), 0);
+    loom_buf b;
+    loom_buf_init(&b);
+    assert_int_equal(mqtt_session_out_encode(s, &o, &b), 0);
+    mqtt_packet pk;
+    assert_int_equal(mqtt_decode(b.data, b.len, MQTT_LEVEL_5, &pk, NULL), 0);
+    assert_int_equal(pk.type, MQTT_PUBLISH);
+    assert_int_equal(pk.qos, 1);
+    assert_true(pk.retain);
+    assert_int_equal(pk.packet_id, o.packet_id);
+    assert_int_equal(pk.topic.len, round == 0 ? 3 : 0);
+    assert_memory_equal(pk.payload.p, "hi", 2);
+    mqtt_prop p;
+    assert_int_equal(mqtt_props_find(pk.props.p, pk.props.len, MQTT_P_MESSAGE_EXPIRY, &p), 0);
+    assert_int_equal(p.num, 59); /* 58.5 s left */
+    assert_int_equal(mqtt_props_find(pk.props.p, pk.props.len, MQTT_P_TOPIC_ALIAS, &p), 0);
+    assert_int_equal(p.num, o.topic_alias);
+    assert_int_equal(mqtt_props_find(pk.props.p, pk.props.len, MQTT_P_CONTENT_TYPE, &p), 0);
+    loom_buf_deinit(&b);
+    mqtt_msg_unref(o.msg);
+  }
+  mqtt_session_free(s);
+}
+
+static void test_alloc_failure(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  for (long n = 0; n < 12; n++) {
+    mqtt_session *s = NULL;
+    mqtt_msg *m = NULL;
+    mqtt_session_out o;
+    loom_mem_fail_after(n);
+    int rc = mqtt_session_new(&c, &s);
+    if (rc == 0) rc = mqtt_msg_new("a", 1, "b", 1, NULL, 0, 1, false, false, 0, 0, &m);
+    if (rc == 0) rc = mqtt_session_enqueue(s, m, 1, 0);
+    if (rc == 0) rc = mqtt_session_connect(s, MQTT_LEVEL_5, 0, 4, 0);
+    if (rc == 0) rc = mqtt_session_next(s, 0, &o);
+    if (rc == 0) mqtt_msg_unref(o.msg);
+    loom_mem_fail_after(-1);
+    assert_true(rc == 0 || rc == LOOM_ENOMEM);
+    mqtt_msg_unref(m);
+    mqtt_session_free(s);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_qos1_flow),
+      cmocka_unit_test(test_qos2_flow),
+      cmocka_unit_test(test_qos2_pubrec_error_ends_flow),
+      cmocka_unit_test(test_granted_qos_downgrades),
+      cmocka_unit_test(test_resend_after_reconnect),
+      cmocka_unit_test(test_inbound_qos2_duplicate),
+      cmocka_unit_test(test_inbound_bad_publish),
+      cmocka_unit_test(test_inbound_receive_maximum),
+      cmocka_unit_test(test_outbound_receive_maximum),
+      cmocka_unit_test(test_queue_overflow_drops_qos0_first),
+      cmocka_unit_test(test_queue_byte_limit),
+      cmocka_unit_test(test_message_expiry),
+      cmocka_unit_test(test_inbound_aliases),
+      cmocka_unit_test(test_inbound_alias_disabled),
+      cmocka_unit_test(test_outbound_aliases_lru),
+      cmocka_unit_test(test_packet_id_wraps_and_skips_in_use),
+      cmocka_unit_test(test_session_expiry),
+      cmocka_unit_test(test_message_shared_between_sessions),
+      cmocka_unit_test(test_encode_publish_v5),
+      cmocka_unit_test(test_alloc_failure),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
