@@ -49,6 +49,7 @@ struct mqtt_session {
   uint16_t next_pid;
   qnode *qhead, *qtail;
   uint32_t n_queued;
+  uint32_t n_queued_qos0; /* lets a blocked _next skip the QoS 0 scan */
   size_t queued_bytes;
   flight *fl;
   uint32_t n_fl, cap_fl;
@@ -193,6 +194,7 @@ static void queue_remove(mqtt_session *s, qnode *prev, qnode *n) {
   else s->qhead = n->next;
   if (s->qtail == n) s->qtail = prev;
   s->n_queued--;
+  if (n->qos == 0) s->n_queued_qos0--;
   s->queued_bytes -= msg_bytes(n->msg);
   mqtt_msg_unref(n->msg);
   loom_free(n);
@@ -226,6 +228,7 @@ int mqtt_session_enqueue(mqtt_session *s, mqtt_msg *m, uint8_t granted_qos, uint
     return 0;
   }
   uint8_t qos = m->qos < granted_qos ? m->qos : granted_qos;
+  if (qos == 0 && !s->connected && !s->cfg.queue_qos0_offline) return 0;
   size_t nb = msg_bytes(m);
   while (queue_full(s, nb) && drop_one_qos0(s)) {
   }
@@ -247,6 +250,7 @@ int mqtt_session_enqueue(mqtt_session *s, mqtt_msg *m, uint8_t granted_qos, uint
   else s->qhead = n;
   s->qtail = n;
   s->n_queued++;
+  if (qos == 0) s->n_queued_qos0++;
   s->queued_bytes += nb;
   return 0;
 }
@@ -362,6 +366,7 @@ int mqtt_session_next(mqtt_session *s, uint64_t now_ms, mqtt_session_out *out) {
       continue;
     }
     if (n->qos == 0 || !blocked) break;
+    if (s->n_queued_qos0 == 0) return LOOM_EAGAIN;
     prev = n;
     n = n->next;
   }

@@ -59,6 +59,7 @@ typedef struct mqtt_session_cfg {
   uint16_t alias_out_cap;    /* most outbound aliases we keep (bounds memory) */
   uint32_t max_queued;       /* pending messages (0 = unlimited) */
   size_t max_queued_bytes;   /* pending topic + payload + props bytes (0 = unl.) */
+  bool queue_qos0_offline;   /* keep QoS 0 messages for a disconnected client */
 } mqtt_session_cfg;
 
 /* Counters, written by the session, read by the broker ($SYS, logs). */
@@ -94,7 +95,11 @@ void mqtt_session_free(mqtt_session *s);
 /* The client (re)connected. level: 3, 4 or 5; recv_max_out: the client's
  * Receive Maximum (0 = 65535, its default); alias_max_out: the client's
  * Topic Alias Maximum (0 = none); session_expiry_s: from CONNECT
- * (0xFFFFFFFF = never). Topic aliases of both directions are reset (they
+ * (0xFFFFFFFF = never). Levels 3 and 4 have no Receive Maximum: the broker
+ * passes its own in-flight window (e.g. 20) as recv_max_out. If a reconnect
+ * lowers recv_max_out below the flows already in flight, they are all
+ * resent anyway and new ones wait until acks bring the count below it.
+ * Topic aliases of both directions are reset (they
  * live for one connection); every in-flight flow is marked for resend, in
  * original order, before new messages. Returns 0 or LOOM_EINVAL. */
 int mqtt_session_connect(mqtt_session *s, uint8_t level, uint16_t recv_max_out,
@@ -113,7 +118,9 @@ uint64_t mqtt_session_expires_at(const mqtt_session *s);
  * first to make room; a QoS 0 message that still does not fit is dropped
  * (returns 0, counted); a QoS 1/2 one is refused: LOOM_ERANGE, stats
  * reason 0x97 Quota exceeded. LOOM_ENOMEM, LOOM_EINVAL. Works connected or
- * not (persistent sessions queue while offline). */
+ * not (persistent sessions queue while offline); QoS 0 deliveries to a
+ * disconnected client are discarded (returns 0, not counted) unless
+ * cfg.queue_qos0_offline. */
 int mqtt_session_enqueue(mqtt_session *s, mqtt_msg *m, uint8_t granted_qos, uint64_t now_ms);
 
 /* Next packet to send, if any: resends after a reconnect first, then

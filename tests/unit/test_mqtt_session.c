@@ -28,6 +28,7 @@ static mqtt_session_cfg default_cfg(void) {
   c.alias_out_cap = 8;
   c.max_queued = 100;
   c.max_queued_bytes = 1u << 20;
+  c.queue_qos0_offline = true;
   return c;
 }
 
@@ -295,6 +296,20 @@ static void test_queue_overflow_drops_qos0_first(void **st) {
   mqtt_session_free(s);
 }
 
+static void test_qos0_offline_discarded_by_default(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  c.queue_qos0_offline = false;
+  mqtt_session *s = new_session(&c);
+  assert_int_equal(put(s, "zero", 0, 0), 0);
+  assert_int_equal(put(s, "one", 1, 0), 0);
+  assert_int_equal(mqtt_session_queued(s), 1);
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_311, 0, 0, 0), 0);
+  assert_int_equal(put(s, "zero", 0, 0), 0);
+  assert_int_equal(mqtt_session_queued(s), 2);
+  mqtt_session_free(s);
+}
+
 static void test_queue_byte_limit(void **st) {
   (void)st;
   mqtt_session_cfg c = default_cfg();
@@ -542,6 +557,7 @@ int main(void) {
       cmocka_unit_test(test_inbound_receive_maximum),
       cmocka_unit_test(test_outbound_receive_maximum),
       cmocka_unit_test(test_queue_overflow_drops_qos0_first),
+      cmocka_unit_test(test_qos0_offline_discarded_by_default),
       cmocka_unit_test(test_queue_byte_limit),
       cmocka_unit_test(test_message_expiry),
       cmocka_unit_test(test_inbound_aliases),
