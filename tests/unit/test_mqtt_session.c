@@ -524,6 +524,140 @@ static void test_encode_publish_v5(void **st) {
   mqtt_session_free(s);
 }
 
+static void test_pubrec_repeated_resends_pubrel(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  mqtt_session_out o;
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_311, 0, 0, 0), 0);
+  assert_int_equal(put(s, "a", 2, 0), 0);
+  assert_int_equal(next(s, 0, &o), 0);
+  uint16_t pid = o.packet_id;
+  assert_int_equal(mqtt_session_on_pubrec(s, pid, 0), 0);
+  assert_int_equal(next(s, 0, &o), 0);
+  assert_int_equal(o.type, MQTT_PUBREL);
+  assert_int_equal(next(s, 0, &o), LOOM_EAGAIN);
+  assert_int_equal(mqtt_session_on_pubrec(s, pid, 0), 0);
+  assert_int_equal(next(s, 0, &o), 0);
+  assert_int_equal(o.type, MQTT_PUBREL);
+  assert_int_equal(o.packet_id, pid);
+  loom_buf b;
+  loom_buf_init(&b);
+  assert_int_equal(mqtt_session_out_encode(s, &o, &b), 0);
+  const uint8_t want[] = {0x62, 0x02, (uint8_t)(pid >> 8), (uint8_t)pid};
+  assert_int_equal(b.len, sizeof(want));
+  assert_memory_equal(b.data, want, sizeof(want));
+  loom_buf_deinit(&b);
+  mqtt_session_free(s);
+}
+
+static void test_encode_dup_resend_v311(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  mqtt_session_out o;
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_311, 0, 0, 0), 0);
+  assert_int_equal(put(s, "a", 1, 0), 0);
+  assert_int_equal(next(s, 0, &o), 0);
+  mqtt_session_disconnect(s, 0, 0);
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_311, 0, 0, 0), 0);
+  assert_int_equal(mqtt_session_next(s, 0, &o), 0);
+  loom_buf b;
+  loom_buf_init(&b);
+  assert_int_equal(mqtt_session_out_encode(s, &o, &b), 0);
+  /* 0x3A = PUBLISH | DUP | QoS 1; then topic "a", packet id, payload. */
+  const uint8_t want[] = {0x3A, 12, 0, 1, 'a', 0, 1, 'p', 'a', 'y', 'l', 'o', 'a', 'd'};
+  assert_int_equal(b.len, sizeof(want));
+  assert_memory_equal(b.data, want, sizeof(want));
+  loom_buf_deinit(&b);
+  mqtt_msg_unref(o.msg);
+  mqtt_session_free(s);
+}
+
+/* Random operations against a model of the client: packet ids unique and
+ * non-zero, Receive Maximum respected, PUBREL only after PUBREC, DUP only
+ * on resends, every QoS 1/2 message delivered once acknowledged. */
+static void test_random_against_model(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  c.max_queued = 0;
+  c.max_queued_bytes = 0;
+  mqtt_session *s = new_session(&c);
+  uint8_t state[65536]; /* 0 free, 1 wait PUBACK, 2 wait PUBREC, 3 wait PUBCOMP */
+  memset(state, 0, sizeof(state));
+  uint16_t live[64];
+  uint32_t n_live = 0, put_q = 0, done_q = 0;
+  const uint16_t rmax = 5;
+  bool connected = false;
+  unsigned seed = 12345;
+  for (int step = 0; step < 20000; step++) {
+    seed = seed * 1103515245u + 12345u;
+    unsigned r = (seed >> 16) % 100;
+    if (r < 30) {
+      uint8_t q = (uint8_t)((seed >> 8) % 3);
+      assert_int_equal(put(s, "r", q, 0), 0);
+      if (q) put_q++;
+    } else if (r < 70 && connected) {
+      mqtt_session_out o;
+      int rc = next(s, 0, &o);
+      if (rc == LOOM_EAGAIN) continue;
+      assert_int_equal(rc, 0);
+      if (o.type == MQTT_PUBREL) {
+        assert_int_equal(state[o.packet_id], 3);
+      } else if (o.qos > 0) {
+        assert_int_not_equal(o.packet_id, 0);
+        if (o.dup) {
+          assert_int_equal(state[o.packet_id], o.qos);
+        } else {
+          assert_int_equal(state[o.packet_id], 0);
+          state[o.packet_id] = o.qos;
+          live[n_live++] = o.packet_id;
+        }
+      }
+      assert_true(mqtt_session_inflight_out(s) <= rmax);
+    } else if (r < 95 && n_live > 0) {
+      uint32_t i = (seed >> 4) % n_live;
+      uint16_t pid = live[i];
+      if (state[pid] == 1) {
+        assert_int_equal(mqtt_session_on_puback(s, pid), 0);
+      } else if (state[pid] == 2) {
+        assert_int_equal(mqtt_session_on_pubrec(s, pid, 0), 0);
+        state[pid] = 3;
+        continue;
+      } else {
+        assert_int_equal(mqtt_session_on_pubcomp(s, pid), 0);
+      }
+      state[pid] = 0;
+      live[i] = live[--n_live];
+      done_q++;
+    } else if (r >= 95) {
+      if (connected) mqtt_session_disconnect(s, 60, 0);
+      else assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, rmax, 2, 60), 0);
+      connected = !connected;
+    }
+    assert_int_equal(mqtt_session_inflight_out(s), n_live);
+  }
+  assert_true(done_q > 100);
+  /* Drain: every QoS 1/2 message put is completed exactly once. */
+  if (connected) mqtt_session_disconnect(s, 60, 0);
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, rmax, 2, 60), 0);
+  mqtt_session_out o;
+  while (next(s, 0, &o) == 0) {
+    if (o.type == MQTT_PUBREL || o.qos == 1) {
+      assert_int_equal(o.type == MQTT_PUBREL ? mqtt_session_on_pubcomp(s, o.packet_id)
+                                             : mqtt_session_on_puback(s, o.packet_id),
+                       0);
+      done_q++;
+    } else if (o.qos == 2) {
+      assert_int_equal(mqtt_session_on_pubrec(s, o.packet_id, 0), 0);
+    }
+  }
+  assert_int_equal(done_q, put_q);
+  assert_int_equal(mqtt_session_inflight_out(s), 0);
+  assert_int_equal(mqtt_session_queued(s), 0);
+  mqtt_session_free(s);
+}
+
 static void test_alloc_failure(void **st) {
   (void)st;
   mqtt_session_cfg c = default_cfg();
@@ -567,6 +701,9 @@ int main(void) {
       cmocka_unit_test(test_session_expiry),
       cmocka_unit_test(test_message_shared_between_sessions),
       cmocka_unit_test(test_encode_publish_v5),
+      cmocka_unit_test(test_pubrec_repeated_resends_pubrel),
+      cmocka_unit_test(test_encode_dup_resend_v311),
+      cmocka_unit_test(test_random_against_model),
       cmocka_unit_test(test_alloc_failure),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
