@@ -17,13 +17,17 @@ enum { ST_WAIT_ACK = 1, ST_WAIT_REC = 2, ST_WAIT_COMP = 3 };
 typedef struct qnode {
   struct qnode *next;
   mqtt_msg *msg;
+  uint32_t sub_id;     /* Subscription Identifier to send, 0 = none */
   uint8_t qos;
+  bool retain;         /* RETAIN flag for this delivery */
 } qnode;
 
 typedef struct flight {
   mqtt_msg *msg;       /* NULL once PUBREC arrived (only PUBREL remains) */
+  uint32_t sub_id;
   uint16_t packet_id;
   uint8_t qos, state;
+  bool retain;
   bool resend;         /* must be sent again (after reconnect or PUBREC) */
   bool sent_once;      /* a PUBLISH went out: resends carry DUP */
 } flight;
@@ -222,7 +226,15 @@ static bool drop_one_qos0(mqtt_session *s) {
 }
 
 int mqtt_session_enqueue(mqtt_session *s, mqtt_msg *m, uint8_t granted_qos, uint64_t now_ms) {
-  if (!s || !m || granted_qos > 2) return LOOM_EINVAL;
+  if (!m) return LOOM_EINVAL;
+  mqtt_session_delivery d = {granted_qos, m->retain, 0};
+  return mqtt_session_enqueue_ex(s, m, &d, now_ms);
+}
+
+int mqtt_session_enqueue_ex(mqtt_session *s, mqtt_msg *m, const mqtt_session_delivery *d,
+                            uint64_t now_ms) {
+  if (!s || !m || !d || d->qos > 2 || d->sub_id > 268435455u) return LOOM_EINVAL;
+  uint8_t granted_qos = d->qos;
   if (msg_expired(m, now_ms)) {
     s->stats.dropped_expired++;
     return 0;
@@ -246,6 +258,8 @@ int mqtt_session_enqueue(mqtt_session *s, mqtt_msg *m, uint8_t granted_qos, uint
   n->next = NULL;
   n->msg = mqtt_msg_ref(m);
   n->qos = qos;
+  n->retain = d->retain;
+  n->sub_id = d->sub_id;
   if (s->qtail) s->qtail->next = n;
   else s->qhead = n;
   s->qtail = n;
@@ -309,8 +323,8 @@ static int alias_assign(mqtt_session *s, const mqtt_msg *m, mqtt_session_out *o)
   return 0;
 }
 
-static int fill_publish(mqtt_session *s, mqtt_msg *m, uint8_t qos, uint16_t pid, bool dup,
-                        uint64_t now_ms, mqtt_session_out *o) {
+static int fill_publish(mqtt_session *s, mqtt_msg *m, uint8_t qos, bool retain, uint32_t sub_id,
+                        uint16_t pid, bool dup, uint64_t now_ms, mqtt_session_out *o) {
   memset(o, 0, sizeof(*o));
   int rc = alias_assign(s, m, o);
   if (rc) return rc;
@@ -318,7 +332,8 @@ static int fill_publish(mqtt_session *s, mqtt_msg *m, uint8_t qos, uint16_t pid,
   o->packet_id = pid;
   o->qos = qos;
   o->dup = dup;
-  o->retain = m->retain;
+  o->retain = retain;
+  o->sub_id = sub_id;
   if (m->has_expiry) {
     uint64_t left = m->expiry_at_ms > now_ms ? m->expiry_at_ms - now_ms : 0;
     uint64_t sec = (left + 999u) / 1000u;
@@ -348,7 +363,7 @@ int mqtt_session_next(mqtt_session *s, uint64_t now_ms, mqtt_session_out *out) {
       f->resend = false;
       return 0;
     }
-    int rc = fill_publish(s, f->msg, f->qos, f->packet_id, f->sent_once, now_ms, out);
+    int rc = fill_publish(s, f->msg, f->qos, f->retain, f->sub_id, f->packet_id, f->sent_once, now_ms, out);
     if (rc) return rc;
     f->resend = false;
     f->sent_once = true;
@@ -372,7 +387,7 @@ int mqtt_session_next(mqtt_session *s, uint64_t now_ms, mqtt_session_out *out) {
   }
   if (!n) return LOOM_EAGAIN;
   if (n->qos == 0) {
-    int rc = fill_publish(s, n->msg, 0, 0, false, now_ms, out);
+    int rc = fill_publish(s, n->msg, 0, n->retain, n->sub_id, 0, false, now_ms, out);
     if (rc) return rc;
     queue_remove(s, prev, n);
     return 0;
@@ -385,12 +400,14 @@ int mqtt_session_next(mqtt_session *s, uint64_t now_ms, mqtt_session_out *out) {
     s->cap_fl = cap;
   }
   uint16_t pid = pid_alloc(s);
-  int rc = fill_publish(s, n->msg, n->qos, pid, false, now_ms, out);
+  int rc = fill_publish(s, n->msg, n->qos, n->retain, n->sub_id, pid, false, now_ms, out);
   if (rc) return rc;
   flight *f = &s->fl[s->n_fl++];
   f->msg = mqtt_msg_ref(n->msg);
   f->packet_id = pid;
   f->qos = n->qos;
+  f->retain = n->retain;
+  f->sub_id = n->sub_id;
   f->state = n->qos == 1 ? ST_WAIT_ACK : ST_WAIT_REC;
   f->resend = false;
   f->sent_once = true;
@@ -418,6 +435,8 @@ int mqtt_session_out_encode(const mqtt_session *s, const mqtt_session_out *o, lo
   pk.payload.len = o->msg->payload_len;
   if (s->level == MQTT_LEVEL_5) {
     if (o->has_expiry && (rc = mqtt_prop_append_num(&props, MQTT_P_MESSAGE_EXPIRY, o->expiry_s)))
+      goto done;
+    if (o->sub_id && (rc = mqtt_prop_append_num(&props, MQTT_P_SUBSCRIPTION_ID, o->sub_id)))
       goto done;
     if (o->topic_alias && (rc = mqtt_prop_append_num(&props, MQTT_P_TOPIC_ALIAS, o->topic_alias)))
       goto done;

@@ -78,7 +78,8 @@ typedef struct mqtt_session_out {
   uint16_t packet_id;  /* 0 for QoS 0 PUBLISH */
   uint8_t qos;         /* delivery QoS (min of publish and granted) */
   bool dup;            /* PUBLISH being resent after a reconnect */
-  bool retain;         /* msg->retain (the broker may override: RAP) */
+  bool retain;         /* RETAIN flag of this delivery */
+  uint32_t sub_id;     /* Subscription Identifier (level 5), 0 = none */
   uint16_t topic_alias;/* 0 = none */
   bool omit_topic;     /* alias already known to the client: send empty topic */
   bool has_expiry;
@@ -123,6 +124,20 @@ uint64_t mqtt_session_expires_at(const mqtt_session *s);
  * cfg.queue_qos0_offline. */
 int mqtt_session_enqueue(mqtt_session *s, mqtt_msg *m, uint8_t granted_qos, uint64_t now_ms);
 
+/* Per-subscriber delivery options for mqtt_session_enqueue_ex. */
+typedef struct mqtt_session_delivery {
+  uint8_t qos;     /* granted QoS of the matching subscription */
+  bool retain;     /* RETAIN to send (Retain As Published / retained replay) */
+  uint32_t sub_id; /* Subscription Identifier, 1..268,435,455; 0 = none */
+} mqtt_session_delivery;
+
+/* As mqtt_session_enqueue with per-delivery options (mqtt_session_enqueue
+ * uses qos = granted_qos, retain = m->retain, no Subscription Identifier).
+ * Same results; LOOM_EINVAL also for sub_id > 268,435,455. Only one
+ * Subscription Identifier per delivery is kept. */
+int mqtt_session_enqueue_ex(mqtt_session *s, mqtt_msg *m, const mqtt_session_delivery *d,
+                            uint64_t now_ms);
+
 /* Next packet to send, if any: resends after a reconnect first, then
  * queued messages while fewer than the client's Receive Maximum QoS 1/2
  * PUBLISHes are unacknowledged (QoS 0 messages skip ahead of a blocked
@@ -132,7 +147,8 @@ int mqtt_session_enqueue(mqtt_session *s, mqtt_msg *m, uint8_t granted_qos, uint
 int mqtt_session_next(mqtt_session *s, uint64_t now_ms, mqtt_session_out *out);
 
 /* Encode *o as a packet for the session's level into b (PUBLISH with
- * Message Expiry and Topic Alias properties added at level 5). Returns
+ * Message Expiry, Subscription Identifier and Topic Alias properties
+ * added before the message's own properties at level 5). Returns
  * mqtt_encode's result. */
 int mqtt_session_out_encode(const mqtt_session *s, const mqtt_session_out *o, loom_buf *b);
 

@@ -658,6 +658,42 @@ static void test_random_against_model(void **st) {
   mqtt_session_free(s);
 }
 
+static void test_delivery_options_kept_on_resend(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  mqtt_msg *m = NULL;
+  assert_int_equal(mqtt_msg_new("d", 1, "x", 1, NULL, 0, 2, true, false, 0, 0, &m), 0);
+  mqtt_session_delivery d = {1, false, 42};
+  assert_int_equal(mqtt_session_enqueue_ex(s, m, &d, 0), 0);
+  d.sub_id = 268435456u;
+  assert_int_equal(mqtt_session_enqueue_ex(s, m, &d, 0), LOOM_EINVAL);
+  mqtt_msg_unref(m);
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 0, 0), 0);
+  mqtt_session_out o;
+  assert_int_equal(next(s, 0, &o), 0);
+  mqtt_session_disconnect(s, 60, 0);
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 0, 0), 0);
+  assert_int_equal(mqtt_session_next(s, 0, &o), 0);
+  assert_true(o.dup);
+  assert_int_equal(o.qos, 1);
+  assert_false(o.retain);
+  assert_int_equal(o.sub_id, 42);
+  loom_buf b;
+  loom_buf_init(&b);
+  assert_int_equal(mqtt_session_out_encode(s, &o, &b), 0);
+  mqtt_packet pk;
+  assert_int_equal(mqtt_decode(b.data, b.len, MQTT_LEVEL_5, &pk, NULL), 0);
+  assert_false(pk.retain);
+  assert_true(pk.dup);
+  mqtt_prop p;
+  assert_int_equal(mqtt_props_find(pk.props.p, pk.props.len, MQTT_P_SUBSCRIPTION_ID, &p), 0);
+  assert_int_equal(p.num, 42);
+  loom_buf_deinit(&b);
+  mqtt_msg_unref(o.msg);
+  mqtt_session_free(s);
+}
+
 static void test_alloc_failure(void **st) {
   (void)st;
   mqtt_session_cfg c = default_cfg();
@@ -704,6 +740,7 @@ int main(void) {
       cmocka_unit_test(test_pubrec_repeated_resends_pubrel),
       cmocka_unit_test(test_encode_dup_resend_v311),
       cmocka_unit_test(test_random_against_model),
+      cmocka_unit_test(test_delivery_options_kept_on_resend),
       cmocka_unit_test(test_alloc_failure),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
