@@ -48,6 +48,7 @@ struct mqtt_session {
   bool connected;
   uint8_t level;
   uint16_t recv_max_out, alias_max_out;
+  uint32_t max_packet_out; /* client's Maximum Packet Size, 0 = none */
   uint32_t session_expiry_s;
   uint64_t disconnected_at_ms;
   uint16_t next_pid;
@@ -165,6 +166,7 @@ int mqtt_session_connect(mqtt_session *s, uint8_t level, uint16_t recv_max_out,
   s->recv_max_out = recv_max_out ? recv_max_out : 65535;
   s->alias_max_out = level == MQTT_LEVEL_5 ? alias_max_out : 0;
   s->session_expiry_s = session_expiry_s;
+  s->max_packet_out = 0;
   /* Inbound QoS 1 ids that were never acknowledged die with the
    * connection (the client resends them); QoS 2 ids stay until PUBREL. */
   uint32_t w = 0;
@@ -323,6 +325,8 @@ static int alias_assign(mqtt_session *s, const mqtt_msg *m, mqtt_session_out *o)
   return 0;
 }
 
+static void flight_remove(mqtt_session *s, uint32_t i);
+
 static int fill_publish(mqtt_session *s, mqtt_msg *m, uint8_t qos, bool retain, uint32_t sub_id,
                         uint16_t pid, bool dup, uint64_t now_ms, mqtt_session_out *o) {
   memset(o, 0, sizeof(*o));
@@ -349,12 +353,40 @@ static uint32_t count_publish_inflight(const mqtt_session *s) {
   return s->n_fl;
 }
 
+void mqtt_session_set_max_packet_out(mqtt_session *s, uint32_t max_len) {
+  if (s) s->max_packet_out = max_len;
+}
+
+/* Upper bound of the encoded PUBLISH size: the topic is counted even if an
+ * alias would let it be omitted, and a Topic Alias property whenever
+ * aliases are on, so the check never depends on alias state. */
+static uint64_t publish_size_bound(const mqtt_session *s, const mqtt_msg *m, uint8_t qos,
+                                   uint32_t sub_id) {
+  uint64_t body = 2 + (uint64_t)m->topic_len + (qos ? 2 : 0) + m->payload_len;
+  if (s->level == MQTT_LEVEL_5) {
+    uint64_t pl = m->props_len + (m->has_expiry ? 5 : 0) + (s->alias_max_out ? 3 : 0);
+    if (sub_id) pl += 1 + (uint64_t)mqtt_varint_size(sub_id);
+    body += pl + (pl > MQTT_MAX_REMAINING ? 4 : (uint64_t)mqtt_varint_size((uint32_t)pl));
+  }
+  return 1 + (body > MQTT_MAX_REMAINING ? 4 : (uint64_t)mqtt_varint_size((uint32_t)body)) + body;
+}
+
+static bool too_large(const mqtt_session *s, const mqtt_msg *m, uint8_t qos, uint32_t sub_id) {
+  return s->max_packet_out && publish_size_bound(s, m, qos, sub_id) > s->max_packet_out;
+}
+
 int mqtt_session_next(mqtt_session *s, uint64_t now_ms, mqtt_session_out *out) {
   if (!s || !out) return LOOM_EINVAL;
   if (!s->connected) return LOOM_ECLOSED;
   for (uint32_t i = 0; i < s->n_fl; i++) {
     flight *f = &s->fl[i];
     if (!f->resend) continue;
+    if (f->state != ST_WAIT_COMP && too_large(s, f->msg, f->qos, f->sub_id)) {
+      /* [MQTT-3.1.2-25]: discard as if its delivery had completed. */
+      flight_remove(s, i--);
+      s->stats.dropped_too_large++;
+      continue;
+    }
     if (f->state == ST_WAIT_COMP) {
       memset(out, 0, sizeof(*out));
       out->type = MQTT_PUBREL;
@@ -377,6 +409,13 @@ int mqtt_session_next(mqtt_session *s, uint64_t now_ms, mqtt_session_out *out) {
       qnode *next = n->next;
       queue_remove(s, prev, n);
       s->stats.dropped_expired++;
+      n = next;
+      continue;
+    }
+    if ((n->qos == 0 || !blocked) && too_large(s, n->msg, n->qos, n->sub_id)) {
+      qnode *next = n->next;
+      queue_remove(s, prev, n);
+      s->stats.dropped_too_large++;
       n = next;
       continue;
     }

@@ -67,6 +67,7 @@ typedef struct mqtt_session_stats {
   uint64_t dropped_qos0;     /* QoS 0 messages dropped because the queue was full */
   uint64_t dropped_full;     /* QoS 1/2 messages refused because the queue was full */
   uint64_t dropped_expired;  /* queued messages whose expiry passed before sending */
+  uint64_t dropped_too_large;/* larger than the client's Maximum Packet Size */
   uint8_t last_drop_reason;  /* MQTT_RC_QUOTA_EXCEEDED or MQTT_RC_SUCCESS (none) */
 } mqtt_session_stats;
 
@@ -105,6 +106,15 @@ void mqtt_session_free(mqtt_session *s);
  * original order, before new messages. Returns 0 or LOOM_EINVAL. */
 int mqtt_session_connect(mqtt_session *s, uint8_t level, uint16_t recv_max_out,
                          uint16_t alias_max_out, uint32_t session_expiry_s);
+/* The client's Maximum Packet Size from CONNECT (0 = no limit; reset by
+ * mqtt_session_connect, so call after it). _next then discards queued or
+ * resent PUBLISHes that could exceed it, as if delivered [MQTT-3.1.2-25]
+ * (counted in dropped_too_large). The check uses an upper bound (topic
+ * counted even when an alias omits it, plus a Topic Alias property when
+ * aliases are on), so a message within a few bytes of the limit may be
+ * dropped although its actual encoding would fit. */
+void mqtt_session_set_max_packet_out(mqtt_session *s, uint32_t max_len);
+
 /* The network connection ended at now_ms (session kept; expiry clock runs).
  * session_expiry_s replaces the CONNECT value (MQTT 5 DISCONNECT may set it). */
 void mqtt_session_disconnect(mqtt_session *s, uint32_t session_expiry_s, uint64_t now_ms);

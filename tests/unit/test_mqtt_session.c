@@ -694,6 +694,42 @@ static void test_delivery_options_kept_on_resend(void **st) {
   mqtt_session_free(s);
 }
 
+static void test_max_packet_size_discards(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  char payload[101];
+  memset(payload, 'x', 100);
+  payload[100] = '\0';
+  mqtt_msg *m = msg("big", payload, 1);
+  assert_int_equal(mqtt_session_enqueue(s, m, 1, 0), 0);
+  assert_int_equal(mqtt_session_enqueue(s, m, 1, 0), 0);
+  mqtt_msg_unref(m);
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 0, 0), 0);
+  /* 1 + 1 + (2 + 3 topic + 2 id + 1 props length + 100 payload) = 110 bytes. */
+  mqtt_session_set_max_packet_out(s, 110);
+  mqtt_session_out o;
+  assert_int_equal(mqtt_session_next(s, 0, &o), 0);
+  loom_buf b;
+  loom_buf_init(&b);
+  assert_int_equal(mqtt_session_out_encode(s, &o, &b), 0);
+  assert_int_equal(b.len, 110);
+  loom_buf_deinit(&b);
+  mqtt_msg_unref(o.msg);
+  mqtt_session_set_max_packet_out(s, 109);
+  assert_int_equal(next(s, 0, &o), LOOM_EAGAIN);
+  assert_int_equal(mqtt_session_queued(s), 0);
+  assert_int_equal(mqtt_session_stats_get(s)->dropped_too_large, 1);
+  /* The in-flight copy is discarded too when resent under a smaller limit. */
+  mqtt_session_disconnect(s, 60, 0);
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 0, 0), 0);
+  mqtt_session_set_max_packet_out(s, 100);
+  assert_int_equal(next(s, 0, &o), LOOM_EAGAIN);
+  assert_int_equal(mqtt_session_inflight_out(s), 0);
+  assert_int_equal(mqtt_session_stats_get(s)->dropped_too_large, 2);
+  mqtt_session_free(s);
+}
+
 static void test_alloc_failure(void **st) {
   (void)st;
   mqtt_session_cfg c = default_cfg();
@@ -741,6 +777,7 @@ int main(void) {
       cmocka_unit_test(test_encode_dup_resend_v311),
       cmocka_unit_test(test_random_against_model),
       cmocka_unit_test(test_delivery_options_kept_on_resend),
+      cmocka_unit_test(test_max_packet_size_discards),
       cmocka_unit_test(test_alloc_failure),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
