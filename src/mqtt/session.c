@@ -34,6 +34,8 @@ typedef struct flight {
 
 typedef struct alias_out {
   char *topic;         /* NULL = free slot */
+  size_t len;          /* topic bytes */
+  uint32_t hash;       /* topic_hash(topic) */
   uint64_t used;       /* LRU stamp from s->tick */
 } alias_out;
 
@@ -63,6 +65,12 @@ struct mqtt_session {
   char **alias_in;     /* alias_max_in slots, index alias-1 */
   alias_out *aout;     /* alias_n_out slots, index alias-1 */
   uint16_t alias_n_out;
+  /* Hashes of topics recently sent without an alias because the table was
+   * full (alias_n_out entries, ring): a topic seen again while still here
+   * is "frequent" and replaces the least recently used alias. This keeps
+   * a stream of many distinct topics from churning the table. */
+  uint32_t *seen;
+  uint16_t seen_pos;
   uint64_t tick;
 };
 
@@ -138,6 +146,9 @@ static void aliases_reset(mqtt_session *s) {
     loom_free(s->aout);
     s->aout = NULL;
   }
+  loom_free(s->seen);
+  s->seen = NULL;
+  s->seen_pos = 0;
   s->alias_n_out = 0;
 }
 
@@ -286,6 +297,13 @@ static uint16_t pid_alloc(mqtt_session *s) {
   return pid;
 }
 
+/* FNV-1a, never 0 (0 marks an empty slot in s->seen). */
+static uint32_t topic_hash(const char *p, size_t len) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)p[i]) * 16777619u;
+  return h ? h : 1;
+}
+
 /* Outbound alias for topic t: reuse, take a free slot, or replace the
  * least recently used one. Sets o->topic_alias / o->omit_topic. */
 static int alias_assign(mqtt_session *s, const mqtt_msg *m, mqtt_session_out *o) {
@@ -295,15 +313,23 @@ static int alias_assign(mqtt_session *s, const mqtt_msg *m, mqtt_session_out *o)
   if (s->cfg.alias_out_cap < max) max = s->cfg.alias_out_cap;
   if (max == 0 || m->topic_len == 0) return 0;
   if (!s->aout) {
+    s->seen = loom_calloc(max, sizeof(*s->seen));
     s->aout = loom_calloc(max, sizeof(*s->aout));
-    if (!s->aout) return LOOM_ENOMEM;
+    if (!s->aout || !s->seen) {
+      loom_free(s->aout);
+      loom_free(s->seen);
+      s->aout = NULL;
+      s->seen = NULL;
+      return LOOM_ENOMEM;
+    }
     s->alias_n_out = max;
   }
   s->tick++;
+  uint32_t h = topic_hash(m->topic, m->topic_len);
   uint32_t victim = 0;
   for (uint32_t i = 0; i < s->alias_n_out; i++) {
     alias_out *a = &s->aout[i];
-    if (a->topic && strlen(a->topic) == m->topic_len &&
+    if (a->topic && a->hash == h && a->len == m->topic_len &&
         memcmp(a->topic, m->topic, m->topic_len) == 0) {
       a->used = s->tick;
       o->topic_alias = (uint16_t)(i + 1);
@@ -316,10 +342,23 @@ static int alias_assign(mqtt_session *s, const mqtt_msg *m, mqtt_session_out *o)
       victim = i;
     }
   }
+  if (s->aout[victim].topic) {
+    /* Table full: replace only for a topic missed recently already. */
+    uint32_t k = 0;
+    while (k < s->alias_n_out && s->seen[k] != h) k++;
+    if (k == s->alias_n_out) {
+      s->seen[s->seen_pos] = h;
+      s->seen_pos = (uint16_t)((s->seen_pos + 1u) % s->alias_n_out);
+      return 0;
+    }
+    s->seen[k] = 0;
+  }
   char *t = loom_strndup(m->topic, m->topic_len);
   if (!t) return LOOM_ENOMEM;
   loom_free(s->aout[victim].topic);
   s->aout[victim].topic = t;
+  s->aout[victim].len = m->topic_len;
+  s->aout[victim].hash = h;
   s->aout[victim].used = s->tick;
   o->topic_alias = (uint16_t)(victim + 1);
   return 0;

@@ -152,7 +152,10 @@ int mqtt_session_enqueue_ex(mqtt_session *s, mqtt_msg *m, const mqtt_session_del
  * queued messages while fewer than the client's Receive Maximum QoS 1/2
  * PUBLISHes are unacknowledged (QoS 0 messages skip ahead of a blocked
  * QoS 1/2 head). Assigns packet ids and outbound topic aliases (the
- * broker must send what it gets). Returns 0 and *out; LOOM_EAGAIN if
+ * broker must send what it gets). Alias policy (level 5, up to
+ * min(client's Topic Alias Maximum, cfg.alias_out_cap)): a new topic takes
+ * a free alias; with the table full, a topic gets one on its second miss
+ * among the last alias_out_cap misses, replacing the least recently used. Returns 0 and *out; LOOM_EAGAIN if
  * nothing can be sent now; LOOM_ECLOSED if disconnected; LOOM_ENOMEM. */
 int mqtt_session_next(mqtt_session *s, uint64_t now_ms, mqtt_session_out *out);
 
