@@ -380,6 +380,7 @@ static int fill_publish(mqtt_session *s, mqtt_msg *m, uint8_t qos, bool retain, 
   if (m->has_expiry) {
     uint64_t left = m->expiry_at_ms > now_ms ? m->expiry_at_ms - now_ms : 0;
     uint64_t sec = (left + 999u) / 1000u;
+    if (sec == 0) sec = 1; /* an in-flight resend past expiry: 0 would read as "now" */
     o->has_expiry = true;
     o->expiry_s = sec > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)sec;
   }

@@ -244,6 +244,23 @@ static void test_inbound_receive_maximum(void **st) {
   mqtt_session_free(s);
 }
 
+static void test_inbound_qos1_ids_end_with_connection(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  c.recv_max_in = 2;
+  mqtt_session *s = new_session(&c);
+  bool deliver;
+  assert_int_equal(mqtt_session_in_publish(s, 1, 1, &deliver, NULL), 0);
+  assert_int_equal(mqtt_session_in_publish(s, 2, 2, &deliver, NULL), 0);
+  assert_int_equal(mqtt_session_inflight_in(s), 2);
+  mqtt_session_disconnect(s, 60, 0);
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 0, 60), 0);
+  assert_int_equal(mqtt_session_inflight_in(s), 1);
+  assert_int_equal(mqtt_session_in_puback_sent(s, 1), LOOM_ENOTFOUND);
+  assert_int_equal(mqtt_session_in_publish(s, 1, 3, &deliver, NULL), 0);
+  mqtt_session_free(s);
+}
+
 static void test_outbound_receive_maximum(void **st) {
   (void)st;
   mqtt_session_cfg c = default_cfg();
@@ -344,6 +361,27 @@ static void test_message_expiry(void **st) {
   assert_int_equal(mqtt_session_stats_get(s)->dropped_expired, 2);
   assert_int_equal(mqtt_session_queued(s), 0);
   mqtt_msg_unref(m);
+  mqtt_session_free(s);
+}
+
+static void test_expired_inflight_still_resent(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  mqtt_msg *m = NULL;
+  assert_int_equal(mqtt_msg_new("e", 1, "p", 1, NULL, 0, 1, false, true, 2, 0, &m), 0);
+  assert_int_equal(mqtt_session_enqueue(s, m, 1, 0), 0);
+  mqtt_msg_unref(m);
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 0, 60), 0);
+  mqtt_session_out o;
+  assert_int_equal(next(s, 0, &o), 0);
+  mqtt_session_disconnect(s, 60, 100);
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 0, 60), 0);
+  /* Onward delivery had started: the copy is resent after its expiry. */
+  assert_int_equal(next(s, 5000, &o), 0);
+  assert_true(o.dup);
+  assert_true(o.has_expiry);
+  assert_int_equal(o.expiry_s, 1);
   mqtt_session_free(s);
 }
 
@@ -767,11 +805,13 @@ int main(void) {
       cmocka_unit_test(test_inbound_qos2_duplicate),
       cmocka_unit_test(test_inbound_bad_publish),
       cmocka_unit_test(test_inbound_receive_maximum),
+      cmocka_unit_test(test_inbound_qos1_ids_end_with_connection),
       cmocka_unit_test(test_outbound_receive_maximum),
       cmocka_unit_test(test_queue_overflow_drops_qos0_first),
       cmocka_unit_test(test_qos0_offline_discarded_by_default),
       cmocka_unit_test(test_queue_byte_limit),
       cmocka_unit_test(test_message_expiry),
+      cmocka_unit_test(test_expired_inflight_still_resent),
       cmocka_unit_test(test_inbound_aliases),
       cmocka_unit_test(test_inbound_alias_disabled),
       cmocka_unit_test(test_outbound_aliases_lru),
