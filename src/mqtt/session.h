@@ -101,9 +101,11 @@ void mqtt_session_free(mqtt_session *s);
  * passes its own in-flight window (e.g. 20) as recv_max_out. If a reconnect
  * lowers recv_max_out below the flows already in flight, they are all
  * resent anyway and new ones wait until acks bring the count below it.
- * Topic aliases of both directions are reset (they
- * live for one connection); every in-flight flow is marked for resend, in
- * original order, before new messages. Returns 0 or LOOM_EINVAL. */
+ * Topic aliases of both directions are reset (they live for one
+ * connection); inbound QoS 1 ids are forgotten (QoS 2 ids are kept until
+ * PUBREL); every in-flight flow is marked for resend, in original order,
+ * before new messages. A Clean Start is the broker's part: it frees the
+ * session and creates a new one. Returns 0 or LOOM_EINVAL. */
 int mqtt_session_connect(mqtt_session *s, uint8_t level, uint16_t recv_max_out,
                          uint16_t alias_max_out, uint32_t session_expiry_s);
 /* The client's Maximum Packet Size from CONNECT (0 = no limit; reset by
@@ -115,8 +117,9 @@ int mqtt_session_connect(mqtt_session *s, uint8_t level, uint16_t recv_max_out,
  * dropped although its actual encoding would fit. */
 void mqtt_session_set_max_packet_out(mqtt_session *s, uint32_t max_len);
 
-/* The network connection ended at now_ms (session kept; expiry clock runs).
- * session_expiry_s replaces the CONNECT value (MQTT 5 DISCONNECT may set it). */
+/* The network connection ended at now_ms (session kept; expiry clock runs;
+ * topic aliases dropped). session_expiry_s replaces the CONNECT value (MQTT 5
+ * DISCONNECT may set it). */
 void mqtt_session_disconnect(mqtt_session *s, uint32_t session_expiry_s, uint64_t now_ms);
 /* true if disconnected and its Session Expiry Interval has passed. */
 bool mqtt_session_expired(const mqtt_session *s, uint64_t now_ms);
@@ -155,8 +158,11 @@ int mqtt_session_enqueue_ex(mqtt_session *s, mqtt_msg *m, const mqtt_session_del
  * broker must send what it gets). Alias policy (level 5, up to
  * min(client's Topic Alias Maximum, cfg.alias_out_cap)): a new topic takes
  * a free alias; with the table full, a topic gets one on its second miss
- * among the last alias_out_cap misses, replacing the least recently used. Returns 0 and *out; LOOM_EAGAIN if
- * nothing can be sent now; LOOM_ECLOSED if disconnected; LOOM_ENOMEM. */
+ * among the last alias_out_cap misses, replacing the least recently used.
+ * Queued messages whose expiry passed are dropped here (in-flight ones are
+ * resent regardless: their delivery had started). Returns 0 and *out;
+ * LOOM_EAGAIN if nothing can be sent now; LOOM_ECLOSED if disconnected;
+ * LOOM_ENOMEM (nothing consumed; retry later). */
 int mqtt_session_next(mqtt_session *s, uint64_t now_ms, mqtt_session_out *out);
 
 /* Encode *o as a packet for the session's level into b (PUBLISH with
@@ -189,8 +195,9 @@ int mqtt_session_in_pubrel(mqtt_session *s, uint16_t packet_id);
 
 /* Resolve an inbound topic alias. topic/topic_len as received (may be
  * empty); has_alias/alias from the Topic Alias property. On success
- * out_topic and out_len give the topic to use (valid until the alias is remapped or the
- * session reconnects or is freed). Errors (err filled, disconnect with its
+ * out_topic and out_len give the topic to use: the caller's own topic when
+ * has_alias is false, else the session's copy (valid until that alias is
+ * remapped, or the session reconnects, disconnects or is freed). Errors (err filled, disconnect with its
  * reason): LOOM_ERANGE alias > our maximum or alias 0 given (0x94);
  * LOOM_EINVAL empty topic with no alias or an unmapped alias (0x82);
  * LOOM_ENOMEM. err may be NULL. */
