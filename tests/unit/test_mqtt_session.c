@@ -774,6 +774,31 @@ static void test_max_packet_size_discards(void **st) {
   mqtt_session_free(s);
 }
 
+static void test_hostile_acks_rejected(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  mqtt_session_out o;
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 0, 0), 0);
+  assert_int_equal(put(s, "a", 1, 0), 0);
+  assert_int_equal(next(s, 0, &o), 0);
+  uint16_t held = o.packet_id;
+  for (uint32_t id = 0; id <= 65535; id++) {
+    uint16_t p = (uint16_t)id;
+    assert_int_equal(mqtt_session_on_pubrec(s, p, 0), LOOM_ENOTFOUND); /* QoS 1 flow */
+    assert_int_equal(mqtt_session_on_pubcomp(s, p), LOOM_ENOTFOUND);
+    assert_int_equal(mqtt_session_in_pubrel(s, p), LOOM_ENOTFOUND);
+    assert_int_equal(mqtt_session_in_puback_sent(s, p), LOOM_ENOTFOUND);
+    if (p != held) assert_int_equal(mqtt_session_on_puback(s, p), LOOM_ENOTFOUND);
+  }
+  assert_int_equal(mqtt_session_inflight_out(s), 1);
+  assert_int_equal(mqtt_session_on_puback(s, held), 0);
+  const char *t;
+  size_t n;
+  assert_int_equal(mqtt_session_in_alias(s, "x", 1, true, 65535, &t, &n, NULL), LOOM_ERANGE);
+  mqtt_session_free(s);
+}
+
 static void test_alloc_failure(void **st) {
   (void)st;
   mqtt_session_cfg c = default_cfg();
@@ -824,6 +849,7 @@ int main(void) {
       cmocka_unit_test(test_random_against_model),
       cmocka_unit_test(test_delivery_options_kept_on_resend),
       cmocka_unit_test(test_max_packet_size_discards),
+      cmocka_unit_test(test_hostile_acks_rejected),
       cmocka_unit_test(test_alloc_failure),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
