@@ -15,6 +15,7 @@
 
 #include "core/err.h"
 #include "core/mem.h"
+#include "mqtt/kids.h"
 #include "mqtt/topic.h"
 
 struct tnode;
@@ -29,13 +30,11 @@ typedef struct rmsg {
 
 /* Trie node: one topic level. */
 typedef struct tnode {
+  mqtt_level key; /* first: the children table holds &tnode->key */
   struct tnode *parent;
-  struct tnode **kids; /* hash table, cap_kids slots (0 or power of two) */
-  uint32_t n_kids, cap_kids;
-  uint32_t lh; /* lhash of level */
-  rmsg *msg;   /* message stored at exactly this topic, or NULL */
-  uint32_t level_len;
-  char level[];
+  mqtt_kids kids;
+  rmsg *msg; /* message stored at exactly this topic, or NULL */
+  char level[]; /* key.s points here */
 } tnode;
 
 /* Filters deeper than this are listed by a linear scan (bounds the
@@ -66,70 +65,14 @@ static size_t msg_bytes(const mqtt_retain_msg *m) {
 
 /* ---- trie ---- */
 
-static uint32_t lhash(const char *s, size_t len) {
-  uint32_t h = 2166136261u;
-  for (size_t i = 0; i < len; i++) {
-    h ^= (unsigned char)s[i];
-    h *= 16777619u;
-  }
-  return h;
-}
-
-static tnode *tkid_get(const tnode *n, const char *s, size_t len, uint32_t h) {
-  if (!n->n_kids) return NULL;
-  size_t mask = n->cap_kids - 1;
-  for (size_t p = h & mask;; p = (p + 1) & mask) {
-    tnode *k = n->kids[p];
-    if (!k) return NULL;
-    if (k->lh == h && k->level_len == len && memcmp(k->level, s, len) == 0)
-      return k;
-  }
-}
-
-static int tkids_rehash(tnode *n, uint32_t cap) {
-  tnode **tab = NULL;
-  if (cap) {
-    tab = loom_calloc(cap, sizeof *tab);
-    if (!tab) return LOOM_ENOMEM;
-    for (uint32_t i = 0; i < n->cap_kids; i++) {
-      tnode *k = n->kids[i];
-      if (!k) continue;
-      size_t p = k->lh & (cap - 1);
-      while (tab[p]) p = (p + 1) & (cap - 1);
-      tab[p] = k;
-    }
-  }
-  loom_free(n->kids);
-  n->kids = tab;
-  n->cap_kids = cap;
-  return 0;
-}
-
-static void tkid_delete(tnode *n, tnode *k) {
-  size_t mask = n->cap_kids - 1, p = k->lh & mask;
-  while (n->kids[p] != k) p = (p + 1) & mask;
-  n->kids[p] = NULL;
-  for (size_t q = (p + 1) & mask; n->kids[q]; q = (q + 1) & mask) {
-    size_t home = n->kids[q]->lh & mask;
-    bool move = (p <= q) ? (home <= p || home > q) : (home <= p && home > q);
-    if (move) {
-      n->kids[p] = n->kids[q];
-      n->kids[q] = NULL;
-      p = q;
-    }
-  }
-  n->n_kids--;
-  if (n->n_kids == 0) (void)tkids_rehash(n, 0);
-  else if (n->cap_kids > 16 && n->n_kids * 8 < n->cap_kids)
-    (void)tkids_rehash(n, n->cap_kids / 4);
-}
+static tnode *tkid(const tnode *n, uint32_t slot) { return (tnode *)n->kids.slot[slot]; }
 
 /* Frees n and its ancestors while they hold no message and no child. */
 static void tprune(mqtt_retain *r, tnode *n) {
-  while (n != r->root && n->n_kids == 0 && !n->msg) {
+  while (n != r->root && n->kids.n == 0 && !n->msg) {
     tnode *p = n->parent;
-    tkid_delete(p, n);
-    loom_free(n->kids);
+    mqtt_kids_remove(&p->kids, &n->key);
+    mqtt_kids_deinit(&n->kids);
     loom_free(n);
     n = p;
   }
@@ -143,24 +86,18 @@ static tnode *tpath_create(mqtt_retain *r, const char *t, size_t len) {
   for (;;) {
     const char *sl = memchr(t + i, '/', len - i);
     size_t e = sl ? (size_t)(sl - t) : len;
-    uint32_t h = lhash(t + i, e - i);
-    tnode *k = tkid_get(n, t + i, e - i, h);
+    uint32_t h = mqtt_level_hash(t + i, e - i);
+    tnode *k = (tnode *)mqtt_kids_get(&n->kids, t + i, e - i, h);
     if (!k) {
       k = loom_calloc(1, sizeof *k + (e - i));
       if (!k) goto fail;
       memcpy(k->level, t + i, e - i);
-      k->level_len = (uint32_t)(e - i);
-      k->lh = h;
+      k->key = (mqtt_level){h, (uint32_t)(e - i), k->level};
       k->parent = n;
-      if ((n->n_kids + 1) * 2 > n->cap_kids &&
-          tkids_rehash(n, n->cap_kids ? n->cap_kids * 2 : 4)) {
+      if (mqtt_kids_add(&n->kids, &k->key)) {
         loom_free(k);
         goto fail;
       }
-      size_t mask = n->cap_kids - 1, p = h & mask;
-      while (n->kids[p]) p = (p + 1) & mask;
-      n->kids[p] = k;
-      n->n_kids++;
     }
     n = k;
     if (e == len) return n;
@@ -194,7 +131,7 @@ void mqtt_retain_free(mqtt_retain *r) {
     tprune(r, r->msgs[i]->leaf);
     loom_free(r->msgs[i]);
   }
-  loom_free(r->root->kids);
+  mqtt_kids_deinit(&r->root->kids);
   loom_free(r->root);
   loom_free(r->msgs);
   loom_free(r->slots);
@@ -342,13 +279,7 @@ typedef struct tctx {
 } tctx;
 
 static bool dollar_at_root(const tctx *c, const tnode *parent, const tnode *k) {
-  return parent == c->root && k->level_len && k->level[0] == '$';
-}
-
-static uint32_t tslot_of(const tnode *p, const tnode *k) {
-  size_t mask = p->cap_kids - 1, s = k->lh & mask;
-  while (p->kids[s] != k) s = (s + 1) & mask;
-  return (uint32_t)s;
+  return parent == c->root && k->key.len && k->level[0] == '$';
 }
 
 /* Calls cb for start's message and every message below it; iterative. */
@@ -360,11 +291,11 @@ static int visit_subtree(tctx *c, const tnode *start) {
       if (rc) return rc;
     }
     const tnode *nx = NULL;
-    for (uint32_t i = 0; i < cur->cap_kids && !nx; i++) nx = cur->kids[i];
+    for (uint32_t i = 0; i < cur->kids.cap && !nx; i++) nx = tkid(cur, i);
     while (!nx && cur != start) {
       const tnode *p = cur->parent;
-      for (uint32_t s = tslot_of(p, cur) + 1; s < p->cap_kids && !nx; s++)
-        nx = p->kids[s];
+      for (uint32_t s = mqtt_kids_slot_of(&p->kids, &cur->key) + 1; s < p->kids.cap && !nx; s++)
+        nx = tkid(p, s);
       if (!nx) cur = p;
     }
     if (!nx) return 0;
@@ -382,16 +313,16 @@ static int twalk(tctx *c, const tnode *n, size_t pos) {
   int rc = 0;
   if (ll == 1 && lv[0] == '#') {
     if (n != c->root && n->msg && (rc = c->cb(c->ud, &n->msg->m))) return rc;
-    for (uint32_t i = 0; i < n->cap_kids; i++) {
-      const tnode *k = n->kids[i];
+    for (uint32_t i = 0; i < n->kids.cap; i++) {
+      const tnode *k = tkid(n, i);
       if (!k || dollar_at_root(c, n, k)) continue;
       if ((rc = visit_subtree(c, k))) return rc;
     }
     return 0;
   }
   if (ll == 1 && lv[0] == '+') {
-    for (uint32_t i = 0; i < n->cap_kids; i++) {
-      const tnode *k = n->kids[i];
+    for (uint32_t i = 0; i < n->kids.cap; i++) {
+      const tnode *k = tkid(n, i);
       if (!k || dollar_at_root(c, n, k)) continue;
       if (last) rc = k->msg ? c->cb(c->ud, &k->msg->m) : 0;
       else rc = twalk(c, k, e + 1);
@@ -399,7 +330,7 @@ static int twalk(tctx *c, const tnode *n, size_t pos) {
     }
     return 0;
   }
-  const tnode *k = tkid_get(n, lv, ll, lhash(lv, ll));
+  const tnode *k = (const tnode *)mqtt_kids_get(&n->kids, lv, ll, mqtt_level_hash(lv, ll));
   if (!k) return 0;
   if (last) return k->msg ? c->cb(c->ud, &k->msg->m) : 0;
   return twalk(c, k, e + 1);

@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Subscription tree: see subtree.h. Each node holds its level bytes inline,
- * its literal children in an open-addressing hash table (FNV-1a of the
- * level, linear probing, backward-shift deletion), the '+' and '#' children
- * apart, its normal subscriptions (array) and shared groups. A
- * per-subscriber index (chained hash on the pointer) lists where each
- * subscriber is, with its slot in the node's array, so add, remove and
+ * its literal children in a kids.h table, the '+' and '#' children apart,
+ * its normal subscriptions (array) and shared groups. A per-subscriber
+ * index (chained hash on the pointer) lists where each subscriber is, with its slot in the node's array, so add, remove and
  * remove_all cost O(that subscriber's subscriptions), not O(node size).
  * Empty nodes are freed bottom-up as soon as they become empty.
  */
@@ -15,6 +13,7 @@
 
 #include "core/err.h"
 #include "core/mem.h"
+#include "mqtt/kids.h"
 #include "mqtt/topic.h"
 
 typedef struct entry {
@@ -31,17 +30,15 @@ typedef struct group {
 } group;
 
 typedef struct node {
+  mqtt_level key; /* first: the children table holds &node->key */
   struct node *parent;
-  struct node **kids; /* hash table of literal levels, cap_kids slots */
-  uint32_t n_kids, cap_kids; /* cap_kids: 0 or a power of two */
-  uint32_t lh;               /* lhash of level */
+  mqtt_kids kids; /* literal levels */
   struct node *plus, *hash;
   entry *subs;
   uint32_t n_subs, cap_subs;
   group *groups;
   uint32_t n_groups, cap_groups;
-  uint32_t level_len;
-  char level[]; /* not NUL-terminated */
+  char level[]; /* key.s points here; not NUL-terminated */
 } node;
 
 typedef struct ref {
@@ -58,7 +55,7 @@ typedef struct subrec {
 } subrec;
 
 struct mqtt_subtree {
-  node *root; /* level_len 0; never pruned */
+  node *root; /* empty level; never pruned */
   size_t n_nodes, n_subscriptions, max_subs;
   subrec **buckets;
   size_t n_buckets, n_recs;
@@ -102,83 +99,17 @@ static size_t ptr_hash(const void *p, size_t nb) {
   return (size_t)(x >> 32) & (nb - 1);
 }
 
-static uint32_t lhash(const char *s, size_t len) {
-  uint32_t h = 2166136261u;
-  for (size_t i = 0; i < len; i++) {
-    h ^= (unsigned char)s[i];
-    h *= 16777619u;
-  }
-  return h;
-}
-
 static node *kid_get(const node *n, const char *s, size_t len, uint32_t h) {
-  if (!n->n_kids) return NULL;
-  size_t mask = n->cap_kids - 1;
-  for (size_t p = h & mask;; p = (p + 1) & mask) {
-    node *k = n->kids[p];
-    if (!k) return NULL;
-    if (k->lh == h && k->level_len == len && memcmp(k->level, s, len) == 0)
-      return k;
-  }
-}
-
-static int kids_rehash(node *n, uint32_t cap) {
-  node **tab = NULL;
-  if (cap) {
-    tab = loom_calloc(cap, sizeof *tab);
-    if (!tab) return LOOM_ENOMEM;
-    for (uint32_t i = 0; i < n->cap_kids; i++) {
-      node *k = n->kids[i];
-      if (!k) continue;
-      size_t p = k->lh & (cap - 1);
-      while (tab[p]) p = (p + 1) & (cap - 1);
-      tab[p] = k;
-    }
-  }
-  loom_free(n->kids);
-  n->kids = tab;
-  n->cap_kids = cap;
-  return 0;
-}
-
-static int kid_insert(node *n, node *k) {
-  if ((n->n_kids + 1) * 2 > n->cap_kids &&
-      kids_rehash(n, n->cap_kids ? n->cap_kids * 2 : 4))
-    return LOOM_ENOMEM;
-  size_t mask = n->cap_kids - 1, p = k->lh & mask;
-  while (n->kids[p]) p = (p + 1) & mask;
-  n->kids[p] = k;
-  n->n_kids++;
-  return 0;
-}
-
-static void kid_delete(node *n, node *k) {
-  size_t mask = n->cap_kids - 1, p = k->lh & mask;
-  while (n->kids[p] != k) p = (p + 1) & mask;
-  n->kids[p] = NULL;
-  for (size_t q = (p + 1) & mask; n->kids[q]; q = (q + 1) & mask) {
-    size_t home = n->kids[q]->lh & mask;
-    bool move = (p <= q) ? (home <= p || home > q) : (home <= p && home > q);
-    if (move) {
-      n->kids[p] = n->kids[q];
-      n->kids[q] = NULL;
-      p = q;
-    }
-  }
-  n->n_kids--;
-  /* shrink a mostly empty table (failure just keeps the big one) */
-  if (n->n_kids == 0) (void)kids_rehash(n, 0);
-  else if (n->cap_kids > 16 && n->n_kids * 8 < n->cap_kids)
-    (void)kids_rehash(n, n->cap_kids / 4);
+  return (node *)mqtt_kids_get(&n->kids, s, len, h);
 }
 
 static bool node_empty(const node *n) {
-  return n->n_kids == 0 && !n->plus && !n->hash && n->n_subs == 0 &&
+  return n->kids.n == 0 && !n->plus && !n->hash && n->n_subs == 0 &&
          n->n_groups == 0;
 }
 
 static void node_free(node *n) {
-  loom_free(n->kids);
+  mqtt_kids_deinit(&n->kids);
   loom_free(n->subs);
   for (uint32_t i = 0; i < n->n_groups; i++) {
     loom_free(n->groups[i].name);
@@ -197,7 +128,7 @@ static void prune(mqtt_subtree *t, node *n) {
     } else if (p->hash == n) {
       p->hash = NULL;
     } else {
-      kid_delete(p, n);
+      mqtt_kids_remove(&p->kids, &n->key);
     }
     node_free(n);
     t->n_nodes--;
@@ -208,7 +139,7 @@ static void prune(mqtt_subtree *t, node *n) {
 static node *child_get(mqtt_subtree *t, node *p, const char *s, size_t len,
                        bool create) {
   node **slot = NULL;
-  uint32_t h = lhash(s, len);
+  uint32_t h = mqtt_level_hash(s, len);
   if (len == 1 && s[0] == '+') {
     slot = &p->plus;
   } else if (len == 1 && s[0] == '#') {
@@ -222,13 +153,12 @@ static node *child_get(mqtt_subtree *t, node *p, const char *s, size_t len,
   node *k = loom_calloc(1, sizeof *k + len);
   if (!k) return NULL;
   memcpy(k->level, s, len);
-  k->level_len = (uint32_t)len;
-  k->lh = h;
+  k->key = (mqtt_level){h, (uint32_t)len, k->level};
   k->parent = p;
   if (slot) {
     *slot = k;
   } else {
-    if (kid_insert(p, k)) {
+    if (mqtt_kids_add(&p->kids, &k->key)) {
       loom_free(k);
       return NULL;
     }
@@ -375,8 +305,8 @@ int mqtt_subtree_new(size_t max_subs, mqtt_subtree **out) {
 }
 
 static void free_rec(node *n) {
-  for (uint32_t i = 0; i < n->cap_kids; i++)
-    if (n->kids[i]) free_rec(n->kids[i]);
+  for (uint32_t i = 0; i < n->kids.cap; i++)
+    if (n->kids.slot[i]) free_rec((node *)n->kids.slot[i]);
   if (n->plus) free_rec(n->plus);
   if (n->hash) free_rec(n->hash);
   node_free(n);
@@ -655,8 +585,8 @@ static void walk(mctx *c, node *n, size_t pos, bool done) {
   const char *sl = memchr(c->s + pos, '/', c->len - pos);
   size_t e = sl ? (size_t)(sl - c->s) : c->len;
   bool last = e == c->len;
-  if (n->n_kids) {
-    node *k = kid_get(n, c->s + pos, e - pos, lhash(c->s + pos, e - pos));
+  if (n->kids.n) {
+    node *k = kid_get(n, c->s + pos, e - pos, mqtt_level_hash(c->s + pos, e - pos));
     if (k) walk(c, k, e + 1, last);
   }
   if (n->plus && !(root && c->dollar)) walk(c, n->plus, e + 1, last);
