@@ -7,9 +7,10 @@ set -eu
 what=${1:-test}
 
 build_pkgs="build-essential pkg-config libuv1-dev libhttp-parser-dev libssl-dev libzstd-dev
-  libjansson-dev zlib1g-dev libsodium-dev libsqlite3-dev libxxhash-dev libwslay-dev"
+  libjansson-dev zlib1g-dev libsodium-dev libsqlite3-dev libxxhash-dev libwslay-dev
+  libprotobuf-c-dev protobuf-c-compiler"
 test_pkgs="libcmocka-dev jq python3 python3-pytest python3-requests python3-websocket influxdb-client clang
-  libclang-rt-14-dev"
+  libclang-rt-14-dev mosquitto mosquitto-clients python3-paho-mqtt libpaho-mqtt-dev nodejs"
 bench_pkgs="influxdb victoria-metrics"
 
 case "$what" in
@@ -19,6 +20,8 @@ case "$what" in
   *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
 esac
 
+# npm: part of some nodejs builds (NodeSource), a separate package in Debian's
+[ "$what" != build ] && ! command -v npm >/dev/null 2>&1 && want="$want npm"
 missing=""
 for p in $want; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
