@@ -4,6 +4,7 @@
  */
 #include "ingest/tbjson.h"
 
+#include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -260,6 +261,7 @@ static int append_kv(loom_buf *out, const tbjson_kv *kv) {
     return LOOM_ENOMEM;
   switch (kv->type) {
   case TS_FLOAT: return append_float(out, kv->v.f);
+  case TS_INT: return loom_buf_printf(out, "%" PRId64 "i", kv->v.i) ? LOOM_ENOMEM : 0;
   case TS_BOOL: return loom_buf_append_str(out, kv->v.b ? "true" : "false") ? LOOM_ENOMEM : 0;
   case TS_STRING:
     if (loom_buf_append_u8(out, '"') || append_escaped(out, kv->v.s.p, kv->v.s.len, "\"\\") ||

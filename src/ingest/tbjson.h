@@ -58,7 +58,8 @@
 typedef struct tbjson_kv {
   const char *key;
   uint32_t key_len; /* bytes */
-  ts_type type;     /* TS_FLOAT, TS_BOOL or TS_STRING */
+  ts_type type;     /* decode gives TS_FLOAT, TS_BOOL or TS_STRING; format also
+                       takes TS_INT (other producers: Sparkplug, UNS rules) */
   ts_value v;
 } tbjson_kv;
 

@@ -227,6 +227,22 @@ static void test_format_shortest_float(void **state) {
   tbjson_batch_deinit(&b);
 }
 
+static void test_format_integer_values(void **state) {
+  (void)state;
+  tbjson_batch b;
+  char err[TBJSON_ERR_MAX];
+  assert_int_equal(decode(&b, "{\"ts\":1,\"values\":{\"a\":1}}", err), 0);
+  b.kvs[0].type = TS_INT; /* as a Sparkplug Int64 metric gives it */
+  b.kvs[0].v.i = -9223372036854775807 - 1;
+  loom_buf lp;
+  loom_buf_init(&lp);
+  assert_int_equal(tbjson_format_lp(&b, "m", "device", "d", &lp), 0);
+  assert_int_equal(loom_buf_cstr(&lp), 0);
+  assert_string_equal((const char *)lp.data, "m,device=d a=-9223372036854775808i 1000000\n");
+  loom_buf_deinit(&lp);
+  tbjson_batch_deinit(&b);
+}
+
 static void test_format_refuses_bad_names(void **state) {
   (void)state;
   tbjson_batch b;
@@ -318,6 +334,7 @@ int main(void) {
       cmocka_unit_test(test_bad_keys),
       cmocka_unit_test(test_format_round_trips_through_lp),
       cmocka_unit_test(test_format_shortest_float),
+      cmocka_unit_test(test_format_integer_values),
       cmocka_unit_test(test_format_refuses_bad_names),
       cmocka_unit_test(test_backslash_key_refused),
       cmocka_unit_test(test_duplicate_key_last_wins),
