@@ -51,6 +51,8 @@ typedef struct loom_api {
   struct api_device_hub *devices; /* device API: RPC long polls, activity (device_api.c) */
   live_hub *live;         /* live updates and live sessions (WebSocket); NULL: /api/v1/ws answers 503 */
   api_links *links;       /* device-tag linking of line-protocol writes (write.c) */
+  struct mqtt_broker *mqtt;     /* the MQTT broker (NULL: off; /mqtt answers 503) */
+  struct api_mqtt *mqtt_platform; /* the broker's platform hooks (mqtt_platform.c) */
   int64_t started_ns;
   /* query statistics (written by workers) */
   atomic_uint_fast64_t queries, query_errors, query_ns_total;
