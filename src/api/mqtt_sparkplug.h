@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Sparkplug B 3.0 host application "loom" inside the broker: the platform
+ * (mqtt_platform.c) hands every PUBLISH under `spBv1.0/` to api_spb_on_publish.
+ * Births define devices and aliases, DATA becomes telemetry (api_mqtt_store),
+ * deaths mark devices offline, gaps and DATA before a birth ask the edge node
+ * for a rebirth (NCMD), births are retained under `$sparkplug/certificates/`
+ * (Sparkplug-aware broker), and STATE announces the host. Registry commands
+ * to a Sparkplug device become NCMD/DCMD (api_spb_command).
+ *
+ * Device names (valid registry device names, no '/'):
+ *   edge node        <group>:<node>
+ *   device of a node <group>:<node>:<device>
+ * profile "sparkplug". Metric names (which contain '/') are the telemetry keys.
+ */
+#ifndef LOOM_API_MQTT_SPARKPLUG_H
+#define LOOM_API_MQTT_SPARKPLUG_H
+
+#include <stddef.h>
+
+#include "mqtt/broker.h"
+
+struct api_mqtt;
+typedef struct api_mqtt_client api_mqtt_client; /* mqtt_platform.h */
+
+typedef struct api_spb api_spb;
+
+/* The Sparkplug host id (STATE topic `spBv1.0/STATE/loom`). */
+#define API_SPB_HOST_ID "loom"
+
+/* Create the Sparkplug host on top of the platform p (borrowed; must outlive
+ * the result) and publish its STATE birth: retained
+ * `spBv1.0/STATE/loom` {"online":true,"timestamp":<ms>} (global topic, no
+ * tenant mount). Call once the broker runs. 0, LOOM_EINVAL (p NULL),
+ * LOOM_ENOMEM. Any thread. */
+int api_spb_new(struct api_mqtt *p, api_spb **out);
+
+/* Publish the STATE death (retained {"online":false,"timestamp":<ms>}) and
+ * free. Call before the broker stops. NULL ok. */
+void api_spb_free(api_spb *s);
+
+/* A PUBLISH from client c whose topic (without the tenant mount) starts with
+ * `spBv1.0/`. Returns the broker's MQTT_HOOK_* flags (ROUTE always: Sparkplug
+ * messages are delivered to other subscribers too; PENDING when the payload
+ * is being stored and done will be called once from any thread), or a
+ * negative MQTT reason (-0x99 payload format invalid: not a Sparkplug
+ * payload; -0x87 not authorized: the client may not publish there).
+ * Malformed topics (not `spBv1.0/<group>/<type>/<node>[/<device>]`) and
+ * message types a host ignores (NCMD/DCMD from other hosts) are routed
+ * untouched. Broker thread only. */
+int api_spb_on_publish(api_spb *s, const api_mqtt_client *c, const mqtt_pub_view *m,
+                       mqtt_ack_done_fn done, void *arg);
+
+/* A registry command (RPC) for a Sparkplug device: device_name is
+ * "<group>:<node>" (NCMD) or "<group>:<node>:<device>" (DCMD) in the tenant
+ * whose topic mount is mount ("" = none); method is a metric name from the
+ * last birth; params_json its new value as JSON (number, true/false, string).
+ * The command is encoded with the metric's birth datatype and published
+ * (QoS 0) to `<mount>spBv1.0/<group>/NCMD/<node>[/<device>]`.
+ * 0; LOOM_ENOTFOUND (no birth seen for that node/device, or no such metric);
+ * LOOM_EINVAL (value does not fit the datatype; err says why);
+ * LOOM_EUNSUP (datatype not writable: DataSet, Template, arrays, File);
+ * LOOM_ENOMEM. err may be NULL. Any thread. */
+int api_spb_command(api_spb *s, const char *mount, const char *device_name, const char *method,
+                    const char *params_json, char *err, size_t errlen);
+
+#endif
