@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * The MQTT broker's platform hooks (mqtt/broker.h mqtt_hooks): who a
+ * connection is (device access token, MQTT basic credentials, user API
+ * token), tenant namespaces (every tenant principal's topics live under
+ * "$tenant/<tenant_id>/"), authorization by principal kind and role, the
+ * ThingsBoard device API over MQTT (v1/devices/me/..., v1/gateway/...),
+ * telemetry stored through the one ingest path before a QoS 1/2
+ * acknowledgement (batched: one ingest per broker loop iteration and
+ * database), device online state following the connection, and kicking a
+ * client whose credential is revoked, changed or whose device is deleted.
+ *
+ * Topic mapping (client topic -> broker topic), for a tenant principal with
+ * mount M = "$tenant/<tenant_id>/":
+ *   v1/devices/me/X     -> M "v1/devices/<device_id>/X"   (devices only)
+ *   v1/gateway/X        -> M "v1/gateway/<device_id>/X"   (devices only)
+ *   spBv1.0/STATE/...   -> unchanged (global; read-only for devices)
+ *   $SYS/...            -> unchanged (platform admins only)
+ *   anything else T     -> M T
+ * Platform admins (no tenant) have no mount: they see broker topics as they
+ * are and may subscribe "$tenant/+/..." to watch every tenant.
+ * map_out reverses the mapping, so each device only ever sees its own
+ * "me" topics.
+ */
+#ifndef LOOM_API_MQTT_PLATFORM_H
+#define LOOM_API_MQTT_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "api/api.h"
+#include "ingest/tbjson.h"
+#include "meta/meta.h"
+#include "mqtt/broker.h"
+#include "sec/policy.h"
+
+typedef struct api_mqtt api_mqtt;
+
+enum { API_MQTT_DEVICE = 1, API_MQTT_USER = 2 };
+
+#define API_MQTT_MOUNT_PREFIX "$tenant/"
+#define API_MQTT_MOUNT_MAX (sizeof API_MQTT_MOUNT_PREFIX + META_ID_LEN + 1)
+
+/* Who a connection is: the broker's `principal` (allocated by authenticate,
+ * freed by principal_free; read-only once the connection is accepted, so
+ * any thread may read it while the connection lives). */
+typedef struct api_mqtt_client {
+  int kind;                              /* API_MQTT_DEVICE or API_MQTT_USER */
+  bool gateway;                          /* a device registered as a gateway */
+  char tenant_id[META_ID_LEN + 1];       /* "" for a platform admin user */
+  char device_id[META_ID_LEN + 1];       /* devices: the device; users: "" */
+  char device_name[256];
+  char profile_id[META_ID_LEN + 1];      /* devices: its profile */
+  char measurement[256];                 /* devices: its profile's name (telemetry measurement) */
+  char db_name[65];                      /* the tenant's engine database ("" for platform users) */
+  char mount[API_MQTT_MOUNT_MAX];        /* broker topic prefix of the tenant namespace, "" = none */
+  size_t mount_len;                      /* strlen(mount) */
+  sec_principal who;                     /* the policy principal (role and scope for users) */
+  char key[META_ID_LEN + 8];             /* revocation key: "t:<token id>" or "d:<device id>" */
+  char user_id[META_ID_LEN + 1];         /* users: the user */
+} api_mqtt_client;
+
+/* Create the platform hooks over api (api->meta, api->pool, api->engine,
+ * api->live used when set). Sets api->mqtt_platform. 0 or LOOM_ENOMEM.
+ * Main thread, before the broker starts. */
+int api_mqtt_new(loom_api *api, api_mqtt **out);
+/* Free (after mqtt_broker_stop: no hook may run any more; completes every
+ * batch still waiting for the engine first). NULL ok. Clears
+ * api->mqtt_platform. Main thread. */
+void api_mqtt_free(api_mqtt *p);
+/* The hooks to pass in mqtt_broker_cfg.hooks (static storage inside p). */
+const mqtt_hooks *api_mqtt_hooks(api_mqtt *p);
+/* Give the platform the running broker (for server publishes: RPC requests,
+ * attribute updates and responses; and kicks). Call after
+ * mqtt_broker_start, before clients can connect. Main thread. */
+void api_mqtt_attach(api_mqtt *p, mqtt_broker *b);
+
+/* Store values (groups of key/values; TS_INT allowed) as telemetry of the
+ * device named device_name in c's tenant, creating the device (with profile
+ * `profile`, created too if missing; NULL = "default") when it does not
+ * exist; the measurement is the device's profile name, the tag device=<name>
+ * (as the HTTP device API stores it). values is read during the call only.
+ * done(arg, 0, NULL) once the points are durable, or (arg, reason,
+ * reason_string) with an MQTT reason code (0x80 storage failed, 0x87 not
+ * authorized, 0x97 quota/overload, 0x99 bad names). A batch with no groups
+ * completes at once (done called inline). Broker thread (the fast path
+ * joins the loop iteration's batch, flushed by the tick hook); a device not
+ * yet known is looked up / created on the worker pool. Returns 0, or
+ * LOOM_EINVAL (c is no tenant principal, empty name), LOOM_ENOMEM,
+ * LOOM_ECLOSED (stopping): then done is not called. */
+int api_mqtt_store(api_mqtt *p, const api_mqtt_client *c, const char *device_name,
+                   const char *profile, const tbjson_batch *values, mqtt_ack_done_fn done,
+                   void *arg);
+
+/* Tell connected MQTT devices about a registry change (device_api.c,
+ * rest_rpc.c and the registry's change watch call these; any thread, cheap,
+ * no-ops when p is NULL):
+ * a command was queued for device_id: deliver it if the device is connected
+ * and subscribed to v1/devices/me/rpc/request/+. */
+void api_mqtt_rpc_notify(api_mqtt *p, const char *device_id);
+
+/* ---- pure helpers (exposed for unit tests) ---- */
+
+/* Map client topic t (n bytes) of client c into out (appended), as the
+ * table above; is_filter for SUBSCRIBE filters. Returns 0 (out may be left
+ * empty = unchanged) or an MQTT reason >= 0x80 (0x87 not authorized). Also
+ * applies the authorization rules for the direction (is_filter =
+ * subscribe, else publish). */
+int api_mqtt_map_in(const api_mqtt_client *c, bool is_filter, const char *t, size_t n,
+                    loom_buf *out);
+/* Reverse: broker topic t -> what c sees (*out points into t, or into
+ * scratch, cap bytes, when the topic must be rewritten: "v1/devices/me/..."
+ * for the device's own id). 0, or -1 when c must not receive it. */
+int api_mqtt_map_out(const api_mqtt_client *c, const char *t, size_t n, char *scratch,
+                     size_t cap, const char **out, size_t *out_n);
+
+#endif
