@@ -14,6 +14,7 @@
 #include "core/err.h"
 #include "core/mem.h"
 #include "meta/meta_int.h"
+#include "meta/watch.h"
 
 #define MAX_BINDS 64
 #define MAX_FILTERS 16
@@ -572,6 +573,11 @@ readback:
   if (out) r = meta_get_locked(m, kind, scope, id, out, err, errlen);
 done:
   meta_unlock(m);
+  if (r == 0 && kind == META_DEVICE) {
+    meta_change ch = {.kind = META_CHANGE_DEVICE_UPDATED, .tenant_id = row_tenant, .device_id = id};
+    ch.credentials = (secrets && json_object_size(secrets)) || json_object_get(in, "mqtt_username");
+    meta_watch_emit(m, &ch);
+  }
   sqlite3_finalize(st);
   loom_buf_deinit(&sql);
   binds_free(&b);
@@ -585,8 +591,9 @@ int meta_delete(meta_store *m, meta_kind kind, const char *scope, const char *id
   if (e->tenancy == TEN_SELF && scope)
     return meta_seterr(err, errlen, LOOM_EPERM, "tenants are deleted platform-wide");
   sqlite3_stmt *st = NULL;
+  char row_tenant[META_ID_LEN + 1] = "";
   meta_lock(m);
-  int r = meta_exists(m, kind, scope, id, NULL, err, errlen);
+  int r = meta_exists(m, kind, scope, id, row_tenant, err, errlen);
   if (r < 0) goto done;
   for (size_t i = 0; i < e->n_refuse; i++) {
     const meta_dep *d = &e->refuse[i];
@@ -618,6 +625,10 @@ int meta_delete(meta_store *m, meta_kind kind, const char *scope, const char *id
 done:
   meta_unlock(m);
   sqlite3_finalize(st);
+  if (r == 0 && kind == META_DEVICE) {
+    meta_change ch = {.kind = META_CHANGE_DEVICE_DELETED, .tenant_id = row_tenant, .device_id = id};
+    meta_watch_emit(m, &ch);
+  }
   return r;
 }
 

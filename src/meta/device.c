@@ -10,6 +10,7 @@
 #include "core/err.h"
 #include "core/mem.h"
 #include "meta/meta_int.h"
+#include "meta/watch.h"
 
 #define DEV_SELECT                                                                       \
   "SELECT d.id, d.tenant_id, t.db_name, d.profile_id, d.name, d.mqtt_password_hash "     \
@@ -217,6 +218,11 @@ rollback:
 done:
   meta_unlock(m);
   sqlite3_finalize(st);
+  if (r == 0) {
+    meta_change ch = {.kind = META_CHANGE_ATTRS_SET, .tenant_id = tenant, .device_id = device_id,
+                      .attr_scope = attr_scope, .kv = kv};
+    meta_watch_emit(m, &ch);
+  }
   return r;
 }
 
@@ -320,8 +326,9 @@ int meta_attr_delete(meta_store *m, const char *scope, const char *device_id, un
   if (n_keys > MAX_KEYS) return meta_seterr(err, errlen, LOOM_EINVAL, "at most %d keys", MAX_KEYS);
   sqlite3_stmt *st = NULL;
   size_t total = 0;
+  char tenant[META_ID_LEN + 1] = "";
   meta_lock(m);
-  int r = meta_exists(m, META_DEVICE, scope, device_id, NULL, err, errlen);
+  int r = meta_exists(m, META_DEVICE, scope, device_id, tenant, err, errlen);
   if (r < 0) goto done;
   if ((r = meta_tx_begin(m, err, errlen)) < 0) goto done;
   r = meta_prepare(m, "DELETE FROM attributes WHERE device_id=? AND scope=? AND key=?", &st, err,
@@ -343,5 +350,10 @@ int meta_attr_delete(meta_store *m, const char *scope, const char *device_id, un
 done:
   meta_unlock(m);
   if (r == 0 && n_deleted) *n_deleted = total;
+  if (r == 0 && total) {
+    meta_change ch = {.kind = META_CHANGE_ATTRS_DELETED, .tenant_id = tenant, .device_id = device_id,
+                      .attr_scope = attr_scope, .keys = keys, .n_keys = n_keys};
+    meta_watch_emit(m, &ch);
+  }
   return r;
 }

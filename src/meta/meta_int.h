@@ -18,6 +18,8 @@ enum { ST_ACT_STATE, ST_ACT_TIME, ST_TOK_TOUCH, ST_COUNT };
 /* Cached statements of the reader connection (credential look-ups). */
 enum { RST_DEV_BY_TOKEN, RST_DEV_BY_MQTT, RST_DEV_BY_NAME, RST_TOK_BY_HASH, RST_COUNT };
 
+struct meta_change; /* watch.h */
+
 /* Two connections: `db` for everything, under `mu`; `rdb`, read-only, for
  * the credential look-ups of the ingest and API hot paths, under `rmu`. In
  * WAL mode a reader never waits for the writer, so a look-up is not stuck
@@ -31,6 +33,9 @@ struct meta_store {
   pthread_mutex_t rmu; /* held for the whole of every look-up on rdb */
   sqlite3_stmt *rst[RST_COUNT];
   int version; /* schema version after migration */
+  /* the change watcher (watch.h), set at start and stop only */
+  void (*watch_fn)(void *ud, const struct meta_change *c);
+  void *watch_ud;
 };
 
 /* ---- declarative entity table (entity.c) ------------------------------ */
