@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: Apache-2.0
+// A small MQTT client CLI on MQTT.js (npm `mqtt`, tests/interop/node_modules),
+// MQTT 3.1.1 or 5.0, for tests/integration/test_mqtt_interop.py. Same
+// arguments and JSON-lines output as paho_c_client.c and paho_py_client.py:
+// connect, subscribe (--sub), print "ready", publish (--pub), receive --count
+// messages within --timeout ms, then DISCONNECT (or --hang until killed, for
+// will tests). Run: node tests/interop/mqttjs_client.js --port P --level 4 ...
+'use strict';
+
+const mqtt = require('mqtt');
+
+function usage() {
+  process.stderr.write(
+    'usage: mqttjs_client.js --port P --level 4|5 [--host H] [--id ID] [--user U]\n' +
+      '  [--pass P] [--clean 0|1] [--expiry S] [--will TOPIC:QOS:RETAIN:PAYLOAD]\n' +
+      '  [--sub FILTER:QOS]... [--pub TOPIC:QOS:RETAIN:PAYLOAD]... [--count N]\n' +
+      '  [--timeout MS] [--hang]\n');
+  process.exit(2);
+}
+
+function emit(obj) {
+  process.stdout.write(JSON.stringify(obj) + '\n');
+}
+
+// "TOPIC:QOS:RETAIN:PAYLOAD"; the payload may contain ':'.
+function parsePub(s) {
+  const p = s.split(':');
+  if (p.length < 4) usage();
+  return { topic: p[0], qos: Number(p[1]), retain: p[2] === '1', payload: p.slice(3).join(':') };
+}
+
+// "FILTER:QOS", split at the last ':'.
+function parseSub(s) {
+  const i = s.lastIndexOf(':');
+  if (i < 0) usage();
+  return { filter: s.slice(0, i), qos: Number(s.slice(i + 1)) };
+}
+
+function parseArgs(argv) {
+  const o = {
+    host: '127.0.0.1', port: 0, level: 4, id: null, user: null, pass: null, clean: true,
+    expiry: -1, count: 0, timeout: 5000, hang: false, will: null, subs: [], pubs: [],
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--hang') { o.hang = true; continue; }
+    const v = argv[++i];
+    if (v === undefined) usage();
+    switch (a) {
+      case '--host': o.host = v; break;
+      case '--port': o.port = Number(v); break;
+      case '--level': o.level = Number(v); break;
+      case '--id': o.id = v; break;
+      case '--user': o.user = v; break;
+      case '--pass': o.pass = v; break;
+      case '--clean': o.clean = v === '1'; break;
+      case '--expiry': o.expiry = Number(v); break;
+      case '--count': o.count = Number(v); break;
+      case '--timeout': o.timeout = Number(v); break;
+      case '--will': o.will = parsePub(v); break;
+      case '--sub': o.subs.push(parseSub(v)); break;
+      case '--pub': o.pubs.push(parsePub(v)); break;
+      default: usage();
+    }
+  }
+  if (!o.port || (o.level !== 4 && o.level !== 5)) usage();
+  return o;
+}
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  const copts = {
+    protocolVersion: o.level,
+    clientId: o.id || 'mqttjs-' + process.pid,
+    clean: o.clean,
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+    keepalive: 30,
+  };
+  if (o.user !== null) copts.username = o.user;
+  if (o.pass !== null) copts.password = o.pass;
+  if (o.level === 5 && o.expiry >= 0) copts.properties = { sessionExpiryInterval: o.expiry };
+  if (o.will) {
+    copts.will = { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: o.will.qos,
+                   retain: o.will.retain };
+  }
+
+  const received = [];
+  let wake = null;
+  const client = mqtt.connect(`mqtt://${o.host}:${o.port}`, copts);
+  // Register before the CONNACK: a resumed session's queue may arrive at once.
+  client.on('message', (topic, payload, packet) => {
+    const m = { ev: 'msg', topic, payload: payload.toString('latin1'), qos: packet.qos,
+                retain: !!packet.retain, dup: !!packet.dup };
+    received.push(m);
+    emit(m);
+    if (wake) wake();
+  });
+  const connack = await new Promise((resolve, reject) => {
+    client.once('connect', resolve);
+    client.once('error', reject);
+    client.once('close', () => reject(new Error('closed before CONNACK')));
+  });
+  client.removeAllListeners('error');
+  client.removeAllListeners('close');
+  client.on('error', (e) => emit({ ev: 'error', what: 'client', rc: String(e.message || e) }));
+  emit({ ev: 'connack', rc: connack.returnCode !== undefined ? connack.returnCode :
+         connack.reasonCode || 0, session_present: !!connack.sessionPresent });
+
+  for (const s of o.subs) {
+    const granted = await client.subscribeAsync(s.filter, { qos: s.qos });
+    emit({ ev: 'suback', filter: s.filter, granted: granted.length ? granted[0].qos : -1 });
+  }
+  emit({ ev: 'ready' });
+  for (const p of o.pubs) {
+    await client.publishAsync(p.topic, p.payload, { qos: p.qos, retain: p.retain });
+    emit({ ev: 'pubdone', topic: p.topic, qos: p.qos });
+  }
+
+  const deadline = Date.now() + o.timeout;
+  while (received.length < o.count && Date.now() < deadline) {
+    await new Promise((resolve) => {
+      const t = setTimeout(resolve, deadline - Date.now());
+      wake = () => { clearTimeout(t); resolve(); };
+    });
+    wake = null;
+  }
+  if (received.length < o.count) {
+    emit({ ev: 'error', what: 'timeout', rc: received.length });
+    client.end(true);
+    process.exit(1);
+  }
+  if (o.hang) {
+    setInterval(() => {}, 1 << 30); // wait to be killed: the broker sends our will
+    return;
+  }
+  await client.endAsync();
+  emit({ ev: 'done' });
+  process.exit(0);
+}
+
+main().catch((e) => {
+  emit({ ev: 'error', what: 'fatal', rc: String(e && e.message ? e.message : e) });
+  process.exit(1);
+});
