@@ -52,7 +52,7 @@ struct mqtt_session {
   uint16_t recv_max_out, alias_max_out;
   uint32_t max_packet_out; /* client's Maximum Packet Size, 0 = none */
   uint32_t session_expiry_s;
-  uint64_t disconnected_at_ms;
+  uint64_t expires_at_ms;  /* while disconnected; UINT64_MAX = never */
   uint16_t next_pid;
   qnode *qhead, *qtail;
   uint32_t n_queued;
@@ -192,13 +192,18 @@ void mqtt_session_disconnect(mqtt_session *s, uint32_t session_expiry_s, uint64_
   if (!s) return;
   s->connected = false;
   s->session_expiry_s = session_expiry_s;
-  s->disconnected_at_ms = now_ms;
+  if (session_expiry_s == 0xFFFFFFFFu) {
+    s->expires_at_ms = UINT64_MAX;
+  } else {
+    uint64_t d = (uint64_t)session_expiry_s * 1000u;
+    s->expires_at_ms = now_ms > UINT64_MAX - 1 - d ? UINT64_MAX - 1 : now_ms + d;
+  }
   aliases_reset(s);
 }
 
 uint64_t mqtt_session_expires_at(const mqtt_session *s) {
-  if (!s || s->connected || s->session_expiry_s == 0xFFFFFFFFu) return UINT64_MAX;
-  return s->disconnected_at_ms + (uint64_t)s->session_expiry_s * 1000u;
+  if (!s || s->connected) return UINT64_MAX;
+  return s->expires_at_ms;
 }
 
 bool mqtt_session_expired(const mqtt_session *s, uint64_t now_ms) {
@@ -668,4 +673,251 @@ uint32_t mqtt_session_inflight_out(const mqtt_session *s) { return s ? s->n_fl :
 uint32_t mqtt_session_inflight_in(const mqtt_session *s) { return s ? s->n_in : 0; }
 const mqtt_session_stats *mqtt_session_stats_get(const mqtt_session *s) {
   return s ? &s->stats : NULL;
+}
+
+/* ---- persistence (format: mqtt/persist.h, "Session blob") ---- */
+
+enum { BLOB_VERSION = 1 };
+#define SUB_ID_MAX 268435455u
+
+static uint64_t ms_left(uint64_t at_ms, uint64_t now_ms) {
+  return at_ms > now_ms ? at_ms - now_ms : 0;
+}
+
+/* now_ms + left_ms - elapsed_ms, or now_ms when nothing is left (so
+ * "expired" reads true), kept below UINT64_MAX (which means "never"). */
+static uint64_t deadline_after(uint64_t now_ms, uint64_t left_ms, uint64_t elapsed_ms) {
+  if (left_ms <= elapsed_ms) return now_ms;
+  uint64_t d = left_ms - elapsed_ms;
+  return now_ms > UINT64_MAX - 1 - d ? UINT64_MAX - 1 : now_ms + d;
+}
+
+static int msg_save(loom_buf *b, const mqtt_msg *m, uint64_t now_ms) {
+  int rc;
+  uint8_t flags = (uint8_t)((m->retain ? 1u : 0u) | (m->has_expiry ? 2u : 0u));
+  if ((rc = loom_buf_append_u8(b, m->qos)) || (rc = loom_buf_append_u8(b, flags))) return rc;
+  if (m->has_expiry && (rc = loom_buf_append_u64(b, ms_left(m->expiry_at_ms, now_ms))))
+    return rc;
+  if ((rc = loom_buf_append_uvarint(b, m->topic_len)) ||
+      (rc = loom_buf_append(b, m->topic, m->topic_len)) ||
+      (rc = loom_buf_append_uvarint(b, m->payload_len)) ||
+      (rc = loom_buf_append(b, m->payload, m->payload_len)) ||
+      (rc = loom_buf_append_uvarint(b, m->props_len)) ||
+      (rc = loom_buf_append(b, m->props, m->props_len)))
+    return rc;
+  return 0;
+}
+
+int mqtt_session_save(const mqtt_session *s, uint64_t now_ms, loom_buf *out) {
+  if (!s || !out) return LOOM_EINVAL;
+  int rc;
+  uint64_t left;
+  if (s->connected)
+    left = s->session_expiry_s == 0xFFFFFFFFu ? UINT64_MAX : (uint64_t)s->session_expiry_s * 1000u;
+  else
+    left = s->expires_at_ms == UINT64_MAX ? UINT64_MAX : ms_left(s->expires_at_ms, now_ms);
+  uint32_t n_in2 = 0;
+  for (uint32_t i = 0; i < s->n_in; i++) n_in2 += s->in[i].qos == 2;
+  if ((rc = loom_buf_append_u8(out, BLOB_VERSION)) || (rc = loom_buf_append_u8(out, s->level)) ||
+      (rc = loom_buf_append_u32(out, s->session_expiry_s)) ||
+      (rc = loom_buf_append_u64(out, left)) || (rc = loom_buf_append_u16(out, s->next_pid)) ||
+      (rc = loom_buf_append_uvarint(out, n_in2)))
+    return rc;
+  for (uint32_t i = 0; i < s->n_in; i++)
+    if (s->in[i].qos == 2 && (rc = loom_buf_append_u16(out, s->in[i].packet_id))) return rc;
+  if ((rc = loom_buf_append_uvarint(out, s->n_fl))) return rc;
+  for (uint32_t i = 0; i < s->n_fl; i++) {
+    const flight *f = &s->fl[i];
+    uint8_t flags = (uint8_t)((f->retain ? 1u : 0u) | (f->sent_once ? 2u : 0u));
+    if ((rc = loom_buf_append_u16(out, f->packet_id)) || (rc = loom_buf_append_u8(out, f->qos)) ||
+        (rc = loom_buf_append_u8(out, f->state)) || (rc = loom_buf_append_u8(out, flags)) ||
+        (rc = loom_buf_append_uvarint(out, f->sub_id)))
+      return rc;
+    if (f->state != ST_WAIT_COMP && (rc = msg_save(out, f->msg, now_ms))) return rc;
+  }
+  if ((rc = loom_buf_append_uvarint(out, s->n_queued))) return rc;
+  for (const qnode *n = s->qhead; n; n = n->next) {
+    if ((rc = loom_buf_append_u8(out, n->qos)) ||
+        (rc = loom_buf_append_u8(out, n->retain ? 1u : 0u)) ||
+        (rc = loom_buf_append_uvarint(out, n->sub_id)) || (rc = msg_save(out, n->msg, now_ms)))
+      return rc;
+  }
+  return 0;
+}
+
+/* Reader errors (truncated, over-long varint) are malformed input. */
+static int rd_fail(int rc) { return rc == LOOM_ENOMEM ? rc : LOOM_EINVAL; }
+
+static int rd_len(loom_rd *r, uint64_t max, size_t *len) {
+  uint64_t v;
+  int rc = loom_rd_uvarint(r, &v);
+  if (rc) return rd_fail(rc);
+  if (v > max || v > r->len) return LOOM_EINVAL;
+  *len = (size_t)v;
+  return 0;
+}
+
+static int msg_load(loom_rd *r, uint64_t now_ms, uint64_t elapsed_ms, mqtt_msg **out,
+                    bool *expired) {
+  uint8_t qos, flags;
+  uint64_t left = 0;
+  size_t tl, pl, prl;
+  const uint8_t *t, *pay, *pr;
+  int rc;
+  if ((rc = loom_rd_u8(r, &qos)) || (rc = loom_rd_u8(r, &flags))) return rd_fail(rc);
+  if (qos > 2 || (flags & ~3u)) return LOOM_EINVAL;
+  if ((flags & 2u) && (rc = loom_rd_u64(r, &left))) return rd_fail(rc);
+  if ((rc = rd_len(r, 65535u, &tl)) || (rc = loom_rd_ptr(r, &t, tl))) return rd_fail(rc);
+  if (memchr(t, 0, tl)) return LOOM_EINVAL;
+  if ((rc = rd_len(r, MQTT_MAX_REMAINING, &pl)) || (rc = loom_rd_ptr(r, &pay, pl)) ||
+      (rc = rd_len(r, MQTT_MAX_REMAINING, &prl)) || (rc = loom_rd_ptr(r, &pr, prl)))
+    return rd_fail(rc);
+  mqtt_msg *m;
+  rc = mqtt_msg_new((const char *)t, tl, pay, pl, pr, prl, qos, flags & 1u, false, 0, now_ms, &m);
+  if (rc) return rc;
+  if (flags & 2u) {
+    m->has_expiry = true;
+    m->expiry_at_ms = deadline_after(now_ms, left, elapsed_ms);
+  }
+  *expired = msg_expired(m, now_ms);
+  *out = m;
+  return 0;
+}
+
+/* Marks id in a 65536-bit set; false if it was already there. */
+static bool id_mark(uint8_t *set, uint16_t id) {
+  uint8_t bit = (uint8_t)(1u << (id & 7u));
+  if (set[id >> 3] & bit) return false;
+  set[id >> 3] |= bit;
+  return true;
+}
+
+static int load_body(mqtt_session *s, loom_rd *r, uint64_t now_ms, uint64_t el) {
+  uint8_t ver, level, ids[8192];
+  uint32_t exp;
+  uint64_t left;
+  size_t n;
+  int rc;
+  if ((rc = loom_rd_u8(r, &ver)) || (rc = loom_rd_u8(r, &level)) || (rc = loom_rd_u32(r, &exp)) ||
+      (rc = loom_rd_u64(r, &left)) || (rc = loom_rd_u16(r, &s->next_pid)))
+    return rd_fail(rc);
+  if (ver != BLOB_VERSION || level < MQTT_LEVEL_31 || level > MQTT_LEVEL_5) return LOOM_EINVAL;
+  if ((exp == 0xFFFFFFFFu) != (left == UINT64_MAX)) return LOOM_EINVAL;
+  if (left != UINT64_MAX && left > (uint64_t)exp * 1000u) return LOOM_EINVAL;
+  s->level = level;
+  s->session_expiry_s = exp;
+  s->expires_at_ms = left == UINT64_MAX ? UINT64_MAX : deadline_after(now_ms, left, el);
+
+  /* Inbound QoS 2 ids. */
+  if ((rc = rd_len(r, 65535u, &n))) return rc;
+  memset(ids, 0, sizeof(ids));
+  if (n) {
+    if (!(s->in = loom_malloc(n * sizeof(*s->in)))) return LOOM_ENOMEM;
+    s->cap_in = (uint32_t)n;
+  }
+  for (size_t i = 0; i < n; i++) {
+    uint16_t pid;
+    if ((rc = loom_rd_u16(r, &pid))) return rd_fail(rc);
+    if (pid == 0 || !id_mark(ids, pid)) return LOOM_EINVAL;
+    s->in[s->n_in].packet_id = pid;
+    s->in[s->n_in].qos = 2;
+    s->n_in++;
+  }
+
+  /* Outbound in-flight flows, oldest first. */
+  if ((rc = rd_len(r, 65535u, &n))) return rc;
+  memset(ids, 0, sizeof(ids));
+  if (n) {
+    if (!(s->fl = loom_malloc(n * sizeof(*s->fl)))) return LOOM_ENOMEM;
+    s->cap_fl = (uint32_t)n;
+  }
+  for (size_t i = 0; i < n; i++) {
+    uint16_t pid;
+    uint8_t qos, state, flags;
+    uint64_t sub_id;
+    if ((rc = loom_rd_u16(r, &pid)) || (rc = loom_rd_u8(r, &qos)) || (rc = loom_rd_u8(r, &state)) ||
+        (rc = loom_rd_u8(r, &flags)) || (rc = loom_rd_uvarint(r, &sub_id)))
+      return rd_fail(rc);
+    if (pid == 0 || !id_mark(ids, pid) || (flags & ~3u) || sub_id > SUB_ID_MAX) return LOOM_EINVAL;
+    if (!((qos == 1 && state == ST_WAIT_ACK) ||
+          (qos == 2 && (state == ST_WAIT_REC || state == ST_WAIT_COMP))))
+      return LOOM_EINVAL;
+    mqtt_msg *m = NULL;
+    if (state != ST_WAIT_COMP) {
+      bool expired; /* in-flight: kept, its delivery had started */
+      if ((rc = msg_load(r, now_ms, el, &m, &expired))) return rc;
+      if (m->qos < qos) {
+        mqtt_msg_unref(m);
+        return LOOM_EINVAL;
+      }
+    }
+    flight *f = &s->fl[s->n_fl++];
+    memset(f, 0, sizeof(*f));
+    f->msg = m;
+    f->packet_id = pid;
+    f->qos = qos;
+    f->state = state;
+    f->retain = flags & 1u;
+    f->sent_once = (flags & 2u) != 0;
+    f->sub_id = (uint32_t)sub_id;
+  }
+
+  /* Queued deliveries, oldest first. */
+  uint64_t nq;
+  if ((rc = loom_rd_uvarint(r, &nq))) return rd_fail(rc);
+  if (nq > r->len) return LOOM_EINVAL; /* each takes several bytes */
+  for (uint64_t i = 0; i < nq; i++) {
+    uint8_t qos, flags;
+    uint64_t sub_id;
+    bool expired;
+    mqtt_msg *m;
+    if ((rc = loom_rd_u8(r, &qos)) || (rc = loom_rd_u8(r, &flags)) ||
+        (rc = loom_rd_uvarint(r, &sub_id)))
+      return rd_fail(rc);
+    if (qos > 2 || (flags & ~1u) || sub_id > SUB_ID_MAX) return LOOM_EINVAL;
+    if ((rc = msg_load(r, now_ms, el, &m, &expired))) return rc;
+    if (m->qos < qos) {
+      mqtt_msg_unref(m);
+      return LOOM_EINVAL;
+    }
+    if (expired) {
+      mqtt_msg_unref(m);
+      s->stats.dropped_expired++;
+      continue;
+    }
+    qnode *q = loom_malloc(sizeof(*q));
+    if (!q) {
+      mqtt_msg_unref(m);
+      return LOOM_ENOMEM;
+    }
+    q->next = NULL;
+    q->msg = m;
+    q->qos = qos;
+    q->retain = flags & 1u;
+    q->sub_id = (uint32_t)sub_id;
+    if (s->qtail) s->qtail->next = q;
+    else s->qhead = q;
+    s->qtail = q;
+    s->n_queued++;
+    if (qos == 0) s->n_queued_qos0++;
+    s->queued_bytes += msg_bytes(m);
+  }
+  return r->len ? LOOM_EINVAL : 0;
+}
+
+int mqtt_session_load(const mqtt_session_cfg *cfg, const uint8_t *p, size_t len,
+                      uint64_t now_ms, int64_t elapsed_ms, mqtt_session **out) {
+  if (!cfg || !out || (!p && len)) return LOOM_EINVAL;
+  mqtt_session *s;
+  int rc = mqtt_session_new(cfg, &s);
+  if (rc) return rc;
+  loom_rd r;
+  loom_rd_init(&r, p, len);
+  rc = load_body(s, &r, now_ms, elapsed_ms > 0 ? (uint64_t)elapsed_ms : 0);
+  if (rc) {
+    mqtt_session_free(s);
+    return rc;
+  }
+  *out = s;
+  return 0;
 }

@@ -204,6 +204,32 @@ int mqtt_session_in_pubrel(mqtt_session *s, uint16_t packet_id);
 int mqtt_session_in_alias(mqtt_session *s, const char *topic, size_t topic_len, bool has_alias,
                           uint16_t alias, const char **out_topic, size_t *out_len, mqtt_err *err);
 
+/* Serialise everything a disconnected session holds, for a restart (format
+ * in mqtt/persist.h, "Session blob"): level, Session Expiry Interval and
+ * the time left of it at now_ms (a connected session counts the full
+ * interval, as if it disconnected now), outbound in-flight flows in order
+ * with their state and packet ids, queued deliveries, inbound QoS 2 ids
+ * awaiting PUBREL. Messages are written by value, remaining message expiry
+ * relative to now_ms. Not saved: topic aliases, inbound QoS 1 ids, the
+ * client's limits (they come with the next CONNECT), stats. Appends to
+ * out. Returns 0, LOOM_EINVAL, LOOM_ENOMEM (out may then hold a partial
+ * blob: truncate it back). */
+int mqtt_session_save(const mqtt_session *s, uint64_t now_ms, loom_buf *out);
+/* Rebuild a session from a blob of mqtt_session_save. now_ms: the
+ * monotonic time now; elapsed_ms: wall-clock time since the save (the
+ * broker's downtime, >= 0; negative counts as 0), taken off both the
+ * session's and each message's remaining expiry. Queued messages that
+ * expired are dropped (counted in dropped_expired); in-flight ones are
+ * kept (resent with expiry 1 s). The session starts disconnected
+ * (mqtt_session_expired tells whether its expiry passed during the
+ * downtime); mqtt_session_connect resends in-flight flows with DUP.
+ * Everything is validated: LOOM_EINVAL for a malformed blob (bad version,
+ * level, QoS, state, duplicate or zero packet ids, lengths, trailing
+ * bytes), never a crash; LOOM_ENOMEM. cfg as for mqtt_session_new. The
+ * caller owns *out. */
+int mqtt_session_load(const mqtt_session_cfg *cfg, const uint8_t *p, size_t len,
+                      uint64_t now_ms, int64_t elapsed_ms, mqtt_session **out);
+
 /* Introspection for tests and $SYS. */
 uint32_t mqtt_session_queued(const mqtt_session *s);
 size_t mqtt_session_queued_bytes(const mqtt_session *s);
