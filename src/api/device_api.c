@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "api/mqtt_platform.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -89,6 +90,7 @@ typedef struct dev_seen {
   char tenant_id[META_ID_LEN + 1];
   int64_t last_ms; /* wall clock */
   bool dirty;
+  bool gone;       /* disconnected (MQTT): write offline at the next flush */
 } dev_seen;
 
 /* A cached profile name (the measurement of its devices' telemetry). */
@@ -146,6 +148,7 @@ static void seen_touch(struct api_device_hub *h, const char *device_id, const ch
     if (!seed) {
       if (last_ms > s->last_ms) s->last_ms = last_ms;
       s->dirty = true;
+      s->gone = false;
     }
   } else if (h->n_seen < UINT32_MAX) {
     dev_seen *s = NULL;
@@ -182,6 +185,18 @@ void api_device_note_activity(loom_api *api, const char *device_id, const char *
     seen_touch(api->devices, device_id, tenant_id, wall_ms(), false);
 }
 
+void api_device_note_offline(loom_api *api, const char *device_id, const char *tenant_id) {
+  struct api_device_hub *h = api->devices;
+  if (!h || strlen(device_id) > META_ID_LEN || strlen(tenant_id) > META_ID_LEN) return;
+  seen_touch(h, device_id, tenant_id, wall_ms(), false);
+  size_t len = strlen(device_id);
+  uint32_t idx;
+  pthread_mutex_lock(&h->lock);
+  if (strmap_get(&h->seen_map, device_id, len, strmap_hash(device_id, len), &idx) == 0)
+    h->seen[idx]->gone = true;
+  pthread_mutex_unlock(&h->lock);
+}
+
 /* Write dirty devices as online and long-silent ones as offline, in one
  * meta transaction. Hub thread. */
 static void flush_activity(struct api_device_hub *h) {
@@ -189,7 +204,8 @@ static void flush_activity(struct api_device_hub *h) {
   pthread_mutex_lock(&h->lock);
   size_t n = 0;
   for (size_t i = 0; i < h->n_seen; i++)
-    if (h->seen[i]->dirty || now - h->seen[i]->last_ms >= h->inactivity_ms) n++;
+    if (h->seen[i]->dirty || h->seen[i]->gone || now - h->seen[i]->last_ms >= h->inactivity_ms)
+      n++;
   if (!n) {
     pthread_mutex_unlock(&h->lock);
     return;
@@ -213,7 +229,7 @@ static void flush_activity(struct api_device_hub *h) {
   size_t k = 0, n_gone = 0;
   for (size_t i = 0; i < h->n_seen && k < n;) {
     dev_seen *s = h->seen[i];
-    bool offline = !s->dirty && now - s->last_ms >= h->inactivity_ms;
+    bool offline = s->gone || (!s->dirty && now - s->last_ms >= h->inactivity_ms);
     if (!s->dirty && !offline) {
       i++;
       continue;
@@ -306,11 +322,26 @@ static void telemetry_done(void *arg, int status) {
   job_free(j);
 }
 
+int api_device_ingest(loom_api *api, const char *db, const char *lp, size_t len, ingest_result *res,
+                      ts_write_cb cb, void *arg) {
+  int rc;
+  for (int attempt = 0;; attempt++) {
+    loom_buf_reset(&res->body);
+    rc = ingest_lp_live(api->engine, api->live, db, lp, len, 1, res, cb, arg);
+    if (rc != LOOM_ENOTFOUND || attempt) break;
+    /* the tenant's database is named in the registry but not in the engine
+     * yet (first telemetry of a new tenant): create it and retry once */
+    int crc = ts_db_create(api->engine, db, 0);
+    if (crc && crc != LOOM_EEXIST) break;
+  }
+  return rc;
+}
+
 /* The measurement of a device's telemetry: its profile's name, cached for
  * DEV_PROFILE_TTL_MS (a rename shows in new points within that time). */
-static void profile_name(dev_job *j, char *out, size_t cap) {
-  struct api_device_hub *h = j->api->devices;
-  const char *pid = j->dev.profile_id;
+void api_device_profile_name(loom_api *api, const char *tenant_id, const char *pid, char *out,
+                             size_t cap) {
+  struct api_device_hub *h = api->devices;
   size_t len = strlen(pid);
   uint64_t hash = strmap_hash(pid, len);
   int64_t now = mono_ms();
@@ -325,7 +356,7 @@ static void profile_name(dev_job *j, char *out, size_t cap) {
   }
   json_t *prof = NULL;
   snprintf(out, cap, "%s", DEV_MEASUREMENT_FALLBACK);
-  if (meta_get(j->api->meta, META_PROFILE, j->dev.tenant_id, pid, &prof, NULL, 0)) return;
+  if (!api->meta || meta_get(api->meta, META_PROFILE, tenant_id, pid, &prof, NULL, 0)) return;
   const char *name = json_string_value(json_object_get(prof, "name"));
   if (name && *name) snprintf(out, cap, "%s", name);
   json_decref(prof);
@@ -367,7 +398,7 @@ static void do_telemetry(dev_job *j) {
     goto done;
   }
   char meas[256];
-  profile_name(j, meas, sizeof meas);
+  api_device_profile_name(j->api, j->dev.tenant_id, j->dev.profile_id, meas, sizeof meas);
   rc = tbjson_format_lp(&b, meas, "device", j->dev.name, &j->lp);
   tbjson_batch_deinit(&b);
   if (rc) {
@@ -381,16 +412,8 @@ static void do_telemetry(dev_job *j) {
     api_error(j->req, rc == LOOM_EINVAL ? 500 : 503, msg);
     goto done;
   }
-  for (int attempt = 0;; attempt++) {
-    loom_buf_reset(&j->res.body);
-    rc = ingest_lp_live(j->api->engine, j->api->live, j->dev.db_name, (const char *)j->lp.data, j->lp.len, 1,
-                   &j->res, telemetry_done, j);
-    if (rc != LOOM_ENOTFOUND || attempt) break;
-    /* the tenant's database is named in the registry but not in the engine
-     * yet (first telemetry of a new tenant): create it and retry once */
-    int crc = ts_db_create(j->api->engine, j->dev.db_name, 0);
-    if (crc && crc != LOOM_EEXIST) break;
-  }
+  rc = api_device_ingest(j->api, j->dev.db_name, (const char *)j->lp.data, j->lp.len, &j->res,
+                         telemetry_done, j);
   if (rc) { /* telemetry_done will not run */
     int status = rc == LOOM_ENOTFOUND ? 404 : rc == LOOM_EINVAL ? 400
                : rc == LOOM_EREADONLY || rc == LOOM_ENOMEM ? 503 : 500;
@@ -450,10 +473,11 @@ static int split_keys(char *buf, const char **keys) {
 }
 
 /* Values of one scope restricted to keys, into out[name] ({} when none). */
-static int attr_scope(dev_job *j, unsigned bit, const char *name, const char *const *keys, size_t n,
-                      json_t *out, char *err, size_t errlen) {
+static int attr_scope(loom_api *api, const char *tenant_id, const char *device_id, unsigned bit,
+                      const char *name, const char *const *keys, size_t n, json_t *out, char *err,
+                      size_t errlen) {
   json_t *got = NULL;
-  int rc = meta_attr_get(j->api->meta, j->dev.tenant_id, j->dev.id, bit, keys, n, &got, err, errlen);
+  int rc = meta_attr_get(api->meta, tenant_id, device_id, bit, keys, n, &got, err, errlen);
   if (rc) return rc;
   json_t *vals = json_object_get(got, name);
   if (vals) rc = json_object_set(out, name, vals) ? LOOM_ENOMEM : 0;
@@ -462,79 +486,134 @@ static int attr_scope(dev_job *j, unsigned bit, const char *name, const char *co
   return rc;
 }
 
-static void do_attr_get(dev_job *j) {
-  if (resolve_device(j, SEC_PERM_DEVSELF_ATTRIBUTES_READ)) goto out;
-  const char *ck = http_req_param(j->req, "clientKeys");
-  const char *sk = http_req_param(j->req, "sharedKeys");
-  char cbuf[4096], sbuf[4096], err[300] = "";
+int api_device_attr_read(loom_api *api, const char *tenant_id, const char *device_id,
+                         const char *client_keys, const char *shared_keys, json_t **out, char *err,
+                         size_t errlen) {
+  *out = NULL;
+  char cbuf[4096], sbuf[4096];
   const char *ckeys[DEV_KEYS_MAX], *skeys[DEV_KEYS_MAX];
   int nc = 0, ns = 0;
-  if (ck) {
-    snprintf(cbuf, sizeof cbuf, "%s", ck);
+  if (!api->meta) {
+    snprintf(err, errlen, "the registry is not open");
+    return LOOM_ECLOSED;
+  }
+  if (client_keys) {
+    snprintf(cbuf, sizeof cbuf, "%s", client_keys);
     nc = split_keys(cbuf, ckeys);
   }
-  if (sk) {
-    snprintf(sbuf, sizeof sbuf, "%s", sk);
+  if (shared_keys) {
+    snprintf(sbuf, sizeof sbuf, "%s", shared_keys);
     ns = split_keys(sbuf, skeys);
   }
   if (nc < 0 || ns < 0) {
-    api_error(j->req, 400, "too many keys (at most 64 per scope)");
-    goto out;
+    snprintf(err, errlen, "too many keys (at most %d per scope)", DEV_KEYS_MAX);
+    return LOOM_EINVAL;
   }
   json_t *res = json_object();
   int rc = res ? 0 : LOOM_ENOMEM;
   /* ThingsBoard: no key list = every client and shared attribute; else the
    * listed keys of the listed scopes only */
-  bool all = !ck && !sk;
-  if (!rc && (all || ck))
-    rc = attr_scope(j, META_ATTR_CLIENT, "client", ckeys, (size_t)nc, res, err, sizeof err);
-  if (!rc && (all || sk))
-    rc = attr_scope(j, META_ATTR_SHARED, "shared", skeys, (size_t)ns, res, err, sizeof err);
-  if (rc) {
-    json_decref(res);
-    api_error_rc(j->req, rc, err);
-  } else {
-    api_reply_json(j->req, 200, res);
-  }
+  bool all = !client_keys && !shared_keys;
+  if (!rc && (all || client_keys))
+    rc = attr_scope(api, tenant_id, device_id, META_ATTR_CLIENT, "client", ckeys, (size_t)nc, res,
+                    err, errlen);
+  if (!rc && (all || shared_keys))
+    rc = attr_scope(api, tenant_id, device_id, META_ATTR_SHARED, "shared", skeys, (size_t)ns, res,
+                    err, errlen);
+  if (rc) json_decref(res);
+  else *out = res;
+  return rc;
+}
+
+static void do_attr_get(dev_job *j) {
+  if (resolve_device(j, SEC_PERM_DEVSELF_ATTRIBUTES_READ)) goto out;
+  char err[300] = "";
+  json_t *res = NULL;
+  int rc = api_device_attr_read(j->api, j->dev.tenant_id, j->dev.id,
+                                http_req_param(j->req, "clientKeys"),
+                                http_req_param(j->req, "sharedKeys"), &res, err, sizeof err);
+  if (rc == LOOM_EINVAL) api_error(j->req, 400, err);
+  else if (rc) api_error_rc(j->req, rc, err);
+  else api_reply_json(j->req, 200, res);
 out:
   job_free(j);
 }
 
 /* ---- RPC ------------------------------------------------------------------ */
 
+int api_device_rpc_claim(loom_api *api, const char *tenant_id, const char *device_id,
+                         json_t **msg, char *rpc_id, bool *oneway, char *err, size_t errlen) {
+  *msg = NULL;
+  json_t *cmd = NULL;
+  int rc = meta_rpc_claim_next(api->meta, tenant_id, device_id, wall_ms(), &cmd, err, errlen);
+  if (rc) return rc;
+  const char *id = json_string_value(json_object_get(cmd, "id"));
+  snprintf(rpc_id, META_ID_LEN + 1, "%s", id ? id : "");
+  *oneway = json_is_true(json_object_get(cmd, "oneway"));
+  json_t *params = json_object_get(cmd, "params");
+  *msg = json_pack("{s:s,s:O?,s:O}", "id", rpc_id, "method", json_object_get(cmd, "method"),
+                   "params", params ? params : json_null());
+  json_decref(cmd);
+  if (!*msg) { /* put it back */
+    api_device_rpc_handed(api, tenant_id, device_id, rpc_id, *oneway, false);
+    snprintf(err, errlen, "out of memory");
+    return LOOM_ENOMEM;
+  }
+  return 0;
+}
+
+void api_device_rpc_handed(loom_api *api, const char *tenant_id, const char *device_id,
+                           const char *rpc_id, bool oneway, bool ok) {
+  /* one-way commands are done once handed over; two-way ones wait for the
+   * device's answer. If it could not be handed over, queue it again. */
+  const char *to = !ok ? "queued" : oneway ? "successful" : "delivered";
+  char err[300] = "";
+  int rc = meta_rpc_transition(api->meta, tenant_id, rpc_id, to, NULL, wall_ms(), NULL, err,
+                               sizeof err);
+  if (rc) LOOM_WARN("rpc status not updated", "id=%s to=%s err=\"%s\"", rpc_id, to, err);
+  else api_live_publish(api, LIVE_RPC, tenant_id, device_id,
+                        json_pack("{s:s,s:s}", "rpc_id", rpc_id, "status", to));
+}
+
+int api_device_rpc_answer(loom_api *api, const char *tenant_id, const char *device_id,
+                          const char *rpc_id, const json_t *resp, char *err, size_t errlen) {
+  json_t *cmd = NULL;
+  int rc = meta_get(api->meta, META_RPC, tenant_id, rpc_id, &cmd, err, errlen);
+  const char *owner = rc ? NULL : json_string_value(json_object_get(cmd, "device_id"));
+  bool mine = owner && !strcmp(owner, device_id);
+  json_decref(cmd);
+  if (rc == LOOM_ENOTFOUND || (!rc && !mine)) {
+    snprintf(err, errlen, "no such command for this device");
+    return LOOM_ENOTFOUND;
+  }
+  if (rc) return rc;
+  rc = meta_rpc_transition(api->meta, tenant_id, rpc_id, "successful", resp, wall_ms(), NULL, err,
+                           errlen);
+  if (rc == 0)
+    api_live_publish(api, LIVE_RPC, tenant_id, device_id,
+                     json_pack("{s:s,s:s}", "rpc_id", rpc_id, "status", "successful"));
+  return rc;
+}
+
 /* Claim the device's next command and answer with it. 0 answered (and j is
  * still the caller's to free), LOOM_ENOTFOUND nothing pending (not
  * answered), other codes answered with an error. Worker or hub thread. */
 static int try_deliver(dev_job *j) {
-  json_t *cmd = NULL;
-  char err[300] = "";
-  int rc = meta_rpc_claim_next(j->api->meta, j->dev.tenant_id, j->dev.id, wall_ms(), &cmd, err,
-                               sizeof err);
+  json_t *out = NULL;
+  char err[300] = "", idbuf[META_ID_LEN + 1];
+  bool oneway = false;
+  int rc = api_device_rpc_claim(j->api, j->dev.tenant_id, j->dev.id, &out, idbuf, &oneway, err,
+                                sizeof err);
   if (rc == LOOM_ENOTFOUND) return rc;
   if (rc) {
     api_error_rc(j->req, rc, err);
     return rc;
   }
-  const char *id = json_string_value(json_object_get(cmd, "id"));
-  char idbuf[META_ID_LEN + 1];
-  snprintf(idbuf, sizeof idbuf, "%s", id ? id : "");
-  bool oneway = json_is_true(json_object_get(cmd, "oneway"));
-  json_t *params = json_object_get(cmd, "params");
-  json_t *out = json_pack("{s:s,s:O?,s:O}", "id", idbuf, "method",
-                          json_object_get(cmd, "method"), "params", params ? params : json_null());
-  char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
+  char *text = json_dumps(out, JSON_COMPACT);
   json_decref(out);
-  json_decref(cmd);
   int hr = text ? http_respond(j->req, 200, "application/json", text, strlen(text)) : LOOM_ENOMEM;
   free(text);
-  /* one-way commands are done once handed over; two-way ones wait for the
-   * device's answer. If the answer could not be sent, queue it again. */
-  const char *to = hr ? "queued" : oneway ? "successful" : "delivered";
-  rc = meta_rpc_transition(j->api->meta, j->dev.tenant_id, idbuf, to, NULL, wall_ms(), NULL, err,
-                           sizeof err);
-  if (rc) LOOM_WARN("rpc status not updated", "id=%s to=%s err=\"%s\"", idbuf, to, err);
-  else api_live_publish(j->api, LIVE_RPC, j->dev.tenant_id, j->dev.id,
-                        json_pack("{s:s,s:s}", "rpc_id", idbuf, "status", to));
+  api_device_rpc_handed(j->api, j->dev.tenant_id, j->dev.id, idbuf, oneway, hr == 0);
   if (hr) api_error(j->req, 503, "out of memory");
   return 0;
 }
@@ -585,19 +664,6 @@ out:
 static void do_rpc_reply(dev_job *j) {
   if (resolve_device(j, SEC_PERM_DEVSELF_RPC)) goto out;
   char err[300] = "";
-  json_t *cmd = NULL;
-  int rc = meta_get(j->api->meta, META_RPC, j->dev.tenant_id, j->rpc_id, &cmd, err, sizeof err);
-  const char *owner = rc ? NULL : json_string_value(json_object_get(cmd, "device_id"));
-  if (rc == LOOM_ENOTFOUND || (!rc && (!owner || strcmp(owner, j->dev.id)))) {
-    json_decref(cmd);
-    api_error(j->req, 404, "no such command for this device");
-    goto out;
-  }
-  json_decref(cmd);
-  if (rc) {
-    api_error_rc(j->req, rc, err);
-    goto out;
-  }
   size_t len;
   const uint8_t *body = http_req_body(j->req, &len);
   json_t *resp = NULL;
@@ -611,13 +677,11 @@ static void do_rpc_reply(dev_job *j) {
       goto out;
     }
   }
-  rc = meta_rpc_transition(j->api->meta, j->dev.tenant_id, j->rpc_id, "successful", resp,
-                           wall_ms(), NULL, err, sizeof err);
+  int rc = api_device_rpc_answer(j->api, j->dev.tenant_id, j->dev.id, j->rpc_id, resp, err,
+                                 sizeof err);
   json_decref(resp);
-  if (rc == 0)
-    api_live_publish(j->api, LIVE_RPC, j->dev.tenant_id, j->dev.id,
-                     json_pack("{s:s,s:s}", "rpc_id", j->rpc_id, "status", "successful"));
-  if (rc == LOOM_EINVAL) api_error(j->req, 409, err); /* already answered, expired, not sent */
+  if (rc == LOOM_ENOTFOUND) api_error(j->req, 404, err);
+  else if (rc == LOOM_EINVAL) api_error(j->req, 409, err); /* already answered, expired, not sent */
   else if (rc) api_error_rc(j->req, rc, err);
   else respond_empty(j->req, 200);
 out:
@@ -1073,6 +1137,7 @@ void api_device_free(loom_api *api) {
 }
 
 void api_device_rpc_notify(loom_api *api, const char *device_id) {
+  api_mqtt_rpc_notify(api->mqtt_platform, device_id);
   struct api_device_hub *h = api->devices;
   if (!h || !device_id) return;
   pthread_mutex_lock(&h->lock);

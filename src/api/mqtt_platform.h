@@ -28,6 +28,7 @@
 #include <stddef.h>
 
 #include "api/api.h"
+#include "ingest/ingest.h"
 #include "ingest/tbjson.h"
 #include "meta/meta.h"
 #include "mqtt/broker.h"
@@ -97,6 +98,46 @@ int api_mqtt_store(api_mqtt *p, const api_mqtt_client *c, const char *device_nam
  * a command was queued for device_id: deliver it if the device is connected
  * and subscribed to v1/devices/me/rpc/request/+. */
 void api_mqtt_rpc_notify(api_mqtt *p, const char *device_id);
+
+/* ---- the device API's parts shared with MQTT (device_api.c) ----
+ * Worker threads (they call the registry), except note_offline (any). */
+
+/* Store line protocol lp (len bytes, ns precision) in engine database db
+ * through ingest_lp_live, creating db in the engine when the registry names
+ * it but the engine lacks it (first telemetry of a new tenant). Same
+ * contract as ingest_lp (cb runs once on 0; never on error). */
+int api_device_ingest(loom_api *api, const char *db, const char *lp, size_t len, ingest_result *res,
+                      ts_write_cb cb, void *arg);
+/* The measurement of a device's telemetry: its profile's name (cached 5 s;
+ * "telemetry" when the profile cannot be read). */
+void api_device_profile_name(loom_api *api, const char *tenant_id, const char *profile_id,
+                             char *out, size_t cap);
+/* The device's client and shared attributes as ThingsBoard's attributes
+ * request answers them: {"client":{..},"shared":{..}}; client_keys /
+ * shared_keys are comma lists (NULL: the scope is not asked for; both NULL:
+ * every key of both). 0 and *out (caller owns), LOOM_EINVAL (more than 64
+ * keys), LOOM_ECLOSED (no registry), or meta's codes; err gets a message. */
+int api_device_attr_read(loom_api *api, const char *tenant_id, const char *device_id,
+                         const char *client_keys, const char *shared_keys, json_t **out, char *err,
+                         size_t errlen);
+/* Claim the device's next queued command (status -> sent): *msg =
+ * {"id","method","params"} (caller owns), rpc_id (META_ID_LEN + 1 bytes),
+ * *oneway. 0, LOOM_ENOTFOUND (nothing pending), or meta's codes. */
+int api_device_rpc_claim(loom_api *api, const char *tenant_id, const char *device_id,
+                         json_t **msg, char *rpc_id, bool *oneway, char *err, size_t errlen);
+/* After a claim: the command was handed to the device (ok: two-way ->
+ * delivered, one-way -> successful) or could not be (-> queued again);
+ * subscribers of command status hear of it. Logs a failed update. */
+void api_device_rpc_handed(loom_api *api, const char *tenant_id, const char *device_id,
+                           const char *rpc_id, bool oneway, bool ok);
+/* The device's answer resp (may be NULL) to its command rpc_id: ->
+ * successful. 0, LOOM_ENOTFOUND (no such command of this device),
+ * LOOM_EINVAL (not awaiting an answer: already answered, expired), others. */
+int api_device_rpc_answer(loom_api *api, const char *tenant_id, const char *device_id,
+                          const char *rpc_id, const json_t *resp, char *err, size_t errlen);
+/* The device disconnected: write it offline at the hub's next flush (unless
+ * activity comes first). Any thread. */
+void api_device_note_offline(loom_api *api, const char *device_id, const char *tenant_id);
 
 /* ---- pure helpers (exposed for unit tests) ---- */
 
