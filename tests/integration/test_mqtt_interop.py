@@ -1,0 +1,480 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Interoperability of the MQTT broker with real third-party clients: the
+mosquitto CLI (mosquitto_pub/mosquitto_sub), Paho Python (python3-paho-mqtt),
+Paho C (libpaho-mqtt3c, tests/interop/paho_c_client.c, built here) and MQTT.js
+(npm `mqtt`, tests/interop/mqttjs_client.js). Each client, at MQTT 3.1.1 and
+5.0, does: connect, subscribe, publish at QoS 0/1/2 (and QoS downgrade),
+retained (with the RETAIN flag, and clearing), will (socket killed; a clean
+DISCONNECT sends none), and persistent-session resume with a queued QoS 1
+message. One more test (Loom only) restarts the daemon and resumes.
+
+The broker under test is chosen by MQTT_BROKER: "loom" (default; the daemon
+from conftest.py, LOOM_BIN) or "mosquitto" (/usr/sbin/mosquitto on a free port,
+the reference the tests were validated against). Every client CLI prints one
+JSON event per line (connack, suback, ready, pubdone, msg, done, error); the
+mosquitto CLI's debug output is turned into the same events here."""
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+
+import pytest
+
+from conftest import TOKEN, Loom, free_port
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+INTEROP = os.path.join(ROOT, "tests", "interop")
+BROKER_KIND = os.environ.get("MQTT_BROKER", "loom")
+PY = "/usr/bin/python3"  # the Debian python, which has python3-paho-mqtt
+LEVELS = {"311": 4, "5": 5}
+
+
+# ---- brokers ----
+
+class Mosquitto:
+    """Reference broker: /usr/sbin/mosquitto with a temp config, no persistence."""
+    kind = "mosquitto"
+    host = "127.0.0.1"
+    user = None
+    password = None
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.port = free_port()
+        self.conf = os.path.join(tmp, "mosquitto.conf")
+        with open(self.conf, "w") as f:
+            f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        self.log = open(os.path.join(tmp, "mosquitto.log"), "ab")
+        self.proc = subprocess.Popen(["/usr/sbin/mosquitto", "-c", self.conf],
+                                     stdout=self.log, stderr=self.log)
+        wait_port(self.port, self.proc)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class LoomBroker:
+    """The daemon from conftest.py with its MQTT listener; restart() keeps the
+    data directory and the ports."""
+    kind = "loom"
+    host = "127.0.0.1"
+
+    def __init__(self, tmp):
+        self.data_dir = os.path.join(tmp, "data")
+        os.makedirs(self.data_dir)
+        self.port = free_port()
+        self.inst = None
+        self.http_port = None
+        self.start()
+        # A user API token as the MQTT password (any user name).
+        self.user = "interop"
+        self.password = getattr(self.inst, "mqtt_password", None) or TOKEN
+
+    def start(self):
+        self.inst = Loom(self.data_dir, extra_args=["--mqtt", f"127.0.0.1:{self.port}"])
+        self.inst.start(port=self.http_port)
+        self.http_port = self.inst.port
+        wait_port(self.port, self.inst.proc)
+
+    def restart(self):
+        rc = self.inst.stop(sig=signal.SIGTERM)
+        assert rc == 0, f"loom exited with {rc} on SIGTERM: {self.inst.read_log()}"
+        self.start()
+
+    def stop(self):
+        if self.inst:
+            self.inst.stop(sig=signal.SIGKILL)
+
+    def read_log(self):
+        return self.inst.read_log() if self.inst else ""
+
+
+def wait_port(port, proc, timeout=10):
+    import socket
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"broker exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+@pytest.fixture(scope="module")
+def broker():
+    tmp = tempfile.mkdtemp(prefix="loom-interop-")
+    b = Mosquitto(tmp) if BROKER_KIND == "mosquitto" else LoomBroker(tmp)
+    yield b
+    b.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def paho_c_bin():
+    out = tempfile.mkdtemp(prefix="loom-pahoc-")
+    exe = os.path.join(out, "paho_c_client")
+    cc = subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-O1", "-Wall", "-Wextra", "-Wshadow",
+                         "-Wstrict-prototypes", "-Wmissing-prototypes", "-Werror", "-o", exe,
+                         os.path.join(INTEROP, "paho_c_client.c"), "-lpaho-mqtt3c"],
+                        capture_output=True, text=True)
+    assert cc.returncode == 0, cc.stderr
+    yield exe
+    shutil.rmtree(out, ignore_errors=True)
+
+
+# ---- client runs ----
+
+class Run:
+    """One client process; its stdout turned into events by parse(line)."""
+
+    def __init__(self, name, argv, parse=None):
+        self.name = name
+        self.argv = argv
+        self.events = []
+        self.q = queue.Queue()
+        self.parse = parse or parse_json_line
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, errors="replace")
+        self.stderr = ""
+        self.t_out = threading.Thread(target=self._read, daemon=True)
+        self.t_out.start()
+        self.t_err = threading.Thread(target=self._read_err, daemon=True)
+        self.t_err.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            for ev in self.parse(line.rstrip("\n")):
+                self.events.append(ev)
+                self.q.put(ev)
+        self.q.put(None)
+
+    def _read_err(self):
+        self.stderr = self.proc.stderr.read()
+
+    def describe(self):
+        return (f"{self.name}: {' '.join(self.argv)}\n  events: {self.events}\n"
+                f"  exit: {self.proc.returncode}\n  stderr: {self.stderr[-1500:]}")
+
+    def wait_ev(self, kind, timeout=10):
+        """Block until an event of that kind; fail with everything seen."""
+        deadline = time.time() + timeout
+        for ev in self.events:
+            if ev["ev"] == kind:
+                return ev
+        while True:
+            left = deadline - time.time()
+            try:
+                ev = self.q.get(timeout=max(left, 0.01))
+            except queue.Empty:
+                ev = False
+            if ev and ev["ev"] == kind:
+                return ev
+            if ev is None or ev is False or (ev and ev["ev"] == "error") or left <= 0:
+                self.kill()
+                pytest.fail(f"no '{kind}' event\n" + self.describe())
+
+    def finish(self, timeout=15, ok=True):
+        """Wait for the exit; with ok, fail unless the run ended with "done"."""
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"did not exit in {timeout} s\n" + self.describe())
+        self.t_out.join(5)
+        self.t_err.join(5)
+        if ok and (self.proc.returncode != 0 or not any(e["ev"] == "done" for e in self.events)):
+            pytest.fail("client run failed\n" + self.describe())
+        return self
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def msgs(self):
+        return [e for e in self.events if e["ev"] == "msg"]
+
+    def first(self, kind):
+        return next((e for e in self.events if e["ev"] == kind), None)
+
+
+def parse_json_line(line):
+    if line.startswith("{"):
+        try:
+            return [json.loads(line)]
+        except ValueError:
+            pass
+    return [{"ev": "noise", "text": line}] if line else []
+
+
+class CliClient:
+    """A client whose CLI speaks tests/interop's JSON-lines protocol."""
+    needs_topic = False  # True: every connection must subscribe to something
+
+    def __init__(self, name, argv0):
+        self.name = name
+        self.argv0 = argv0
+
+    def spawn(self, b, level, subs=(), pubs=(), count=0, timeout_ms=5000, cid=None, clean=True,
+              expiry=None, will=None, hang=False):
+        a = list(self.argv0) + ["--host", b.host, "--port", str(b.port), "--level", str(level),
+                                "--clean", "1" if clean else "0", "--count", str(count),
+                                "--timeout", str(timeout_ms)]
+        if b.user is not None:
+            a += ["--user", b.user, "--pass", b.password]
+        if cid:
+            a += ["--id", cid]
+        if expiry is not None:
+            a += ["--expiry", str(expiry)]
+        if will:
+            a += ["--will", fmt_pub(will)]
+        for f, q in subs:
+            a += ["--sub", f"{f}:{q}"]
+        for p in pubs:
+            a += ["--pub", fmt_pub(p)]
+        if hang:
+            a.append("--hang")
+        return Run(f"{self.name} L{level}", a)
+
+    def publish(self, b, level, pubs):
+        return self.spawn(b, level, pubs=pubs).finish()
+
+
+def fmt_pub(p):
+    topic, qos, retain, payload = p
+    return f"{topic}:{qos}:{1 if retain else 0}:{payload}"
+
+
+class MosquittoCli:
+    """mosquitto_sub / mosquitto_pub; -d output and -F %j lines become events."""
+    name = "mosquitto_cli"
+    needs_topic = True
+
+    @staticmethod
+    def common(b, level):
+        a = ["-h", b.host, "-p", str(b.port), "-V", "mqttv5" if level == 5 else "mqttv311"]
+        if b.user is not None:
+            a += ["-u", b.user, "-P", b.password]
+        return a
+
+    def spawn(self, b, level, subs=(), pubs=(), count=0, timeout_ms=5000, cid=None, clean=True,
+              expiry=None, will=None, hang=False):
+        assert subs and not pubs, "mosquitto_sub subscribes; publish with publish()"
+        a = ["stdbuf", "-oL", "mosquitto_sub", "-d", "-F", "%j"] + self.common(b, level)
+        if cid:
+            a += ["-i", cid]
+        if not clean:
+            a.append("-c")
+        if expiry is not None and level == 5:
+            a += ["-x", str(expiry)]
+        if will:
+            topic, qos, retain, payload = will
+            a += ["--will-topic", topic, "--will-payload", payload, "--will-qos", str(qos)]
+            if retain:
+                a.append("--will-retain")
+        for f, _ in subs:
+            a += ["-t", f]
+        # mosquitto_sub has one QoS for all its subscriptions.
+        a += ["-q", str(max(q for _, q in subs))]
+        if count:
+            a += ["-C", str(count)]
+        if not hang:
+            if count:
+                a += ["-W", str(max(1, (timeout_ms + 999) // 1000))]
+            else:
+                a.append("-E")  # exit once subscribed
+        state = {"suback": False}
+
+        def parse(line):
+            if line.startswith("{"):
+                m = json.loads(line)
+                return [{"ev": "msg", "topic": m["topic"], "payload": m.get("payload") or "",
+                         "qos": m["qos"], "retain": bool(m["retain"]), "dup": None}]
+            if " received CONNACK (" in line:
+                rc = int(line.rsplit("(", 1)[1].rstrip(")"))
+                return [{"ev": "connack", "rc": rc, "session_present": None}]
+            if " received SUBACK" in line:
+                state["suback"] = True
+                return []
+            if state["suback"] and line.startswith("Subscribed (mid:"):
+                granted = [int(x) for x in line.split(":")[-1].split(",")]
+                return ([{"ev": "suback", "filter": f, "granted": g} for (f, _), g in
+                         zip(subs, granted)] + [{"ev": "ready"}])
+            return [{"ev": "noise", "text": line}] if line else []
+
+        run = Run(f"mosquitto_sub L{level}", a, parse)
+        return MosquittoRun(run)
+
+    def publish(self, b, level, pubs):
+        for topic, qos, retain, payload in pubs:
+            a = ["mosquitto_pub"] + self.common(b, level) + ["-t", topic, "-q", str(qos)]
+            a += ["-m", payload] if payload else ["-n"]
+            if retain:
+                a.append("-r")
+            r = subprocess.run(a, capture_output=True, text=True, timeout=15)
+            assert r.returncode == 0, f"{' '.join(a)} -> {r.returncode}: {r.stderr}"
+
+
+class MosquittoRun:
+    """A Run whose "done" is a zero exit (mosquitto_sub prints nothing at the end)."""
+
+    def __init__(self, run):
+        self.run = run
+
+    def __getattr__(self, k):
+        return getattr(self.run, k)
+
+    def finish(self, timeout=15, ok=True):
+        self.run.finish(timeout, ok=False)
+        if self.run.proc.returncode == 0:
+            self.run.events.append({"ev": "done"})
+        elif ok:
+            pytest.fail("client run failed\n" + self.run.describe())
+        return self
+
+
+def make_clients(paho_c):
+    return {
+        "mosquitto_cli": MosquittoCli(),
+        "paho_py": CliClient("paho_py", [PY, os.path.join(INTEROP, "paho_py_client.py")]),
+        "paho_c": CliClient("paho_c", [paho_c]),
+        "mqttjs": CliClient("mqttjs", ["node", os.path.join(INTEROP, "mqttjs_client.js")]),
+    }
+
+
+CLIENTS = ["mosquitto_cli", "paho_py", "paho_c", "mqttjs"]
+
+
+@pytest.fixture(params=CLIENTS)
+def client(request, paho_c_bin):
+    if request.param == "mqttjs" and not os.path.isdir(os.path.join(INTEROP, "node_modules", "mqtt")):
+        pytest.fail("tests/interop/node_modules is missing: run `npm ci` in tests/interop")
+    return make_clients(paho_c_bin)[request.param]
+
+
+@pytest.fixture(params=sorted(LEVELS))
+def level(request):
+    return LEVELS[request.param]
+
+
+def base_topic(client, level):
+    return f"interop/{client.name}/{level}/{uuid.uuid4().hex[:8]}"
+
+
+def explain(b, *runs):
+    """Failure context: every run's events, and the broker's log tail."""
+    s = "\n".join(r.describe() for r in runs)
+    if isinstance(b, LoomBroker):
+        s += "\n--- loom log tail ---\n" + b.read_log()[-2000:]
+    return s
+
+
+# ---- scenarios ----
+
+def test_mqtt_interop_pubsub_qos(broker, client, level):
+    """Subscriber at QoS 2 gets each of QoS 0/1/2 at its own QoS, RETAIN 0;
+    a subscriber at QoS 1 gets them downgraded to min(QoS, 1)."""
+    base = base_topic(client, level)
+    s2 = client.spawn(broker, level, subs=[(f"{base}/#", 2)], count=3)
+    s1 = client.spawn(broker, level, subs=[(f"{base}/#", 1)], count=3)
+    assert s2.wait_ev("suback")["granted"] == 2, explain(broker, s2)
+    assert s1.wait_ev("suback")["granted"] == 1, explain(broker, s1)
+    s2.wait_ev("ready")
+    s1.wait_ev("ready")
+    client.publish(broker, level, [(f"{base}/q{q}", q, False, f"m{q}") for q in (0, 1, 2)])
+    for run, cap in ((s2, 2), (s1, 1)):
+        run.finish()
+        got = sorted((m["topic"], m["payload"], m["qos"], m["retain"]) for m in run.msgs())
+        want = [(f"{base}/q{q}", f"m{q}", min(q, cap), False) for q in (0, 1, 2)]
+        assert got == want, explain(broker, run)
+
+
+def test_mqtt_interop_retained(broker, client, level):
+    """A retained message published before the subscribe arrives with RETAIN 1
+    at min(QoS); an empty retained publish clears it (nothing arrives after)."""
+    base = base_topic(client, level)
+    t = f"{base}/state"
+    client.publish(broker, level, [(t, 1, True, "on")])
+    s = client.spawn(broker, level, subs=[(t, 2)], count=1)
+    s.finish()
+    assert [(m["topic"], m["payload"], m["qos"], m["retain"]) for m in s.msgs()] == \
+        [(t, "on", 1, True)], explain(broker, s)
+    client.publish(broker, level, [(t, 1, True, "")])
+    s = client.spawn(broker, level, subs=[(t, 1)], count=1, timeout_ms=600)
+    s.finish(ok=False)
+    assert s.msgs() == [], "retained message not cleared\n" + explain(broker, s)
+
+
+def test_mqtt_interop_will(broker, client, level):
+    """Will published when the client's process (and socket) is killed; none
+    when a client with a will disconnects normally."""
+    base = base_topic(client, level)
+    wt = f"{base}/will"
+    dummy = [(f"{base}/idle", 0)] if client.needs_topic else []
+    watch = client.spawn(broker, level, subs=[(wt, 1)], count=1)
+    watch.wait_ev("ready")
+    polite = client.spawn(broker, level, subs=dummy, will=(wt, 1, False, "polite"))
+    polite.finish()
+    victim = client.spawn(broker, level, subs=dummy, will=(wt, 1, False, "gone"), hang=True)
+    victim.wait_ev("ready")
+    victim.kill()
+    watch.finish()
+    got = [(m["topic"], m["payload"], m["qos"], m["retain"]) for m in watch.msgs()]
+    assert got == [(wt, "gone", 1, False)], explain(broker, watch, polite, victim)
+
+
+def test_mqtt_interop_session_resume(broker, client, level):
+    """Persistent session: subscribe QoS 1, disconnect, a QoS 1 publish while
+    away is queued, reconnect (session present) and receive it."""
+    base = base_topic(client, level)
+    t = f"{base}/s"
+    cid = f"it-{client.name}-{level}-{uuid.uuid4().hex[:8]}"
+    a = client.spawn(broker, level, subs=[(t, 1)], cid=cid, clean=False, expiry=300)
+    a.finish()
+    assert a.first("connack")["session_present"] in (False, None), explain(broker, a)
+    client.publish(broker, level, [(t, 1, False, "queued")])
+    # mosquitto_sub must name a topic: it subscribes again (same filter).
+    again = [(t, 1)] if client.needs_topic else []
+    b = client.spawn(broker, level, subs=again, cid=cid, clean=False, expiry=300, count=1)
+    b.finish()
+    assert b.first("connack")["session_present"] in (True, None), explain(broker, b)
+    got = [(m["topic"], m["payload"], m["qos"], m["retain"]) for m in b.msgs()]
+    assert got == [(t, "queued", 1, False)], explain(broker, a, b)
+
+
+@pytest.mark.skipif(BROKER_KIND != "loom", reason="Loom only: a restart on the same data dir")
+@pytest.mark.parametrize("lv", sorted(LEVELS))
+def test_mqtt_interop_loom_restart_keeps_session(broker, paho_c_bin, lv):
+    """SIGTERM and start again on the same data dir: a persistent session keeps
+    its subscription and its queued QoS 1 message (Paho Python)."""
+    level = LEVELS[lv]
+    client = make_clients(paho_c_bin)["paho_py"]
+    base = base_topic(client, level)
+    t = f"{base}/r"
+    cid = f"it-restart-{level}-{uuid.uuid4().hex[:8]}"
+    client.spawn(broker, level, subs=[(t, 1)], cid=cid, clean=False, expiry=3600).finish()
+    client.publish(broker, level, [(t, 1, False, "before")])
+    broker.restart()
+    b = client.spawn(broker, level, cid=cid, clean=False, expiry=3600, count=2)
+    b.wait_ev("ready")
+    client.publish(broker, level, [(t, 1, False, "after")])
+    b.finish()
+    assert b.first("connack")["session_present"] is True, explain(broker, b)
+    got = [(m["topic"], m["payload"], m["qos"]) for m in b.msgs()]
+    assert got == [(t, "before", 1), (t, "after", 1)], explain(broker, b)
