@@ -29,6 +29,11 @@ for bin in "$@"; do
 done
 
 if [ "$unit_only" = 0 ] && [ -d tests/integration ] && ls tests/integration/test_*.py >/dev/null 2>&1; then
+  # Interop peers (MQTT.js ...): a clean clone has no node_modules yet.
+  if [ -f tests/interop/package-lock.json ] && [ ! -d tests/interop/node_modules ]; then
+    echo "== npm ci (tests/interop)"
+    (cd tests/interop && npm ci --no-audit --no-fund) || echo "npm ci failed in tests/interop"
+  fi
   echo "== integration (pytest)"
   /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration 2>&1 | tee "$log/pytest.out" | tail -60
   line=$(grep -E '[0-9]+ (passed|failed)' "$log/pytest.out" | tail -1)
