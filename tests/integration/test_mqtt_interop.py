@@ -458,6 +458,26 @@ def test_mqtt_interop_session_resume(broker, client, level):
     assert got == [(t, "queued", 1, False)], explain(broker, a, b)
 
 
+def test_mqtt_interop_cross_clients(broker, paho_c_bin, level):
+    """Every client's QoS 1 and QoS 2 publishes reach every other client's
+    subscriber, at the published QoS, once each."""
+    clients = make_clients(paho_c_bin)
+    base = f"interop/cross/{level}/{uuid.uuid4().hex[:8]}"
+    subs = {n: c.spawn(broker, level, subs=[(f"{base}/#", 2)], count=2 * len(clients))
+            for n, c in clients.items()}
+    for r in subs.values():
+        r.wait_ev("ready")
+    want = []
+    for n, c in clients.items():
+        pubs = [(f"{base}/{n}/q{q}", q, False, f"from {n} q{q}") for q in (1, 2)]
+        c.publish(broker, level, pubs)
+        want += [(t, p, q) for t, q, _, p in pubs]
+    for n, r in subs.items():
+        r.finish()
+        got = sorted((m["topic"], m["payload"], m["qos"]) for m in r.msgs())
+        assert got == sorted(want), f"subscriber {n}\n" + explain(broker, r)
+
+
 @pytest.mark.skipif(BROKER_KIND != "loom", reason="Loom only: a restart on the same data dir")
 @pytest.mark.parametrize("lv", sorted(LEVELS))
 def test_mqtt_interop_loom_restart_keeps_session(broker, paho_c_bin, lv):
