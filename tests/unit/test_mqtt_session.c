@@ -820,6 +820,333 @@ static void test_alloc_failure(void **st) {
   }
 }
 
+/* ---- persistence: mqtt_session_save / mqtt_session_load ---- */
+
+/* A disconnected level 5 session holding every kind of state: in-flight
+ * QoS 1 (awaiting PUBACK), QoS 2 (awaiting PUBREC), QoS 2 (PUBREC received,
+ * awaiting PUBCOMP), queued QoS 0 (retain, sub id), QoS 1 (expiry), QoS 2
+ * (props), an inbound QoS 2 id awaiting PUBREL and an inbound QoS 1 id.
+ * Session Expiry 100 s, disconnected at 1000 ms. */
+static mqtt_session *rich_session(const mqtt_session_cfg *c) {
+  mqtt_session *s = new_session(c);
+  mqtt_session_out o;
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 10, 0, 100), 0);
+  assert_int_equal(put(s, "a/1", 1, 0), 0);
+  assert_int_equal(put(s, "a/2", 2, 0), 0);
+  assert_int_equal(put(s, "a/3", 2, 0), 0);
+  for (int i = 0; i < 3; i++) assert_int_equal(next(s, 0, &o), 0);
+  assert_int_equal(mqtt_session_on_pubrec(s, 3, 0), 0);
+  assert_int_equal(next(s, 0, &o), 0);
+  assert_int_equal(o.type, MQTT_PUBREL);
+  mqtt_msg *m = NULL;
+  mqtt_session_delivery d = {0, true, 7};
+  assert_int_equal(mqtt_msg_new("q/0", 3, "zero", 4, NULL, 0, 1, false, false, 0, 0, &m), 0);
+  assert_int_equal(mqtt_session_enqueue_ex(s, m, &d, 0), 0);
+  mqtt_msg_unref(m);
+  assert_int_equal(mqtt_msg_new("q/1", 3, "one", 3, NULL, 0, 1, true, true, 30, 0, &m), 0);
+  assert_int_equal(mqtt_session_enqueue(s, m, 1, 0), 0);
+  mqtt_msg_unref(m);
+  static const uint8_t props[] = {0x03, 0x00, 0x02, 't', 'x'}; /* content type "tx" */
+  assert_int_equal(mqtt_msg_new("q/2", 3, "two", 3, props, sizeof(props), 2, false, false, 0, 0,
+                                &m),
+                   0);
+  assert_int_equal(mqtt_session_enqueue(s, m, 2, 0), 0);
+  mqtt_msg_unref(m);
+  bool deliver;
+  assert_int_equal(mqtt_session_in_publish(s, 2, 77, &deliver, NULL), 0);
+  assert_int_equal(mqtt_session_in_publish(s, 1, 78, &deliver, NULL), 0);
+  mqtt_session_disconnect(s, 100, 1000);
+  return s;
+}
+
+static void test_save_load_round_trip(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = rich_session(&c);
+  loom_buf b1, b2;
+  loom_buf_init(&b1);
+  loom_buf_init(&b2);
+  assert_int_equal(mqtt_session_save(s, 3000, &b1), 0);
+  mqtt_session *l = NULL;
+  assert_int_equal(mqtt_session_load(&c, b1.data, b1.len, 50, 0, &l), 0);
+  assert_int_equal(mqtt_session_inflight_out(l), 3);
+  assert_int_equal(mqtt_session_queued(l), 3);
+  assert_int_equal(mqtt_session_queued_bytes(l), mqtt_session_queued_bytes(s));
+  assert_int_equal(mqtt_session_inflight_in(l), 1); /* QoS 1 ids end with the connection */
+  assert_false(mqtt_session_expired(l, 50));
+  assert_int_equal(mqtt_session_expires_at(l), 50 + 98000);
+  /* Saving the loaded session at the same relative time gives the same bytes. */
+  assert_int_equal(mqtt_session_save(l, 50, &b2), 0);
+  assert_int_equal(b1.len, b2.len);
+  assert_memory_equal(b1.data, b2.data, b1.len);
+  loom_buf_deinit(&b1);
+  loom_buf_deinit(&b2);
+  mqtt_session_free(s);
+  mqtt_session_free(l);
+}
+
+static void test_loaded_session_resends_in_order(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = rich_session(&c);
+  loom_buf b;
+  loom_buf_init(&b);
+  assert_int_equal(mqtt_session_save(s, 3000, &b), 0);
+  mqtt_session_free(s);
+  mqtt_session *l = NULL;
+  assert_int_equal(mqtt_session_load(&c, b.data, b.len, 50, 0, &l), 0);
+  loom_buf_deinit(&b);
+  mqtt_session_out o;
+  assert_int_equal(mqtt_session_next(l, 50, &o), LOOM_ECLOSED); /* starts disconnected */
+  assert_int_equal(mqtt_session_connect(l, MQTT_LEVEL_5, 10, 0, 100), 0);
+  static const struct { uint8_t type, qos; uint16_t pid; bool dup; const char *topic; } want[] = {
+      {MQTT_PUBLISH, 1, 1, true, "a/1"}, {MQTT_PUBLISH, 2, 2, true, "a/2"},
+      {MQTT_PUBREL, 1, 3, false, NULL},  {MQTT_PUBLISH, 0, 0, false, "q/0"},
+      {MQTT_PUBLISH, 1, 4, false, "q/1"}, {MQTT_PUBLISH, 2, 5, false, "q/2"},
+  };
+  for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+    assert_int_equal(mqtt_session_next(l, 50, &o), 0);
+    assert_int_equal(o.type, want[i].type);
+    assert_int_equal(o.packet_id, want[i].pid);
+    assert_int_equal(o.dup, want[i].dup);
+    if (want[i].type == MQTT_PUBLISH) {
+      assert_int_equal(o.qos, want[i].qos);
+      assert_string_equal(o.msg->topic, want[i].topic);
+      if (i == 3) {
+        assert_true(o.retain);
+        assert_int_equal(o.sub_id, 7);
+        assert_memory_equal(o.msg->payload, "zero", 4);
+      }
+      if (i == 4) {
+        assert_true(o.has_expiry);
+        assert_int_equal(o.expiry_s, 27); /* 30 s at 0, saved at 3000 */
+        assert_true(o.msg->retain);
+      }
+      if (i == 5) assert_int_equal(o.msg->props_len, 5);
+      mqtt_msg_unref(o.msg);
+    }
+  }
+  assert_int_equal(mqtt_session_next(l, 50, &o), LOOM_EAGAIN);
+  /* The QoS 2 id awaiting PUBREL survived: a resend is a duplicate. */
+  bool deliver = true;
+  assert_int_equal(mqtt_session_in_publish(l, 2, 77, &deliver, NULL), 0);
+  assert_false(deliver);
+  assert_int_equal(mqtt_session_in_pubrel(l, 77), 0);
+  assert_int_equal(mqtt_session_on_puback(l, 1), 0);
+  assert_int_equal(mqtt_session_on_pubrec(l, 2, 0), 0);
+  assert_int_equal(mqtt_session_on_pubcomp(l, 3), 0);
+  mqtt_session_free(l);
+}
+
+static void test_load_counts_downtime_against_expiry(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = rich_session(&c); /* 98 s left at 3000 */
+  loom_buf b;
+  loom_buf_init(&b);
+  assert_int_equal(mqtt_session_save(s, 3000, &b), 0);
+  mqtt_session_free(s);
+  mqtt_session *l = NULL;
+  /* Down 20 s: 78 s of session left, the queued QoS 1 message has 7 s. */
+  assert_int_equal(mqtt_session_load(&c, b.data, b.len, 500, 20000, &l), 0);
+  assert_int_equal(mqtt_session_expires_at(l), 500 + 78000);
+  assert_false(mqtt_session_expired(l, 500 + 77999));
+  assert_true(mqtt_session_expired(l, 500 + 78000));
+  assert_int_equal(mqtt_session_queued(l), 3);
+  mqtt_session_free(l);
+  /* Down 27 s: the QoS 1 message's expiry passed: dropped at load. */
+  assert_int_equal(mqtt_session_load(&c, b.data, b.len, 500, 27000, &l), 0);
+  assert_int_equal(mqtt_session_queued(l), 2);
+  assert_int_equal(mqtt_session_stats_get(l)->dropped_expired, 1);
+  mqtt_session_free(l);
+  /* Down 98 s: the session itself expired. */
+  assert_int_equal(mqtt_session_load(&c, b.data, b.len, 500, 98000, &l), 0);
+  assert_true(mqtt_session_expired(l, 500));
+  mqtt_session_free(l);
+  /* A negative downtime (clock went back) counts as none. */
+  assert_int_equal(mqtt_session_load(&c, b.data, b.len, 500, -5000, &l), 0);
+  assert_int_equal(mqtt_session_expires_at(l), 500 + 98000);
+  mqtt_session_free(l);
+  loom_buf_deinit(&b);
+}
+
+static void test_save_connected_and_never_expiring(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  loom_buf b;
+  loom_buf_init(&b);
+  mqtt_session *l = NULL;
+  /* Connected at save: the whole interval is left, as if it disconnected now. */
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_311, 0, 0, 60), 0);
+  assert_int_equal(mqtt_session_save(s, 123456, &b), 0);
+  assert_int_equal(mqtt_session_load(&c, b.data, b.len, 10, 59000, &l), 0);
+  assert_int_equal(mqtt_session_expires_at(l), 10 + 1000);
+  mqtt_session_free(l);
+  /* Never expiring: stays so whatever the downtime. */
+  loom_buf_reset(&b);
+  mqtt_session_disconnect(s, 0xFFFFFFFFu, 5);
+  assert_int_equal(mqtt_session_save(s, 123456, &b), 0);
+  assert_int_equal(mqtt_session_load(&c, b.data, b.len, 10, INT64_MAX, &l), 0);
+  assert_int_equal(mqtt_session_expires_at(l), UINT64_MAX);
+  assert_false(mqtt_session_expired(l, UINT64_MAX - 1));
+  mqtt_session_free(l);
+  loom_buf_deinit(&b);
+  mqtt_session_free(s);
+}
+
+static void test_expired_inflight_kept_on_load(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  mqtt_msg *m = NULL;
+  mqtt_session_out o;
+  assert_int_equal(mqtt_msg_new("e", 1, "p", 1, NULL, 0, 1, false, true, 2, 0, &m), 0);
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 0, 60), 0);
+  assert_int_equal(mqtt_session_enqueue(s, m, 1, 0), 0);
+  mqtt_msg_unref(m);
+  assert_int_equal(next(s, 0, &o), 0);
+  loom_buf b;
+  loom_buf_init(&b);
+  assert_int_equal(mqtt_session_save(s, 1000, &b), 0);
+  mqtt_session_free(s);
+  mqtt_session *l = NULL;
+  assert_int_equal(mqtt_session_load(&c, b.data, b.len, 0, 10000, &l), 0);
+  loom_buf_deinit(&b);
+  assert_int_equal(mqtt_session_connect(l, MQTT_LEVEL_5, 0, 0, 60), 0);
+  assert_int_equal(mqtt_session_next(l, 0, &o), 0);
+  assert_true(o.dup);
+  assert_true(o.has_expiry);
+  assert_int_equal(o.expiry_s, 1);
+  mqtt_msg_unref(o.msg);
+  mqtt_session_free(l);
+}
+
+/* Blob of a small session: one QoS 1 in flight, one queued QoS 0. */
+static void small_blob(loom_buf *b) {
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  mqtt_session_out o;
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 0, 60), 0);
+  assert_int_equal(put(s, "t/x", 1, 0), 0);
+  assert_int_equal(next(s, 0, &o), 0);
+  assert_int_equal(put(s, "t/y", 0, 0), 0);
+  bool deliver;
+  assert_int_equal(mqtt_session_in_publish(s, 2, 9, &deliver, NULL), 0);
+  assert_int_equal(mqtt_session_save(s, 0, b), 0);
+  mqtt_session_free(s);
+}
+
+static int load_patched(const loom_buf *b, size_t off, uint8_t v) {
+  mqtt_session_cfg c = default_cfg();
+  uint8_t *p = malloc(b->len);
+  assert_non_null(p);
+  memcpy(p, b->data, b->len);
+  p[off] = v;
+  mqtt_session *l = NULL;
+  int rc = mqtt_session_load(&c, p, b->len, 0, 0, &l);
+  mqtt_session_free(l);
+  free(p);
+  return rc;
+}
+
+static void test_load_rejects_malformed(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  loom_buf b;
+  loom_buf_init(&b);
+  small_blob(&b);
+  /* Layout: ver 0, level 1, expiry 2..5, left 6..13, next pid 14..15,
+   * n_in 16, id 17..18, n_fl 19, pid 20..21, qos 22, state 23, flags 24,
+   * sub id 25, message qos 26, flags 27, topic len 28, topic 29..31 ... */
+  assert_int_equal(b.data[16], 1);
+  assert_int_equal(b.data[19], 1);
+  assert_int_equal(load_patched(&b, 0, 2), LOOM_EINVAL);    /* version */
+  assert_int_equal(load_patched(&b, 1, 6), LOOM_EINVAL);    /* level */
+  assert_int_equal(load_patched(&b, 1, 2), LOOM_EINVAL);
+  assert_int_equal(load_patched(&b, 13, 0xFF), LOOM_EINVAL); /* left > interval */
+  assert_int_equal(load_patched(&b, 17, 0), LOOM_EINVAL);   /* inbound id 0 */
+  assert_int_equal(load_patched(&b, 20, 0), LOOM_EINVAL);   /* flight id 0 */
+  assert_int_equal(load_patched(&b, 22, 3), LOOM_EINVAL);   /* qos 3 */
+  assert_int_equal(load_patched(&b, 22, 2), LOOM_EINVAL);   /* qos 2 in PUBACK state */
+  assert_int_equal(load_patched(&b, 23, 3), LOOM_EINVAL);   /* qos 1 in PUBCOMP state */
+  assert_int_equal(load_patched(&b, 24, 4), LOOM_EINVAL);   /* unknown flag */
+  assert_int_equal(load_patched(&b, 26, 3), LOOM_EINVAL);   /* message qos */
+  assert_int_equal(load_patched(&b, 26, 0), LOOM_EINVAL);   /* message qos below delivery */
+  assert_int_equal(load_patched(&b, 29, 0), LOOM_EINVAL);   /* NUL in topic */
+  assert_int_equal(load_patched(&b, 28, 0x7F), LOOM_EINVAL); /* topic past the end */
+  assert_int_equal(load_patched(&b, 0, 1), 0);              /* unchanged byte: loads */
+  /* Every truncation is refused, and so is a trailing byte. */
+  for (size_t n = 0; n < b.len; n++) {
+    mqtt_session *l = NULL;
+    assert_int_equal(mqtt_session_load(&c, b.data, n, 0, 0, &l), LOOM_EINVAL);
+    assert_null(l);
+  }
+  assert_int_equal(loom_buf_append_u8(&b, 0), 0);
+  mqtt_session *l = NULL;
+  assert_int_equal(mqtt_session_load(&c, b.data, b.len, 0, 0, &l), LOOM_EINVAL);
+  assert_int_equal(mqtt_session_load(&c, NULL, 5, 0, 0, &l), LOOM_EINVAL);
+  assert_int_equal(mqtt_session_load(NULL, b.data, b.len, 0, 0, &l), LOOM_EINVAL);
+  loom_buf_deinit(&b);
+}
+
+static void test_load_rejects_duplicate_ids(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *l = NULL;
+  /* Two inbound QoS 2 ids, both 5. */
+  static const uint8_t in_dup[] = {1, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0,
+                                   2, 5, 0, 5, 0, 0, 0};
+  assert_int_equal(mqtt_session_load(&c, in_dup, sizeof(in_dup), 0, 0, &l), LOOM_EINVAL);
+  uint8_t ok[sizeof(in_dup)];
+  memcpy(ok, in_dup, sizeof(ok));
+  ok[19] = 6;
+  assert_int_equal(mqtt_session_load(&c, ok, sizeof(ok), 0, 0, &l), 0);
+  assert_int_equal(mqtt_session_inflight_in(l), 2);
+  mqtt_session_free(l);
+  /* Two flights awaiting PUBCOMP, both id 3 (no message in that state). */
+  static const uint8_t fl_dup[] = {1, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0,
+                                   2, 3, 0, 2, 3, 2, 0, 3, 0, 2, 3, 2, 0, 0};
+  l = NULL;
+  assert_int_equal(mqtt_session_load(&c, fl_dup, sizeof(fl_dup), 0, 0, &l), LOOM_EINVAL);
+  assert_null(l);
+}
+
+static void test_save_load_alloc_failure(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = rich_session(&c);
+  loom_buf ref;
+  loom_buf_init(&ref);
+  assert_int_equal(mqtt_session_save(s, 3000, &ref), 0);
+  int ok_save = 0, ok_load = 0;
+  for (long n = 0; n < 40; n++) {
+    loom_buf b;
+    loom_buf_init(&b);
+    loom_mem_fail_after(n);
+    int rc = mqtt_session_save(s, 3000, &b);
+    loom_mem_fail_after(-1);
+    assert_true(rc == 0 || rc == LOOM_ENOMEM);
+    if (rc == 0) {
+      ok_save++;
+      assert_memory_equal(b.data, ref.data, ref.len);
+    }
+    loom_buf_deinit(&b);
+    mqtt_session *l = NULL;
+    loom_mem_fail_after(n);
+    rc = mqtt_session_load(&c, ref.data, ref.len, 0, 0, &l);
+    loom_mem_fail_after(-1);
+    assert_true(rc == 0 || rc == LOOM_ENOMEM);
+    if (rc == 0) ok_load++;
+    else assert_null(l);
+    mqtt_session_free(l);
+  }
+  assert_true(ok_save > 0 && ok_save < 40);
+  assert_true(ok_load > 0 && ok_load < 40);
+  loom_buf_deinit(&ref);
+  mqtt_session_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_qos1_flow),
@@ -851,6 +1178,14 @@ int main(void) {
       cmocka_unit_test(test_max_packet_size_discards),
       cmocka_unit_test(test_hostile_acks_rejected),
       cmocka_unit_test(test_alloc_failure),
+      cmocka_unit_test(test_save_load_round_trip),
+      cmocka_unit_test(test_loaded_session_resends_in_order),
+      cmocka_unit_test(test_load_counts_downtime_against_expiry),
+      cmocka_unit_test(test_save_connected_and_never_expiring),
+      cmocka_unit_test(test_expired_inflight_kept_on_load),
+      cmocka_unit_test(test_load_rejects_malformed),
+      cmocka_unit_test(test_load_rejects_duplicate_ids),
+      cmocka_unit_test(test_save_load_alloc_failure),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
