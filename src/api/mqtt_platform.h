@@ -75,6 +75,16 @@ const mqtt_hooks *api_mqtt_hooks(api_mqtt *p);
  * mqtt_broker_start, before clients can connect. Main thread. */
 void api_mqtt_attach(api_mqtt *p, mqtt_broker *b);
 
+/* Before mqtt_broker_stop: stop delivering commands and updates, free the
+ * Sparkplug host (its STATE death is published while the broker still
+ * runs). Idempotent; api_mqtt_free calls it too. Main thread. */
+void api_mqtt_detach(api_mqtt *p);
+
+/* The attached broker (NULL before attach / after detach) and the API. For
+ * the Sparkplug host (server publishes with a client's mount, c->mount). */
+mqtt_broker *api_mqtt_broker(api_mqtt *p);
+loom_api *api_mqtt_api(api_mqtt *p);
+
 /* Store values (groups of key/values; TS_INT allowed) as telemetry of the
  * device named device_name in c's tenant, creating the device (with profile
  * `profile`, created too if missing; NULL = "default") when it does not
