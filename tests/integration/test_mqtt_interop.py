@@ -6,7 +6,9 @@ Paho C (libpaho-mqtt3c, tests/interop/paho_c_client.c, built here) and MQTT.js
 5.0, does: connect, subscribe, publish at QoS 0/1/2 (and QoS downgrade),
 retained (with the RETAIN flag, and clearing), will (socket killed; a clean
 DISCONNECT sends none), and persistent-session resume with a queued QoS 1
-message. One more test (Loom only) restarts the daemon and resumes.
+message. Also: every client's publishes reach every other client; MQTT.js
+over WebSocket (/mqtt on the HTTP port) talks with a TCP client (Loom only);
+a restart on the same data dir keeps a persistent session (Loom only).
 
 The broker under test is chosen by MQTT_BROKER: "loom" (default; the daemon
 from conftest.py, LOOM_BIN) or "mosquitto" (/usr/sbin/mosquitto on a free port,
@@ -232,8 +234,9 @@ class CliClient:
         self.argv0 = argv0
 
     def spawn(self, b, level, subs=(), pubs=(), count=0, timeout_ms=5000, cid=None, clean=True,
-              expiry=None, will=None, hang=False):
-        a = list(self.argv0) + ["--host", b.host, "--port", str(b.port), "--level", str(level),
+              expiry=None, will=None, hang=False, ws_path=None):
+        port = b.http_port if ws_path else b.port
+        a = list(self.argv0) + ["--host", b.host, "--port", str(port), "--level", str(level),
                                 "--clean", "1" if clean else "0", "--count", str(count),
                                 "--timeout", str(timeout_ms)]
         if b.user is not None:
@@ -250,6 +253,8 @@ class CliClient:
             a += ["--pub", fmt_pub(p)]
         if hang:
             a.append("--hang")
+        if ws_path:
+            a += ["--ws", ws_path]  # mqttjs_client.js only
         return Run(f"{self.name} L{level}", a)
 
     def publish(self, b, level, pubs):
@@ -476,6 +481,28 @@ def test_mqtt_interop_cross_clients(broker, paho_c_bin, level):
         r.finish()
         got = sorted((m["topic"], m["payload"], m["qos"]) for m in r.msgs())
         assert got == sorted(want), f"subscriber {n}\n" + explain(broker, r)
+
+
+@pytest.mark.skipif(BROKER_KIND != "loom", reason="Loom only: MQTT over WebSocket at /mqtt "
+                    "on the HTTP port (Debian's mosquitto cannot bind its websockets listener "
+                    "to 127.0.0.1)")
+def test_mqtt_interop_mqttjs_websocket(broker, paho_c_bin, level):
+    """MQTT.js over WebSocket (ws://HTTP_PORT/mqtt) and Paho Python over TCP
+    exchange QoS 0/1/2 messages both ways."""
+    clients = make_clients(paho_c_bin)
+    js, py = clients["mqttjs"], clients["paho_py"]
+    base = f"interop/ws/{level}/{uuid.uuid4().hex[:8]}"
+    ws_sub = js.spawn(broker, level, subs=[(f"{base}/to-ws/#", 2)], count=3, ws_path="mqtt")
+    tcp_sub = py.spawn(broker, level, subs=[(f"{base}/to-tcp/#", 2)], count=3)
+    ws_sub.wait_ev("ready")
+    tcp_sub.wait_ev("ready")
+    py.publish(broker, level, [(f"{base}/to-ws/q{q}", q, False, f"w{q}") for q in (0, 1, 2)])
+    js.spawn(broker, level, pubs=[(f"{base}/to-tcp/q{q}", q, False, f"t{q}") for q in (0, 1, 2)],
+             ws_path="mqtt").finish()
+    for run, d, p in ((ws_sub, "to-ws", "w"), (tcp_sub, "to-tcp", "t")):
+        run.finish()
+        got = sorted((m["topic"], m["payload"], m["qos"]) for m in run.msgs())
+        assert got == [(f"{base}/{d}/q{q}", f"{p}{q}", q) for q in (0, 1, 2)], explain(broker, run)
 
 
 @pytest.mark.skipif(BROKER_KIND != "loom", reason="Loom only: a restart on the same data dir")

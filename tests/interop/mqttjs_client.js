@@ -14,7 +14,8 @@ function usage() {
     'usage: mqttjs_client.js --port P --level 4|5 [--host H] [--id ID] [--user U]\n' +
       '  [--pass P] [--clean 0|1] [--expiry S] [--will TOPIC:QOS:RETAIN:PAYLOAD]\n' +
       '  [--sub FILTER:QOS]... [--pub TOPIC:QOS:RETAIN:PAYLOAD]... [--count N]\n' +
-      '  [--timeout MS] [--hang]\n');
+      '  [--timeout MS] [--hang] [--ws PATH]\n' +
+      '--ws: MQTT over WebSocket, ws://HOST:PORT/PATH (PATH without the leading /)\n');
   process.exit(2);
 }
 
@@ -39,7 +40,7 @@ function parseSub(s) {
 function parseArgs(argv) {
   const o = {
     host: '127.0.0.1', port: 0, level: 4, id: null, user: null, pass: null, clean: true,
-    expiry: -1, count: 0, timeout: 5000, hang: false, will: null, subs: [], pubs: [],
+    expiry: -1, count: 0, timeout: 5000, hang: false, will: null, subs: [], pubs: [], ws: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -60,6 +61,7 @@ function parseArgs(argv) {
       case '--will': o.will = parsePub(v); break;
       case '--sub': o.subs.push(parseSub(v)); break;
       case '--pub': o.pubs.push(parsePub(v)); break;
+      case '--ws': o.ws = v; break;
       default: usage();
     }
   }
@@ -87,7 +89,8 @@ async function main() {
 
   const received = [];
   let wake = null;
-  const client = mqtt.connect(`mqtt://${o.host}:${o.port}`, copts);
+  const url = o.ws !== null ? `ws://${o.host}:${o.port}/${o.ws}` : `mqtt://${o.host}:${o.port}`;
+  const client = mqtt.connect(url, copts);
   // Register before the CONNACK: a resumed session's queue may arrive at once.
   client.on('message', (topic, payload, packet) => {
     const m = { ev: 'msg', topic, payload: payload.toString('latin1'), qos: packet.qos,
