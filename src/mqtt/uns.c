@@ -369,6 +369,10 @@ static int compile_rule(const json_t *o, size_t idx, rule **out, bool *enabled, 
       (rc = compile_tpl(r, &r->profile, vals[0] ? vals[0] : "uns", "profile", who, err, errlen)) ||
       (rc = compile_tpl(r, &r->key, vals[1] ? vals[1] : "value", "key", who, err, errlen)))
     goto out;
+  if (r->device.text[0] == '#' && r->device.parts[0].cap < 0) {
+    rc = fail(err, errlen, LOOM_EINVAL, "%s: device: must not start with '#'", who);
+    goto out;
+  }
   if (tpl_literal(&r->profile) && (!r->profile.text[0] || r->profile.text[0] == '#')) {
     rc = fail(err, errlen, LOOM_EINVAL, "%s: profile: must be non-empty and not start with '#'",
               who);
@@ -527,7 +531,8 @@ static const char *key_problem(const char *k, size_t len) {
   if (len == 0) return "empty telemetry key";
   if (len > FIELD_MAX) return "telemetry key longer than 255 bytes";
   const char *bad = bad_text(k, len);
-  if (bad) return (bad[2] == 'c') ? "control character in telemetry key" : "backslash in telemetry key";
+  if (bad) return bad[2] == 'c' ? "control character in telemetry key" /* "a control ..." */
+                                : "backslash in telemetry key";
   if (len == 4 && !memcmp(k, "time", 4)) return "key \"time\" is reserved (InfluxDB's time column)";
   return NULL;
 }
@@ -778,10 +783,10 @@ int uns_rules_apply(const uns_rules *r, const char *topic, size_t n, const uint8
   size_t dl, pl, kl;
   char key[FIELD_MAX + 1];
   if (expand(&hit->device, topic, &c, out->device, &dl) || dl == 0 ||
-      bad_text(out->device, dl))
+      out->device[0] == '#' || bad_text(out->device, dl))
     return fail(err, errlen, LOOM_EINVAL,
                 "%s: device name from topic must be 1-255 bytes without control characters or "
-                "backslashes",
+                "backslashes, not starting with '#'",
                 who);
   if (expand(&hit->profile, topic, &c, out->profile, &pl) || pl == 0 ||
       out->profile[0] == '#' || bad_text(out->profile, pl))

@@ -66,7 +66,10 @@
  *   array selected by `value` -> string of its compact JSON, null -> error.
  * Device names, profiles and keys after expansion are checked as tbjson
  * checks keys: 1..255 bytes, no control characters, no backslash; keys are
- * not "time"; profiles do not start with '#'.
+ * not "time"; devices and profiles do not start with '#' (line protocol
+ * would read a comment), so tbjson_format_lp(values, profile, tag, device)
+ * accepts every hit. A JSON payload without any value ({} or []) is an
+ * error too: a hit always carries at least one group.
  */
 
 #define UNS_LEVELS_MAX 64   /* pattern levels */

@@ -393,6 +393,7 @@ static void test_compile_errors_name_rule_and_field(void **state) {
       {"[{\"name\":\"r\",\"pattern\":\"a\",\"device\":\"d\",\"key\":\"time\"}]", "key: must be"},
       {"[{\"name\":\"r\",\"pattern\":\"a\",\"device\":\"d\",\"profile\":\"#x\"}]", "profile: must"},
       {"[{\"name\":\"r\",\"pattern\":\"a\",\"device\":\"d\",\"payload\":\"xml\"}]", "payload: must"},
+      {"[{\"name\":\"r\",\"pattern\":\"+a\",\"device\":\"#{a}\"}]", "device: must not start"},
       {"[{\"name\":\"r\",\"pattern\":\"a\",\"device\":\"d\",\"value\":\"a..b\"}]", "value: empty member"},
       {"[{\"name\":\"r\",\"pattern\":\"a\",\"device\":\"d\",\"payload\":\"plain\",\"value\":\"v\"}]",
        "need a JSON payload"},
@@ -449,8 +450,8 @@ static void test_expanded_names_checked(void **state) {
   assert_int_equal(apply(r, "dev/", "1", &h, err), LOOM_EINVAL); /* empty key */
   assert_int_equal(apply(r, "/k", "1", &h, err), LOOM_EINVAL);   /* empty device */
   assert_int_equal(apply(r, "a\\b/k", "1", &h, err), LOOM_EINVAL);
-  assert_int_equal(apply(r, "#x/k", "1", &h, err), LOOM_EINVAL); /* profile '#...' */
-  assert_non_null(strstr(err, "profile"));
+  assert_int_equal(apply(r, "#x/k", "1", &h, err), LOOM_EINVAL); /* device '#...' */
+  assert_non_null(strstr(err, "device"));
   char longdev[400];
   memset(longdev, 'x', 300);
   strcpy(longdev + 300, "/k");
