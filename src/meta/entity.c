@@ -15,6 +15,7 @@ static const char *const token_kinds[] = {"session", "api", NULL};
 static const char *const token_scopes[] = {"read", "write", "admin", NULL};
 static const char *const key_types[] = {"float", "int", "bool", "string", NULL};
 static const char *const dev_states[] = {"online", "offline", NULL};
+static const char *const uns_payloads[] = {"auto", "json", "plain", NULL};
 static const char *const rpc_statuses[] = {"queued", "sent", "delivered", "successful",
                                            "failed", "timeout", "expired", NULL};
 
@@ -161,11 +162,31 @@ static const meta_col rpc_cols[] = {
   {"expires_ms", MT_INT, MC_SORT, NULL, 0, 0, -1, NULL, NULL},
 };
 
+/* Unified-namespace mapping rules (mqtt/uns.h documents the fields); the
+ * API compiles each rule on create and update (api/mqtt_rules.c). */
+static const meta_col mqtt_rule_cols[] = {
+  ID_COL,
+  TENANT_COL,
+  NAME_COL(MC_W | MC_REQ | MC_FILTER | MC_SORT | MC_SEARCH),
+  TEXT("description", MC_W | MC_NULL, 1024),
+  TEXT("pattern",     MC_W | MC_REQ | MC_FILTER | MC_SORT, 4096),
+  TEXT("device",      MC_W | MC_REQ, 1024),
+  TEXT("profile",     MC_W, 1024), /* default "uns" */
+  TEXT("key",         MC_W, 1024), /* default "value" */
+  ENUM("payload",     MC_W | MC_FILTER, uns_payloads), /* default "auto" */
+  TEXT("value",       MC_W | MC_NULL, 1024),
+  TEXT("ts",          MC_W | MC_NULL, 1024),
+  {"enabled",  MT_BOOL, MC_W | MC_FILTER | MC_SORT, NULL, 0, 0, -1, NULL, NULL},
+  {"priority", MT_INT,  MC_W | MC_SORT, NULL, -1000000, 1000000, -1, NULL, NULL},
+  TIME_COLS,
+};
+
 static const meta_dep tenant_refuse[] = {
   {"users", "tenant_id", "users"},
   {"assets", "tenant_id", "assets"},
   {"device_profiles", "tenant_id", "device profiles"},
   {"devices", "tenant_id", "devices"},
+  {"mqtt_rules", "tenant_id", "MQTT rules"},
 };
 static const meta_dep asset_refuse[] = {{"assets", "parent_id", "child assets"}};
 static const meta_dep profile_refuse[] = {{"devices", "profile_id", "devices"}};
@@ -181,6 +202,7 @@ static const meta_entity entities[META_KIND_COUNT] = {
   {META_PROFILE_KEY, "profile_key",    "profile_keys",    TEN_COLUMN,   true,  COLS(profile_key_cols), NULL, 0},
   {META_DEVICE,      "device",         "devices",         TEN_COLUMN,   true,  COLS(device_cols),      NULL, 0},
   {META_RPC,         "rpc",            "rpc",             TEN_COLUMN,   false, COLS(rpc_cols),         NULL, 0},
+  {META_MQTT_RULE,   "mqtt_rule",      "mqtt_rules",      TEN_COLUMN,   true,  COLS(mqtt_rule_cols),   NULL, 0},
 };
 /* clang-format on */
 

@@ -57,6 +57,7 @@ typedef enum meta_kind {
   META_PROFILE_KEY, /* a telemetry key of a profile */
   META_DEVICE,
   META_RPC,         /* create with meta_rpc_create; status via meta_rpc_transition */
+  META_MQTT_RULE,   /* unified-namespace mapping rule (mqtt/uns.h), schema v3 */
   META_KIND_COUNT
 } meta_kind;
 
@@ -77,7 +78,7 @@ int meta_store_version(meta_store *m);
 int meta_schema_latest(void);
 
 /* "tenant", "user", "token", "asset", "device_profile", "profile_key",
- * "device", "rpc". meta_kind_parse: 0 or LOOM_EINVAL. */
+ * "device", "rpc", "mqtt_rule". meta_kind_parse: 0 or LOOM_EINVAL. */
 const char *meta_kind_name(meta_kind k);
 int meta_kind_parse(const char *name, meta_kind *out);
 
@@ -134,7 +135,8 @@ int meta_update(meta_store *m, meta_kind kind, const char *scope, const char *id
                 const json_t *secrets, json_t **out, char *err, size_t errlen);
 
 /* Delete. Cascades and refusals (LOOM_EEXIST naming what is left):
- *   tenant:  refused while it has users, assets, device profiles or devices
+ *   tenant:  refused while it has users, assets, device profiles, devices
+ *            or MQTT rules
  *            (platform scope only, else LOOM_EPERM; the engine database is
  *            the caller's to drop);
  *   user:    its tokens are deleted with it;

@@ -167,6 +167,26 @@ static const char v2_sql[] =
     "CREATE INDEX rpc_expiry ON rpc(status, expires_ms);"
     "CREATE INDEX tokens_expiry ON tokens(expires_ms) WHERE expires_ms IS NOT NULL;";
 
+/* Version 3: unified-namespace mapping rules (mqtt/uns.h), per tenant. */
+static const char v3_sql[] =
+    "CREATE TABLE mqtt_rules("
+    " id TEXT PRIMARY KEY,"
+    " tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+    " name TEXT NOT NULL,"
+    " description TEXT,"
+    " pattern TEXT NOT NULL,"      /* topic pattern: literal, +, +name, #, #name levels */
+    " device TEXT NOT NULL,"       /* template */
+    " profile TEXT NOT NULL DEFAULT 'uns',"
+    " key TEXT NOT NULL DEFAULT 'value',"
+    " payload TEXT NOT NULL DEFAULT 'auto' CHECK(payload IN ('auto','json','plain')),"
+    " value TEXT,"                 /* member path or NULL */
+    " ts TEXT,"                    /* member path or NULL */
+    " enabled INTEGER NOT NULL DEFAULT 1 CHECK(enabled IN (0,1)),"
+    " priority INTEGER NOT NULL DEFAULT 0,"
+    " created_ms INTEGER NOT NULL,"
+    " updated_ms INTEGER NOT NULL,"
+    " UNIQUE(tenant_id, name));";
+
 typedef struct migration {
   int version;
   const char *sql;
@@ -176,6 +196,7 @@ typedef struct migration {
 static const migration steps[] = {
     {1, v1_sql, v1_default_tenant},
     {2, v2_sql, NULL},
+    {3, v3_sql, NULL},
 };
 #define N_STEPS (sizeof steps / sizeof steps[0])
 
