@@ -11,6 +11,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +72,8 @@ typedef struct rule {
 } rule;
 
 struct uns_rules {
-  rule **rules; /* enabled, in match order */
+  atomic_size_t refs; /* uns_rules_ref / uns_rules_free */
+  rule **rules;       /* enabled, in match order */
   size_t n;
 };
 
@@ -121,8 +123,15 @@ static void rule_free(rule *r) {
   loom_free(r);
 }
 
-void uns_rules_free(uns_rules *r) {
-  if (!r) return;
+const uns_rules *uns_rules_ref(const uns_rules *r) {
+  /* the count is the one mutable part of a shared, otherwise immutable set */
+  if (r) atomic_fetch_add_explicit(&((uns_rules *)r)->refs, 1, memory_order_relaxed);
+  return r;
+}
+
+void uns_rules_free(const uns_rules *cr) {
+  uns_rules *r = (uns_rules *)cr;
+  if (!r || atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1) return;
   for (size_t i = 0; i < r->n; i++) rule_free(r->rules[i]);
   loom_free(r->rules);
   loom_free(r);
@@ -411,6 +420,7 @@ int uns_rules_compile(const json_t *rules, uns_rules **out, char *err, size_t er
   size_t n = json_array_size(rules);
   uns_rules *r = loom_calloc(1, sizeof *r);
   if (!r) return fail(err, errlen, LOOM_ENOMEM, "out of memory");
+  atomic_init(&r->refs, 1);
   int rc = 0;
   if (n && !(r->rules = loom_calloc(n, sizeof *r->rules))) {
     rc = fail(err, errlen, LOOM_ENOMEM, "out of memory");

@@ -80,15 +80,17 @@ typedef struct uns_rules uns_rules;
 
 /* Compile the array `rules` of rule objects (see above). Every rule is
  * checked, enabled or not; only enabled ones are kept. On success *out is a
- * new immutable object (free with uns_rules_free) that any number of threads
- * may apply concurrently; an empty array gives an object that matches
- * nothing. Returns 0, LOOM_EINVAL (err names the rule, by name or index, the
+ * new immutable object holding one reference (drop it with uns_rules_free)
+ * that any number of threads may apply concurrently; an empty array gives
+ * an object that matches nothing. Returns 0, LOOM_EINVAL (err names the rule, by name or index, the
  * field and why, e.g. `rule "line-temps": device: {cell} is not a capture of
  * the pattern`), LOOM_ENOMEM. err may be NULL. Pure; any thread. */
 int uns_rules_compile(const json_t *rules, uns_rules **out, char *err, size_t errlen);
 
-/* Free; NULL is a no-op. */
-void uns_rules_free(uns_rules *r);
+/* Take one more reference (atomic; any thread); returns r. NULL: no-op. */
+const uns_rules *uns_rules_ref(const uns_rules *r);
+/* Drop one reference; the last one frees. NULL is a no-op. Any thread. */
+void uns_rules_free(const uns_rules *r);
 
 /* Number of enabled rules kept by compile (0 for NULL). */
 size_t uns_rules_count(const uns_rules *r);

@@ -474,6 +474,22 @@ static void test_registry_fields_ignored(void **state) {
   uns_rules_free(r);
 }
 
+static void test_references_keep_rules_alive(void **state) {
+  (void)state;
+  uns_rules *r = must(LINE_RULE);
+  const uns_rules *extra = uns_rules_ref(r);
+  assert_ptr_equal(extra, r);
+  uns_rules_free(r); /* the compile reference */
+  uns_hit h;
+  char err[256];
+  assert_int_equal(apply(extra, "plant/a/b/c", "1", &h, err), 1); /* still alive (ASan checks) */
+  assert_string_equal(h.rule, "lines");
+  uns_hit_deinit(&h);
+  uns_rules_free(extra);
+  assert_null(uns_rules_ref(NULL));
+  uns_rules_free(NULL);
+}
+
 static void test_alloc_failures(void **state) {
   (void)state;
   json_error_t je;
@@ -545,6 +561,7 @@ int main(void) {
       cmocka_unit_test(test_pattern_limits),
       cmocka_unit_test(test_expanded_names_checked),
       cmocka_unit_test(test_registry_fields_ignored),
+      cmocka_unit_test(test_references_keep_rules_alive),
       cmocka_unit_test(test_alloc_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
