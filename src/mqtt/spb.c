@@ -699,6 +699,34 @@ static int encode_metric(const spb_metric *m, PbMetric *pm) {
     return 0;
   }
   if (m->kind == SPB_K_JSON) return LOOM_EUNSUP;
+  if (dt == SPB_DT_UNKNOWN) { /* DATA by alias: the field follows the kind */
+    switch (m->kind) {
+    case SPB_K_INT:
+      if (m->i >= INT32_MIN && m->i <= INT32_MAX) {
+        pm->value_case = SPB__PAYLOAD__METRIC__VALUE_INT_VALUE;
+        pm->int_value = (uint32_t)(int32_t)m->i;
+      } else {
+        pm->value_case = SPB__PAYLOAD__METRIC__VALUE_LONG_VALUE;
+        pm->long_value = (uint64_t)m->i;
+      }
+      return 0;
+    case SPB_K_UINT:
+      if (m->u <= UINT32_MAX) {
+        pm->value_case = SPB__PAYLOAD__METRIC__VALUE_INT_VALUE;
+        pm->int_value = (uint32_t)m->u;
+      } else {
+        pm->value_case = SPB__PAYLOAD__METRIC__VALUE_LONG_VALUE;
+        pm->long_value = m->u;
+      }
+      return 0;
+    case SPB_K_DOUBLE: dt = SPB_DT_DOUBLE; break;
+    case SPB_K_BOOL: dt = SPB_DT_BOOLEAN; break;
+    case SPB_K_STRING: dt = SPB_DT_STRING; break;
+    case SPB_K_DATETIME: dt = SPB_DT_DATETIME; break;
+    case SPB_K_BYTES: dt = SPB_DT_BYTES; break;
+    default: return LOOM_EINVAL;
+    }
+  }
   if (is_int_dt(dt) || is_uint_dt(dt)) {
     /* a signed or unsigned source value, range checked for the datatype */
     bool neg;

@@ -156,7 +156,10 @@ int spb_payload_decode(spb_payload *p, const uint8_t *buf, size_t len, spb_type_
  * checked), SPB_K_UINT for UInt8..UInt64, SPB_K_DOUBLE for Float/Double,
  * SPB_K_BOOL, SPB_K_STRING for String/Text/UUID, SPB_K_DATETIME, SPB_K_BYTES
  * for Bytes/File, SPB_K_NONE with is_null (any datatype). datatype 0 = not
- * sent. props_json is not encoded. 0; LOOM_EINVAL (kind and datatype do not
+ * sent (DATA by alias): the value field then follows the kind (INT: int_value
+ * when it fits 32 bits two's complement, else long_value; UINT: int_value up
+ * to 2^32-1, else long_value; DOUBLE: double_value; DATETIME: long_value ...).
+ * props_json is not encoded. 0; LOOM_EINVAL (kind and datatype do not
  * match, value out of range); LOOM_EUNSUP (SPB_K_JSON: arrays, DataSet,
  * Template are not encoded); LOOM_ENOMEM (out unchanged on error). Pure. */
 int spb_payload_encode(const spb_payload *p, loom_buf *out);
