@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Broker clients and routing: the client-id table (one br_client = one
+ * session, kept across connections until its Session Expiry Interval
+ * passes), subscriptions per client (for counting and persistence), routing
+ * a message through the subscription tree to every matching session, the
+ * retained store (with message expiry kept in a small prefix, below), and
+ * wills (immediate, delayed, or at session end).
+ *
+ * Retained entry props as stored in mqtt_retain (opaque to the store):
+ *   byte 0      1 if the message has a Message Expiry, else 0
+ *   bytes 1-8   expiry time, Unix ms, big-endian (0 without expiry)
+ *   bytes 9-    the message's forwarded MQTT 5 property block body
+ */
+#include <string.h>
+
+#include "core/err.h"
+#include "core/mem.h"
+#include "core/timeutil.h"
+#include "mqtt/broker_int.h"
+#include "mqtt/topic.h"
+
+#define RET_HDR 9
+
+static uint32_t hash_id(const char *s, size_t n) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < n; i++) {
+    h ^= (uint8_t)s[i];
+    h *= 16777619u;
+  }
+  return h;
+}
+
+void br_session_cfg(mqtt_broker *b, mqtt_session_cfg *scfg) {
+  memset(scfg, 0, sizeof(*scfg));
+  scfg->recv_max_in = b->lim.recv_max;
+  scfg->alias_max_in = b->lim.topic_alias_max;
+  scfg->alias_out_cap = b->lim.topic_alias_max;
+  scfg->max_queued = b->lim.max_queued_msgs;
+  scfg->max_queued_bytes = b->lim.max_queued_bytes;
+}
+
+br_client *br_client_find(mqtt_broker *b, const char *id, size_t len) {
+  uint32_t h = hash_id(id, len);
+  for (br_client *c = b->ctab[h & (b->ctab_cap - 1)]; c; c = c->hnext)
+    if (c->hash == h && c->id_len == len && memcmp(c->id, id, len) == 0) return c;
+  return NULL;
+}
+
+static void ctab_grow(mqtt_broker *b) {
+  size_t ncap = b->ctab_cap * 2;
+  br_client **nt = loom_calloc(ncap, sizeof(*nt));
+  if (!nt) return; /* keep the longer chains */
+  for (size_t i = 0; i < b->ctab_cap; i++) {
+    br_client *c = b->ctab[i];
+    while (c) {
+      br_client *n = c->hnext;
+      c->hnext = nt[c->hash & (ncap - 1)];
+      nt[c->hash & (ncap - 1)] = c;
+      c = n;
+    }
+  }
+  loom_free(b->ctab);
+  b->ctab = nt;
+  b->ctab_cap = ncap;
+}
+
+int br_client_new(mqtt_broker *b, const char *id, mqtt_session_cfg *scfg, br_client **out) {
+  br_client *cl = loom_calloc(1, sizeof(*cl));
+  if (!cl) return LOOM_ENOMEM;
+  cl->id_len = strlen(id);
+  cl->id = loom_strndup(id, cl->id_len);
+  if (!cl->id || mqtt_session_new(scfg, &cl->sess)) {
+    loom_free(cl->id);
+    loom_free(cl);
+    return LOOM_ENOMEM;
+  }
+  cl->hash = hash_id(id, cl->id_len);
+  if (b->n_clients + 1 > b->ctab_cap) ctab_grow(b);
+  size_t i = cl->hash & (b->ctab_cap - 1);
+  cl->hnext = b->ctab[i];
+  b->ctab[i] = cl;
+  b->n_clients++;
+  *out = cl;
+  return 0;
+}
+
+void br_dlist_remove(mqtt_broker *b, br_client *cl) {
+  if (!cl->in_dlist) return;
+  if (cl->dprev) cl->dprev->dnext = cl->dnext;
+  else b->dlist = cl->dnext;
+  if (cl->dnext) cl->dnext->dprev = cl->dprev;
+  cl->dnext = cl->dprev = NULL;
+  cl->in_dlist = false;
+}
+
+static void dlist_add(mqtt_broker *b, br_client *cl) {
+  if (cl->in_dlist) return;
+  cl->dprev = NULL;
+  cl->dnext = b->dlist;
+  if (b->dlist) b->dlist->dprev = cl;
+  b->dlist = cl;
+  cl->in_dlist = true;
+}
+
+void br_client_cancel_will(mqtt_broker *b, br_client *cl) {
+  if (cl->will) mqtt_msg_unref(cl->will);
+  cl->will = NULL;
+  if (cl->will_principal && b->hooks.principal_free)
+    b->hooks.principal_free(b->hooks.ud, cl->will_principal);
+  cl->will_principal = NULL;
+}
+
+static void send_delayed_will(mqtt_broker *b, br_client *cl) {
+  if (!cl->will) return;
+  mqtt_msg *w = cl->will;
+  cl->will = NULL;
+  br_publish_will(b, w, cl->will_principal, cl->id);
+  mqtt_msg_unref(w);
+  br_client_cancel_will(b, cl);
+}
+
+void br_client_free(mqtt_broker *b, br_client *cl, bool send_will) {
+  if (send_will && !b->stopping) send_delayed_will(b, cl);
+  br_client_cancel_will(b, cl);
+  mqtt_subtree_remove_all(b->tree, cl);
+  for (uint32_t i = 0; i < cl->n_subs; i++) loom_free(cl->subs[i].filter);
+  loom_free(cl->subs);
+  br_dlist_remove(b, cl);
+  size_t i = cl->hash & (b->ctab_cap - 1);
+  for (br_client **pp = &b->ctab[i]; *pp; pp = &(*pp)->hnext) {
+    if (*pp == cl) {
+      *pp = cl->hnext;
+      break;
+    }
+  }
+  b->n_clients--;
+  b->total_queued -= cl->acct_bytes;
+  mqtt_session_free(cl->sess);
+  loom_free(cl->id);
+  loom_free(cl);
+}
+
+void br_acct(mqtt_broker *b, br_client *cl) {
+  size_t q = mqtt_session_queued_bytes(cl->sess);
+  b->total_queued = b->total_queued - cl->acct_bytes + q;
+  cl->acct_bytes = q;
+}
+
+bool br_client_detach(mqtt_broker *b, br_client *cl, mqtt_msg *w, uint32_t will_delay_s,
+                      void *principal) {
+  uint64_t now = br_now(b);
+  bool took = false;
+  mqtt_session_disconnect(cl->sess, cl->expiry_s, now);
+  cl->conn = NULL;
+  if (w) {
+    if (will_delay_s == 0 || cl->expiry_s == 0 || b->stopping) {
+      if (!b->stopping) br_publish_will(b, w, principal, cl->id);
+      mqtt_msg_unref(w);
+    } else {
+      uint32_t d = will_delay_s < cl->expiry_s ? will_delay_s : cl->expiry_s;
+      br_client_cancel_will(b, cl);
+      cl->will = w;
+      cl->will_at_ms = now + (uint64_t)d * 1000u;
+      cl->will_principal = principal;
+      took = true;
+    }
+  }
+  if (cl->expiry_s == 0 && !b->stopping) {
+    br_client_free(b, cl, true);
+    return false; /* will already sent; principal not kept */
+  }
+  dlist_add(b, cl);
+  return took;
+}
+
+void br_sweep_clients(mqtt_broker *b, uint64_t now) {
+  for (br_client *cl = b->dlist; cl;) {
+    br_client *n = cl->dnext;
+    if (cl->will && now >= cl->will_at_ms) send_delayed_will(b, cl);
+    if (mqtt_session_expired(cl->sess, now)) br_client_free(b, cl, true);
+    cl = n;
+  }
+}
+
+/* ---- subscriptions ---- */
+
+static int sub_find(const br_client *cl, const char *f, size_t n) {
+  for (uint32_t i = 0; i < cl->n_subs; i++)
+    if (cl->subs[i].len == n && memcmp(cl->subs[i].filter, f, n) == 0) return (int)i;
+  return -1;
+}
+
+int br_client_sub_add(mqtt_broker *b, br_client *cl, const char *f, size_t n,
+                      const mqtt_sub_opts *o, bool *is_new) {
+  int i = sub_find(cl, f, n);
+  if (i < 0 && cl->n_subs >= b->lim.max_subs_per_client) return LOOM_ERANGE;
+  if (i < 0 && cl->n_subs == cl->cap_subs) {
+    uint32_t nc = cl->cap_subs ? cl->cap_subs * 2 : 4;
+    br_sub *ns = loom_realloc(cl->subs, nc * sizeof(*ns));
+    if (!ns) return LOOM_ENOMEM;
+    cl->subs = ns;
+    cl->cap_subs = nc;
+  }
+  char *copy = NULL;
+  if (i < 0 && !(copy = loom_strndup(f, n))) return LOOM_ENOMEM;
+  int rc = mqtt_subtree_add(b->tree, f, n, cl, o);
+  if (rc < 0) {
+    loom_free(copy);
+    return rc;
+  }
+  *is_new = rc == 0;
+  if (i < 0) {
+    cl->subs[cl->n_subs].filter = copy;
+    cl->subs[cl->n_subs].len = n;
+    cl->subs[cl->n_subs].opts = *o;
+    cl->n_subs++;
+  } else {
+    cl->subs[i].opts = *o;
+  }
+  return 0;
+}
+
+int br_client_sub_remove(mqtt_broker *b, br_client *cl, const char *f, size_t n) {
+  int rc = mqtt_subtree_remove(b->tree, f, n, cl);
+  int i = sub_find(cl, f, n);
+  if (i >= 0) {
+    loom_free(cl->subs[i].filter);
+    cl->subs[i] = cl->subs[cl->n_subs - 1];
+    cl->n_subs--;
+  }
+  return rc;
+}
+
+/* ---- routing ---- */
+
+static void deliver(mqtt_broker *b, br_client *cl, mqtt_msg *m, const mqtt_session_delivery *d,
+                    uint64_t now) {
+  size_t before = mqtt_session_queued_bytes(cl->sess);
+  int rc = mqtt_session_enqueue_ex(cl->sess, m, d, now);
+  size_t after = mqtt_session_queued_bytes(cl->sess);
+  b->total_queued = b->total_queued - before + after;
+  cl->acct_bytes = cl->acct_bytes - before + after;
+  if (rc == LOOM_ERANGE) atomic_fetch_add_explicit(&b->msgs_dropped, 1, memory_order_relaxed);
+  if (cl->conn) br_conn_mark(cl->conn);
+}
+
+static void retain_store(mqtt_broker *b, const mqtt_msg *m) {
+  uint8_t stack[256];
+  uint8_t *props = stack;
+  size_t plen = RET_HDR + m->props_len;
+  if (m->payload_len) {
+    if (plen > sizeof(stack) && !(props = loom_malloc(plen))) return;
+    uint64_t at = 0;
+    if (m->has_expiry) {
+      uint64_t left = m->expiry_at_ms > br_now(b) ? m->expiry_at_ms - br_now(b) : 0;
+      at = (uint64_t)(loom_now_ns() / 1000000) + left;
+    }
+    props[0] = m->has_expiry ? 1 : 0;
+    for (int i = 0; i < 8; i++) props[1 + i] = (uint8_t)(at >> (56 - 8 * i));
+    if (m->props_len) memcpy(props + RET_HDR, m->props, m->props_len);
+  }
+  mqtt_retain_msg rm = {.topic = m->topic, .topic_len = m->topic_len, .payload = m->payload,
+                        .payload_len = m->payload_len, .qos = m->qos,
+                        .props = m->payload_len ? props : NULL,
+                        .props_len = m->payload_len ? plen : 0};
+  mqtt_retain_set(b->retain, &rm);
+  if (props != stack) loom_free(props);
+}
+
+int br_route(mqtt_broker *b, mqtt_msg *m, br_client *from) {
+  uint64_t now = br_now(b);
+  if (m->retain) retain_store(b, m);
+  int rc = mqtt_subtree_match(b->tree, m->topic, m->topic_len, from, &b->matches);
+  if (rc) return rc;
+  mqtt_matches *mm = &b->matches;
+  for (size_t i = 0; i < mm->n; i++) {
+    const mqtt_match *it = &mm->items[i];
+    mqtt_session_delivery d = {.qos = it->qos,
+                               .retain = it->retain_as_published && m->retain,
+                               .sub_id = it->n_sub_ids ? it->sub_ids[0] : 0};
+    deliver(b, it->sub, m, &d, now);
+  }
+  for (size_t i = 0; i < mm->n_shared; i++) {
+    const mqtt_shared_match *it = &mm->shared[i];
+    mqtt_session_delivery d = {.qos = it->opts.qos,
+                               .retain = it->opts.retain_as_published && m->retain,
+                               .sub_id = it->opts.sub_id};
+    deliver(b, it->sub, m, &d, now);
+  }
+  return 0;
+}
+
+typedef struct replay_ctx {
+  mqtt_broker *b;
+  br_client *cl;
+  const mqtt_sub_opts *o;
+  uint64_t now, wall_ms;
+} replay_ctx;
+
+static int replay_one(void *ud, const mqtt_retain_msg *rm) {
+  replay_ctx *x = ud;
+  if (rm->props_len < RET_HDR) return 0;
+  bool has_exp = rm->props[0] == 1;
+  uint64_t at = 0;
+  for (int i = 0; i < 8; i++) at = (at << 8) | rm->props[1 + i];
+  uint32_t left_s = 0;
+  if (has_exp) {
+    if (at <= x->wall_ms) return 0; /* expired: not sent */
+    left_s = (uint32_t)((at - x->wall_ms + 999) / 1000);
+  }
+  mqtt_msg *m = NULL;
+  if (mqtt_msg_new(rm->topic, rm->topic_len, rm->payload, rm->payload_len, rm->props + RET_HDR,
+                   rm->props_len - RET_HDR, rm->qos, true, has_exp, left_s, x->now, &m))
+    return 0;
+  mqtt_session_delivery d = {.qos = x->o->qos, .retain = true, .sub_id = x->o->sub_id};
+  deliver(x->b, x->cl, m, &d, x->now);
+  mqtt_msg_unref(m);
+  return 0;
+}
+
+void br_retained_replay(mqtt_broker *b, br_client *cl, const char *filter, size_t n,
+                        const mqtt_sub_opts *o) {
+  replay_ctx x = {.b = b, .cl = cl, .o = o, .now = br_now(b),
+                  .wall_ms = (uint64_t)(loom_now_ns() / 1000000)};
+  mqtt_retain_match(b->retain, filter, n, replay_one, &x);
+}
+
+int br_publish_will(mqtt_broker *b, mqtt_msg *w, void *principal, const char *client_id) {
+  int flags = MQTT_HOOK_ROUTE;
+  if (b->hooks.on_publish) {
+    void *tk = br_ticket_new(b, 1, NULL, NULL);
+    if (!tk) return LOOM_ENOMEM;
+    mqtt_pub_view v = {.topic = w->topic, .topic_len = w->topic_len, .payload = w->payload,
+                       .payload_len = w->payload_len, .qos = w->qos, .retain = w->retain,
+                       .props = w->props, .props_len = w->props_len, .client_id = client_id};
+    flags = b->hooks.on_publish(b->hooks.ud, principal, &v, br_ack_done, tk);
+    if (flags < 0 || !(flags & MQTT_HOOK_PENDING)) br_ticket_drop(tk);
+  }
+  atomic_fetch_add_explicit(&b->msgs_in, 1, memory_order_relaxed);
+  if (flags > 0 && (flags & MQTT_HOOK_ROUTE)) return br_route(b, w, NULL);
+  return 0;
+}
