@@ -58,6 +58,10 @@ typedef struct api_mqtt_client {
   sec_principal who;                     /* the policy principal (role and scope for users) */
   char key[META_ID_LEN + 8];             /* revocation key: "t:<token id>" or "d:<device id>" */
   char user_id[META_ID_LEN + 1];         /* users: the user */
+  /* broker thread only */
+  int64_t last_note_ms;                  /* devices: activity last noted (monotonic ms) */
+  live_session *session;                 /* users: revocation registration (live hub) */
+  struct api_mqtt *p;                    /* the platform that authenticated it */
 } api_mqtt_client;
 
 /* Create the platform hooks over api (api->meta, api->pool, api->engine,

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Internals shared by the MQTT platform's files: mqtt_platform.c (hooks,
+ * authentication, topic mapping, telemetry batching, kicks), mqtt_device.c
+ * (ThingsBoard v1/devices/me/...: attributes, RPC both ways, pushes) and
+ * mqtt_gateway.c (v1/gateway/...). Not a public interface.
+ */
+#ifndef LOOM_API_MQTT_PLATFORM_INT_H
+#define LOOM_API_MQTT_PLATFORM_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "api/mqtt_platform.h"
+#include "core/strmap.h"
+#include "meta/watch.h"
+
+struct api_spb;
+struct api_mqtt_rules;
+
+/* A publish waiting in the loop iteration's batch. */
+typedef struct mp_pend {
+  mqtt_ack_done_fn done;
+  void *arg;
+} mp_pend;
+
+/* The telemetry of one loop iteration for one engine database: one
+ * ingest call at the tick, every publish's done when it is durable. */
+typedef struct mp_batch {
+  struct api_mqtt *p;
+  char db[65];
+  loom_buf lp;
+  mp_pend *pends;
+  size_t n_pends, cap_pends;
+  ingest_result res;
+  struct mp_batch *next;
+} mp_batch;
+
+/* A publish answered at the next tick with a refusal (bad payload ...). */
+typedef struct mp_fail {
+  mqtt_ack_done_fn done;
+  void *arg;
+  uint8_t reason;
+  char msg[200];
+} mp_fail;
+
+/* A device with MQTT presence: connected itself, or a gateway's child.
+ * Individually allocated; the map's key points at device_id. Under lock. */
+typedef struct mp_dev {
+  char device_id[META_ID_LEN + 1];
+  char tenant_id[META_ID_LEN + 1];
+  char name[256];
+  char gw_id[META_ID_LEN + 1]; /* children: their gateway ("" = connected itself) */
+  int n_conns;                 /* its own connections */
+  int n_rpc_subs;              /* connections subscribed to its rpc/request (gateways: v1/gateway/rpc) */
+  bool busy, again;            /* a delivery job runs / must run again */
+} mp_dev;
+
+/* A device known by (tenant, name), for gateway and UNS/Sparkplug stores.
+ * Under lock. */
+typedef struct mp_name {
+  char key[META_ID_LEN + 1 + 256]; /* "<tenant>/<name>" */
+  char device_id[META_ID_LEN + 1];
+  char measurement[256];
+  int64_t fetched_ms; /* monotonic */
+} mp_name;
+
+struct api_mqtt {
+  loom_api *api;
+  mqtt_hooks hooks;
+  _Atomic(mqtt_broker *) broker;
+  _Atomic(struct api_spb *) spb;
+  struct api_mqtt_rules *rules; /* the tenants' UNS rules (NULL until that code lands) */
+  pthread_mutex_t lock;
+  pthread_cond_t idle; /* inflight reached 0 */
+  size_t inflight;     /* jobs and batches not yet completed (under lock) */
+  bool stopping;       /* under lock */
+  strmap devs_map;     /* device id -> index in devs (under lock) */
+  mp_dev **devs;
+  size_t n_devs, cap_devs;
+  strmap names_map;    /* "<tenant>/<name>" -> index in names (under lock) */
+  mp_name *names;
+  size_t n_names;
+  /* broker thread only */
+  mp_batch *batches;   /* the current loop iteration's, one per database */
+  mp_fail *fails;
+  size_t n_fails, cap_fails;
+  char scratch[1024];  /* map_out's rewritten topics */
+  int64_t next_refresh_ms; /* monotonic: connected devices' activity refresh */
+};
+
+/* A delivery of queued commands to one device (mqtt_device.c). */
+typedef struct rpc_job {
+  struct api_mqtt *p;
+  char device_id[META_ID_LEN + 1];
+} rpc_job;
+
+/* ---- mqtt_platform.c ---- */
+/* Jobs: count one in (0, or LOOM_ECLOSED when stopping) / out. */
+int mp_job_begin(struct api_mqtt *p);
+void mp_job_end(struct api_mqtt *p);
+/* Run fn(arg) on the worker pool as a counted job. 0, LOOM_ECLOSED,
+ * LOOM_ENOMEM (fn never runs then). */
+int mp_submit(struct api_mqtt *p, void (*fn)(void *), void *arg);
+/* Publish a server message to broker topic mount + rest (QoS 1). Any
+ * thread; 0 or a code (no broker: LOOM_ECLOSED). */
+int mp_publish(struct api_mqtt *p, const char *mount, const char *rest, const char *payload,
+               size_t len);
+/* The same with a JSON body (consumed). */
+int mp_publish_json(struct api_mqtt *p, const char *mount, const char *rest, json_t *body);
+/* Refuse a PENDING publish at the next tick (broker thread). */
+void mp_fail_later(struct api_mqtt *p, mqtt_ack_done_fn done, void *arg, uint8_t reason,
+                   const char *msg);
+/* Look up or create (with profile `profile`, NULL = "default", created
+ * when missing) device `name` of c's tenant; gw (may be NULL) is the
+ * gateway creating it (recorded as the server attribute
+ * lastConnectedGateway). Fills id (META_ID_LEN + 1) and measurement.
+ * Worker thread. 0, LOOM_EINVAL (bad name; err), meta's codes. */
+int mp_device_resolve(struct api_mqtt *p, const api_mqtt_client *c, const char *name,
+                      const char *profile, const char *gw_id, char *id, char *measurement,
+                      size_t mcap, char *err, size_t errlen);
+/* Mark a gateway's child present (gateway connect) or gone. Any thread. */
+void mp_child_add(struct api_mqtt *p, const api_mqtt_client *gw, const char *device_id,
+                  const char *name);
+void mp_child_remove(struct api_mqtt *p, const char *device_id);
+/* Schedule delivery of queued commands of device_id (if present). */
+void mp_rpc_kick(struct api_mqtt *p, const char *device_id);
+/* The entry of device_id (created when create); lock held. Forget it when
+ * nothing holds it any more (lock held). */
+mp_dev *mp_dev_get(struct api_mqtt *p, const char *device_id, bool create);
+void mp_dev_maybe_drop(struct api_mqtt *p, mp_dev *d);
+/* Telemetry on the device's own topic into the loop iteration's batch
+ * (broker thread): MQTT_HOOK_* flags. */
+int mp_store_own(struct api_mqtt *p, api_mqtt_client *c, const mqtt_pub_view *m,
+                 mqtt_ack_done_fn done, void *arg);
+
+/* ---- mqtt_device.c (broker thread unless said) ---- */
+/* A device's publish on its own topics (rest = after "v1/devices/me/"):
+ * returns MQTT_HOOK_* flags or a negative reason. */
+int mp_device_publish(struct api_mqtt *p, api_mqtt_client *c, const char *rest,
+                      const mqtt_pub_view *m, mqtt_ack_done_fn done, void *arg);
+/* Deliver queued commands of the device (worker thread; job counted). */
+void mp_rpc_deliver_job(void *arg);
+/* Registry change watch (meta/watch.h): kicks and shared attribute pushes. */
+void mp_on_change(void *ud, const meta_change *ch);
+
+/* ---- mqtt_gateway.c ---- */
+int mp_gateway_publish(struct api_mqtt *p, api_mqtt_client *c, const char *rest,
+                       const mqtt_pub_view *m, mqtt_ack_done_fn done, void *arg);
+
+#endif
