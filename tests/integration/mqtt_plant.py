@@ -167,3 +167,99 @@ def wait_until(fn, timeout=10, step=0.05):
             return v
         time.sleep(step)
     return fn()
+
+
+# ---- raw MQTT 5 bytes (paho 1.6 does not expose PUBACK reason codes) ----
+
+def _varint(n):
+    out = bytearray()
+    while True:
+        b = n % 128
+        n //= 128
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _str(s):
+    b = s.encode() if isinstance(s, str) else s
+    return len(b).to_bytes(2, "big") + b
+
+
+class Raw:
+    """A bare MQTT client over a socket: exact bytes in and out."""
+
+    def __init__(self, port):
+        import socket
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+
+    def send(self, ptype, body):
+        self.s.sendall(bytes([ptype]) + _varint(len(body)) + body)
+
+    def connect(self, username=None, password=None, level=5, client_id="raw"):
+        flags = 0x02 | (0x80 if username is not None else 0) | (0x40 if password is not None else 0)
+        vh = _str("MQTT") + bytes([level, flags]) + (30).to_bytes(2, "big")
+        if level == 5:
+            vh += b"\x00"
+        pl = _str(client_id)
+        if username is not None:
+            pl += _str(username)
+        if password is not None:
+            pl += _str(password)
+        self.send(0x10, vh + pl)
+        return self.read()
+
+    def publish(self, topic, payload, qos=1, pid=1, level=5):
+        body = _str(topic) + (pid.to_bytes(2, "big") if qos else b"") + (b"\x00" if level == 5 else b"")
+        body += payload if isinstance(payload, bytes) else payload.encode()
+        self.send(0x30 | (qos << 1), body)
+
+    def read(self, timeout=10):
+        """One packet: (type byte, body), or None when the connection closed."""
+        self.s.settimeout(timeout)
+        while True:
+            if len(self.buf) >= 2:
+                n, mult, i = 0, 1, 1
+                while i < len(self.buf):
+                    b = self.buf[i]
+                    n += (b & 0x7F) * mult
+                    mult *= 128
+                    i += 1
+                    if not b & 0x80:
+                        break
+                else:
+                    i = None
+                if i is not None and len(self.buf) >= i + n:
+                    pkt = (self.buf[0], self.buf[i:i + n])
+                    self.buf = self.buf[i + n:]
+                    return pkt
+            try:
+                d = self.s.recv(65536)
+            except OSError:
+                return None
+            if not d:
+                return None
+            self.buf += d
+
+    def close(self):
+        self.s.close()
+
+
+def reason_string(props):
+    """The Reason String (0x1F) in an MQTT 5 property block body, or None."""
+    i = 0
+    while i < len(props):
+        pid = props[i]
+        i += 1
+        if pid == 0x1F:
+            n = int.from_bytes(props[i:i + 2], "big")
+            return props[i + 2:i + 2 + n].decode()
+        if pid == 0x26:
+            n = int.from_bytes(props[i:i + 2], "big")
+            i += 2 + n
+            m = int.from_bytes(props[i:i + 2], "big")
+            i += 2 + m
+        else:
+            return None
+    return None

@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from mqtt_plant import ADMIN, V311, V5, Client, Plant, ok, start, wait_until
+from mqtt_plant import ADMIN, V311, V5, Client, Plant, Raw, ok, reason_string, start, wait_until
 
 
 @pytest.fixture
@@ -34,3 +34,145 @@ def test_mqtt_device_telemetry_stored_and_acked(srv):
     res = p.select("SELECT temp FROM boiler WHERE time < 1700000002000ms")
     assert [v[1] for v in res["series"][0]["values"]] == [20, 19]
     c.close()
+
+
+def test_mqtt_device_bad_json_level5_puback_0x99_with_reason(srv):
+    p = Plant(srv)
+    _, tok = p.device("b1")
+    r = Raw(srv.mqtt_port)
+    t, body = r.connect(tok)
+    assert t == 0x20 and body[1] == 0, body
+    r.publish("v1/devices/me/telemetry", '{"temp": ', pid=7)
+    t, body = r.read()
+    assert t == 0x40 and body[:2] == b"\x00\x07" and body[2] == 0x99, body
+    assert "invalid JSON" in reason_string(body[4:4 + body[3]])
+    # the connection stays usable
+    r.publish("v1/devices/me/telemetry", '{"temp": 3}', pid=8)
+    t, body = r.read()
+    assert t == 0x40 and body[:2] == b"\x00\x08" and (len(body) == 2 or body[2] == 0), body
+    assert p.select("SELECT count(temp) FROM boiler")["series"][0]["values"][0][1] == 1
+    r.close()
+
+
+def test_mqtt_device_bad_json_level311_closes_connection(srv):
+    p = Plant(srv)
+    _, tok = p.device("b1")
+    r = Raw(srv.mqtt_port)
+    t, body = r.connect(tok, level=4)
+    assert t == 0x20 and body[1] == 0, body
+    r.publish("v1/devices/me/telemetry", '{"temp": null}', pid=3, level=4)
+    assert r.read() is None  # closed without a PUBACK
+    r.close()
+    assert "series" not in p.select("SELECT count(temp) FROM boiler")
+
+
+def test_mqtt_device_client_attributes_and_request_response(srv):
+    p = Plant(srv)
+    d, tok = p.device("b1")
+    ok(requests.post(f"{p.api}/devices/{d['id']}/attributes/shared", json={"target": 60},
+                     headers=ADMIN, timeout=30))
+    c = Client(srv.mqtt_port, tok)
+    assert c.connect() == 0
+    c.pub("v1/devices/me/attributes", {"fw": "1.2", "model": "X"})
+    attrs = p.get(f"/devices/{d['id']}/attributes?scope=client")
+    assert json.dumps(attrs).count("1.2") == 1, attrs
+    assert c.sub("v1/devices/me/attributes/response/+") == [1]
+    c.pub("v1/devices/me/attributes/request/1", {"clientKeys": "fw", "sharedKeys": "target"})
+    m = c.expect_topic("v1/devices/me/attributes/response/1")
+    assert json.loads(m.payload) == {"client": {"fw": "1.2"}, "shared": {"target": 60}}
+    c.pub("v1/devices/me/attributes/request/2", "")
+    m = c.expect_topic("v1/devices/me/attributes/response/2")
+    assert json.loads(m.payload) == {"client": {"fw": "1.2", "model": "X"}, "shared": {"target": 60}}
+    c.close()
+
+
+def test_mqtt_device_shared_attribute_updates_pushed(srv):
+    p = Plant(srv)
+    d, tok = p.device("b1")
+    other, otok = p.device("b2")
+    c = Client(srv.mqtt_port, tok)
+    o = Client(srv.mqtt_port, otok)
+    assert c.connect() == 0 and o.connect() == 0
+    assert c.sub("v1/devices/me/attributes") == [1]
+    assert o.sub("v1/devices/me/attributes") == [1]
+    ok(requests.post(f"{p.api}/devices/{d['id']}/attributes/shared", json={"target": 65},
+                     headers=ADMIN, timeout=30))
+    m = c.expect_topic("v1/devices/me/attributes")
+    assert json.loads(m.payload) == {"target": 65}
+    ok(requests.delete(f"{p.api}/devices/{d['id']}/attributes/shared?keys=target", headers=ADMIN,
+                       timeout=30))
+    m = c.expect_topic("v1/devices/me/attributes")
+    assert json.loads(m.payload) == {"deleted": ["target"]}
+    # server attributes are not pushed; the other device hears nothing
+    ok(requests.post(f"{p.api}/devices/{d['id']}/attributes/server", json={"x": 1},
+                     headers=ADMIN, timeout=30))
+    assert c.none(0.3) is None
+    assert o.none(0.1) is None
+    c.close()
+    o.close()
+
+
+def rpc(p, dev_id, **body):
+    return ok(requests.post(f"{p.api}/devices/{dev_id}/rpc", json=body, headers=ADMIN, timeout=30), 201)
+
+
+def test_mqtt_device_server_rpc_delivered_answered_status(srv):
+    p = Plant(srv)
+    d, tok = p.device("b1")
+    queued = rpc(p, d["id"], method="setValve", params={"open": True}, timeout_ms=60000)
+    c = Client(srv.mqtt_port, tok)
+    assert c.connect() == 0
+    assert c.sub("v1/devices/me/rpc/request/+") == [1]
+    m = c.expect()  # the command queued before the device came
+    assert m.topic == f"v1/devices/me/rpc/request/{queued['id']}"
+    assert json.loads(m.payload) == {"method": "setValve", "params": {"open": True}}
+    assert wait_until(lambda: p.get(f"/rpc/{queued['id']}")["status"] == "delivered")
+    c.pub(f"v1/devices/me/rpc/response/{queued['id']}", {"ok": 1})
+    got = wait_until(lambda: (lambda r: r if r["status"] == "successful" else None)(p.get(f"/rpc/{queued['id']}")))
+    assert got["response"] == {"ok": 1}
+    # sent while connected: delivered at once; one-way is successful once handed over
+    one = rpc(p, d["id"], method="blink", oneway=True)
+    m = c.expect()
+    assert m.topic == f"v1/devices/me/rpc/request/{one['id']}"
+    assert wait_until(lambda: p.get(f"/rpc/{one['id']}")["status"] == "successful")
+    c.close()
+
+
+def test_mqtt_device_rpc_waits_for_subscription(srv):
+    p = Plant(srv)
+    d, tok = p.device("b1")
+    c = Client(srv.mqtt_port, tok)
+    assert c.connect() == 0
+    cmd = rpc(p, d["id"], method="m", timeout_ms=60000)
+    time.sleep(0.3)
+    assert p.get(f"/rpc/{cmd['id']}")["status"] == "queued"  # not subscribed: not taken
+    assert c.sub("v1/devices/me/rpc/request/+") == [1]
+    assert c.expect().topic == f"v1/devices/me/rpc/request/{cmd['id']}"
+    c.close()
+
+
+def test_mqtt_device_client_side_rpc(srv):
+    p = Plant(srv)
+    _, tok = p.device("b1")
+    c = Client(srv.mqtt_port, tok)
+    assert c.connect() == 0
+    assert c.sub("v1/devices/me/rpc/response/+") == [1]
+    before = int(time.time() * 1000)
+    c.pub("v1/devices/me/rpc/request/5", {"method": "getCurrentTime", "params": {}})
+    m = c.expect_topic("v1/devices/me/rpc/response/5")
+    assert json.loads(m.payload)["time"] >= before
+    c.pub("v1/devices/me/rpc/request/6", {"method": "nope", "params": {}})
+    m = c.expect_topic("v1/devices/me/rpc/response/6")
+    assert json.loads(m.payload)["error"] == "unsupported method"
+    c.close()
+
+
+def test_mqtt_device_online_follows_connection(srv):
+    p = Plant(srv)
+    d, tok = p.device("b1")
+    assert p.get(f"/devices/{d['id']}")["state"] == "offline"
+    c = Client(srv.mqtt_port, tok)
+    assert c.connect() == 0
+    assert wait_until(lambda: p.get(f"/devices/{d['id']}")["state"] == "online", timeout=5)
+    c.close()
+    assert wait_until(lambda: p.get(f"/devices/{d['id']}")["state"] == "offline", timeout=5)
