@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/mqtt_rules.h"
 #include "api/principal.h"
 #include "core/err.h"
 #include "core/mem.h"
@@ -105,6 +106,12 @@ static const api_route routes[] = {
   {G, "/api/v1/rpc/{id}",             S(RPC_READ), OWN, NULL, rest_rpc_get, 0},
   {G, "/api/v1/devices/{id}/telemetry/latest",   S(TELEMETRY_READ), OWN, NULL, rest_telemetry_latest, 0},
   {G, "/api/v1/devices/{id}/telemetry",          S(TELEMETRY_READ), OWN, NULL, rest_telemetry_history, 0},
+
+  {G, "/api/v1/mqtt/rules",           S(TENANT_READ), OWN, NULL, rest_list, META_MQTT_RULE},
+  {P, "/api/v1/mqtt/rules",           S(TENANT_WRITE), OWN, NULL, rest_mqtt_rule_create, META_MQTT_RULE},
+  {G, "/api/v1/mqtt/rules/{id}",      S(TENANT_READ), OWN, NULL, rest_get, META_MQTT_RULE},
+  {U, "/api/v1/mqtt/rules/{id}",      S(TENANT_WRITE), OWN, NULL, rest_mqtt_rule_update, META_MQTT_RULE},
+  {D, "/api/v1/mqtt/rules/{id}",      S(TENANT_WRITE), OWN, NULL, rest_mqtt_rule_delete, META_MQTT_RULE},
 
   {G, "/api/v1/audit",                S(AUDIT_READ), OWN, NULL, rest_audit_list, 0},
   {G, "/api/v1/regions/{region}/summary", S(REGION_AGGREGATE_READ), RPARAM, NULL, rest_region_summary, 0},

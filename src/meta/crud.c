@@ -458,6 +458,7 @@ int meta_create(meta_store *m, meta_kind kind, const char *scope, const json_t *
   const char *tenant_in = NULL;
   bool tenant_given = false;
   bool locked = false;
+  const char *changed_tenant = NULL; /* set once the row is in: watch */
   char id[META_ID_LEN + 1];
   int r = collect(e, in, secrets, true, &b, &tenant_in, &tenant_given, err, errlen);
   if (r < 0) goto done;
@@ -521,9 +522,14 @@ int meta_create(meta_store *m, meta_kind kind, const char *scope, const json_t *
     }
   }
   if ((r = step_done(m, st, err, errlen)) < 0) goto done;
+  changed_tenant = row_tenant;
   if (out) r = meta_get_locked(m, kind, NULL, id, out, err, errlen);
 done:
   if (locked) meta_unlock(m);
+  if (r == 0 && kind == META_MQTT_RULE && changed_tenant) {
+    meta_change ch = {.kind = META_CHANGE_MQTT_RULES, .tenant_id = changed_tenant};
+    meta_watch_emit(m, &ch);
+  }
   sqlite3_finalize(st);
   loom_buf_deinit(&sql);
   binds_free(&b);
@@ -573,6 +579,10 @@ readback:
   if (out) r = meta_get_locked(m, kind, scope, id, out, err, errlen);
 done:
   meta_unlock(m);
+  if (r == 0 && kind == META_MQTT_RULE) {
+    meta_change ch = {.kind = META_CHANGE_MQTT_RULES, .tenant_id = row_tenant};
+    meta_watch_emit(m, &ch);
+  }
   if (r == 0 && kind == META_DEVICE) {
     meta_change ch = {.kind = META_CHANGE_DEVICE_UPDATED, .tenant_id = row_tenant, .device_id = id};
     ch.credentials = (secrets && json_object_size(secrets)) || json_object_get(in, "mqtt_username");
@@ -625,6 +635,10 @@ int meta_delete(meta_store *m, meta_kind kind, const char *scope, const char *id
 done:
   meta_unlock(m);
   sqlite3_finalize(st);
+  if (r == 0 && kind == META_MQTT_RULE) {
+    meta_change ch = {.kind = META_CHANGE_MQTT_RULES, .tenant_id = row_tenant};
+    meta_watch_emit(m, &ch);
+  }
   if (r == 0 && kind == META_DEVICE) {
     meta_change ch = {.kind = META_CHANGE_DEVICE_DELETED, .tenant_id = row_tenant, .device_id = id};
     meta_watch_emit(m, &ch);

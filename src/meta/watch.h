@@ -18,7 +18,9 @@ typedef enum meta_change_kind {
   META_CHANGE_DEVICE_UPDATED = 1, /* meta_update of a device */
   META_CHANGE_DEVICE_DELETED = 2, /* meta_delete of a device */
   META_CHANGE_ATTRS_SET = 3,      /* meta_attr_set: kv holds the new values */
-  META_CHANGE_ATTRS_DELETED = 4   /* meta_attr_delete: keys / n_keys */
+  META_CHANGE_ATTRS_DELETED = 4,  /* meta_attr_delete: keys / n_keys */
+  META_CHANGE_MQTT_RULES = 5      /* an MQTT rule of tenant_id was created, updated or
+                                     deleted (device_id NULL): reload its rules */
 } meta_change_kind;
 
 /* One change. Pointers valid during the callback only. */
