@@ -7,6 +7,7 @@
  */
 #include "http/ws.h"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <strings.h>
 #include <wslay/wslay.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
@@ -24,6 +26,8 @@
 #define DEFAULT_MAX_QUEUED ((size_t)1 << 20)
 #define DEFAULT_PING_MS 20000u
 #define CLOSE_WAIT_NS (2000LL * 1000000LL)
+#define HANDOVER_MAX_PENDING ((size_t)64 << 10)
+#define HANDOVER_MAX_TICKS 5
 
 typedef struct ws_msg {
   struct ws_msg *next;
@@ -57,6 +61,13 @@ struct http_ws {
   int64_t close_sent_ns; /* 0 until our close frame is queued */
   int close_queued;
   int detached;
+  /* hand-over mode (http_ws_accept_handover), loop thread only */
+  http_ws_handover_cb handover; /* NULL: a normal WebSocket */
+  void *handover_user;
+  loom_buf pending;   /* client bytes read before the hand-over */
+  char peer[64];
+  int handed;         /* cb has run (or the hand-over was given up) */
+  int handover_ticks; /* 1 s ticks waiting for the 101 to drain */
 };
 
 /* ---- handshake ---- */
@@ -109,6 +120,7 @@ static void ws_free(http_ws *ws) {
     n = m->next;
     loom_free(m);
   }
+  loom_buf_deinit(&ws->pending);
   uv_mutex_destroy(&ws->mu);
   loom_free(ws);
 }
@@ -164,7 +176,7 @@ static void update_backlog(http_ws *ws) {
 
 /* Move queued messages into wslay, send, close when both directions are done. */
 static void pump(http_ws *ws) {
-  if (ws->detached) return;
+  if (ws->detached || !ws->ctx) return;
   uv_mutex_lock(&ws->mu);
   ws_msg *m = ws->q_head;
   ws->q_head = ws->q_tail = NULL;
@@ -205,8 +217,54 @@ static void pump(http_ws *ws) {
 
 static void on_async(uv_async_t *a) { pump(a->data); }
 
+/* ---- hand-over ---- */
+
+typedef struct find_fd {
+  void *conn;
+  int fd;
+} find_fd;
+
+/* The server's connection handle is the TCP handle whose data is the
+ * connection (server.c sets tcp.data = the connection). */
+static void find_fd_cb(uv_handle_t *h, void *arg) {
+  find_fd *f = arg;
+  uv_os_fd_t fd;
+  if (f->fd < 0 && h->type == UV_TCP && h->data == f->conn && !uv_is_closing(h) &&
+      uv_fileno(h, &fd) == 0)
+    f->fd = fd;
+}
+
+/* Once the 101 is on the socket: duplicate the descriptor, close the HTTP
+ * side (libuv stops polling and closes its descriptor at once; the socket
+ * lives on through the duplicate), then hand it over. */
+static void try_handover(http_ws *ws) {
+  if (ws->detached || ws->handed || ws->io.buffered(ws->io.conn) != 0) return;
+  find_fd f = {ws->io.conn, -1};
+  uv_walk(ws->io.loop, find_fd_cb, &f);
+  int fd = f.fd >= 0 ? fcntl(f.fd, F_DUPFD_CLOEXEC, 0) : -1;
+  ws->handed = 1;
+  loom_buf pending = ws->pending;
+  loom_buf_init(&ws->pending);
+  char peer[sizeof ws->peer];
+  memcpy(peer, ws->peer, sizeof peer);
+  http_ws_handover_cb cb = ws->handover;
+  void *user = ws->handover_user;
+  ws->io.close(ws->io.conn); /* ws stays valid until its handles' close callbacks */
+  if (fd >= 0) cb(user, fd, pending.data ? pending.data : (const uint8_t *)"", pending.len, peer);
+  loom_buf_deinit(&pending);
+}
+
 static void on_tick(uv_timer_t *t) {
   http_ws *ws = t->data;
+  if (ws->handover) {
+    if (++ws->handover_ticks > HANDOVER_MAX_TICKS) {
+      ws->handed = 1;
+      ws->io.close(ws->io.conn);
+      return;
+    }
+    try_handover(ws);
+    return;
+  }
   int64_t now = loom_mono_ns();
   if (ws->close_sent_ns && now - ws->close_sent_ns > CLOSE_WAIT_NS) {
     ws->io.close(ws->io.conn);
@@ -224,8 +282,10 @@ static void on_tick(uv_timer_t *t) {
 int http_ws_attach(http_ws *ws, const http_ws_io *io) {
   ws->io = *io;
   struct wslay_event_callbacks cb = {recv_cb, send_cb, NULL, NULL, NULL, NULL, msg_cb};
-  if (wslay_event_context_server_init(&ws->ctx, &cb, ws) != 0) return LOOM_ENOMEM;
-  wslay_event_config_set_max_recv_msg_length(ws->ctx, ws->opt.max_message_bytes);
+  if (!ws->handover) {
+    if (wslay_event_context_server_init(&ws->ctx, &cb, ws) != 0) return LOOM_ENOMEM;
+    wslay_event_config_set_max_recv_msg_length(ws->ctx, ws->opt.max_message_bytes);
+  }
   uv_async_init(io->loop, &ws->async, on_async);
   uv_timer_init(io->loop, &ws->timer);
   ws->async.data = ws->timer.data = ws;
@@ -241,6 +301,17 @@ int http_ws_attach(http_ws *ws, const http_ws_io *io) {
 
 void http_ws_feed(http_ws *ws, const char *data, size_t len) {
   if (ws->detached) return;
+  if (ws->handover) {
+    if (ws->handed) return;
+    if (ws->pending.len + len > HANDOVER_MAX_PENDING ||
+        loom_buf_append(&ws->pending, data, len) < 0) {
+      ws->handed = 1;
+      ws->io.close(ws->io.conn);
+      return;
+    }
+    try_handover(ws);
+    return;
+  }
   ws->in = data;
   ws->in_len = len;
   int rc = wslay_event_recv(ws->ctx);
@@ -255,10 +326,21 @@ void http_ws_feed(http_ws *ws, const char *data, size_t len) {
 
 void http_ws_writable(http_ws *ws) {
   if (ws->detached) return;
+  if (ws->handover) {
+    try_handover(ws);
+    return;
+  }
   pump(ws);
 }
 
 void http_ws_going_away(http_ws *ws) {
+  if (ws->handover) {
+    if (!ws->detached && !ws->handed) {
+      ws->handed = 1;
+      ws->io.close(ws->io.conn);
+    }
+    return;
+  }
   http_ws_close(ws, HTTP_WS_GOING_AWAY, "server stopping");
   pump(ws);
 }
@@ -285,8 +367,16 @@ void http_ws_detach(http_ws *ws) {
 
 /* ---- any thread ---- */
 
-int http_ws_accept(http_req *req, const http_ws_options *opt, http_ws **out) {
+/* Shared by both accept flavours: handshake checks, the 101 head, the
+ * switch in server.c. handover may be NULL (a normal WebSocket). */
+static int accept_common(http_req *req, const http_ws_options *opt, const char *protocol,
+                         http_ws_handover_cb handover, void *handover_user, http_ws **out) {
   if (http_ws_check(req) < 0) return LOOM_EINVAL;
+  if (protocol) {
+    if (!*protocol || strlen(protocol) > 64) return LOOM_EINVAL;
+    for (const char *p = protocol; *p; p++)
+      if (*p <= ' ' || *p > '~' || *p == ',') return LOOM_EINVAL;
+  }
   char acc[32];
   if (http_ws_accept_key(http_req_header(req, "sec-websocket-key"), acc, sizeof acc) < 0)
     return LOOM_EINVAL;
@@ -301,18 +391,39 @@ int http_ws_accept(http_req *req, const http_ws_options *opt, http_ws **out) {
   if (!ws->opt.max_queued_bytes) ws->opt.max_queued_bytes = DEFAULT_MAX_QUEUED;
   if (!ws->opt.ping_interval_ms) ws->opt.ping_interval_ms = DEFAULT_PING_MS;
   ws->ended = 1;
+  ws->handover = handover;
+  ws->handover_user = handover_user;
+  loom_buf_init(&ws->pending);
+  snprintf(ws->peer, sizeof ws->peer, "%s", http_req_remote(req));
   atomic_init(&ws->refs, 2);
-  char head[256];
+  char head[384];
   int hl = snprintf(head, sizeof head,
                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                    "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
-                    acc);
+                    "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%s%s\r\n",
+                    acc, protocol ? "Sec-WebSocket-Protocol: " : "", protocol ? protocol : "",
+                    protocol ? "\r\n" : "");
   int rc = http_server_upgrade(req, head, (size_t)hl, ws);
   if (rc < 0) {
     ws_free(ws);
     return rc;
   }
   *out = ws;
+  return 0;
+}
+
+int http_ws_accept(http_req *req, const http_ws_options *opt, http_ws **out) {
+  return accept_common(req, opt, NULL, NULL, NULL, out);
+}
+
+int http_ws_accept_handover(http_req *req, const char *protocol, http_ws_handover_cb cb,
+                            void *user) {
+  if (!cb) return LOOM_EINVAL;
+  http_ws_options opt;
+  memset(&opt, 0, sizeof opt);
+  http_ws *ws;
+  int rc = accept_common(req, &opt, protocol, cb, user, &ws);
+  if (rc < 0) return rc;
+  http_ws_release(ws); /* the connection's reference remains until it closes */
   return 0;
 }
 

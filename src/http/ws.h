@@ -6,6 +6,8 @@
  * are queued (bounded) and the loop is woken with a uv_async. Ping every
  * ping_interval_ms, automatic pong, close handshake, max message size (close
  * 1009), a 1 s tick for the owner, graceful server stop closes with 1001.
+ * Or, for a protocol served elsewhere, the raw socket is handed over after
+ * the 101 (http_ws_accept_handover).
  * Wire format: RFC 6455 frames; server frames are never masked.
  */
 #ifndef LOOM_HTTP_WS_H
@@ -62,6 +64,28 @@ int http_ws_accept_key(const char *key, char *out, size_t cap);
  * connection is gone or this is not its loop thread; req still valid),
  * LOOM_ENOMEM. */
 int http_ws_accept(http_req *req, const http_ws_options *opt, http_ws **out);
+
+/* Socket hand-over: for protocols served by another component on its own
+ * loop (MQTT over WebSocket, mqtt_broker_adopt_ws). Called once on the
+ * connection's loop thread after the 101 response is on the socket: fd is
+ * a duplicate of the connection's socket, owned by the callee from now on
+ * (the HTTP server has closed its own descriptor and reads nothing more);
+ * pending holds bytes the client sent after its request that the server
+ * had already read (valid during the call); peer is "ip:port". fd is -1
+ * if duplicating failed (the connection is closed; nothing to adopt). */
+typedef void (*http_ws_handover_cb)(void *user, int fd, const uint8_t *pending, size_t len,
+                                    const char *peer);
+
+/* Accept the upgrade like http_ws_accept (same checks and results), with
+ * "Sec-WebSocket-Protocol: <protocol>" in the 101 when protocol is not
+ * NULL (a token: LOOM_EINVAL if it holds anything but visible ASCII), but
+ * instead of speaking WebSocket here, hand the socket to cb (above) once
+ * the 101 has been written. No reference is returned: the server keeps
+ * none after the hand-over. If the client disconnects, or the 101 cannot
+ * be written within 5 s, or the client sends more than 64 KiB first, the
+ * connection is closed and cb never runs. On success req is INVALID. */
+int http_ws_accept_handover(http_req *req, const char *protocol, http_ws_handover_cb cb,
+                            void *user);
 
 /* Queue a text message (copied). Any thread. 0; LOOM_ECLOSED after close;
  * LOOM_EAGAIN when the outgoing queue is over max_queued_bytes (the message
