@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/mqtt_ws.h"
 #include "api/mqtt_rules.h"
 #include "api/principal.h"
 #include "core/err.h"
@@ -58,6 +59,7 @@ static const api_route routes[] = {
   {G, "/api/v1/auth/me",              AUTHN, OWN, NULL, auth_me, 0},
   {G, "/api/v1/routes",               S(PLATFORM_MANAGE), OWN, NULL, rest_routes, 0},
   {G, "/api/v1/ws",                   PUBLIC, OWN, api_ws, NULL, 0}, /* authenticates in the protocol */
+  {G, "/mqtt",                        PUBLIC, OWN, api_mqtt_ws, NULL, 0}, /* MQTT CONNECT authenticates */
 
   {G, "/api/v1/tenants",              S(TENANT_MANAGE), OWN, NULL, rest_tenant_list, 0},
   {P, "/api/v1/tenants",              S(TENANT_MANAGE), OWN, NULL, rest_tenant_create, 0},
