@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/log.h"
 #include "core/mem.h"
 #include "mqtt/broker_int.h"
 #include "mqtt/topic.h"
@@ -257,6 +258,14 @@ void br_conn_close(br_conn *c, bool will) {
   mqtt_broker *b = c->b;
   /* best effort: what is queued (a CONNACK or DISCONNECT) goes out first */
   if (c->state != BR_ST_CLOSED) {
+#ifdef BR_HAVE_WS
+    if (c->tr) {
+      if (c->out.len) c->tr->ops->send(c->tr, (const char *)c->out.data, c->out.len);
+      c->out.len = 0;
+      mqtt_ws_transport_close(c->tr, b->stopping ? MQTT_WS_CLOSE_GOING_AWAY
+                                                 : MQTT_WS_CLOSE_NORMAL, NULL);
+    }
+#endif
     conn_flush(c);
     if (c->closing) return;
   }
@@ -508,11 +517,25 @@ static void sweep_cb(uv_timer_t *h) {
 }
 
 /* $SYS topics (mosquitto's names), one line per entry. */
-static void sys_pub(mqtt_broker *b, const char *topic, const char *fmt, unsigned long long v) {
-  char val[64];
-  int n = snprintf(val, sizeof(val), fmt, v);
+enum { SYS_UPTIME, SYS_CONNECTED, SYS_TOTAL, SYS_RECEIVED, SYS_SENT, SYS_BYTES_IN, SYS_BYTES_OUT,
+       SYS_SUBS, SYS_RETAINED, SYS_DROPPED, SYS_REFUSED, SYS_N };
+static const char *const sys_topics[SYS_N] = {
+    [SYS_UPTIME] = "$SYS/broker/uptime",
+    [SYS_CONNECTED] = "$SYS/broker/clients/connected",
+    [SYS_TOTAL] = "$SYS/broker/clients/total",
+    [SYS_RECEIVED] = "$SYS/broker/messages/received",
+    [SYS_SENT] = "$SYS/broker/messages/sent",
+    [SYS_BYTES_IN] = "$SYS/broker/bytes/received",
+    [SYS_BYTES_OUT] = "$SYS/broker/bytes/sent",
+    [SYS_SUBS] = "$SYS/broker/subscriptions/count",
+    [SYS_RETAINED] = "$SYS/broker/retained messages/count",
+    [SYS_DROPPED] = "$SYS/broker/load/messages/dropped",
+    [SYS_REFUSED] = "$SYS/broker/load/connections/refused",
+};
+
+static void sys_pub(mqtt_broker *b, const char *topic, const char *val) {
   mqtt_msg *m = NULL;
-  if (mqtt_msg_new(topic, strlen(topic), val, (size_t)n, NULL, 0, 0, true, false, 0, br_now(b),
+  if (mqtt_msg_new(topic, strlen(topic), val, strlen(val), NULL, 0, 0, true, false, 0, br_now(b),
                    &m) == 0) {
     br_route(b, m, NULL);
     mqtt_msg_unref(m);
@@ -521,25 +544,37 @@ static void sys_pub(mqtt_broker *b, const char *topic, const char *fmt, unsigned
 
 static void sys_cb(uv_timer_t *h) {
   mqtt_broker *b = h->data;
-  mqtt_msg *m = NULL;
-  const char *ver = BR_VERSION;
-  if (mqtt_msg_new("$SYS/broker/version", 19, ver, strlen(ver), NULL, 0, 0, true, false, 0,
-                   br_now(b), &m) == 0) {
-    br_route(b, m, NULL);
-    mqtt_msg_unref(m);
+  uint64_t v[SYS_N] = {
+      [SYS_UPTIME] = (br_now(b) - b->start_ms) / 1000,
+      [SYS_CONNECTED] = atomic_load(&b->conns_open),
+      [SYS_TOTAL] = b->n_clients,
+      [SYS_RECEIVED] = atomic_load(&b->msgs_in),
+      [SYS_SENT] = atomic_load(&b->msgs_out),
+      [SYS_BYTES_IN] = atomic_load(&b->bytes_in),
+      [SYS_BYTES_OUT] = atomic_load(&b->bytes_out),
+      [SYS_SUBS] = mqtt_subtree_sub_count(b->tree),
+      [SYS_RETAINED] = mqtt_retain_count(b->retain),
+      [SYS_DROPPED] = atomic_load(&b->msgs_dropped),
+      [SYS_REFUSED] = atomic_load(&b->conns_refused),
+  };
+  sys_pub(b, "$SYS/broker/version", BR_VERSION);
+  char val[48];
+  for (int i = 0; i < SYS_N; i++) {
+    snprintf(val, sizeof(val), i == SYS_UPTIME ? "%llu seconds" : "%llu",
+             (unsigned long long)v[i]);
+    sys_pub(b, sys_topics[i], val);
   }
-  uint64_t up_s = (br_now(b) - b->start_ms) / 1000;
-  sys_pub(b, "$SYS/broker/uptime", "%llu seconds", up_s);
-  sys_pub(b, "$SYS/broker/clients/connected", "%llu", atomic_load(&b->conns_open));
-  sys_pub(b, "$SYS/broker/clients/total", "%llu", b->n_clients);
-  sys_pub(b, "$SYS/broker/messages/received", "%llu", atomic_load(&b->msgs_in));
-  sys_pub(b, "$SYS/broker/messages/sent", "%llu", atomic_load(&b->msgs_out));
-  sys_pub(b, "$SYS/broker/bytes/received", "%llu", atomic_load(&b->bytes_in));
-  sys_pub(b, "$SYS/broker/bytes/sent", "%llu", atomic_load(&b->bytes_out));
-  sys_pub(b, "$SYS/broker/subscriptions/count", "%llu", mqtt_subtree_sub_count(b->tree));
-  sys_pub(b, "$SYS/broker/retained messages/count", "%llu", mqtt_retain_count(b->retain));
-  sys_pub(b, "$SYS/broker/load/messages/dropped", "%llu", atomic_load(&b->msgs_dropped));
-  sys_pub(b, "$SYS/broker/load/connections/refused", "%llu", atomic_load(&b->conns_refused));
+}
+
+static void autosave_cb(uv_timer_t *h) {
+  mqtt_broker *b = h->data;
+  if (!b->dirty_state) return;
+  b->dirty_state = false;
+  int rc = br_state_save(b);
+  if (rc) {
+    b->dirty_state = true;
+    LOOM_WARN("mqtt state save", "dir=%s err=\"%s\"", b->cfg.state_dir, loom_strerror(rc));
+  }
 }
 
 static void close_all(mqtt_broker *b) {
@@ -556,6 +591,7 @@ static void close_all(mqtt_broker *b) {
   }
   uv_close((uv_handle_t *)&b->sweep, NULL);
   uv_close((uv_handle_t *)&b->sys_timer, NULL);
+  uv_close((uv_handle_t *)&b->autosave, NULL);
   uv_close((uv_handle_t *)&b->check, NULL);
   pthread_mutex_lock(&b->mb->mu);
   b->mb->stopped = true;
@@ -714,6 +750,13 @@ int mqtt_broker_start(const mqtt_broker_cfg *cfg, mqtt_broker **out, char *err, 
   b->sys_timer.data = b;
   if (b->cfg.sys_interval_s)
     uv_timer_start(&b->sys_timer, sys_cb, 0, (uint64_t)b->cfg.sys_interval_s * 1000);
+  uv_timer_init(&b->loop, &b->autosave);
+  b->autosave.data = b;
+  if (b->cfg.state_dir && b->cfg.autosave_s)
+    uv_timer_start(&b->autosave, autosave_cb, (uint64_t)b->cfg.autosave_s * 1000,
+                   (uint64_t)b->cfg.autosave_s * 1000);
+  br_state_load(b);
+  b->dirty_state = false;
   uv_check_init(&b->loop, &b->check);
   b->check.data = b;
   uv_check_start(&b->check, check_cb);
@@ -745,6 +788,11 @@ void mqtt_broker_stop(mqtt_broker *b) {
   br_event *e = ev_new(b, EV_STOP);
   if (e) mb_post(e);
   pthread_join(b->thread, NULL);
+  if (b->cfg.state_dir) {
+    int rc = br_state_save(b);
+    if (rc)
+      LOOM_WARN("mqtt state save", "dir=%s err=\"%s\"", b->cfg.state_dir, loom_strerror(rc));
+  }
   uv_loop_close(&b->loop);
   broker_free(b);
 }

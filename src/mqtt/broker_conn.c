@@ -259,7 +259,10 @@ void br_conn_drain(br_conn *c) {
     }
     mqtt_msg_unref(o.msg);
   }
-  if (sent) atomic_fetch_add_explicit(&b->msgs_out, sent, memory_order_relaxed);
+  if (sent) {
+    atomic_fetch_add_explicit(&b->msgs_out, sent, memory_order_relaxed);
+    if (cl->expiry_s) b->dirty_state = true;
+  }
   br_acct(b, cl);
 }
 

@@ -136,6 +136,8 @@ struct mqtt_broker {
   int port;
   br_mailbox *mb;
   bool stopping;
+  bool dirty_state;     /* something to save since the last snapshot */
+  uv_timer_t autosave;
   mqtt_subtree *tree;
   mqtt_retain *retain;
   mqtt_matches matches;
@@ -180,6 +182,10 @@ void br_conn_disconnect(br_conn *c, uint8_t reason, const char *msg, bool will);
 void br_conn_sweep(br_conn *c, uint64_t now);
 void br_conn_free_parts(br_conn *c);
 
+/* broker_persist.c: 0 or the persist error (logged for load) */
+int br_state_save(mqtt_broker *b);
+int br_state_load(mqtt_broker *b);
+
 /* broker_route.c */
 br_client *br_client_find(mqtt_broker *b, const char *id, size_t len);
 int br_client_new(mqtt_broker *b, const char *id, mqtt_session_cfg *scfg, br_client **out);
@@ -190,7 +196,13 @@ void br_session_cfg(mqtt_broker *b, mqtt_session_cfg *scfg);
  * client may be freed (Session Expiry 0). */
 bool br_client_detach(mqtt_broker *b, br_client *cl, mqtt_msg *w, uint32_t will_delay_s,
                       void *principal);
+int br_client_adopt(mqtt_broker *b, const char *id, mqtt_session *s, br_client **out);
 void br_dlist_remove(mqtt_broker *b, br_client *cl);
+void br_dlist_add(mqtt_broker *b, br_client *cl);
+/* Store (payload) or delete (empty payload) a retained message; props are
+ * the forwarded property block, expiry in seconds from now. */
+void br_retain_put(mqtt_broker *b, const mqtt_retain_msg *m, bool has_expiry,
+                   uint32_t remaining_s);
 void br_client_cancel_will(mqtt_broker *b, br_client *cl);
 int br_route(mqtt_broker *b, mqtt_msg *m, br_client *from);
 int br_publish_will(mqtt_broker *b, mqtt_msg *w, void *principal, const char *client_id);

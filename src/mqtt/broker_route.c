@@ -65,15 +65,23 @@ static void ctab_grow(mqtt_broker *b) {
 }
 
 int br_client_new(mqtt_broker *b, const char *id, mqtt_session_cfg *scfg, br_client **out) {
+  mqtt_session *s = NULL;
+  if (mqtt_session_new(scfg, &s)) return LOOM_ENOMEM;
+  int rc = br_client_adopt(b, id, s, out);
+  if (rc) mqtt_session_free(s);
+  return rc;
+}
+
+int br_client_adopt(mqtt_broker *b, const char *id, mqtt_session *s, br_client **out) {
   br_client *cl = loom_calloc(1, sizeof(*cl));
   if (!cl) return LOOM_ENOMEM;
   cl->id_len = strlen(id);
   cl->id = loom_strndup(id, cl->id_len);
-  if (!cl->id || mqtt_session_new(scfg, &cl->sess)) {
-    loom_free(cl->id);
+  if (!cl->id) {
     loom_free(cl);
     return LOOM_ENOMEM;
   }
+  cl->sess = s;
   cl->hash = hash_id(id, cl->id_len);
   if (b->n_clients + 1 > b->ctab_cap) ctab_grow(b);
   size_t i = cl->hash & (b->ctab_cap - 1);
@@ -93,7 +101,7 @@ void br_dlist_remove(mqtt_broker *b, br_client *cl) {
   cl->in_dlist = false;
 }
 
-static void dlist_add(mqtt_broker *b, br_client *cl) {
+void br_dlist_add(mqtt_broker *b, br_client *cl) {
   if (cl->in_dlist) return;
   cl->dprev = NULL;
   cl->dnext = b->dlist;
@@ -134,6 +142,7 @@ void br_client_free(mqtt_broker *b, br_client *cl, bool send_will) {
     }
   }
   b->n_clients--;
+  b->dirty_state = true;
   b->total_queued -= cl->acct_bytes;
   mqtt_session_free(cl->sess);
   loom_free(cl->id);
@@ -150,6 +159,7 @@ bool br_client_detach(mqtt_broker *b, br_client *cl, mqtt_msg *w, uint32_t will_
                       void *principal) {
   uint64_t now = br_now(b);
   bool took = false;
+  b->dirty_state = true;
   mqtt_session_disconnect(cl->sess, cl->expiry_s, now);
   cl->conn = NULL;
   if (w) {
@@ -169,7 +179,7 @@ bool br_client_detach(mqtt_broker *b, br_client *cl, mqtt_msg *w, uint32_t will_
     br_client_free(b, cl, true);
     return false; /* will already sent; principal not kept */
   }
-  dlist_add(b, cl);
+  br_dlist_add(b, cl);
   return took;
 }
 
@@ -209,6 +219,7 @@ int br_client_sub_add(mqtt_broker *b, br_client *cl, const char *f, size_t n,
     return rc;
   }
   *is_new = rc == 0;
+  b->dirty_state = true;
   if (i < 0) {
     cl->subs[cl->n_subs].filter = copy;
     cl->subs[cl->n_subs].len = n;
@@ -223,6 +234,7 @@ int br_client_sub_add(mqtt_broker *b, br_client *cl, const char *f, size_t n,
 int br_client_sub_remove(mqtt_broker *b, br_client *cl, const char *f, size_t n) {
   int rc = mqtt_subtree_remove(b->tree, f, n, cl);
   int i = sub_find(cl, f, n);
+  b->dirty_state = true;
   if (i >= 0) {
     loom_free(cl->subs[i].filter);
     cl->subs[i] = cl->subs[cl->n_subs - 1];
@@ -241,30 +253,41 @@ static void deliver(mqtt_broker *b, br_client *cl, mqtt_msg *m, const mqtt_sessi
   b->total_queued = b->total_queued - before + after;
   cl->acct_bytes = cl->acct_bytes - before + after;
   if (rc == LOOM_ERANGE) atomic_fetch_add_explicit(&b->msgs_dropped, 1, memory_order_relaxed);
+  if (cl->expiry_s) b->dirty_state = true;
   if (cl->conn) br_conn_mark(cl->conn);
 }
 
-static void retain_store(mqtt_broker *b, const mqtt_msg *m) {
+void br_retain_put(mqtt_broker *b, const mqtt_retain_msg *m, bool has_expiry,
+                   uint32_t remaining_s) {
   uint8_t stack[256];
   uint8_t *props = stack;
   size_t plen = RET_HDR + m->props_len;
   if (m->payload_len) {
     if (plen > sizeof(stack) && !(props = loom_malloc(plen))) return;
     uint64_t at = 0;
-    if (m->has_expiry) {
-      uint64_t left = m->expiry_at_ms > br_now(b) ? m->expiry_at_ms - br_now(b) : 0;
-      at = (uint64_t)(loom_now_ns() / 1000000) + left;
-    }
-    props[0] = m->has_expiry ? 1 : 0;
+    if (has_expiry) at = (uint64_t)(loom_now_ns() / 1000000) + (uint64_t)remaining_s * 1000u;
+    props[0] = has_expiry ? 1 : 0;
     for (int i = 0; i < 8; i++) props[1 + i] = (uint8_t)(at >> (56 - 8 * i));
     if (m->props_len) memcpy(props + RET_HDR, m->props, m->props_len);
   }
-  mqtt_retain_msg rm = {.topic = m->topic, .topic_len = m->topic_len, .payload = m->payload,
-                        .payload_len = m->payload_len, .qos = m->qos,
-                        .props = m->payload_len ? props : NULL,
-                        .props_len = m->payload_len ? plen : 0};
-  mqtt_retain_set(b->retain, &rm);
+  mqtt_retain_msg rm = *m;
+  rm.props = m->payload_len ? props : NULL;
+  rm.props_len = m->payload_len ? plen : 0;
+  if (mqtt_retain_set(b->retain, &rm) == 0) b->dirty_state = true;
   if (props != stack) loom_free(props);
+}
+
+static void retain_store(mqtt_broker *b, const mqtt_msg *m) {
+  uint32_t left = 0;
+  if (m->has_expiry) {
+    uint64_t now = br_now(b);
+    if (m->expiry_at_ms <= now) return;
+    left = (uint32_t)((m->expiry_at_ms - now + 999) / 1000);
+  }
+  mqtt_retain_msg rm = {.topic = m->topic, .topic_len = m->topic_len, .payload = m->payload,
+                        .payload_len = m->payload_len, .qos = m->qos, .props = m->props,
+                        .props_len = m->props_len};
+  br_retain_put(b, &rm, m->has_expiry, left);
 }
 
 int br_route(mqtt_broker *b, mqtt_msg *m, br_client *from) {

@@ -361,3 +361,12 @@ int mqtt_retain_match(mqtt_retain *r, const char *filter, size_t len,
   }
   return 0;
 }
+
+int mqtt_retain_each(mqtt_retain *r, mqtt_retain_each_cb cb, void *ud) {
+  if (!r || !cb) return LOOM_EINVAL;
+  for (size_t i = 0; i < r->n; i++) {
+    int rc = cb(ud, &r->msgs[i]->m);
+    if (rc) return rc;
+  }
+  return 0;
+}

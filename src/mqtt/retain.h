@@ -57,6 +57,11 @@ int mqtt_retain_set(mqtt_retain *r, const mqtt_retain_msg *msg);
 int mqtt_retain_match(mqtt_retain *r, const char *filter, size_t len,
                       mqtt_retain_each_cb cb, void *ud);
 
+/* Calls cb for every stored message, '$' topics included (snapshots).
+ * Same callback rules as mqtt_retain_match. Returns 0, the callback's
+ * non-zero value, or LOOM_EINVAL (NULL r or cb). */
+int mqtt_retain_each(mqtt_retain *r, mqtt_retain_each_cb cb, void *ud);
+
 /* Number of messages / bytes (as bounded by max_bytes) held. */
 size_t mqtt_retain_count(const mqtt_retain *r);
 size_t mqtt_retain_bytes(const mqtt_retain *r);

@@ -234,6 +234,619 @@ static void test_no_will_on_disconnect(void **state) {
   tc_close(&s);
 }
 
+/* ---- helpers for MQTT 5 property blocks ---- */
+
+static loom_buf props1(uint8_t id, uint32_t v) {
+  loom_buf b;
+  loom_buf_init(&b);
+  assert_int_equal(mqtt_prop_append_num(&b, id, v), 0);
+  return b;
+}
+
+static bool prop_num(const mqtt_bytes *props, uint8_t id, uint32_t *v) {
+  mqtt_prop p;
+  if (mqtt_props_find(props->p, props->len, id, &p) != 0) return false;
+  if (v) *v = p.num;
+  return true;
+}
+
+static mqtt_packet will_pk(const char *topic, const char *payload, const uint8_t *props,
+                           size_t props_len) {
+  mqtt_packet w;
+  memset(&w, 0, sizeof(w));
+  w.has_will = true;
+  w.will_qos = 0;
+  w.will_topic.p = (const uint8_t *)topic;
+  w.will_topic.len = strlen(topic);
+  w.will_payload.p = (const uint8_t *)payload;
+  w.will_payload.len = strlen(payload);
+  w.will_props.p = props;
+  w.will_props.len = props_len;
+  return w;
+}
+
+static void test_will_delay(void **state) {
+  fx *f = *state;
+  tc s, w;
+  assert_int_equal(tc_connect(&s, f->port, MQTT_LEVEL_5, "sub", true), 0);
+  assert_int_equal(tc_subscribe(&s, "will/#", 0), 0);
+  loom_buf wp = props1(MQTT_P_WILL_DELAY, 1);
+  loom_buf cp = props1(MQTT_P_SESSION_EXPIRY, 30);
+  mqtt_packet will = will_pk("will/d", "late", wp.data, wp.len);
+  assert_int_equal(tc_open(&w, f->port, MQTT_LEVEL_5), 0);
+  assert_int_equal(tc_connect_ex(&w, "wd", true, 60, cp.data, cp.len, &will), 0);
+  tc_close(&w);
+  /* not at once */
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 500), -1);
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 2000), 0);
+  assert_true(tc_payload_is(&s, "late"));
+  loom_buf_deinit(&wp);
+  loom_buf_deinit(&cp);
+  tc_close(&s);
+}
+
+static void test_will_delay_cancelled_by_reconnect(void **state) {
+  fx *f = *state;
+  tc s, w;
+  assert_int_equal(tc_connect(&s, f->port, MQTT_LEVEL_5, "sub", true), 0);
+  assert_int_equal(tc_subscribe(&s, "will/#", 0), 0);
+  loom_buf wp = props1(MQTT_P_WILL_DELAY, 1);
+  loom_buf cp = props1(MQTT_P_SESSION_EXPIRY, 30);
+  mqtt_packet will = will_pk("will/d", "late", wp.data, wp.len);
+  assert_int_equal(tc_open(&w, f->port, MQTT_LEVEL_5), 0);
+  assert_int_equal(tc_connect_ex(&w, "wd", true, 60, cp.data, cp.len, &will), 0);
+  tc_close(&w);
+  assert_int_equal(tc_open(&w, f->port, MQTT_LEVEL_5), 0);
+  assert_int_equal(tc_connect_ex(&w, "wd", false, 60, cp.data, cp.len, NULL), 0);
+  assert_true(w.pk.session_present);
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 1800), -1);
+  loom_buf_deinit(&wp);
+  loom_buf_deinit(&cp);
+  tc_close(&w);
+  tc_close(&s);
+}
+
+static void test_will_v5_disconnect_with_will(void **state) {
+  fx *f = *state;
+  tc s, w;
+  assert_int_equal(tc_connect(&s, f->port, MQTT_LEVEL_5, "sub", true), 0);
+  assert_int_equal(tc_subscribe(&s, "will/#", 0), 0);
+  mqtt_packet will = will_pk("will/x", "bye", NULL, 0);
+  assert_int_equal(tc_open(&w, f->port, MQTT_LEVEL_5), 0);
+  assert_int_equal(tc_connect_ex(&w, "w", true, 60, NULL, 0, &will), 0);
+  mqtt_packet d;
+  memset(&d, 0, sizeof(d));
+  d.type = MQTT_DISCONNECT;
+  d.reason = MQTT_RC_DISCONNECT_WITH_WILL;
+  assert_int_equal(tc_send(&w, &d), 0);
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 3000), 0);
+  assert_true(tc_payload_is(&s, "bye"));
+  tc_close(&w);
+  tc_close(&s);
+}
+
+static void test_session_resume_queued_qos1(void **state) {
+  fx *f = *state;
+  tc s, p;
+  assert_int_equal(tc_connect(&s, f->port, MQTT_LEVEL_311, "pers", false), 0);
+  assert_false(s.pk.session_present);
+  assert_int_equal(tc_subscribe(&s, "q/#", 1), 1);
+  assert_int_equal(tc_ack(&s, MQTT_DISCONNECT, 0), 0);
+  assert_true(tc_wait_closed(&s, 2000));
+  tc_close(&s);
+  assert_int_equal(tc_connect(&p, f->port, MQTT_LEVEL_311, "pub", true), 0);
+  assert_int_equal(tc_publish_ex(&p, "q/1", "one", 1, false, 1, NULL, 0), 0);
+  assert_int_equal(tc_expect(&p, MQTT_PUBACK, 3000), 0);
+  assert_int_equal(tc_publish_ex(&p, "q/2", "two", 1, false, 2, NULL, 0), 0);
+  assert_int_equal(tc_expect(&p, MQTT_PUBACK, 3000), 0);
+  assert_int_equal(tc_publish_ex(&p, "q/3", "zero", 0, false, 0, NULL, 0), 0);
+  assert_int_equal(tc_connect(&s, f->port, MQTT_LEVEL_311, "pers", false), 0);
+  assert_true(s.pk.session_present);
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 3000), 0);
+  assert_true(tc_payload_is(&s, "one"));
+  assert_int_equal(tc_ack(&s, MQTT_PUBACK, s.pk.packet_id), 0);
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 3000), 0);
+  assert_true(tc_payload_is(&s, "two"));
+  assert_int_equal(tc_ack(&s, MQTT_PUBACK, s.pk.packet_id), 0);
+  /* QoS 0 to an offline client is not kept */
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 300), -1);
+  tc_close(&s);
+  tc_close(&p);
+}
+
+static void test_clean_start_discards_session(void **state) {
+  fx *f = *state;
+  tc s;
+  assert_int_equal(tc_connect(&s, f->port, MQTT_LEVEL_311, "pers", false), 0);
+  assert_int_equal(tc_subscribe(&s, "q/#", 1), 1);
+  tc_close(&s);
+  assert_int_equal(tc_connect(&s, f->port, MQTT_LEVEL_311, "pers", true), 0);
+  assert_false(s.pk.session_present);
+  tc_close(&s);
+}
+
+static void test_takeover(void **state) {
+  fx *f = *state;
+  tc a, b2;
+  assert_int_equal(tc_connect(&a, f->port, MQTT_LEVEL_5, "same", true), 0);
+  assert_int_equal(tc_connect(&b2, f->port, MQTT_LEVEL_5, "same", true), 0);
+  assert_int_equal(tc_expect(&a, MQTT_DISCONNECT, 3000), 0);
+  assert_int_equal(a.pk.reason, MQTT_RC_SESSION_TAKEN_OVER);
+  assert_true(tc_wait_closed(&a, 2000));
+  assert_int_equal(tc_ack(&b2, MQTT_PINGREQ, 0), 0);
+  assert_int_equal(tc_expect(&b2, MQTT_PINGRESP, 3000), 0);
+  tc_close(&a);
+  tc_close(&b2);
+}
+
+static void test_shared_round_robin(void **state) {
+  fx *f = *state;
+  tc s1, s2, p;
+  assert_int_equal(tc_connect(&s1, f->port, MQTT_LEVEL_5, "s1", true), 0);
+  assert_int_equal(tc_subscribe(&s1, "$share/g/job/#", 0), 0);
+  assert_int_equal(tc_connect(&s2, f->port, MQTT_LEVEL_5, "s2", true), 0);
+  assert_int_equal(tc_subscribe(&s2, "$share/g/job/#", 0), 0);
+  assert_int_equal(tc_connect(&p, f->port, MQTT_LEVEL_5, "p", true), 0);
+  for (int i = 0; i < 4; i++) assert_int_equal(tc_publish(&p, "job/x", "j", 0, false), 0);
+  int n1 = 0, n2 = 0;
+  while (tc_expect(&s1, MQTT_PUBLISH, 400) == 0) n1++;
+  while (tc_expect(&s2, MQTT_PUBLISH, 400) == 0) n2++;
+  assert_int_equal(n1, 2);
+  assert_int_equal(n2, 2);
+  tc_close(&s1);
+  tc_close(&s2);
+  tc_close(&p);
+}
+
+static void test_no_local(void **state) {
+  fx *f = *state;
+  tc a, b2;
+  assert_int_equal(tc_connect(&a, f->port, MQTT_LEVEL_5, "a", true), 0);
+  assert_int_equal(tc_subscribe_ex(&a, 1, "chat", MQTT_SUBOPT_NO_LOCAL, NULL, 0), 0);
+  assert_int_equal(tc_connect(&b2, f->port, MQTT_LEVEL_5, "b", true), 0);
+  assert_int_equal(tc_publish(&a, "chat", "mine", 0, false), 0);
+  assert_int_equal(tc_publish(&b2, "chat", "theirs", 0, false), 0);
+  assert_int_equal(tc_expect(&a, MQTT_PUBLISH, 3000), 0);
+  assert_true(tc_payload_is(&a, "theirs"));
+  tc_close(&a);
+  tc_close(&b2);
+}
+
+static void test_subscription_identifier(void **state) {
+  fx *f = *state;
+  tc s;
+  assert_int_equal(tc_connect(&s, f->port, MQTT_LEVEL_5, "s", true), 0);
+  loom_buf sp = props1(MQTT_P_SUBSCRIPTION_ID, 42);
+  assert_int_equal(tc_subscribe_ex(&s, 1, "id/#", 0, sp.data, sp.len), 0);
+  assert_int_equal(tc_publish(&s, "id/1", "x", 0, false), 0);
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 3000), 0);
+  uint32_t v = 0;
+  assert_true(prop_num(&s.pk.props, MQTT_P_SUBSCRIPTION_ID, &v));
+  assert_int_equal(v, 42);
+  loom_buf_deinit(&sp);
+  tc_close(&s);
+}
+
+static void test_topic_alias_inbound(void **state) {
+  fx *f = *state;
+  tc s, p;
+  assert_int_equal(tc_connect(&s, f->port, MQTT_LEVEL_5, "s", true), 0);
+  assert_int_equal(tc_subscribe(&s, "alias/#", 0), 0);
+  assert_int_equal(tc_connect(&p, f->port, MQTT_LEVEL_5, "p", true), 0);
+  loom_buf ap = props1(MQTT_P_TOPIC_ALIAS, 3);
+  assert_int_equal(tc_publish_ex(&p, "alias/long/name", "1", 0, false, 0, ap.data, ap.len), 0);
+  assert_int_equal(tc_publish_ex(&p, "", "2", 0, false, 0, ap.data, ap.len), 0);
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 3000), 0);
+  assert_true(tc_topic_is(&s, "alias/long/name"));
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 3000), 0);
+  assert_true(tc_topic_is(&s, "alias/long/name"));
+  assert_true(tc_payload_is(&s, "2"));
+  loom_buf_deinit(&ap);
+  tc_close(&s);
+  tc_close(&p);
+}
+
+static void test_topic_alias_unknown_is_protocol_error(void **state) {
+  fx *f = *state;
+  tc p;
+  assert_int_equal(tc_connect(&p, f->port, MQTT_LEVEL_5, "p", true), 0);
+  loom_buf ap = props1(MQTT_P_TOPIC_ALIAS, 2);
+  assert_int_equal(tc_publish_ex(&p, "", "x", 0, false, 0, ap.data, ap.len), 0);
+  assert_int_equal(tc_expect(&p, MQTT_DISCONNECT, 3000), 0);
+  assert_int_equal(p.pk.reason, MQTT_RC_PROTOCOL_ERROR);
+  loom_buf_deinit(&ap);
+  tc_close(&p);
+}
+
+static void test_topic_alias_outbound(void **state) {
+  fx *f = *state;
+  tc s;
+  assert_int_equal(tc_open(&s, f->port, MQTT_LEVEL_5), 0);
+  loom_buf cp = props1(MQTT_P_TOPIC_ALIAS_MAXIMUM, 4);
+  assert_int_equal(tc_connect_ex(&s, "s", true, 60, cp.data, cp.len, NULL), 0);
+  assert_int_equal(tc_subscribe(&s, "out/#", 0), 0);
+  assert_int_equal(tc_publish(&s, "out/topic", "a", 0, false), 0);
+  assert_int_equal(tc_publish(&s, "out/topic", "b", 0, false), 0);
+  uint32_t a1 = 0, a2 = 0;
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 3000), 0);
+  assert_true(tc_topic_is(&s, "out/topic"));
+  assert_true(prop_num(&s.pk.props, MQTT_P_TOPIC_ALIAS, &a1));
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 3000), 0);
+  assert_int_equal(s.pk.topic.len, 0);
+  assert_true(prop_num(&s.pk.props, MQTT_P_TOPIC_ALIAS, &a2));
+  assert_int_equal(a1, a2);
+  loom_buf_deinit(&cp);
+  tc_close(&s);
+}
+
+static void test_keepalive_timeout_v5(void **state) {
+  fx *f = *state;
+  tc c;
+  assert_int_equal(tc_open(&c, f->port, MQTT_LEVEL_5), 0);
+  assert_int_equal(tc_connect_ex(&c, "ka", true, 1, NULL, 0, NULL), 0);
+  assert_int_equal(tc_expect(&c, MQTT_DISCONNECT, 4000), 0);
+  assert_int_equal(c.pk.reason, MQTT_RC_KEEP_ALIVE_TIMEOUT);
+  assert_true(tc_wait_closed(&c, 2000));
+  tc_close(&c);
+}
+
+static void test_keepalive_kept_by_ping(void **state) {
+  fx *f = *state;
+  tc c;
+  assert_int_equal(tc_open(&c, f->port, MQTT_LEVEL_311), 0);
+  assert_int_equal(tc_connect_ex(&c, "ka", true, 1, NULL, 0, NULL), 0);
+  for (int i = 0; i < 4; i++) {
+    usleep(600 * 1000);
+    assert_int_equal(tc_ack(&c, MQTT_PINGREQ, 0), 0);
+    assert_int_equal(tc_expect(&c, MQTT_PINGRESP, 2000), 0);
+  }
+  tc_close(&c);
+}
+
+static void test_receive_maximum_outbound(void **state) {
+  fx *f = *state;
+  tc s, p;
+  assert_int_equal(tc_open(&s, f->port, MQTT_LEVEL_5), 0);
+  loom_buf cp = props1(MQTT_P_RECEIVE_MAXIMUM, 1);
+  assert_int_equal(tc_connect_ex(&s, "s", true, 60, cp.data, cp.len, NULL), 0);
+  assert_int_equal(tc_subscribe(&s, "rm", 1), 1);
+  assert_int_equal(tc_connect(&p, f->port, MQTT_LEVEL_5, "p", true), 0);
+  for (uint16_t i = 1; i <= 3; i++)
+    assert_int_equal(tc_publish_ex(&p, "rm", "x", 1, false, i, NULL, 0), 0);
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 3000), 0);
+  uint16_t pid = s.pk.packet_id;
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 400), -1); /* window full */
+  assert_int_equal(tc_ack(&s, MQTT_PUBACK, pid), 0);
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 3000), 0);
+  loom_buf_deinit(&cp);
+  tc_close(&s);
+  tc_close(&p);
+}
+
+static void test_receive_maximum_inbound_exceeded(void **state) {
+  fx *f = *state;
+  tc p;
+  assert_int_equal(tc_connect(&p, f->port, MQTT_LEVEL_5, "p", true), 0);
+  /* QoS 2 ids stay until PUBREL: 65 of them exceed our Receive Maximum 64 */
+  for (uint16_t i = 1; i <= 65; i++)
+    assert_int_equal(tc_publish_ex(&p, "rm", "x", 2, false, i, NULL, 0), 0);
+  assert_int_equal(tc_expect(&p, MQTT_DISCONNECT, 3000), 0);
+  assert_int_equal(p.pk.reason, MQTT_RC_RECEIVE_MAX_EXCEEDED);
+  tc_close(&p);
+}
+
+static void test_max_packet_outbound_dropped(void **state) {
+  fx *f = *state;
+  tc s, p;
+  assert_int_equal(tc_open(&s, f->port, MQTT_LEVEL_5), 0);
+  loom_buf cp = props1(MQTT_P_MAXIMUM_PACKET_SIZE, 64);
+  assert_int_equal(tc_connect_ex(&s, "s", true, 60, cp.data, cp.len, NULL), 0);
+  assert_int_equal(tc_subscribe(&s, "mp", 0), 0);
+  assert_int_equal(tc_connect(&p, f->port, MQTT_LEVEL_5, "p", true), 0);
+  char big[200];
+  memset(big, 'x', sizeof(big) - 1);
+  big[sizeof(big) - 1] = 0;
+  assert_int_equal(tc_publish(&p, "mp", big, 0, false), 0);
+  assert_int_equal(tc_publish(&p, "mp", "small", 0, false), 0);
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 3000), 0);
+  assert_true(tc_payload_is(&s, "small"));
+  loom_buf_deinit(&cp);
+  tc_close(&s);
+  tc_close(&p);
+}
+
+static int setup_small(void **state) {
+  mqtt_limits l;
+  memset(&l, 0, sizeof(l));
+  l.max_packet = 1024;
+  l.preauth_max_packet = 512;
+  l.connect_timeout_ms = 600;
+  l.max_subs_per_client = 2;
+  l.keepalive_max = 30;
+  l.session_expiry_max = 100;
+  return start_with(state, &l);
+}
+
+static void test_max_packet_inbound(void **state) {
+  fx *f = *state;
+  tc p;
+  assert_int_equal(tc_connect(&p, f->port, MQTT_LEVEL_5, "p", true), 0);
+  uint32_t mp = 0;
+  assert_true(prop_num(&p.pk.props, MQTT_P_MAXIMUM_PACKET_SIZE, &mp));
+  assert_int_equal(mp, 1024);
+  char big[2000];
+  memset(big, 'x', sizeof(big) - 1);
+  big[sizeof(big) - 1] = 0;
+  assert_int_equal(tc_publish(&p, "mp", big, 0, false), 0);
+  assert_int_equal(tc_expect(&p, MQTT_DISCONNECT, 3000), 0);
+  assert_int_equal(p.pk.reason, MQTT_RC_PACKET_TOO_LARGE);
+  tc_close(&p);
+}
+
+static void test_preauth_flood_dropped(void **state) {
+  fx *f = *state;
+  tc c;
+  assert_int_equal(tc_open(&c, f->port, MQTT_LEVEL_311), 0);
+  /* a CONNECT header announcing ~1 MB, then the bytes */
+  uint8_t hdr[4] = {0x10, 0x80, 0x80, 0x40};
+  tc_send_raw(&c, hdr, sizeof(hdr));
+  static uint8_t junk[1 << 20];
+  tc_send_raw(&c, junk, 4096); /* the rest would fail: closed */
+  assert_true(tc_wait_closed(&c, 2000));
+  tc_close(&c);
+}
+
+static void test_connect_timeout(void **state) {
+  fx *f = *state;
+  tc c;
+  assert_int_equal(tc_open(&c, f->port, MQTT_LEVEL_311), 0);
+  assert_true(tc_wait_closed(&c, 3000));
+  tc_close(&c);
+}
+
+static void test_max_subs_per_client(void **state) {
+  fx *f = *state;
+  tc c;
+  assert_int_equal(tc_connect(&c, f->port, MQTT_LEVEL_5, "c", true), 0);
+  assert_int_equal(tc_subscribe(&c, "a", 0), 0);
+  assert_int_equal(tc_subscribe(&c, "b", 0), 0);
+  assert_int_equal(tc_subscribe(&c, "a", 1), 1); /* replacing is not a new one */
+  assert_int_equal(tc_subscribe(&c, "c", 0), MQTT_RC_QUOTA_EXCEEDED);
+  tc_close(&c);
+}
+
+static void test_server_keepalive_and_expiry_capped(void **state) {
+  fx *f = *state;
+  tc c;
+  assert_int_equal(tc_open(&c, f->port, MQTT_LEVEL_5), 0);
+  loom_buf cp = props1(MQTT_P_SESSION_EXPIRY, 1000);
+  assert_int_equal(tc_connect_ex(&c, "c", true, 0, cp.data, cp.len, NULL), 0);
+  uint32_t v = 0;
+  assert_true(prop_num(&c.pk.props, MQTT_P_SERVER_KEEP_ALIVE, &v));
+  assert_int_equal(v, 30);
+  assert_true(prop_num(&c.pk.props, MQTT_P_SESSION_EXPIRY, &v));
+  assert_int_equal(v, 100);
+  loom_buf_deinit(&cp);
+  tc_close(&c);
+}
+
+static void test_retain_handling_and_rap(void **state) {
+  fx *f = *state;
+  tc c;
+  assert_int_equal(tc_connect(&c, f->port, MQTT_LEVEL_5, "c", true), 0);
+  assert_int_equal(tc_publish(&c, "rh/1", "r", 1, true), 0);
+  assert_int_equal(tc_expect(&c, MQTT_PUBACK, 3000), 0);
+  /* retain handling 2: never */
+  assert_int_equal(tc_subscribe_ex(&c, 1, "rh/#", 0x20, NULL, 0), 0);
+  assert_int_equal(tc_expect(&c, MQTT_PUBLISH, 300), -1);
+  /* retain handling 1 on an existing subscription: not sent */
+  assert_int_equal(tc_subscribe_ex(&c, 2, "rh/#", 0x10, NULL, 0), 0);
+  assert_int_equal(tc_expect(&c, MQTT_PUBLISH, 300), -1);
+  /* retain handling 1 on a new one: sent, RETAIN 1 */
+  assert_int_equal(tc_subscribe_ex(&c, 3, "rh/+", 0x10, NULL, 0), 0);
+  assert_int_equal(tc_expect(&c, MQTT_PUBLISH, 3000), 0);
+  assert_true(c.pk.retain);
+  /* retain as published keeps RETAIN on live messages */
+  assert_int_equal(tc_subscribe_ex(&c, 4, "rap", MQTT_SUBOPT_RAP | 0x20, NULL, 0), 0);
+  assert_int_equal(tc_publish(&c, "rap", "x", 0, true), 0);
+  assert_int_equal(tc_expect(&c, MQTT_PUBLISH, 3000), 0);
+  assert_true(c.pk.retain);
+  tc_close(&c);
+}
+
+static void test_unsubscribe_reason_codes(void **state) {
+  fx *f = *state;
+  tc c;
+  assert_int_equal(tc_connect(&c, f->port, MQTT_LEVEL_5, "c", true), 0);
+  assert_int_equal(tc_subscribe(&c, "u/1", 0), 0);
+  mqtt_sub us[2] = {{.filter = {(const uint8_t *)"u/1", 3}}, {.filter = {(const uint8_t *)"u/2", 3}}};
+  mqtt_packet pk;
+  memset(&pk, 0, sizeof(pk));
+  pk.type = MQTT_UNSUBSCRIBE;
+  pk.packet_id = 9;
+  pk.subs = us;
+  pk.n_subs = 2;
+  assert_int_equal(tc_send(&c, &pk), 0);
+  assert_int_equal(tc_expect(&c, MQTT_UNSUBACK, 3000), 0);
+  assert_int_equal(c.pk.packet_id, 9);
+  assert_int_equal(c.pk.list.len, 2);
+  assert_int_equal(c.pk.list.p[0], 0);
+  assert_int_equal(c.pk.list.p[1], MQTT_RC_NO_SUBSCRIPTION_EXISTED);
+  /* no longer delivered */
+  assert_int_equal(tc_publish(&c, "u/1", "x", 0, false), 0);
+  assert_int_equal(tc_expect(&c, MQTT_PUBLISH, 300), -1);
+  tc_close(&c);
+}
+
+static void test_invalid_filter_suback(void **state) {
+  fx *f = *state;
+  tc c;
+  assert_int_equal(tc_connect(&c, f->port, MQTT_LEVEL_311, "c", true), 0);
+  assert_int_equal(tc_subscribe(&c, "a/#/b", 0), 0x80);
+  tc_close(&c);
+}
+
+static void test_dollar_topic_refused(void **state) {
+  fx *f = *state;
+  tc c;
+  assert_int_equal(tc_connect(&c, f->port, MQTT_LEVEL_5, "c", true), 0);
+  assert_int_equal(tc_subscribe(&c, "$SYS/test", 0), 0);
+  assert_int_equal(tc_publish(&c, "$SYS/test", "x", 1, false), 0);
+  assert_int_equal(tc_expect(&c, MQTT_PUBACK, 3000), 0);
+  assert_int_equal(c.pk.reason, MQTT_RC_NOT_AUTHORIZED);
+  assert_int_equal(tc_expect(&c, MQTT_PUBLISH, 300), -1);
+  tc_close(&c);
+}
+
+static void test_payload_format_invalid(void **state) {
+  fx *f = *state;
+  tc c;
+  assert_int_equal(tc_connect(&c, f->port, MQTT_LEVEL_5, "c", true), 0);
+  loom_buf pp = props1(MQTT_P_PAYLOAD_FORMAT, 1);
+  assert_int_equal(tc_publish_ex(&c, "pf", "\xff\xfe", 1, false, 5, pp.data, pp.len), 0);
+  assert_int_equal(tc_expect(&c, MQTT_PUBACK, 3000), 0);
+  assert_int_equal(c.pk.reason, MQTT_RC_PAYLOAD_FORMAT_INVALID);
+  loom_buf_deinit(&pp);
+  tc_close(&c);
+}
+
+static void test_props_forwarded(void **state) {
+  fx *f = *state;
+  tc c;
+  assert_int_equal(tc_connect(&c, f->port, MQTT_LEVEL_5, "c", true), 0);
+  assert_int_equal(tc_subscribe(&c, "req", 0), 0);
+  loom_buf pp;
+  loom_buf_init(&pp);
+  assert_int_equal(mqtt_prop_append_bytes(&pp, MQTT_P_RESPONSE_TOPIC, "resp", 4), 0);
+  assert_int_equal(mqtt_prop_append_bytes(&pp, MQTT_P_CORRELATION_DATA, "\x01\x02", 2), 0);
+  assert_int_equal(mqtt_prop_append_pair(&pp, "k", 1, "v", 1), 0);
+  assert_int_equal(mqtt_prop_append_bytes(&pp, MQTT_P_CONTENT_TYPE, "text/plain", 10), 0);
+  assert_int_equal(mqtt_prop_append_num(&pp, MQTT_P_MESSAGE_EXPIRY, 100), 0);
+  assert_int_equal(tc_publish_ex(&c, "req", "x", 0, false, 0, pp.data, pp.len), 0);
+  assert_int_equal(tc_expect(&c, MQTT_PUBLISH, 3000), 0);
+  mqtt_prop p;
+  assert_int_equal(mqtt_props_find(c.pk.props.p, c.pk.props.len, MQTT_P_RESPONSE_TOPIC, &p), 0);
+  assert_int_equal(p.s_len, 4);
+  assert_int_equal(mqtt_props_find(c.pk.props.p, c.pk.props.len, MQTT_P_CORRELATION_DATA, &p), 0);
+  assert_int_equal(mqtt_props_find(c.pk.props.p, c.pk.props.len, MQTT_P_USER_PROPERTY, &p), 0);
+  assert_int_equal(mqtt_props_find(c.pk.props.p, c.pk.props.len, MQTT_P_CONTENT_TYPE, &p), 0);
+  uint32_t v = 0;
+  assert_true(prop_num(&c.pk.props, MQTT_P_MESSAGE_EXPIRY, &v));
+  assert_true(v >= 99 && v <= 100);
+  loom_buf_deinit(&pp);
+  tc_close(&c);
+}
+
+static void test_disconnect_expiry_from_zero_is_error(void **state) {
+  fx *f = *state;
+  tc c;
+  assert_int_equal(tc_connect(&c, f->port, MQTT_LEVEL_5, "c", true), 0);
+  loom_buf dp = props1(MQTT_P_SESSION_EXPIRY, 10);
+  mqtt_packet d;
+  memset(&d, 0, sizeof(d));
+  d.type = MQTT_DISCONNECT;
+  d.props.p = dp.data;
+  d.props.len = dp.len;
+  assert_int_equal(tc_send(&c, &d), 0);
+  assert_int_equal(tc_expect(&c, MQTT_DISCONNECT, 3000), 0);
+  assert_int_equal(c.pk.reason, MQTT_RC_PROTOCOL_ERROR);
+  loom_buf_deinit(&dp);
+  tc_close(&c);
+}
+
+static void test_auth_method_refused(void **state) {
+  fx *f = *state;
+  tc c;
+  assert_int_equal(tc_open(&c, f->port, MQTT_LEVEL_5), 0);
+  loom_buf cp;
+  loom_buf_init(&cp);
+  assert_int_equal(mqtt_prop_append_bytes(&cp, MQTT_P_AUTH_METHOD, "SCRAM-SHA-1", 11), 0);
+  assert_int_equal(tc_connect_ex(&c, "c", true, 60, cp.data, cp.len, NULL),
+                   MQTT_RC_BAD_AUTH_METHOD);
+  loom_buf_deinit(&cp);
+  tc_close(&c);
+}
+
+static void test_server_publish_and_stats(void **state) {
+  fx *f = *state;
+  tc c;
+  assert_int_equal(tc_connect(&c, f->port, MQTT_LEVEL_311, "c", true), 0);
+  assert_int_equal(tc_subscribe(&c, "srv/#", 1), 1);
+  assert_int_equal(mqtt_broker_publish(f->b, "srv/x", "hi", 2, 1, false), 0);
+  assert_int_equal(tc_expect(&c, MQTT_PUBLISH, 3000), 0);
+  assert_true(tc_payload_is(&c, "hi"));
+  assert_int_equal(c.pk.qos, 1);
+  assert_int_equal(mqtt_broker_publish(f->b, "srv/#", "bad", 3, 0, false), LOOM_EINVAL);
+  mqtt_broker_stats st;
+  mqtt_broker_stats_get(f->b, &st);
+  assert_int_equal(st.conns_open, 1);
+  assert_true(st.msgs_out >= 1);
+  assert_true(st.bytes_in > 0);
+  tc_close(&c);
+}
+
+static void test_wildcard_matches_once(void **state) {
+  fx *f = *state;
+  tc c;
+  assert_int_equal(tc_connect(&c, f->port, MQTT_LEVEL_5, "c", true), 0);
+  assert_int_equal(tc_subscribe_ex(&c, 1, "w/#", 0, NULL, 0), 0);
+  assert_int_equal(tc_subscribe_ex(&c, 2, "w/+", 1, NULL, 0), 1);
+  assert_int_equal(tc_publish(&c, "w/x", "x", 1, false), 0);
+  assert_int_equal(tc_expect(&c, MQTT_PUBLISH, 3000), 0);
+  assert_int_equal(c.pk.qos, 1);
+  assert_int_equal(tc_ack(&c, MQTT_PUBACK, c.pk.packet_id), 0);
+  assert_int_equal(tc_expect(&c, MQTT_PUBLISH, 300), -1);
+  tc_close(&c);
+}
+
+static void test_persistence_across_restart(void **state) {
+  (void)state;
+  char dir[] = "/tmp/loom-broker-test-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  mqtt_broker_cfg cfg;
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.listen = "127.0.0.1:0";
+  cfg.allow_anonymous = true;
+  cfg.state_dir = dir;
+  mqtt_broker *b = NULL;
+  assert_int_equal(mqtt_broker_start(&cfg, &b, NULL, 0), 0);
+  tc s, p;
+  assert_int_equal(tc_connect(&s, mqtt_broker_port(b), MQTT_LEVEL_311, "keep", false), 0);
+  assert_int_equal(tc_subscribe(&s, "st/#", 1), 1);
+  assert_int_equal(tc_ack(&s, MQTT_DISCONNECT, 0), 0);
+  assert_true(tc_wait_closed(&s, 2000));
+  tc_close(&s);
+  assert_int_equal(tc_connect(&p, mqtt_broker_port(b), MQTT_LEVEL_311, "p", true), 0);
+  assert_int_equal(tc_publish(&p, "st/r", "retained", 1, true), 0);
+  assert_int_equal(tc_expect(&p, MQTT_PUBACK, 3000), 0);
+  tc_close(&p);
+  mqtt_broker_stop(b);
+  b = NULL;
+  assert_int_equal(mqtt_broker_start(&cfg, &b, NULL, 0), 0);
+  assert_int_equal(tc_connect(&s, mqtt_broker_port(b), MQTT_LEVEL_311, "keep", false), 0);
+  assert_true(s.pk.session_present);
+  /* the queued QoS 1 copy of the retained publish */
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 3000), 0);
+  assert_true(tc_payload_is(&s, "retained"));
+  assert_int_equal(tc_ack(&s, MQTT_PUBACK, s.pk.packet_id), 0);
+  /* the subscription survived */
+  assert_int_equal(mqtt_broker_publish(b, "st/live", "l", 1, 0, false), 0);
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 3000), 0);
+  assert_true(tc_payload_is(&s, "l"));
+  tc_close(&s);
+  /* the retained message survived */
+  assert_int_equal(tc_connect(&s, mqtt_broker_port(b), MQTT_LEVEL_311, "other", true), 0);
+  assert_int_equal(tc_subscribe(&s, "st/r", 0), 0);
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 3000), 0);
+  assert_true(tc_payload_is(&s, "retained"));
+  tc_close(&s);
+  mqtt_broker_stop(b);
+  char path[256];
+  snprintf(path, sizeof(path), "%s/mqtt.snap", dir);
+  unlink(path);
+  rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_connect_v311, setup, teardown),
@@ -253,6 +866,42 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_retained_replay_and_delete, setup, teardown),
       cmocka_unit_test_setup_teardown(test_will_on_abrupt_close, setup, teardown),
       cmocka_unit_test_setup_teardown(test_no_will_on_disconnect, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_will_delay, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_will_delay_cancelled_by_reconnect, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_will_v5_disconnect_with_will, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_session_resume_queued_qos1, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_clean_start_discards_session, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_takeover, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_shared_round_robin, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_no_local, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_subscription_identifier, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_topic_alias_inbound, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_topic_alias_unknown_is_protocol_error, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_topic_alias_outbound, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_keepalive_timeout_v5, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_keepalive_kept_by_ping, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_receive_maximum_outbound, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_receive_maximum_inbound_exceeded, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_max_packet_outbound_dropped, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_max_packet_inbound, setup_small, teardown),
+      cmocka_unit_test_setup_teardown(test_preauth_flood_dropped, setup_small, teardown),
+      cmocka_unit_test_setup_teardown(test_connect_timeout, setup_small, teardown),
+      cmocka_unit_test_setup_teardown(test_max_subs_per_client, setup_small, teardown),
+      cmocka_unit_test_setup_teardown(test_server_keepalive_and_expiry_capped, setup_small,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_retain_handling_and_rap, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unsubscribe_reason_codes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_invalid_filter_suback, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_dollar_topic_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_payload_format_invalid, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_props_forwarded, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_disconnect_expiry_from_zero_is_error, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_auth_method_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_server_publish_and_stats, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_wildcard_matches_once, setup, teardown),
+      cmocka_unit_test(test_persistence_across_restart),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
