@@ -618,7 +618,7 @@ class Mosquitto:
         with open(conf, "w") as f:
             f.write(f"per_listener_settings false\nlistener {self.port} 127.0.0.1\n"
                     "allow_anonymous true\npersistence false\n"
-                    f"acl_file {acl}\nmax_keepalive 65535\n{extra_conf}\n")
+                    f"acl_file {acl}\nmax_keepalive 65535\nmax_packet_size 65536\n{extra_conf}\n")
         for f in (acl, conf):
             os.chmod(f, 0o644)
         self.log = open(os.path.join(self.dir, "log"), "wb")
@@ -646,11 +646,11 @@ class LoomBroker:
     one (Loom.mqtt_credentials()), else anonymous (--mqtt-allow-anonymous)."""
     kind = "loom"
 
-    def __init__(self):
+    def __init__(self, extra_args=()):
         from conftest import Loom  # noqa: import at use: conftest is on sys.path under pytest
         self.dir = tempfile.mkdtemp(prefix="conform-loom-")
         self.port = _free_port()
-        args = ["--mqtt", f"127.0.0.1:{self.port}"]
+        args = ["--mqtt", f"127.0.0.1:{self.port}"] + list(extra_args)
         if os.environ.get("LOOM_MQTT_ANON", "1") == "1":
             args.append("--mqtt-allow-anonymous")
         self.loom = Loom(os.path.join(self.dir, "data"), durability="batched", extra_args=args,
@@ -678,27 +678,42 @@ class LoomBroker:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def start_broker(kind=None):
+def start_broker(kind=None, extra_conf="", extra_args=()):
     kind = kind or BROKER_KIND
-    return LoomBroker() if kind == "loom" else Mosquitto()
+    return LoomBroker(extra_args) if kind == "loom" else Mosquitto(extra_conf)
 
 
 @pytest.fixture
-def broker():
-    b = start_broker()
-    clients = []
-    b.clients = clients
+def broker_factory():
+    """make(mosquitto_conf="", loom_args=()) -> a started broker under test
+    with extra settings (mosquitto.conf lines / `loom serve` arguments), with
+    .client(level, timeout) making raw clients; all stopped at teardown."""
+    made = []
 
-    def client(level=5, timeout=2.0):
-        c = Client(b, level=level, timeout=timeout)
-        clients.append(c)
-        return c
+    def make(mosquitto_conf="", loom_args=()):
+        b = start_broker(extra_conf=mosquitto_conf, extra_args=loom_args)
+        b.clients = []
 
-    b.client = client
-    yield b
-    for c in clients:
-        c.close()
-    b.stop()
+        def client(level=5, timeout=2.0):
+            c = Client(b, level=level, timeout=timeout)
+            b.clients.append(c)
+            return c
+
+        b.client = client
+        made.append(b)
+        return b
+
+    yield make
+    for b in made:
+        for c in b.clients:
+            c.close()
+        b.stop()
+
+
+@pytest.fixture
+def broker(broker_factory):
+    """The broker under test (MQTT_BROKER), fresh for each test."""
+    return broker_factory()
 
 
 def only_loom(reason):

@@ -9,7 +9,7 @@ import time
 import pytest
 
 import mqtt_raw as m
-from mqtt_raw import broker  # noqa: F401  (fixture)
+from mqtt_raw import broker, broker_factory  # noqa: F401  (fixtures)
 
 L = 4
 
