@@ -987,7 +987,16 @@ int main(int argc, char **argv) {
   struct epoll_event evs[512];
   int timeout = 0;
   while (g->phase != PH_DONE) {
-    int n = epoll_wait(g->ep, evs, 512, timeout);
+    /* fixed rate: sleep only until the next message is due (not a whole
+     * millisecond), so the schedule is kept to within tens of microseconds */
+    struct timespec ts = {.tv_sec = timeout / 1000, .tv_nsec = (long)(timeout % 1000) * 1000000};
+    if (publishing(g) && c->rate > 0) {
+      int64_t next = g->rate_t0 + (int64_t)((double)(g->rate_sent + 1) * 1e9 / c->rate);
+      int64_t wait_ns = next - mono_ns();
+      if (wait_ns < 0) wait_ns = 0;
+      if (wait_ns < (int64_t)timeout * 1000000) ts = (struct timespec){0, (long)wait_ns};
+    }
+    int n = epoll_pwait2(g->ep, evs, 512, &ts, NULL);
     if (n < 0 && errno != EINTR) break;
     for (int i = 0; i < n; i++) on_event(g, evs[i].data.ptr, evs[i].events);
     now = mono_ns();
