@@ -3,21 +3,34 @@
  * bytes across frame boundaries and several packets per frame, fed whole
  * and byte by byte; continuation frames; ping/pong; close handshake; text
  * frames close 1003; every malformed header closes 1002; send() framing
- * for all three length forms.
+ * for all three length forms. Also the HTTP side's socket hand-over
+ * (http_ws_accept_handover) with a real server: 101 with the subprotocol,
+ * bytes sent with the handshake passed on, the adopted socket carrying
+ * MQTT through this transport.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/mem.h"
+#include "http/server.h"
+#include "http/ws.h"
 #include "mqtt/ws_transport.h"
 
 typedef struct peer {
@@ -341,6 +354,177 @@ static void test_new_rejects_bad_sink(void **st) {
   assert_null(t);
 }
 
+/* ---- hand-over from the HTTP server ---- */
+
+typedef struct ho_fixture {
+  http_server *srv;
+  pthread_mutex_t mu;
+  int fd;           /* adopted socket, -1 until the hand-over */
+  loom_buf pending; /* bytes passed with it */
+  char peer[64];
+  atomic_int calls;
+} ho_fixture;
+
+static void handed(void *user, int fd, const uint8_t *pending, size_t len, const char *from) {
+  ho_fixture *fx = user;
+  pthread_mutex_lock(&fx->mu);
+  fx->fd = fd;
+  loom_buf_append(&fx->pending, pending, len);
+  snprintf(fx->peer, sizeof(fx->peer), "%s", from);
+  pthread_mutex_unlock(&fx->mu);
+  atomic_fetch_add(&fx->calls, 1);
+}
+
+static void ho_handler(http_req *req, void *user) {
+  const char *proto = strcmp(http_req_path(req), "/bad") == 0 ? "mq tt" : "mqtt";
+  int rc = http_ws_accept_handover(req, proto, handed, user);
+  if (rc < 0) http_respond_error(req, 400, "no");
+}
+
+static void sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+static int client_connect(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  struct timeval tv = {5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  return fd;
+}
+
+static void read_head(int fd, char *head, size_t cap) {
+  size_t n = 0;
+  while (n + 1 < cap) {
+    assert_int_equal(recv(fd, head + n, 1, 0), 1);
+    n++;
+    if (n >= 4 && !memcmp(head + n - 4, "\r\n\r\n", 4)) break;
+  }
+  head[n] = 0;
+}
+
+#define HANDSHAKE(path)                                                                            \
+  "GET " path " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"            \
+  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"                 \
+  "Sec-WebSocket-Protocol: mqtt\r\n\r\n"
+
+static void test_handover_carries_mqtt(void **st) {
+  (void)st;
+  ho_fixture fx;
+  memset(&fx, 0, sizeof(fx));
+  fx.fd = -1;
+  pthread_mutex_init(&fx.mu, NULL);
+  loom_buf_init(&fx.pending);
+  http_server_options o;
+  memset(&o, 0, sizeof(o));
+  o.listen = "127.0.0.1:0";
+  o.n_threads = 1;
+  o.handler = ho_handler;
+  o.user = &fx;
+  assert_int_equal(http_server_new(&o, &fx.srv), 0);
+  assert_int_equal(http_server_start(fx.srv), 0);
+  int c = client_connect(http_server_port(fx.srv));
+  /* the handshake and the first frame in one segment */
+  loom_buf out;
+  loom_buf_init(&out);
+  loom_buf_append_str(&out, HANDSHAKE("/mqtt"));
+  frame(&out, true, 2, two_packets, sizeof(two_packets), 0, true);
+  assert_int_equal(send(c, out.data, out.len, MSG_NOSIGNAL), (ssize_t)out.len);
+  char head[512];
+  read_head(c, head, sizeof(head));
+  assert_non_null(strstr(head, "HTTP/1.1 101 "));
+  assert_non_null(strstr(head, "\r\nSec-WebSocket-Protocol: mqtt\r\n"));
+  assert_non_null(strstr(head, "\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+  for (int i = 0; i < 500 && atomic_load(&fx.calls) == 0; i++) sleep_ms(10);
+  assert_int_equal(atomic_load(&fx.calls), 1);
+  assert_true(fx.fd >= 0);
+  assert_non_null(strstr(fx.peer, "127.0.0.1:"));
+  /* The adopted socket under the transport: pending bytes first, then the socket. */
+  peer p;
+  memset(&p, 0, sizeof(p));
+  loom_buf_init(&p.in);
+  loom_buf_init(&p.wire);
+  http_transport_sink sink = {&p, deliver, wire_write};
+  http_transport *t = NULL;
+  assert_int_equal(mqtt_ws_transport_new(&sink, &t), 0);
+  assert_int_equal(t->ops->recv(t, (const char *)fx.pending.data, fx.pending.len), 0);
+  for (int i = 0; i < 500 && p.in.len < sizeof(two_packets); i++) {
+    struct pollfd pf = {fx.fd, POLLIN, 0};
+    if (poll(&pf, 1, 10) != 1) continue;
+    char buf[256];
+    ssize_t n = read(fx.fd, buf, sizeof(buf));
+    assert_true(n > 0);
+    assert_int_equal(t->ops->recv(t, buf, (size_t)n), 0);
+  }
+  assert_int_equal(p.in.len, sizeof(two_packets));
+  assert_memory_equal(p.in.data, two_packets, sizeof(two_packets));
+  /* and back: one unmasked binary frame reaches the client */
+  assert_int_equal(t->ops->send(t, "xyz", 3), 0);
+  assert_int_equal(write(fx.fd, p.wire.data, p.wire.len), (ssize_t)p.wire.len);
+  uint8_t got[5];
+  for (size_t n = 0; n < sizeof(got);) {
+    ssize_t r = recv(c, got + n, sizeof(got) - n, 0);
+    assert_true(r > 0);
+    n += (size_t)r;
+  }
+  static const uint8_t want[] = {0x82, 0x03, 'x', 'y', 'z'};
+  assert_memory_equal(got, want, sizeof(want));
+  /* the HTTP server let the connection go; closing the adopted fd ends it */
+  http_server_stats hs;
+  for (int i = 0; i < 200; i++) {
+    http_server_stats_get(fx.srv, &hs);
+    if (hs.conns_open == 0) break;
+    sleep_ms(10);
+  }
+  assert_int_equal(hs.conns_open, 0);
+  close(fx.fd);
+  char eof;
+  assert_int_equal(recv(c, &eof, 1, 0), 0);
+  close(c);
+  t->ops->free(t);
+  loom_buf_deinit(&p.in);
+  loom_buf_deinit(&p.wire);
+  loom_buf_deinit(&out);
+  http_server_free(fx.srv);
+  loom_buf_deinit(&fx.pending);
+  pthread_mutex_destroy(&fx.mu);
+}
+
+static void test_handover_bad_protocol_token(void **st) {
+  (void)st;
+  ho_fixture fx;
+  memset(&fx, 0, sizeof(fx));
+  fx.fd = -1;
+  pthread_mutex_init(&fx.mu, NULL);
+  loom_buf_init(&fx.pending);
+  http_server_options o;
+  memset(&o, 0, sizeof(o));
+  o.listen = "127.0.0.1:0";
+  o.n_threads = 1;
+  o.handler = ho_handler;
+  o.user = &fx;
+  assert_int_equal(http_server_new(&o, &fx.srv), 0);
+  assert_int_equal(http_server_start(fx.srv), 0);
+  int c = client_connect(http_server_port(fx.srv));
+  static const char hs[] = HANDSHAKE("/bad");
+  assert_int_equal(send(c, hs, sizeof(hs) - 1, MSG_NOSIGNAL), (ssize_t)(sizeof(hs) - 1));
+  char head[512];
+  read_head(c, head, sizeof(head));
+  assert_non_null(strstr(head, "HTTP/1.1 400 "));
+  assert_int_equal(atomic_load(&fx.calls), 0);
+  close(c);
+  http_server_free(fx.srv);
+  loom_buf_deinit(&fx.pending);
+  pthread_mutex_destroy(&fx.mu);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_several_packets_in_one_frame, setup, teardown),
@@ -356,6 +540,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_server_close, setup, teardown),
       cmocka_unit_test_setup_teardown(test_deliver_error_propagates, setup, teardown),
       cmocka_unit_test(test_new_rejects_bad_sink),
+      cmocka_unit_test(test_handover_carries_mqtt),
+      cmocka_unit_test(test_handover_bad_protocol_token),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
