@@ -151,7 +151,7 @@ start_loom() { # DIR MODE
   port=$(free_port)
   mkdir -p "$dir"
   LOOM_ADMIN_TOKEN=$TOKEN "$LOOM_BIN" serve --data "$dir" --http "127.0.0.1:$port" \
-    --durability "$mode" >> "$dir.log" 2>&1 &
+    --durability "$mode" --mqtt off >> "$dir.log" 2>&1 &
   SERVER_PID=$!; PIDS+=("$SERVER_PID"); SERVER_PORT=$port
   if ! wait_http "http://127.0.0.1:$port/ping" 30; then
     WHY="loom serve did not answer /ping within 30 s: $(tail -c 200 "$dir.log" 2>/dev/null | tr -d '"\\\n')"

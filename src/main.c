@@ -23,6 +23,8 @@
 #include "core/workpool.h"
 #include "http/server.h"
 #include "meta/meta.h"
+#include "mqtt/broker.h"
+#include "api/mqtt_platform.h"
 #include "sec/audit.h"
 #include "sec/auth.h"
 #include "sim/plant.h"
@@ -31,6 +33,7 @@
 typedef struct settings {
   char data[1024];
   char http[256];
+  char mqtt[256]; /* MQTT TCP listen address, "off" = none */
   int durability;
   int log_level;
   uint64_t head_max_mb;
@@ -54,6 +57,8 @@ static void usage(FILE *f) {
           "  --config FILE                 key = value settings (optional)\n"
           "  --data DIR                    data directory (default ./loom-data)\n"
           "  --http ADDR:PORT              HTTP listen address (default 127.0.0.1:8080)\n"
+          "  --mqtt ADDR:PORT|off          MQTT listen address (default 127.0.0.1:1883); MQTT over\n"
+          "                                WebSocket is on the HTTP port at /mqtt\n"
           "  --durability durable|batched  acknowledge writes after fsync (default) or fsync\n"
           "                                every 100 ms\n"
           "  --log-level debug|info|warn|error\n"
@@ -86,6 +91,8 @@ static int set_option(settings *s, const char *opt, const char *val, char *err, 
     snprintf(s->data, sizeof s->data, "%s", val);
   } else if (!strcmp(key, "http")) {
     snprintf(s->http, sizeof s->http, "%s", val);
+  } else if (!strcmp(key, "mqtt")) {
+    snprintf(s->mqtt, sizeof s->mqtt, "%s", val);
   } else if (!strcmp(key, "durability")) {
     if (!strcmp(val, "durable")) s->durability = TS_DURABLE;
     else if (!strcmp(val, "batched")) s->durability = TS_BATCHED;
@@ -173,12 +180,43 @@ static void http_log(void *user, int level, const char *msg, const char *detail)
   loom_log(level, msg, "detail=\"%s\"", detail ? detail : "");
 }
 
+/* The MQTT broker with the platform's hooks (registry auth, tenant
+ * namespaces, device topics, storage); its state lives in DATA/mqtt. */
+static int start_mqtt(const settings *s, loom_api *api, api_mqtt **platform, mqtt_broker **out) {
+  char dir[1200], err[256];
+  snprintf(dir, sizeof dir, "%s/mqtt", s->data);
+  int rc = loom_mkdir_p(dir);
+  if (rc) {
+    LOOM_ERROR("cannot create the MQTT state directory", "dir=\"%s\" err=\"%s\"", dir,
+               loom_strerror(rc));
+    return rc;
+  }
+  if ((rc = api_mqtt_new(api, platform))) {
+    LOOM_ERROR("out of memory", NULL);
+    return rc;
+  }
+  mqtt_broker_cfg cfg = {.listen = strcmp(s->mqtt, "off") ? s->mqtt : NULL,
+                         .state_dir = dir,
+                         .autosave_s = 60,
+                         .sys_interval_s = 10,
+                         .hooks = api_mqtt_hooks(*platform)};
+  if ((rc = mqtt_broker_start(&cfg, out, err, sizeof err))) {
+    LOOM_ERROR("cannot start the MQTT broker", "addr=\"%s\" err=\"%s\"", s->mqtt, err);
+    return rc;
+  }
+  api->mqtt = *out;
+  api_mqtt_attach(*platform, *out);
+  return 0;
+}
+
 static int run(const settings *s, bool demo) {
   int rc = 1;
   ts_engine *engine = NULL;
   http_server *http = NULL;
   loom_workpool *pool = NULL;
   sim_plant *plant = NULL;
+  api_mqtt *mqtt_platform = NULL;
+  mqtt_broker *broker = NULL;
   meta_store *meta = NULL;
   sec_audit *audit = NULL;
   bool api_ready = false;
@@ -281,6 +319,7 @@ static int run(const settings *s, bool demo) {
     goto out;
   }
   api.http = http;
+  if (start_mqtt(s, &api, &mqtt_platform, &broker)) goto out;
   if (demo) {
     sim_plant_options po = {.db = "plant", .lines = 3, .interval_ms = 5000, .backfill_s = 7200};
     if (sim_plant_new(engine, &po, &plant) || sim_plant_start(plant)) {
@@ -299,6 +338,9 @@ static int run(const settings *s, bool demo) {
   if (!*host) snprintf(host, sizeof host, "127.0.0.1");
   int port = http_server_port(http);
   LOOM_INFO("listening", "http=\"http://%s:%d\"", host, port);
+  if (mqtt_broker_port(broker))
+    LOOM_INFO("listening", "mqtt=\"mqtt://%s:%d\" websocket=\"ws://%s:%d/mqtt\"", host,
+              mqtt_broker_port(broker), host, port);
   if (new_token) {
     fprintf(stderr,
             "\nFirst start: an admin API token was created. It is shown only now and saved in\n"
@@ -350,6 +392,10 @@ out:
     http_server_stop(http);
     http_server_free(http);
   }
+  if (mqtt_platform) api_mqtt_detach(mqtt_platform); /* Sparkplug STATE death while the broker runs */
+  mqtt_broker_stop(broker);
+  api.mqtt = NULL;
+  api_mqtt_free(mqtt_platform); /* completes telemetry batches still waiting for the engine */
   loom_workpool_free(pool);
   api_device_free(&api);
   live_hub_free(api.live); /* every WebSocket session ended with the server */
@@ -433,6 +479,7 @@ int main(int argc, char **argv) {
   settings s = {.durability = TS_DURABLE, .log_level = LOOM_LOG_INFO};
   snprintf(s.data, sizeof s.data, "%s", "./loom-data");
   snprintf(s.http, sizeof s.http, "%s", "127.0.0.1:8080");
+  snprintf(s.mqtt, sizeof s.mqtt, "%s", "127.0.0.1:1883");
   if (parse_args(&s, argc, argv)) return 2;
   loom_log_set_level(s.log_level);
   return run(&s, !strcmp(cmd, "demo"));

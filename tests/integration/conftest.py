@@ -31,6 +31,7 @@ class Loom:
         self.env = env
         self.proc = None
         self.port = None
+        self.mqtt_port = None
         self.log_path = os.path.join(data_dir + ".log")
 
     @property
@@ -39,6 +40,13 @@ class Loom:
 
     def start(self, port=None, timeout=20):
         self.port = port or free_port()
+        mqtt_args = []
+        if "--mqtt" in self.extra_args:
+            spec = self.extra_args[self.extra_args.index("--mqtt") + 1]
+            self.mqtt_port = None if spec == "off" else int(spec.rsplit(":", 1)[1])
+        else:  # never the default 1883: daemons of parallel tests must not collide
+            self.mqtt_port = self.mqtt_port or free_port()
+            mqtt_args = ["--mqtt", f"127.0.0.1:{self.mqtt_port}"]
         env = dict(os.environ)
         env["LOOM_ADMIN_TOKEN"] = TOKEN
         if self.env:
@@ -46,7 +54,7 @@ class Loom:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [LOOM_BIN, "serve", "--data", self.data_dir, "--http", f"127.0.0.1:{self.port}",
-             "--durability", self.durability] + self.extra_args,
+             "--durability", self.durability] + mqtt_args + self.extra_args,
             stdout=self.log, stderr=self.log, env=env)
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -59,6 +67,11 @@ class Loom:
                 pass
             time.sleep(0.05)
         raise RuntimeError("loom did not start: " + self.read_log())
+
+    def mqtt_credentials(self):
+        """(username, password) for an MQTT client with the platform admin's
+        rights: any user name and the admin API token as the password."""
+        return ("admin", TOKEN)
 
     def read_log(self):
         try:
