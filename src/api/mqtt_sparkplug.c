@@ -299,6 +299,18 @@ int api_spb_on_publish(api_spb *s, const api_mqtt_client *c, const mqtt_pub_view
   }
   if (t.type == SPB_MSG_NBIRTH || t.type == SPB_MSG_DBIRTH) publish_certificate(s, c, m);
   if (v.node_offline || v.device_offline) note_offline(s, c, name);
+  if (v.node_offline) { /* its devices die with it */
+    const char *d;
+    for (size_t i = 0;; i++) {
+      char dname[600];
+      pthread_mutex_lock(&s->lock);
+      int r2 = spb_host_device_at(s->host, key, i, &d);
+      int k = r2 == 0 ? snprintf(dname, sizeof dname, "%s:%s", name, d) : -1;
+      pthread_mutex_unlock(&s->lock);
+      if (r2 != 0) break;
+      if (k > 0 && (size_t)k < sizeof dname) note_offline(s, c, dname);
+    }
+  }
   if (v.store) {
     tbjson_batch b;
     strs ss = {0};

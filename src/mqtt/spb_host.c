@@ -427,6 +427,13 @@ bool spb_host_device_online(spb_host *h, const char *node_key, const char *devic
   return d && d->online;
 }
 
+int spb_host_device_at(spb_host *h, const char *node_key, size_t i, const char **name) {
+  snode *n = node_find(h, node_key);
+  if (!n || i >= n->n_devs) return LOOM_ENOTFOUND;
+  *name = n->devs[i]->name;
+  return 0;
+}
+
 int spb_host_rebirth_encode(int64_t now_ms, loom_buf *out) {
   spb_metric m = {.name = SPB_REBIRTH_METRIC, .datatype = SPB_DT_BOOLEAN, .kind = SPB_K_BOOL,
                   .b = true};

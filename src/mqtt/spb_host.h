@@ -109,6 +109,12 @@ int spb_host_node_state(spb_host *h, const char *node_key, spb_node_state *out);
 /* Device online (DBIRTH seen, no DDEATH/NDEATH since)? false when unknown. */
 bool spb_host_device_online(spb_host *h, const char *node_key, const char *device);
 
+/* The i-th device (0-based, in order of first DBIRTH) ever born on the node:
+ * *name points into the host (valid until spb_host_free). 0, or
+ * LOOM_ENOTFOUND past the last (or no such node). For marking every device
+ * of a dead node offline. */
+int spb_host_device_at(spb_host *h, const char *node_key, size_t i, const char **name);
+
 /* Encode the NCMD payload asking a node to rebirth: timestamp now_ms, one
  * metric "Node Control/Rebirth" Boolean true. Appends to out. 0 or LOOM_ENOMEM. */
 int spb_host_rebirth_encode(int64_t now_ms, loom_buf *out);

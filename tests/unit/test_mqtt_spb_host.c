@@ -193,6 +193,10 @@ static void test_ndeath_matching_bdseq_offline(void **st) {
   spb_host_node_state(f->h, NODE, &ns);
   assert_false(ns.online);
   assert_false(spb_host_device_online(f->h, NODE, "D1"));
+  const char *name;
+  assert_int_equal(spb_host_device_at(f->h, NODE, 0, &name), 0);
+  assert_string_equal(name, "D1");
+  assert_int_equal(spb_host_device_at(f->h, NODE, 1, &name), LOOM_ENOTFOUND);
   /* after the death, DATA is data without a session */
   v = ndata_alias(f, 2, 10, 1);
   assert_false(v.store);
