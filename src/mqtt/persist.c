@@ -335,8 +335,9 @@ static int load_client(load_ctx *c, const uint8_t *body, size_t len) {
     c->subs = ns;
     c->cap_subs = (size_t)n_subs;
   }
-  /* Copy id and filters with a NUL each; pointers are set once the
-   * buffer stops moving (filter fields hold offsets until then). */
+  /* Copy id and filters with a NUL each. They total less than len +
+   * n_subs + 1 bytes, reserved here, so the buffer never moves while the
+   * filter pointers into it are taken. */
   loom_buf_reset(&c->names);
   if ((rc = loom_buf_reserve(&c->names, len + (size_t)n_subs + 1))) return rc;
   loom_buf_append(&c->names, id, id_len);
@@ -355,7 +356,7 @@ static int load_client(load_ctx *c, const uint8_t *body, size_t len) {
       return LOOM_EINVAL;
     mqtt_snap_sub *s = &c->subs[i];
     memset(s, 0, sizeof(*s));
-    s->filter = (const char *)(uintptr_t)c->names.len; /* offset for now */
+    s->filter = (const char *)c->names.data + c->names.len;
     s->len = fl;
     s->opts.qos = qos;
     s->opts.no_local = flags & 1u;
@@ -366,8 +367,6 @@ static int load_client(load_ctx *c, const uint8_t *body, size_t len) {
     loom_buf_append_u8(&c->names, 0);
   }
   if (r.len) return LOOM_EINVAL;
-  for (uint64_t i = 0; i < n_subs; i++)
-    c->subs[i].filter = (const char *)c->names.data + (uintptr_t)c->subs[i].filter;
   mqtt_session *s;
   rc = mqtt_session_load(c->cfg, blob, blob_len, c->now_ms, (int64_t)c->elapsed_ms, &s);
   if (rc) return rc;

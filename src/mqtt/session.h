@@ -225,8 +225,10 @@ int mqtt_session_save(const mqtt_session *s, uint64_t now_ms, loom_buf *out);
  * downtime); mqtt_session_connect resends in-flight flows with DUP.
  * Everything is validated: LOOM_EINVAL for a malformed blob (bad version,
  * level, QoS, state, duplicate or zero packet ids, lengths, trailing
- * bytes), never a crash; LOOM_ENOMEM. cfg as for mqtt_session_new. The
- * caller owns *out. */
+ * bytes), never a crash; LOOM_ENOMEM. cfg as for mqtt_session_new; its
+ * queue bounds are not applied to the loaded queue (it was within the
+ * bounds in force when saved; while it is over the new bounds,
+ * mqtt_session_enqueue treats it as full). The caller owns *out. */
 int mqtt_session_load(const mqtt_session_cfg *cfg, const uint8_t *p, size_t len,
                       uint64_t now_ms, int64_t elapsed_ms, mqtt_session **out);
 
