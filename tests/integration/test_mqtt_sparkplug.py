@@ -325,3 +325,74 @@ def test_mqtt_sparkplug_payloads_from_sparkplug_payload_stored(srv):
     assert row[:8] == [-8, -9000000000, 4000000000, 1.5, 2.25, False, "txt", 1700000000123]
     assert json.loads(row[8]) == {"columns": ["c"], "types": ["Int32"], "rows": [[3]]}
     c.close()
+
+
+def test_mqtt_sparkplug_command_to_node_becomes_ncmd(srv):
+    p = Plant(srv)
+    c = edge(srv, p)
+    assert c.sub("spBv1.0/G1/NCMD/E1") == [1]
+    c.pub("spBv1.0/G1/NBIRTH/E1", payload(birth_metrics(), seq=0))
+    dev = wait_until(lambda: devices_by_name(p).get("G1:E1"))
+    cmd = ok(requests.post(f"{p.api}/devices/{dev['id']}/rpc",
+                           json={"method": "Line/Temp", "params": 30.5, "oneway": True},
+                           headers=ADMIN, timeout=30), 201)
+    m = c.expect_topic("spBv1.0/G1/NCMD/E1")
+    dt, num, raw = decode_metrics(m.payload)["Line/Temp"]
+    assert (dt, num, struct.unpack("<d", raw)[0]) == (DOUBLE, 13, 30.5)
+    assert wait_until(lambda: p.get(f"/rpc/{cmd['id']}")["status"] == "successful")
+    # a value that does not fit the birth's datatype fails the command
+    bad = ok(requests.post(f"{p.api}/devices/{dev['id']}/rpc",
+                           json={"method": "small", "params": 1000, "oneway": True},
+                           headers=ADMIN, timeout=30), 201)
+    assert wait_until(lambda: p.get(f"/rpc/{bad['id']}")["status"] == "failed")
+    c.close()
+
+
+def test_mqtt_sparkplug_will_ndeath_takes_node_offline(srv):
+    p = Plant(srv)
+    _, tok = p.device("edge1")
+    c = Client(srv.mqtt_port, tok)
+    # the edge node's will is its NDEATH with the bdSeq of the coming NBIRTH
+    c.c.will_set("spBv1.0/G3/NDEATH/E3", payload([metric("bdSeq", dt=UINT64, value=7)]), qos=1)
+    assert c.connect() == 0
+    c.pub("spBv1.0/G3/NBIRTH/E3", payload(birth_metrics(bdseq=7), seq=0))
+    dev = wait_until(lambda: devices_by_name(p).get("G3:E3"))
+    assert wait_until(lambda: p.get(f"/devices/{dev['id']}")["state"] == "online", timeout=5)
+    w = edge(srv, p, "watcher")
+    assert w.sub("spBv1.0/G3/NDEATH/E3") == [1]
+    c.c.loop_stop()
+    c.c.socket().close()  # gone without DISCONNECT: the broker sends the will
+    assert w.expect_topic("spBv1.0/G3/NDEATH/E3").topic == "spBv1.0/G3/NDEATH/E3"
+    assert wait_until(lambda: p.get(f"/devices/{dev['id']}")["state"] == "offline", timeout=5)
+    w.close()
+
+
+def test_mqtt_sparkplug_stale_will_ignored(srv):
+    """The will (NDEATH bdSeq 1) of an older connection arrives after the node
+    was born again with bdSeq 2: the node stays online."""
+    p = Plant(srv)
+    c = edge(srv, p)
+    c.pub("spBv1.0/G4/NBIRTH/E4", payload(birth_metrics(bdseq=2), seq=0))
+    dev = wait_until(lambda: devices_by_name(p).get("G4:E4"))
+    assert wait_until(lambda: p.get(f"/devices/{dev['id']}")["state"] == "online", timeout=5)
+    c.pub("spBv1.0/G4/NDEATH/E4", payload([metric("bdSeq", dt=UINT64, value=1)]))
+    c.pub("spBv1.0/G4/NDATA/E4", payload([metric(alias=2) + field(10, 0, varint(77))], seq=1,
+                                         ts=1700000000000))
+    res = select(p, "SELECT \"count\" FROM sparkplug WHERE device = 'G4:E4' AND time = 1700000000000ms")
+    assert res["series"][0]["values"][0][1] == 77  # still a live session: stored
+    time.sleep(1.5)
+    assert p.get(f"/devices/{dev['id']}")["state"] == "online"
+    c.close()
+
+
+def test_mqtt_sparkplug_not_a_payload_refused(srv):
+    from mqtt_plant import Raw
+    p = Plant(srv)
+    _, tok = p.device("edge1")
+    r = Raw(srv.mqtt_port)
+    t, body = r.connect(tok)
+    assert t == 0x20 and body[1] == 0, body
+    r.publish("spBv1.0/G1/NDATA/E1", b"\x0b\xff", pid=9)  # a protobuf group: not Sparkplug
+    t, body = r.read()
+    assert t == 0x40 and body[:2] == b"\x00\x09" and body[2] == 0x99, body
+    r.close()
