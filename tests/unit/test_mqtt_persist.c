@@ -552,6 +552,33 @@ static void test_alloc_failure_save_and_load(void **st) {
   rmdir_all(dir);
 }
 
+static void test_commit_failure_removes_tmp(void **st) {
+  (void)st;
+  char *dir = tmpdir();
+  /* mqtt.snap is a non-empty directory: the rename over it fails. */
+  char path[512];
+  snprintf(path, sizeof(path), "%s/%s", dir, MQTT_SNAP_FILE);
+  assert_int_equal(mkdir(path, 0700), 0);
+  snprintf(path, sizeof(path), "%s/%s/x", dir, MQTT_SNAP_FILE);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fclose(f);
+  mqtt_snap_writer *w = NULL;
+  assert_int_equal(mqtt_snap_begin_at(dir, WALL0, &w), 0);
+  mqtt_retain_msg r = rmsg("a", "b", 0);
+  assert_int_equal(mqtt_snap_add_retained(w, &r, false, 0), 0);
+  int rc = mqtt_snap_commit(w);
+  assert_true(rc < 0);
+  snprintf(path, sizeof(path), "%s/%s", dir, MQTT_SNAP_TMP_FILE);
+  assert_int_not_equal(access(path, F_OK), 0);
+  /* loading a directory named mqtt.snap is an error, not a crash */
+  mqtt_session_cfg c = cfg();
+  char err[128];
+  assert_true(mqtt_snap_load(dir, &c, 0, NULL, err, sizeof(err)) < 0);
+  assert_true(strlen(err) > 0);
+  rmdir_all(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_trip),
@@ -565,6 +592,7 @@ int main(void) {
       cmocka_unit_test(test_abort_keeps_previous),
       cmocka_unit_test(test_begin_in_unwritable_place),
       cmocka_unit_test(test_alloc_failure_save_and_load),
+      cmocka_unit_test(test_commit_failure_removes_tmp),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
