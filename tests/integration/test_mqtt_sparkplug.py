@@ -396,3 +396,17 @@ def test_mqtt_sparkplug_not_a_payload_refused(srv):
     t, body = r.read()
     assert t == 0x40 and body[:2] == b"\x00\x09" and body[2] == 0x99, body
     r.close()
+
+
+@pytest.mark.xfail(reason="the broker closes connections at stop before delivering the server "
+                          "publishes queued just before (STATE death); broker-side", strict=False)
+def test_mqtt_sparkplug_state_death_at_stop(srv):
+    p = Plant(srv)
+    c = edge(srv, p)
+    assert c.sub("spBv1.0/STATE/loom") == [1]
+    assert json.loads(c.expect_topic("spBv1.0/STATE/loom").payload)["online"] is True
+    srv.stop()
+    m = c.expect_topic("spBv1.0/STATE/loom", timeout=10)
+    st = json.loads(m.payload)
+    assert st["online"] is False and isinstance(st["timestamp"], int)
+    c.c.loop_stop()
