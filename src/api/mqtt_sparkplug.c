@@ -95,7 +95,8 @@ static bool key_ok(const char *k) {
  * null, undecodable, File, large Bytes). Hex strings go into ss. */
 static int to_kv(const spb_metric *m, tbjson_kv *kv, strs *ss, bool *keep) {
   *keep = false;
-  if (!m->name || !key_ok(m->name) || m->is_null) return 0;
+  /* transient metrics are not to be historized (specification 3.0) */
+  if (!m->name || !key_ok(m->name) || m->is_null || m->is_transient) return 0;
   kv->key = m->name;
   kv->key_len = (uint32_t)strlen(m->name);
   switch (m->kind) {

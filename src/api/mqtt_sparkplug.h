@@ -10,7 +10,31 @@
  * Device names (valid registry device names, no '/'):
  *   edge node        <group>:<node>
  *   device of a node <group>:<node>:<device>
- * profile "sparkplug". Metric names (which contain '/') are the telemetry keys.
+ * profile "sparkplug" (so the measurement is "sparkplug", tag device=<name>).
+ * Metric names (which contain '/') are the telemetry keys; the metric's
+ * timestamp (else the payload's, else now) is the point time.
+ *
+ * Values stored, by Sparkplug datatype:
+ *   Int8..Int64, UInt8..UInt32, DateTime (ms)   integer
+ *   UInt64                                      integer; above INT64_MAX a float
+ *   Float, Double                               float (NaN/Inf skipped)
+ *   Boolean                                     boolean
+ *   String, Text, UUID                          string
+ *   arrays, DataSet, Template                   string holding JSON (see mqtt/spb.h)
+ *   Bytes                                       string of hex, up to 4 KiB (larger skipped)
+ *   File, PropertySet(List), unknown datatypes  skipped
+ * Metrics with is_null or is_transient, unknown aliases, or names line
+ * protocol cannot carry (control bytes, backslash, "time", > 255 bytes) are
+ * skipped.
+ *
+ * Commands (api_spb_command): a metric of the last NBIRTH/DBIRTH, params a
+ * JSON integer for Int8..Int64 (range checked), a non-negative integer for
+ * UInt8..UInt64 (UInt64 also a decimal string), a number for Float/Double,
+ * true/false for Boolean, a string for String/Text/UUID, a non-negative
+ * integer (ms) for DateTime. The command carries the metric's name (no
+ * alias), its birth datatype and the payload timestamp; NCMD/DCMD carry no
+ * seq. Other datatypes are refused (LOOM_EUNSUP). Sparkplug commands have no
+ * answer: a published command is "successful".
  */
 #ifndef LOOM_API_MQTT_SPARKPLUG_H
 #define LOOM_API_MQTT_SPARKPLUG_H

@@ -406,7 +406,7 @@ def test_mqtt_sparkplug_state_death_at_stop(srv):
     assert c.sub("spBv1.0/STATE/loom") == [1]
     assert json.loads(c.expect_topic("spBv1.0/STATE/loom").payload)["online"] is True
     srv.stop()
-    m = c.expect_topic("spBv1.0/STATE/loom", timeout=10)
+    m = c.expect_topic("spBv1.0/STATE/loom", timeout=3)
     st = json.loads(m.payload)
     assert st["online"] is False and isinstance(st["timestamp"], int)
     c.c.loop_stop()
