@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/err.h"
 #include "core/mem.h"
@@ -21,6 +22,8 @@ typedef struct entry {
   char tenant[META_ID_LEN + 1]; /* the map's key (stable: entries never move) */
   const uns_rules *rules;       /* NULL until the first load ends */
   int64_t loaded_ms;            /* monotonic ms when the set in `rules` was read */
+  int64_t stamp_n, stamp_u;     /* the rows' count and newest updated_ms at that load */
+  uint64_t seen_gen;            /* the refresher pass that last saw rows of it */
   bool loading;                 /* a job is queued or running */
   bool dirty;                   /* invalidated while loading: load again */
 } entry;
@@ -28,11 +31,15 @@ typedef struct entry {
 struct api_mqtt_rules {
   loom_api *api;
   pthread_mutex_t mu; /* everything below */
-  pthread_cond_t idle;
+  pthread_cond_t idle; /* inflight reached 0 */
+  pthread_cond_t wake; /* the refresher: stop */
   strmap map; /* tenant -> index in entries */
   entry **entries;
   size_t n, cap;
   size_t inflight; /* jobs queued or running */
+  uint64_t gen;    /* refresher passes */
+  bool stopping;
+  pthread_t refresher;
 };
 
 typedef struct job {
@@ -44,21 +51,26 @@ static int64_t mono_ms(void) { return loom_mono_ns() / 1000000; }
 
 /* ---- loading ------------------------------------------------------------ */
 
-int api_mqtt_rules_load(meta_store *m, const char *tenant_id, uns_rules **out, size_t *n_skipped,
-                        char *err, size_t errlen) {
+/* Load every rule of the tenant (the disabled ones count for the stamp;
+ * compile drops them), the stamp in *n_rows / *max_u. */
+static int load(meta_store *m, const char *tenant_id, uns_rules **out, size_t *n_skipped,
+                int64_t *n_rows, int64_t *max_u, char *err, size_t errlen) {
   json_t *good = json_array();
   size_t skipped = 0;
+  int64_t rows = 0, newest = 0;
   int rc = 0;
   if (!good) return LOOM_ENOMEM;
-  meta_filter f = {"enabled", "true"};
-  meta_query q = {.page = 0, .page_size = META_PAGE_MAX, .sort_property = "priority",
-                  .filters = &f, .n_filters = 1};
+  meta_query q = {.page = 0, .page_size = META_PAGE_MAX, .sort_property = "priority"};
   for (;;) {
     json_t *page = NULL;
     if ((rc = meta_list(m, META_MQTT_RULE, tenant_id, &q, &page, err, errlen))) goto out;
     size_t i;
     json_t *rule;
     json_array_foreach(json_object_get(page, "data"), i, rule) {
+      int64_t u = json_integer_value(json_object_get(rule, "updated_ms"));
+      rows++;
+      if (u > newest) newest = u;
+      if (json_is_false(json_object_get(rule, "enabled"))) continue;
       json_t *one = json_pack("[O]", rule);
       uns_rules *r = NULL;
       if (!one) {
@@ -84,9 +96,19 @@ int api_mqtt_rules_load(meta_store *m, const char *tenant_id, uns_rules **out, s
   rc = uns_rules_compile(good, out, err, errlen);
 out:
   json_decref(good);
-  if (rc == 0 && n_skipped) *n_skipped = skipped;
+  if (rc == 0) {
+    if (n_skipped) *n_skipped = skipped;
+    *n_rows = rows;
+    *max_u = newest;
+  }
   if (rc == LOOM_ENOMEM && err && errlen) snprintf(err, errlen, "out of memory");
   return rc;
+}
+
+int api_mqtt_rules_load(meta_store *m, const char *tenant_id, uns_rules **out, size_t *n_skipped,
+                        char *err, size_t errlen) {
+  int64_t n, u;
+  return load(m, tenant_id, out, n_skipped, &n, &u, err, errlen);
 }
 
 static void load_job(void *arg);
@@ -118,10 +140,11 @@ static void load_job(void *arg) {
   api_mqtt_rules *c = j->c;
   entry *e = j->e;
   loom_free(j);
-  int64_t started = mono_ms();
+  int64_t started = mono_ms(), n_rows = 0, max_u = 0;
   uns_rules *fresh = NULL;
-  int rc = c->api->meta ? api_mqtt_rules_load(c->api->meta, e->tenant, &fresh, NULL, NULL, 0)
-                        : LOOM_EIO;
+  int rc = c->api->meta
+               ? load(c->api->meta, e->tenant, &fresh, NULL, &n_rows, &max_u, NULL, 0)
+               : LOOM_EIO;
   if (rc && !e->rules) { /* nothing to keep: answer "no rules" until the next try */
     json_t *none = json_array();
     if (none) uns_rules_compile(none, &fresh, NULL, 0);
@@ -133,7 +156,11 @@ static void load_job(void *arg) {
     old = e->rules;
     e->rules = fresh;
   }
-  e->loaded_ms = started; /* a failed load is retried after the refresh age */
+  if (!rc) { /* a failed load keeps the old stamp: the refresher tries again */
+    e->stamp_n = n_rows;
+    e->stamp_u = max_u;
+  }
+  e->loaded_ms = started;
   e->loading = false;
   if (e->dirty) schedule(c, e);
   c->inflight--;
@@ -144,19 +171,77 @@ static void load_job(void *arg) {
 
 /* ---- the cache ---------------------------------------------------------- */
 
+static int find(api_mqtt_rules *c, const char *tenant, bool create, entry **out);
+
+/* A tenant's stamp from the registry: reload when it differs from the
+ * loaded one (mutex not held: taken here, briefly). */
+static void on_stamp(void *ud, const char *tenant, int64_t n_rows, int64_t max_u) {
+  api_mqtt_rules *c = ud;
+  entry *e;
+  pthread_mutex_lock(&c->mu);
+  if (!find(c, tenant, false, &e)) {
+    e->seen_gen = c->gen;
+    if (e->rules && (e->stamp_n != n_rows || e->stamp_u != max_u)) schedule(c, e);
+  }
+  pthread_mutex_unlock(&c->mu);
+}
+
+/* Every API_MQTT_RULES_POLL_MS: one aggregate query; tenants whose rules
+ * changed (or whose last rule went: no row seen) reload; every set is
+ * reloaded at least every API_MQTT_RULES_MAX_AGE_MS. */
+static void *refresher(void *arg) {
+  api_mqtt_rules *c = arg;
+  pthread_mutex_lock(&c->mu);
+  while (!c->stopping) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += (long)(API_MQTT_RULES_POLL_MS % 1000) * 1000000L;
+    until.tv_sec += API_MQTT_RULES_POLL_MS / 1000 + until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    pthread_cond_timedwait(&c->wake, &c->mu, &until);
+    if (c->stopping || !c->n || !c->api->meta) continue;
+    uint64_t gen = ++c->gen;
+    pthread_mutex_unlock(&c->mu);
+    int rc = meta_mqtt_rule_stamps(c->api->meta, on_stamp, c);
+    pthread_mutex_lock(&c->mu);
+    int64_t now = mono_ms();
+    for (size_t i = 0; !rc && i < c->n && !c->stopping; i++) {
+      entry *e = c->entries[i];
+      if (!e->rules || e->loading) continue;
+      if ((e->seen_gen != gen && e->stamp_n) || now - e->loaded_ms >= API_MQTT_RULES_MAX_AGE_MS)
+        schedule(c, e);
+    }
+  }
+  pthread_mutex_unlock(&c->mu);
+  return NULL;
+}
+
 int api_mqtt_rules_new(loom_api *api, api_mqtt_rules **out) {
   api_mqtt_rules *c = loom_calloc(1, sizeof *c);
   if (!c) return LOOM_ENOMEM;
   c->api = api;
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->idle, NULL);
+  pthread_cond_init(&c->wake, NULL);
   strmap_init(&c->map);
+  if (pthread_create(&c->refresher, NULL, refresher, c)) {
+    pthread_cond_destroy(&c->wake);
+    pthread_cond_destroy(&c->idle);
+    pthread_mutex_destroy(&c->mu);
+    loom_free(c);
+    return LOOM_ENOMEM;
+  }
   *out = c;
   return 0;
 }
 
 void api_mqtt_rules_free(api_mqtt_rules *c) {
   if (!c) return;
+  pthread_mutex_lock(&c->mu);
+  c->stopping = true;
+  pthread_cond_signal(&c->wake);
+  pthread_mutex_unlock(&c->mu);
+  pthread_join(c->refresher, NULL);
   pthread_mutex_lock(&c->mu);
   while (c->inflight) pthread_cond_wait(&c->idle, &c->mu);
   pthread_mutex_unlock(&c->mu);
@@ -166,6 +251,7 @@ void api_mqtt_rules_free(api_mqtt_rules *c) {
   }
   loom_free(c->entries);
   strmap_deinit(&c->map);
+  pthread_cond_destroy(&c->wake);
   pthread_cond_destroy(&c->idle);
   pthread_mutex_destroy(&c->mu);
   loom_free(c);
@@ -205,14 +291,12 @@ static bool tenant_ok(const char *t) { return t && *t && strlen(t) <= META_ID_LE
 int api_mqtt_rules_get(api_mqtt_rules *c, const char *tenant_id, const uns_rules **out) {
   *out = NULL;
   if (!tenant_ok(tenant_id)) return LOOM_EINVAL;
-  int64_t now = mono_ms();
   entry *e;
   pthread_mutex_lock(&c->mu);
   int rc = find(c, tenant_id, true, &e);
   if (!rc) {
     if (e->rules) {
       *out = uns_rules_ref(e->rules);
-      if (!e->loading && now - e->loaded_ms >= API_MQTT_RULES_REFRESH_MS) schedule(c, e);
     } else {
       rc = e->loading ? LOOM_EAGAIN : schedule(c, e);
       if (!rc) rc = LOOM_EAGAIN;

@@ -14,16 +14,21 @@
 
 typedef struct api_mqtt_rules api_mqtt_rules;
 
-/* Age (ms, monotonic) after which a get starts a background reload of the
- * tenant's rules while still answering with the set it has. */
-#define API_MQTT_RULES_REFRESH_MS 2000
+/* The cache's own thread checks the registry's rule stamps (one aggregate
+ * query, meta_mqtt_rule_stamps) this often and reloads the tenants whose
+ * rules changed, so a set in use is at most about this stale; every set is
+ * reloaded at least every API_MQTT_RULES_MAX_AGE_MS whatever the stamps. */
+#define API_MQTT_RULES_POLL_MS 1000
+#define API_MQTT_RULES_MAX_AGE_MS 60000
 
-/* Create the cache over api->meta and api->pool (both must outlive it).
- * 0 or LOOM_ENOMEM. Main thread, before the broker starts. */
+/* Create the cache over api->meta and api->pool (both must outlive it) and
+ * start its refresher thread. 0 or LOOM_ENOMEM. Main thread, before the
+ * broker starts. */
 int api_mqtt_rules_new(loom_api *api, api_mqtt_rules **out);
-/* Free: waits for loads in flight (so call it before the worker pool is
- * freed, after the broker stopped calling get). References handed out stay
- * valid until released. NULL: no-op. Main thread. */
+/* Free: stops the refresher, waits for loads in flight (so call it before
+ * the worker pool is freed, after the broker stopped calling get).
+ * References handed out stay valid until released. NULL: no-op. Main
+ * thread. */
 void api_mqtt_rules_free(api_mqtt_rules *c);
 
 /* The enabled rules of tenant_id, compiled, in *out with one reference the
@@ -35,12 +40,11 @@ void api_mqtt_rules_free(api_mqtt_rules *c);
  *                no rule; the tenant's next publishes will find the set);
  *   LOOM_EINVAL  empty tenant_id (platform principals have no rules);
  *   LOOM_ENOMEM.
- * A set older than API_MQTT_RULES_REFRESH_MS is still answered, and a
- * reload starts. Rule writes (meta_create/update/delete of META_MQTT_RULE)
- * emit META_CHANGE_MQTT_RULES through the registry watch (meta/watch.h): the
- * watcher calls api_mqtt_rules_invalidate, so a changed set is in use a
- * load later (milliseconds). Never blocks on SQLite: only on the cache's
- * mutex, held for hash look-ups. Any thread (the broker thread). */
+ * The set answered is at most about API_MQTT_RULES_POLL_MS behind the
+ * registry (the refresher); sooner when the registry watcher calls
+ * api_mqtt_rules_invalidate on META_CHANGE_MQTT_RULES (meta/watch.h), which
+ * rule writes emit. Never blocks on SQLite: only on the cache's mutex, held
+ * for hash look-ups. Any thread (the broker thread). */
 int api_mqtt_rules_get(api_mqtt_rules *c, const char *tenant_id, const uns_rules **out);
 /* Drop a reference from api_mqtt_rules_get. NULL: no-op. */
 void api_mqtt_rules_release(const uns_rules *r);

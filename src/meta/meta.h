@@ -286,6 +286,17 @@ typedef struct meta_profile_prov {
 } meta_profile_prov;
 int meta_profile_by_provision_key(meta_store *m, const char *key, meta_profile_prov *out);
 
+/* ---- MQTT mapping rules ------------------------------------------------- */
+
+/* Called once per tenant that has MQTT rules (enabled or not): their number
+ * and the newest updated_ms, a change stamp (a create, update or delete
+ * changes it, unless two land in one millisecond with the same count). */
+typedef void (*meta_rule_stamp_fn)(void *ud, const char *tenant_id, int64_t n_rules,
+                                   int64_t max_updated_ms);
+/* One aggregate query on the read connection (never waits for a commit).
+ * Platform-wide (cache maintenance). 0, LOOM_EINVAL, LOOM_EIO. */
+int meta_mqtt_rule_stamps(meta_store *m, meta_rule_stamp_fn fn, void *ud);
+
 /* ---- attributes ------------------------------------------------------- */
 
 /* Attribute scopes, as bits so look-ups can ask for several. */

@@ -2,15 +2,14 @@
 """Unified-namespace mapping rules: the REST API /api/v1/mqtt/rules (CRUD,
 defaults, validation by compiling the rule with errors that name the rule and
 the field, tenant scoping and roles), and end to end over MQTT: a plain
-publish on plant/l1/m7/temp is stored as telemetry of device l1-m7 (that part
-needs `loom serve --mqtt`; it is skipped while the binary has no such flag)."""
-import subprocess
+publish on plant/l1/m7/temp is stored as telemetry of device l1-m7 (over
+the daemon's MQTT listener, with paho)."""
 import time
 
 import pytest
 import requests
 
-from conftest import LOOM_BIN, TOKEN, free_port
+from conftest import TOKEN
 
 FAST = {"LOOM_PASSWORD_COST": "min"}
 PW = "Correct-horse-9"
@@ -156,17 +155,10 @@ def test_mqtt_rules_are_tenant_scoped_and_admin_written(world):
     ok(admin.delete(f"/tenants/{c['id']}"), 204)
 
 
-def has_mqtt_flag():
-    out = subprocess.run([LOOM_BIN, "serve", "--help"], capture_output=True, text=True)
-    return "--mqtt" in out.stdout + out.stderr
-
-
 def test_mqtt_rules_plain_publish_is_stored_as_device_telemetry(loom_factory):
-    if not has_mqtt_flag():
-        pytest.skip("loom serve has no --mqtt yet")
     paho = pytest.importorskip("paho.mqtt.client")
-    mport = free_port()
-    srv = loom_factory(env=FAST, extra_args=["--mqtt", f"127.0.0.1:{mport}"]).start()
+    srv = loom_factory(env=FAST).start()
+    mport = srv.mqtt_port
     admin = Api(srv.url, TOKEN)
     a = ok(admin.post("/tenants", {"name": "Acme", "region_code": "CN-GD"}), 201)
     ta = user(srv, admin, a, "tenant_admin", "ta@acme.com")
@@ -206,3 +198,44 @@ def test_mqtt_rules_plain_publish_is_stored_as_device_telemetry(loom_factory):
     assert got["temp"][0]["value"] == 21.5 and got["running"][0]["value"] is True
     got = latest("p9")
     assert got["rpm"] == [{"ts": 1700000000000, "value": 1500}]
+
+
+def test_mqtt_rules_changes_apply_to_later_publishes(loom_factory):
+    paho = pytest.importorskip("paho.mqtt.client")
+    srv = loom_factory(env=FAST).start()
+    admin = Api(srv.url, TOKEN)
+    a = ok(admin.post("/tenants", {"name": "Acme", "region_code": "CN-GD"}), 201)
+    ta = user(srv, admin, a, "tenant_admin", "ta@acme.com")
+    r = ok(ta.post("/mqtt/rules", RULE), 201)
+    api_token = ok(ta.post("/tokens", {"name": "plant", "scope": "write"}), 201)["token"]
+    c = paho.Client(client_id="uns-change", protocol=paho.MQTTv311)
+    c.username_pw_set("plant", api_token)
+    c.connect("127.0.0.1", srv.mqtt_port, 30)
+    c.loop_start()
+
+    def keys_of(name):
+        devs = [d for d in ok(ta.get("/devices", textSearch=name))["data"] if d["name"] == name]
+        return set(ok(ta.get(f"/devices/{devs[0]['id']}/telemetry/latest"))) if devs else set()
+
+    def publish_until(topic, payload, name, key, seconds=8):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            c.publish(topic, payload, qos=1).wait_for_publish(10)
+            if key in keys_of(name):
+                return True
+            time.sleep(0.3)
+        return False
+
+    try:
+        assert publish_until("plant/l2/m1/temp", "20", "l2-m1", "temp")
+        # the key now carries the line too; a disabled rule stores nothing new
+        ok(ta.put(f"/mqtt/rules/{r['id']}", {"key": "{line}_{metric}"}))
+        assert publish_until("plant/l2/m1/temp", "21", "l2-m1", "l2_temp")
+        ok(ta.put(f"/mqtt/rules/{r['id']}", {"enabled": False}))
+        time.sleep(2)  # the cache follows the registry within about a second
+        c.publish("plant/l3/m1/temp", "22", qos=1).wait_for_publish(10)
+        time.sleep(0.5)
+        assert not [d for d in ok(ta.get("/devices", textSearch="l3-m1"))["data"] if d["name"] == "l3-m1"]
+    finally:
+        c.loop_stop()
+        c.disconnect()

@@ -215,6 +215,46 @@ static void test_cache_invalidate_reloads_and_old_refs_stay_valid(void **state) 
   api_mqtt_rules_free(c);               /* waits for the reload */
 }
 
+/* Without any invalidate call, the refresher notices changed stamps. */
+static void test_cache_refresher_follows_the_registry(void **state) {
+  fx *f = *state;
+  char id[META_ID_LEN + 1];
+  rule(f, f->ta, "first", "a/+x", "{x}", true, id);
+  api_mqtt_rules *c = NULL;
+  assert_int_equal(api_mqtt_rules_new(&f->api, &c), 0);
+  const uns_rules *r = NULL;
+  assert_int_equal(get_wait(c, f->ta, &r), 0);
+  assert_int_equal(uns_rules_count(r), 1);
+  api_mqtt_rules_release(r);
+  rule(f, f->ta, "second", "b/+x", "{x}", true, NULL); /* a new rule */
+  size_t n = 0;
+  for (int i = 0; i < 60 && n != 2; i++) { /* 3 s: the poll is 1 s */
+    sleep_ms(50);
+    assert_int_equal(api_mqtt_rules_get(c, f->ta, &r), 0);
+    n = uns_rules_count(r);
+    api_mqtt_rules_release(r);
+  }
+  assert_int_equal(n, 2);
+  /* every rule deleted: the tenant has no rows left for the stamp query */
+  assert_int_equal(meta_delete(f->m, META_MQTT_RULE, f->ta, id, f->err, sizeof f->err), 0);
+  json_t *page = NULL;
+  assert_int_equal(meta_list(f->m, META_MQTT_RULE, f->ta, NULL, &page, f->err, sizeof f->err), 0);
+  json_t *second = json_array_get(json_object_get(page, "data"), 0);
+  assert_int_equal(meta_delete(f->m, META_MQTT_RULE, f->ta,
+                               json_string_value(json_object_get(second, "id")), f->err,
+                               sizeof f->err),
+                   0);
+  json_decref(page);
+  for (int i = 0; i < 60 && n != 0; i++) {
+    sleep_ms(50);
+    assert_int_equal(api_mqtt_rules_get(c, f->ta, &r), 0);
+    n = uns_rules_count(r);
+    api_mqtt_rules_release(r);
+  }
+  assert_int_equal(n, 0);
+  api_mqtt_rules_free(c);
+}
+
 static void test_cache_free_waits_for_loads_in_flight(void **state) {
   fx *f = *state;
   rule(f, f->ta, "on", "a/+x", "{x}", true, NULL);
@@ -255,6 +295,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_cache_cold_miss_loads_in_background, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cache_invalidate_reloads_and_old_refs_stay_valid, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_cache_refresher_follows_the_registry, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cache_free_waits_for_loads_in_flight, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rule_writes_emit_a_watch_event, setup, teardown),
   };
