@@ -410,3 +410,15 @@ def test_mqtt_sparkplug_state_death_at_stop(srv):
     st = json.loads(m.payload)
     assert st["online"] is False and isinstance(st["timestamp"], int)
     c.c.loop_stop()
+
+
+def test_mqtt_sparkplug_null_and_transient_not_stored(srv):
+    p = Plant(srv)
+    c = edge(srv, p)
+    transient = metric("tmp", dt=INT32, value=5) + field(6, 0, varint(1))
+    c.pub("spBv1.0/G5/NBIRTH/E5", payload(birth_metrics() + [transient], seq=0))
+    res = select(p, "SELECT \"count\" FROM sparkplug WHERE device = 'G5:E5'")
+    assert res["series"][0]["values"][0][1] == -5
+    assert "series" not in select(p, "SELECT \"nothing\" FROM sparkplug")
+    assert "series" not in select(p, "SELECT \"tmp\" FROM sparkplug")
+    c.close()
