@@ -30,6 +30,7 @@
 #include "core/timeutil.h"
 #include "meta/watch.h"
 #include "mqtt/topic.h"
+#include "sec/backoff.h"
 #include "sec/password.h"
 
 #if __has_include("api/mqtt_rules.c")
@@ -335,9 +336,32 @@ static void auth_run(void *arg) {
   api_mqtt *p = j->p;
   api_mqtt_client *c = loom_calloc(1, sizeof *c);
   mqtt_auth_result r = {.reason = 0x88};
-  if (c) {
+  /* brute force: the login back-off table, per user name and per address
+   * (a guessed access token is a user name: the address limit catches it) */
+  char account[MP_CRED_MAX + 8], addr[64];
+  snprintf(account, sizeof account, "mqtt:%s", j->has_user ? j->username : "");
+  snprintf(addr, sizeof addr, "%s", j->peer);
+  char *colon = strrchr(addr, ':');
+  if (colon) *colon = 0;
+  loom_api *api = p->api;
+  uint64_t retry = 0;
+  int brc = 0;
+  if (api->backoff) {
+    pthread_mutex_lock(&api->backoff_lock);
+    brc = sec_backoff_check(api->backoff, account, addr, (uint64_t)wall_ms(), &retry);
+    pthread_mutex_unlock(&api->backoff_lock);
+  }
+  if (c && brc == LOOM_EAGAIN) {
+    r.reason = 0x87; /* blocked for a while: too many failures */
+  } else if (c) {
     c->p = p;
     r.reason = authenticate_job(j, c);
+    if (api->backoff && (r.reason == 0 || r.reason == 0x86)) {
+      pthread_mutex_lock(&api->backoff_lock);
+      if (r.reason) sec_backoff_fail(api->backoff, account, addr, (uint64_t)wall_ms(), NULL);
+      else sec_backoff_success(api->backoff, account);
+      pthread_mutex_unlock(&api->backoff_lock);
+    }
   }
   if (r.reason == 0) {
     r.principal = c;

@@ -118,9 +118,13 @@ class Client:
         self.c.connect("127.0.0.1", self.port, keepalive=30)
         self.c.loop_start()
         try:
-            return self.connack.get(timeout=timeout)
+            rc = self.connack.get(timeout=timeout)
         except queue.Empty:
-            return None
+            rc = None
+        if rc != 0:  # refused: no automatic reconnects (they would count as more failures)
+            self.c.disconnect()
+            self.c.loop_stop()
+        return rc
 
     def sub(self, topic, qos=1, timeout=10):
         self.c.subscribe(topic, qos)

@@ -127,3 +127,19 @@ def test_mqtt_auth_revocation_kicks(srv):
     assert Client(srv.mqtt_port, tok).connect() == 0x86  # the old token is gone
     ok(requests.delete(f"{p.api}/devices/{d2['id']}", headers=ADMIN, timeout=30), 204)
     assert cd2.disconnects.get(timeout=5) is not None
+
+
+def test_mqtt_auth_brute_force_backs_off(srv):
+    p = Plant(srv)
+    p.device("b2", mqtt_username="b2-user", mqtt_password="b2-secret")
+    for _ in range(5):
+        assert Client(srv.mqtt_port, "b2-user", "guess").connect() == 0x86
+    # the account is held back for a while, even with the right password
+    assert Client(srv.mqtt_port, "b2-user", "b2-secret").connect() == 0x87
+    # ... for a second or two (the delay doubles with each further failure)
+    def attempt():
+        c = Client(srv.mqtt_port, "b2-user", "b2-secret")
+        rc = c.connect()
+        c.close()
+        return rc == 0
+    assert wait_until(attempt, timeout=5, step=0.5)
