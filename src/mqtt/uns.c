@@ -19,6 +19,7 @@
 
 #include "core/err.h"
 #include "core/mem.h"
+#include "core/strmap.h"
 #include "core/timeutil.h"
 #include "mqtt/topic.h"
 
@@ -71,10 +72,23 @@ typedef struct rule {
   size_t index; /* position in the compiled array (stable ties) */
 } rule;
 
+/* Rules whose first pattern level is one literal, by that literal. */
+typedef struct bucket {
+  uint32_t *idx; /* positions in uns_rules.rules, ascending */
+  size_t n, cap;
+} bucket;
+
+/* Matching looks only at the rules of the topic's first level's bucket and
+ * at the rules starting with a wildcard, merged in match order: a publish
+ * no rule could match costs one hash look-up, however many rules. */
 struct uns_rules {
   atomic_size_t refs; /* uns_rules_ref / uns_rules_free */
   rule **rules;       /* enabled, in match order */
   size_t n;
+  strmap first;       /* first literal level -> index in buckets */
+  bucket *buckets;
+  size_t n_buckets;
+  bucket wild;        /* rules starting with '+' or '#' */
 };
 
 /* ---- errors ------------------------------------------------------------ */
@@ -134,6 +148,10 @@ void uns_rules_free(const uns_rules *cr) {
   if (!r || atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1) return;
   for (size_t i = 0; i < r->n; i++) rule_free(r->rules[i]);
   loom_free(r->rules);
+  for (size_t i = 0; i < r->n_buckets; i++) loom_free(r->buckets[i].idx);
+  loom_free(r->buckets);
+  loom_free(r->wild.idx);
+  strmap_deinit(&r->first);
   loom_free(r);
 }
 
@@ -414,6 +432,39 @@ static int cmp_rule(const void *a, const void *b) {
   return x->index < y->index ? -1 : x->index > y->index;
 }
 
+static int bucket_add(bucket *b, uint32_t i) {
+  if (b->n == b->cap) {
+    size_t nc = b->cap ? b->cap * 2 : 4;
+    uint32_t *p = loom_realloc(b->idx, nc * sizeof *p);
+    if (!p) return LOOM_ENOMEM;
+    b->idx = p;
+    b->cap = nc;
+  }
+  b->idx[b->n++] = i;
+  return 0;
+}
+
+/* Fill the first-level index of the sorted rules. 0 or LOOM_ENOMEM. */
+static int index_rules(uns_rules *r) {
+  if (r->n && !(r->buckets = loom_calloc(r->n, sizeof *r->buckets))) return LOOM_ENOMEM;
+  for (size_t i = 0; i < r->n; i++) {
+    const level *lv = &r->rules[i]->levels[0];
+    if (lv->kind != LV_LIT) {
+      if (bucket_add(&r->wild, (uint32_t)i)) return LOOM_ENOMEM;
+      continue;
+    }
+    uint64_t h = strmap_hash(lv->lit, lv->lit_len);
+    uint32_t b;
+    if (strmap_get(&r->first, lv->lit, lv->lit_len, h, &b)) {
+      b = (uint32_t)r->n_buckets;
+      if (strmap_put(&r->first, lv->lit, lv->lit_len, h, b)) return LOOM_ENOMEM;
+      r->n_buckets++;
+    }
+    if (bucket_add(&r->buckets[b], (uint32_t)i)) return LOOM_ENOMEM;
+  }
+  return 0;
+}
+
 int uns_rules_compile(const json_t *rules, uns_rules **out, char *err, size_t errlen) {
   if (!json_is_array(rules))
     return fail(err, errlen, LOOM_EINVAL, "rules: expected an array of rule objects");
@@ -435,6 +486,10 @@ int uns_rules_compile(const json_t *rules, uns_rules **out, char *err, size_t er
     else rule_free(ru);
   }
   if (r->n > 1) qsort(r->rules, r->n, sizeof *r->rules, cmp_rule);
+  if ((rc = index_rules(r))) {
+    rc = fail(err, errlen, rc, "out of memory");
+    goto out;
+  }
   *out = r;
   return 0;
 out:
@@ -785,8 +840,19 @@ int uns_rules_apply(const uns_rules *r, const char *topic, size_t n, const uint8
   if (!r) return 0;
   caps c;
   const rule *hit = NULL;
-  for (size_t i = 0; i < r->n && !hit; i++)
-    if (match(r->rules[i], topic, n, &c)) hit = r->rules[i];
+  const char *slash = memchr(topic, '/', n);
+  size_t fl = slash ? (size_t)(slash - topic) : n;
+  uint32_t bi;
+  static const bucket none = {NULL, 0, 0};
+  const bucket *lit = &none;
+  if (r->n_buckets && !strmap_get(&r->first, topic, fl, strmap_hash(topic, fl), &bi))
+    lit = &r->buckets[bi];
+  /* both lists ascend: walk them merged, in match order */
+  for (size_t i = 0, j = 0; !hit && (i < lit->n || j < r->wild.n);) {
+    uint32_t k = j >= r->wild.n || (i < lit->n && lit->idx[i] < r->wild.idx[j]) ? lit->idx[i++]
+                                                                                 : r->wild.idx[j++];
+    if (match(r->rules[k], topic, n, &c)) hit = r->rules[k];
+  }
   if (!hit) return 0;
   char who[WHO_LEN];
   who_of(who, hit->name, 0);

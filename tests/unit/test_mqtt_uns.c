@@ -325,6 +325,35 @@ static void test_priority_then_name_order(void **state) {
   uns_rules_free(r);
 }
 
+/* Rules starting with a literal and with a wildcard interleave by priority. */
+static void test_literal_and_wildcard_first_levels_interleave(void **state) {
+  (void)state;
+  uns_rules *r = must("[{\"name\":\"w1\",\"pattern\":\"+a/x\",\"device\":\"w1\",\"priority\":1},"
+                      "{\"name\":\"l2\",\"pattern\":\"p/+\",\"device\":\"l2\",\"priority\":2},"
+                      "{\"name\":\"w3\",\"pattern\":\"#\",\"device\":\"w3\",\"priority\":3},"
+                      "{\"name\":\"l0\",\"pattern\":\"p/x/y\",\"device\":\"l0\",\"priority\":0},"
+                      "{\"name\":\"q4\",\"pattern\":\"q/+\",\"device\":\"q4\",\"priority\":4}]");
+  static const struct {
+    const char *topic, *rule;
+  } cases[] = {
+      {"p/x/y", "l0"}, /* literal bucket first */
+      {"p/x", "w1"},   /* a wildcard rule of higher priority beats the bucket */
+      {"p/z", "l2"},   /* bucket rule before the lower-priority wildcard */
+      {"q/z", "w3"},   /* q4 is behind '#' */
+      {"r", "w3"},     /* no bucket: wildcards only */
+      {"", "w3"},      /* the empty topic has one empty level */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    uns_hit h;
+    char err[256];
+    if (apply(r, cases[i].topic, "1", &h, err) != 1) fail_msg("%s: no match: %s", cases[i].topic, err);
+    if (strcmp(h.rule, cases[i].rule))
+      fail_msg("%s: matched %s, want %s", cases[i].topic, h.rule, cases[i].rule);
+    uns_hit_deinit(&h);
+  }
+  uns_rules_free(r);
+}
+
 static void test_first_match_wins_even_on_payload_error(void **state) {
   (void)state;
   uns_rules *r = must("[{\"name\":\"first\",\"pattern\":\"a/+\",\"device\":\"d\",\"payload\":"
@@ -554,6 +583,7 @@ int main(void) {
       cmocka_unit_test(test_hash_captures_rest),
       cmocka_unit_test(test_dollar_topics_skip_leading_wildcards),
       cmocka_unit_test(test_priority_then_name_order),
+      cmocka_unit_test(test_literal_and_wildcard_first_levels_interleave),
       cmocka_unit_test(test_first_match_wins_even_on_payload_error),
       cmocka_unit_test(test_disabled_rules_skipped_but_checked),
       cmocka_unit_test(test_templates_literal_braces),
