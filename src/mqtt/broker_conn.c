@@ -319,8 +319,12 @@ static int copy_fwd_props(const mqtt_bytes *props, loom_buf *out, bool *has_exp,
     case MQTT_P_USER_PROPERTY:
       rc = mqtt_prop_append_pair(out, pr.s, pr.s_len, pr.v, pr.v_len);
       break;
-    case MQTT_P_CONTENT_TYPE:
     case MQTT_P_RESPONSE_TOPIC:
+      /* a topic name: no wildcards [MQTT-3.3.2-14] */
+      if (mqtt_topic_name_validate((const char *)pr.s, pr.s_len)) return LOOM_EINVAL;
+      rc = mqtt_prop_append_bytes(out, pr.id, pr.s, pr.s_len);
+      break;
+    case MQTT_P_CONTENT_TYPE:
     case MQTT_P_CORRELATION_DATA:
       rc = mqtt_prop_append_bytes(out, pr.id, pr.s, pr.s_len);
       break;
@@ -402,9 +406,11 @@ static void handle_connect(br_conn *c, const mqtt_packet *pk) {
       refuse = MQTT_RC_TOPIC_NAME_INVALID;
       goto refused;
     }
-    if (level == MQTT_LEVEL_5 && copy_fwd_props(&pk->will_props, &wp, &has_exp, &exp, &pfi,
-                                                &pc->will_delay_s, NULL, NULL, NULL)) {
-      refuse = MQTT_RC_SERVER_UNAVAILABLE;
+    int prc = level == MQTT_LEVEL_5 ? copy_fwd_props(&pk->will_props, &wp, &has_exp, &exp,
+                                                     &pfi, &pc->will_delay_s, NULL, NULL, NULL)
+                                    : 0;
+    if (prc) {
+      refuse = prc == LOOM_EINVAL ? MQTT_RC_PROTOCOL_ERROR : MQTT_RC_SERVER_UNAVAILABLE;
       goto refused;
     }
     if (pfi && mqtt_utf8_check(pk->will_payload.p, pk->will_payload.len)) {
@@ -586,6 +592,14 @@ static void finish_connect(br_conn *c) {
 
 /* ---- PUBLISH in ---- */
 
+/* Topics clients may not publish to: the broker's own $SYS tree, and
+ * "$share/..." (a subscription prefix, never a name). Other '$' names are
+ * routed (as mosquitto does); the platform's map_in may refuse more. */
+static bool is_reserved_topic(const char *t, size_t n) {
+  return (n >= 4 && memcmp(t, "$SYS", 4) == 0 && (n == 4 || t[4] == '/')) ||
+         (n >= 7 && memcmp(t, "$share/", 7) == 0);
+}
+
 static void handle_publish(br_conn *c, const mqtt_packet *pk) {
   mqtt_broker *b = c->b;
   br_client *cl = c->cl;
@@ -595,11 +609,17 @@ static void handle_publish(br_conn *c, const mqtt_packet *pk) {
   loom_buf fw;
   loom_buf_init(&fw);
   atomic_fetch_add_explicit(&b->msgs_in, 1, memory_order_relaxed);
-  if (c->level == MQTT_LEVEL_5 && pk->props.len &&
-      copy_fwd_props(&pk->props, &fw, &has_exp, &exp, &pfi, NULL, &has_alias, &alias,
-                     &has_subid)) {
-    br_conn_disconnect(c, MQTT_RC_UNSPECIFIED, "out of memory", true);
-    goto done;
+  if (c->level == MQTT_LEVEL_5 && pk->props.len) {
+    int rc = copy_fwd_props(&pk->props, &fw, &has_exp, &exp, &pfi, NULL, &has_alias, &alias,
+                            &has_subid);
+    if (rc == LOOM_EINVAL) {
+      br_conn_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "Response Topic with a wildcard", true);
+      goto done;
+    }
+    if (rc) {
+      br_conn_disconnect(c, MQTT_RC_UNSPECIFIED, "out of memory", true);
+      goto done;
+    }
   }
   if (has_subid) {
     br_conn_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "Subscription Identifier in PUBLISH", true);
@@ -632,7 +652,7 @@ static void handle_publish(br_conn *c, const mqtt_packet *pk) {
   bool drop = false;
   if (pfi && mqtt_utf8_check(pk->payload.p, pk->payload.len)) {
     refuse = MQTT_RC_PAYLOAD_FORMAT_INVALID;
-  } else if (t[0] == '$') {
+  } else if (is_reserved_topic(t, tl)) {
     refuse = MQTT_RC_NOT_AUTHORIZED;
   } else if (b->hooks.map_in) {
     loom_buf_reset(&b->tmp);

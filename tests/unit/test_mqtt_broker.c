@@ -698,6 +698,58 @@ static void test_dollar_topic_refused(void **state) {
   tc_close(&c);
 }
 
+static void test_other_dollar_topic_routed(void **state) {
+  fx *f = *state;
+  tc c;
+  assert_int_equal(tc_connect(&c, f->port, MQTT_LEVEL_311, "c", true), 0);
+  assert_int_equal(tc_subscribe(&c, "#", 0), 0);
+  assert_int_equal(tc_subscribe(&c, "$dlr/x", 0), 0);
+  assert_int_equal(tc_publish(&c, "$dlr/x", "d", 0, false), 0);
+  assert_int_equal(tc_expect(&c, MQTT_PUBLISH, 3000), 0);
+  assert_true(tc_topic_is(&c, "$dlr/x"));
+  assert_int_equal(tc_expect(&c, MQTT_PUBLISH, 300), -1); /* once: '#' does not match '$' */
+  tc_close(&c);
+}
+
+static void test_several_subscription_identifiers(void **state) {
+  fx *f = *state;
+  tc s;
+  assert_int_equal(tc_connect(&s, f->port, MQTT_LEVEL_5, "s", true), 0);
+  loom_buf p1 = props1(MQTT_P_SUBSCRIPTION_ID, 7);
+  loom_buf p2 = props1(MQTT_P_SUBSCRIPTION_ID, 268435455);
+  assert_int_equal(tc_subscribe_ex(&s, 1, "si/#", 0, p1.data, p1.len), 0);
+  assert_int_equal(tc_subscribe_ex(&s, 2, "si/+", 0, p2.data, p2.len), 0);
+  assert_int_equal(tc_publish(&s, "si/x", "x", 0, false), 0);
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 3000), 0);
+  mqtt_prop_it it;
+  mqtt_prop pr;
+  uint32_t ids[4];
+  int n = 0;
+  mqtt_prop_it_init(&it, s.pk.props.p, s.pk.props.len);
+  while (mqtt_prop_next(&it, &pr) == 1)
+    if (pr.id == MQTT_P_SUBSCRIPTION_ID && n < 4) ids[n++] = pr.num;
+  assert_int_equal(n, 2);
+  assert_true((ids[0] == 7 && ids[1] == 268435455) || (ids[1] == 7 && ids[0] == 268435455));
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 300), -1);
+  loom_buf_deinit(&p1);
+  loom_buf_deinit(&p2);
+  tc_close(&s);
+}
+
+static void test_response_topic_wildcard_closes(void **state) {
+  fx *f = *state;
+  tc c;
+  assert_int_equal(tc_connect(&c, f->port, MQTT_LEVEL_5, "c", true), 0);
+  loom_buf pp;
+  loom_buf_init(&pp);
+  assert_int_equal(mqtt_prop_append_bytes(&pp, MQTT_P_RESPONSE_TOPIC, "r/#", 3), 0);
+  assert_int_equal(tc_publish_ex(&c, "t", "x", 0, false, 0, pp.data, pp.len), 0);
+  assert_int_equal(tc_expect(&c, MQTT_DISCONNECT, 3000), 0);
+  assert_int_equal(c.pk.reason, MQTT_RC_PROTOCOL_ERROR);
+  loom_buf_deinit(&pp);
+  tc_close(&c);
+}
+
 static void test_payload_format_invalid(void **state) {
   fx *f = *state;
   tc c;
@@ -895,6 +947,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_invalid_filter_suback, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dollar_topic_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_payload_format_invalid, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_other_dollar_topic_routed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_several_subscription_identifiers, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_response_topic_wildcard_closes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_props_forwarded, setup, teardown),
       cmocka_unit_test_setup_teardown(test_disconnect_expiry_from_zero_is_error, setup,
                                       teardown),
