@@ -119,8 +119,10 @@ def packet(ptype, flags, body):
 
 # ---- packet builders ----
 def connect(client_id="", level=5, clean=True, keepalive=60, username=None, password=None,
-            will=None, properties=None, proto_name="MQTT", flags_override=None):
-    """CONNECT (3.1). will = dict(topic, payload, qos=0, retain=False, props=[...])."""
+            will=None, properties=None, proto_name="MQTT", flags_override=None, flags_extra=0):
+    """CONNECT (3.1). will = dict(topic, payload, qos=0, retain=False, props=[...]).
+    flags_extra is ORed into the Connect Flags (to build invalid ones);
+    flags_override replaces them."""
     flags = 0x02 if clean else 0
     if will is not None:
         flags |= 0x04 | (will.get("qos", 0) << 3) | (0x20 if will.get("retain") else 0)
@@ -128,6 +130,7 @@ def connect(client_id="", level=5, clean=True, keepalive=60, username=None, pass
         flags |= 0x80
     if password is not None:
         flags |= 0x40
+    flags |= flags_extra
     if flags_override is not None:
         flags = flags_override
     body = utf8(proto_name) + bytes([level, flags]) + u16(keepalive)
@@ -641,37 +644,22 @@ class Mosquitto:
 
 
 class LoomBroker:
-    """`loom serve --mqtt 127.0.0.1:<port>` through conftest's Loom class.
-    Credentials: a user API token as the password when the fixture provides
-    one (Loom.mqtt_credentials()), else anonymous (--mqtt-allow-anonymous)."""
+    """`loom serve` through conftest's Loom class, which gives it a free MQTT
+    port (Loom.mqtt_port) and admin MQTT credentials (any user name, the
+    admin API token as the password: Loom.mqtt_credentials())."""
     kind = "loom"
 
     def __init__(self, extra_args=()):
-        from conftest import Loom  # noqa: import at use: conftest is on sys.path under pytest
+        from conftest import Loom  # conftest is on sys.path under pytest
         self.dir = tempfile.mkdtemp(prefix="conform-loom-")
-        self.port = _free_port()
-        args = ["--mqtt", f"127.0.0.1:{self.port}"] + list(extra_args)
-        if os.environ.get("LOOM_MQTT_ANON", "1") == "1":
-            args.append("--mqtt-allow-anonymous")
-        self.loom = Loom(os.path.join(self.dir, "data"), durability="batched", extra_args=args,
-                         env={"LOOM_PASSWORD_COST": "min"})
-        if hasattr(self.loom, "mqtt_port"):
-            try:
-                self.loom.mqtt_port = self.port
-            except AttributeError:
-                pass
+        self.loom = Loom(os.path.join(self.dir, "data"), durability="batched",
+                         extra_args=list(extra_args), env={"LOOM_PASSWORD_COST": "min"})
         self.loom.start()
-        port = getattr(self.loom, "mqtt_port", None)
-        if isinstance(port, int) and port:
-            self.port = port
+        self.port = self.loom.mqtt_port
         _wait_port(self.port, self.loom.proc, 10, "loom mqtt")
-        self._creds = None
 
     def credentials(self):
-        if self._creds is None:
-            fn = getattr(self.loom, "mqtt_credentials", None)
-            self._creds = fn() if fn else (None, None)
-        return self._creds
+        return self.loom.mqtt_credentials()
 
     def stop(self):
         self.loom.stop()

@@ -89,28 +89,28 @@ def test_connect_reserved_flag_malformed(broker):
     """[MQTT-3.1.2-3]: Connect Flags reserved bit set: Malformed Packet, the
     connection is closed (a CONNACK, if any, is 0x81)."""
     c = cli(broker)
-    c.send(m.connect("rsv5", level=L, flags_override=0x03))
+    c.send(m.connect("rsv5", level=L, flags_extra=0x01, **creds(broker)))
     assert_dropped(c, reasons=(0x81,))
 
 
 def test_will_qos3_malformed(broker):
     """[MQTT-3.1.2-12]: Will QoS 3 is a Malformed Packet: closed."""
     c = cli(broker)
-    c.send(m.connect("wq5", level=L, will={"topic": "w", "payload": b"x", "qos": 3}))
+    c.send(m.connect("wq5", level=L, will={"topic": "w", "payload": b"x", "qos": 3}, **creds(broker)))
     assert_dropped(c, reasons=(0x81,))
 
 
 def test_will_retain_without_flag_malformed(broker):
     """[MQTT-3.1.2-13]: Will Retain 1 with Will Flag 0: Malformed: closed."""
     c = cli(broker)
-    c.send(m.connect("wr5", level=L, flags_override=0x22))
+    c.send(m.connect("wr5", level=L, flags_extra=0x20, **creds(broker)))
     assert_dropped(c, reasons=(0x81,))
 
 
 def test_will_qos_without_flag_malformed(broker):
     """[MQTT-3.1.2-11]: Will QoS 2 with Will Flag 0: Malformed: closed."""
     c = cli(broker)
-    c.send(m.connect("wq5b", level=L, flags_override=0x12))
+    c.send(m.connect("wq5b", level=L, flags_extra=0x10, **creds(broker)))
     assert_dropped(c, reasons=(0x81,))
 
 
@@ -119,7 +119,7 @@ def test_password_without_username_is_well_formed(broker):
     3.1.1): the CONNECT is not malformed: it is answered by a CONNACK (accept,
     or 0x86/0x87 if the password is refused), not dropped silently."""
     c = cli(broker)
-    c.send(m.connect("pw5", level=L, password=b"pw"))
+    c.send(m.connect("pw5", level=L, password=creds(broker)["password"] or b"pw"))
     p = c.recv(3)
     assert p is not None and p.type == m.CONNACK and p.reason in (0x00, 0x86, 0x87), p
 
@@ -381,6 +381,7 @@ def test_publish_wildcard_topic(broker):
 
 
 @m.only_loom("mosquitto 2.0.11 accepts and forwards a wildcard Response Topic")
+@m.loom_xfail("a Response Topic with a wildcard is accepted and forwarded, not a Protocol Error")
 def test_response_topic_wildcard(broker):
     """[MQTT-3.3.2-14]: a Response Topic with a wildcard is a Protocol Error:
     closed; not delivered."""
@@ -716,6 +717,8 @@ def test_subscription_identifier_zero(broker):
     assert_dropped(c, reasons=(0x81, 0x82))
 
 
+@m.loom_xfail("a message matching two overlapping subscriptions carries only the first one's "
+              "Subscription Identifier (7), not both (7 and the other)")
 def test_subscription_identifiers_delivered(broker):
     """[MQTT-3.3.4-3] [MQTT-3.3.4-4] 3.8.2.1.2: messages carry the Subscription
     Identifier of the matching subscription; overlapping subscriptions
@@ -855,14 +858,14 @@ def test_invalid_share_names(broker, f):
 
 
 def test_dollar_topics_v5(broker):
-    """[MQTT-4.7.2-1]: '#' and '+/...' do not match '$...' topic names."""
+    """[MQTT-4.7.2-1]: '#' and '+/...' do not match '$...' topic names (the
+    broker's retained $SYS/broker/version), an explicit $SYS filter does."""
     c = connected(broker, "dl5")
-    c.subscribe([("#", 0), ("+/x", 0)])
-    pub = connected(broker, "dl5-pub")
-    pub.publish("$dlr/x", b"d")
-    pub.publish("n/x", b"n")
-    topics = [p.topic for p in c.messages(timeout=0.5)]
-    assert "n/x" in topics and all(not t.startswith("$") for t in topics), topics
+    c.subscribe([("#", 0), ("+/broker/version", 0)])
+    got = c.messages(timeout=0.5)
+    assert all(not p.topic.startswith("$") for p in got), got
+    c.subscribe([("$SYS/broker/version", 0)])
+    assert [p.topic for p in c.messages(timeout=0.5)] == ["$SYS/broker/version"]
 
 
 # ---- will ----
