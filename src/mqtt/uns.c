@@ -794,7 +794,19 @@ static int read_payload(tbjson_batch *b, const rule *r, const char *key, size_t 
                         const uint8_t *payload, size_t len, int64_t now_ns, const char *who,
                         char *err, size_t errlen) {
   json_t *doc = NULL;
-  if (r->payload != PL_PLAIN) {
+  bool scalar = false;
+  if (r->payload == PL_AUTO && !r->value.n_seg && len <= 400) {
+    /* a bare number or true/false reads the same as JSON and as text: skip
+     * the JSON parser, the common plant payload */
+    const char *t = (const char *)payload;
+    size_t a = 0, z = len;
+    double d;
+    while (a < z && is_space(t[a])) a++;
+    while (z > a && is_space(t[z - 1])) z--;
+    scalar = plain_number(t + a, z - a, &d) || (z - a == 4 && !memcmp(t + a, "true", 4)) ||
+             (z - a == 5 && !memcmp(t + a, "false", 5));
+  }
+  if (r->payload != PL_PLAIN && !scalar) {
     json_error_t je;
     if (len == 0) return fail(err, errlen, LOOM_EINVAL, "%s: empty payload", who);
     doc = json_loadb((const char *)payload, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &je);
