@@ -201,7 +201,9 @@ static void mount_of(const char *tenant_id, char *out, size_t cap) {
 }
 
 /* A Sparkplug device ("<group>:<node>[:<device>]", no connection of its
- * own): its queued commands become NCMD/DCMD through the Sparkplug host. */
+ * own): its queued commands become NCMD/DCMD through the Sparkplug host. A
+ * command is taken only when the host knows the node (else it stays queued:
+ * the device may be one that polls over HTTP). */
 static void deliver_sparkplug(api_mqtt *p, const char *device_id) {
 #ifndef MP_HAVE_SPB
   (void)p;
@@ -219,26 +221,39 @@ static void deliver_sparkplug(api_mqtt *p, const char *device_id) {
   json_decref(dev);
   if (!strchr(name, ':')) return;
   mount_of(tenant, mount, sizeof mount);
-  for (;;) {
-    json_t *msg = NULL;
-    char rpc_id[META_ID_LEN + 1], err[300] = "";
-    bool oneway;
-    if (api_device_rpc_claim(api, tenant, device_id, &msg, rpc_id, &oneway, err, sizeof err))
-      return;
-    const char *method = json_string_value(json_object_get(msg, "method"));
-    char *params = json_dumps(json_object_get(msg, "params"), JSON_COMPACT | JSON_ENCODE_ANY);
-    int rc = method && params ? api_spb_command(s, mount, name, method, params, err, sizeof err)
-                              : LOOM_ENOMEM;
+  for (int guard = 0; guard < 1000; guard++) {
+    meta_filter f[2] = {{"device_id", device_id}, {"status", "queued"}};
+    meta_query q = {.page_size = 1, .filters = f, .n_filters = 2};
+    json_t *pg = NULL;
+    char err[300] = "", rpc_id[META_ID_LEN + 1];
+    if (meta_list(api->meta, META_RPC, tenant, &q, &pg, err, sizeof err)) return;
+    json_t *cmd = json_array_get(json_object_get(pg, "data"), 0);
+    const char *id = json_string_value(json_object_get(cmd, "id"));
+    const char *method = json_string_value(json_object_get(cmd, "method"));
+    char *params = cmd ? json_dumps(json_object_get(cmd, "params"), JSON_COMPACT | JSON_ENCODE_ANY)
+                       : NULL;
+    snprintf(rpc_id, sizeof rpc_id, "%s", id ? id : "");
+    int rc = id && method && params
+                 ? api_spb_command(s, mount, name, method, params, err, sizeof err)
+                 : LOOM_ENOTFOUND;
     free(params);
-    json_decref(msg);
-    const char *to = rc ? "failed" : "successful"; /* Sparkplug commands have no answer */
+    json_decref(pg);
+    if (rc == LOOM_ENOTFOUND) return; /* nothing queued, or not a node the host knows */
+    /* Sparkplug commands have no answer: done once published */
+    const char *to = rc ? "failed" : "successful";
     json_t *resp = rc ? json_pack("{s:s}", "error", err[0] ? err : loom_strerror(rc)) : NULL;
-    if (meta_rpc_transition(api->meta, tenant, rpc_id, to, resp, wall_ms(), NULL, err, sizeof err))
-      LOOM_WARN("rpc status not updated", "id=%s to=%s err=\"%s\"", rpc_id, to, err);
-    else
-      api_live_publish(api, LIVE_RPC, tenant, device_id,
-                       json_pack("{s:s,s:s}", "rpc_id", rpc_id, "status", to));
+    int tr = meta_rpc_transition(api->meta, tenant, rpc_id, "sent", NULL, wall_ms(), NULL, err,
+                                 sizeof err);
+    if (!tr)
+      tr = meta_rpc_transition(api->meta, tenant, rpc_id, to, resp, wall_ms(), NULL, err,
+                               sizeof err);
     json_decref(resp);
+    if (tr) {
+      LOOM_WARN("rpc status not updated", "id=%s to=%s err=\"%s\"", rpc_id, to, err);
+      return;
+    }
+    api_live_publish(api, LIVE_RPC, tenant, device_id,
+                     json_pack("{s:s,s:s}", "rpc_id", rpc_id, "status", to));
   }
 }
 #endif

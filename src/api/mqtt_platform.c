@@ -45,6 +45,7 @@
 #define MP_REFRESH_MS 60000      /* connected devices' activity refreshed this often */
 #define MP_CRED_MAX 512          /* longest user name / password looked at */
 #define MP_DEFAULT_PROFILE "default"
+#define MP_REFUSAL_LOG_MS 10000  /* a client's refused publishes are logged at most this often */
 
 static int64_t mono_ms(void) { return loom_mono_ns() / LOOM_NS_PER_MS; }
 static int64_t wall_ms(void) { return loom_now_ns() / LOOM_NS_PER_MS; }
@@ -517,7 +518,19 @@ int api_mqtt_map_out(const api_mqtt_client *c, const char *t, size_t n, char *sc
 static int hook_map_in(void *ud, void *principal, bool is_filter, const char *t, size_t n,
                        loom_buf *out) {
   (void)ud;
-  return api_mqtt_map_in(principal, is_filter, t, n, out);
+  api_mqtt_client *c = principal;
+  if (!c) return 0x87;
+  int r = api_mqtt_map_in(c, is_filter, t, n, out);
+  if (r && !is_filter) { /* 3.1.1 cannot say no: the broker drops it; say so here, now and then */
+    int64_t now = mono_ms();
+    if (now - c->last_refusal_log_ms >= MP_REFUSAL_LOG_MS || !c->last_refusal_log_ms) {
+      c->last_refusal_log_ms = now;
+      LOOM_INFO("mqtt publish refused", "who=%s tenant=%s topic=\"%.*s\" reason=0x%02x",
+                c->kind == API_MQTT_DEVICE ? c->device_id : c->user_id, c->tenant_id,
+                (int)(n > 200 ? 200 : n), t, r);
+    }
+  }
+  return r;
 }
 
 static int hook_map_out(void *ud, void *principal, const char *t, size_t n, const char **out,
@@ -825,11 +838,13 @@ int api_mqtt_store(api_mqtt *p, const api_mqtt_client *c, const char *device_nam
     done(arg, 0, NULL);
     return 0;
   }
-  char meas[256];
-  if (name_get(p, c->tenant_id, device_name, NULL, meas, sizeof meas)) {
+  char meas[256], id[META_ID_LEN + 1];
+  if (name_get(p, c->tenant_id, device_name, id, meas, sizeof meas)) {
     uint8_t r = batch_add(p, c->db_name, meas, device_name, values, done, arg);
     if (r == 0x97) return LOOM_ENOMEM;
     if (r) mp_fail_later(p, done, arg, r, "invalid device name or telemetry key");
+    else if (c->gateway) mp_child_add(p, c, id, device_name); /* present while it sends */
+    else api_device_note_activity(p->api, id, c->tenant_id);
     return 0;
   }
   /* unknown device: resolve it on the pool; the lines wait without their
