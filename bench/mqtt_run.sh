@@ -238,7 +238,9 @@ for sc in $MQTT_SCENARIOS; do
       fi
       perf_pid=""
       if [ "$MQTT_PERF" = 1 ] && [ "$sys" = loom ] && [ "$run" = "$MQTT_RUNS" ] && [ "$sc" != idle ]; then
-        perf record -g -o "$BENCH_CACHE/perf-mqtt-$sc.data" -p "$SERVER_PID" 2> /dev/null &
+        # DWARF unwinding: Loom is built without frame pointers
+        perf record --call-graph dwarf,8192 -F 250 -o "$BENCH_CACHE/perf-mqtt-$sc.data" \
+          -p "$SERVER_PID" 2> /dev/null > /dev/null &
         perf_pid=$!; PIDS+=("$perf_pid")
       fi
       # shellcheck disable=SC2086 # args is a word list by construction
@@ -246,8 +248,13 @@ for sc in $MQTT_SCENARIOS; do
                --label "$sys" "${LOAD_AUTH[@]}" 2> "$dir/load.err"); then ok=true; else ok=false; fi
       if [ -n "$perf_pid" ]; then
         kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true
-        perf report -i "$BENCH_CACHE/perf-mqtt-$sc.data" --no-children --stdio 2>/dev/null |
-          grep -E '^ +[0-9]' | head -60 > "$BENCH_CACHE/perf-mqtt-$sc.txt" || true
+        { echo "# inclusive (children), Loom's own and library frames"
+          perf report -i "$BENCH_CACHE/perf-mqtt-$sc.data" --children --stdio -g none --percent-limit 2 2>/dev/null |
+            grep -E '^ +[0-9]' | grep -v -E 'kernel|unknown' | head -60
+          echo "# self"
+          perf report -i "$BENCH_CACHE/perf-mqtt-$sc.data" --no-children --stdio -g none --percent-limit 0.5 2>/dev/null |
+            grep -E '^ +[0-9]' | head -40
+        } > "$BENCH_CACHE/perf-mqtt-$sc.txt" || true
       fi
       stored=null
       [ "$sys" = loom ] && [ "$sc" != idle ] && stored=$(loom_stored)
