@@ -28,7 +28,7 @@ import uuid
 
 import pytest
 
-from conftest import TOKEN, Loom, free_port
+from conftest import Loom, free_port
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 INTEROP = os.path.join(ROOT, "tests", "interop")
@@ -82,8 +82,7 @@ class LoomBroker:
         self.http_port = None
         self.start()
         # A user API token as the MQTT password (any user name).
-        self.user = "interop"
-        self.password = getattr(self.inst, "mqtt_password", None) or TOKEN
+        self.user, self.password = self.inst.mqtt_credentials()
 
     def start(self):
         self.inst = Loom(self.data_dir, extra_args=["--mqtt", f"127.0.0.1:{self.port}"])
