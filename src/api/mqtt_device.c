@@ -26,6 +26,7 @@
 #include "meta/watch.h"
 
 #define MD_PAYLOAD_MAX (1u << 20) /* attribute and RPC payloads looked at, bytes */
+#define MD_SPB_PROFILE "sparkplug" /* the Sparkplug host's device profile (mqtt_sparkplug.c) */
 
 typedef enum md_kind { MD_ATTR_POST, MD_ATTR_REQ, MD_RPC_ANSWER, MD_RPC_CLIENT } md_kind;
 
@@ -200,10 +201,12 @@ static void mount_of(const char *tenant_id, char *out, size_t cap) {
   snprintf(out, cap, API_MQTT_MOUNT_PREFIX "%s/", tenant_id);
 }
 
-/* A Sparkplug device ("<group>:<node>[:<device>]", no connection of its
- * own): its queued commands become NCMD/DCMD through the Sparkplug host. A
- * command is taken only when the host knows the node (else it stays queued:
- * the device may be one that polls over HTTP). */
+/* A Sparkplug device ("<group>:<node>[:<device>]" of profile "sparkplug",
+ * as the Sparkplug host creates them; no connection of its own): its queued
+ * commands become NCMD/DCMD through the host, successful once published,
+ * failed when the host cannot (no birth, no such metric, a value that does
+ * not fit). Other devices' commands are left alone (they may poll over
+ * HTTP). */
 static void deliver_sparkplug(api_mqtt *p, const char *device_id) {
 #ifndef MP_HAVE_SPB
   (void)p;
@@ -215,11 +218,16 @@ static void deliver_sparkplug(api_mqtt *p, const char *device_id) {
   if (!s || !api->meta) return;
   json_t *dev = NULL;
   if (meta_get(api->meta, META_DEVICE, NULL, device_id, &dev, NULL, 0)) return;
-  char name[256], tenant[META_ID_LEN + 1], mount[API_MQTT_MOUNT_MAX];
+  char name[256], tenant[META_ID_LEN + 1], mount[API_MQTT_MOUNT_MAX], pid[META_ID_LEN + 1];
+  char prof[256];
   snprintf(name, sizeof name, "%s", json_string_value(json_object_get(dev, "name")));
   snprintf(tenant, sizeof tenant, "%s", json_string_value(json_object_get(dev, "tenant_id")));
+  snprintf(pid, sizeof pid, "%s", json_string_value(json_object_get(dev, "profile_id")));
   json_decref(dev);
   if (!strchr(name, ':')) return;
+  /* the Sparkplug host's devices: "<group>:<node>[:<device>]" of profile "sparkplug" */
+  api_device_profile_name(api, tenant, pid, prof, sizeof prof);
+  if (strcmp(prof, MD_SPB_PROFILE)) return;
   mount_of(tenant, mount, sizeof mount);
   for (int guard = 0; guard < 1000; guard++) {
     meta_filter f[2] = {{"device_id", device_id}, {"status", "queued"}};
@@ -233,12 +241,12 @@ static void deliver_sparkplug(api_mqtt *p, const char *device_id) {
     char *params = cmd ? json_dumps(json_object_get(cmd, "params"), JSON_COMPACT | JSON_ENCODE_ANY)
                        : NULL;
     snprintf(rpc_id, sizeof rpc_id, "%s", id ? id : "");
-    int rc = id && method && params
-                 ? api_spb_command(s, mount, name, method, params, err, sizeof err)
-                 : LOOM_ENOTFOUND;
+    int rc = !id ? LOOM_ENOTFOUND
+             : method && params ? api_spb_command(s, mount, name, method, params, err, sizeof err)
+                                : LOOM_ENOMEM;
     free(params);
     json_decref(pg);
-    if (rc == LOOM_ENOTFOUND) return; /* nothing queued, or not a node the host knows */
+    if (!id) return; /* nothing queued */
     /* Sparkplug commands have no answer: done once published */
     const char *to = rc ? "failed" : "successful";
     json_t *resp = rc ? json_pack("{s:s}", "error", err[0] ? err : loom_strerror(rc)) : NULL;
