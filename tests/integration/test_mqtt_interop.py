@@ -233,7 +233,7 @@ class CliClient:
         self.argv0 = argv0
 
     def spawn(self, b, level, subs=(), pubs=(), count=0, timeout_ms=5000, cid=None, clean=True,
-              expiry=None, will=None, hang=False, ws_path=None):
+              expiry=None, will=None, hang=False, ws_path=None, extra=()):
         port = b.http_port if ws_path else b.port
         a = list(self.argv0) + ["--host", b.host, "--port", str(port), "--level", str(level),
                                 "--clean", "1" if clean else "0", "--count", str(count),
@@ -254,6 +254,7 @@ class CliClient:
             a.append("--hang")
         if ws_path:
             a += ["--ws", ws_path]  # mqttjs_client.js only
+        a += list(extra)
         return Run(f"{self.name} L{level}", a)
 
     def publish(self, b, level, pubs):
@@ -502,6 +503,29 @@ def test_mqtt_interop_mqttjs_websocket(broker, paho_c_bin, level):
         run.finish()
         got = sorted((m["topic"], m["payload"], m["qos"]) for m in run.msgs())
         assert got == [(f"{base}/{d}/q{q}", f"{p}{q}", q) for q in (0, 1, 2)], explain(broker, run)
+
+
+def test_mqtt_interop_mqttjs_server_topic_aliases(broker, paho_c_bin):
+    """MQTT 5: MQTT.js allows 4 topic aliases; messages on 6 topics, 3 rounds,
+    all arrive with their right topic names through the aliases the server
+    assigns (Loom does, so some must carry one, none above 4; mosquitto never
+    aliases outgoing messages). Paho C/Python do not resolve inbound aliases
+    and do not ask for them."""
+    clients = make_clients(paho_c_bin)
+    js, py = clients["mqttjs"], clients["paho_py"]
+    base = f"interop/alias/{uuid.uuid4().hex[:8]}/a-long-topic-name-worth-an-alias"
+    pubs = [(f"{base}/{i}", 1, False, f"r{r}t{i}") for r in range(3) for i in range(6)]
+    sub = js.spawn(broker, 5, subs=[(f"{base}/#", 1)], count=len(pubs),
+                   extra=["--alias-max", "4"])
+    sub.wait_ev("ready")
+    py.publish(broker, 5, pubs)
+    sub.finish()
+    got = sorted((m["topic"], m["payload"]) for m in sub.msgs())
+    assert got == sorted((t, p) for t, _, _, p in pubs), explain(broker, sub)
+    aliases = [m["alias"] for m in sub.msgs() if "alias" in m]
+    assert all(1 <= a <= 4 for a in aliases), explain(broker, sub)
+    if broker.kind == "loom":
+        assert aliases, "Loom assigned no outgoing topic alias\n" + explain(broker, sub)
 
 
 @pytest.mark.skipif(BROKER_KIND != "loom", reason="Loom only: a restart on the same data dir")

@@ -14,7 +14,9 @@ function usage() {
     'usage: mqttjs_client.js --port P --level 4|5 [--host H] [--id ID] [--user U]\n' +
       '  [--pass P] [--clean 0|1] [--expiry S] [--will TOPIC:QOS:RETAIN:PAYLOAD]\n' +
       '  [--sub FILTER:QOS]... [--pub TOPIC:QOS:RETAIN:PAYLOAD]... [--count N]\n' +
-      '  [--timeout MS] [--hang] [--ws PATH]\n' +
+      '  [--timeout MS] [--hang] [--ws PATH] [--alias-max N]\n' +
+      '--alias-max: Topic Alias Maximum sent in CONNECT (level 5): the broker may alias\n' +
+      '  topics it sends us; "msg" events then carry the alias received\n' +
       '--ws: MQTT over WebSocket, ws://HOST:PORT/PATH (PATH without the leading /)\n');
   process.exit(2);
 }
@@ -41,6 +43,7 @@ function parseArgs(argv) {
   const o = {
     host: '127.0.0.1', port: 0, level: 4, id: null, user: null, pass: null, clean: true,
     expiry: -1, count: 0, timeout: 5000, hang: false, will: null, subs: [], pubs: [], ws: null,
+    aliasMax: 0,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -62,6 +65,7 @@ function parseArgs(argv) {
       case '--sub': o.subs.push(parseSub(v)); break;
       case '--pub': o.pubs.push(parsePub(v)); break;
       case '--ws': o.ws = v; break;
+      case '--alias-max': o.aliasMax = Number(v); break;
       default: usage();
     }
   }
@@ -81,7 +85,11 @@ async function main() {
   };
   if (o.user !== null) copts.username = o.user;
   if (o.pass !== null) copts.password = o.pass;
-  if (o.level === 5 && o.expiry >= 0) copts.properties = { sessionExpiryInterval: o.expiry };
+  if (o.level === 5) {
+    copts.properties = {};
+    if (o.expiry >= 0) copts.properties.sessionExpiryInterval = o.expiry;
+    if (o.aliasMax > 0) copts.properties.topicAliasMaximum = o.aliasMax;
+  }
   if (o.will) {
     copts.will = { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: o.will.qos,
                    retain: o.will.retain };
@@ -95,6 +103,9 @@ async function main() {
   client.on('message', (topic, payload, packet) => {
     const m = { ev: 'msg', topic, payload: payload.toString('latin1'), qos: packet.qos,
                 retain: !!packet.retain, dup: !!packet.dup };
+    if (packet.properties && packet.properties.topicAlias !== undefined) {
+      m.alias = packet.properties.topicAlias;
+    }
     received.push(m);
     emit(m);
     if (wake) wake();
