@@ -18,11 +18,13 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "api/mqtt_rules.h"
 #include "core/err.h"
 #include "core/workpool.h"
 #include "meta/meta.h"
+#include "meta/schema.h"
 #include "meta/watch.h"
 
 typedef struct fx {
@@ -287,6 +289,45 @@ static void test_rule_writes_emit_a_watch_event(void **state) {
   assert_int_equal(f->changes, 3);
 }
 
+/* A version 2 file (before rules existed) migrates to 3 and takes rules. */
+static void test_v2_store_migrates_to_rules(void **state) {
+  (void)state;
+  char dir[64] = "/tmp/uns-v2-XXXXXX", path[128], err[256] = "";
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/meta.db", dir);
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  int v = 0;
+  assert_int_equal(meta_schema_migrate(db, 2, &v, err, sizeof err), 0);
+  assert_int_equal(v, 2);
+  sqlite3_close(db);
+  meta_store *m = NULL;
+  assert_int_equal(meta_store_open(path, &m, err, sizeof err), 0);
+  assert_true(meta_store_version(m) >= 3);
+  json_t *page = NULL, *t;
+  assert_int_equal(meta_list(m, META_TENANT, NULL, NULL, &page, err, sizeof err), 0);
+  t = json_array_get(json_object_get(page, "data"), 0); /* "default", made by version 1 */
+  json_t *in = json_pack("{s:s,s:s,s:s}", "name", "r", "pattern", "a/+x", "device", "{x}");
+  json_t *out = NULL;
+  assert_int_equal(meta_create(m, META_MQTT_RULE, json_string_value(json_object_get(t, "id")), in,
+                               NULL, &out, err, sizeof err),
+                   0);
+  assert_string_equal(json_string_value(json_object_get(out, "profile")), "uns");
+  assert_string_equal(json_string_value(json_object_get(out, "payload")), "auto");
+  assert_true(json_is_true(json_object_get(out, "enabled")));
+  json_decref(out);
+  json_decref(in);
+  json_decref(page);
+  meta_store_close(m);
+  static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
+  for (size_t i = 0; i < 4; i++) {
+    char p[160];
+    snprintf(p, sizeof p, "%s%s", path, sfx[i]);
+    unlink(p);
+  }
+  rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_load_takes_enabled_rules_of_the_tenant, setup, teardown),
@@ -298,6 +339,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_cache_refresher_follows_the_registry, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cache_free_waits_for_loads_in_flight, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rule_writes_emit_a_watch_event, setup, teardown),
+      cmocka_unit_test(test_v2_store_migrates_to_rules),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
