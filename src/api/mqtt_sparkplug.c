@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 
 struct api_spb {
   api_mqtt *p;
+  atomic_bool stopped;  /* STATE death published: route only */
   pthread_mutex_t lock; /* guards host */
   spb_host *host;
 };
@@ -50,6 +52,7 @@ int api_spb_new(struct api_mqtt *p, api_spb **out) {
   api_spb *s = loom_calloc(1, sizeof *s);
   if (!s) return LOOM_ENOMEM;
   s->p = p;
+  atomic_init(&s->stopped, false);
   if (spb_host_new(&s->host) != 0) {
     loom_free(s);
     return LOOM_ENOMEM;
@@ -61,10 +64,15 @@ int api_spb_new(struct api_mqtt *p, api_spb **out) {
   return 0;
 }
 
-void api_spb_free(api_spb *s) {
-  if (!s) return;
+void api_spb_stop(api_spb *s) {
+  if (!s || atomic_exchange(&s->stopped, true)) return;
   int rc = publish_state(s, false);
   if (rc != 0) LOOM_WARN("sparkplug STATE death not published", "err=\"%s\"", loom_strerror(rc));
+}
+
+void api_spb_free(api_spb *s) {
+  if (!s) return;
+  api_spb_stop(s);
   spb_host_free(s->host);
   pthread_mutex_destroy(&s->lock);
   loom_free(s);
@@ -264,6 +272,7 @@ static void note_offline(api_spb *s, const api_mqtt_client *c, const char *name)
 int api_spb_on_publish(api_spb *s, const api_mqtt_client *c, const mqtt_pub_view *m,
                        mqtt_ack_done_fn done, void *arg) {
   spb_topic t;
+  if (atomic_load(&s->stopped)) return MQTT_HOOK_ROUTE;
   if (!c || !c->tenant_id[0]) return MQTT_HOOK_ROUTE; /* no tenant: nowhere to store */
   if (spb_topic_parse(m->topic, m->topic_len, &t) != 0) return MQTT_HOOK_ROUTE;
   if (t.type == SPB_MSG_NCMD || t.type == SPB_MSG_DCMD) return MQTT_HOOK_ROUTE;
@@ -395,6 +404,7 @@ static int json_to_metric(json_t *v, uint32_t dt, spb_metric *m) {
 int api_spb_command(api_spb *s, const char *mount, const char *device_name_, const char *method,
                     const char *params_json, char *err, size_t errlen) {
   if (!s || !mount || !device_name_ || !method || !params_json) return LOOM_EINVAL;
+  if (atomic_load(&s->stopped)) return LOOM_ECLOSED;
   /* "<group>:<node>[:<device>]": group and node hold no ':'; the device may */
   const char *c1 = strchr(device_name_, ':');
   if (!c1 || c1 == device_name_) {

@@ -58,8 +58,15 @@ typedef struct api_spb api_spb;
  * LOOM_ENOMEM. Any thread. */
 int api_spb_new(struct api_mqtt *p, api_spb **out);
 
-/* Publish the STATE death (retained {"online":false,"timestamp":<ms>}) and
- * free. Call before the broker stops. NULL ok. */
+/* Publish the STATE death (retained {"online":false,"timestamp":<ms>}) once,
+ * and from then on api_spb_on_publish only routes (nothing decoded or
+ * stored) and api_spb_command answers LOOM_ECLOSED. Idempotent; any thread;
+ * call while the broker still runs. NULL ok. */
+void api_spb_stop(api_spb *s);
+
+/* api_spb_stop (if not done yet) and free. No other call may be running or
+ * follow: free after the broker thread stopped calling hooks and worker jobs
+ * (commands) finished. NULL ok. */
 void api_spb_free(api_spb *s);
 
 /* A PUBLISH from client c whose topic (without the tenant mount) starts with
