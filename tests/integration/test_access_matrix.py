@@ -89,6 +89,9 @@ class World:
     def fresh_device(self):
         return self.adm("POST", "/devices", {"name": self.uniq("dev"), "profile_id": self.profile, "tenant_id": self.A})["id"]
 
+    def fresh_rule(self):
+        return self.adm("POST", "/mqtt/rules", {"name": self.uniq("rule"), "pattern": "p/+x", "device": "{x}", "tenant_id": self.A})["id"]
+
     def fresh_tenant(self):
         return self.adm("POST", "/tenants", {"name": self.uniq("tenant")})["id"]
 
@@ -139,8 +142,10 @@ def world():
         w.creds["device_a"] = dev["credentials"]["accessToken"]
         w.rpc = w.adm("POST", f"/devices/{w.device}/rpc", {"method": "m", "oneway": True, "timeout_ms": 3600000})["id"]
         w.adm("POST", f"/devices/{w.device}/attributes/shared", {"Attr-A-secret": 1})
+        w.rule = w.adm("POST", "/mqtt/rules", {"name": "Rule-A-secret", "pattern": "plant/+line/+m", "device": "{line}-{m}", "tenant_id": w.A})["id"]
         w.secrets = [w.A, w.A_db, w.asset, w.profile, w.key, w.device, w.rpc, "Tenant-A-secret",
-                     "Asset-A-secret", "Profile-A-secret", "Device-A-secret", "Attr-A-secret"]
+                     "Asset-A-secret", "Profile-A-secret", "Device-A-secret", "Attr-A-secret",
+                     w.rule, "Rule-A-secret"]
         yield w
     finally:
         loom.stop()
@@ -177,6 +182,7 @@ def spec_table():
         ("GET", "/api/v1/routes"): lambda w, p: {},
         # a plain GET gets 426; subscriptions are checked inside the protocol (test_ws_api.py)
         ("GET", "/api/v1/ws"): lambda w, p: {},
+        ("GET", "/mqtt"): lambda w, p: {},
         ("GET", "/api/v1/tenants"): lambda w, p: {},
         ("POST", "/api/v1/tenants"): lambda w, p: {"json": {"name": w.uniq("tenant")}},
         ("GET", "/api/v1/tenants/{tenantId}"): lambda w, p: {"path": {"tenantId": w.A}},
@@ -192,6 +198,11 @@ def spec_table():
         # the target is the viewer's own token: the viewer and user admins may revoke it
         ("DELETE", "/api/v1/tokens/{id}"): lambda w, p: {"path": {"id": w.viewer_token()},
                                                          "allow": {"viewer_a", "tenant_admin_a", "platform_admin", "admin_token"}},
+        ("GET", "/api/v1/mqtt/rules"): lambda w, p: {},
+        ("POST", "/api/v1/mqtt/rules"): own_body(lambda w: {"name": w.uniq("rule"), "pattern": "plant/+line/+m", "device": "{line}-{m}"}),
+        ("GET", "/api/v1/mqtt/rules/{id}"): lambda w, p: {"path": {"id": w.rule}},
+        ("PUT", "/api/v1/mqtt/rules/{id}"): lambda w, p: {"path": {"id": w.rule}, "json": {"priority": 1}},
+        ("DELETE", "/api/v1/mqtt/rules/{id}"): lambda w, p: {"path": {"id": w.fresh_rule()}},
         ("GET", "/api/v1/assets"): lambda w, p: {},
         ("POST", "/api/v1/assets"): own_body(lambda w: {"name": w.uniq("asset"), "type": "line"}),
         ("GET", "/api/v1/assets/{id}"): lambda w, p: {"path": {"id": w.asset}},
