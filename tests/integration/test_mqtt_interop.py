@@ -28,7 +28,7 @@ import uuid
 
 import pytest
 
-from conftest import Loom, free_port
+from conftest import TOKEN, Loom, free_port
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 INTEROP = os.path.join(ROOT, "tests", "interop")
@@ -40,18 +40,26 @@ LEVELS = {"311": 4, "5": 5}
 # ---- brokers ----
 
 class Mosquitto:
-    """Reference broker: /usr/sbin/mosquitto with a temp config, no persistence."""
+    """Reference broker: /usr/sbin/mosquitto with a temp config, no persistence,
+    one user in a password file (anonymous off, as Loom)."""
     kind = "mosquitto"
     host = "127.0.0.1"
-    user = None
-    password = None
+    user = "admin"
+    password = TOKEN
 
     def __init__(self, tmp):
         self.tmp = tmp
         self.port = free_port()
         self.conf = os.path.join(tmp, "mosquitto.conf")
+        pw = os.path.join(tmp, "passwd")
+        subprocess.run(["mosquitto_passwd", "-c", "-b", pw, self.user, self.password], check=True,
+                       capture_output=True)
+        # Started as root, mosquitto reads its files as the "mosquitto" user.
+        os.chmod(tmp, 0o755)
+        os.chmod(pw, 0o644)
         with open(self.conf, "w") as f:
-            f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+            f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous false\n"
+                    f"password_file {pw}\npersistence false\n")
         self.log = open(os.path.join(tmp, "mosquitto.log"), "ab")
         self.proc = subprocess.Popen(["/usr/sbin/mosquitto", "-c", self.conf],
                                      stdout=self.log, stderr=self.log)
@@ -233,13 +241,14 @@ class CliClient:
         self.argv0 = argv0
 
     def spawn(self, b, level, subs=(), pubs=(), count=0, timeout_ms=5000, cid=None, clean=True,
-              expiry=None, will=None, hang=False, ws_path=None, extra=()):
+              expiry=None, will=None, hang=False, ws_path=None, extra=(), auth=None):
         port = b.http_port if ws_path else b.port
         a = list(self.argv0) + ["--host", b.host, "--port", str(port), "--level", str(level),
                                 "--clean", "1" if clean else "0", "--count", str(count),
                                 "--timeout", str(timeout_ms)]
-        if b.user is not None:
-            a += ["--user", b.user, "--pass", b.password]
+        user, password = auth or (b.user, b.password)
+        if user is not None:
+            a += ["--user", user, "--pass", password]
         if cid:
             a += ["--id", cid]
         if expiry is not None:
@@ -272,16 +281,17 @@ class MosquittoCli:
     needs_topic = True
 
     @staticmethod
-    def common(b, level):
+    def common(b, level, auth=None):
         a = ["-h", b.host, "-p", str(b.port), "-V", "mqttv5" if level == 5 else "mqttv311"]
-        if b.user is not None:
-            a += ["-u", b.user, "-P", b.password]
+        user, password = auth or (b.user, b.password)
+        if user is not None:
+            a += ["-u", user, "-P", password]
         return a
 
     def spawn(self, b, level, subs=(), pubs=(), count=0, timeout_ms=5000, cid=None, clean=True,
-              expiry=None, will=None, hang=False):
+              expiry=None, will=None, hang=False, auth=None):
         assert subs and not pubs, "mosquitto_sub subscribes; publish with publish()"
-        a = ["stdbuf", "-oL", "mosquitto_sub", "-d", "-F", "%j"] + self.common(b, level)
+        a = ["stdbuf", "-oL", "mosquitto_sub", "-d", "-F", "%j"] + self.common(b, level, auth)
         if cid:
             a += ["-i", cid]
         if not clean:
@@ -461,6 +471,19 @@ def test_mqtt_interop_session_resume(broker, client, level):
     assert b.first("connack")["session_present"] in (True, None), explain(broker, b)
     got = [(m["topic"], m["payload"], m["qos"], m["retain"]) for m in b.msgs()]
     assert got == [(t, "queued", 1, False)], explain(broker, a, b)
+
+
+def test_mqtt_interop_bad_password_refused(broker, client, level):
+    """A wrong password: a refusing CONNACK as each client reports it, "bad
+    user name or password" or "not authorized" (3.1.1 codes 4/5, 5.0 reasons
+    0x86/0x87; mosquitto says the latter, Loom the former), and no session."""
+    base = base_topic(client, level)
+    user = f"nobody-{uuid.uuid4().hex[:8]}"  # the login back-off counts per user name
+    r = client.spawn(broker, level, subs=[(f"{base}/x", 0)], auth=(user, "wrong-password"))
+    r.finish(ok=False)
+    codes = [e["rc"] for e in r.events if e["ev"] in ("connack", "error") and e.get("rc")]
+    assert r.proc.returncode != 0 and not r.first("ready"), explain(broker, r)
+    assert codes and codes[0] in ((0x86, 0x87) if level == 5 else (4, 5)), explain(broker, r)
 
 
 def test_mqtt_interop_cross_clients(broker, paho_c_bin, level):

@@ -154,6 +154,8 @@ async function main() {
 }
 
 main().catch((e) => {
-  emit({ ev: 'error', what: 'fatal', rc: String(e && e.message ? e.message : e) });
+  // A refused CONNECT: MQTT.js puts the CONNACK return/reason code in e.code.
+  if (e && typeof e.code === 'number') emit({ ev: 'error', what: 'connect', rc: e.code });
+  else emit({ ev: 'error', what: 'fatal', rc: String(e && e.message ? e.message : e) });
   process.exit(1);
 });
