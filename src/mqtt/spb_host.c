@@ -48,6 +48,7 @@ typedef struct snode {
 } snode;
 
 struct spb_host {
+  size_t n_defs; /* metric definitions held by every table (SPB_HOST_MAX_TOTAL_METRICS) */
   snode **nodes;
   size_t n_nodes, cap_nodes;
   strmap by_key;
@@ -75,10 +76,12 @@ static const mdef *mtab_by_alias(const mtab *t, uint64_t alias) {
   return &t->defs[i];
 }
 
-/* Build the table of a birth payload into out (empty on entry). */
-static int mtab_build(mtab *out, const spb_payload *p) {
+/* Build the table of a birth payload into out (empty on entry), which will
+ * replace old: the host's total stays within its limit. */
+static int mtab_build(spb_host *h, const mtab *old, mtab *out, const spb_payload *p) {
   memset(out, 0, sizeof *out);
   if (p->n_metrics > SPB_HOST_MAX_METRICS) return LOOM_ERANGE;
+  if (h->n_defs - old->n + p->n_metrics > SPB_HOST_MAX_TOTAL_METRICS) return LOOM_ERANGE;
   if (p->n_metrics == 0) return 0;
   out->defs = loom_calloc(p->n_metrics, sizeof *out->defs);
   if (!out->defs) return LOOM_ENOMEM;
@@ -295,11 +298,12 @@ int spb_host_process(spb_host *h, const char *node_key, const char *device, spb_
   switch (type) {
   case SPB_MSG_NBIRTH: {
     mtab t;
-    rc = mtab_build(&t, p);
+    rc = mtab_build(h, &n->tab, &t, p);
     if (rc != 0) {
       if (rc == LOOM_ERANGE) v->why = "too many metrics in the birth";
       return rc;
     }
+    h->n_defs = h->n_defs - n->tab.n + t.n;
     mtab_deinit(&n->tab);
     n->tab = t;
     uint64_t bd;
@@ -362,11 +366,12 @@ int spb_host_process(spb_host *h, const char *node_key, const char *device, spb_
       }
     }
     mtab t;
-    rc = mtab_build(&t, p);
+    rc = mtab_build(h, &d->tab, &t, p);
     if (rc != 0) {
       if (rc == LOOM_ERANGE) v->why = "too many metrics in the birth";
       return rc;
     }
+    h->n_defs = h->n_defs - d->tab.n + t.n;
     mtab_deinit(&d->tab);
     d->tab = t;
     d->born = d->online = true;

@@ -26,6 +26,7 @@ typedef struct spb_host spb_host;
 #define SPB_HOST_MAX_NODES 100000
 #define SPB_HOST_MAX_DEVICES 10000   /* per edge node */
 #define SPB_HOST_MAX_METRICS 100000  /* per birth */
+#define SPB_HOST_MAX_TOTAL_METRICS 4000000 /* held by all births of the host together */
 /* After asking a node for a rebirth, further requests wait this long (the
  * node is expected to answer with NBIRTH; until then every DATA would ask). */
 #define SPB_HOST_REBIRTH_HOLDOFF_MS 5000

@@ -351,6 +351,29 @@ static void test_alloc_failures(void **st) {
   loom_buf_deinit(&b);
 }
 
+/* A birth over SPB_HOST_MAX_METRICS is refused before anything is allocated
+ * and leaves the node's earlier birth in place. */
+static void test_birth_metric_limit(void **st) {
+  fx *f = *st;
+  nbirth(f, 1, 0);
+  spb_payload big;
+  spb_payload_init(&big);
+  big.has_seq = true;
+  big.n_metrics = SPB_HOST_MAX_METRICS + 1;
+  big.metrics = calloc(big.n_metrics, sizeof *big.metrics);
+  for (size_t i = 0; i < big.n_metrics; i++) {
+    big.metrics[i].name = "m";
+    big.metrics[i].datatype = SPB_DT_BOOLEAN;
+    big.metrics[i].kind = SPB_K_BOOL;
+  }
+  spb_verdict v;
+  assert_int_equal(spb_host_process(f->h, NODE, NULL, SPB_MSG_NBIRTH, &big, f->now, &v),
+                   LOOM_ERANGE);
+  assert_string_equal(v.why, "too many metrics in the birth");
+  free(big.metrics);
+  assert_int_equal(spb_host_metric_find(f->h, NODE, NULL, "Line/Temp", NULL, NULL, NULL), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void) {
@@ -368,6 +391,7 @@ int main(void) {
       T(test_ddata_unknown_device_and_dbirth_before_nbirth),
       T(test_new_nbirth_resets_devices_and_aliases),
       T(test_cmd_ignored),
+      T(test_birth_metric_limit),
       cmocka_unit_test(test_rebirth_payload),
       cmocka_unit_test(test_alloc_failures),
   };
