@@ -420,9 +420,13 @@ static void test_type_callback_for_alias(void **st) {
 static void test_mismatch_and_unknown_reported(void **st) {
   (void)st;
   Spb__Payload pb = SPB__PAYLOAD__INIT;
-  Spb__Payload__Metric pm[3] = {SPB__PAYLOAD__METRIC__INIT, SPB__PAYLOAD__METRIC__INIT,
-                                SPB__PAYLOAD__METRIC__INIT};
-  Spb__Payload__Metric *pmp[3] = {&pm[0], &pm[1], &pm[2]};
+  Spb__Payload__Metric pm[4] = {SPB__PAYLOAD__METRIC__INIT, SPB__PAYLOAD__METRIC__INIT,
+                                SPB__PAYLOAD__METRIC__INIT, SPB__PAYLOAD__METRIC__INIT};
+  Spb__Payload__Metric *pmp[4] = {&pm[0], &pm[1], &pm[2], &pm[3]};
+  pm[3].name = "pset";
+  pm[3].has_datatype = 1;
+  pm[3].datatype = SPB_DT_PROPERTYSET;
+  pm[3].value_case = SPB__PAYLOAD__METRIC__VALUE_INT_VALUE;
   pm[0].name = "bool-with-string";
   pm[0].has_datatype = 1;
   pm[0].datatype = SPB_DT_BOOLEAN;
@@ -437,7 +441,7 @@ static void test_mismatch_and_unknown_reported(void **st) {
   pm[2].datatype = SPB_DT_BOOLEAN;
   pm[2].value_case = SPB__PAYLOAD__METRIC__VALUE_BOOLEAN_VALUE;
   pm[2].boolean_value = 1;
-  pb.n_metrics = 3;
+  pb.n_metrics = 4;
   pb.metrics = pmp;
   uint8_t buf[128];
   size_t n = spb__payload__pack(&pb, buf);
@@ -449,6 +453,8 @@ static void test_mismatch_and_unknown_reported(void **st) {
   assert_int_equal(d.metrics[1].kind, SPB_K_NONE);
   assert_string_equal(d.metrics[1].unsup, "unknown datatype");
   assert_int_equal(d.metrics[2].kind, SPB_K_BOOL);
+  assert_int_equal(d.metrics[3].kind, SPB_K_NONE);
+  assert_string_equal(d.metrics[3].unsup, "PropertySet values are not supported as metric values");
   spb_payload_deinit(&d);
 }
 
