@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/mqtt_platform.h"
@@ -99,6 +100,18 @@ static bool key_ok(const char *k) {
   return true;
 }
 
+/* A Float widened to double (0.1f = 0.100000001490116...) as the shortest
+ * decimal that reads back to the same float (0.1): what the sensor meant. */
+static double float_decimal(double d) {
+  char t[40];
+  for (int prec = 6; prec <= 9; prec++) {
+    snprintf(t, sizeof t, "%.*g", prec, d);
+    double back = strtod(t, NULL);
+    if ((float)back == (float)d) return back;
+  }
+  return d;
+}
+
 /* One metric as a telemetry value: false when it is not stored (no name,
  * null, undecodable, File, large Bytes). Hex strings go into ss. */
 static int to_kv(const spb_metric *m, tbjson_kv *kv, strs *ss, bool *keep) {
@@ -125,7 +138,7 @@ static int to_kv(const spb_metric *m, tbjson_kv *kv, strs *ss, bool *keep) {
   case SPB_K_DOUBLE:
     if (m->d != m->d || m->d - m->d != 0) return 0; /* NaN, inf: not storable */
     kv->type = TS_FLOAT;
-    kv->v.f = m->d;
+    kv->v.f = m->datatype == SPB_DT_FLOAT ? float_decimal(m->d) : m->d;
     break;
   case SPB_K_BOOL:
     kv->type = TS_BOOL;

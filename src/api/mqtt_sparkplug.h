@@ -17,7 +17,8 @@
  * Values stored, by Sparkplug datatype:
  *   Int8..Int64, UInt8..UInt32, DateTime (ms)   integer
  *   UInt64                                      integer; above INT64_MAX a float
- *   Float, Double                               float (NaN/Inf skipped)
+ *   Float, Double                               float (NaN/Inf skipped); a Float as the
+ *                                               shortest decimal of the float (0.1f -> 0.1)
  *   Boolean                                     boolean
  *   String, Text, UUID                          string
  *   arrays, DataSet, Template                   string holding JSON (see mqtt/spb.h)

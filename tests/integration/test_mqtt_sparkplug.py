@@ -412,6 +412,16 @@ def test_mqtt_sparkplug_state_death_at_stop(srv):
     c.c.loop_stop()
 
 
+def test_mqtt_sparkplug_float_stored_as_its_decimal(srv):
+    p = Plant(srv)
+    c = edge(srv, p)
+    c.pub("spBv1.0/G6/NBIRTH/E6", payload([metric("bdSeq", dt=UINT64, value=0),
+                                           metric("f", dt=FLOAT, value=0.1)], seq=0))
+    res = select(p, "SELECT f FROM sparkplug WHERE device = 'G6:E6'")
+    assert res["series"][0]["values"][0][1] == 0.1  # not 0.10000000149011612
+    c.close()
+
+
 def test_mqtt_sparkplug_null_and_transient_not_stored(srv):
     p = Plant(srv)
     c = edge(srv, p)
