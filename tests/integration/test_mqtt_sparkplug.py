@@ -432,3 +432,26 @@ def test_mqtt_sparkplug_null_and_transient_not_stored(srv):
     assert "series" not in select(p, "SELECT \"nothing\" FROM sparkplug")
     assert "series" not in select(p, "SELECT \"tmp\" FROM sparkplug")
     c.close()
+
+
+def test_mqtt_sparkplug_tenants_isolated_qos0(srv):
+    """Two tenants' edge nodes with the same group and node ids: each birth's
+    aliases resolve in its own tenant; Sparkplug's usual QoS 0 DATA is stored."""
+    a, b = Plant(srv, tenant="Acme"), Plant(srv, tenant="Beta")
+    ca, cb = edge(srv, a), edge(srv, b)
+    ca.pub("spBv1.0/G/NBIRTH/E", payload([metric("bdSeq", dt=UINT64, value=0),
+                                         metric("temp", alias=1, dt=DOUBLE, value=1.0)], seq=0))
+    cb.pub("spBv1.0/G/NBIRTH/E", payload([metric("bdSeq", dt=UINT64, value=0),
+                                         metric("level", alias=1, dt=INT32, value=-1)], seq=0))
+    ca.pub("spBv1.0/G/NDATA/E", payload([metric(alias=1) + field(13, 1, struct.pack("<d", 2.5))], seq=1,
+                                        ts=1700000000000), qos=0)
+    cb.pub("spBv1.0/G/NDATA/E", payload([metric(alias=1) + field(10, 0, varint(-9 & 0xFFFFFFFF))], seq=1,
+                                        ts=1700000000000), qos=0)
+    q = "SELECT * FROM sparkplug WHERE time = 1700000000000ms"
+    ra = wait_until(lambda: a.select(q).get("series"))
+    rb = wait_until(lambda: b.select(q).get("series"))
+    cols_a, cols_b = ra[0]["columns"], rb[0]["columns"]
+    assert ra[0]["values"][0][cols_a.index("temp")] == 2.5 and "level" not in cols_a
+    assert rb[0]["values"][0][cols_b.index("level")] == -9 and "temp" not in cols_b
+    ca.close()
+    cb.close()
