@@ -555,19 +555,25 @@ def test_mqtt_interop_mqttjs_server_topic_aliases(broker, paho_c_bin):
 @pytest.mark.parametrize("lv", sorted(LEVELS))
 def test_mqtt_interop_loom_restart_keeps_session(broker, paho_c_bin, lv):
     """SIGTERM and start again on the same data dir: a persistent session keeps
-    its subscription and its queued QoS 1 message (Paho Python)."""
+    its subscription and its queued QoS 1 and QoS 2 messages, and a retained
+    message is still retained (Paho Python)."""
     level = LEVELS[lv]
     client = make_clients(paho_c_bin)["paho_py"]
     base = base_topic(client, level)
-    t = f"{base}/r"
+    t, rt = f"{base}/r", f"{base}/retained"
     cid = f"it-restart-{level}-{uuid.uuid4().hex[:8]}"
-    client.spawn(broker, level, subs=[(t, 1)], cid=cid, clean=False, expiry=3600).finish()
-    client.publish(broker, level, [(t, 1, False, "before")])
+    client.spawn(broker, level, subs=[(t, 2)], cid=cid, clean=False, expiry=3600).finish()
+    client.publish(broker, level, [(t, 1, False, "before1"), (t, 2, False, "before2"),
+                                   (rt, 1, True, "kept")])
     broker.restart()
-    b = client.spawn(broker, level, cid=cid, clean=False, expiry=3600, count=2)
+    b = client.spawn(broker, level, cid=cid, clean=False, expiry=3600, count=3)
     b.wait_ev("ready")
     client.publish(broker, level, [(t, 1, False, "after")])
     b.finish()
     assert b.first("connack")["session_present"] is True, explain(broker, b)
     got = [(m["topic"], m["payload"], m["qos"]) for m in b.msgs()]
-    assert got == [(t, "before", 1), (t, "after", 1)], explain(broker, b)
+    assert got == [(t, "before1", 1), (t, "before2", 2), (t, "after", 1)], explain(broker, b)
+    r = client.spawn(broker, level, subs=[(rt, 1)], count=1)
+    r.finish()
+    got = [(m["topic"], m["payload"], m["qos"], m["retain"]) for m in r.msgs()]
+    assert got == [(rt, "kept", 1, True)], explain(broker, r)
