@@ -750,6 +750,162 @@ static void test_response_topic_wildcard_closes(void **state) {
   tc_close(&c);
 }
 
+static void test_session_expiry_frees_session(void **state) {
+  fx *f = *state;
+  tc c;
+  loom_buf cp = props1(MQTT_P_SESSION_EXPIRY, 1);
+  assert_int_equal(tc_open(&c, f->port, MQTT_LEVEL_5), 0);
+  assert_int_equal(tc_connect_ex(&c, "exp", true, 60, cp.data, cp.len, NULL), 0);
+  assert_int_equal(tc_subscribe(&c, "e/#", 1), 1);
+  tc_close(&c);
+  /* within the interval: resumed */
+  assert_int_equal(tc_open(&c, f->port, MQTT_LEVEL_5), 0);
+  assert_int_equal(tc_connect_ex(&c, "exp", false, 60, cp.data, cp.len, NULL), 0);
+  assert_true(c.pk.session_present);
+  tc_close(&c);
+  usleep(1700 * 1000);
+  assert_int_equal(tc_open(&c, f->port, MQTT_LEVEL_5), 0);
+  assert_int_equal(tc_connect_ex(&c, "exp", false, 60, cp.data, cp.len, NULL), 0);
+  assert_false(c.pk.session_present);
+  mqtt_broker_stats st;
+  mqtt_broker_stats_get(f->b, &st);
+  assert_int_equal(st.subscriptions, 0); /* freed with the session */
+  loom_buf_deinit(&cp);
+  tc_close(&c);
+}
+
+static void test_will_at_session_end_before_delay(void **state) {
+  fx *f = *state;
+  tc s, w;
+  assert_int_equal(tc_connect(&s, f->port, MQTT_LEVEL_5, "sub", true), 0);
+  assert_int_equal(tc_subscribe(&s, "will/#", 0), 0);
+  loom_buf wp = props1(MQTT_P_WILL_DELAY, 60);
+  loom_buf cp = props1(MQTT_P_SESSION_EXPIRY, 1);
+  mqtt_packet will = will_pk("will/e", "end", wp.data, wp.len);
+  assert_int_equal(tc_open(&w, f->port, MQTT_LEVEL_5), 0);
+  assert_int_equal(tc_connect_ex(&w, "we", true, 60, cp.data, cp.len, &will), 0);
+  tc_close(&w);
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 500), -1);
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 2500), 0);
+  assert_true(tc_payload_is(&s, "end"));
+  loom_buf_deinit(&wp);
+  loom_buf_deinit(&cp);
+  tc_close(&s);
+}
+
+static void test_qos2_duplicate_delivered_once(void **state) {
+  fx *f = *state;
+  tc s, p;
+  assert_int_equal(tc_connect(&s, f->port, MQTT_LEVEL_311, "s", true), 0);
+  assert_int_equal(tc_subscribe(&s, "d", 0), 0);
+  assert_int_equal(tc_connect(&p, f->port, MQTT_LEVEL_311, "p", true), 0);
+  assert_int_equal(tc_publish_ex(&p, "d", "x", 2, false, 5, NULL, 0), 0);
+  assert_int_equal(tc_expect(&p, MQTT_PUBREC, 3000), 0);
+  mqtt_packet dup;
+  memset(&dup, 0, sizeof(dup));
+  dup.type = MQTT_PUBLISH;
+  dup.topic.p = (const uint8_t *)"d";
+  dup.topic.len = 1;
+  dup.payload.p = (const uint8_t *)"x";
+  dup.payload.len = 1;
+  dup.qos = 2;
+  dup.dup = true;
+  dup.packet_id = 5;
+  assert_int_equal(tc_send(&p, &dup), 0);
+  assert_int_equal(tc_expect(&p, MQTT_PUBREC, 3000), 0);
+  assert_int_equal(p.pk.packet_id, 5);
+  assert_int_equal(tc_ack(&p, MQTT_PUBREL, 5), 0);
+  assert_int_equal(tc_expect(&p, MQTT_PUBCOMP, 3000), 0);
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 3000), 0);
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 300), -1);
+  tc_close(&s);
+  tc_close(&p);
+}
+
+static void test_stop_sends_no_wills(void **state) {
+  fx *f = *state;
+  tc w;
+  mqtt_packet will = will_pk("will/s", "x", NULL, 0);
+  assert_int_equal(tc_open(&w, f->port, MQTT_LEVEL_311), 0);
+  assert_int_equal(tc_connect_ex(&w, "w", true, 60, NULL, 0, &will), 0);
+  mqtt_broker_stop(f->b);
+  assert_true(tc_wait_closed(&w, 2000));
+  tc_close(&w);
+  /* restart for teardown */
+  assert_int_equal(start_with(state, NULL), 0);
+  free(f);
+}
+
+static int setup_max_conns(void **state) {
+  mqtt_limits l;
+  memset(&l, 0, sizeof(l));
+  l.max_conns = 1;
+  return start_with(state, &l);
+}
+
+static void test_max_conns(void **state) {
+  fx *f = *state;
+  tc a, c;
+  assert_int_equal(tc_connect(&a, f->port, MQTT_LEVEL_311, "a", true), 0);
+  assert_int_equal(tc_open(&c, f->port, MQTT_LEVEL_311), 0);
+  assert_true(tc_wait_closed(&c, 2000));
+  tc_close(&c);
+  tc_close(&a);
+  usleep(100 * 1000);
+  assert_int_equal(tc_connect(&a, f->port, MQTT_LEVEL_311, "a", true), 0);
+  tc_close(&a);
+  mqtt_broker_stats st;
+  mqtt_broker_stats_get(f->b, &st);
+  assert_int_equal(st.conns_refused, 1);
+}
+
+static int setup_conn_rate(void **state) {
+  mqtt_limits l;
+  memset(&l, 0, sizeof(l));
+  l.conn_rate = 1;
+  return start_with(state, &l);
+}
+
+static void test_conn_rate(void **state) {
+  fx *f = *state;
+  tc a, c;
+  /* the bucket holds 1 token: the second connection within a second is refused */
+  assert_int_equal(tc_connect(&a, f->port, MQTT_LEVEL_311, "a", true), 0);
+  assert_int_equal(tc_open(&c, f->port, MQTT_LEVEL_311), 0);
+  assert_true(tc_wait_closed(&c, 2000));
+  tc_close(&c);
+  tc_close(&a);
+  usleep(1100 * 1000);
+  assert_int_equal(tc_connect(&a, f->port, MQTT_LEVEL_311, "a", true), 0);
+  tc_close(&a);
+}
+
+static int setup_budget(void **state) {
+  mqtt_limits l;
+  memset(&l, 0, sizeof(l));
+  l.max_total_queued_bytes = 64;
+  return start_with(state, &l);
+}
+
+static void test_total_queue_budget(void **state) {
+  fx *f = *state;
+  tc s, p;
+  assert_int_equal(tc_connect(&s, f->port, MQTT_LEVEL_311, "slow", false), 0);
+  assert_int_equal(tc_subscribe(&s, "b", 1), 1);
+  tc_close(&s); /* offline: QoS 1 messages queue */
+  assert_int_equal(tc_connect(&p, f->port, MQTT_LEVEL_5, "p", true), 0);
+  char big[101];
+  memset(big, 'x', 100);
+  big[100] = 0;
+  assert_int_equal(tc_publish_ex(&p, "b", big, 1, false, 1, NULL, 0), 0);
+  assert_int_equal(tc_expect(&p, MQTT_PUBACK, 3000), 0);
+  assert_int_equal(p.pk.reason, 0);
+  assert_int_equal(tc_publish_ex(&p, "b", big, 1, false, 2, NULL, 0), 0);
+  assert_int_equal(tc_expect(&p, MQTT_PUBACK, 3000), 0);
+  assert_int_equal(p.pk.reason, MQTT_RC_QUOTA_EXCEEDED);
+  tc_close(&p);
+}
+
 static void test_payload_format_invalid(void **state) {
   fx *f = *state;
   tc c;
@@ -957,6 +1113,13 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_server_publish_and_stats, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wildcard_matches_once, setup, teardown),
       cmocka_unit_test(test_persistence_across_restart),
+      cmocka_unit_test_setup_teardown(test_session_expiry_frees_session, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_will_at_session_end_before_delay, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_qos2_duplicate_delivered_once, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stop_sends_no_wills, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_max_conns, setup_max_conns, teardown),
+      cmocka_unit_test_setup_teardown(test_conn_rate, setup_conn_rate, teardown),
+      cmocka_unit_test_setup_teardown(test_total_queue_budget, setup_budget, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
