@@ -619,14 +619,22 @@ class Mosquitto:
                     "topic readwrite $dlr/#\ntopic read $SYS/#\n")
         conf = os.path.join(self.dir, "mosquitto.conf")
         with open(conf, "w") as f:
+            if "max_keepalive" not in extra_conf:
+                extra_conf += "\nmax_keepalive 65535"
             f.write(f"per_listener_settings false\nlistener {self.port} 127.0.0.1\n"
                     "allow_anonymous true\npersistence false\n"
-                    f"acl_file {acl}\nmax_keepalive 65535\nmax_packet_size 65536\n{extra_conf}\n")
+                    f"acl_file {acl}\nmax_packet_size 65536\n{extra_conf}\n")
         for f in (acl, conf):
             os.chmod(f, 0o644)
         self.log = open(os.path.join(self.dir, "log"), "wb")
         self.proc = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=self.log, stderr=self.log)
-        _wait_port(self.port, self.proc, 10, "mosquitto")
+        try:
+            _wait_port(self.port, self.proc, 10, "mosquitto")
+        except RuntimeError as e:
+            with open(os.path.join(self.dir, "log"), errors="replace") as f:
+                why = f.read()[-2000:]
+            self.stop()
+            raise RuntimeError(f"{e}: {why}") from None
 
     def credentials(self):
         return None, None
