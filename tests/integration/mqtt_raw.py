@@ -669,6 +669,14 @@ class LoomBroker:
     def credentials(self):
         return self.loom.mqtt_credentials()
 
+    def restart(self):
+        """Stop (SIGTERM: a clean shutdown) and start on the same data
+        directory and ports."""
+        self.loom.stop()
+        self.loom.start(port=self.loom.port)
+        self.port = self.loom.mqtt_port
+        _wait_port(self.port, self.loom.proc, 10, "loom mqtt")
+
     def stop(self):
         self.loom.stop()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -865,3 +865,119 @@ def test_unsubscribe_completes_inflight(broker):
     c.connect("uinfl", clean=False)
     again = c.messages(timeout=1, count=1)
     assert [(q.pid, q.payload) for q in again] == [(p.pid, b"x")]
+
+
+# ---- more framing and packet-type checks ----
+
+def test_wrong_protocol_name_not_accepted(broker):
+    """[MQTT-3.1.2-1]: protocol name 'MQTX' at level 4: the Server may
+    disconnect or answer per another specification, but must not accept it as
+    MQTT 3.1.1 (no CONNACK with return code 0)."""
+    c = cli(broker)
+    c.send(m.connect("pn", level=L, proto_name="MQTX", **creds(broker)))
+    c.wait_closed(2)
+    assert all(not (p.type == m.CONNACK and p.reason == 0) for p in c.last), c.last
+
+
+def test_client_id_length_past_end(broker):
+    """[MQTT-3.1.4-1] [MQTT-4.8.0-1]: a CONNECT whose Client Identifier length
+    runs past the end of the packet is malformed: closed without CONNACK."""
+    c = cli(broker)
+    body = m.utf8("MQTT") + bytes([L, 0x02]) + m.u16(30) + m.u16(50) + b"short"
+    c.send(m.packet(m.CONNECT, 0, body))
+    assert c.wait_closed(3)
+    assert all(p.type != m.CONNACK for p in c.last), c.last
+
+
+@pytest.mark.parametrize("first", [0x00, 0xF0, 0x20, 0x90], ids=["type0", "auth", "connack", "suback"])
+def test_reserved_or_server_packet_types_close(broker, first):
+    """[MQTT-2.2.2-2] [MQTT-4.8.0-1] 2.2.1: packet type 0 (reserved), 15 (AUTH
+    does not exist at 3.1.1) or a server-to-client type (CONNACK, SUBACK)
+    sent by a client is a protocol violation: the connection is closed."""
+    c = connected(broker, "ptype")
+    c.send(bytes([first, 0x02, 0x00, 0x01]))
+    assert c.wait_closed(3)
+
+
+def test_server_packet_ids_unique_nonzero(broker):
+    """[MQTT-2.3.1-1] [MQTT-2.3.1-2] (applied to the Server by [MQTT-2.3.1-4]):
+    QoS 1 PUBLISHes the Server has in flight to one client carry distinct
+    non-zero Packet Identifiers."""
+    c = connected(broker, "pids")
+    c.subscribe([("pids/t", 1)])
+    pub = connected(broker, "pids-pub")
+    for i in range(10):
+        pub.publish("pids/t", str(i).encode(), qos=1)
+    msgs = c.messages(timeout=0.6, ack=False)
+    pids = [p.pid for p in msgs]
+    assert len(pids) == 10 and 0 not in pids and len(set(pids)) == 10, pids
+
+
+def test_large_payload_intact(broker):
+    """[MQTT-4.5.0-1] 2.2.3 (Remaining Length of 3 bytes): a 60000-byte payload
+    is delivered byte for byte."""
+    payload = bytes(range(256)) * 234 + b"end"
+    c = connected(broker, "big")
+    c.subscribe([("big/t", 1)])
+    pub = connected(broker, "big-pub")
+    pub.publish("big/t", payload, qos=1)
+    msgs = c.messages(timeout=1, count=1)
+    assert len(msgs) == 1 and msgs[0].payload == payload
+
+
+def test_many_filters_one_suback(broker):
+    """[MQTT-3.8.4-4] [MQTT-3.8.4-5] [MQTT-3.9.3-1]: 100 filters with mixed QoS in
+    one SUBSCRIBE get one SUBACK with 100 return codes in order."""
+    c = connected(broker, "many")
+    filters = [(f"many/{i}/+", i % 3) for i in range(100)]
+    ack = c.subscribe(filters)
+    assert ack.reasons == [q for _, q in filters]
+
+
+def test_deep_and_long_topics(broker):
+    """[MQTT-4.7.3-3] [MQTT-4.7.1-2]: a 100-level topic and a 2000-byte level
+    are matched and delivered (to 'deep/#' and '+/+')."""
+    deep = "deep/" + "/".join(["l"] * 99)
+    wide = "w/" + "x" * 2000
+    c = connected(broker, "deep")
+    c.subscribe([("deep/#", 0), ("+/+", 0)])
+    pub = connected(broker, "deep-pub")
+    pub.publish(deep, b"1")
+    pub.publish(wide, b"2")
+    got = [p for p in c.messages(timeout=0.6) if not p.retain]
+    assert [p.topic for p in got] == [deep, wide]
+
+
+def test_takeover_resumes_session(broker):
+    """[MQTT-3.1.4-2] [MQTT-3.2.2-2] [MQTT-3.1.2-4]: taking over a connected
+    CleanSession=0 client: the old connection is closed, the new one gets
+    Session Present 1 and the subscription keeps delivering."""
+    a = cli(broker)
+    a.connect("tko", clean=False)
+    a.subscribe([("tko/t", 1)])
+    b = cli(broker)
+    assert b.connect("tko", clean=False).session_present
+    assert a.wait_closed(3)
+    pub = connected(broker, "tko-pub")
+    pub.publish("tko/t", b"x", qos=1)
+    assert [p.payload for p in b.messages(timeout=0.6)] == [b"x"]
+
+
+# ---- MQTT 3.1 (protocol level 3, "MQIsdp") ----
+
+def test_mqtt31_basic(broker):
+    """MQTT 3.1 (issue 4: levels 3, 4 and 5): CONNECT 'MQIsdp' level 3 gets
+    CONNACK 0; subscribe and QoS 1 publish work; a 3.1.1 subscriber gets the
+    3.1 client's message."""
+    c = broker.client(level=3)
+    c.send(m.connect("v31", level=3, proto_name="MQIsdp", **creds(broker)))
+    ack = c.expect(m.CONNACK)
+    assert ack.raw == b"\x20\x02\x00\x00", ack
+    c.level = 4  # 3.1 packets after CONNECT are laid out as in 3.1.1
+    assert c.subscribe([("v31/t", 1)]).reasons == [1]
+    other = connected(broker, "v31-other")
+    other.subscribe([("v31/t", 1)])
+    c.publish("v31/t", b"from 3.1", qos=1)
+    assert [p.payload for p in c.messages(timeout=0.5)] == [b"from 3.1"]
+    assert [p.payload for p in other.messages(timeout=0.3)] == [b"from 3.1"]
+
