@@ -293,10 +293,18 @@ static uint8_t authenticate_job(auth_job *j, api_mqtt_client *c) {
     uint8_t hash[SEC_TOKEN_HASH_LEN];
     api_who w;
     int rc = api_who_fast(api->principals, api->auth, pw, hash, mono_ms(), &w);
+    /* a connection lasts: ask the registry, not the one-second cache, so a
+     * token revoked or a user disabled a moment ago does not get in */
+    if (rc == API_WHO_OK && w.token_id[0]) rc = API_WHO_LOOKUP;
     if (rc == API_WHO_LOOKUP) {
       if (!api->meta) return 0x88;
       int lr = api_who_lookup(api->principals, api->meta, hash, mono_ms(), wall_ms(), &w);
-      if (lr == LOOM_EAUTH) return 0x86;
+      if (lr == LOOM_EAUTH) { /* a disabled user is "not authorized", not a wrong password */
+        meta_token_info ti;
+        bool disabled = meta_token_by_hash(api->meta, hash, wall_ms(), &ti) == LOOM_EAUTH &&
+                        ti.user_disabled;
+        return disabled ? 0x87 : 0x86;
+      }
       if (lr) return 0x88;
       rc = API_WHO_OK;
     }

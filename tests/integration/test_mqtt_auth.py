@@ -144,3 +144,41 @@ def test_mqtt_auth_brute_force_backs_off(srv):
     # the account is held back for a while (1 s after the 5th failure), the right password too
     assert attempt("b2-secret") == 0x87
     assert wait_until(lambda: attempt("b2-secret") == 0, timeout=5, step=0.3)
+
+
+def test_mqtt_auth_disabled_user_kicked_and_refused(srv):
+    p = Plant(srv)
+    u, t = p.user_token("operator")
+    c = Client(srv.mqtt_port, "u", t["token"])
+    assert c.connect() == 0
+    ok(requests.put(f"{p.api}/users/{u['id']}", json={"disabled": True}, headers=ADMIN, timeout=30))
+    assert c.disconnects.get(timeout=5) is not None
+    assert Client(srv.mqtt_port, "u", t["token"]).connect() == 0x87
+
+
+def test_mqtt_auth_users_of_one_tenant_never_see_another(srv):
+    a, b = Plant(srv, "A"), Plant(srv, "B")
+    _, ta = a.user_token("tenant_admin")
+    _, tb = b.user_token("tenant_admin")
+    ca, cb = Client(srv.mqtt_port, "a", ta["token"]), Client(srv.mqtt_port, "b", tb["token"])
+    assert ca.connect() == 0 and cb.connect() == 0
+    assert cb.sub("#") == [1]
+    assert cb.sub("$tenant/#") == [1]  # only inside its own namespace: matches nothing of A
+    assert ca.sub("#") == [1]
+    ca.pub("plant/a", "1")
+    assert ca.expect().topic == "plant/a"
+    assert cb.none(0.3) is None
+    ca.close()
+    cb.close()
+
+
+def test_mqtt_auth_sys_for_platform_admins(srv):
+    p = Plant(srv)
+    _, t = p.user_token("tenant_admin")
+    adm = Client(srv.mqtt_port, "admin", TOKEN)
+    ta = Client(srv.mqtt_port, "ta", t["token"])
+    assert adm.connect() == 0 and ta.connect() == 0
+    assert adm.sub("$SYS/#") == [1]
+    assert ta.sub("$SYS/#") == [0x87]
+    adm.close()
+    ta.close()
