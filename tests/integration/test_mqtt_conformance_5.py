@@ -984,3 +984,128 @@ def test_puback_error_reason_ends_flow(broker):
     assert nxt is not None and nxt.type == m.PUBLISH and nxt.payload == b"b", nxt
     c.send(m.pubrec(nxt.pid))
     assert c.expect(m.PUBREL).pid == nxt.pid
+
+
+# ---- CONNECT property values, packet types, problem information ----
+
+@pytest.mark.parametrize("prop", [
+    (m.P_RECEIVE_MAXIMUM, 0), (m.P_MAXIMUM_PACKET_SIZE, 0), (m.P_REQUEST_PROBLEM_INFO, 2),
+    (m.P_REQUEST_RESPONSE_INFO, 2)],
+    ids=["receive-max-0", "max-packet-0", "problem-info-2", "response-info-2"])
+def test_connect_property_value_protocol_error(broker, prop):
+    """3.1.2.11.3 3.1.2.11.4 3.1.2.11.6 3.1.2.11.7 [MQTT-3.1.4-1]: Receive
+    Maximum 0, Maximum Packet Size 0, Request Problem / Response Information
+    other than 0 or 1 are Protocol Errors: the CONNECT is refused (CONNACK
+    >= 0x80 if any) and the connection closed."""
+    c = cli(broker)
+    c.send(m.connect("cpv", level=L, properties=[prop], **creds(broker)))
+    assert_dropped(c, reasons=(0x81, 0x82))
+
+
+@m.only_loom("mosquitto 2.0.11 accepts and forwards Payload Format Indicator 2")
+def test_payload_format_value_2_protocol_error(broker):
+    """3.3.2.3.2 2.2.2.2: a Payload Format Indicator of 2 is a Protocol Error
+    (only 0 and 1 are defined): closed, not delivered."""
+    sub = connected(broker, "pf2-sub")
+    sub.subscribe([("pf2/t", 0)])
+    c = connected(broker, "pf2")
+    c.send(m.publish("pf2/t", b"x", properties=[(m.P_PAYLOAD_FORMAT, 2)]))
+    assert_dropped(c, reasons=(0x81, 0x82))
+    sub.expect_none(0.3)
+
+
+@pytest.mark.parametrize("first", [0x00, 0x20, 0x90, pytest.param(0xB0, marks=m.only_loom(
+    "mosquitto 2.0.11 ignores an UNSUBACK from a client"))], ids=["type0", "connack", "suback", "unsuback"])
+def test_server_packet_types_from_client(broker, first):
+    """2.1.2 [MQTT-4.13.1-1]: a reserved packet type (0) or a server-to-client
+    one sent by the client is a Malformed Packet / Protocol Error: closed."""
+    c = connected(broker, "ptype5")
+    c.send(bytes([first, 0x03, 0x00, 0x01, 0x00]))
+    assert_dropped(c, reasons=(0x81, 0x82))
+
+
+def test_auth_without_method_protocol_error(broker):
+    """4.12 3.15: an AUTH packet from a client that did not use enhanced
+    authentication in CONNECT is a Protocol Error: closed."""
+    c = connected(broker, "auth-late")
+    c.send(m.packet(m.AUTH, 0, bytes([0x19, 0x00])))
+    assert_dropped(c, reasons=(0x82, 0x8C))
+
+
+def test_will_topic_with_wildcard_refused(broker):
+    """3.1.3.3 [MQTT-3.3.2-2] [MQTT-4.7.1-1]: a Will Topic containing a wildcard
+    is invalid: the CONNECT is refused (CONNACK 0x90/0x81/0x82 or a close),
+    and no will is ever published."""
+    sub = connected(broker, "wwc-sub")
+    sub.subscribe([("wwc/#", 0)])
+    c = cli(broker)
+    c.send(m.connect("wwc", level=L, will={"topic": "wwc/+", "payload": b"x"}, **creds(broker)))
+    assert c.wait_closed(3)
+    for p in c.last:
+        assert p.type == m.CONNACK and p.reason in (0x90, 0x81, 0x82), p
+    sub.expect_none(0.3)
+
+
+def test_no_reason_string_when_problem_info_off(broker):
+    """[MQTT-3.1.2-29]: with Request Problem Information 0 the Server sends no
+    Reason String or User Property on packets other than PUBLISH, CONNACK
+    and DISCONNECT: here PUBACKs (incl. refusals), PUBREC, PUBCOMP, SUBACK
+    (incl. failures) and UNSUBACK."""
+    c = connected(broker, "rpi0", properties=[(m.P_REQUEST_PROBLEM_INFO, 0)])
+    acks = [c.publish("rpi/none", b"x", qos=1), c.publish("$dlr/x", b"x", qos=1),
+            c.publish("rpi/q2", b"x", qos=2)]
+    acks.append(c.subscribe([("rpi/t", 1)]))
+    acks.append(c.unsubscribe(["rpi/t", "rpi/none"]))
+    for p in acks:
+        assert p.prop(m.P_REASON_STRING) is None and not p.props_all(m.P_USER_PROPERTY), p
+
+
+@m.only_loom("Loom caps Session Expiry at 7 days (mqtt_limits.session_expiry_max); mosquitto does not cap by default")
+def test_session_expiry_cap_announced(broker):
+    """3.2.2.3.2: a server using another Session Expiry Interval than the
+    client asked for says so in the CONNACK: 0xFFFFFFFF (never) capped to
+    Loom's 7 days comes back as 604800."""
+    c = connected(broker, "secap", properties=session(0xFFFFFFFF))
+    assert c.ack.prop(m.P_SESSION_EXPIRY) == 604800, c.ack
+
+
+def test_user_property_on_connect_accepted(broker):
+    """3.1.2.11.8: User Properties on CONNECT (repeated names allowed) are
+    accepted."""
+    c = connected(broker, "upc", properties=[(m.P_USER_PROPERTY, ("k", "v")),
+                                             (m.P_USER_PROPERTY, ("k", "w"))])
+    assert c.ack.reason == 0
+
+
+def test_client_puback_with_reason_string(broker):
+    """3.4.2.2: a client PUBACK carrying a reason code and Reason String is
+    well-formed and completes the flow (nothing re-sent after reconnect)."""
+    c = connected(broker, "pars", clean=False, properties=session(60))
+    c.subscribe([("pars/t", 1)])
+    pub = connected(broker, "pars-pub")
+    pub.publish("pars/t", b"x", qos=1)
+    p = c.expect(m.PUBLISH)
+    c.send(m.puback(p.pid, reason=0x10, properties=[(m.P_REASON_STRING, "fine")]))
+    time.sleep(0.2)
+    c.disconnect()
+    c = connected(broker, "pars", clean=False, properties=session(60))
+    c.expect_none(0.4)
+
+
+def test_subscribe_qos_downgrade_maximum_qos(broker):
+    """3.2.2.3.4 [MQTT-3.2.2-9] [MQTT-3.2.2-11]: a SUBSCRIBE at QoS 2 is granted
+    at most the Maximum QoS the CONNACK announced (2 when absent)."""
+    c = connected(broker, "mq")
+    mq = c.ack.prop(m.P_MAXIMUM_QOS, 2)
+    assert c.subscribe([("mq/t", 2)]).reasons == [mq]
+
+
+def test_wildcard_and_shared_available(broker):
+    """3.2.2.3.11 3.2.2.3.12 3.2.2.3.13: features announced as available (or not
+    announced = available) really work: a wildcard subscription, a
+    Subscription Identifier and a shared subscription are all granted."""
+    c = connected(broker, "avail")
+    for pid in (m.P_WILDCARD_SUB_AVAILABLE, m.P_SUB_ID_AVAILABLE, m.P_SHARED_SUB_AVAILABLE):
+        assert c.ack.prop(pid, 1) == 1, c.ack
+    assert c.subscribe([("av/#", 0)], properties=[(m.P_SUBSCRIPTION_ID, 5)]).reasons == [0]
+    assert c.subscribe([("$share/g/av/x", 1)]).reasons == [1]
