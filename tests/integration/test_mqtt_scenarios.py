@@ -619,3 +619,41 @@ def test_publication_expiry(broker):
     c.subscribe([(pfx(broker, "pexp/r"), 1)])
     r = c.messages(timeout=0.5)
     assert [q.payload for q in r] == [b"r"] and 1 <= r[0].prop(m.P_MESSAGE_EXPIRY) <= 4, r
+
+
+# ---- Loom: state across a broker restart (issue 4) ----
+
+@LEVELS
+@m.only_loom("restart persistence is a Loom requirement (issue 4); the mosquitto reference runs with persistence false")
+def test_session_survives_restart(broker, level):
+    """[MQTT-3.1.2-4] [MQTT-3.1.2-5] [MQTT-4.4.0-1] [MQTT-3.3.1-5] (issue 4:
+    persistent sessions survive a broker restart with their subscriptions and
+    queued QoS 1/2 messages): after a clean restart, the session is present,
+    an in-flight unacknowledged message is re-sent with DUP 1, queued QoS 1
+    and 2 messages arrive in order, the subscription still delivers, and
+    retained messages are kept."""
+    t = pfx(broker, "restart/t")
+    a = conn(broker, "rst", level, **persistent(level, 3600))
+    a.subscribe([(t, 2)])
+    p = conn(broker, "rst-pub", level)
+    p.publish(t, b"inflight", qos=1)
+    first = a.messages(timeout=0.6, count=1, ack=False)
+    assert [q.payload for q in first] == [b"inflight"]
+    a.close()
+    time.sleep(0.2)
+    p.publish(t, b"q1", qos=1)
+    p.publish(t, b"q2", qos=2)
+    p.publish(pfx(broker, "restart/ret"), b"kept", qos=1, retain=True)
+    p.disconnect()
+    broker.restart()
+    a = conn(broker, "rst", level, **persistent(level, 3600))
+    assert a.ack.session_present
+    got = a.messages(timeout=1, count=3)
+    assert [(q.payload, q.dup) for q in got] == [(b"inflight", True), (b"q1", False), (b"q2", False)], got
+    assert got[0].pid == first[0].pid
+    p = conn(broker, "rst-pub2", level)
+    p.publish(t, b"live", qos=1)
+    assert [q.payload for q in a.messages(timeout=0.6)] == [b"live"]
+    n = conn(broker, "rst-new", level)
+    n.subscribe([(pfx(broker, "restart/ret"), 1)])
+    assert [(q.payload, q.retain) for q in n.messages(timeout=0.6)] == [(b"kept", True)]
