@@ -1017,6 +1017,11 @@ static void input(br_conn *c, const uint8_t *p, size_t n) {
 }
 
 void br_conn_sweep(br_conn *c, uint64_t now) {
+  /* idle connections keep no buffers (<= 1.5 KiB per idle connection) */
+  if (now - c->last_rx_ms > 1000 && !c->dirty) {
+    if (!c->out.len && c->out.cap) loom_buf_deinit(&c->out);
+    if (!c->wire.len && c->wire.cap) loom_buf_deinit(&c->wire);
+  }
   if (c->state == BR_ST_NEW || c->state == BR_ST_AUTH) {
     if (now >= c->deadline_ms) br_conn_close(c, false);
     return;

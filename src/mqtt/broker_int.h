@@ -144,6 +144,7 @@ struct mqtt_broker {
   br_client **ctab;
   size_t ctab_cap, n_clients;
   br_client *dlist;     /* disconnected clients */
+  uint64_t dl_next_ms;  /* earliest will or expiry among them (sweep skip) */
   br_conn *conns;
   br_conn *dirty;
   size_t n_open;

@@ -101,7 +101,14 @@ void br_dlist_remove(mqtt_broker *b, br_client *cl) {
   cl->in_dlist = false;
 }
 
+static void dl_deadline(mqtt_broker *b, const br_client *cl) {
+  uint64_t t = mqtt_session_expires_at(cl->sess);
+  if (cl->will && cl->will_at_ms < t) t = cl->will_at_ms;
+  if (t < b->dl_next_ms) b->dl_next_ms = t;
+}
+
 void br_dlist_add(mqtt_broker *b, br_client *cl) {
+  dl_deadline(b, cl);
   if (cl->in_dlist) return;
   cl->dprev = NULL;
   cl->dnext = b->dlist;
@@ -184,10 +191,13 @@ bool br_client_detach(mqtt_broker *b, br_client *cl, mqtt_msg *w, uint32_t will_
 }
 
 void br_sweep_clients(mqtt_broker *b, uint64_t now) {
+  if (now < b->dl_next_ms) return;
+  b->dl_next_ms = UINT64_MAX;
   for (br_client *cl = b->dlist; cl;) {
     br_client *n = cl->dnext;
     if (cl->will && now >= cl->will_at_ms) send_delayed_will(b, cl);
     if (mqtt_session_expired(cl->sess, now)) br_client_free(b, cl, true);
+    else dl_deadline(b, cl);
     cl = n;
   }
 }
