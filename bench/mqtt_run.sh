@@ -224,8 +224,22 @@ scenario_args() { # SCENARIO -> mqtt_load arguments
   esac
 }
 
+if [ -n "${MQTT_REPORT_FROM:-}" ]; then
+  # regenerate the report from raw lines (MQTT_REPORT_RUN = a run_id, default the last)
+  cp "$MQTT_REPORT_FROM" "$RES"
+  REPORT_RUN=${MQTT_REPORT_RUN:-}
+else
 T0=$(date +%s)
 RUN_ID=$(date -u +%Y%m%dT%H%M%SZ)
+CMDLINE="MQTT_RUNS=$MQTT_RUNS MQTT_DURATION=$MQTT_DURATION MQTT_WARMUP=$MQTT_WARMUP MQTT_PUBS=$MQTT_PUBS MQTT_SUBS=$MQTT_SUBS MQTT_WINDOW=$MQTT_WINDOW MQTT_E2E=$MQTT_E2E MQTT_RATE=$MQTT_RATE MQTT_IDLE=$MQTT_IDLE MQTT_LOOM_STORE=$MQTT_LOOM_STORE MQTT_DURABILITY=$MQTT_DURABILITY MQTT_MOSQ_NODELAY=$MQTT_MOSQ_NODELAY BUILD=$BUILD bench/mqtt_run.sh"
+LOOM_VERSION=$("$LOOM_BIN" --version 2>/dev/null | head -1 || true)
+LOOM_MTIME=$(date -u -r "$LOOM_BIN" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo '?')
+record "$(jq -cn --arg id "$RUN_ID" --arg cmd "$CMDLINE" --arg la "$(cut -d' ' -f1-3 /proc/loadavg)" \
+  --arg lv "$LOOM_VERSION" --arg lm "$LOOM_MTIME" --arg head "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')" \
+  --argjson t0 "$T0" --arg store "$MQTT_LOOM_STORE" --arg dur "$MQTT_DURABILITY" --arg nd "$MQTT_MOSQ_NODELAY" \
+  --arg rate "$MQTT_RATE" --arg e2e "$MQTT_E2E" --arg win "$MQTT_WINDOW" \
+  '{run_id:$id, meta:{cmdline:$cmd, t0:$t0, loadavg_start:$la, loom_version:$lv, loom_mtime:$lm, head:$head,
+    loom_store:$store, durability:$dur, mosq_nodelay:$nd, rate:$rate, e2e:$e2e, window:$win}}')"
 for sc in $MQTT_SCENARIOS; do
   args=$(scenario_args "$sc") || { log "unknown scenario $sc"; exit 2; }
   for ((run = 1; run <= MQTT_RUNS; run++)); do
@@ -271,15 +285,24 @@ for sc in $MQTT_SCENARIOS; do
   done
 done
 T1=$(date +%s)
+record "$(jq -cn --arg id "$RUN_ID" --argjson t1 "$T1" --arg la "$(cut -d' ' -f1-3 /proc/loadavg)" \
+  '{run_id:$id, meta_end:{t1:$t1, loadavg_end:$la}}')"
+cat "$RES" >> "$MQTT_JSONL"
+REPORT_RUN=$RUN_ID
+fi # not MQTT_REPORT_FROM
 
 # ---- report ----------------------------------------------------------------------
-CMDLINE="MQTT_RUNS=$MQTT_RUNS MQTT_DURATION=$MQTT_DURATION MQTT_WARMUP=$MQTT_WARMUP MQTT_PUBS=$MQTT_PUBS MQTT_SUBS=$MQTT_SUBS MQTT_WINDOW=$MQTT_WINDOW MQTT_E2E=$MQTT_E2E MQTT_RATE=$MQTT_RATE MQTT_IDLE=$MQTT_IDLE MQTT_LOOM_STORE=$MQTT_LOOM_STORE MQTT_DURABILITY=$MQTT_DURABILITY MQTT_MOSQ_NODELAY=$MQTT_MOSQ_NODELAY BUILD=$BUILD bench/mqtt_run.sh"
-export CMDLINE T0 T1 LOOM_BIN MQTT_LOOM_STORE MQTT_DURABILITY MQTT_MOSQ_NODELAY MQTT_RATE MQTT_E2E MQTT_WINDOW
-cat "$RES" >> "$MQTT_JSONL"
-python3 - "$RES" > "$WORK/section.md" <<'PYEOF'
+python3 - "$RES" "$REPORT_RUN" > "$WORK/section.md" <<'PYEOF'
 import json, os, statistics, subprocess, sys, time
 
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+allrows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+want = sys.argv[2] or (allrows[-1]["run_id"] if allrows else "")
+rows = [r for r in allrows if r.get("run_id") == want]
+meta, meta_end = {}, {}
+for r in rows:
+    meta.update(r.get("meta", {}))
+    meta_end.update(r.get("meta_end", {}))
+rows = [r for r in rows if "scenario" in r]
 SYS = ["mosquitto", "loom"]
 NAMES = {
     "fanin-q0": "fan-in, QoS 0, max rate", "fanin-q1": "fan-in, QoS 1, max rate",
@@ -320,34 +343,37 @@ for line in open("/proc/cpuinfo"):
     if line.startswith("model name"):
         cpu = line.split(":", 1)[1].strip()
         break
-t0, t1 = int(os.environ.get("T0", "0")), int(os.environ.get("T1", "0"))
-store = os.environ.get("MQTT_LOOM_STORE") == "1"
+t0, t1 = int(meta.get("t0", 0)), int(meta_end.get("t1", 0))
+store = meta.get("loom_store") == "1"
 out.append("## MQTT broker: Loom vs mosquitto 2.0.11")
 out.append("")
 out.append(f"Measured by `bench/mqtt_run.sh`, finished {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(t1))}, "
            f"wall time {(t1 - t0) / 60:.1f} min.")
 out.append("")
-out.append(f"- Machine: {cpu}, {os.cpu_count()} cores shared by the load generator and the broker.")
-out.append(f"- Command: `{os.environ.get('CMDLINE', '')}`")
+out.append(f"- Machine: {cpu}, {os.cpu_count()} cores shared by the load generator and the broker; "
+           f"load average (1/5/15 min) {meta.get('loadavg_start', '?')} at the start, "
+           f"{meta_end.get('loadavg_end', '?')} at the end (anything above ~1 at the start is other work: "
+           "numbers are then noisy).")
+out.append(f"- Command: `{meta.get('cmdline', '')}`")
 mv = sh(["/usr/sbin/mosquitto", "-h"]).splitlines()
-lv = sh([os.environ.get("LOOM_BIN", "build/loom"), "--version"])
-out.append(f"- Versions: {mv[0] if mv else 'mosquitto ?'}; Loom `{lv or '?'}` (tree HEAD {sh(['git', 'rev-parse', '--short', 'HEAD']) or '?'}).")
-out.append(f"- Loom: `loom serve --mqtt`, durability `{os.environ.get('MQTT_DURABILITY')}`; "
+out.append(f"- Versions: {mv[0] if mv else 'mosquitto ?'}; Loom `{meta.get('loom_version') or '?'}` "
+           f"(binary modified {meta.get('loom_mtime', '?')}; tree HEAD {meta.get('head', '?')} at the start).")
+out.append(f"- Loom: `loom serve --mqtt`, durability `{meta.get('durability')}`; "
            + ("a unified-namespace rule (`bench/+dev/telemetry` → device `{dev}`, profile `bench`) stores every "
               "published message (7 keys each) in the tenant's database; QoS 1 PUBACK only after the WAL fsync."
               if store else "**no storage rule: messages are routed, not stored** (MQTT_LOOM_STORE=0)."))
 out.append(f"- mosquitto: persistence off, anonymous, `max_inflight_messages 20`, `max_queued_bytes 16 MiB`, "
            f"`max_packet_size 1 MiB` (Loom's defaults), `max_queued_messages 1000000` (see bench/README.md), "
-           f"`set_tcp_nodelay {os.environ.get('MQTT_MOSQ_NODELAY')}`.")
+           f"`set_tcp_nodelay {meta.get('mosq_nodelay')}`.")
 out.append(f"- Load: `mqtt_load`, MQTT 3.1.1, JSON payloads of ~110 bytes carrying the send time. Max-rate scenarios keep at "
-           f"most {os.environ.get('MQTT_E2E')} deliveries in flight end to end (and {os.environ.get('MQTT_WINDOW')} "
-           f"unacknowledged QoS 1 PUBLISHes per publisher); fixed-rate scenarios publish {int(os.environ.get('MQTT_RATE', '0')):,} "
+           f"most {meta.get('e2e')} deliveries in flight end to end (and {meta.get('window')} "
+           f"unacknowledged QoS 1 PUBLISHes per publisher); fixed-rate scenarios publish {int(meta.get('rate', '0')):,} "
            "msgs/s in total, each stamped with its scheduled time. msgs/s = deliveries received by subscribers in the "
            "measured window / its length; server CPU = utime+stime of the broker process over the window / deliveries; "
            "idle bytes/conn = (VmRSS with N connections − VmRSS before) / N. Medians over runs, each on a fresh broker.")
 out.append("")
 
-out.append("| scenario | system | runs | msgs/s | server CPU µs/msg | p50 ms | p99 ms | max ms | lost | stored / sent | client CPU s |")
+out.append("| scenario | system | runs | msgs/s (min–max) | server CPU µs/msg | p50 ms | p99 ms | max ms | lost | stored / sent | client CPU s |")
 out.append("|---|---|---|---|---|---|---|---|---|---|---|")
 ratios = []
 for sc in scen:
@@ -362,8 +388,10 @@ for sc in scen:
                 out.append(f"| {NAMES.get(sc, sc)} | {s} | 0 | not run: {nr[0]['not_run'][:120]} |||||||| ")
             continue
         L = [r["load"] for r in rs]
+        rates = [l["msgs_per_sec"] for l in L]
         v = dict(
-            rate=med([l["msgs_per_sec"] for l in L]),
+            rng=f" ({min(rates):,.0f}–{max(rates):,.0f})" if len(rates) > 1 else "",
+            rate=med(rates),
             cpu=med([l.get("server_cpu_us_per_msg") for l in L]),
             p50=med([l["latency_us"]["p50"] / 1e3 for l in L]),
             p99=med([l["latency_us"]["p99"] / 1e3 for l in L]),
@@ -379,7 +407,7 @@ for sc in scen:
         errs = sum(sum(l["errors"].values()) for l in L)
         bad = "" if all(r.get("ok") for r in rs) and not errs else " (errors)"
         vals[s] = v
-        out.append(f"| {NAMES.get(sc, sc)} | {s}{bad} | {len(rs)} | {f(v['rate'])} | {f(v['cpu'], 2)} | {f(v['p50'], 2)} | "
+        out.append(f"| {NAMES.get(sc, sc)} | {s}{bad} | {len(rs)} | {f(v['rate'])}{v['rng']} | {f(v['cpu'], 2)} | {f(v['p50'], 2)} | "
                    f"{f(v['p99'], 2)} | {f(v['mx'], 1)} | {v['lost']:,} | {stored} | {f(v['ccpu'], 2)} |")
     if "loom" in vals and "mosquitto" in vals:
         a, b = vals["loom"], vals["mosquitto"]
