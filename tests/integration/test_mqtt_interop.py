@@ -2,7 +2,7 @@
 """Interoperability of the MQTT broker with real third-party clients: the
 mosquitto CLI (mosquitto_pub/mosquitto_sub), Paho Python (python3-paho-mqtt),
 Paho C (libpaho-mqtt3c, tests/interop/paho_c_client.c, built here) and MQTT.js
-(npm `mqtt`, tests/interop/mqttjs_client.js). Each client, at MQTT 3.1.1 and
+(npm `mqtt`, tests/interop/mqttjs_client.js). Each client, at MQTT 3.1, 3.1.1 and
 5.0, does: connect, subscribe, publish at QoS 0/1/2 (and QoS downgrade),
 retained (with the RETAIN flag, and clearing), will (socket killed; a clean
 DISCONNECT sends none), and persistent-session resume with a queued QoS 1
@@ -34,7 +34,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 INTEROP = os.path.join(ROOT, "tests", "interop")
 BROKER_KIND = os.environ.get("MQTT_BROKER", "loom")
 PY = "/usr/bin/python3"  # the Debian python, which has python3-paho-mqtt
-LEVELS = {"311": 4, "5": 5}
+LEVELS = {"31": 3, "311": 4, "5": 5}
 
 
 # ---- brokers ----
@@ -282,7 +282,7 @@ class MosquittoCli:
 
     @staticmethod
     def common(b, level, auth=None):
-        a = ["-h", b.host, "-p", str(b.port), "-V", "mqttv5" if level == 5 else "mqttv311"]
+        a = ["-h", b.host, "-p", str(b.port), "-V", {3: "mqttv31", 4: "mqttv311", 5: "mqttv5"}[level]]
         user, password = auth or (b.user, b.password)
         if user is not None:
             a += ["-u", user, "-P", password]
@@ -459,7 +459,7 @@ def test_mqtt_interop_session_resume(broker, client, level):
     away is queued, reconnect (session present) and receive it."""
     base = base_topic(client, level)
     t = f"{base}/s"
-    cid = f"it-{client.name}-{level}-{uuid.uuid4().hex[:8]}"
+    cid = f"it{level}-{uuid.uuid4().hex[:12]}"  # MQTT 3.1: at most 23 characters
     a = client.spawn(broker, level, subs=[(t, 1)], cid=cid, clean=False, expiry=300)
     a.finish()
     assert a.first("connack")["session_present"] in (False, None), explain(broker, a)
@@ -468,9 +468,26 @@ def test_mqtt_interop_session_resume(broker, client, level):
     again = [(t, 1)] if client.needs_topic else []
     b = client.spawn(broker, level, subs=again, cid=cid, clean=False, expiry=300, count=1)
     b.finish()
-    assert b.first("connack")["session_present"] in (True, None), explain(broker, b)
+    # MQTT 3.1's CONNACK has no session present flag (see the test below).
+    sp_ok = (True, None, False) if level == 3 else (True, None)
+    assert b.first("connack")["session_present"] in sp_ok, explain(broker, b)
     got = [(m["topic"], m["payload"], m["qos"], m["retain"]) for m in b.msgs()]
     assert got == [(t, "queued", 1, False)], explain(broker, a, b)
+
+
+@pytest.mark.xfail(BROKER_KIND == "loom", strict=True, raises=AssertionError,
+                   reason="Loom: CONNACK at MQTT 3.1 is 20 02 01 00 on a resumed session (the "
+                   "3.1.1 session present bit; 3.1 has no such flag, mosquitto sends 00)")
+@pytest.mark.parametrize("name", ["paho_py", "mqttjs"])  # those two report the bit
+def test_mqtt_interop_31_connack_has_no_session_flag(broker, paho_c_bin, name):
+    """MQTT 3.1 (MQIsdp): CONNACK byte 2 is reserved, so a client resuming a
+    persistent session must not be told "session present"; mosquitto sends 0."""
+    client = make_clients(paho_c_bin)[name]
+    cid = f"it3-{uuid.uuid4().hex[:12]}"
+    t = f"{base_topic(client, 3)}/x"
+    client.spawn(broker, 3, subs=[(t, 1)], cid=cid, clean=False).finish()
+    b = client.spawn(broker, 3, cid=cid, clean=False).finish()
+    assert b.first("connack")["session_present"] is False, explain(broker, b)
 
 
 def test_mqtt_interop_bad_password_refused(broker, client, level):
@@ -561,7 +578,7 @@ def test_mqtt_interop_loom_restart_keeps_session(broker, paho_c_bin, lv):
     client = make_clients(paho_c_bin)["paho_py"]
     base = base_topic(client, level)
     t, rt = f"{base}/r", f"{base}/retained"
-    cid = f"it-restart-{level}-{uuid.uuid4().hex[:8]}"
+    cid = f"it{level}-{uuid.uuid4().hex[:12]}"
     client.spawn(broker, level, subs=[(t, 2)], cid=cid, clean=False, expiry=3600).finish()
     client.publish(broker, level, [(t, 1, False, "before1"), (t, 2, False, "before2"),
                                    (rt, 1, True, "kept")])
@@ -570,7 +587,8 @@ def test_mqtt_interop_loom_restart_keeps_session(broker, paho_c_bin, lv):
     b.wait_ev("ready")
     client.publish(broker, level, [(t, 1, False, "after")])
     b.finish()
-    assert b.first("connack")["session_present"] is True, explain(broker, b)
+    if level != 3:  # 3.1: no session present flag
+        assert b.first("connack")["session_present"] is True, explain(broker, b)
     got = [(m["topic"], m["payload"], m["qos"]) for m in b.msgs()]
     assert got == [(t, "before1", 1), (t, "before2", 2), (t, "after", 1)], explain(broker, b)
     r = client.spawn(broker, level, subs=[(rt, 1)], count=1)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // A small MQTT client CLI on MQTT.js (npm `mqtt`, tests/interop/node_modules),
-// MQTT 3.1.1 or 5.0, for tests/integration/test_mqtt_interop.py. Same
+// MQTT 3.1, 3.1.1 or 5.0, for tests/integration/test_mqtt_interop.py. Same
 // arguments and JSON-lines output as paho_c_client.c and paho_py_client.py:
 // connect, subscribe (--sub), print "ready", publish (--pub), receive --count
 // messages within --timeout ms, then DISCONNECT (or --hang until killed, for
@@ -11,7 +11,7 @@ const mqtt = require('mqtt');
 
 function usage() {
   process.stderr.write(
-    'usage: mqttjs_client.js --port P --level 4|5 [--host H] [--id ID] [--user U]\n' +
+    'usage: mqttjs_client.js --port P --level 3|4|5 [--host H] [--id ID] [--user U]\n' +
       '  [--pass P] [--clean 0|1] [--expiry S] [--will TOPIC:QOS:RETAIN:PAYLOAD]\n' +
       '  [--sub FILTER:QOS]... [--pub TOPIC:QOS:RETAIN:PAYLOAD]... [--count N]\n' +
       '  [--timeout MS] [--hang] [--ws PATH] [--alias-max N]\n' +
@@ -69,7 +69,7 @@ function parseArgs(argv) {
       default: usage();
     }
   }
-  if (!o.port || (o.level !== 4 && o.level !== 5)) usage();
+  if (!o.port || o.level < 3 || o.level > 5) usage();
   return o;
 }
 
@@ -77,6 +77,7 @@ async function main() {
   const o = parseArgs(process.argv.slice(2));
   const copts = {
     protocolVersion: o.level,
+    protocolId: o.level === 3 ? 'MQIsdp' : 'MQTT',
     clientId: o.id || 'mqttjs-' + process.pid,
     clean: o.clean,
     reconnectPeriod: 0,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0
  * A small MQTT client CLI on Eclipse Paho C's synchronous MQTTClient API
- * (libpaho-mqtt3c), MQTT 3.1.1 or 5.0, for tests/integration/test_mqtt_interop.py.
+ * (libpaho-mqtt3c), MQTT 3.1, 3.1.1 or 5.0, for tests/integration/test_mqtt_interop.py.
  * It connects, subscribes, publishes, receives and reports every step as one
  * JSON line on stdout (the same protocol as mqttjs_client.js and
  * paho_py_client.py; see usage()). Built by the test itself:
@@ -46,7 +46,7 @@ typedef struct opts {
 static void usage(void)
 {
   fprintf(stderr,
-          "usage: paho_c_client --port P --level 4|5 [--host H] [--id ID] [--user U]\n"
+          "usage: paho_c_client --port P --level 3|4|5 [--host H] [--id ID] [--user U]\n"
           "  [--pass P] [--clean 0|1] [--expiry S] [--will TOPIC:QOS:RETAIN:PAYLOAD]\n"
           "  [--sub FILTER:QOS]... [--pub TOPIC:QOS:RETAIN:PAYLOAD]... [--count N]\n"
           "  [--timeout MS] [--hang]\n"
@@ -160,7 +160,7 @@ static int parse_args(int argc, char **argv, opts *o)
     } else
       return -1;
   }
-  if (o->port <= 0 || (o->level != 4 && o->level != 5))
+  if (o->port <= 0 || o->level < 3 || o->level > 5)
     return -1;
   return 0;
 }
@@ -207,7 +207,7 @@ static int do_connect(MQTTClient c, const opts *o)
     MQTTProperties_free(&props);
     session_present = 0;
   } else {
-    co.MQTTVersion = MQTTVERSION_3_1_1;
+    co.MQTTVersion = o->level == 3 ? MQTTVERSION_3_1 : MQTTVERSION_3_1_1;
     co.cleansession = o->clean;
     rc = MQTTClient_connect(c, &co);
     session_present = co.returned.sessionPresent;
@@ -217,9 +217,10 @@ static int do_connect(MQTTClient c, const opts *o)
     return rc;
   }
   /* Paho C 1.3.11 fills returned.sessionPresent at 3.1.1 only (at 5.0 it
-   * stays 0 even when the broker says 1): report null, "unknown". */
+   * stays 0 even when the broker says 1; 3.1 has no such flag): report null,
+   * "unknown". */
   printf("{\"ev\":\"connack\",\"rc\":0,\"session_present\":%s}\n",
-         o->level == 5 ? "null" : session_present ? "true" : "false");
+         o->level != 4 ? "null" : session_present ? "true" : "false");
   fflush(stdout);
   return 0;
 }
@@ -334,7 +335,9 @@ int main(int argc, char **argv)
     o.id = idbuf;
   }
   snprintf(uri, sizeof uri, "tcp://%s:%d", o.host, o.port);
-  cro.MQTTVersion = o.level == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
+  cro.MQTTVersion = o.level == 5   ? MQTTVERSION_5
+                    : o.level == 3 ? MQTTVERSION_3_1
+                                   : MQTTVERSION_3_1_1;
   rc = MQTTClient_createWithOptions(&c, uri, o.id, MQTTCLIENT_PERSISTENCE_NONE, NULL, &cro);
   if (rc != MQTTCLIENT_SUCCESS) {
     emit_error("create", rc);

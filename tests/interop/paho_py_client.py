@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
 """A small MQTT client CLI on Eclipse Paho Python (Debian python3-paho-mqtt
-1.6.1), MQTT 3.1.1 or 5.0, for tests/integration/test_mqtt_interop.py. Same
+1.6.1), MQTT 3.1, 3.1.1 or 5.0, for tests/integration/test_mqtt_interop.py. Same
 arguments and JSON-lines output as paho_c_client.c and mqttjs_client.js:
 connect, subscribe (--sub), print "ready", publish (--pub), receive --count
 messages within --timeout ms, then DISCONNECT (or --hang until killed, for
@@ -43,7 +43,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--level", type=int, choices=(4, 5), default=4)
+    ap.add_argument("--level", type=int, choices=(3, 4, 5), default=4)
     ap.add_argument("--id")
     ap.add_argument("--user")
     ap.add_argument("--pass", dest="password")
@@ -61,7 +61,8 @@ def main():
     if o.level == 5:
         c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv5)
     else:
-        c = mqtt.Client(client_id=cid, clean_session=bool(o.clean), protocol=mqtt.MQTTv311)
+        c = mqtt.Client(client_id=cid, clean_session=bool(o.clean),
+                        protocol=mqtt.MQTTv31 if o.level == 3 else mqtt.MQTTv311)
     if o.user is not None:
         c.username_pw_set(o.user, o.password)
     if o.will:
