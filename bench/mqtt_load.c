@@ -690,6 +690,14 @@ static int step(lg *g, int64_t now) {
       g->run_t0 = now;
       return 10;
     }
+    if (g->connected < g->n_conns) {
+      /* a run with missing publishers or subscribers measures nothing useful */
+      g->run_t0 = now;
+      fprintf(stderr, "mqtt_load: only %u of %u connections are up; stopping\n", g->connected,
+              g->n_conns);
+      set_phase(g, PH_DONE, now);
+      return 0;
+    }
     g->rate_t0 = now;
     set_phase(g, g->c.warmup_s > 0 ? PH_WARMUP : PH_RUN, now);
     return 0;
