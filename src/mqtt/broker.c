@@ -59,24 +59,24 @@ uint64_t br_now(mqtt_broker *b) { return uv_now(&b->loop); }
 
 /* ---- mailbox ---- */
 
+/* An event dropped unprocessed still owns an adopted socket. */
+static void ev_free(br_event *e) {
+  if (e->kind == EV_ADOPT && e->fd >= 0) close(e->fd);
+  loom_free(e->str);
+  loom_free(e->data);
+  loom_free(e);
+}
+
 static void mb_unref(br_mailbox *mb) {
   if (atomic_fetch_sub(&mb->refs, 1) != 1) return;
   br_event *e = mb->head;
   while (e) {
     br_event *n = e->next;
-    loom_free(e->str);
-    loom_free(e->data);
-    loom_free(e);
+    ev_free(e);
     e = n;
   }
   pthread_mutex_destroy(&mb->mu);
   loom_free(mb);
-}
-
-static void ev_free(br_event *e) {
-  loom_free(e->str);
-  loom_free(e->data);
-  loom_free(e);
 }
 
 /* Post e (any thread); on a stopped broker e is dropped. Consumes e and the
@@ -484,6 +484,7 @@ static void async_cb(uv_async_t *h) {
       break;
     case EV_ADOPT:
       adopt(b, e);
+      e->fd = -1; /* owned by the connection now (or closed) */
       break;
     case EV_STOP:
       close_all(b);
@@ -696,7 +697,6 @@ int mqtt_broker_start(const mqtt_broker_cfg *cfg, mqtt_broker **out, char *err, 
   }
   b->lim = cfg->limits;
   limits_defaults(&b->lim);
-  if (!b->cfg.autosave_s) b->cfg.autosave_s = 0;
   mqtt_matches_init(&b->matches);
   loom_buf_init(&b->tmp);
   if (mqtt_subtree_new(0, &b->tree)) goto fail;
@@ -815,7 +815,7 @@ int mqtt_broker_adopt_ws(mqtt_broker *b, int fd, const uint8_t *pending, size_t 
     close(fd);
     return LOOM_ENOMEM;
   }
-  e->fd = fd;
+  e->fd = -1;
   if (len) {
     if (!(e->data = loom_malloc(len))) {
       close(fd);
@@ -826,9 +826,8 @@ int mqtt_broker_adopt_ws(mqtt_broker *b, int fd, const uint8_t *pending, size_t 
     e->len = len;
   }
   if (peer) e->str = loom_strdup(peer);
-  int rc = mb_post(e);
-  if (rc) close(fd);
-  return rc;
+  e->fd = fd; /* from here on ev_free closes it if the event is dropped */
+  return mb_post(e);
 #endif
 }
 

@@ -11,7 +11,15 @@
  *
  * Threads: every hook except the done callbacks runs on the broker thread.
  * Done callbacks (auth, publish acknowledgement) and the mqtt_broker_publish /
- * _kick / _stats_get calls may come from any thread.
+ * _kick / _stats_get calls may come from any thread. A done callback called
+ * after mqtt_broker_stop returned is ignored safely, but the principal it
+ * carries is then not freed: finish pending authentications before stopping.
+ *
+ * Policy notes: connections over max_conns or conn_rate are closed without
+ * a CONNACK (counted in conns_refused); clients may not publish to "$SYS"
+ * or "$share/..." names (PUBACK/PUBREC 0x87 at level 5; acknowledged and
+ * dropped at levels 3/4, as mosquitto does); other '$' names are routed.
+ * Implementation: src/mqtt/broker*.c (internal header broker_int.h).
  */
 #ifndef LOOM_MQTT_BROKER_H
 #define LOOM_MQTT_BROKER_H
@@ -131,7 +139,10 @@ typedef struct mqtt_broker_cfg {
 } mqtt_broker_cfg;
 
 /* Start the broker thread; binds cfg->listen before returning (port 0 =
- * ephemeral, see mqtt_broker_port). 0, LOOM_EINVAL, LOOM_EIO (bind), LOOM_ENOMEM. */
+ * ephemeral, see mqtt_broker_port) and loads the state snapshot from
+ * cfg->state_dir (mqtt/persist.h; a damaged snapshot is logged and what
+ * could be read is kept). 0, LOOM_EINVAL, LOOM_EIO (bind), LOOM_ENOMEM;
+ * err (may be NULL) receives a message. */
 int mqtt_broker_start(const mqtt_broker_cfg *cfg, mqtt_broker **out, char *err, size_t errlen);
 /* The bound TCP port (0 without a listener). */
 int mqtt_broker_port(const mqtt_broker *b);
