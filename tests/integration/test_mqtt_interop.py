@@ -168,7 +168,9 @@ class Run:
 
     def _read(self):
         for line in self.proc.stdout:
+            now = time.time()
             for ev in self.parse(line.rstrip("\n")):
+                ev["_t"] = now  # when it was read
                 self.events.append(ev)
                 self.q.put(ev)
         self.q.put(None)
@@ -241,7 +243,8 @@ class CliClient:
         self.argv0 = argv0
 
     def spawn(self, b, level, subs=(), pubs=(), count=0, timeout_ms=5000, cid=None, clean=True,
-              expiry=None, will=None, hang=False, ws_path=None, extra=(), auth=None):
+              expiry=None, will=None, hang=False, ws_path=None, extra=(), auth=None,
+              will_delay=None):
         port = b.http_port if ws_path else b.port
         a = list(self.argv0) + ["--host", b.host, "--port", str(port), "--level", str(level),
                                 "--clean", "1" if clean else "0", "--count", str(count),
@@ -255,6 +258,8 @@ class CliClient:
             a += ["--expiry", str(expiry)]
         if will:
             a += ["--will", fmt_pub(will)]
+        if will_delay is not None:
+            a += ["--will-delay", str(will_delay)]
         for f, q in subs:
             a += ["--sub", f"{f}:{q}"]
         for p in pubs:
@@ -289,7 +294,7 @@ class MosquittoCli:
         return a
 
     def spawn(self, b, level, subs=(), pubs=(), count=0, timeout_ms=5000, cid=None, clean=True,
-              expiry=None, will=None, hang=False, auth=None):
+              expiry=None, will=None, hang=False, auth=None, will_delay=None):
         assert subs and not pubs, "mosquitto_sub subscribes; publish with publish()"
         a = ["stdbuf", "-oL", "mosquitto_sub", "-d", "-F", "%j"] + self.common(b, level, auth)
         if cid:
@@ -303,6 +308,8 @@ class MosquittoCli:
             a += ["--will-topic", topic, "--will-payload", payload, "--will-qos", str(qos)]
             if retain:
                 a.append("--will-retain")
+            if will_delay is not None:
+                a += ["-D", "will", "will-delay-interval", str(will_delay)]
         for f, _ in subs:
             a += ["-t", f]
         # mosquitto_sub has one QoS for all its subscriptions.
@@ -452,6 +459,27 @@ def test_mqtt_interop_will(broker, client, level):
     watch.finish()
     got = [(m["topic"], m["payload"], m["qos"], m["retain"]) for m in watch.msgs()]
     assert got == [(wt, "gone", 1, False)], explain(broker, watch, polite, victim)
+
+
+def test_mqtt_interop_will_delay(broker, client):
+    """MQTT 5 will delay: a client with Will Delay Interval 2 s (and a longer
+    session) is killed; its will arrives about 2 s later, not at once."""
+    base = base_topic(client, 5)
+    wt = f"{base}/will"
+    dummy = [(f"{base}/idle", 0)] if client.needs_topic else []
+    watch = client.spawn(broker, 5, subs=[(wt, 1)], count=1, timeout_ms=8000)
+    watch.wait_ev("ready")
+    victim = client.spawn(broker, 5, subs=dummy, will=(wt, 1, False, "late"), will_delay=2,
+                          cid=f"it5-{uuid.uuid4().hex[:12]}", clean=True, expiry=30, hang=True)
+    victim.wait_ev("ready")
+    t_kill = time.time()
+    victim.kill()
+    watch.finish()
+    msgs = watch.msgs()
+    assert [(m["topic"], m["payload"]) for m in msgs] == [(wt, "late")], \
+        explain(broker, watch, victim)
+    waited = msgs[0]["_t"] - t_kill
+    assert 1.5 <= waited <= 5, f"will after {waited:.2f} s\n" + explain(broker, watch, victim)
 
 
 def test_mqtt_interop_session_resume(broker, client, level):

@@ -14,7 +14,7 @@ function usage() {
     'usage: mqttjs_client.js --port P --level 3|4|5 [--host H] [--id ID] [--user U]\n' +
       '  [--pass P] [--clean 0|1] [--expiry S] [--will TOPIC:QOS:RETAIN:PAYLOAD]\n' +
       '  [--sub FILTER:QOS]... [--pub TOPIC:QOS:RETAIN:PAYLOAD]... [--count N]\n' +
-      '  [--timeout MS] [--hang] [--ws PATH] [--alias-max N]\n' +
+      '  [--timeout MS] [--hang] [--ws PATH] [--alias-max N] [--will-delay S]\n' +
       '--alias-max: Topic Alias Maximum sent in CONNECT (level 5): the broker may alias\n' +
       '  topics it sends us; "msg" events then carry the alias received\n' +
       '--ws: MQTT over WebSocket, ws://HOST:PORT/PATH (PATH without the leading /)\n');
@@ -43,7 +43,7 @@ function parseArgs(argv) {
   const o = {
     host: '127.0.0.1', port: 0, level: 4, id: null, user: null, pass: null, clean: true,
     expiry: -1, count: 0, timeout: 5000, hang: false, will: null, subs: [], pubs: [], ws: null,
-    aliasMax: 0,
+    aliasMax: 0, willDelay: -1,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -66,6 +66,7 @@ function parseArgs(argv) {
       case '--pub': o.pubs.push(parsePub(v)); break;
       case '--ws': o.ws = v; break;
       case '--alias-max': o.aliasMax = Number(v); break;
+      case '--will-delay': o.willDelay = Number(v); break;
       default: usage();
     }
   }
@@ -94,6 +95,7 @@ async function main() {
   if (o.will) {
     copts.will = { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: o.will.qos,
                    retain: o.will.retain };
+    if (o.level === 5 && o.willDelay >= 0) copts.will.properties = { willDelayInterval: o.willDelay };
   }
 
   const received = [];

@@ -34,6 +34,7 @@ typedef struct opts {
   const char *host, *id, *user, *pass;
   int port, level, clean, count, hang;
   long expiry;          /* session expiry interval, s (level 5); -1 = not sent */
+  long will_delay;      /* will delay interval, s (level 5); -1 = not sent */
   long timeout_ms;      /* how long to wait for --count messages */
   int has_will;
   pub_op will;
@@ -49,7 +50,7 @@ static void usage(void)
           "usage: paho_c_client --port P --level 3|4|5 [--host H] [--id ID] [--user U]\n"
           "  [--pass P] [--clean 0|1] [--expiry S] [--will TOPIC:QOS:RETAIN:PAYLOAD]\n"
           "  [--sub FILTER:QOS]... [--pub TOPIC:QOS:RETAIN:PAYLOAD]... [--count N]\n"
-          "  [--timeout MS] [--hang]\n"
+          "  [--timeout MS] [--hang] [--will-delay S]\n"
           "Prints JSON lines: connack, suback, ready, pubdone, msg, done, error.\n");
 }
 
@@ -116,6 +117,7 @@ static int parse_args(int argc, char **argv, opts *o)
   o->level = 4;
   o->clean = 1;
   o->expiry = -1;
+  o->will_delay = -1;
   o->timeout_ms = 5000;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -143,6 +145,8 @@ static int parse_args(int argc, char **argv, opts *o)
       o->clean = atoi(v);
     else if (!strcmp(a, "--expiry"))
       o->expiry = atol(v);
+    else if (!strcmp(a, "--will-delay"))
+      o->will_delay = atol(v);
     else if (!strcmp(a, "--count"))
       o->count = atoi(v);
     else if (!strcmp(a, "--timeout"))
@@ -178,6 +182,7 @@ static int do_connect(MQTTClient c, const opts *o)
   MQTTClient_connectOptions co5 = MQTTClient_connectOptions_initializer5;
   MQTTClient_willOptions will = MQTTClient_willOptions_initializer;
   MQTTProperties props = MQTTProperties_initializer;
+  MQTTProperties will_props = MQTTProperties_initializer;
   MQTTClient_connectOptions *cp = o->level == 5 ? &co5 : &co;
   int rc, session_present;
 
@@ -201,10 +206,18 @@ static int do_connect(MQTTClient c, const opts *o)
       p.value.integer4 = (unsigned int)o->expiry;
       MQTTProperties_add(&props, &p);
     }
-    MQTTResponse r = MQTTClient_connect5(c, &co5, &props, NULL);
+    if (o->has_will && o->will_delay >= 0) {
+      MQTTProperty p;
+      memset(&p, 0, sizeof p);
+      p.identifier = MQTTPROPERTY_CODE_WILL_DELAY_INTERVAL;
+      p.value.integer4 = (unsigned int)o->will_delay;
+      MQTTProperties_add(&will_props, &p);
+    }
+    MQTTResponse r = MQTTClient_connect5(c, &co5, &props, &will_props);
     rc = r.reasonCode;
     MQTTResponse_free(r);
     MQTTProperties_free(&props);
+    MQTTProperties_free(&will_props);
     session_present = 0;
   } else {
     co.MQTTVersion = o->level == 3 ? MQTTVERSION_3_1 : MQTTVERSION_3_1_1;

@@ -55,6 +55,7 @@ def main():
     ap.add_argument("--count", type=int, default=0)
     ap.add_argument("--timeout", type=int, default=5000)
     ap.add_argument("--hang", action="store_true")
+    ap.add_argument("--will-delay", type=int, default=-1)
     o = ap.parse_args()
 
     cid = o.id or "pahopy-%d" % os.getpid()
@@ -66,7 +67,11 @@ def main():
     if o.user is not None:
         c.username_pw_set(o.user, o.password)
     if o.will:
-        c.will_set(o.will[0], o.will[3], o.will[1], o.will[2])
+        wprops = None
+        if o.level == 5 and o.will_delay >= 0:
+            wprops = Properties(PacketTypes.WILLMESSAGE)
+            wprops.WillDelayInterval = o.will_delay
+        c.will_set(o.will[0], o.will[3], o.will[1], o.will[2], properties=wprops)
 
     cond = threading.Condition()
     state = {"connack": None, "suback": None, "msgs": 0, "lost": False}
