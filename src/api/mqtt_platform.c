@@ -45,6 +45,7 @@
 #define MP_REFRESH_MS 60000      /* connected devices' activity refreshed this often */
 #define MP_CRED_MAX 512          /* longest user name / password looked at */
 #define MP_DEFAULT_PROFILE "default"
+#define MP_INFLIGHT_QOS0_MAX (64u << 20) /* telemetry bytes waiting for the engine past which QoS 0 is dropped */
 #define MP_REFUSAL_LOG_MS 10000  /* a client's refused publishes are logged at most this often */
 
 static int64_t mono_ms(void) { return loom_mono_ns() / LOOM_NS_PER_MS; }
@@ -477,8 +478,17 @@ static void batch_done(void *arg, int status) {
   }
   for (size_t i = 0; i < b->n_pends; i++)
     b->pends[i].done(b->pends[i].arg, reason, reason ? msg : NULL);
+  atomic_fetch_sub(&p->inflight_bytes, b->bytes);
   batch_free(b);
   mp_job_end(p);
+}
+
+/* Worker (or the tick when the pool refuses): hand the batch to the engine. */
+static void batch_ingest(void *arg) {
+  mp_batch *b = arg;
+  int rc = api_device_ingest(b->p->api, b->db, (const char *)b->lp.data, b->lp.len, &b->res,
+                             batch_done, b);
+  if (rc) batch_done(b, rc);
 }
 
 /* The open batch of database db (created); NULL on no memory. */
@@ -538,9 +548,11 @@ static void flush_batches(api_mqtt *p) {
       batch_free(b);
       continue;
     }
-    int rc = api_device_ingest(p->api, b->db, (const char *)b->lp.data, b->lp.len, &b->res,
-                               batch_done, b);
-    if (rc) batch_done(b, rc);
+    b->bytes = b->lp.len;
+    atomic_fetch_add(&p->inflight_bytes, b->bytes);
+    /* parsing and series resolution on a worker: the broker thread keeps
+     * reading sockets (the job count taken above covers it) */
+    if (loom_workpool_submit(p->api->pool, batch_ingest, b)) batch_ingest(b);
   }
 }
 
@@ -821,8 +833,22 @@ int mp_store_own(api_mqtt *p, api_mqtt_client *c, const mqtt_pub_view *m, mqtt_a
     return MQTT_HOOK_PENDING;
   }
   uint8_t r = 0;
-  if (b.n_groups) r = batch_add(p, c->db_name, c->measurement, c->device_name, &b, done, arg);
-  else mp_fail_later(p, done, arg, 0, NULL); /* {}: nothing to store, acknowledged */
+  if (m->qos == 0 && atomic_load(&p->inflight_bytes) > MP_INFLIGHT_QOS0_MAX) {
+    /* QoS 0 has no flow control: past the cap of telemetry waiting for the
+     * engine, it is dropped (at most once allows it) rather than queued */
+    p->dropped_qos0++;
+    int64_t now = mono_ms();
+    if (now - p->drop_log_ms >= MP_REFUSAL_LOG_MS) {
+      p->drop_log_ms = now;
+      LOOM_WARN("mqtt QoS 0 telemetry dropped: storage is behind", "dropped_total=%llu",
+                (unsigned long long)p->dropped_qos0);
+    }
+    mp_fail_later(p, done, arg, 0, NULL);
+  } else if (b.n_groups) {
+    r = batch_add(p, c->db_name, c->measurement, c->device_name, &b, done, arg);
+  } else {
+    mp_fail_later(p, done, arg, 0, NULL); /* {}: nothing to store, acknowledged */
+  }
   tbjson_batch_deinit(&b);
   if (r) mp_fail_later(p, done, arg, r,
                        r == 0x99 ? "the profile or device name cannot be a line-protocol "

@@ -32,6 +32,7 @@ typedef struct mp_batch {
   mp_pend *pends;
   size_t n_pends, cap_pends;
   ingest_result res;
+  size_t bytes; /* counted in the platform's inflight_bytes while the engine has it */
   struct mp_batch *next;
 } mp_batch;
 
@@ -73,6 +74,7 @@ struct api_mqtt {
   pthread_mutex_t lock;
   pthread_cond_t idle; /* inflight reached 0 */
   size_t inflight;     /* jobs and batches not yet completed (under lock) */
+  atomic_size_t inflight_bytes; /* line protocol handed to the engine, not yet durable */
   bool stopping;       /* under lock */
   strmap devs_map;     /* device id -> index in devs (under lock) */
   mp_dev **devs;
@@ -86,6 +88,8 @@ struct api_mqtt {
   size_t n_fails, cap_fails;
   char scratch[1024];  /* map_out's rewritten topics */
   int64_t next_refresh_ms; /* monotonic: connected devices' activity refresh */
+  uint64_t dropped_qos0;   /* QoS 0 telemetry publishes dropped (storage behind) */
+  int64_t drop_log_ms;     /* monotonic: last logged */
 };
 
 /* A delivery of queued commands to one device (mqtt_device.c). */
