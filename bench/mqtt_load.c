@@ -96,7 +96,8 @@ typedef struct cfg {
   const char *host;
   int port;
   uint32_t pubs, subs, conns;   /* P, S, idle N */
-  uint8_t qos;
+  uint8_t qos;                  /* PUBLISH QoS */
+  int sub_qos;                  /* SUBSCRIBE QoS; -1 = qos */
   double rate;                  /* total publishes/s; 0 = max rate */
   uint32_t window;              /* per-publisher unacked QoS 1 PUBLISHes */
   uint64_t e2e_window;          /* deliveries sent but not yet received; 0 = off */
@@ -348,7 +349,7 @@ static void on_ready(lg *g, conn *c) {
 
 static void send_subscribe(lg *g, conn *c) {
   mqtt_sub s = {.filter = {(const uint8_t *)g->c.filter, strlen(g->c.filter)},
-                .options = g->c.qos};
+                .options = (uint8_t)(g->c.sub_qos < 0 ? g->c.qos : g->c.sub_qos)};
   mqtt_packet pk = {0};
   pk.type = MQTT_SUBSCRIBE;
   pk.packet_id = next_packet_id(c);
@@ -796,9 +797,9 @@ static void report(lg *g) {
   } else {
     double rate_rx = dur > 0 ? (double)g->st.received_run / dur : 0;
     loom_buf_printf(b,
-                    ",\"qos\":%u,\"pubs\":%u,\"subs\":%u,\"target_rate\":%.0f,\"window\":%u,"
+                    ",\"qos\":%u,\"sub_qos\":%d,\"pubs\":%u,\"subs\":%u,\"target_rate\":%.0f,\"window\":%u,"
                     "\"e2e_window\":%" PRIu64 ",\"warmup_s\":%.1f,\"duration_s\":%.3f",
-                    g->c.qos, g->n_pub, g->n_sub, g->c.rate, g->c.window, g->c.e2e_window,
+                    g->c.qos, g->c.sub_qos < 0 ? g->c.qos : g->c.sub_qos, g->n_pub, g->n_sub, g->c.rate, g->c.window, g->c.e2e_window,
                     g->c.warmup_s, dur);
     loom_buf_printf(b,
                     ",\"sent\":%" PRIu64 ",\"acked\":%" PRIu64 ",\"received\":%" PRIu64
@@ -853,6 +854,7 @@ static void usage(void) {
           "  --pubs P --subs S                   fanin: P (100) -> 1; fanout: 1 -> S (100)\n"
           "  --conns N                           idle: connections (10000)\n"
           "  --qos 0|1                           publish and subscribe QoS (0)\n"
+          "  --sub-qos 0|1                       subscribe QoS when it differs from --qos\n"
           "  --rate R                            total publishes/s (0 = max rate)\n"
           "  --window W                          unacked QoS 1 PUBLISHes per publisher (10)\n"
           "  --e2e-window E                      deliveries in flight end to end (1000; 0 = off)\n"
@@ -887,6 +889,7 @@ static int parse_args(cfg *c, int argc, char **argv) {
     else if (!strcmp(a, "--subs")) c->subs = (uint32_t)strtoul(v, NULL, 10);
     else if (!strcmp(a, "--conns")) c->conns = (uint32_t)strtoul(v, NULL, 10);
     else if (!strcmp(a, "--qos")) c->qos = (uint8_t)atoi(v);
+    else if (!strcmp(a, "--sub-qos")) c->sub_qos = atoi(v);
     else if (!strcmp(a, "--rate")) c->rate = atof(v);
     else if (!strcmp(a, "--window")) c->window = (uint32_t)strtoul(v, NULL, 10);
     else if (!strcmp(a, "--e2e-window")) c->e2e_window = strtoull(v, NULL, 10);
@@ -907,7 +910,7 @@ static int parse_args(cfg *c, int argc, char **argv) {
     else if (!strcmp(a, "--label")) c->label = v;
     else return -1;
   }
-  if (c->qos > 1 || c->port <= 0 || c->port > 65535 || c->duration_s <= 0 || c->rate < 0 ||
+  if (c->qos > 1 || c->sub_qos > 1 || c->sub_qos < -1 || c->port <= 0 || c->port > 65535 || c->duration_s <= 0 || c->rate < 0 ||
       !c->max_pending || (c->qos && !c->window))
     return -1;
   /* the topic format must hold exactly one %d and nothing else printf-special */
@@ -923,7 +926,7 @@ int main(int argc, char **argv) {
   int status = 1;
   snprintf(prefix, sizeof prefix, "lb%d-", (int)getpid());
   cfg *c = &g->c;
-  *c = (cfg){.mode = MODE_FANIN, .host = "127.0.0.1", .port = 1883, .pubs = 100, .subs = 100,
+  *c = (cfg){.mode = MODE_FANIN, .host = "127.0.0.1", .port = 1883, .pubs = 100, .subs = 100, .sub_qos = -1,
              .conns = 10000, .window = 10, .e2e_window = 1000, .duration_s = 10, .warmup_s = 1,
              .drain_s = 10, .settle_s = 2, .topic_fmt = "bench/dev%d/telemetry",
              .filter = "bench/#", .client_prefix = prefix, .keepalive_s = 60,

@@ -215,6 +215,7 @@ scenario_args() { # SCENARIO -> mqtt_load arguments
   case $1 in
     fanin-q0) echo "--mode fanin --pubs $MQTT_PUBS --qos 0 --e2e-window $MQTT_E2E $common" ;;
     fanin-q1) echo "--mode fanin --pubs $MQTT_PUBS --qos 1 --e2e-window $MQTT_E2E $common" ;;
+    fanin-q1s0) echo "--mode fanin --pubs $MQTT_PUBS --qos 1 --sub-qos 0 --e2e-window $MQTT_E2E $common" ;;
     fanout-q0) echo "--mode fanout --subs $MQTT_SUBS --qos 0 --e2e-window $MQTT_E2E $common" ;;
     fanout-q1) echo "--mode fanout --subs $MQTT_SUBS --qos 1 --e2e-window $MQTT_E2E $common" ;;
     latency-q0) echo "--mode fanin --pubs $MQTT_PUBS --qos 0 --rate $MQTT_RATE --e2e-window 0 $common" ;;
@@ -306,6 +307,7 @@ rows = [r for r in rows if "scenario" in r]
 SYS = ["mosquitto", "loom"]
 NAMES = {
     "fanin-q0": "fan-in, QoS 0, max rate", "fanin-q1": "fan-in, QoS 1, max rate",
+    "fanin-q1s0": "fan-in, QoS 1 publish / QoS 0 subscriber, max rate",
     "fanout-q0": "fan-out, QoS 0, max rate", "fanout-q1": "fan-out, QoS 1, max rate",
     "latency-q0": "fan-in, QoS 0, fixed rate", "latency-q1": "fan-in, QoS 1, fixed rate",
     "idle": "idle connections",
