@@ -512,6 +512,7 @@ static void sweep_cb(uv_timer_t *h) {
     c = n;
   }
   br_sweep_clients(b, now);
+  if (++b->sweeps % 240 == 0) br_retain_purge(b); /* every minute */
   atomic_store(&b->n_subs, mqtt_subtree_sub_count(b->tree));
   atomic_store(&b->n_retained, mqtt_retain_count(b->retain));
   atomic_store(&b->n_sessions, b->n_clients);

@@ -872,7 +872,8 @@ static void handle_disconnect(br_conn *c, const mqtt_packet *pk) {
       if (c->cl) c->cl->expiry_s = v;
     }
   }
-  br_conn_close(c, c->level == MQTT_LEVEL_5 && pk->reason == MQTT_RC_DISCONNECT_WITH_WILL);
+  /* only Normal disconnection (0x00) discards the will [MQTT-3.1.2-10] */
+  br_conn_close(c, c->level == MQTT_LEVEL_5 && pk->reason != MQTT_RC_SUCCESS);
 }
 
 static void handle_packet(br_conn *c, const uint8_t *p, size_t len) {

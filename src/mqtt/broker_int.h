@@ -144,7 +144,8 @@ struct mqtt_broker {
   br_client **ctab;
   size_t ctab_cap, n_clients;
   br_client *dlist;     /* disconnected clients */
-  uint64_t dl_next_ms;  /* earliest will or expiry among them (sweep skip) */
+  uint64_t dl_next_ms;
+  uint32_t sweeps;      /* sweep timer ticks */  /* earliest will or expiry among them (sweep skip) */
   br_conn *conns;
   br_conn *dirty;
   size_t n_open;
@@ -213,6 +214,8 @@ int br_client_sub_remove(mqtt_broker *b, br_client *cl, const char *f, size_t n)
 void br_retained_replay(mqtt_broker *b, br_client *cl, const char *filter, size_t n,
                         const mqtt_sub_opts *o);
 void br_acct(mqtt_broker *b, br_client *cl);
+/* Delete retained messages whose Message Expiry passed. */
+void br_retain_purge(mqtt_broker *b);
 void br_sweep_clients(mqtt_broker *b, uint64_t now);
 
 #endif

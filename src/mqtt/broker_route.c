@@ -324,6 +324,43 @@ done:
   return mc;
 }
 
+typedef struct purge_ctx {
+  uint64_t wall_ms;
+  char **topics;
+  size_t n, cap;
+} purge_ctx;
+
+static int purge_collect(void *ud, const mqtt_retain_msg *rm) {
+  purge_ctx *x = ud;
+  if (rm->props_len < RET_HDR || rm->props[0] != 1) return 0;
+  uint64_t at = 0;
+  for (int i = 0; i < 8; i++) at = (at << 8) | rm->props[1 + i];
+  if (at > x->wall_ms) return 0;
+  if (x->n == x->cap) {
+    size_t nc = x->cap ? x->cap * 2 : 16;
+    char **nt = loom_realloc(x->topics, nc * sizeof(*nt));
+    if (!nt) return 1;
+    x->topics = nt;
+    x->cap = nc;
+  }
+  char *t = loom_strndup(rm->topic, rm->topic_len);
+  if (!t) return 1;
+  x->topics[x->n++] = t;
+  return 0;
+}
+
+void br_retain_purge(mqtt_broker *b) {
+  purge_ctx x = {.wall_ms = (uint64_t)(loom_now_ns() / 1000000)};
+  mqtt_retain_each(b->retain, purge_collect, &x);
+  for (size_t i = 0; i < x.n; i++) {
+    mqtt_retain_msg rm = {.topic = x.topics[i], .topic_len = strlen(x.topics[i])};
+    mqtt_retain_set(b->retain, &rm);
+    loom_free(x.topics[i]);
+  }
+  if (x.n) b->dirty_state = true;
+  loom_free(x.topics);
+}
+
 int br_route(mqtt_broker *b, mqtt_msg *m, br_client *from) {
   uint64_t now = br_now(b);
   if (m->retain) retain_store(b, m);

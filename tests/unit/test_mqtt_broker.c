@@ -325,6 +325,45 @@ static void test_will_v5_disconnect_with_will(void **state) {
   tc_close(&s);
 }
 
+static void test_will_v5_disconnect_error_reason(void **state) {
+  fx *f = *state;
+  tc s, w;
+  assert_int_equal(tc_connect(&s, f->port, MQTT_LEVEL_5, "sub", true), 0);
+  assert_int_equal(tc_subscribe(&s, "will/#", 0), 0);
+  mqtt_packet will = will_pk("will/x", "err", NULL, 0);
+  assert_int_equal(tc_open(&w, f->port, MQTT_LEVEL_5), 0);
+  assert_int_equal(tc_connect_ex(&w, "w", true, 60, NULL, 0, &will), 0);
+  mqtt_packet d;
+  memset(&d, 0, sizeof(d));
+  d.type = MQTT_DISCONNECT;
+  d.reason = MQTT_RC_UNSPECIFIED; /* only 0x00 discards the will */
+  assert_int_equal(tc_send(&w, &d), 0);
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 3000), 0);
+  assert_true(tc_payload_is(&s, "err"));
+  tc_close(&w);
+  tc_close(&s);
+}
+
+static void test_retained_message_expiry(void **state) {
+  fx *f = *state;
+  tc p, s;
+  assert_int_equal(tc_connect(&p, f->port, MQTT_LEVEL_5, "p", true), 0);
+  loom_buf ep = props1(MQTT_P_MESSAGE_EXPIRY, 1);
+  assert_int_equal(tc_publish_ex(&p, "rx/short", "s", 1, true, 1, ep.data, ep.len), 0);
+  assert_int_equal(tc_expect(&p, MQTT_PUBACK, 3000), 0);
+  assert_int_equal(tc_publish_ex(&p, "rx/long", "l", 1, true, 2, NULL, 0), 0);
+  assert_int_equal(tc_expect(&p, MQTT_PUBACK, 3000), 0);
+  usleep(1300 * 1000);
+  assert_int_equal(tc_connect(&s, f->port, MQTT_LEVEL_5, "s", true), 0);
+  assert_int_equal(tc_subscribe(&s, "rx/#", 0), 0);
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 3000), 0);
+  assert_true(tc_topic_is(&s, "rx/long"));
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 300), -1);
+  loom_buf_deinit(&ep);
+  tc_close(&s);
+  tc_close(&p);
+}
+
 static void test_session_resume_queued_qos1(void **state) {
   fx *f = *state;
   tc s, p;
@@ -1077,6 +1116,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_will_delay, setup, teardown),
       cmocka_unit_test_setup_teardown(test_will_delay_cancelled_by_reconnect, setup, teardown),
       cmocka_unit_test_setup_teardown(test_will_v5_disconnect_with_will, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_will_v5_disconnect_error_reason, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_retained_message_expiry, setup, teardown),
       cmocka_unit_test_setup_teardown(test_session_resume_queued_qos1, setup, teardown),
       cmocka_unit_test_setup_teardown(test_clean_start_discards_session, setup, teardown),
       cmocka_unit_test_setup_teardown(test_takeover, setup, teardown),
