@@ -888,7 +888,7 @@ static int hook_on_publish(void *ud, void *principal, const mqtt_pub_view *m,
   const char *t = m->topic + c->mount_len;
   size_t n = m->topic_len - c->mount_len;
   if (c->kind == API_MQTT_DEVICE) {
-    note_seen(p, c);
+    if (!c->disconnected) note_seen(p, c); /* its will is no sign of life */
     char pre[64];
     int k = snprintf(pre, sizeof pre, "v1/devices/%s/", c->device_id);
     if (k > 0 && starts(t, n, pre)) return mp_device_publish(p, c, t + k, m, done, done_arg);
@@ -992,6 +992,7 @@ static void hook_on_disconnect(void *ud, void *principal, const char *client_id)
   api_mqtt *p = ud;
   api_mqtt_client *c = principal;
   if (!c) return;
+  c->disconnected = true;
   if (c->session) {
     live_session_remove(p->api->live, c->session);
     c->session = NULL;

@@ -62,6 +62,7 @@ typedef struct api_mqtt_client {
   int64_t last_note_ms;                  /* devices: activity last noted (monotonic ms) */
   int64_t last_refusal_log_ms;           /* a refused publish last logged (monotonic ms) */
   bool rpc_sub;                          /* devices: subscribed to its commands */
+  bool disconnected;                     /* on_disconnect seen (a will may still be published) */
   live_session *session;                 /* users: revocation registration (live hub) */
   struct api_mqtt *p;                    /* the platform that authenticated it */
 } api_mqtt_client;

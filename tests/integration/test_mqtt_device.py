@@ -176,3 +176,25 @@ def test_mqtt_device_online_follows_connection(srv):
     assert wait_until(lambda: p.get(f"/devices/{d['id']}")["state"] == "online", timeout=5)
     c.close()
     assert wait_until(lambda: p.get(f"/devices/{d['id']}")["state"] == "offline", timeout=5)
+
+
+def test_mqtt_device_will_stored_and_device_goes_offline(srv):
+    import socket
+    p = Plant(srv)
+    d, tok = p.device("b1")
+    s = socket.create_connection(("127.0.0.1", srv.mqtt_port), timeout=10)
+
+    def st(x):
+        b = x.encode()
+        return len(b).to_bytes(2, "big") + b
+    # MQTT 3.1.1 CONNECT: clean session, will QoS 1 on the telemetry topic, user name = token
+    body = st("MQTT") + bytes([4, 0x02 | 0x04 | 0x08 | 0x80]) + (30).to_bytes(2, "big")
+    body += st("will-dev") + st("v1/devices/me/telemetry") + st('{"alive": false}') + st(tok)
+    s.sendall(bytes([0x10, len(body)]) + body)
+    assert s.recv(4) == b"\x20\x02\x00\x00"
+    assert wait_until(lambda: p.get(f"/devices/{d['id']}")["state"] == "online", timeout=5)
+    s.close()  # no DISCONNECT: the will goes out
+    assert wait_until(lambda: "series" in p.select("SELECT alive FROM boiler"), timeout=5)
+    assert p.select("SELECT alive FROM boiler")["series"][0]["values"][0][1] is False
+    time.sleep(1.5)  # the will is no sign of life: the device stays offline
+    assert p.get(f"/devices/{d['id']}")["state"] == "offline"
