@@ -68,11 +68,15 @@ typedef struct api_mqtt_client {
 } api_mqtt_client;
 
 /* Create the platform hooks over api (api->meta, api->pool, api->engine,
- * api->live used when set). Sets api->mqtt_platform. 0 or LOOM_ENOMEM.
- * Main thread, before the broker starts. */
+ * api->live used when set; api->meta must be set: the registry's change
+ * watch is installed on it, and the UNS rule cache is created over it).
+ * Sets api->mqtt_platform. 0 or LOOM_ENOMEM. Main thread, before the broker
+ * starts. */
 int api_mqtt_new(loom_api *api, api_mqtt **out);
-/* Free (after mqtt_broker_stop: no hook may run any more; completes every
- * batch still waiting for the engine first). NULL ok. Clears
+/* Free, after api_mqtt_detach and mqtt_broker_stop (no hook runs any more).
+ * Removes the registry watch. Telemetry a stopped broker left unflushed is
+ * dropped without calling its done (the broker is gone). The worker pool,
+ * the engine and the device hub must still exist. NULL ok. Clears
  * api->mqtt_platform. Main thread. */
 void api_mqtt_free(api_mqtt *p);
 /* The hooks to pass in mqtt_broker_cfg.hooks (static storage inside p). */
@@ -82,9 +86,12 @@ const mqtt_hooks *api_mqtt_hooks(api_mqtt *p);
  * mqtt_broker_start, before clients can connect. Main thread. */
 void api_mqtt_attach(api_mqtt *p, mqtt_broker *b);
 
-/* Before mqtt_broker_stop: stop delivering commands and updates, free the
- * Sparkplug host (its STATE death is published while the broker still
- * runs). Idempotent; api_mqtt_free calls it too. Main thread. */
+/* Before mqtt_broker_stop: free the Sparkplug host (its STATE death is
+ * published while the broker still runs), refuse new work (connections
+ * then get 0x88, telemetry 0x80) and wait for every job and telemetry batch
+ * in flight to complete (their done callbacks reach the running broker);
+ * then forget the broker (no more server publishes or kicks). Idempotent;
+ * api_mqtt_free calls it too. Main thread. */
 void api_mqtt_detach(api_mqtt *p);
 
 /* The attached broker (NULL before attach / after detach) and the API. For
