@@ -348,6 +348,10 @@ void mp_rpc_deliver_job(void *arg) {
 
 void mp_on_change(void *ud, const meta_change *ch) {
   api_mqtt *p = ud;
+  if (ch->kind == META_CHANGE_MQTT_RULES) { /* reload the tenant's UNS rules now */
+    mp_rules_changed(p, ch->tenant_id);
+    return;
+  }
   if (!ch->device_id) return;
   mqtt_broker *b = atomic_load(&p->broker);
   if (!b) return;

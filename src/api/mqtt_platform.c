@@ -857,6 +857,15 @@ int mp_store_own(api_mqtt *p, api_mqtt_client *c, const mqtt_pub_view *m, mqtt_a
   return MQTT_HOOK_ROUTE | MQTT_HOOK_PENDING;
 }
 
+void mp_rules_changed(api_mqtt *p, const char *tenant_id) {
+#ifdef MP_HAVE_UNS
+  if (p->rules) api_mqtt_rules_invalidate(p->rules, tenant_id && *tenant_id ? tenant_id : NULL);
+#else
+  (void)p;
+  (void)tenant_id;
+#endif
+}
+
 #ifdef MP_HAVE_UNS
 static int uns_publish(api_mqtt *p, api_mqtt_client *c, const char *t, size_t n,
                        const mqtt_pub_view *m, mqtt_ack_done_fn done, void *arg) {

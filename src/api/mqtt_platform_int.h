@@ -126,6 +126,8 @@ int mp_device_resolve(struct api_mqtt *p, const api_mqtt_client *c, const char *
 void mp_child_add(struct api_mqtt *p, const api_mqtt_client *gw, const char *device_id,
                   const char *name);
 void mp_child_remove(struct api_mqtt *p, const char *device_id);
+/* A tenant's UNS rules changed (NULL: any tenant's): reload them. Any thread. */
+void mp_rules_changed(struct api_mqtt *p, const char *tenant_id);
 /* Schedule delivery of queued commands of device_id (if present). */
 void mp_rpc_kick(struct api_mqtt *p, const char *device_id);
 /* The entry of device_id (created when create); lock held. Forget it when

@@ -198,3 +198,22 @@ def test_mqtt_device_will_stored_and_device_goes_offline(srv):
     assert p.select("SELECT alive FROM boiler")["series"][0]["values"][0][1] is False
     time.sleep(1.5)  # the will is no sign of life: the device stays offline
     assert p.get(f"/devices/{d['id']}")["state"] == "offline"
+
+
+def test_mqtt_uns_rule_change_applies_at_once(srv):
+    p = Plant(srv)
+    _, t = p.user_token("tenant_admin", scope="admin")  # rules are admin-scope writes
+    h = {"Authorization": f"Token {t['token']}"}
+    rule = ok(requests.post(f"{p.api}/mqtt/rules", json={"name": "r", "pattern": "plant/+line/+metric",
+                                                         "device": "{line}", "key": "{metric}"},
+                            headers=h, timeout=30), 201)
+    c = Client(srv.mqtt_port, "u", t["token"])
+    assert c.connect() == 0
+    time.sleep(0.5)  # the tenant's rules load when its first client connects
+    c.pub("plant/l1/temp", "21.5")
+    assert p.select("SELECT temp FROM uns WHERE device = 'l1'")["series"][0]["values"][0][1] == 21.5
+    ok(requests.put(f"{p.api}/mqtt/rules/{rule['id']}", json={"key": "x_{metric}"}, headers=h, timeout=30))
+    time.sleep(0.2)  # well within the cache's 1 s poll: the registry watch reloads it now
+    c.pub("plant/l1/temp", "22")
+    assert p.select("SELECT x_temp FROM uns WHERE device = 'l1'")["series"][0]["values"][0][1] == 22
+    c.close()
