@@ -395,6 +395,14 @@ class Client:
     def send(self, data):
         self.sock.sendall(data)
 
+    def send_until_closed(self, data):
+        """send(), but the broker may close the connection while the bytes
+        are still going out (an oversized packet): that is not an error."""
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
     def _frame(self):
         """A whole packet from buf, or None."""
         if len(self.buf) < 2:

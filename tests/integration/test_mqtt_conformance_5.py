@@ -616,7 +616,7 @@ def test_server_maximum_packet_size(broker):
         pytest.skip(f"server Maximum Packet Size {mps}: none or too big to test quickly")
     sub = connected(broker, "smps-sub")
     sub.subscribe([("smps/t", 0)])
-    c.send(m.publish("smps/t", b"x" * mps))
+    c.send_until_closed(m.publish("smps/t", b"x" * mps))
     assert_dropped(c, reasons=(0x95,), timeout=5)
     sub.expect_none(0.3)
 

@@ -421,7 +421,7 @@ def test_maximum_packet_size(broker):
     assert [len(q.payload) for q in big.messages(timeout=0.2)] == [10, 200, 20, 1000, 30]
     limit = p.ack.prop(m.P_MAXIMUM_PACKET_SIZE)
     if limit and limit <= 4 << 20:
-        p.send(m.publish(pfx(broker, "mps/t"), b"y" * limit))
+        p.send_until_closed(m.publish(pfx(broker, "mps/t"), b"y" * limit))
         assert p.wait_closed(5)
         assert all(q.reason == 0x95 for q in p.last if q.type == m.DISCONNECT), p.last
 
