@@ -162,6 +162,7 @@ typedef struct lg {
   bool debug; /* MQTT_LOAD_DEBUG set: progress lines on stderr */
   stats st;
   loom_buf tmp;
+  char prefix[32]; /* default client id prefix, "lb<pid>-" */
 } lg;
 
 static int64_t mono_ns(void) {
@@ -920,16 +921,15 @@ static int parse_args(cfg *c, int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  static char prefix[32];
   lg *g = loom_calloc(1, sizeof *g);
   if (!g) return 1;
   int status = 1;
-  snprintf(prefix, sizeof prefix, "lb%d-", (int)getpid());
+  snprintf(g->prefix, sizeof g->prefix, "lb%d-", (int)getpid());
   cfg *c = &g->c;
   *c = (cfg){.mode = MODE_FANIN, .host = "127.0.0.1", .port = 1883, .pubs = 100, .subs = 100, .sub_qos = -1,
              .conns = 10000, .window = 10, .e2e_window = 1000, .duration_s = 10, .warmup_s = 1,
              .drain_s = 10, .settle_s = 2, .topic_fmt = "bench/dev%d/telemetry",
-             .filter = "bench/#", .client_prefix = prefix, .keepalive_s = 60,
+             .filter = "bench/#", .client_prefix = g->prefix, .keepalive_s = 60,
              .connect_rate = 1000, .max_pending = 256};
   g->ep = -1;
   g->debug = getenv("MQTT_LOAD_DEBUG") != NULL;
