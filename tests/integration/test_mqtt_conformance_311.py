@@ -982,3 +982,56 @@ def test_mqtt31_basic(broker):
     assert [p.payload for p in c.messages(timeout=0.5)] == [b"from 3.1"]
     assert [p.payload for p in other.messages(timeout=0.3)] == [b"from 3.1"]
 
+
+
+# ---- streaming: packets split and pipelined ----
+
+def test_pipelined_connect_subscribe_publish(broker):
+    """[MQTT-3.1.4-4] [MQTT-4.6.0-6] 4.8 (packets may be sent without waiting):
+    CONNECT, SUBSCRIBE, PUBLISH QoS 1 and PINGREQ in one TCP write are all
+    processed in order: CONNACK, SUBACK, PUBACK, the message back to the
+    client, PINGRESP."""
+    c = cli(broker)
+    c.send(m.connect("pipe", level=L, **creds(broker)) + m.subscribe(1, [("pipe/t", 1)], level=L)
+           + m.publish("pipe/t", b"self", qos=1, pid=2, level=L) + m.pingreq())
+    got = c.recv_all(0.6)
+    kinds = [p.type for p in got]
+    assert kinds[:2] == [m.CONNACK, m.SUBACK], got
+    assert sorted(kinds[2:]) == sorted([m.PUBACK, m.PUBLISH, m.PINGRESP]), got
+    assert kinds.index(m.PUBACK) < kinds.index(m.PINGRESP), got
+
+
+def test_byte_by_byte(broker):
+    """2.1 2.2.3 (a packet is defined by its Remaining Length, not by how TCP
+    splits it): CONNECT, SUBSCRIBE and PUBLISH sent one byte per write are
+    parsed correctly."""
+    c = cli(broker)
+    data = (m.connect("dribble", level=L, **creds(broker)) + m.subscribe(1, [("drib/t", 0)], level=L)
+            + m.publish("drib/t", b"x" * 200, level=L))
+    for i in range(len(data)):
+        c.send(data[i:i + 1])
+        if i % 50 == 0:
+            time.sleep(0.001)
+    got = c.recv_all(0.6)
+    assert [p.type for p in got] == [m.CONNACK, m.SUBACK, m.PUBLISH], got
+    assert got[2].payload == b"x" * 200
+
+
+def test_keepalive_zero_never_times_out(broker):
+    """3.1.2.10 (Keep Alive 0 turns the mechanism off): a silent client with
+    Keep Alive 0 is still connected after 2.5 s."""
+    c = connected(broker, "ka0", keepalive=0)
+    time.sleep(2.5)
+    c.send(m.pingreq())
+    c.expect(m.PINGRESP)
+
+
+def test_zero_length_payload_non_retained(broker):
+    """[MQTT-4.5.0-1] 3.3.3 (a zero length payload is valid): a non-retained
+    empty message is delivered as such."""
+    c = connected(broker, "empty")
+    c.subscribe([("empty/t", 1)])
+    pub = connected(broker, "empty-pub")
+    pub.publish("empty/t", b"", qos=1)
+    msgs = c.messages(timeout=0.6)
+    assert [(p.payload, p.retain) for p in msgs] == [(b"", False)]
