@@ -34,6 +34,9 @@ static void send_reason_pk(br_conn *c, uint8_t type, uint16_t pid, uint8_t reaso
   loom_buf_init(&props);
   if (c->level == MQTT_LEVEL_5) {
     pk.reason = reason;
+    /* Request Problem Information 0: Reason Strings only on DISCONNECT
+     * (and CONNACK/PUBLISH) [MQTT-3.1.2-29] */
+    if (c->no_problem_info && type != MQTT_DISCONNECT) rs = NULL;
     if (rs && *rs && mqtt_prop_append_bytes(&props, MQTT_P_REASON_STRING, rs, strlen(rs)) == 0) {
       pk.props.p = props.data;
       pk.props.len = props.len;
@@ -366,6 +369,7 @@ static void handle_connect(br_conn *c, const mqtt_packet *pk) {
       case MQTT_P_TOPIC_ALIAS_MAXIMUM: pc->alias_max_out = (uint16_t)pr.num; break;
       case MQTT_P_MAXIMUM_PACKET_SIZE: pc->max_packet_out = pr.num; break;
       case MQTT_P_AUTH_METHOD: refuse = MQTT_RC_BAD_AUTH_METHOD; break;
+      case MQTT_P_REQUEST_PROBLEM_INFO: pc->no_problem_info = pr.num == 0; break;
       default: break;
       }
     }
@@ -542,6 +546,7 @@ static void finish_connect(br_conn *c) {
   c->will = pc->will;
   pc->will = NULL;
   c->will_delay_s = pc->will_delay_s;
+  c->no_problem_info = pc->no_problem_info;
   uint16_t ka = pc->keepalive_s;
   bool ka_capped = false;
   if (b->lim.keepalive_max && (ka == 0 || ka > b->lim.keepalive_max)) {

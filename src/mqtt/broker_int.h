@@ -76,6 +76,7 @@ typedef struct br_pconnect {
   uint16_t recv_max_out;
   uint16_t alias_max_out;
   uint32_t max_packet_out;
+  bool no_problem_info;
   mqtt_msg *will;       /* client topic; mapped after auth */
   uint32_t will_delay_s;
 } br_pconnect;
@@ -107,6 +108,7 @@ struct br_conn {
   uint16_t keepalive_s;
   uint8_t level, state;
   bool dirty, reading, ws, closing, read_blocked, in_rx;
+  bool no_problem_info; /* CONNECT Request Problem Information = 0 */
 };
 
 /* Cross-thread mailbox, refcounted: outlives the broker while done

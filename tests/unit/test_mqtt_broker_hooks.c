@@ -307,6 +307,64 @@ static void test_pending_acks_in_order(void **state) {
   tc_close(&c);
 }
 
+static int wait_pending(hx *h, int n) {
+  for (int i = 0; i < 200; i++) {
+    pthread_mutex_lock(&h->mu);
+    int k = h->n_pending;
+    pthread_mutex_unlock(&h->mu);
+    if (k >= n) return k;
+    usleep(10 * 1000);
+  }
+  return h->n_pending;
+}
+
+static void test_reason_string_and_problem_info(void **state) {
+  hx *h = *state;
+  tc c, q;
+  mqtt_prop p;
+  /* default: the refusal carries its Reason String */
+  assert_int_equal(connect_user(&c, h->port, MQTT_LEVEL_5, "c", "u", "p"), 0);
+  assert_int_equal(tc_publish_ex(&c, "t", "1", 1, false, 1, NULL, 0), 0);
+  assert_int_equal(wait_pending(h, 1), 1);
+  h->done[0](h->done_arg[0], MQTT_RC_QUOTA_EXCEEDED, "disk full");
+  assert_int_equal(tc_expect(&c, MQTT_PUBACK, 3000), 0);
+  assert_int_equal(c.pk.reason, MQTT_RC_QUOTA_EXCEEDED);
+  assert_int_equal(mqtt_props_find(c.pk.props.p, c.pk.props.len, MQTT_P_REASON_STRING, &p), 0);
+  assert_int_equal(p.s_len, 9);
+  tc_close(&c);
+  /* Request Problem Information 0: no Reason String on PUBACK [MQTT-3.1.2-29] */
+  assert_int_equal(tc_open(&q, h->port, MQTT_LEVEL_5), 0);
+  loom_buf cp;
+  loom_buf_init(&cp);
+  assert_int_equal(mqtt_prop_append_num(&cp, MQTT_P_REQUEST_PROBLEM_INFO, 0), 0);
+  mqtt_packet w;
+  memset(&w, 0, sizeof(w));
+  w.has_username = true;
+  w.username.p = (const uint8_t *)"u";
+  w.username.len = 1;
+  assert_int_equal(tc_connect_ex(&q, "q", true, 60, cp.data, cp.len, &w), 0);
+  assert_int_equal(tc_publish_ex(&q, "t", "1", 1, false, 1, NULL, 0), 0);
+  assert_int_equal(wait_pending(h, 2), 2);
+  h->done[1](h->done_arg[1], MQTT_RC_QUOTA_EXCEEDED, "disk full");
+  assert_int_equal(tc_expect(&q, MQTT_PUBACK, 3000), 0);
+  assert_int_equal(q.pk.reason, MQTT_RC_QUOTA_EXCEEDED);
+  assert_int_equal(mqtt_props_find(q.pk.props.p, q.pk.props.len, MQTT_P_REASON_STRING, &p),
+                   LOOM_ENOTFOUND);
+  loom_buf_deinit(&cp);
+  tc_close(&q);
+}
+
+static void test_pending_refusal_closes_v311(void **state) {
+  hx *h = *state;
+  tc c;
+  assert_int_equal(connect_user(&c, h->port, MQTT_LEVEL_311, "c", "u", "p"), 0);
+  assert_int_equal(tc_publish_ex(&c, "t", "1", 1, false, 1, NULL, 0), 0);
+  assert_int_equal(wait_pending(h, 1), 1);
+  h->done[0](h->done_arg[0], MQTT_RC_UNSPECIFIED, NULL);
+  assert_true(tc_wait_closed(&c, 3000)); /* 3.1.1 cannot carry the refusal */
+  tc_close(&c);
+}
+
 static void test_pending_done_after_close(void **state) {
   hx *h = *state;
   tc c;
@@ -357,6 +415,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_map_in_refusal, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pending_acks_in_order, setup_pending, teardown),
       cmocka_unit_test_setup_teardown(test_pending_done_after_close, setup_pending, teardown),
+      cmocka_unit_test_setup_teardown(test_reason_string_and_problem_info, setup_pending,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_pending_refusal_closes_v311, setup_pending, teardown),
       cmocka_unit_test_setup_teardown(test_will_through_on_publish, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
