@@ -657,3 +657,75 @@ def test_session_survives_restart(broker, level):
     n = conn(broker, "rst-new", level)
     n.subscribe([(pfx(broker, "restart/ret"), 1)])
     assert [(q.payload, q.retain) for q in n.messages(timeout=0.6)] == [(b"kept", True)]
+
+
+# ---- Loom: authentication and pre-authentication limits (issue 4) ----
+
+LOOM_ONLY_AUTH = m.only_loom("the mosquitto reference runs with allow_anonymous true")
+
+
+@LEVELS
+@LOOM_ONLY_AUTH
+def test_authentication_refusals(broker, level):
+    """[MQTT-3.2.2-4]/[MQTT-3.2.2-5] (3.1.1) and [MQTT-3.2.2-6]/[MQTT-3.2.2-7] (5.0),
+    3.2.2.2 (issue 4: anonymous off by default): no credentials -> CONNACK
+    not authorized (5 / 0x87), a wrong token -> bad user name or password (4 /
+    0x86); Session Present 0 and the connection closed each time."""
+    user, _ = broker.credentials()
+    for kw, codes in (({}, (5, 0x87)), ({"username": user, "password": b"not-a-token"}, (4, 0x86))):
+        c = broker.client(level=level)
+        c.send(m.connect("authx", level=level, **kw))
+        p = c.expect(m.CONNACK)
+        assert p.reason == codes[0 if level == 4 else 1] and not p.session_present, p
+        assert c.wait_closed(3)
+
+
+@LOOM_ONLY_AUTH
+def test_preauth_oversized_connect_dropped(broker):
+    """Issue 4 (before authentication a connection can cost only a few KiB):
+    a 64 KB CONNECT (65000-byte password) is dropped without being accepted."""
+    c = broker.client(level=5)
+    c.send_until_closed(m.connect("big-connect", level=5, username="u", password=b"p" * 65000))
+    assert c.wait_closed(3)
+    assert all(not (p.type == m.CONNACK and p.reason == 0) for p in c.last), c.last
+
+
+@LOOM_ONLY_AUTH
+def test_preauth_silent_connection_dropped(broker):
+    """Issue 4 (pre-authentication connections are dropped within
+    milliseconds to seconds): a TCP connection that never sends CONNECT is
+    closed by the broker (Loom: connect timeout 5 s)."""
+    c = broker.client(level=5)
+    assert c.wait_closed(7)
+
+
+def test_server_aliases_reset_on_reconnect(broker):
+    """[MQTT-3.3.2-7] [MQTT-4.4.0-1]: topic aliases the server set on one
+    connection are not used on the next: re-sent and new PUBLISHes after a
+    session resumption either carry the topic name or set the alias again
+    before sending it with an empty topic."""
+    t = pfx(broker, "aliasrs/a/long/topic")
+    props = expiry(60) + [(m.P_TOPIC_ALIAS_MAXIMUM, 4)]
+    c = conn(broker, "alrs", 5, clean=False, properties=props)
+    c.subscribe([(t, 1)])
+    p = conn(broker, "alrs-pub")
+    for i in range(3):
+        p.publish(t, str(i).encode(), qos=1)
+    assert len(c.messages(timeout=0.5, count=3, ack=False)) == 3
+    c.close()
+    p.publish(t, b"3", qos=1)
+    time.sleep(0.2)
+    c = conn(broker, "alrs", 5, clean=False, properties=props)
+    got = c.messages(timeout=0.6)
+    known = {}
+    names = []
+    for q in got:
+        a = q.prop(m.P_TOPIC_ALIAS)
+        if q.topic:
+            if a is not None:
+                known[a] = q.topic
+            names.append(q.topic)
+        else:
+            assert a in known, f"empty topic with alias {a} not set on this connection: {q!r}"
+            names.append(known[a])
+    assert names == [t] * 4 and [q.payload for q in got] == [b"0", b"1", b"2", b"3"], got
