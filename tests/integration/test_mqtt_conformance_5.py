@@ -1185,3 +1185,78 @@ def test_retained_too_large_for_client(broker):
     c = connected(broker, "rtl", properties=[(m.P_MAXIMUM_PACKET_SIZE, 100)])
     c.subscribe([("rtl/+", 1)])
     assert [p.payload for p in c.messages(timeout=0.5)] == [b"s"]
+
+
+# ---- across protocol levels, expiry on resend, shared + identifiers ----
+
+def test_v5_properties_not_sent_to_311(broker):
+    """2.2.2 (3.1.1 packets have no properties) [MQTT-3.3.1-9 (3.1.1)]: a
+    5.0 PUBLISH with properties and a Topic Alias reaches a 3.1.1
+    subscriber as a plain 3.1.1 PUBLISH: 30 <len> <topic> <payload>, the
+    topic resolved from the alias."""
+    old = cli(broker)
+    old.level = 4
+    old.send(m.connect("lvl4", level=4, **creds(broker)))
+    old.expect(m.CONNACK)
+    old.subscribe([("mix/t", 0)])
+    new = connected(broker, "lvl5")
+    props = [(m.P_USER_PROPERTY, ("k", "v")), (m.P_MESSAGE_EXPIRY, 60), (m.P_CONTENT_TYPE, "x/y"),
+             (m.P_TOPIC_ALIAS, 1)]
+    new.publish("mix/t", b"one", properties=props)
+    new.publish("", b"two", properties=[(m.P_TOPIC_ALIAS, 1)])
+    a = old.recv(1)
+    b = old.recv(1)
+    assert a is not None and a.raw == b"\x30\x0a\x00\x05mix/tone", a
+    assert b is not None and b.raw == b"\x30\x0a\x00\x05mix/ttwo", b
+
+
+def test_311_publish_to_v5_subscriber(broker):
+    """3.3.2.3 (absent properties stay absent): a 3.1.1 QoS 1 PUBLISH reaches a
+    5.0 subscriber with no Payload Format, Expiry, Content Type or User
+    Property added (the property block may only carry a Subscription
+    Identifier or Topic Alias of the server's)."""
+    sub = connected(broker, "v5sub")
+    sub.subscribe([("mix2/t", 1)])
+    old = cli(broker)
+    old.level = 4
+    old.send(m.connect("lvl4b", level=4, **creds(broker)))
+    old.expect(m.CONNACK)
+    old.publish("mix2/t", b"plain", qos=1)
+    got = sub.messages(timeout=0.6, count=1)
+    assert len(got) == 1 and got[0].payload == b"plain"
+    assert all(pid in (m.P_SUBSCRIPTION_ID, m.P_TOPIC_ALIAS) for pid, _ in got[0].props), got[0]
+
+
+def test_resent_message_expiry_counts_down(broker):
+    """[MQTT-3.3.2-6] [MQTT-4.4.0-1]: a QoS 1 message with Message Expiry 30
+    re-sent on session resumption 1.5 s later carries an interval below 30
+    (and at least 1)."""
+    c = connected(broker, "rexd", clean=False, properties=session(60))
+    c.subscribe([("rexd/t", 1)])
+    pub = connected(broker, "rexd-pub")
+    pub.publish("rexd/t", b"x", qos=1, properties=[(m.P_MESSAGE_EXPIRY, 30)])
+    first = c.messages(timeout=0.5, count=1, ack=False)
+    assert len(first) == 1 and 28 <= first[0].prop(m.P_MESSAGE_EXPIRY) <= 30, first
+    c.close()
+    time.sleep(1.6)
+    c = connected(broker, "rexd", clean=False, properties=session(60))
+    again = c.messages(timeout=0.6, count=1)
+    assert len(again) == 1 and again[0].dup, again
+    assert 1 <= again[0].prop(m.P_MESSAGE_EXPIRY) <= 29, again[0]
+
+
+def test_shared_subscription_identifier(broker):
+    """[MQTT-3.3.4-3] 3.8.2.1.2 4.8.2: a message delivered through a shared
+    subscription carries that member's Subscription Identifier."""
+    a = connected(broker, "shid-a")
+    b = connected(broker, "shid-b")
+    a.subscribe([("$share/g/shid/t", 1)], properties=[(m.P_SUBSCRIPTION_ID, 11)])
+    b.subscribe([("$share/g/shid/t", 1)], properties=[(m.P_SUBSCRIPTION_ID, 22)])
+    pub = connected(broker, "shid-pub")
+    for i in range(6):
+        pub.publish("shid/t", str(i).encode(), qos=1)
+    ga = a.messages(timeout=0.6)
+    gb = b.messages(timeout=0.2)
+    assert len(ga) + len(gb) == 6
+    assert all(p.props_all(m.P_SUBSCRIPTION_ID) == [11] for p in ga), ga
+    assert all(p.props_all(m.P_SUBSCRIPTION_ID) == [22] for p in gb), gb
