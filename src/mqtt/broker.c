@@ -27,8 +27,6 @@
 #endif
 #endif
 
-#define BR_VERSION "loom 0.1"
-
 enum { EV_AUTH = 1, EV_ACK, EV_PUBLISH, EV_KICK, EV_ADOPT, EV_STOP };
 
 struct br_event {
@@ -518,55 +516,7 @@ static void sweep_cb(uv_timer_t *h) {
   atomic_store(&b->n_sessions, b->n_clients);
 }
 
-/* $SYS topics (mosquitto's names), one line per entry. */
-enum { SYS_UPTIME, SYS_CONNECTED, SYS_TOTAL, SYS_RECEIVED, SYS_SENT, SYS_BYTES_IN, SYS_BYTES_OUT,
-       SYS_SUBS, SYS_RETAINED, SYS_DROPPED, SYS_REFUSED, SYS_N };
-static const char *const sys_topics[SYS_N] = {
-    [SYS_UPTIME] = "$SYS/broker/uptime",
-    [SYS_CONNECTED] = "$SYS/broker/clients/connected",
-    [SYS_TOTAL] = "$SYS/broker/clients/total",
-    [SYS_RECEIVED] = "$SYS/broker/messages/received",
-    [SYS_SENT] = "$SYS/broker/messages/sent",
-    [SYS_BYTES_IN] = "$SYS/broker/bytes/received",
-    [SYS_BYTES_OUT] = "$SYS/broker/bytes/sent",
-    [SYS_SUBS] = "$SYS/broker/subscriptions/count",
-    [SYS_RETAINED] = "$SYS/broker/retained messages/count",
-    [SYS_DROPPED] = "$SYS/broker/load/messages/dropped",
-    [SYS_REFUSED] = "$SYS/broker/load/connections/refused",
-};
-
-static void sys_pub(mqtt_broker *b, const char *topic, const char *val) {
-  mqtt_msg *m = NULL;
-  if (mqtt_msg_new(topic, strlen(topic), val, strlen(val), NULL, 0, 0, true, false, 0, br_now(b),
-                   &m) == 0) {
-    br_route(b, m, NULL);
-    mqtt_msg_unref(m);
-  }
-}
-
-static void sys_cb(uv_timer_t *h) {
-  mqtt_broker *b = h->data;
-  uint64_t v[SYS_N] = {
-      [SYS_UPTIME] = (br_now(b) - b->start_ms) / 1000,
-      [SYS_CONNECTED] = atomic_load(&b->conns_open),
-      [SYS_TOTAL] = b->n_clients,
-      [SYS_RECEIVED] = atomic_load(&b->msgs_in),
-      [SYS_SENT] = atomic_load(&b->msgs_out),
-      [SYS_BYTES_IN] = atomic_load(&b->bytes_in),
-      [SYS_BYTES_OUT] = atomic_load(&b->bytes_out),
-      [SYS_SUBS] = mqtt_subtree_sub_count(b->tree),
-      [SYS_RETAINED] = mqtt_retain_count(b->retain),
-      [SYS_DROPPED] = atomic_load(&b->msgs_dropped),
-      [SYS_REFUSED] = atomic_load(&b->conns_refused),
-  };
-  sys_pub(b, "$SYS/broker/version", BR_VERSION);
-  char val[48];
-  for (int i = 0; i < SYS_N; i++) {
-    snprintf(val, sizeof(val), i == SYS_UPTIME ? "%llu seconds" : "%llu",
-             (unsigned long long)v[i]);
-    sys_pub(b, sys_topics[i], val);
-  }
-}
+static void sys_cb(uv_timer_t *h) { br_sys_publish(h->data); }
 
 static void autosave_cb(uv_timer_t *h) {
   mqtt_broker *b = h->data;

@@ -147,7 +147,11 @@ struct mqtt_broker {
   size_t ctab_cap, n_clients;
   br_client *dlist;     /* disconnected clients */
   uint64_t dl_next_ms;
-  uint32_t sweeps;      /* sweep timer ticks */  /* earliest will or expiry among them (sweep skip) */
+  uint32_t sweeps;      /* sweep timer ticks */
+  /* $SYS load averages (broker_sys.c): 4 counters x 1/5/15 minutes */
+  double load[4][3];
+  uint64_t load_prev[4];
+  uint64_t load_at_ms;  /* earliest will or expiry among them (sweep skip) */
   br_conn *conns;
   br_conn *dirty;
   size_t n_open;
@@ -185,6 +189,9 @@ void br_conn_drain(br_conn *c);
 void br_conn_disconnect(br_conn *c, uint8_t reason, const char *msg, bool will);
 void br_conn_sweep(br_conn *c, uint64_t now);
 void br_conn_free_parts(br_conn *c);
+
+/* broker_sys.c: publish the $SYS topics (retained) */
+void br_sys_publish(mqtt_broker *b);
 
 /* broker_persist.c: 0 or the persist error (logged for load) */
 int br_state_save(mqtt_broker *b);

@@ -919,6 +919,36 @@ static void test_conn_rate(void **state) {
   tc_close(&a);
 }
 
+static void test_sys_topics(void **state) {
+  (void)state;
+  mqtt_broker_cfg cfg;
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.listen = "127.0.0.1:0";
+  cfg.allow_anonymous = true;
+  cfg.sys_interval_s = 1;
+  mqtt_broker *b = NULL;
+  assert_int_equal(mqtt_broker_start(&cfg, &b, NULL, 0), 0);
+  tc c, all;
+  assert_int_equal(tc_connect(&all, mqtt_broker_port(b), MQTT_LEVEL_311, "all", true), 0);
+  assert_int_equal(tc_subscribe(&all, "#", 0), 0);
+  assert_int_equal(tc_connect(&c, mqtt_broker_port(b), MQTT_LEVEL_311, "c", true), 0);
+  assert_int_equal(tc_subscribe(&c, "$SYS/broker/clients/connected", 0), 0);
+  assert_int_equal(tc_expect(&c, MQTT_PUBLISH, 3000), 0);
+  assert_true(c.pk.retain); /* retained from the first round */
+  /* the next round reports both clients */
+  assert_int_equal(tc_expect(&c, MQTT_PUBLISH, 3000), 0);
+  assert_true(tc_payload_is(&c, "2"));
+  assert_int_equal(tc_subscribe_ex(&c, 2, "$SYS/broker/load/messages/received/1min", 0, NULL, 0),
+                   0);
+  assert_int_equal(tc_expect(&c, MQTT_PUBLISH, 3000), 0);
+  assert_true(tc_topic_is(&c, "$SYS/broker/load/messages/received/1min"));
+  /* '#' does not match $SYS [MQTT-4.7.2-1] */
+  assert_int_equal(tc_expect(&all, MQTT_PUBLISH, 300), -1);
+  tc_close(&c);
+  tc_close(&all);
+  mqtt_broker_stop(b);
+}
+
 static int setup_budget(void **state) {
   mqtt_limits l;
   memset(&l, 0, sizeof(l));
@@ -1161,6 +1191,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_max_conns, setup_max_conns, teardown),
       cmocka_unit_test_setup_teardown(test_conn_rate, setup_conn_rate, teardown),
       cmocka_unit_test_setup_teardown(test_total_queue_budget, setup_budget, teardown),
+      cmocka_unit_test(test_sys_topics),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
