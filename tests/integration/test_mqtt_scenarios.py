@@ -729,3 +729,50 @@ def test_server_aliases_reset_on_reconnect(broker):
             assert a in known, f"empty topic with alias {a} not set on this connection: {q!r}"
             names.append(known[a])
     assert names == [t] * 4 and [q.payload for q in got] == [b"0", b"1", b"2", b"3"], got
+
+
+@LEVELS
+def test_inbound_qos2_survives_reconnect(broker, level):
+    """4.1 (session state includes QoS 2 messages received from the client and
+    not completely acknowledged) [MQTT-4.4.0-1] [MQTT-4.3.3-2 (3.1.1)]: a client
+    whose QoS 2 PUBLISH got PUBREC reconnects to its session, re-sends the
+    PUBLISH with DUP 1 and then the PUBREL: PUBREC and PUBCOMP answer, and
+    the message reaches subscribers exactly once."""
+    t = pfx(broker, "in2/t")
+    sub = conn(broker, "in2-sub", level)
+    sub.subscribe([(t, 2)])
+    c = conn(broker, "in2", level, **persistent(level))
+    c.send(m.publish(t, b"once", qos=2, pid=77, level=level))
+    assert c.expect(m.PUBREC).pid == 77
+    c.close()
+    time.sleep(0.2)
+    c = conn(broker, "in2", level, **persistent(level))
+    assert c.ack.session_present
+    c.send(m.publish(t, b"once", qos=2, pid=77, dup=True, level=level))
+    rec = c.expect(m.PUBREC)
+    assert rec.pid == 77 and rec.reason < 0x80, rec
+    c.send(m.pubrel(77, level=level))
+    comp = c.expect(m.PUBCOMP)
+    assert comp.pid == 77 and comp.reason == 0, comp
+    assert [q.payload for q in sub.messages(timeout=0.6)] == [b"once"]
+
+
+@LEVELS
+def test_pubrel_after_reconnect_completes(broker, level):
+    """4.1 [MQTT-4.4.0-1] [MQTT-4.3.3-2 (3.1.1)]: the client got PUBREC, sent
+    PUBREL, lost the connection before PUBCOMP; after resuming it re-sends
+    the PUBREL and gets PUBCOMP 0x00 (the id is still known or at least
+    answered), with one delivery in total."""
+    t = pfx(broker, "rel2/t")
+    sub = conn(broker, "rel2-sub", level)
+    sub.subscribe([(t, 2)])
+    c = conn(broker, "rel2", level, **persistent(level))
+    c.send(m.publish(t, b"one", qos=2, pid=88, level=level))
+    c.expect(m.PUBREC)
+    c.close()
+    time.sleep(0.2)
+    c = conn(broker, "rel2", level, **persistent(level))
+    c.send(m.pubrel(88, level=level))
+    comp = c.expect(m.PUBCOMP)
+    assert comp.pid == 88 and comp.reason == 0, comp
+    assert [q.payload for q in sub.messages(timeout=0.6)] == [b"one"]
