@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "mqtt/broker_int.h"
+#include "mqtt/persist.h"
 #include "mqtt/topic.h"
 
 #if defined(__has_include)
@@ -518,14 +519,44 @@ static void sweep_cb(uv_timer_t *h) {
 
 static void sys_cb(uv_timer_t *h) { br_sys_publish(h->data); }
 
+static void save_work_cb(uv_work_t *req) {
+  mqtt_broker *b = req->data;
+  b->save_rc = mqtt_snap_commit(b->save_w);
+  b->save_w = NULL;
+}
+
+static void save_done_cb(uv_work_t *req, int status) {
+  mqtt_broker *b = req->data;
+  b->saving = false;
+  if (status == 0 && b->save_rc == 0) return;
+  b->dirty_state = true;
+  LOOM_WARN("mqtt state save", "dir=%s err=\"%s\"", b->cfg.state_dir,
+            loom_strerror(status ? LOOM_EIO : b->save_rc));
+}
+
+/* Records are written on the loop (the sessions live here); the commit's
+ * fsyncs and rename run on the libuv thread pool. */
 static void autosave_cb(uv_timer_t *h) {
   mqtt_broker *b = h->data;
-  if (!b->dirty_state) return;
+  if (!b->dirty_state || b->saving || b->stopping) return;
   b->dirty_state = false;
-  int rc = br_state_save(b);
-  if (rc) {
+  mqtt_snap_writer *w = NULL;
+  int rc = br_state_write(b, &w);
+  if (rc || !w) {
+    if (rc) {
+      b->dirty_state = true;
+      LOOM_WARN("mqtt state save", "dir=%s err=\"%s\"", b->cfg.state_dir, loom_strerror(rc));
+    }
+    return;
+  }
+  b->save_w = w;
+  b->save_work.data = b;
+  b->saving = true;
+  if (uv_queue_work(&b->loop, &b->save_work, save_work_cb, save_done_cb) != 0) {
+    b->save_w = NULL;
+    b->saving = false;
     b->dirty_state = true;
-    LOOM_WARN("mqtt state save", "dir=%s err=\"%s\"", b->cfg.state_dir, loom_strerror(rc));
+    mqtt_snap_abort(w);
   }
 }
 

@@ -140,6 +140,10 @@ struct mqtt_broker {
   bool stopping;
   bool dirty_state;     /* something to save since the last snapshot */
   uv_timer_t autosave;
+  uv_work_t save_work;  /* commit (fsync, rename) off the loop thread */
+  struct mqtt_snap_writer *save_w;
+  int save_rc;
+  bool saving;
   mqtt_subtree *tree;
   mqtt_retain *retain;
   mqtt_matches matches;
@@ -193,7 +197,11 @@ void br_conn_free_parts(br_conn *c);
 /* broker_sys.c: publish the $SYS topics (retained) */
 void br_sys_publish(mqtt_broker *b);
 
-/* broker_persist.c: 0 or the persist error (logged for load) */
+/* broker_persist.c: 0 or the persist error (logged for load). _write
+ * builds the snapshot (records written, not yet committed: *out, NULL
+ * without a state_dir) for mqtt_snap_commit on any thread; _save does both. */
+struct mqtt_snap_writer;
+int br_state_write(mqtt_broker *b, struct mqtt_snap_writer **out);
 int br_state_save(mqtt_broker *b);
 int br_state_load(mqtt_broker *b);
 

@@ -46,7 +46,8 @@ static int save_retained(void *ud, const mqtt_retain_msg *rm) {
   return 0;
 }
 
-int br_state_save(mqtt_broker *b) {
+int br_state_write(mqtt_broker *b, mqtt_snap_writer **out) {
+  *out = NULL;
   if (!b->cfg.state_dir) return 0;
   mqtt_snap_writer *w = NULL;
   int rc = mqtt_snap_begin(b->cfg.state_dir, &w);
@@ -85,6 +86,14 @@ int br_state_save(mqtt_broker *b) {
     mqtt_snap_abort(w);
     return rc;
   }
+  *out = w;
+  return 0;
+}
+
+int br_state_save(mqtt_broker *b) {
+  mqtt_snap_writer *w = NULL;
+  int rc = br_state_write(b, &w);
+  if (rc || !w) return rc;
   return mqtt_snap_commit(w);
 }
 

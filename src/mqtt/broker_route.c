@@ -283,7 +283,8 @@ void br_retain_put(mqtt_broker *b, const mqtt_retain_msg *m, bool has_expiry,
   mqtt_retain_msg rm = *m;
   rm.props = m->payload_len ? props : NULL;
   rm.props_len = m->payload_len ? plen : 0;
-  if (mqtt_retain_set(b->retain, &rm) == 0) b->dirty_state = true;
+  bool sys = m->topic_len >= 5 && memcmp(m->topic, "$SYS/", 5) == 0; /* never saved */
+  if (mqtt_retain_set(b->retain, &rm) == 0 && !sys) b->dirty_state = true;
   if (props != stack) loom_free(props);
 }
 

@@ -919,6 +919,37 @@ static void test_conn_rate(void **state) {
   tc_close(&a);
 }
 
+static void test_autosave_while_running(void **state) {
+  (void)state;
+  char dir[] = "/tmp/loom-broker-autosave-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char path[256];
+  snprintf(path, sizeof(path), "%s/mqtt.snap", dir);
+  mqtt_broker_cfg cfg;
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.listen = "127.0.0.1:0";
+  cfg.allow_anonymous = true;
+  cfg.state_dir = dir;
+  cfg.autosave_s = 1;
+  mqtt_broker *b = NULL;
+  assert_int_equal(mqtt_broker_start(&cfg, &b, NULL, 0), 0);
+  usleep(1300 * 1000);
+  assert_int_equal(access(path, F_OK), -1); /* nothing changed: nothing saved */
+  tc s;
+  assert_int_equal(tc_connect(&s, mqtt_broker_port(b), MQTT_LEVEL_311, "keep", false), 0);
+  assert_int_equal(tc_subscribe(&s, "as/#", 1), 1);
+  bool saved = false;
+  for (int i = 0; i < 30 && !saved; i++) {
+    usleep(100 * 1000);
+    saved = access(path, F_OK) == 0;
+  }
+  assert_true(saved);
+  tc_close(&s);
+  mqtt_broker_stop(b);
+  unlink(path);
+  rmdir(dir);
+}
+
 static void test_sys_topics(void **state) {
   (void)state;
   mqtt_broker_cfg cfg;
@@ -1192,6 +1223,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_conn_rate, setup_conn_rate, teardown),
       cmocka_unit_test_setup_teardown(test_total_queue_budget, setup_budget, teardown),
       cmocka_unit_test(test_sys_topics),
+      cmocka_unit_test(test_autosave_while_running),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
