@@ -9,6 +9,7 @@
  * Prints one JSON line (see usage()).
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -113,6 +114,13 @@ typedef struct cfg {
   const char *label;
 } cfg;
 
+/* utime+stime ticks of one server thread */
+#define MAX_THREADS 64
+typedef struct thread_ticks {
+  int tid;
+  uint64_t ticks;
+} thread_ticks;
+
 /* ---- connections ---- */
 
 typedef struct conn {
@@ -157,6 +165,8 @@ typedef struct lg {
   int64_t rate_t0;    /* monotonic start of the schedule */
   uint32_t rr;        /* round-robin start among publishers */
   uint64_t srv_cpu0, srv_cpu1; /* server utime+stime ticks at run start / end */
+  thread_ticks thr0[MAX_THREADS], thr1[MAX_THREADS]; /* per server thread, same moments */
+  int n_thr0, n_thr1;
   long srv_rss0_kb, srv_rss1_kb;
   struct rusage ru0, ru1;
   bool debug; /* MQTT_LOAD_DEBUG set: progress lines on stderr */
@@ -211,6 +221,36 @@ static long proc_rss_kb(int pid) {
     }
   fclose(f);
   return kb;
+}
+
+/* utime+stime ticks of each thread of pid (/proc/PID/task/TID/stat), at
+ * most max entries; returns the count. */
+static int proc_thread_ticks(int pid, thread_ticks *out, int max) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/task", pid);
+  DIR *d = opendir(path);
+  if (!d) return 0;
+  int n = 0;
+  struct dirent *e;
+  while (n < max && (e = readdir(d))) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    char sp[300], buf[1024];
+    snprintf(sp, sizeof sp, "/proc/%d/task/%s/stat", pid, e->d_name);
+    FILE *f = fopen(sp, "r");
+    if (!f) continue;
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = 0;
+    char *p = strrchr(buf, ')');
+    unsigned long long ut = 0, stt = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stt) != 2)
+      continue;
+    out[n].tid = atoi(e->d_name);
+    out[n].ticks = ut + stt;
+    n++;
+  }
+  closedir(d);
+  return n;
 }
 
 /* ---- output path ---- */
@@ -663,11 +703,17 @@ static void set_phase(lg *g, int ph, int64_t now) {
   g->phase_t0 = now;
   if (ph == PH_RUN) {
     g->run_t0 = now;
-    if (g->c.server_pid) g->srv_cpu0 = proc_cpu_ticks(g->c.server_pid);
+    if (g->c.server_pid) {
+      g->srv_cpu0 = proc_cpu_ticks(g->c.server_pid);
+      g->n_thr0 = proc_thread_ticks(g->c.server_pid, g->thr0, MAX_THREADS);
+    }
     getrusage(RUSAGE_SELF, &g->ru0);
   } else if (ph == PH_DRAIN || (ph == PH_DONE && g->run_t1 == 0)) {
     g->run_t1 = now;
-    if (g->c.server_pid) g->srv_cpu1 = proc_cpu_ticks(g->c.server_pid);
+    if (g->c.server_pid) {
+      g->srv_cpu1 = proc_cpu_ticks(g->c.server_pid);
+      g->n_thr1 = proc_thread_ticks(g->c.server_pid, g->thr1, MAX_THREADS);
+    }
     getrusage(RUSAGE_SELF, &g->ru1);
   }
 }
@@ -822,6 +868,22 @@ static void report(lg *g) {
       loom_buf_printf(b, ",\"server_cpu_s\":%.2f", sc);
       if (g->st.received_run)
         loom_buf_printf(b, ",\"server_cpu_us_per_msg\":%.3f", sc * 1e6 / (double)g->st.received_run);
+      /* the busiest threads over the window: is one thread the limit? */
+      double top[3] = {0, 0, 0};
+      for (int i = 0; i < g->n_thr1; i++) {
+        uint64_t t0 = 0;
+        for (int k = 0; k < g->n_thr0; k++)
+          if (g->thr0[k].tid == g->thr1[i].tid) t0 = g->thr0[k].ticks;
+        double d = (double)(g->thr1[i].ticks - t0) / (double)hz;
+        for (int k = 0; k < 3; k++)
+          if (d > top[k]) {
+            memmove(&top[k + 1], &top[k], (size_t)(2 - k) * sizeof top[0]);
+            top[k] = d;
+            break;
+          }
+      }
+      loom_buf_printf(b, ",\"server_threads\":%d,\"server_top_thread_cpu_s\":[%.2f,%.2f,%.2f]",
+                      g->n_thr1, top[0], top[1], top[2]);
     }
   }
   loom_buf_printf(b, ",\"client_cpu_s\":%.2f", cpu_c);

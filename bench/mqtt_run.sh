@@ -25,7 +25,9 @@ MQTT_WARMUP=${MQTT_WARMUP:-2}            # unmeasured seconds before
 MQTT_PUBS=${MQTT_PUBS:-100}              # fan-in publishers
 MQTT_SUBS=${MQTT_SUBS:-100}              # fan-out subscribers
 MQTT_WINDOW=${MQTT_WINDOW:-10}           # unacked QoS 1 PUBLISHes per publisher
-MQTT_E2E=${MQTT_E2E:-500}                # deliveries in flight end to end (max-rate scenarios)
+MQTT_E2E=${MQTT_E2E:-"500 1000 2000 4000"} # max-rate scenarios: candidate end-to-end windows
+                                         # (deliveries in flight); each broker gets its best loss-free one
+MQTT_CAL_DURATION=${MQTT_CAL_DURATION:-3} # seconds per calibration run
 MQTT_RATE=${MQTT_RATE:-10000}            # publishes/s of the fixed-rate (latency) scenarios
 MQTT_IDLE=${MQTT_IDLE:-10000}            # idle connections
 MQTT_CONNECT_RATE=${MQTT_CONNECT_RATE:-1000}
@@ -210,19 +212,48 @@ loom_stored() {
   echo "${n:-null}"
 }
 
-scenario_args() { # SCENARIO -> mqtt_load arguments
-  local common="--warmup $MQTT_WARMUP --duration $MQTT_DURATION --window $MQTT_WINDOW --connect-rate $MQTT_CONNECT_RATE"
+is_max_rate() { case $1 in fanin-* | fanout-*) return 0 ;; *) return 1 ;; esac; }
+
+scenario_args() { # SCENARIO [E2E_WINDOW [DURATION WARMUP]] -> mqtt_load arguments
+  local e2e=${2:-0} common="--warmup ${4:-$MQTT_WARMUP} --duration ${3:-$MQTT_DURATION} --window $MQTT_WINDOW --connect-rate $MQTT_CONNECT_RATE"
   case $1 in
-    fanin-q0) echo "--mode fanin --pubs $MQTT_PUBS --qos 0 --e2e-window $MQTT_E2E $common" ;;
-    fanin-q1) echo "--mode fanin --pubs $MQTT_PUBS --qos 1 --e2e-window $MQTT_E2E $common" ;;
-    fanin-q1s0) echo "--mode fanin --pubs $MQTT_PUBS --qos 1 --sub-qos 0 --e2e-window $MQTT_E2E $common" ;;
-    fanout-q0) echo "--mode fanout --subs $MQTT_SUBS --qos 0 --e2e-window $MQTT_E2E $common" ;;
-    fanout-q1) echo "--mode fanout --subs $MQTT_SUBS --qos 1 --e2e-window $MQTT_E2E $common" ;;
+    fanin-q0) echo "--mode fanin --pubs $MQTT_PUBS --qos 0 --e2e-window $e2e $common" ;;
+    fanin-q1) echo "--mode fanin --pubs $MQTT_PUBS --qos 1 --e2e-window $e2e $common" ;;
+    fanin-q1s0) echo "--mode fanin --pubs $MQTT_PUBS --qos 1 --sub-qos 0 --e2e-window $e2e $common" ;;
+    fanout-q0) echo "--mode fanout --subs $MQTT_SUBS --qos 0 --e2e-window $e2e $common" ;;
+    fanout-q1) echo "--mode fanout --subs $MQTT_SUBS --qos 1 --e2e-window $e2e $common" ;;
     latency-q0) echo "--mode fanin --pubs $MQTT_PUBS --qos 0 --rate $MQTT_RATE --e2e-window 0 $common" ;;
     latency-q1) echo "--mode fanin --pubs $MQTT_PUBS --qos 1 --rate $MQTT_RATE --e2e-window 0 $common" ;;
     idle) echo "--mode idle --conns $MQTT_IDLE --settle 3 --duration 1 --connect-rate $MQTT_CONNECT_RATE" ;;
     *) return 1 ;;
   esac
+}
+
+# calibrate SCENARIO SYSTEM: one short run per candidate window in MQTT_E2E on one
+# fresh broker; sets CAL_BEST to the window with the highest msgs/s among those
+# without loss or errors (the first candidate if every one lost messages). The
+# runs are recorded with "calibration":true.
+CAL_BEST=0
+calibrate() {
+  local sc=$1 sys=$2 dir=$WORK/cal-$sc-$sys w out best="" bestr=-1 r bad first=""
+  for w in $MQTT_E2E; do [ -n "$first" ] || first=$w; done
+  CAL_BEST=$first
+  start_system "$sys" "$dir" || return 0
+  for w in $MQTT_E2E; do
+    # shellcheck disable=SC2046 # a word list by construction
+    out=$("$BIN/mqtt_load" $(scenario_args "$sc" "$w" "$MQTT_CAL_DURATION" 1) --port "$MQTT_PORT" \
+          --server-pid "$SERVER_PID" --label "$sys" "${LOAD_AUTH[@]}" 2>> "$dir.cal.err") || true
+    [ -n "$out" ] || continue
+    record "{\"run_id\":\"$RUN_ID\",\"scenario\":\"$sc\",\"system\":\"$sys\",\"calibration\":true,\"e2e\":$w,\"load\":$out}"
+    r=$(echo "$out" | jq -r '.msgs_per_sec')
+    bad=$(echo "$out" | jq -r '.lost + ([.errors[]] | add)')
+    if [ "$bad" = 0 ] && awk -v a="$r" -v b="$bestr" 'BEGIN { exit !(a > b) }'; then
+      best=$w; bestr=$r
+    fi
+  done
+  stop_server
+  rm -rf "$dir"
+  CAL_BEST=${best:-$first}
 }
 
 if [ -n "${MQTT_REPORT_FROM:-}" ]; then
@@ -232,7 +263,7 @@ if [ -n "${MQTT_REPORT_FROM:-}" ]; then
 else
 T0=$(date +%s)
 RUN_ID=$(date -u +%Y%m%dT%H%M%SZ)
-CMDLINE="MQTT_RUNS=$MQTT_RUNS MQTT_DURATION=$MQTT_DURATION MQTT_WARMUP=$MQTT_WARMUP MQTT_PUBS=$MQTT_PUBS MQTT_SUBS=$MQTT_SUBS MQTT_WINDOW=$MQTT_WINDOW MQTT_E2E=$MQTT_E2E MQTT_RATE=$MQTT_RATE MQTT_IDLE=$MQTT_IDLE MQTT_LOOM_STORE=$MQTT_LOOM_STORE MQTT_DURABILITY=$MQTT_DURABILITY MQTT_MOSQ_NODELAY=$MQTT_MOSQ_NODELAY BUILD=$BUILD bench/mqtt_run.sh"
+CMDLINE="MQTT_RUNS=$MQTT_RUNS MQTT_DURATION=$MQTT_DURATION MQTT_WARMUP=$MQTT_WARMUP MQTT_PUBS=$MQTT_PUBS MQTT_SUBS=$MQTT_SUBS MQTT_WINDOW=$MQTT_WINDOW MQTT_E2E=\"$MQTT_E2E\" MQTT_CAL_DURATION=$MQTT_CAL_DURATION MQTT_RATE=$MQTT_RATE MQTT_IDLE=$MQTT_IDLE MQTT_LOOM_STORE=$MQTT_LOOM_STORE MQTT_DURABILITY=$MQTT_DURABILITY MQTT_MOSQ_NODELAY=$MQTT_MOSQ_NODELAY BUILD=$BUILD bench/mqtt_run.sh"
 LOOM_VERSION=$("$LOOM_BIN" --version 2>/dev/null | head -1 || true)
 LOOM_MTIME=$(date -u -r "$LOOM_BIN" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo '?')
 record "$(jq -cn --arg id "$RUN_ID" --arg cmd "$CMDLINE" --arg la "$(cut -d' ' -f1-3 /proc/loadavg)" \
@@ -242,9 +273,19 @@ record "$(jq -cn --arg id "$RUN_ID" --arg cmd "$CMDLINE" --arg la "$(cut -d' ' -
   '{run_id:$id, meta:{cmdline:$cmd, t0:$t0, loadavg_start:$la, loom_version:$lv, loom_mtime:$lm, head:$head,
     loom_store:$store, durability:$dur, mosq_nodelay:$nd, rate:$rate, e2e:$e2e, window:$win}}')"
 for sc in $MQTT_SCENARIOS; do
-  args=$(scenario_args "$sc") || { log "unknown scenario $sc"; exit 2; }
+  scenario_args "$sc" > /dev/null || { log "unknown scenario $sc"; exit 2; }
+  declare -A E2E_OF=()
+  for sys in $MQTT_SYSTEMS; do
+    E2E_OF[$sys]=0
+    if is_max_rate "$sc"; then
+      calibrate "$sc" "$sys"
+      E2E_OF[$sys]=$CAL_BEST
+      log "$sc: $sys end-to-end window ${E2E_OF[$sys]}"
+    fi
+  done
   for ((run = 1; run <= MQTT_RUNS; run++)); do
     for sys in $MQTT_SYSTEMS; do
+      args=$(scenario_args "$sc" "${E2E_OF[$sys]}")
       dir=$WORK/$sc-$sys-$run
       log "$sc: $sys run $run/$MQTT_RUNS"
       if ! start_system "$sys" "$dir"; then
@@ -277,7 +318,7 @@ for sc in $MQTT_SCENARIOS; do
       if [ -z "$out" ]; then
         record "{\"run_id\":\"$RUN_ID\",\"scenario\":\"$sc\",\"system\":\"$sys\",\"run\":$run,\"not_run\":\"mqtt_load printed nothing: $(tail -c 200 "$dir/load.err" | tr -d '"\\\n')\"}"
       else
-        record "{\"run_id\":\"$RUN_ID\",\"scenario\":\"$sc\",\"system\":\"$sys\",\"run\":$run,\"ok\":$ok,\"stored\":$stored,\"server_drop_notices\":${dropped:-0},\"load\":$out}"
+        record "{\"run_id\":\"$RUN_ID\",\"scenario\":\"$sc\",\"system\":\"$sys\",\"run\":$run,\"e2e\":${E2E_OF[$sys]},\"ok\":$ok,\"stored\":$stored,\"server_drop_notices\":${dropped:-0},\"load\":$out}"
       fi
       $ok || log "$sc: $sys run $run: mqtt_load reported errors: $out"
       stop_server
@@ -303,7 +344,8 @@ meta, meta_end = {}, {}
 for r in rows:
     meta.update(r.get("meta", {}))
     meta_end.update(r.get("meta_end", {}))
-rows = [r for r in rows if "scenario" in r]
+cal = [r for r in rows if r.get("calibration")]
+rows = [r for r in rows if "scenario" in r and not r.get("calibration")]
 SYS = ["mosquitto", "loom"]
 NAMES = {
     "fanin-q0": "fan-in, QoS 0, max rate", "fanin-q1": "fan-in, QoS 1, max rate",
@@ -368,15 +410,16 @@ out.append(f"- mosquitto: persistence off, anonymous, `max_inflight_messages 20`
            f"`max_packet_size 1 MiB` (Loom's defaults), `max_queued_messages 1000000` (see bench/README.md), "
            f"`set_tcp_nodelay {meta.get('mosq_nodelay')}`.")
 out.append(f"- Load: `mqtt_load`, MQTT 3.1.1, JSON payloads of ~110 bytes carrying the send time. Max-rate scenarios keep at "
-           f"most {meta.get('e2e')} deliveries in flight end to end (and {meta.get('window')} "
+           f"most `window` deliveries in flight end to end (each broker at its best loss-free window of {meta.get('e2e')}, "
+           f"see the calibration table; and {meta.get('window')} "
            f"unacknowledged QoS 1 PUBLISHes per publisher); fixed-rate scenarios publish {int(meta.get('rate', '0')):,} "
            "msgs/s in total, each stamped with its scheduled time. msgs/s = deliveries received by subscribers in the "
            "measured window / its length; server CPU = utime+stime of the broker process over the window / deliveries; "
            "idle bytes/conn = (VmRSS with N connections − VmRSS before) / N. Medians over runs, each on a fresh broker.")
 out.append("")
 
-out.append("| scenario | system | runs | msgs/s (min–max) | server CPU µs/msg | p50 ms | p99 ms | max ms | lost | stored / sent | client CPU s |")
-out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+out.append("| scenario | system | window | runs | msgs/s (min–max) | server CPU µs/msg | busiest thread CPU % | p50 ms | p99 ms | max ms | lost | stored / sent | client CPU s |")
+out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 ratios = []
 for sc in scen:
     if sc == "idle":
@@ -387,7 +430,7 @@ for sc in scen:
         nr = [r for r in by.get((sc, s), []) if "not_run" in r]
         if not rs:
             if nr:
-                out.append(f"| {NAMES.get(sc, sc)} | {s} | 0 | not run: {nr[0]['not_run'][:120]} |||||||| ")
+                out.append(f"| {NAMES.get(sc, sc)} | {s} | — | 0 | not run: {nr[0]['not_run'][:120]} |||||||| ")
             continue
         L = [r["load"] for r in rs]
         rates = [l["msgs_per_sec"] for l in L]
@@ -400,6 +443,9 @@ for sc in scen:
             mx=med([l["latency_us"]["max"] / 1e3 for l in L]),
             lost=sum(l["lost"] for l in L),
             ccpu=med([l["client_cpu_s"] for l in L]),
+            thr=med([100.0 * l["server_top_thread_cpu_s"][0] / l["duration_s"]
+                     for l in L if l.get("server_top_thread_cpu_s") and l.get("duration_s")]),
+            win=rs[0].get("e2e"),
         )
         st = [r.get("stored") for r in rs]
         sent = sum(l["sent"] for l in L)
@@ -409,7 +455,8 @@ for sc in scen:
         errs = sum(sum(l["errors"].values()) for l in L)
         bad = "" if all(r.get("ok") for r in rs) and not errs else " (errors)"
         vals[s] = v
-        out.append(f"| {NAMES.get(sc, sc)} | {s}{bad} | {len(rs)} | {f(v['rate'])}{v['rng']} | {f(v['cpu'], 2)} | {f(v['p50'], 2)} | "
+        win = f"{v['win']:,}" if v["win"] else "—"
+        out.append(f"| {NAMES.get(sc, sc)} | {s}{bad} | {win} | {len(rs)} | {f(v['rate'])}{v['rng']} | {f(v['cpu'], 2)} | {f(v['thr'])} | {f(v['p50'], 2)} | "
                    f"{f(v['p99'], 2)} | {f(v['mx'], 1)} | {v['lost']:,} | {stored} | {f(v['ccpu'], 2)} |")
     if "loom" in vals and "mosquitto" in vals:
         a, b = vals["loom"], vals["mosquitto"]
@@ -431,6 +478,24 @@ if any(sc == "idle" for sc in scen):
         out.append(f"| {L[0]['conns']:,} | {s} | {len(rs)} | {min(l['connected'] for l in L):,} | {f(b)} | {errs} |")
     if "loom" in idle and "mosquitto" in idle:
         ratios.append(f"| idle connections (bytes/conn) | — | — | — | {ratio(idle['loom'], idle['mosquitto'])} |")
+    out.append("")
+if cal:
+    out.append("Window calibration (max-rate scenarios): one short run per end-to-end window on one fresh "
+               "broker; each broker is measured at its best window without loss (msgs/s, lost deliveries):")
+    out.append("")
+    out.append("| scenario | system | " + " | ".join(f"window {w:,}" for w in sorted({r["e2e"] for r in cal})) + " |")
+    ws = sorted({r["e2e"] for r in cal})
+    out.append("|---|---|" + "---|" * len(ws))
+    for sc in scen:
+        for s in SYS:
+            cr = {r["e2e"]: r["load"] for r in cal if r["scenario"] == sc and r["system"] == s}
+            if not cr:
+                continue
+            cells = []
+            for w in ws:
+                l = cr.get(w)
+                cells.append("—" if l is None else f"{l['msgs_per_sec']:,.0f}" + (f" ({l['lost']:,} lost)" if l["lost"] else ""))
+            out.append(f"| {NAMES.get(sc, sc)} | {s} | " + " | ".join(cells) + " |")
     out.append("")
 if ratios:
     out.append("Ratios, Loom / mosquitto (goals: msgs/s ≥ 1.5, CPU/msg ≤ 1, p99 at fixed load ≤ 1, idle ≤ 1.5 KiB/conn):")
