@@ -1035,3 +1035,12 @@ def test_zero_length_payload_non_retained(broker):
     pub.publish("empty/t", b"", qos=1)
     msgs = c.messages(timeout=0.6)
     assert [(p.payload, p.retain) for p in msgs] == [(b"", False)]
+
+
+@m.only_loom("the mosquitto reference keeps a silent connection open much longer")
+def test_silent_connection_dropped(broker):
+    """[MQTT-3.1.0-1] (issue 4: pre-authentication a connection costs only
+    milliseconds to seconds): a TCP connection that never sends CONNECT is
+    closed by the broker (Loom: connect timeout 5 s)."""
+    c = cli(broker)
+    assert c.wait_closed(7)

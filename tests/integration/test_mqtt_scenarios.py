@@ -263,7 +263,7 @@ def test_session_expiry(broker):
     a.expect_none(0.3)
     a.subscribe([(pfx(broker, "TopicA"), 2)])
     a.disconnect(0, properties=expiry(30))  # lengthened on DISCONNECT
-    time.sleep(1.8)
+    time.sleep(1.4)
     a = conn(broker, "sexp", 5, clean=False, properties=expiry(1))
     assert a.ack.session_present
 
@@ -283,11 +283,11 @@ def test_will_delay(broker):
     assert [q.payload for q in msgs] == [b"delayed"]
     assert time.monotonic() - t0 >= 0.8
     w = conn(broker, "wd2", 5, clean=False, properties=expiry(30),
-             will={"topic": pfx(broker, "will/b"), "payload": b"never", "props": [(m.P_WILL_DELAY, 2)]})
+             will={"topic": pfx(broker, "will/b"), "payload": b"never", "props": [(m.P_WILL_DELAY, 1)]})
     w.close()
-    time.sleep(0.3)
+    time.sleep(0.2)
     conn(broker, "wd2", 5, clean=False, properties=expiry(30))
-    sub.expect_none(2.3)
+    sub.expect_none(1.4)
 
 
 def test_shared_subscriptions(broker):
@@ -443,7 +443,7 @@ def test_flow_control(broker, qos):
     unacked, awaiting_rel, got = [], set(), []  # PUBLISH not yet acked / PUBREC sent, no PUBCOMP yet
     deadline = time.monotonic() + 10
     while (len(got) < 12 or awaiting_rel) and time.monotonic() < deadline:
-        q = sub.recv(0.3)
+        q = sub.recv(0.15)
         if q is None:
             assert unacked, f"stalled after {got}"
             pid = unacked.pop(0)
@@ -688,15 +688,6 @@ def test_preauth_oversized_connect_dropped(broker):
     c.send_until_closed(m.connect("big-connect", level=5, username="u", password=b"p" * 65000))
     assert c.wait_closed(3)
     assert all(not (p.type == m.CONNACK and p.reason == 0) for p in c.last), c.last
-
-
-@LOOM_ONLY_AUTH
-def test_preauth_silent_connection_dropped(broker):
-    """Issue 4 (pre-authentication connections are dropped within
-    milliseconds to seconds): a TCP connection that never sends CONNECT is
-    closed by the broker (Loom: connect timeout 5 s)."""
-    c = broker.client(level=5)
-    assert c.wait_closed(7)
 
 
 def test_server_aliases_reset_on_reconnect(broker):
