@@ -2,13 +2,16 @@
 """Interoperability of the MQTT broker with real third-party clients: the
 mosquitto CLI (mosquitto_pub/mosquitto_sub), Paho Python (python3-paho-mqtt),
 Paho C (libpaho-mqtt3c, tests/interop/paho_c_client.c, built here) and MQTT.js
-(npm `mqtt`, tests/interop/mqttjs_client.js). Each client, at MQTT 3.1, 3.1.1 and
+(npm `mqtt`, tests/interop/mqttjs_client.js). Each client, at MQTT 3.1.1 and
 5.0, does: connect, subscribe, publish at QoS 0/1/2 (and QoS downgrade),
 retained (with the RETAIN flag, and clearing), will (socket killed; a clean
-DISCONNECT sends none), and persistent-session resume with a queued QoS 1
-message. Also: every client's publishes reach every other client; MQTT.js
-over WebSocket (/mqtt on the HTTP port) talks with a TCP client (Loom only);
-a restart on the same data dir keeps a persistent session (Loom only).
+DISCONNECT sends none), persistent-session resume with a queued QoS 1 message
+(these three at MQTT 3.1 too), back-to-back bursts at QoS 1 and 2 (complete,
+in order), a refused wrong password, and at 5.0 a will delay. Also: every
+client's publishes reach every other client; MQTT.js resolves server-assigned
+topic aliases; MQTT.js over WebSocket (/mqtt on the HTTP port) talks with a
+TCP client (Loom only); a restart on the same data dir keeps a persistent
+session, its queued QoS 1/2 messages and retained messages (Loom only).
 
 The broker under test is chosen by MQTT_BROKER: "loom" (default; the daemon
 from conftest.py, LOOM_BIN) or "mosquitto" (/usr/sbin/mosquitto on a free port,
@@ -274,6 +277,10 @@ class CliClient:
     def publish(self, b, level, pubs):
         return self.spawn(b, level, pubs=pubs).finish()
 
+    def burst(self, b, level, topic, qos, n):
+        """Publish "0".."n-1" back to back (the client's in-flight window)."""
+        return self.spawn(b, level, extra=["--burst", f"{topic}:{qos}:{n}"]).finish(timeout=30)
+
 
 def fmt_pub(p):
     topic, qos, retain, payload = p
@@ -352,6 +359,13 @@ class MosquittoCli:
             r = subprocess.run(a, capture_output=True, text=True, timeout=15)
             assert r.returncode == 0, f"{' '.join(a)} -> {r.returncode}: {r.stderr}"
 
+    def burst(self, b, level, topic, qos, n):
+        """mosquitto_pub -l: one message per stdin line, back to back."""
+        a = ["mosquitto_pub"] + self.common(b, level) + ["-t", topic, "-q", str(qos), "-l"]
+        r = subprocess.run(a, input="".join(f"{i}\n" for i in range(n)), capture_output=True,
+                           text=True, timeout=30)
+        assert r.returncode == 0, f"{' '.join(a)} -> {r.returncode}: {r.stderr}"
+
 
 class MosquittoRun:
     """A Run whose "done" is a zero exit (mosquitto_sub prints nothing at the end)."""
@@ -390,8 +404,14 @@ def client(request, paho_c_bin):
     return make_clients(paho_c_bin)[request.param]
 
 
-@pytest.fixture(params=sorted(LEVELS))
+@pytest.fixture(params=["311", "5"])
 def level(request):
+    return LEVELS[request.param]
+
+
+@pytest.fixture(params=["31", "311", "5"])
+def level_all(request):
+    """The core scenarios run at MQTT 3.1 (MQIsdp) too."""
     return LEVELS[request.param]
 
 
@@ -409,9 +429,10 @@ def explain(b, *runs):
 
 # ---- scenarios ----
 
-def test_mqtt_interop_pubsub_qos(broker, client, level):
+def test_mqtt_interop_pubsub_qos(broker, client, level_all):
     """Subscriber at QoS 2 gets each of QoS 0/1/2 at its own QoS, RETAIN 0;
     a subscriber at QoS 1 gets them downgraded to min(QoS, 1)."""
+    level = level_all
     base = base_topic(client, level)
     s2 = client.spawn(broker, level, subs=[(f"{base}/#", 2)], count=3)
     s1 = client.spawn(broker, level, subs=[(f"{base}/#", 1)], count=3)
@@ -425,6 +446,31 @@ def test_mqtt_interop_pubsub_qos(broker, client, level):
         got = sorted((m["topic"], m["payload"], m["qos"], m["retain"]) for m in run.msgs())
         want = [(f"{base}/q{q}", f"m{q}", min(q, cap), False) for q in (0, 1, 2)]
         assert got == want, explain(broker, run)
+
+
+def test_mqtt_interop_burst_in_order(request, broker, client, level):
+    """150 QoS 1 and 150 QoS 2 messages published back to back (each client's
+    in-flight window full) reach a QoS 2 subscriber complete, once, and in
+    order per topic."""
+    if broker.kind == "mosquitto" and client.name == "mosquitto_cli" and level == 5:
+        request.node.add_marker(pytest.mark.xfail(
+            strict=False, reason="reference pair: mosquitto 2.0.11 sends mosquitto_sub (MQTT 5) "
+            "more QoS 2 messages in flight than it takes; it quits with a protocol error "
+            "about one run in two"))
+    base = base_topic(client, level)
+    n = 150
+    s = client.spawn(broker, level, subs=[(f"{base}/#", 2)], count=2 * n, timeout_ms=20000)
+    s.wait_ev("ready")
+    for q in (1, 2):
+        client.burst(broker, level, f"{base}/q{q}", q, n)
+    s.finish(timeout=30)
+    for q in (1, 2):
+        got = [m["payload"] for m in s.msgs() if m["topic"] == f"{base}/q{q}"]
+        assert got == [str(i) for i in range(n)], \
+            f"QoS {q}: {len(got)} messages, first differences at " \
+            f"{[i for i, (a, b) in enumerate(zip(got, map(str, range(n)))) if a != b][:5]}\n" \
+            + explain(broker, s)
+        assert all(m["qos"] == q for m in s.msgs() if m["topic"] == f"{base}/q{q}")
 
 
 def test_mqtt_interop_retained(broker, client, level):
@@ -443,9 +489,10 @@ def test_mqtt_interop_retained(broker, client, level):
     assert s.msgs() == [], "retained message not cleared\n" + explain(broker, s)
 
 
-def test_mqtt_interop_will(broker, client, level):
+def test_mqtt_interop_will(broker, client, level_all):
     """Will published when the client's process (and socket) is killed; none
     when a client with a will disconnects normally."""
+    level = level_all
     base = base_topic(client, level)
     wt = f"{base}/will"
     dummy = [(f"{base}/idle", 0)] if client.needs_topic else []
@@ -482,9 +529,10 @@ def test_mqtt_interop_will_delay(broker, client):
     assert 1.5 <= waited <= 5, f"will after {waited:.2f} s\n" + explain(broker, watch, victim)
 
 
-def test_mqtt_interop_session_resume(broker, client, level):
+def test_mqtt_interop_session_resume(broker, client, level_all):
     """Persistent session: subscribe QoS 1, disconnect, a QoS 1 publish while
     away is queued, reconnect (session present) and receive it."""
+    level = level_all
     base = base_topic(client, level)
     t = f"{base}/s"
     cid = f"it{level}-{uuid.uuid4().hex[:12]}"  # MQTT 3.1: at most 23 characters

@@ -15,6 +15,8 @@ function usage() {
       '  [--pass P] [--clean 0|1] [--expiry S] [--will TOPIC:QOS:RETAIN:PAYLOAD]\n' +
       '  [--sub FILTER:QOS]... [--pub TOPIC:QOS:RETAIN:PAYLOAD]... [--count N]\n' +
       '  [--timeout MS] [--hang] [--ws PATH] [--alias-max N] [--will-delay S]\n' +
+      '  [--burst TOPIC:QOS:N]\n' +
+      '--burst: N messages "0".."N-1" published back to back (20 in flight)\n' +
       '--alias-max: Topic Alias Maximum sent in CONNECT (level 5): the broker may alias\n' +
       '  topics it sends us; "msg" events then carry the alias received\n' +
       '--ws: MQTT over WebSocket, ws://HOST:PORT/PATH (PATH without the leading /)\n');
@@ -43,7 +45,7 @@ function parseArgs(argv) {
   const o = {
     host: '127.0.0.1', port: 0, level: 4, id: null, user: null, pass: null, clean: true,
     expiry: -1, count: 0, timeout: 5000, hang: false, will: null, subs: [], pubs: [], ws: null,
-    aliasMax: 0, willDelay: -1,
+    aliasMax: 0, willDelay: -1, burst: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -67,6 +69,12 @@ function parseArgs(argv) {
       case '--ws': o.ws = v; break;
       case '--alias-max': o.aliasMax = Number(v); break;
       case '--will-delay': o.willDelay = Number(v); break;
+      case '--burst': {
+        const p = v.split(':');
+        if (p.length !== 3) usage();
+        o.burst = { topic: p[0], qos: Number(p[1]), n: Number(p[2]) };
+        break;
+      }
       default: usage();
     }
   }
@@ -132,6 +140,21 @@ async function main() {
   for (const p of o.pubs) {
     await client.publishAsync(p.topic, p.payload, { qos: p.qos, retain: p.retain });
     emit({ ev: 'pubdone', topic: p.topic, qos: p.qos });
+  }
+
+  if (o.burst) {
+    // MQTT.js does not limit itself to the server's Receive Maximum (mosquitto
+    // answers 0x97 past 20): keep at most 20 in flight, as Paho does.
+    const b = o.burst;
+    const window = new Set();
+    for (let i = 0; i < b.n; i++) {
+      const p = client.publishAsync(b.topic, String(i), { qos: b.qos });
+      window.add(p);
+      p.then(() => window.delete(p), () => {});
+      if (window.size >= 20) await Promise.race(window);
+    }
+    await Promise.all(window);
+    emit({ ev: 'pubdone', topic: b.topic, qos: b.qos, n: b.n });
   }
 
   const deadline = Date.now() + o.timeout;

@@ -42,6 +42,8 @@ typedef struct opts {
   int n_subs;
   pub_op pubs[MAX_OPS];
   int n_pubs;
+  pub_op burst;         /* --burst: topic, qos; retain = how many messages */
+  int has_burst;
 } opts;
 
 static void usage(void)
@@ -50,7 +52,8 @@ static void usage(void)
           "usage: paho_c_client --port P --level 3|4|5 [--host H] [--id ID] [--user U]\n"
           "  [--pass P] [--clean 0|1] [--expiry S] [--will TOPIC:QOS:RETAIN:PAYLOAD]\n"
           "  [--sub FILTER:QOS]... [--pub TOPIC:QOS:RETAIN:PAYLOAD]... [--count N]\n"
-          "  [--timeout MS] [--hang] [--will-delay S]\n"
+          "  [--timeout MS] [--hang] [--will-delay S] [--burst TOPIC:QOS:N]\n"
+          "--burst: N messages \"0\"..\"N-1\" published back to back (20 in flight)\n"
           "Prints JSON lines: connack, suback, ready, pubdone, msg, done, error.\n");
 }
 
@@ -155,6 +158,22 @@ static int parse_args(int argc, char **argv, opts *o)
       if (parse_pub(v, &o->will))
         return -1;
       o->has_will = 1;
+    } else if (!strcmp(a, "--burst")) {
+      /* TOPIC:QOS:N, kept as a publish whose retain field holds N. */
+      char *c2 = strrchr(v, ':');
+      if (!c2)
+        return -1;
+      *c2 = '\0';
+      char *c1 = strrchr(v, ':');
+      if (!c1)
+        return -1;
+      *c1 = '\0';
+      o->burst.topic = v;
+      o->burst.qos = atoi(c1 + 1);
+      o->burst.retain = atoi(c2 + 1);
+      if (o->burst.retain <= 0 || o->burst.retain > 100000)
+        return -1;
+      o->has_burst = 1;
     } else if (!strcmp(a, "--sub")) {
       if (o->n_subs == MAX_OPS || parse_sub(v, &o->subs[o->n_subs++]))
         return -1;
@@ -190,6 +209,10 @@ static int do_connect(MQTTClient c, const opts *o)
   cp->username = o->user;
   cp->password = o->pass;
   cp->connectTimeout = 5;
+  /* With the default (-1, no limit), a burst of QoS 1 publishes loses most
+   * of its messages while every token reports completion (seen with Paho C
+   * 1.3.11 against mosquitto 2.0.11): keep a window, as other clients do. */
+  cp->maxInflightMessages = 20;
   if (o->has_will) {
     will.topicName = o->will.topic;
     will.message = o->will.payload;
@@ -294,6 +317,47 @@ static int do_publish(MQTTClient c, const opts *o, const pub_op *p)
   return 0;
 }
 
+/* --burst: publish "0".."N-1" without waiting, then await every completion
+ * (the library keeps at most maxInflightMessages outstanding). */
+static int do_burst(MQTTClient c, const opts *o)
+{
+  const pub_op *b = &o->burst;
+  int n = b->retain, rc = 0;
+  MQTTClient_deliveryToken *toks = calloc((size_t)n, sizeof *toks);
+  char payload[16];
+
+  if (!toks) {
+    emit_error("burst", -1);
+    return -1;
+  }
+  for (int i = 0; i < n && rc == 0; i++) {
+    MQTTClient_message m = MQTTClient_message_initializer;
+    snprintf(payload, sizeof payload, "%d", i);
+    m.payload = payload;
+    m.payloadlen = (int)strlen(payload);
+    m.qos = b->qos;
+    if (o->level == 5) {
+      MQTTResponse r = MQTTClient_publishMessage5(c, b->topic, &m, &toks[i]);
+      rc = r.reasonCode;
+      MQTTResponse_free(r);
+    } else {
+      rc = MQTTClient_publishMessage(c, b->topic, &m, &toks[i]);
+    }
+  }
+  for (int i = 0; i < n && rc == 0 && b->qos > 0; i++)
+    rc = MQTTClient_waitForCompletion(c, toks[i], 10000);
+  free(toks);
+  if (rc != 0) {
+    emit_error("burst", rc);
+    return rc;
+  }
+  printf("{\"ev\":\"pubdone\",\"topic\":");
+  json_str(b->topic, strlen(b->topic));
+  printf(",\"qos\":%d,\"n\":%d}\n", b->qos, n);
+  fflush(stdout);
+  return 0;
+}
+
 /* Receive until o->count messages arrived or the timeout. 0 if all came. */
 static int do_receive(MQTTClient c, const opts *o)
 {
@@ -367,6 +431,8 @@ int main(int argc, char **argv)
   for (int i = 0; i < o.n_pubs; i++)
     if (do_publish(c, &o, &o.pubs[i]))
       goto out;
+  if (o.has_burst && do_burst(c, &o))
+    goto out;
   if (do_receive(c, &o))
     goto out;
   if (o.hang) {

@@ -56,6 +56,8 @@ def main():
     ap.add_argument("--timeout", type=int, default=5000)
     ap.add_argument("--hang", action="store_true")
     ap.add_argument("--will-delay", type=int, default=-1)
+    ap.add_argument("--burst", help='TOPIC:QOS:N: "0".."N-1" published back to back '
+                    "(paho keeps 20 in flight)")
     o = ap.parse_args()
 
     cid = o.id or "pahopy-%d" % os.getpid()
@@ -146,6 +148,15 @@ def main():
                 emit(ev="error", what="publish", rc=info.rc)
                 return 1
             emit(ev="pubdone", topic=t, qos=q)
+        if o.burst:
+            t, q, n = o.burst.rsplit(":", 2)
+            infos = [c.publish(t, str(i), int(q)) for i in range(int(n))]
+            for info in infos:
+                info.wait_for_publish(10)
+            if not all(i.is_published() for i in infos):
+                emit(ev="error", what="burst", rc=sum(not i.is_published() for i in infos))
+                return 1
+            emit(ev="pubdone", topic=t, qos=int(q), n=int(n))
         if not wait(lambda: state["msgs"] >= o.count, o.timeout / 1000.0):
             emit(ev="error", what="timeout", rc=state["msgs"])
             return 1
