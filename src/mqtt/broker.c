@@ -422,8 +422,8 @@ static void adopt(mqtt_broker *b, br_event *e) {
 
 /* ---- loop callbacks ---- */
 
-static void check_cb(uv_check_t *h) {
-  mqtt_broker *b = h->data;
+/* Drain every marked connection's session into its output and write it. */
+static void flush_dirty(mqtt_broker *b) {
   while (b->dirty) {
     br_conn *c = b->dirty;
     b->dirty = c->dirty_next;
@@ -434,6 +434,11 @@ static void check_cb(uv_check_t *h) {
     }
     br_conn_unref(c);
   }
+}
+
+static void check_cb(uv_check_t *h) {
+  mqtt_broker *b = h->data;
+  flush_dirty(b);
   if (b->hooks.tick) b->hooks.tick(b->hooks.ud);
 }
 
@@ -562,6 +567,9 @@ static void autosave_cb(uv_timer_t *h) {
 
 static void close_all(mqtt_broker *b) {
   if (b->stopping) return;
+  /* what was routed just before the stop (e.g. a server publish posted
+   * before it) still goes out, best effort */
+  flush_dirty(b);
   b->stopping = true;
   if (b->has_listener) uv_close((uv_handle_t *)&b->listener, NULL);
   for (br_conn *c = b->conns; c;) {

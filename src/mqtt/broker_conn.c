@@ -238,6 +238,12 @@ void br_conn_drain(br_conn *c) {
   uint64_t now = br_now(b);
   uint64_t sent = 0;
   while (!c->closing && c->writing + c->out.len < BR_OUT_HIGH) {
+    if (c->gate) {
+      /* resumed with a smaller Receive Maximum than the flows in flight:
+       * resend only as many as it allows [MQTT-3.3.4-9] */
+      if (mqtt_session_inflight_out(cl->sess) <= c->recv_max_out) c->gate = false;
+      else if (c->unacked >= c->recv_max_out) break;
+    }
     mqtt_session_out o;
     if (mqtt_session_next(cl->sess, now, &o) != 0) break;
     if (o.type == MQTT_PUBREL) {
@@ -253,6 +259,7 @@ void br_conn_drain(br_conn *c) {
     int rc = 0;
     if (b->hooks.map_out) rc = b->hooks.map_out(b->hooks.ud, c->principal, t, tl, &t, &tl);
     if (rc == 0) rc = encode_publish(c, &o, t, tl);
+    if (rc == 0 && o.qos) c->unacked++;
     if (rc < 0) {
       /* not for this client after all: end the flow as if acknowledged */
       if (o.qos == 1) mqtt_session_on_puback(cl->sess, o.packet_id);
@@ -543,6 +550,9 @@ static void finish_connect(br_conn *c) {
   c->expiry_s = pc->expiry_s;
   mqtt_session_connect(cl->sess, level, pc->recv_max_out, pc->alias_max_out, pc->expiry_s);
   mqtt_session_set_max_packet_out(cl->sess, pc->max_packet_out);
+  c->recv_max_out = pc->recv_max_out ? pc->recv_max_out : 65535;
+  c->unacked = 0;
+  c->gate = mqtt_session_inflight_out(cl->sess) > c->recv_max_out;
   c->will = pc->will;
   pc->will = NULL;
   c->will_delay_s = pc->will_delay_s;
@@ -558,7 +568,7 @@ static void finish_connect(br_conn *c) {
   mqtt_packet pk;
   memset(&pk, 0, sizeof(pk));
   pk.type = MQTT_CONNACK;
-  pk.session_present = present;
+  pk.session_present = present && level >= MQTT_LEVEL_311; /* 3.1: reserved byte */
   loom_buf props;
   loom_buf_init(&props);
   if (level == MQTT_LEVEL_5) {
@@ -919,22 +929,24 @@ static void handle_packet(br_conn *c, const uint8_t *p, size_t len) {
   switch (pk.type) {
   case MQTT_PUBLISH: handle_publish(c, &pk); break;
   case MQTT_PUBACK:
-    mqtt_session_on_puback(cl->sess, pk.packet_id);
+    if (mqtt_session_on_puback(cl->sess, pk.packet_id) == 0 && c->unacked) c->unacked--;
     br_conn_mark(c);
     break;
-  case MQTT_PUBREC:
-    if (mqtt_session_on_pubrec(cl->sess, pk.packet_id, pk.reason) == LOOM_ENOTFOUND &&
-        pk.reason < 0x80)
+  case MQTT_PUBREC: {
+    int rc = mqtt_session_on_pubrec(cl->sess, pk.packet_id, pk.reason);
+    if (rc == LOOM_ENOTFOUND && pk.reason < 0x80)
       send_reason_pk(c, MQTT_PUBREL, pk.packet_id, MQTT_RC_PACKET_ID_NOT_FOUND, NULL);
+    if (rc == 0 && pk.reason >= 0x80 && c->unacked) c->unacked--;
     br_conn_mark(c);
     break;
+  }
   case MQTT_PUBREL: {
     int rc = mqtt_session_in_pubrel(cl->sess, pk.packet_id);
     send_reason_pk(c, MQTT_PUBCOMP, pk.packet_id, rc ? MQTT_RC_PACKET_ID_NOT_FOUND : 0, NULL);
     break;
   }
   case MQTT_PUBCOMP:
-    mqtt_session_on_pubcomp(cl->sess, pk.packet_id);
+    if (mqtt_session_on_pubcomp(cl->sess, pk.packet_id) == 0 && c->unacked) c->unacked--;
     br_conn_mark(c);
     break;
   case MQTT_SUBSCRIBE: handle_subscribe(c, &pk); break;

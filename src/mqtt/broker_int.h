@@ -105,10 +105,13 @@ struct br_conn {
   uint32_t will_delay_s;
   uint32_t expiry_s;
   uint32_t refs;
+  uint32_t unacked;     /* QoS 1/2 PUBLISHes sent on this connection, not done */
+  uint16_t recv_max_out;/* the client's Receive Maximum (levels 3/4: our window) */
   uint16_t keepalive_s;
   uint8_t level, state;
   bool dirty, reading, ws, closing, read_blocked, in_rx;
   bool no_problem_info; /* CONNECT Request Problem Information = 0 */
+  bool gate;            /* resends exceed recv_max_out: count them */
 };
 
 /* Cross-thread mailbox, refcounted: outlives the broker while done

@@ -393,6 +393,59 @@ static void test_session_resume_queued_qos1(void **state) {
   tc_close(&p);
 }
 
+static void test_resume_respects_smaller_receive_maximum(void **state) {
+  fx *f = *state;
+  tc s, p;
+  loom_buf cp = props1(MQTT_P_SESSION_EXPIRY, 60);
+  assert_int_equal(tc_open(&s, f->port, MQTT_LEVEL_5), 0);
+  assert_int_equal(tc_connect_ex(&s, "rrm", true, 60, cp.data, cp.len, NULL), 0);
+  assert_int_equal(tc_subscribe(&s, "rrm", 1), 1);
+  assert_int_equal(tc_connect(&p, f->port, MQTT_LEVEL_5, "p", true), 0);
+  for (uint16_t i = 1; i <= 3; i++)
+    assert_int_equal(tc_publish_ex(&p, "rrm", "x", 1, false, i, NULL, 0), 0);
+  for (int i = 0; i < 3; i++) assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 3000), 0);
+  tc_close(&s); /* none acknowledged */
+  assert_int_equal(mqtt_prop_append_num(&cp, MQTT_P_RECEIVE_MAXIMUM, 2), 0);
+  assert_int_equal(tc_open(&s, f->port, MQTT_LEVEL_5), 0);
+  assert_int_equal(tc_connect_ex(&s, "rrm", false, 60, cp.data, cp.len, NULL), 0);
+  assert_true(s.pk.session_present);
+  uint16_t ids[2];
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 3000), 0);
+    assert_true(s.pk.dup);
+    ids[i] = s.pk.packet_id;
+  }
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 400), -1); /* the third waits */
+  assert_int_equal(tc_ack(&s, MQTT_PUBACK, ids[0]), 0);
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 3000), 0);
+  loom_buf_deinit(&cp);
+  tc_close(&s);
+  tc_close(&p);
+}
+
+static void test_v31_connack_has_no_session_present(void **state) {
+  fx *f = *state;
+  tc c;
+  assert_int_equal(tc_connect(&c, f->port, MQTT_LEVEL_31, "v31", false), 0);
+  tc_close(&c);
+  assert_int_equal(tc_connect(&c, f->port, MQTT_LEVEL_31, "v31", false), 0);
+  assert_int_equal(c.pkt.data[2], 0); /* byte 2 reserved at 3.1 */
+  tc_close(&c);
+}
+
+static void test_publish_then_stop_delivers(void **state) {
+  fx *f = *state;
+  tc c;
+  assert_int_equal(tc_connect(&c, f->port, MQTT_LEVEL_311, "c", true), 0);
+  assert_int_equal(tc_subscribe(&c, "bye", 0), 0);
+  assert_int_equal(mqtt_broker_publish(f->b, "bye", "last", 4, 0, false), 0);
+  mqtt_broker_stop(f->b);
+  f->b = NULL; /* teardown: nothing to stop */
+  assert_int_equal(tc_expect(&c, MQTT_PUBLISH, 3000), 0);
+  assert_true(tc_payload_is(&c, "last"));
+  tc_close(&c);
+}
+
 static void test_clean_start_discards_session(void **state) {
   fx *f = *state;
   tc s;
@@ -863,16 +916,18 @@ static void test_qos2_duplicate_delivered_once(void **state) {
 
 static void test_stop_sends_no_wills(void **state) {
   fx *f = *state;
-  tc w;
+  tc w, s;
+  assert_int_equal(tc_connect(&s, f->port, MQTT_LEVEL_311, "s", true), 0);
+  assert_int_equal(tc_subscribe(&s, "will/#", 0), 0);
   mqtt_packet will = will_pk("will/s", "x", NULL, 0);
   assert_int_equal(tc_open(&w, f->port, MQTT_LEVEL_311), 0);
   assert_int_equal(tc_connect_ex(&w, "w", true, 60, NULL, 0, &will), 0);
   mqtt_broker_stop(f->b);
+  f->b = NULL; /* teardown: nothing to stop */
   assert_true(tc_wait_closed(&w, 2000));
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 2000), -2); /* closed, no will first */
   tc_close(&w);
-  /* restart for teardown */
-  assert_int_equal(start_with(state, NULL), 0);
-  free(f);
+  tc_close(&s);
 }
 
 static int setup_max_conns(void **state) {
@@ -1181,6 +1236,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_retained_message_expiry, setup, teardown),
       cmocka_unit_test_setup_teardown(test_session_resume_queued_qos1, setup, teardown),
       cmocka_unit_test_setup_teardown(test_clean_start_discards_session, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_resume_respects_smaller_receive_maximum, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_v31_connack_has_no_session_present, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_publish_then_stop_delivers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_takeover, setup, teardown),
       cmocka_unit_test_setup_teardown(test_shared_round_robin, setup, teardown),
       cmocka_unit_test_setup_teardown(test_no_local, setup, teardown),
