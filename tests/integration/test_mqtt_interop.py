@@ -8,8 +8,9 @@ retained (with the RETAIN flag, and clearing), will (socket killed; a clean
 DISCONNECT sends none), persistent-session resume with a queued QoS 1 message
 (these three at MQTT 3.1 too), back-to-back bursts at QoS 1 and 2 (complete,
 in order), a refused wrong password, and at 5.0 a will delay. Also: every
-client's publishes reach every other client; MQTT.js resolves server-assigned
-topic aliases; MQTT.js over WebSocket (/mqtt on the HTTP port) talks with a
+client's publishes reach every other client; MQTT 5 publish properties pass
+between MQTT.js and Paho Python intact; MQTT.js resolves server-assigned topic
+aliases; MQTT.js over WebSocket (/mqtt on the HTTP port) talks with a
 TCP client (Loom only); a restart on the same data dir keeps a persistent
 session, its queued QoS 1/2 messages and retained messages (Loom only).
 
@@ -597,6 +598,36 @@ def test_mqtt_interop_cross_clients(broker, paho_c_bin, level):
         r.finish()
         got = sorted((m["topic"], m["payload"], m["qos"]) for m in r.msgs())
         assert got == sorted(want), f"subscriber {n}\n" + explain(broker, r)
+
+
+V5_PROPS = {"response_topic": "reply/here", "correlation_data": "00ff10fe",
+            "user": [["zone", "B"], ["line", "3"], ["zone", "A"]],
+            "content_type": "application/json; charset=utf-8", "payload_format": 1,
+            "expiry": 60}
+
+
+@pytest.mark.parametrize("pub,sub", [("mqttjs", "paho_py"), ("paho_py", "mqttjs"),
+                                     ("paho_py", "paho_py")])
+def test_mqtt_interop_v5_properties_forwarded(broker, paho_c_bin, pub, sub):
+    """MQTT 5 PUBLISH properties from one client library reach another intact:
+    response topic, correlation data, content type, payload format, user
+    properties (in order where both ends keep order: MQTT.js holds them in an
+    object), message expiry (counted down, never up)."""
+    clients = make_clients(paho_c_bin)
+    base = f"interop/props/{uuid.uuid4().hex[:8]}"
+    s = clients[sub].spawn(broker, 5, subs=[(f"{base}/#", 1)], count=2)
+    s.wait_ev("ready")
+    clients[pub].spawn(broker, 5, pubs=[(f"{base}/q{q}", q, False, '{"v":1}') for q in (0, 1)],
+                       extra=["--pub-props", json.dumps(V5_PROPS)]).finish()
+    s.finish()
+    assert len(s.msgs()) == 2, explain(broker, s)
+    for m in s.msgs():
+        got, want = dict(m["props"]), dict(V5_PROPS)
+        assert 55 <= got.pop("expiry", -1) <= 60, explain(broker, s)
+        want.pop("expiry")
+        if "mqttjs" in (pub, sub):
+            got["user"], want["user"] = sorted(got.get("user", [])), sorted(want["user"])
+        assert got == want, explain(broker, s)
 
 
 @pytest.mark.skipif(BROKER_KIND != "loom", reason="Loom only: MQTT over WebSocket at /mqtt "

@@ -15,7 +15,10 @@ function usage() {
       '  [--pass P] [--clean 0|1] [--expiry S] [--will TOPIC:QOS:RETAIN:PAYLOAD]\n' +
       '  [--sub FILTER:QOS]... [--pub TOPIC:QOS:RETAIN:PAYLOAD]... [--count N]\n' +
       '  [--timeout MS] [--hang] [--ws PATH] [--alias-max N] [--will-delay S]\n' +
-      '  [--burst TOPIC:QOS:N]\n' +
+      '  [--burst TOPIC:QOS:N] [--pub-props JSON]\n' +
+      '--pub-props: MQTT 5 properties for every --pub, {"response_topic", "correlation_data"\n' +
+      '  (hex), "user": [[k, v]...], "content_type", "payload_format", "expiry"}; "msg"\n' +
+      '  events at level 5 carry the same shape as "props"\n' +
       '--burst: N messages "0".."N-1" published back to back (20 in flight)\n' +
       '--alias-max: Topic Alias Maximum sent in CONNECT (level 5): the broker may alias\n' +
       '  topics it sends us; "msg" events then carry the alias received\n' +
@@ -45,7 +48,7 @@ function parseArgs(argv) {
   const o = {
     host: '127.0.0.1', port: 0, level: 4, id: null, user: null, pass: null, clean: true,
     expiry: -1, count: 0, timeout: 5000, hang: false, will: null, subs: [], pubs: [], ws: null,
-    aliasMax: 0, willDelay: -1, burst: null,
+    aliasMax: 0, willDelay: -1, burst: null, pubProps: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -69,6 +72,7 @@ function parseArgs(argv) {
       case '--ws': o.ws = v; break;
       case '--alias-max': o.aliasMax = Number(v); break;
       case '--will-delay': o.willDelay = Number(v); break;
+      case '--pub-props': o.pubProps = JSON.parse(v); break;
       case '--burst': {
         const p = v.split(':');
         if (p.length !== 3) usage();
@@ -80,6 +84,40 @@ function parseArgs(argv) {
   }
   if (!o.port || o.level < 3 || o.level > 5) usage();
   return o;
+}
+
+// The CLI's property shape <-> MQTT.js publish properties.
+function propsIn(j) {
+  const p = {};
+  if (j.response_topic !== undefined) p.responseTopic = j.response_topic;
+  if (j.correlation_data !== undefined) p.correlationData = Buffer.from(j.correlation_data, 'hex');
+  if (j.content_type !== undefined) p.contentType = j.content_type;
+  if (j.payload_format !== undefined) p.payloadFormatIndicator = !!j.payload_format;
+  if (j.expiry !== undefined) p.messageExpiryInterval = j.expiry;
+  if (j.user !== undefined) {
+    p.userProperties = {};
+    for (const [k, v] of j.user) {
+      if (p.userProperties[k] === undefined) p.userProperties[k] = v;
+      else p.userProperties[k] = [].concat(p.userProperties[k], v);
+    }
+  }
+  return p;
+}
+
+function propsOut(p) {
+  const j = {};
+  if (p.responseTopic !== undefined) j.response_topic = p.responseTopic;
+  if (p.correlationData !== undefined) j.correlation_data = Buffer.from(p.correlationData).toString('hex');
+  if (p.contentType !== undefined) j.content_type = p.contentType;
+  if (p.payloadFormatIndicator !== undefined) j.payload_format = p.payloadFormatIndicator ? 1 : 0;
+  if (p.messageExpiryInterval !== undefined) j.expiry = p.messageExpiryInterval;
+  if (p.userProperties !== undefined) {
+    j.user = [];
+    for (const [k, v] of Object.entries(p.userProperties)) {
+      for (const x of [].concat(v)) j.user.push([k, x]);
+    }
+  }
+  return j;
 }
 
 async function main() {
@@ -117,6 +155,7 @@ async function main() {
     if (packet.properties && packet.properties.topicAlias !== undefined) {
       m.alias = packet.properties.topicAlias;
     }
+    if (o.level === 5) m.props = propsOut(packet.properties || {});
     received.push(m);
     emit(m);
     if (wake) wake();
@@ -138,7 +177,9 @@ async function main() {
   }
   emit({ ev: 'ready' });
   for (const p of o.pubs) {
-    await client.publishAsync(p.topic, p.payload, { qos: p.qos, retain: p.retain });
+    const popts = { qos: p.qos, retain: p.retain };
+    if (o.pubProps) popts.properties = propsIn(o.pubProps);
+    await client.publishAsync(p.topic, p.payload, popts);
     emit({ ev: 'pubdone', topic: p.topic, qos: p.qos });
   }
 

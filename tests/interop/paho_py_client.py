@@ -39,6 +39,43 @@ def parse_sub(s):
     return (f, int(q))
 
 
+def props_in(j):
+    """The CLI's property shape -> paho PUBLISH Properties."""
+    p = Properties(PacketTypes.PUBLISH)
+    if "response_topic" in j:
+        p.ResponseTopic = j["response_topic"]
+    if "correlation_data" in j:
+        p.CorrelationData = bytes.fromhex(j["correlation_data"])
+    if "content_type" in j:
+        p.ContentType = j["content_type"]
+    if "payload_format" in j:
+        p.PayloadFormatIndicator = j["payload_format"]
+    if "expiry" in j:
+        p.MessageExpiryInterval = j["expiry"]
+    if "user" in j:
+        p.UserProperty = [tuple(kv) for kv in j["user"]]
+    return p
+
+
+def props_out(p):
+    j = {}
+    if p is None:
+        return j
+    if hasattr(p, "ResponseTopic"):
+        j["response_topic"] = p.ResponseTopic
+    if hasattr(p, "CorrelationData"):
+        j["correlation_data"] = bytes(p.CorrelationData).hex()
+    if hasattr(p, "ContentType"):
+        j["content_type"] = p.ContentType
+    if hasattr(p, "PayloadFormatIndicator"):
+        j["payload_format"] = p.PayloadFormatIndicator
+    if hasattr(p, "MessageExpiryInterval"):
+        j["expiry"] = p.MessageExpiryInterval
+    if hasattr(p, "UserProperty"):
+        j["user"] = [list(kv) for kv in p.UserProperty]
+    return j
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--host", default="127.0.0.1")
@@ -56,6 +93,8 @@ def main():
     ap.add_argument("--timeout", type=int, default=5000)
     ap.add_argument("--hang", action="store_true")
     ap.add_argument("--will-delay", type=int, default=-1)
+    ap.add_argument("--pub-props", type=json.loads, help="MQTT 5 properties for every --pub "
+                    "(see mqttjs_client.js); msg events at level 5 carry them as props")
     ap.add_argument("--burst", help='TOPIC:QOS:N: "0".."N-1" published back to back '
                     "(paho keeps 20 in flight)")
     o = ap.parse_args()
@@ -91,8 +130,9 @@ def main():
             cond.notify_all()
 
     def on_message(_c, _u, m):
+        extra = {"props": props_out(m.properties)} if o.level == 5 else {}
         emit(ev="msg", topic=m.topic, payload=m.payload.decode("latin-1"), qos=m.qos,
-             retain=bool(m.retain), dup=bool(m.dup))
+             retain=bool(m.retain), dup=bool(m.dup), **extra)
         with cond:
             state["msgs"] += 1
             cond.notify_all()
@@ -141,8 +181,9 @@ def main():
                 return 1
             emit(ev="suback", filter=f, granted=state["suback"])
         emit(ev="ready")
+        pprops = props_in(o.pub_props) if o.pub_props and o.level == 5 else None
         for t, q, r, p in o.pub:
-            info = c.publish(t, p, q, r)
+            info = c.publish(t, p, q, r, properties=pprops)
             info.wait_for_publish(5)
             if not info.is_published():
                 emit(ev="error", what="publish", rc=info.rc)
