@@ -360,11 +360,17 @@ static br_conn *conn_alloc(mqtt_broker *b) {
   return c;
 }
 
-static void on_connection(uv_stream_t *srv, int status) {
-  mqtt_broker *b = srv->data;
-  if (status < 0) return;
+/* Accept the connection libuv holds for us. Without memory it stays
+ * pending (libuv stops watching the listener until it is accepted) and the
+ * sweep timer retries. */
+static void accept_one(mqtt_broker *b) {
+  uv_stream_t *srv = (uv_stream_t *)&b->listener;
   br_conn *c = conn_alloc(b);
-  if (!c) return;
+  if (!c) {
+    b->accept_pending = true;
+    return;
+  }
+  b->accept_pending = false;
   uv_tcp_init(&b->loop, &c->tcp);
   if (uv_accept(srv, (uv_stream_t *)&c->tcp) != 0) {
     c->closing = true;
@@ -381,6 +387,11 @@ static void on_connection(uv_stream_t *srv, int status) {
   }
   uv_tcp_nodelay(&c->tcp, 1);
   br_conn_start_tcp(c);
+}
+
+static void on_connection(uv_stream_t *srv, int status) {
+  if (status < 0) return;
+  accept_one(srv->data);
 }
 
 /* ---- WebSocket adoption ---- */
@@ -505,6 +516,7 @@ static void async_cb(uv_async_t *h) {
 static void sweep_cb(uv_timer_t *h) {
   mqtt_broker *b = h->data;
   uint64_t now = br_now(b);
+  if (b->accept_pending && !b->stopping) accept_one(b);
   for (br_conn *c = b->conns; c;) {
     br_conn *n = c->next;
     if (!c->closing) {

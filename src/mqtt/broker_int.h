@@ -133,6 +133,7 @@ struct mqtt_broker {
   uv_loop_t loop;
   uv_tcp_t listener;
   bool has_listener;
+  bool accept_pending;  /* a connection waits for memory to be accepted */
   uv_async_t async;
   uv_timer_t sweep;
   uv_timer_t sys_timer;
