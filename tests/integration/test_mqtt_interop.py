@@ -6,7 +6,8 @@ Paho C (libpaho-mqtt3c, tests/interop/paho_c_client.c, built here) and MQTT.js
 5.0, does: connect, subscribe, publish at QoS 0/1/2 (and QoS downgrade),
 retained (with the RETAIN flag, and clearing), will (socket killed; a clean
 DISCONNECT sends none), persistent-session resume with a queued QoS 1 message
-(these three at MQTT 3.1 too), back-to-back bursts at QoS 1 and 2 (complete,
+(these three at MQTT 3.1 too), at 5.0 an unacknowledged QoS 1/2 delivery
+resent with DUP on resume, back-to-back bursts at QoS 1 and 2 (complete,
 in order), a refused wrong password, and at 5.0 a will delay. Also: every
 client's publishes reach every other client; MQTT 5 publish properties pass
 between MQTT.js and Paho Python intact; MQTT.js resolves server-assigned topic
@@ -528,6 +529,33 @@ def test_mqtt_interop_will_delay(broker, client):
         explain(broker, watch, victim)
     waited = msgs[0]["_t"] - t_kill
     assert 1.5 <= waited <= 5, f"will after {waited:.2f} s\n" + explain(broker, watch, victim)
+
+
+@pytest.mark.parametrize("qos", [1, 2])
+def test_mqtt_interop_unacked_redelivered_with_dup(broker, client, paho_c_bin, qos):
+    """MQTT 5: a QoS 1/2 message delivered but never acknowledged (MQTT.js
+    holds its PUBACK/PUBREC back, then is killed) is sent again with DUP=1
+    when the session resumes, to whichever client library resumes it
+    [MQTT-4.4.0-1], and only once."""
+    clients = make_clients(paho_c_bin)
+    base = base_topic(client, 5)
+    t = f"{base}/u"
+    cid = f"it5-{uuid.uuid4().hex[:12]}"
+    a = clients["mqttjs"].spawn(broker, 5, subs=[(t, qos)], cid=cid, clean=False, expiry=300,
+                                count=1, hang=True, extra=["--no-ack"])
+    a.wait_ev("ready")
+    clients["paho_py"].publish(broker, 5, [(t, qos, False, "unacked"), (t, qos, False, "next")])
+    first = a.wait_ev("msg")
+    a.kill()
+    assert (first["payload"], first["dup"]) == ("unacked", False), explain(broker, a)
+    again = [(t, qos)] if client.needs_topic else []
+    b = client.spawn(broker, 5, subs=again, cid=cid, clean=False, expiry=300, count=2)
+    b.finish()
+    got = [(m["topic"], m["payload"], m["qos"]) for m in b.msgs()]
+    assert got == [(t, "unacked", qos), (t, "next", qos)], explain(broker, a, b)
+    # Paho C hands QoS 2 messages over at PUBREL with dup 0 (both brokers).
+    if not (client.name == "paho_c" and qos == 2):
+        assert b.msgs()[0]["dup"] in (True, None), "resent without DUP\n" + explain(broker, b)
 
 
 def test_mqtt_interop_session_resume(broker, client, level_all):

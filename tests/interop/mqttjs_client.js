@@ -15,7 +15,9 @@ function usage() {
       '  [--pass P] [--clean 0|1] [--expiry S] [--will TOPIC:QOS:RETAIN:PAYLOAD]\n' +
       '  [--sub FILTER:QOS]... [--pub TOPIC:QOS:RETAIN:PAYLOAD]... [--count N]\n' +
       '  [--timeout MS] [--hang] [--ws PATH] [--alias-max N] [--will-delay S]\n' +
-      '  [--burst TOPIC:QOS:N] [--pub-props JSON]\n' +
+      '  [--burst TOPIC:QOS:N] [--pub-props JSON] [--no-ack]\n' +
+      '--no-ack: (level 5) never acknowledge a QoS 1/2 message (customHandleAcks);\n' +
+      '  the first one is reported, and MQTT.js then reads no further packets\n' +
       '--pub-props: MQTT 5 properties for every --pub, {"response_topic", "correlation_data"\n' +
       '  (hex), "user": [[k, v]...], "content_type", "payload_format", "expiry"}; "msg"\n' +
       '  events at level 5 carry the same shape as "props"\n' +
@@ -48,11 +50,12 @@ function parseArgs(argv) {
   const o = {
     host: '127.0.0.1', port: 0, level: 4, id: null, user: null, pass: null, clean: true,
     expiry: -1, count: 0, timeout: 5000, hang: false, will: null, subs: [], pubs: [], ws: null,
-    aliasMax: 0, willDelay: -1, burst: null, pubProps: null,
+    aliasMax: 0, willDelay: -1, burst: null, pubProps: null, noAck: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--hang') { o.hang = true; continue; }
+    if (a === '--no-ack') { o.noAck = true; continue; }
     const v = argv[++i];
     if (v === undefined) usage();
     switch (a) {
@@ -146,6 +149,17 @@ async function main() {
 
   const received = [];
   let wake = null;
+  if (o.noAck) {
+    if (o.level !== 5) usage();
+    // Report the message, never call done: no PUBACK/PUBREC goes out.
+    copts.customHandleAcks = (topic, payload, packet) => {
+      const m = { ev: 'msg', topic, payload: payload.toString('latin1'), qos: packet.qos,
+                  retain: !!packet.retain, dup: !!packet.dup, acked: false };
+      received.push(m);
+      emit(m);
+      if (wake) wake();
+    };
+  }
   const url = o.ws !== null ? `ws://${o.host}:${o.port}/${o.ws}` : `mqtt://${o.host}:${o.port}`;
   const client = mqtt.connect(url, copts);
   // Register before the CONNACK: a resumed session's queue may arrive at once.
