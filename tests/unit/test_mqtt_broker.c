@@ -1005,6 +1005,31 @@ static void test_autosave_while_running(void **state) {
   rmdir(dir);
 }
 
+static void test_start_errors(void **state) {
+  fx *f = *state;
+  mqtt_broker_cfg cfg;
+  memset(&cfg, 0, sizeof(cfg));
+  char addr[64], err[128] = "";
+  snprintf(addr, sizeof(addr), "127.0.0.1:%d", f->port);
+  cfg.listen = addr; /* taken by the fixture's broker */
+  mqtt_broker *b = NULL;
+  assert_int_equal(mqtt_broker_start(&cfg, &b, err, sizeof(err)), LOOM_EIO);
+  assert_null(b);
+  assert_true(strlen(err) > 0);
+  cfg.listen = "no-port";
+  assert_int_equal(mqtt_broker_start(&cfg, &b, err, sizeof(err)), LOOM_EINVAL);
+  cfg.listen = "127.0.0.1:99999";
+  assert_int_equal(mqtt_broker_start(&cfg, &b, NULL, 0), LOOM_EINVAL);
+  assert_int_equal(mqtt_broker_start(NULL, &b, NULL, 0), LOOM_EINVAL);
+  /* no listener: still a broker (server publishes, WebSocket) */
+  cfg.listen = NULL;
+  assert_int_equal(mqtt_broker_start(&cfg, &b, NULL, 0), 0);
+  assert_int_equal(mqtt_broker_port(b), 0);
+  assert_int_equal(mqtt_broker_publish(b, "x", "y", 1, 0, true), 0);
+  mqtt_broker_stop(b);
+  mqtt_broker_stop(NULL);
+}
+
 static void test_sys_topics(void **state) {
   (void)state;
   mqtt_broker_cfg cfg;
@@ -1282,6 +1307,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_conn_rate, setup_conn_rate, teardown),
       cmocka_unit_test_setup_teardown(test_total_queue_budget, setup_budget, teardown),
       cmocka_unit_test(test_sys_topics),
+      cmocka_unit_test_setup_teardown(test_start_errors, setup, teardown),
       cmocka_unit_test(test_autosave_while_running),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
