@@ -428,9 +428,10 @@ static void handle_connect(br_conn *c, const mqtt_packet *pk) {
       refuse = MQTT_RC_PAYLOAD_FORMAT_INVALID;
       goto refused;
     }
+    /* now_ms 0: until the will is published (br_publish_will restarts the
+     * clock then), expiry_at_ms holds the interval itself, in ms */
     if (mqtt_msg_new(wt, pk->will_topic.len, pk->will_payload.p, pk->will_payload.len, wp.data,
-                     wp.len, pk->will_qos, pk->will_retain, has_exp, exp, br_now(b),
-                     &pc->will)) {
+                     wp.len, pk->will_qos, pk->will_retain, has_exp, exp, 0, &pc->will)) {
       refuse = MQTT_RC_SERVER_UNAVAILABLE;
       goto refused;
     }

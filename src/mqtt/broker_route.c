@@ -425,17 +425,30 @@ void br_retained_replay(mqtt_broker *b, br_client *cl, const char *filter, size_
 }
 
 int br_publish_will(mqtt_broker *b, mqtt_msg *w, void *principal, const char *client_id) {
+  /* the will's Message Expiry Interval starts now (its expiry_at_ms holds
+   * the interval, see handle_connect) */
+  mqtt_msg *pw = w;
+  if (w->has_expiry &&
+      mqtt_msg_new(w->topic, w->topic_len, w->payload, w->payload_len, w->props, w->props_len,
+                   w->qos, w->retain, true, (uint32_t)(w->expiry_at_ms / 1000), br_now(b), &pw))
+    return LOOM_ENOMEM;
+  int rc = 0;
   int flags = MQTT_HOOK_ROUTE;
   if (b->hooks.on_publish) {
     void *tk = br_ticket_new(b, 1, NULL, NULL);
-    if (!tk) return LOOM_ENOMEM;
-    mqtt_pub_view v = {.topic = w->topic, .topic_len = w->topic_len, .payload = w->payload,
-                       .payload_len = w->payload_len, .qos = w->qos, .retain = w->retain,
-                       .props = w->props, .props_len = w->props_len, .client_id = client_id};
+    if (!tk) {
+      rc = LOOM_ENOMEM;
+      goto done;
+    }
+    mqtt_pub_view v = {.topic = pw->topic, .topic_len = pw->topic_len, .payload = pw->payload,
+                       .payload_len = pw->payload_len, .qos = pw->qos, .retain = pw->retain,
+                       .props = pw->props, .props_len = pw->props_len, .client_id = client_id};
     flags = b->hooks.on_publish(b->hooks.ud, principal, &v, br_ack_done, tk);
     if (flags < 0 || !(flags & MQTT_HOOK_PENDING)) br_ticket_drop(tk);
   }
   atomic_fetch_add_explicit(&b->msgs_in, 1, memory_order_relaxed);
-  if (flags > 0 && (flags & MQTT_HOOK_ROUTE)) return br_route(b, w, NULL);
-  return 0;
+  if (flags > 0 && (flags & MQTT_HOOK_ROUTE)) rc = br_route(b, pw, NULL);
+done:
+  if (pw != w) mqtt_msg_unref(pw);
+  return rc;
 }

@@ -285,6 +285,27 @@ static void test_will_delay(void **state) {
   tc_close(&s);
 }
 
+static void test_will_expiry_starts_at_publication(void **state) {
+  fx *f = *state;
+  tc s, w;
+  assert_int_equal(tc_connect(&s, f->port, MQTT_LEVEL_5, "sub", true), 0);
+  assert_int_equal(tc_subscribe(&s, "will/#", 1), 1);
+  loom_buf wp = props1(MQTT_P_MESSAGE_EXPIRY, 1);
+  mqtt_packet will = will_pk("will/e", "fresh", wp.data, wp.len);
+  will.will_qos = 1;
+  assert_int_equal(tc_open(&w, f->port, MQTT_LEVEL_5), 0);
+  assert_int_equal(tc_connect_ex(&w, "we", true, 60, NULL, 0, &will), 0);
+  usleep(1500 * 1000); /* longer than the will's expiry interval */
+  tc_close(&w);
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 3000), 0);
+  assert_true(tc_payload_is(&s, "fresh"));
+  uint32_t v = 0;
+  assert_true(prop_num(&s.pk.props, MQTT_P_MESSAGE_EXPIRY, &v));
+  assert_int_equal(v, 1);
+  loom_buf_deinit(&wp);
+  tc_close(&s);
+}
+
 static void test_will_delay_cancelled_by_reconnect(void **state) {
   fx *f = *state;
   tc s, w;
@@ -1256,6 +1277,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_no_will_on_disconnect, setup, teardown),
       cmocka_unit_test_setup_teardown(test_will_delay, setup, teardown),
       cmocka_unit_test_setup_teardown(test_will_delay_cancelled_by_reconnect, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_will_expiry_starts_at_publication, setup, teardown),
       cmocka_unit_test_setup_teardown(test_will_v5_disconnect_with_will, setup, teardown),
       cmocka_unit_test_setup_teardown(test_will_v5_disconnect_error_reason, setup, teardown),
       cmocka_unit_test_setup_teardown(test_retained_message_expiry, setup, teardown),
