@@ -1258,3 +1258,41 @@ def test_shared_subscription_identifier(broker):
     assert len(ga) + len(gb) == 6
     assert all(p.props_all(m.P_SUBSCRIPTION_ID) == [11] for p in ga), ga
     assert all(p.props_all(m.P_SUBSCRIPTION_ID) == [22] for p in gb), gb
+
+
+def test_retained_keeps_properties(broker):
+    """[MQTT-3.3.1-5] [MQTT-3.3.2-4] [MQTT-3.3.2-17] [MQTT-3.3.2-18] [MQTT-3.3.2-20]
+    [MQTT-3.3.2-6]: a retained message is stored with its properties: a new
+    subscriber gets its User Properties in order, Content Type, Payload
+    Format, Response Topic and Correlation Data, and an Expiry lowered by the
+    time it was stored; QoS is min(stored, granted)."""
+    pub = connected(broker, "rkp-pub")
+    ups = [(m.P_USER_PROPERTY, ("b", "1")), (m.P_USER_PROPERTY, ("a", "2"))]
+    pub.publish("rkp/t", b"{}", qos=2, retain=True, properties=[
+        (m.P_PAYLOAD_FORMAT, 1), (m.P_CONTENT_TYPE, "application/json"), (m.P_MESSAGE_EXPIRY, 60),
+        (m.P_RESPONSE_TOPIC, "rkp/r"), (m.P_CORRELATION_DATA, b"c")] + ups)
+    time.sleep(1.1)
+    sub = connected(broker, "rkp-sub")
+    sub.subscribe([("rkp/#", 1)])
+    got = sub.messages(timeout=0.6)
+    assert len(got) == 1, got
+    p = got[0]
+    assert p.retain and p.qos == 1 and p.payload == b"{}"
+    assert p.props_all(m.P_USER_PROPERTY) == [v for _, v in ups]
+    assert p.prop(m.P_CONTENT_TYPE) == "application/json" and p.prop(m.P_PAYLOAD_FORMAT) == 1
+    assert p.prop(m.P_RESPONSE_TOPIC) == "rkp/r" and p.prop(m.P_CORRELATION_DATA) == b"c"
+    assert 1 <= p.prop(m.P_MESSAGE_EXPIRY) <= 59, p
+
+
+def test_will_delay_takeover_no_will(broker):
+    """[MQTT-3.1.3-9] [MQTT-3.1.4-3]: a session taken over (Clean Start 0) by a
+    new connection before the old connection's Will Delay (1 s) elapsed: the
+    will is not published."""
+    sub = connected(broker, "wdt-sub")
+    sub.subscribe([("wdt/t", 0)])
+    old = cli(broker)
+    old.connect("wdt", clean=False, properties=session(30),
+                will={"topic": "wdt/t", "payload": b"no", "props": [(m.P_WILL_DELAY, 1)]})
+    connected(broker, "wdt", clean=False, properties=session(30))
+    assert old.wait_closed(2)
+    sub.expect_none(1.5)
