@@ -11,8 +11,8 @@ resent with DUP on resume, back-to-back bursts at QoS 1 and 2 (complete,
 in order), a refused wrong password, and at 5.0 a will delay. Also: every
 client's publishes reach every other client; MQTT 5 publish properties pass
 between MQTT.js and Paho Python intact; MQTT.js resolves server-assigned topic
-aliases; MQTT.js over WebSocket (/mqtt on the HTTP port) talks with a
-TCP client (Loom only); a restart on the same data dir keeps a persistent
+aliases; MQTT.js, Paho C and Paho Python over WebSocket (/mqtt on the HTTP
+port) talk with a TCP client (Loom only); a restart on the same data dir keeps a persistent
 session, its queued QoS 1/2 messages and retained messages (Loom only).
 
 The broker under test is chosen by MQTT_BROKER: "loom" (default; the daemon
@@ -272,7 +272,7 @@ class CliClient:
         if hang:
             a.append("--hang")
         if ws_path:
-            a += ["--ws", ws_path]  # mqttjs_client.js only
+            a += ["--ws", ws_path]
         a += list(extra)
         return Run(f"{self.name} L{level}", a)
 
@@ -659,18 +659,19 @@ def test_mqtt_interop_v5_properties_forwarded(broker, paho_c_bin, pub, sub):
 @pytest.mark.skipif(BROKER_KIND != "loom", reason="Loom only: MQTT over WebSocket at /mqtt "
                     "on the HTTP port (Debian's mosquitto cannot bind its websockets listener "
                     "to 127.0.0.1)")
-def test_mqtt_interop_mqttjs_websocket(broker, paho_c_bin, level):
-    """MQTT.js over WebSocket (ws://HTTP_PORT/mqtt) and Paho Python over TCP
+@pytest.mark.parametrize("name", ["paho_py", "paho_c", "mqttjs"])  # mosquitto_sub: no WS
+def test_mqtt_interop_websocket(broker, paho_c_bin, level, name):
+    """A client over WebSocket (ws://HTTP_PORT/mqtt) and Paho Python over TCP
     exchange QoS 0/1/2 messages both ways."""
     clients = make_clients(paho_c_bin)
-    js, py = clients["mqttjs"], clients["paho_py"]
-    base = f"interop/ws/{level}/{uuid.uuid4().hex[:8]}"
-    ws_sub = js.spawn(broker, level, subs=[(f"{base}/to-ws/#", 2)], count=3, ws_path="mqtt")
+    ws, py = clients[name], clients["paho_py"]
+    base = f"interop/ws/{name}/{level}/{uuid.uuid4().hex[:8]}"
+    ws_sub = ws.spawn(broker, level, subs=[(f"{base}/to-ws/#", 2)], count=3, ws_path="mqtt")
     tcp_sub = py.spawn(broker, level, subs=[(f"{base}/to-tcp/#", 2)], count=3)
     ws_sub.wait_ev("ready")
     tcp_sub.wait_ev("ready")
     py.publish(broker, level, [(f"{base}/to-ws/q{q}", q, False, f"w{q}") for q in (0, 1, 2)])
-    js.spawn(broker, level, pubs=[(f"{base}/to-tcp/q{q}", q, False, f"t{q}") for q in (0, 1, 2)],
+    ws.spawn(broker, level, pubs=[(f"{base}/to-tcp/q{q}", q, False, f"t{q}") for q in (0, 1, 2)],
              ws_path="mqtt").finish()
     for run, d, p in ((ws_sub, "to-ws", "w"), (tcp_sub, "to-tcp", "t")):
         run.finish()

@@ -32,6 +32,7 @@ typedef struct sub_op {
 
 typedef struct opts {
   const char *host, *id, *user, *pass;
+  const char *ws;       /* --ws PATH: ws://host:port/PATH instead of tcp:// */
   int port, level, clean, count, hang;
   long expiry;          /* session expiry interval, s (level 5); -1 = not sent */
   long will_delay;      /* will delay interval, s (level 5); -1 = not sent */
@@ -52,7 +53,7 @@ static void usage(void)
           "usage: paho_c_client --port P --level 3|4|5 [--host H] [--id ID] [--user U]\n"
           "  [--pass P] [--clean 0|1] [--expiry S] [--will TOPIC:QOS:RETAIN:PAYLOAD]\n"
           "  [--sub FILTER:QOS]... [--pub TOPIC:QOS:RETAIN:PAYLOAD]... [--count N]\n"
-          "  [--timeout MS] [--hang] [--will-delay S] [--burst TOPIC:QOS:N]\n"
+          "  [--timeout MS] [--hang] [--will-delay S] [--burst TOPIC:QOS:N] [--ws PATH]\n"
           "--burst: N messages \"0\"..\"N-1\" published back to back (20 in flight)\n"
           "Prints JSON lines: connack, suback, ready, pubdone, msg, done, error.\n");
 }
@@ -148,6 +149,8 @@ static int parse_args(int argc, char **argv, opts *o)
       o->clean = atoi(v);
     else if (!strcmp(a, "--expiry"))
       o->expiry = atol(v);
+    else if (!strcmp(a, "--ws"))
+      o->ws = v;
     else if (!strcmp(a, "--will-delay"))
       o->will_delay = atol(v);
     else if (!strcmp(a, "--count"))
@@ -411,7 +414,10 @@ int main(int argc, char **argv)
     snprintf(idbuf, sizeof idbuf, "pahoc-%ld", (long)getpid());
     o.id = idbuf;
   }
-  snprintf(uri, sizeof uri, "tcp://%s:%d", o.host, o.port);
+  if (o.ws)
+    snprintf(uri, sizeof uri, "ws://%s:%d/%s", o.host, o.port, o.ws);
+  else
+    snprintf(uri, sizeof uri, "tcp://%s:%d", o.host, o.port);
   cro.MQTTVersion = o.level == 5   ? MQTTVERSION_5
                     : o.level == 3 ? MQTTVERSION_3_1
                                    : MQTTVERSION_3_1_1;

@@ -93,6 +93,7 @@ def main():
     ap.add_argument("--timeout", type=int, default=5000)
     ap.add_argument("--hang", action="store_true")
     ap.add_argument("--will-delay", type=int, default=-1)
+    ap.add_argument("--ws", help="MQTT over WebSocket at ws://HOST:PORT/WS")
     ap.add_argument("--pub-props", type=json.loads, help="MQTT 5 properties for every --pub "
                     "(see mqttjs_client.js); msg events at level 5 carry them as props")
     ap.add_argument("--burst", help='TOPIC:QOS:N: "0".."N-1" published back to back '
@@ -100,11 +101,15 @@ def main():
     o = ap.parse_args()
 
     cid = o.id or "pahopy-%d" % os.getpid()
+    transport = "websockets" if o.ws is not None else "tcp"
     if o.level == 5:
-        c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv5)
+        c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv5, transport=transport)
     else:
         c = mqtt.Client(client_id=cid, clean_session=bool(o.clean),
-                        protocol=mqtt.MQTTv31 if o.level == 3 else mqtt.MQTTv311)
+                        protocol=mqtt.MQTTv31 if o.level == 3 else mqtt.MQTTv311,
+                        transport=transport)
+    if o.ws is not None:
+        c.ws_set_options(path="/" + o.ws)
     if o.user is not None:
         c.username_pw_set(o.user, o.password)
     if o.will:
