@@ -258,7 +258,7 @@ void br_conn_close(br_conn *c, bool will) {
   /* best effort: what is queued (a CONNACK or DISCONNECT) goes out first */
   if (c->state != BR_ST_CLOSED) {
 #ifdef BR_HAVE_WS
-    if (c->tr) {
+    if (c->tr && c->ws) {
       if (c->out.len) c->tr->ops->send(c->tr, (const char *)c->out.data, c->out.len);
       c->out.len = 0;
       mqtt_ws_transport_close(c->tr, b->stopping ? MQTT_WS_CLOSE_GOING_AWAY
@@ -386,6 +386,17 @@ static void accept_one(mqtt_broker *b) {
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
+  if (b->cfg.tcp_transport) {
+    http_transport_sink sink = {.conn = c, .deliver = sink_deliver,
+                                .wire_write = sink_wire_write};
+    if (b->cfg.tcp_transport(b->cfg.tcp_transport_user, &sink, &c->tr) != 0 || !c->tr) {
+      c->tr = NULL;
+      c->closing = true;
+      b->n_open--;
+      uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+      return;
+    }
+  }
   br_conn_start_tcp(c);
 }
 

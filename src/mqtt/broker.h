@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "http/transport.h"
 
 typedef struct mqtt_broker mqtt_broker;
 
@@ -136,6 +137,11 @@ typedef struct mqtt_broker_cfg {
   bool allow_anonymous;       /* with no authenticate hook: accept all (tests, bench) */
   mqtt_limits limits;
   const mqtt_hooks *hooks;    /* copied; NULL = plain broker */
+  /* Optional byte transport for every accepted TCP connection (TLS later):
+   * created on the broker thread with the connection's sink; recv/send as
+   * in http/transport.h. NULL = plain TCP (no transport object). */
+  http_transport_new_fn tcp_transport;
+  void *tcp_transport_user;
 } mqtt_broker_cfg;
 
 /* Start the broker thread; binds cfg->listen before returning (port 0 =

@@ -1051,6 +1051,91 @@ static void test_start_errors(void **state) {
   mqtt_broker_stop(NULL);
 }
 
+/* A toy transport: every byte XOR 0x5A both ways (stands in for TLS). */
+typedef struct xor_tr {
+  http_transport base;
+  int *n_made;
+} xor_tr;
+
+static int xor_pass(int (*fn)(void *, const char *, size_t), void *conn, const char *d,
+                    size_t n) {
+  char buf[4096];
+  while (n) {
+    size_t k = n < sizeof(buf) ? n : sizeof(buf);
+    for (size_t i = 0; i < k; i++) buf[i] = (char)(d[i] ^ 0x5A);
+    int rc = fn(conn, buf, k);
+    if (rc) return rc;
+    d += k;
+    n -= k;
+  }
+  return 0;
+}
+
+static int xor_recv(http_transport *t, const char *d, size_t n) {
+  return xor_pass(t->sink.deliver, t->sink.conn, d, n);
+}
+
+static int xor_send(http_transport *t, const char *d, size_t n) {
+  return xor_pass(t->sink.wire_write, t->sink.conn, d, n);
+}
+
+static void xor_free(http_transport *t) { free(t); }
+
+static const http_transport_ops xor_ops = {xor_recv, xor_send, xor_free};
+
+static int xor_new(void *user, const http_transport_sink *sink, http_transport **out) {
+  xor_tr *t = calloc(1, sizeof(*t));
+  t->base.ops = &xor_ops;
+  t->base.sink = *sink;
+  (*(int *)user)++;
+  *out = &t->base;
+  return 0;
+}
+
+static void test_tcp_transport_seam(void **state) {
+  (void)state;
+  int made = 0;
+  mqtt_broker_cfg cfg;
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.listen = "127.0.0.1:0";
+  cfg.allow_anonymous = true;
+  cfg.tcp_transport = xor_new;
+  cfg.tcp_transport_user = &made;
+  mqtt_broker *b = NULL;
+  assert_int_equal(mqtt_broker_start(&cfg, &b, NULL, 0), 0);
+  tc c;
+  assert_int_equal(tc_open(&c, mqtt_broker_port(b), MQTT_LEVEL_311), 0);
+  loom_buf raw;
+  loom_buf_init(&raw);
+  mqtt_packet pk;
+  memset(&pk, 0, sizeof(pk));
+  pk.type = MQTT_CONNECT;
+  pk.level = MQTT_LEVEL_311;
+  pk.clean_start = true;
+  pk.client_id.p = (const uint8_t *)"x";
+  pk.client_id.len = 1;
+  assert_int_equal(mqtt_encode(&raw, &pk, MQTT_LEVEL_311), 0);
+  memset(&pk, 0, sizeof(pk));
+  pk.type = MQTT_PINGREQ;
+  assert_int_equal(mqtt_encode(&raw, &pk, MQTT_LEVEL_311), 0);
+  for (size_t i = 0; i < raw.len; i++) raw.data[i] ^= 0x5A;
+  assert_int_equal(tc_send_raw(&c, raw.data, raw.len), 0);
+  /* CONNACK 20 02 00 00 and PINGRESP d0 00, XOR-ed */
+  uint8_t got[6];
+  size_t n = 0;
+  while (n < sizeof(got)) {
+    ssize_t r = recv(c.fd, got + n, sizeof(got) - n, 0);
+    assert_true(r > 0);
+    n += (size_t)r;
+  }
+  const uint8_t want[6] = {0x20 ^ 0x5A, 0x02 ^ 0x5A, 0x5A, 0x5A, 0xD0 ^ 0x5A, 0x5A};
+  assert_memory_equal(got, want, 6);
+  assert_int_equal(made, 1);
+  loom_buf_deinit(&raw);
+  tc_close(&c);
+  mqtt_broker_stop(b);
+}
+
 static void test_sys_topics(void **state) {
   (void)state;
   mqtt_broker_cfg cfg;
@@ -1329,6 +1414,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_conn_rate, setup_conn_rate, teardown),
       cmocka_unit_test_setup_teardown(test_total_queue_budget, setup_budget, teardown),
       cmocka_unit_test(test_sys_topics),
+      cmocka_unit_test(test_tcp_transport_seam),
       cmocka_unit_test_setup_teardown(test_start_errors, setup, teardown),
       cmocka_unit_test(test_autosave_while_running),
   };
