@@ -396,7 +396,6 @@ def test_publish_wildcard_topic(broker):
 
 
 @m.only_loom("mosquitto 2.0.11 accepts and forwards a wildcard Response Topic")
-@m.loom_xfail("a Response Topic with a wildcard is accepted and forwarded, not a Protocol Error")
 def test_response_topic_wildcard(broker):
     """[MQTT-3.3.2-14]: a Response Topic with a wildcard is a Protocol Error:
     closed; not delivered."""
@@ -725,8 +724,6 @@ def test_subscription_identifier_zero(broker):
     assert_dropped(c, reasons=(0x81, 0x82))
 
 
-@m.loom_xfail("a message matching two overlapping subscriptions carries only the first one's "
-              "Subscription Identifier (7), not both (7 and the other)")
 def test_subscription_identifiers_delivered(broker):
     """[MQTT-3.3.4-3] [MQTT-3.3.4-4] 3.8.2.1.2: messages carry the Subscription
     Identifier of the matching subscription; overlapping subscriptions
@@ -1132,8 +1129,6 @@ def test_pipelined_before_auth_completes(broker):
 
 
 @m.only_loom("mosquitto 2.0.11 exceeds the client's Receive Maximum")
-@m.loom_xfail("on session resumption all unacknowledged PUBLISHes are re-sent at once (3 with "
-              "Receive Maximum 2)")
 def test_resume_respects_receive_maximum(broker):
     """[MQTT-3.3.4-9] [MQTT-4.4.0-1]: on session resumption the re-sent and the
     queued QoS 1 PUBLISHes together stay within the new connection's Receive
