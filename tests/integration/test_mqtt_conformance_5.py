@@ -1291,3 +1291,87 @@ def test_will_delay_takeover_no_will(broker):
     connected(broker, "wdt", clean=False, properties=session(30))
     assert old.wait_closed(2)
     sub.expect_none(1.5)
+
+
+# ---- topic matching table, UTF-8 validation, many publishers ----
+
+def ref_match(flt, topic):
+    """Reference matcher for 4.7 (written from the rules, not from a broker)."""
+    if topic.startswith("$") and flt[:1] in ("+", "#"):
+        return False
+    fl, tl = flt.split("/"), topic.split("/")
+    for i, f in enumerate(fl):
+        if f == "#":
+            return True
+        if i >= len(tl):
+            return False
+        if f != "+" and f != tl[i]:
+            return False
+    return len(fl) == len(tl)
+
+
+MATCH_FILTERS = ["#", "+", "+/+", "/+", "a/#", "a/+", "a/+/c", "a/b/c", "+/b/#", "a//c", "a/+/+/#",
+                 "/#", "+/", "$SYS/#", "a/b/c/#", "+/+/+"]
+MATCH_TOPICS = ["a", "a/b", "a/b/c", "a//c", "/a", "/", "a/", "a/b/c/d", "x/b/y", "b/a",
+                "//", "a/b/c/d/e"]
+
+
+def test_topic_matching_table(broker):
+    """[MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-4.7.2-1] [MQTT-4.7.3-4] [MQTT-3.3.4-3]: 16
+    filters (each with its own Subscription Identifier) against 12 topic
+    names, empty levels included: every message carries exactly the ids of
+    the filters that match it by the 4.7 rules, no topic is missed."""
+    c = connected(broker, "match")
+    for i, f in enumerate(MATCH_FILTERS, 1):
+        assert c.subscribe([(f, 0)], properties=[(m.P_SUBSCRIPTION_ID, i)]).reasons == [0], f
+    c.messages(timeout=0.3)  # retained things the broker keeps ($SYS, Loom's STATE)
+    pub = connected(broker, "match-pub")
+    for t in MATCH_TOPICS:
+        pub.publish(t, t.encode())
+    got = {}
+    for p in c.messages(timeout=0.6):
+        if not p.retain:
+            got.setdefault(p.payload.decode(), set()).update(p.props_all(m.P_SUBSCRIPTION_ID))
+    want = {}
+    for t in MATCH_TOPICS:
+        ids = {i for i, f in enumerate(MATCH_FILTERS, 1) if ref_match(f, t)}
+        if ids:
+            want[t] = ids
+    assert got == want
+
+
+@pytest.mark.parametrize("what", ["filter", "client-id", "username"])
+def test_ill_formed_utf8_refused(broker, what):
+    """[MQTT-1.5.4-1] [MQTT-3.1.3-4 (3.1.1: 3.1.3-4, 3.1.3-11)]: ill-formed UTF-8
+    (a lone continuation byte 0x80) in a SUBSCRIBE filter, a ClientID or a
+    User Name: the packet is malformed: the connection is closed (a CONNACK
+    or DISCONNECT, if any, >= 0x80); never accepted."""
+    bad = b"bad\x80"
+    c = cli(broker)
+    if what == "filter":
+        c.connect("u8")
+        c.send(m.subscribe(1, [(bad, 0)]))
+    elif what == "client-id":
+        c.send(m.connect(bad, level=L, **creds(broker)))
+    else:
+        c.send(m.connect("u8u", level=L, username=bad, password=creds(broker)["password"] or b"x"))
+    assert c.wait_closed(2)
+    for p in c.last:
+        assert p.type in (m.CONNACK, m.DISCONNECT) and p.reason >= 0x80, p
+
+
+def test_many_publishers_order_and_completeness(broker):
+    """[MQTT-4.6.0-5] [MQTT-4.6.0-6] [MQTT-4.5.0-1]: three publishers each send 150
+    QoS 1 messages back to back to one subscriber (Receive Maximum 20): all
+    450 arrive, each publisher's in its order."""
+    sub = connected(broker, "fanin-sub", properties=[(m.P_RECEIVE_MAXIMUM, 20)])
+    sub.subscribe([("fanin/+", 1)])
+    pubs = [connected(broker, f"fanin-{k}") for k in range(3)]
+    for k, p in enumerate(pubs):
+        p.send(b"".join(m.publish(f"fanin/{k}", str(i).encode(), qos=1, pid=i + 1) for i in range(150)))
+    for p in pubs:
+        for i in range(150):
+            p.expect_ack(m.PUBACK, i + 1, timeout=5)
+    got = sub.messages(timeout=1, count=450)
+    seqs = {k: [int(q.payload) for q in got if q.topic == f"fanin/{k}"] for k in range(3)}
+    assert all(seqs[k] == list(range(150)) for k in range(3)), {k: len(v) for k, v in seqs.items()}
