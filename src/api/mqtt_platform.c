@@ -459,25 +459,52 @@ static void batch_free(mp_batch *b) {
   loom_free(b);
 }
 
+/* A partial write: the lines the engine refused (from the ingest result's
+ * JSON) decide which publishes are refused. When the result names fewer
+ * lines than were refused (it lists the first few), no publish of the batch
+ * can be confirmed: all are refused, so none is acknowledged unstored. */
+static void batch_done_partial(mp_batch *b) {
+  json_t *doc = json_loadb((const char *)b->res.body.data, b->res.body.len, 0, NULL);
+  json_t *lines = json_object_get(doc, "lines");
+  bool named = json_is_array(lines) && json_array_size(lines) >= b->res.bad_lines;
+  LOOM_WARN("mqtt telemetry partly refused", "db=%s publishes=%zu refused_lines=%llu body=%.*s",
+            b->db, b->n_pends, (unsigned long long)b->res.bad_lines,
+            (int)(b->res.body.len > 300 ? 300 : b->res.body.len), (const char *)b->res.body.data);
+  for (size_t i = 0; i < b->n_pends; i++) {
+    const mp_pend *pd = &b->pends[i];
+    const char *why = named ? NULL : "points of this batch were refused and not all can be named";
+    size_t k;
+    json_t *e;
+    json_array_foreach(named ? lines : NULL, k, e) {
+      json_int_t ln = json_integer_value(json_object_get(e, "line"));
+      if (ln >= pd->first_line && ln < (json_int_t)pd->first_line + pd->n_lines) {
+        why = json_string_value(json_object_get(e, "error"));
+        if (!why) why = "refused by the store";
+        break;
+      }
+    }
+    char msg[300];
+    if (why) snprintf(msg, sizeof msg, "telemetry not stored: %s", why);
+    pd->done(pd->arg, why ? (named ? 0x99 : 0x80) : 0, why ? msg : NULL);
+  }
+  json_decref(doc);
+}
+
 /* Engine thread (or the tick, on a synchronous failure). */
 static void batch_done(void *arg, int status) {
   mp_batch *b = arg;
   api_mqtt *p = b->p;
-  uint8_t reason = 0;
-  char msg[200] = "";
   if (status) {
-    reason = 0x80;
+    char msg[200];
     snprintf(msg, sizeof msg, "telemetry not stored: %s", loom_strerror(status));
     LOOM_WARN("mqtt telemetry not stored", "db=%s publishes=%zu err=\"%s\"", b->db, b->n_pends,
               loom_strerror(status));
+    for (size_t i = 0; i < b->n_pends; i++) b->pends[i].done(b->pends[i].arg, 0x80, msg);
   } else if (b->res.status != 204) {
-    /* some points refused by the engine (a field type conflict ...): the
-     * others are stored; each publish of the batch is acknowledged */
-    LOOM_WARN("mqtt telemetry partly refused", "db=%s body=%.*s", b->db,
-              (int)(b->res.body.len > 300 ? 300 : b->res.body.len), (const char *)b->res.body.data);
+    batch_done_partial(b);
+  } else {
+    for (size_t i = 0; i < b->n_pends; i++) b->pends[i].done(b->pends[i].arg, 0, NULL);
   }
-  for (size_t i = 0; i < b->n_pends; i++)
-    b->pends[i].done(b->pends[i].arg, reason, reason ? msg : NULL);
   atomic_fetch_sub(&p->inflight_bytes, b->bytes);
   batch_free(b);
   mp_job_end(p);
@@ -525,9 +552,12 @@ static uint8_t batch_add(api_mqtt *p, const char *db, const char *meas, const ch
     b->lp.len = mark;
     return rc == LOOM_EINVAL ? 0x99 : 0x97;
   }
-  b->pends[b->n_pends].done = done;
-  b->pends[b->n_pends].arg = arg;
-  b->n_pends++;
+  mp_pend *pd = &b->pends[b->n_pends++];
+  pd->done = done;
+  pd->arg = arg;
+  pd->first_line = b->lines + 1;
+  pd->n_lines = (uint32_t)values->n_groups; /* tbjson_format_lp: one line per group */
+  b->lines += pd->n_lines;
   return 0;
 }
 

@@ -21,6 +21,7 @@ struct api_mqtt_rules;
 typedef struct mp_pend {
   mqtt_ack_done_fn done;
   void *arg;
+  uint32_t first_line, n_lines; /* its lines in the batch (1-based, as ingest names them) */
 } mp_pend;
 
 /* The telemetry of one loop iteration for one engine database: one
@@ -31,6 +32,7 @@ typedef struct mp_batch {
   loom_buf lp;
   mp_pend *pends;
   size_t n_pends, cap_pends;
+  uint32_t lines; /* line-protocol lines in lp */
   ingest_result res;
   size_t bytes; /* counted in the platform's inflight_bytes while the engine has it */
   struct mp_batch *next;

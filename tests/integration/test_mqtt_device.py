@@ -54,6 +54,41 @@ def test_mqtt_device_bad_json_level5_puback_0x99_with_reason(srv):
     r.close()
 
 
+def _publish_packet(topic, payload, pid):
+    from mqtt_plant import _str
+    return bytes([0x32]) + bytes([len(_str(topic)) + 3 + len(payload)]) + _str(topic) + pid.to_bytes(2, "big") + b"\x00" + payload
+
+
+def test_mqtt_device_type_conflict_refused_not_acknowledged(srv):
+    """A value the store refuses (a field type conflict) is never acknowledged as
+    stored: its PUBACK says 0x99 with the store's reason, while the publishes
+    batched with it are stored and acknowledged."""
+    p = Plant(srv)
+    _, tok = p.device("b1")
+    r = Raw(srv.mqtt_port)
+    t, body = r.connect(tok)
+    assert t == 0x20 and body[1] == 0, body
+    r.publish("v1/devices/me/telemetry", '{"temp": 1.5}', pid=1)
+    t, body = r.read()
+    assert t == 0x40 and body[:2] == b"\x00\x01" and (len(body) == 2 or body[2] == 0), body
+    # three publishes in one segment: they land in one batch; the middle one conflicts
+    r.s.sendall(_publish_packet("v1/devices/me/telemetry", b'{"temp": 2.5}', 2) +
+                _publish_packet("v1/devices/me/telemetry", b'{"temp": "hot"}', 3) +
+                _publish_packet("v1/devices/me/telemetry", b'{"pressure": 4}', 4))
+    acks = {}
+    for _ in range(3):
+        t, body = r.read()
+        assert t == 0x40, (t, body)
+        acks[int.from_bytes(body[:2], "big")] = body
+    assert len(acks[2]) == 2 or acks[2][2] == 0, acks
+    assert acks[3][2] == 0x99, acks
+    assert b"\x1f" in acks[3] and b"field type conflict" in acks[3], acks[3]  # Reason String
+    assert len(acks[4]) == 2 or acks[4][2] == 0, acks
+    assert p.select("SELECT count(temp) FROM boiler")["series"][0]["values"][0][1] == 2
+    assert p.select("SELECT count(pressure) FROM boiler")["series"][0]["values"][0][1] == 1
+    r.close()
+
+
 def test_mqtt_device_bad_json_level311_closes_connection(srv):
     p = Plant(srv)
     _, tok = p.device("b1")
