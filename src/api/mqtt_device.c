@@ -14,11 +14,6 @@
 
 #include "api/mqtt_platform_int.h"
 #include "api/mqtt_sparkplug.h"
-/* the Sparkplug host is another engineer's; until its source lands the
- * platform runs without it */
-#if __has_include("api/mqtt_sparkplug.c")
-#define MP_HAVE_SPB 1
-#endif
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -208,11 +203,6 @@ static void mount_of(const char *tenant_id, char *out, size_t cap) {
  * not fit). Other devices' commands are left alone (they may poll over
  * HTTP). */
 static void deliver_sparkplug(api_mqtt *p, const char *device_id) {
-#ifndef MP_HAVE_SPB
-  (void)p;
-  (void)device_id;
-}
-#else
   struct api_spb *s = atomic_load(&p->spb);
   loom_api *api = p->api;
   if (!s || !api->meta) return;
@@ -264,7 +254,6 @@ static void deliver_sparkplug(api_mqtt *p, const char *device_id) {
                      json_pack("{s:s,s:s}", "rpc_id", rpc_id, "status", to));
   }
 }
-#endif
 
 /* Deliver what is queued while the device (or its gateway) listens. */
 static void deliver(api_mqtt *p, const char *device_id) {

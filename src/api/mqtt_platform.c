@@ -18,11 +18,6 @@
 #include <string.h>
 
 #include "api/mqtt_sparkplug.h"
-/* the Sparkplug host is another engineer's; until its source lands the
- * platform runs without it */
-#if __has_include("api/mqtt_sparkplug.c")
-#define MP_HAVE_SPB 1
-#endif
 #include "api/principal.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -33,11 +28,8 @@
 #include "sec/backoff.h"
 #include "sec/password.h"
 
-#if __has_include("api/mqtt_rules.c")
 #include "api/mqtt_rules.h"
 #include "mqtt/uns.h"
-#define MP_HAVE_UNS 1
-#endif
 
 #define MP_NAME_TTL_MS 60000     /* a (tenant, name) -> device look-up is kept this long */
 #define MP_NAMES_MAX 4096        /* such look-ups cached at most (then start over) */
@@ -888,15 +880,9 @@ int mp_store_own(api_mqtt *p, api_mqtt_client *c, const mqtt_pub_view *m, mqtt_a
 }
 
 void mp_rules_changed(api_mqtt *p, const char *tenant_id) {
-#ifdef MP_HAVE_UNS
   if (p->rules) api_mqtt_rules_invalidate(p->rules, tenant_id && *tenant_id ? tenant_id : NULL);
-#else
-  (void)p;
-  (void)tenant_id;
-#endif
 }
 
-#ifdef MP_HAVE_UNS
 static int uns_publish(api_mqtt *p, api_mqtt_client *c, const char *t, size_t n,
                        const mqtt_pub_view *m, mqtt_ack_done_fn done, void *arg) {
   const uns_rules *rules = NULL;
@@ -916,7 +902,6 @@ static int uns_publish(api_mqtt *p, api_mqtt_client *c, const char *t, size_t n,
   uns_hit_deinit(&hit);
   return rc ? MQTT_HOOK_ROUTE : MQTT_HOOK_ROUTE | MQTT_HOOK_PENDING;
 }
-#endif
 
 static int hook_on_publish(void *ud, void *principal, const mqtt_pub_view *m,
                            mqtt_ack_done_fn done, void *done_arg) {
@@ -934,7 +919,6 @@ static int hook_on_publish(void *ud, void *principal, const mqtt_pub_view *m,
     k = snprintf(pre, sizeof pre, "v1/gateway/%s/", c->device_id);
     if (k > 0 && starts(t, n, pre)) return mp_gateway_publish(p, c, t + k, m, done, done_arg);
   }
-#ifdef MP_HAVE_SPB
   if (starts(t, n, "spBv1.0/")) {
     struct api_spb *s = atomic_load(&p->spb);
     if (!s) return MQTT_HOOK_ROUTE;
@@ -943,12 +927,7 @@ static int hook_on_publish(void *ud, void *principal, const mqtt_pub_view *m,
     v.topic_len = n;
     return api_spb_on_publish(s, c, &v, done, done_arg);
   }
-#endif
-#ifdef MP_HAVE_UNS
   return uns_publish(p, c, t, n, m, done, done_arg);
-#else
-  return MQTT_HOOK_ROUTE;
-#endif
 }
 
 static void hook_on_subscribe(void *ud, void *principal, const char *filter, size_t n,
@@ -1006,9 +985,7 @@ static void hook_on_connect(void *ud, void *principal, const char *client_id) {
   api_mqtt *p = ud;
   api_mqtt_client *c = principal;
   if (!c) return;
-#ifdef MP_HAVE_UNS
   if (p->rules && c->tenant_id[0]) api_mqtt_rules_preload(p->rules, c->tenant_id);
-#endif
   if (c->kind == API_MQTT_USER) {
     if (p->api->live && c->key[0] && !c->session)
       live_session_add(p->api->live, c->key + 2, c->user_id, live_kick, c, &c->session);
@@ -1122,9 +1099,7 @@ int api_mqtt_new(loom_api *api, api_mqtt **out) {
       .tick = hook_tick,
       .principal_free = hook_principal_free,
   };
-#ifdef MP_HAVE_UNS
   if (api->meta && api->pool && api_mqtt_rules_new(api, &p->rules)) p->rules = NULL;
-#endif
   if (api->meta) meta_watch_set(api->meta, mp_on_change, p);
   api->mqtt_platform = p;
   *out = p;
@@ -1135,10 +1110,8 @@ const mqtt_hooks *api_mqtt_hooks(api_mqtt *p) { return &p->hooks; }
 
 void api_mqtt_attach(api_mqtt *p, mqtt_broker *b) {
   atomic_store(&p->broker, b);
-#ifdef MP_HAVE_SPB
   api_spb *s = NULL;
   if (b && !atomic_load(&p->spb) && api_spb_new(p, &s) == 0) atomic_store(&p->spb, s);
-#endif
 }
 
 mqtt_broker *api_mqtt_broker(api_mqtt *p) { return p ? atomic_load(&p->broker) : NULL; }
@@ -1146,10 +1119,8 @@ loom_api *api_mqtt_api(api_mqtt *p) { return p ? p->api : NULL; }
 
 void api_mqtt_detach(api_mqtt *p) {
   if (!p) return;
-#ifdef MP_HAVE_SPB
   api_spb *s = atomic_exchange(&p->spb, NULL);
   if (s) api_spb_free(s);
-#endif
   /* let running jobs finish with the broker still there */
   pthread_mutex_lock(&p->lock);
   p->stopping = true;
@@ -1162,9 +1133,7 @@ void api_mqtt_free(api_mqtt *p) {
   if (!p) return;
   api_mqtt_detach(p);
   if (p->api->meta) meta_watch_set(p->api->meta, NULL, NULL);
-#ifdef MP_HAVE_UNS
   api_mqtt_rules_free(p->rules);
-#endif
   /* batches and refusals left by a broker that stopped between its I/O
    * and its tick: the broker is gone, so their done callbacks are not run */
   while (p->batches) {

@@ -21,12 +21,7 @@
 #include "mqtt/persist.h"
 #include "mqtt/topic.h"
 
-#if defined(__has_include)
-#if __has_include("mqtt/ws_transport.h")
 #include "mqtt/ws_transport.h"
-#define BR_HAVE_WS 1
-#endif
-#endif
 
 enum { EV_AUTH = 1, EV_ACK, EV_PUBLISH, EV_KICK, EV_ADOPT, EV_STOP };
 
@@ -257,14 +252,12 @@ void br_conn_close(br_conn *c, bool will) {
   mqtt_broker *b = c->b;
   /* best effort: what is queued (a CONNACK or DISCONNECT) goes out first */
   if (c->state != BR_ST_CLOSED) {
-#ifdef BR_HAVE_WS
     if (c->tr && c->ws) {
       if (c->out.len) c->tr->ops->send(c->tr, (const char *)c->out.data, c->out.len);
       c->out.len = 0;
       mqtt_ws_transport_close(c->tr, b->stopping ? MQTT_WS_CLOSE_GOING_AWAY
                                                  : MQTT_WS_CLOSE_NORMAL, NULL);
     }
-#endif
     conn_flush(c);
     if (c->closing) return;
   }
@@ -417,17 +410,11 @@ static void adopt(mqtt_broker *b, br_event *e) {
   uv_tcp_init(&b->loop, &c->tcp);
   int rc = uv_tcp_open(&c->tcp, e->fd);
   if (rc) close(e->fd);
-#ifdef BR_HAVE_WS
   if (!rc) {
     http_transport_sink sink = {.conn = c, .deliver = sink_deliver,
                                 .wire_write = sink_wire_write};
     rc = mqtt_ws_transport_new(&sink, &c->tr);
   }
-#else
-  (void)sink_deliver;
-  (void)sink_wire_write;
-  rc = LOOM_EUNSUP;
-#endif
   if (rc || b->stopping) {
     c->closing = true;
     b->n_open--;
@@ -816,13 +803,6 @@ int mqtt_broker_adopt_ws(mqtt_broker *b, int fd, const uint8_t *pending, size_t 
     if (fd >= 0) close(fd);
     return LOOM_EINVAL;
   }
-#ifndef BR_HAVE_WS
-  (void)pending;
-  (void)len;
-  (void)peer;
-  close(fd);
-  return LOOM_EUNSUP;
-#else
   br_event *e = ev_new(b, EV_ADOPT);
   if (!e) {
     close(fd);
@@ -841,7 +821,6 @@ int mqtt_broker_adopt_ws(mqtt_broker *b, int fd, const uint8_t *pending, size_t 
   if (peer) e->str = loom_strdup(peer);
   e->fd = fd; /* from here on ev_free closes it if the event is dropped */
   return mb_post(e);
-#endif
 }
 
 int mqtt_broker_publish(mqtt_broker *b, const char *topic, const void *payload, size_t len,
