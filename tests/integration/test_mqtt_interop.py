@@ -296,7 +296,8 @@ class MosquittoCli:
 
     @staticmethod
     def common(b, level, auth=None):
-        a = ["-h", b.host, "-p", str(b.port), "-V", {3: "mqttv31", 4: "mqttv311", 5: "mqttv5"}[level]]
+        version = {3: "mqttv31", 4: "mqttv311", 5: "mqttv5"}[level]
+        a = ["-h", b.host, "-p", str(b.port), "-V", version]
         user, password = auth or (b.user, b.password)
         if user is not None:
             a += ["-u", user, "-P", password]
@@ -401,7 +402,8 @@ CLIENTS = ["mosquitto_cli", "paho_py", "paho_c", "mqttjs"]
 
 @pytest.fixture(params=CLIENTS)
 def client(request, paho_c_bin):
-    if request.param == "mqttjs" and not os.path.isdir(os.path.join(INTEROP, "node_modules", "mqtt")):
+    if request.param == "mqttjs" and not os.path.isdir(os.path.join(INTEROP, "node_modules",
+                                                                     "mqtt")):
         pytest.fail("tests/interop/node_modules is missing: run `npm ci` in tests/interop")
     return make_clients(paho_c_bin)[request.param]
 
@@ -604,6 +606,26 @@ def test_mqtt_interop_bad_password_refused(broker, client, level):
     codes = [e["rc"] for e in r.events if e["ev"] in ("connack", "error") and e.get("rc")]
     assert r.proc.returncode != 0 and not r.first("ready"), explain(broker, r)
     assert codes and codes[0] in ((0x86, 0x87) if level == 5 else (4, 5)), explain(broker, r)
+
+
+def test_mqtt_interop_keepalive_pings(broker, paho_c_bin):
+    """Keep Alive 1 s, idle 3.5 s: each client's PINGREQs keep it connected at
+    3.1.1 and 5.0 (without them the broker drops it after 1.5 s), and a
+    message published afterwards still arrives. mosquitto_sub: Keep Alive >= 5."""
+    clients = make_clients(paho_c_bin)
+    base = f"interop/keepalive/{uuid.uuid4().hex[:8]}"
+    t = f"{base}/t"
+    runs = [clients[n].spawn(broker, lv, subs=[(t, 1)], count=1, timeout_ms=15000,
+                             extra=["--keepalive", "1"])
+            for n in ("paho_py", "paho_c", "mqttjs") for lv in (4, 5)]
+    for r in runs:
+        r.wait_ev("ready")
+    time.sleep(3.5)
+    clients["paho_py"].publish(broker, 5, [(t, 1, False, "still here")])
+    for r in runs:
+        r.finish()
+        assert [(m["topic"], m["payload"]) for m in r.msgs()] == [(t, "still here")], \
+            explain(broker, r)
 
 
 def test_mqtt_interop_cross_clients(broker, paho_c_bin, level):

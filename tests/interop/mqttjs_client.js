@@ -15,7 +15,7 @@ function usage() {
       '  [--pass P] [--clean 0|1] [--expiry S] [--will TOPIC:QOS:RETAIN:PAYLOAD]\n' +
       '  [--sub FILTER:QOS]... [--pub TOPIC:QOS:RETAIN:PAYLOAD]... [--count N]\n' +
       '  [--timeout MS] [--hang] [--ws PATH] [--alias-max N] [--will-delay S]\n' +
-      '  [--burst TOPIC:QOS:N] [--pub-props JSON] [--no-ack]\n' +
+      '  [--burst TOPIC:QOS:N] [--pub-props JSON] [--no-ack] [--keepalive S]\n' +
       '--no-ack: (level 5) never acknowledge a QoS 1/2 message (customHandleAcks);\n' +
       '  the first one is reported, and MQTT.js then reads no further packets\n' +
       '--pub-props: MQTT 5 properties for every --pub, {"response_topic", "correlation_data"\n' +
@@ -50,7 +50,7 @@ function parseArgs(argv) {
   const o = {
     host: '127.0.0.1', port: 0, level: 4, id: null, user: null, pass: null, clean: true,
     expiry: -1, count: 0, timeout: 5000, hang: false, will: null, subs: [], pubs: [], ws: null,
-    aliasMax: 0, willDelay: -1, burst: null, pubProps: null, noAck: false,
+    aliasMax: 0, willDelay: -1, burst: null, pubProps: null, noAck: false, keepalive: 30,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -75,6 +75,7 @@ function parseArgs(argv) {
       case '--ws': o.ws = v; break;
       case '--alias-max': o.aliasMax = Number(v); break;
       case '--will-delay': o.willDelay = Number(v); break;
+      case '--keepalive': o.keepalive = Number(v); break;
       case '--pub-props': o.pubProps = JSON.parse(v); break;
       case '--burst': {
         const p = v.split(':');
@@ -110,7 +111,9 @@ function propsIn(j) {
 function propsOut(p) {
   const j = {};
   if (p.responseTopic !== undefined) j.response_topic = p.responseTopic;
-  if (p.correlationData !== undefined) j.correlation_data = Buffer.from(p.correlationData).toString('hex');
+  if (p.correlationData !== undefined) {
+    j.correlation_data = Buffer.from(p.correlationData).toString('hex');
+  }
   if (p.contentType !== undefined) j.content_type = p.contentType;
   if (p.payloadFormatIndicator !== undefined) j.payload_format = p.payloadFormatIndicator ? 1 : 0;
   if (p.messageExpiryInterval !== undefined) j.expiry = p.messageExpiryInterval;
@@ -132,7 +135,7 @@ async function main() {
     clean: o.clean,
     reconnectPeriod: 0,
     connectTimeout: 5000,
-    keepalive: 30,
+    keepalive: o.keepalive,
   };
   if (o.user !== null) copts.username = o.user;
   if (o.pass !== null) copts.password = o.pass;
@@ -144,7 +147,9 @@ async function main() {
   if (o.will) {
     copts.will = { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: o.will.qos,
                    retain: o.will.retain };
-    if (o.level === 5 && o.willDelay >= 0) copts.will.properties = { willDelayInterval: o.willDelay };
+    if (o.level === 5 && o.willDelay >= 0) {
+      copts.will.properties = { willDelayInterval: o.willDelay };
+    }
   }
 
   const received = [];

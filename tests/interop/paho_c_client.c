@@ -34,6 +34,7 @@ typedef struct opts {
   const char *host, *id, *user, *pass;
   const char *ws;       /* --ws PATH: ws://host:port/PATH instead of tcp:// */
   int port, level, clean, count, hang;
+  int keepalive_s;      /* --keepalive (30) */
   long expiry;          /* session expiry interval, s (level 5); -1 = not sent */
   long will_delay;      /* will delay interval, s (level 5); -1 = not sent */
   long timeout_ms;      /* how long to wait for --count messages */
@@ -54,6 +55,7 @@ static void usage(void)
           "  [--pass P] [--clean 0|1] [--expiry S] [--will TOPIC:QOS:RETAIN:PAYLOAD]\n"
           "  [--sub FILTER:QOS]... [--pub TOPIC:QOS:RETAIN:PAYLOAD]... [--count N]\n"
           "  [--timeout MS] [--hang] [--will-delay S] [--burst TOPIC:QOS:N] [--ws PATH]\n"
+          "  [--keepalive S]\n"
           "--burst: N messages \"0\"..\"N-1\" published back to back (20 in flight)\n"
           "Prints JSON lines: connack, suback, ready, pubdone, msg, done, error.\n");
 }
@@ -122,6 +124,7 @@ static int parse_args(int argc, char **argv, opts *o)
   o->clean = 1;
   o->expiry = -1;
   o->will_delay = -1;
+  o->keepalive_s = 30;
   o->timeout_ms = 5000;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -149,6 +152,8 @@ static int parse_args(int argc, char **argv, opts *o)
       o->clean = atoi(v);
     else if (!strcmp(a, "--expiry"))
       o->expiry = atol(v);
+    else if (!strcmp(a, "--keepalive"))
+      o->keepalive_s = atoi(v);
     else if (!strcmp(a, "--ws"))
       o->ws = v;
     else if (!strcmp(a, "--will-delay"))
@@ -208,7 +213,7 @@ static int do_connect(MQTTClient c, const opts *o)
   MQTTClient_connectOptions *cp = o->level == 5 ? &co5 : &co;
   int rc, session_present;
 
-  cp->keepAliveInterval = 30;
+  cp->keepAliveInterval = o->keepalive_s;
   cp->username = o->user;
   cp->password = o->pass;
   cp->connectTimeout = 5;
@@ -373,7 +378,10 @@ static int do_receive(MQTTClient c, const opts *o)
     char *topic = NULL;
     int topic_len = 0;
     MQTTClient_message *m = NULL;
-    int rc = MQTTClient_receive(c, &topic, &topic_len, &m, (unsigned long)left);
+    /* Short slices: Paho C runs its keep-alive (PINGREQ) only between the
+     * cycles of a receive call, so one long wait outlives 1.5 x Keep Alive. */
+    unsigned long slice_ms = (unsigned long)(left < 200 ? left : 200);
+    int rc = MQTTClient_receive(c, &topic, &topic_len, &m, slice_ms);
     if (rc != MQTTCLIENT_SUCCESS && rc != MQTTCLIENT_TOPICNAME_TRUNCATED) {
       emit_error("receive", rc);
       return rc;

@@ -94,6 +94,7 @@ def main():
     ap.add_argument("--hang", action="store_true")
     ap.add_argument("--will-delay", type=int, default=-1)
     ap.add_argument("--ws", help="MQTT over WebSocket at ws://HOST:PORT/WS")
+    ap.add_argument("--keepalive", type=int, default=30)
     ap.add_argument("--pub-props", type=json.loads, help="MQTT 5 properties for every --pub "
                     "(see mqttjs_client.js); msg events at level 5 carry them as props")
     ap.add_argument("--burst", help='TOPIC:QOS:N: "0".."N-1" published back to back '
@@ -162,9 +163,10 @@ def main():
             if o.expiry >= 0:
                 props = Properties(PacketTypes.CONNECT)
                 props.SessionExpiryInterval = o.expiry
-            c.connect(o.host, o.port, keepalive=30, clean_start=bool(o.clean), properties=props)
+            c.connect(o.host, o.port, keepalive=o.keepalive, clean_start=bool(o.clean),
+                      properties=props)
         else:
-            c.connect(o.host, o.port, keepalive=30)
+            c.connect(o.host, o.port, keepalive=o.keepalive)
     except OSError as e:
         emit(ev="error", what="connect", rc=str(e))
         return 1
