@@ -35,6 +35,8 @@
 #define MP_NAMES_MAX 4096        /* such look-ups cached at most (then start over) */
 #define MP_NOTE_MS 1000          /* a device's activity is noted at most this often */
 #define MP_REFRESH_MS 60000      /* connected devices' activity refreshed this often */
+#define MP_WAITS_MAX 10000       /* publishes waiting for UNS rules to load, at most */
+#define MP_WAIT_MS 5000          /* how long one waits before it is refused */
 #define MP_CRED_MAX 512          /* longest user name / password looked at */
 #define MP_DEFAULT_PROFILE "default"
 #define MP_INFLIGHT_QOS0_MAX (64u << 20) /* telemetry bytes waiting for the engine past which QoS 0 is dropped */
@@ -883,24 +885,99 @@ void mp_rules_changed(api_mqtt *p, const char *tenant_id) {
   if (p->rules) api_mqtt_rules_invalidate(p->rules, tenant_id && *tenant_id ? tenant_id : NULL);
 }
 
-static int uns_publish(api_mqtt *p, api_mqtt_client *c, const char *t, size_t n,
-                       const mqtt_pub_view *m, mqtt_ack_done_fn done, void *arg) {
-  const uns_rules *rules = NULL;
-  if (!p->rules || api_mqtt_rules_get(p->rules, c->tenant_id, &rules) || !rules)
-    return MQTT_HOOK_ROUTE;
+/* Store a publish by the first matching rule of rules: MQTT_HOOK_* flags
+ * (PENDING when stored: done runs once durable). */
+static int uns_apply(api_mqtt *p, const api_mqtt_client *c, const uns_rules *rules,
+                     const char *t, size_t n, const uint8_t *payload, size_t len,
+                     mqtt_ack_done_fn done, void *arg) {
   uns_hit hit;
   char err[256] = "";
-  int rc = uns_rules_apply(rules, t, n, m->payload, m->payload_len, loom_now_ns(), &hit, err,
-                           sizeof err);
-  api_mqtt_rules_release(rules); /* hit.rule is not used past this point */
+  int rc = uns_rules_apply(rules, t, n, payload, len, loom_now_ns(), &hit, err, sizeof err);
   if (rc == 0) return MQTT_HOOK_ROUTE;
-  if (rc < 0) {
-    LOOM_DEBUG("uns rule did not apply", "topic=%.*s err=\"%s\"", (int)n, t, err);
-    return MQTT_HOOK_ROUTE; /* a plant topic is delivered even when its payload is not data */
+  if (rc < 0) { /* a plant topic is delivered even when its payload is not data */
+    LOOM_WARN("mqtt publish matched a namespace rule but was not stored",
+              "tenant=%s topic=\"%.*s\" err=\"%s\"", c->tenant_id, (int)(n > 200 ? 200 : n), t,
+              err);
+    return MQTT_HOOK_ROUTE;
   }
   rc = api_mqtt_store(p, c, hit.device, hit.profile, &hit.values, done, arg);
   uns_hit_deinit(&hit);
   return rc ? MQTT_HOOK_ROUTE : MQTT_HOOK_ROUTE | MQTT_HOOK_PENDING;
+}
+
+/* A tenant's rules are still loading (the first publish after a start or a
+ * change): keep a copy and store it at a later tick (uns_waits_run), so a
+ * message is never delivered without being stored because it came early. */
+static int uns_wait(api_mqtt *p, const api_mqtt_client *c, const char *t, size_t n,
+                    const mqtt_pub_view *m, mqtt_ack_done_fn done, void *arg) {
+  if (p->n_waits >= MP_WAITS_MAX) {
+    LOOM_WARN("mqtt publish not stored: too many waiting for namespace rules to load",
+              "tenant=%s topic=\"%.*s\"", c->tenant_id, (int)(n > 200 ? 200 : n), t);
+    return m->qos ? -0x97 : MQTT_HOOK_ROUTE;
+  }
+  mp_wait *w = loom_malloc(sizeof *w + n + m->payload_len + 1);
+  if (!w) return m->qos ? -0x97 : MQTT_HOOK_ROUTE;
+  w->next = NULL;
+  w->c = *c;
+  w->done = done;
+  w->arg = arg;
+  w->since_ms = mono_ms();
+  w->topic = (char *)(w + 1);
+  w->topic_len = n;
+  w->payload_len = m->payload_len;
+  memcpy(w->topic, t, n);
+  if (m->payload_len) memcpy(w->topic + n, m->payload, m->payload_len);
+  if (!p->waits_tail) p->waits_tail = &p->waits;
+  *p->waits_tail = w;
+  p->waits_tail = &w->next;
+  p->n_waits++;
+  return MQTT_HOOK_ROUTE | MQTT_HOOK_PENDING;
+}
+
+/* The tick: store the waiting publishes whose rules have loaded; give up
+ * (0x80) on those waiting past MP_WAIT_MS. stopping: refuse them all. */
+static void uns_waits_run(api_mqtt *p, bool stopping) {
+  mp_wait **pp = &p->waits;
+  int64_t now = mono_ms();
+  while (*pp) {
+    mp_wait *w = *pp;
+    const uns_rules *rules = NULL;
+    int rc = stopping || !p->rules ? LOOM_ECLOSED : api_mqtt_rules_get(p->rules, w->c.tenant_id, &rules);
+    if (rc == LOOM_EAGAIN && now - w->since_ms < MP_WAIT_MS) {
+      pp = &w->next;
+      continue;
+    }
+    *pp = w->next;
+    p->n_waits--;
+    int flags = 0;
+    if (!rc && rules)
+      flags = uns_apply(p, &w->c, rules, w->topic, w->topic_len,
+                        (const uint8_t *)w->topic + w->topic_len, w->payload_len, w->done, w->arg);
+    if (rules) api_mqtt_rules_release(rules);
+    if (!(flags & MQTT_HOOK_PENDING)) /* nothing to store, or it could not be */
+      w->done(w->arg, rc ? 0x80 : 0,
+              rc ? (stopping ? "the server is stopping"
+                             : "the namespace rules of this tenant could not be loaded")
+                 : NULL);
+    loom_free(w);
+  }
+  p->waits_tail = NULL;
+  for (mp_wait *w = p->waits; w; w = w->next) p->waits_tail = &w->next;
+}
+
+static int uns_publish(api_mqtt *p, api_mqtt_client *c, const char *t, size_t n,
+                       const mqtt_pub_view *m, mqtt_ack_done_fn done, void *arg) {
+  const uns_rules *rules = NULL;
+  if (!p->rules) return MQTT_HOOK_ROUTE;
+  int rc = api_mqtt_rules_get(p->rules, c->tenant_id, &rules);
+  if (rc == LOOM_EAGAIN || (!rc && p->waits)) { /* loading; or keep the order of earlier ones */
+    if (rules) api_mqtt_rules_release(rules);
+    return uns_wait(p, c, t, n, m, done, arg);
+  }
+  if (rc || !rules) return MQTT_HOOK_ROUTE;
+  int flags = uns_apply(p, c, rules, t, n, m->payload, m->payload_len, done, arg);
+  api_mqtt_rules_release(rules); /* the hit is not used past this point */
+  return flags;
 }
 
 static int hook_on_publish(void *ud, void *principal, const mqtt_pub_view *m,
@@ -1053,6 +1130,7 @@ static void refresh_presence(api_mqtt *p) {
 
 static void hook_tick(void *ud) {
   api_mqtt *p = ud;
+  if (p->waits) uns_waits_run(p, false);
   if (p->batches) flush_batches(p);
   if (p->n_fails) {
     size_t n = p->n_fails;
@@ -1119,8 +1197,8 @@ loom_api *api_mqtt_api(api_mqtt *p) { return p ? p->api : NULL; }
 
 void api_mqtt_detach(api_mqtt *p) {
   if (!p) return;
-  api_spb *s = atomic_exchange(&p->spb, NULL);
-  if (s) api_spb_free(s);
+  /* STATE death now; freed in api_mqtt_free, once no hook can be using it */
+  api_spb_stop(atomic_load(&p->spb));
   /* let running jobs finish with the broker still there */
   pthread_mutex_lock(&p->lock);
   p->stopping = true;
@@ -1132,15 +1210,22 @@ void api_mqtt_detach(api_mqtt *p) {
 void api_mqtt_free(api_mqtt *p) {
   if (!p) return;
   api_mqtt_detach(p);
+  api_spb_free(atomic_exchange(&p->spb, NULL));
   if (p->api->meta) meta_watch_set(p->api->meta, NULL, NULL);
+  /* publishes left by a broker that stopped between its I/O and its tick:
+   * refused (their done callbacks release the broker's tickets) */
+  uns_waits_run(p, true);
   api_mqtt_rules_free(p->rules);
-  /* batches and refusals left by a broker that stopped between its I/O
-   * and its tick: the broker is gone, so their done callbacks are not run */
   while (p->batches) {
     mp_batch *b = p->batches;
     p->batches = b->next;
+    for (size_t i = 0; i < b->n_pends; i++)
+      b->pends[i].done(b->pends[i].arg, 0x80, "the server is stopping");
     batch_free(b);
   }
+  for (size_t i = 0; i < p->n_fails; i++)
+    p->fails[i].done(p->fails[i].arg, 0x80, "the server is stopping");
+  p->n_fails = 0;
   for (size_t i = 0; i < p->n_devs; i++) loom_free(p->devs[i]);
   loom_free(p->devs);
   strmap_deinit(&p->devs_map);

@@ -67,6 +67,18 @@ typedef struct mp_name {
   int64_t fetched_ms; /* monotonic */
 } mp_name;
 
+/* A publish waiting for its tenant's UNS rules to load (broker thread):
+ * delivered already, stored (and acknowledged) once the rules are there. */
+typedef struct mp_wait {
+  struct mp_wait *next;
+  api_mqtt_client c;  /* a copy: the connection may end meanwhile */
+  mqtt_ack_done_fn done;
+  void *arg;
+  int64_t since_ms;   /* monotonic */
+  size_t topic_len, payload_len;
+  char *topic;        /* topic (without the mount) then payload, one allocation */
+} mp_wait;
+
 struct api_mqtt {
   loom_api *api;
   mqtt_hooks hooks;
@@ -88,6 +100,8 @@ struct api_mqtt {
   mp_batch *batches;   /* the current loop iteration's, one per database */
   mp_fail *fails;
   size_t n_fails, cap_fails;
+  mp_wait *waits, **waits_tail; /* publishes waiting for UNS rules, oldest first */
+  size_t n_waits;
   char scratch[1024];  /* map_out's rewritten topics */
   int64_t next_refresh_ms; /* monotonic: connected devices' activity refresh */
   uint64_t dropped_qos0;   /* QoS 0 telemetry publishes dropped (storage behind) */

@@ -4,6 +4,7 @@ defaults, validation by compiling the rule with errors that name the rule and
 the field, tenant scoping and roles), and end to end over MQTT: a plain
 publish on plant/l1/m7/temp is stored as telemetry of device l1-m7 (over
 the daemon's MQTT listener, with paho)."""
+import json
 import time
 
 import pytest
@@ -239,3 +240,51 @@ def test_mqtt_rules_changes_apply_to_later_publishes(loom_factory):
     finally:
         c.loop_stop()
         c.disconnect()
+
+
+def test_mqtt_rules_publishes_before_the_rules_load_are_stored(loom_factory):
+    """The first publishes of a tenant arrive while its rules are still loading
+    (sent in the same segment as CONNECT): each acknowledged one is stored."""
+    import socket
+    srv = loom_factory(env=FAST).start()
+    admin = Api(srv.url, TOKEN)
+    a = ok(admin.post("/tenants", {"name": "Acme", "region_code": "CN-GD"}), 201)
+    ta = user(srv, admin, a, "tenant_admin", "ta@acme.com")
+    ok(ta.post("/mqtt/rules", {"name": "json", "pattern": "site/+dev/+metric", "device": "{dev}",
+                               "key": "{metric}", "value": "v", "ts": "t", "payload": "json"}), 201)
+    api_token = ok(ta.post("/tokens", {"name": "plant", "scope": "write"}), 201)["token"]
+
+    def s16(b):
+        return len(b).to_bytes(2, "big") + b
+
+    def pkt(first, body):
+        n, enc = len(body), b""
+        while True:
+            d, n = n % 128, n // 128
+            enc += bytes([d | (0x80 if n else 0)])
+            if not n:
+                break
+        return bytes([first]) + enc + body
+
+    connect = pkt(0x10, s16(b"MQTT") + bytes([4, 0xC2]) + (30).to_bytes(2, "big") + s16(b"uns-early") +
+                  s16(b"plant") + s16(api_token.encode()))
+    pubs = b"".join(pkt(0x32, s16(b"site/early/rpm") + (i + 1).to_bytes(2, "big") +
+                        json.dumps({"v": i, "t": 1700000000000 + i}).encode()) for i in range(20))
+    sock = socket.create_connection(("127.0.0.1", srv.mqtt_port), timeout=10)
+    sock.sendall(connect + pubs)
+    buf, acks = b"", 0
+    while acks < 20:
+        d = sock.recv(65536)
+        assert d, "connection closed"
+        buf += d
+        while len(buf) >= 2 and len(buf) >= 2 + buf[1]:
+            if buf[0] == 0x20:
+                assert buf[3] == 0, buf[:4]  # CONNACK accepted
+            elif buf[0] == 0x40:
+                acks += 1
+            buf = buf[2 + buf[1]:]
+    sock.close()
+    q = ok(requests.get(srv.url + "/query", params={"db": a["db_name"], "q": "SELECT count(rpm) FROM uns"},
+                        headers=admin.h(), timeout=30))
+    assert "series" in q["results"][0], q
+    assert q["results"][0]["series"][0]["values"][0][1] == 20, q
