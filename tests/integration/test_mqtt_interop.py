@@ -8,7 +8,8 @@ retained (with the RETAIN flag, and clearing), will (socket killed; a clean
 DISCONNECT sends none), persistent-session resume with a queued QoS 1 message
 (these three at MQTT 3.1 too), at 5.0 an unacknowledged QoS 1/2 delivery
 resent with DUP on resume, back-to-back bursts at QoS 1 and 2 (complete,
-in order), a refused wrong password, and at 5.0 a will delay. Also: every
+in order), a refused wrong password, $SYS monitoring topics, Keep Alive
+pings, and at 5.0 a will delay. Also: every
 client's publishes reach every other client; MQTT 5 publish properties pass
 between MQTT.js and Paho Python intact; MQTT.js resolves server-assigned topic
 aliases; MQTT.js, Paho C and Paho Python over WebSocket (/mqtt on the HTTP
@@ -626,6 +627,19 @@ def test_mqtt_interop_keepalive_pings(broker, paho_c_bin):
         r.finish()
         assert [(m["topic"], m["payload"]) for m in r.msgs()] == [(t, "still here")], \
             explain(broker, r)
+
+
+def test_mqtt_interop_sys_topics(broker, client, level):
+    """Monitoring as people do it with mosquitto: $SYS/broker/version and
+    $SYS/broker/clients/connected arrive retained, a version string and a
+    count (as of the last periodic update, so maybe 0)."""
+    want = ["$SYS/broker/clients/connected", "$SYS/broker/version"]
+    s = client.spawn(broker, level, subs=[(t, 0) for t in want], count=2, timeout_ms=12000)
+    s.finish(timeout=20)
+    got = {m["topic"]: m for m in s.msgs()}
+    assert sorted(got) == want and all(m["retain"] for m in got.values()), explain(broker, s)
+    assert got["$SYS/broker/version"]["payload"].strip(), explain(broker, s)
+    assert int(got["$SYS/broker/clients/connected"]["payload"]) >= 0, explain(broker, s)
 
 
 def test_mqtt_interop_cross_clients(broker, paho_c_bin, level):
