@@ -398,8 +398,6 @@ def test_mqtt_sparkplug_not_a_payload_refused(srv):
     r.close()
 
 
-@pytest.mark.xfail(reason="the broker closes connections at stop before delivering the server "
-                          "publishes queued just before (STATE death); broker-side", strict=False)
 def test_mqtt_sparkplug_state_death_at_stop(srv):
     p = Plant(srv)
     c = edge(srv, p)
