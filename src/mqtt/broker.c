@@ -436,11 +436,13 @@ static void flush_dirty(mqtt_broker *b) {
   while (b->dirty) {
     br_conn *c = b->dirty;
     b->dirty = c->dirty_next;
-    c->dirty = false;
+    /* c->dirty stays set while its own output is produced and written:
+     * marks from the drain below need no second pass */
     if (!c->closing) {
       if (c->state == BR_ST_UP && c->cl) br_conn_drain(c);
       conn_flush(c);
     }
+    c->dirty = false;
     br_conn_unref(c);
   }
 }
