@@ -26,6 +26,7 @@ import os
 import queue
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -118,7 +119,6 @@ class LoomBroker:
 
 
 def wait_port(port, proc, timeout=10):
-    import socket
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
