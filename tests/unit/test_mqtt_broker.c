@@ -1136,6 +1136,95 @@ static void test_tcp_transport_seam(void **state) {
   mqtt_broker_stop(b);
 }
 
+/* ---- WebSocket adoption (mqtt_broker_adopt_ws) ---- */
+
+/* One masked binary client frame around p[0..n) (n < 126). */
+static size_t ws_frame(uint8_t *out, const uint8_t *p, size_t n) {
+  const uint8_t mask[4] = {0x11, 0x22, 0x33, 0x44};
+  out[0] = 0x82;
+  out[1] = (uint8_t)(0x80 | n);
+  memcpy(out + 2, mask, 4);
+  for (size_t i = 0; i < n; i++) out[6 + i] = p[i] ^ mask[i % 4];
+  return 6 + n;
+}
+
+static void test_adopt_ws(void **state) {
+  fx *f = *state;
+  /* a connected TCP pair: cl (the browser), sv (handed to the broker) */
+  int ls = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(ls, (struct sockaddr *)&a, sizeof(a)), 0);
+  assert_int_equal(listen(ls, 1), 0);
+  socklen_t al = sizeof(a);
+  assert_int_equal(getsockname(ls, (struct sockaddr *)&a, &al), 0);
+  tc c;
+  assert_int_equal(tc_open(&c, ntohs(a.sin_port), MQTT_LEVEL_311), 0);
+  int sv = accept(ls, NULL, NULL);
+  assert_true(sv >= 0);
+  close(ls);
+  /* CONNECT arrives with the upgrade (pending), SUBSCRIBE + PUBLISH later */
+  loom_buf raw;
+  loom_buf_init(&raw);
+  mqtt_packet pk;
+  memset(&pk, 0, sizeof(pk));
+  pk.type = MQTT_CONNECT;
+  pk.level = MQTT_LEVEL_311;
+  pk.clean_start = true;
+  pk.client_id.p = (const uint8_t *)"ws";
+  pk.client_id.len = 2;
+  assert_int_equal(mqtt_encode(&raw, &pk, MQTT_LEVEL_311), 0);
+  uint8_t fr[256];
+  size_t fl = ws_frame(fr, raw.data, raw.len);
+  assert_int_equal(mqtt_broker_adopt_ws(f->b, sv, fr, fl, "127.0.0.1:1"), 0);
+  uint8_t in[256];
+  size_t n = 0;
+  while (n < 6) { /* 82 04 | 20 02 00 00 */
+    ssize_t r = recv(c.fd, in + n, sizeof(in) - n, 0);
+    assert_true(r > 0);
+    n += (size_t)r;
+  }
+  const uint8_t connack[6] = {0x82, 0x04, 0x20, 0x02, 0x00, 0x00};
+  assert_memory_equal(in, connack, 6);
+  /* a TCP client publishes; the WebSocket one receives it in a frame */
+  loom_buf_reset(&raw);
+  mqtt_sub s = {.filter = {(const uint8_t *)"w/#", 3}, .options = 0};
+  memset(&pk, 0, sizeof(pk));
+  pk.type = MQTT_SUBSCRIBE;
+  pk.packet_id = 1;
+  pk.subs = &s;
+  pk.n_subs = 1;
+  assert_int_equal(mqtt_encode(&raw, &pk, MQTT_LEVEL_311), 0);
+  fl = ws_frame(fr, raw.data, raw.len);
+  assert_int_equal(tc_send_raw(&c, fr, fl), 0);
+  n = 0;
+  while (n < 7) { /* 82 05 | 90 03 00 01 00 */
+    ssize_t r = recv(c.fd, in + n, sizeof(in) - n, 0);
+    assert_true(r > 0);
+    n += (size_t)r;
+  }
+  assert_int_equal(in[2], 0x90);
+  tc p;
+  assert_int_equal(tc_connect(&p, f->port, MQTT_LEVEL_311, "tcp", true), 0);
+  assert_int_equal(tc_publish(&p, "w/x", "hi", 0, false), 0);
+  n = 0;
+  while (n < 11) { /* 82 09 | 30 07 00 03 w/x hi */
+    ssize_t r = recv(c.fd, in + n, sizeof(in) - n, 0);
+    assert_true(r > 0);
+    n += (size_t)r;
+  }
+  assert_int_equal(in[0], 0x82);
+  assert_int_equal(in[2], 0x30);
+  assert_memory_equal(in + 9, "hi", 2);
+  loom_buf_deinit(&raw);
+  tc_close(&p);
+  tc_close(&c);
+  /* a bad fd is refused */
+  assert_int_equal(mqtt_broker_adopt_ws(f->b, -1, NULL, 0, NULL), LOOM_EINVAL);
+}
+
 static void test_sys_topics(void **state) {
   (void)state;
   mqtt_broker_cfg cfg;
@@ -1415,6 +1504,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_total_queue_budget, setup_budget, teardown),
       cmocka_unit_test(test_sys_topics),
       cmocka_unit_test(test_tcp_transport_seam),
+      cmocka_unit_test_setup_teardown(test_adopt_ws, setup, teardown),
       cmocka_unit_test_setup_teardown(test_start_errors, setup, teardown),
       cmocka_unit_test(test_autosave_while_running),
   };
