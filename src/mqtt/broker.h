@@ -152,8 +152,9 @@ typedef struct mqtt_broker_cfg {
 int mqtt_broker_start(const mqtt_broker_cfg *cfg, mqtt_broker **out, char *err, size_t errlen);
 /* The bound TCP port (0 without a listener). */
 int mqtt_broker_port(const mqtt_broker *b);
-/* Stop: close every connection (no wills: the broker is going away), save
- * the state snapshot, join the thread, free. NULL ok. */
+/* Stop: flush what was already routed (best effort), close every
+ * connection (no wills: the broker is going away), join the thread, save
+ * the state snapshot, free. NULL ok. Not from a hook (the broker thread). */
 void mqtt_broker_stop(mqtt_broker *b);
 
 /* Take over an upgraded WebSocket connection (any thread): fd is a connected
