@@ -3,7 +3,8 @@
 byte by byte (MQTT 3.1.1 = level 4, 5.0 = level 5), replies are read with
 timeouts and parsed into Packet objects. No paho: the tests need to send
 exactly the bytes they mean, including malformed ones. Also the broker under
-test (MQTT_BROKER=loom|mosquitto) as a pytest fixture, `broker`."""
+test (MQTT_BROKER=loom (default), loom-tenant or mosquitto) as a pytest
+fixture, `broker`."""
 import os
 import shutil
 import socket
@@ -608,7 +609,8 @@ def _wait_port(port, proc, timeout, what):
     raise RuntimeError(f"{what} did not listen on {port}")
 
 
-BROKER_KIND = os.environ.get("MQTT_BROKER", "mosquitto")
+BROKER_KIND = os.environ.get("MQTT_BROKER", "loom")
+IS_LOOM = BROKER_KIND.startswith("loom")
 MOSQUITTO = os.environ.get("MOSQUITTO_BIN", "/usr/sbin/mosquitto")
 
 
@@ -665,7 +667,7 @@ class LoomBroker:
     admin API token as the password: Loom.mqtt_credentials())."""
     kind = "loom"
 
-    def __init__(self, extra_args=()):
+    def __init__(self, extra_args=(), tenant=False):
         from conftest import Loom  # conftest is on sys.path under pytest
         self.dir = tempfile.mkdtemp(prefix="conform-loom-")
         self.loom = Loom(os.path.join(self.dir, "data"), durability="batched",
@@ -673,9 +675,33 @@ class LoomBroker:
         self.loom.start()
         self.port = self.loom.mqtt_port
         _wait_port(self.port, self.loom.proc, 10, "loom mqtt")
+        self.tenant = tenant
+        self._creds = self.loom.mqtt_credentials()
+        if tenant:
+            self._creds = ("engineer", self._tenant_user_token())
+
+    def _tenant_user_token(self):
+        """A tenant, an engineer user of it (telemetry read and write), and
+        that user's login token: topics are then mounted in the tenant's
+        namespace by the platform (map_in/map_out)."""
+        import requests
+        from conftest import TOKEN
+        api = self.loom.url + "/api/v1"
+        adm = {"Authorization": f"Token {TOKEN}"}
+        r = requests.post(api + "/tenants", json={"name": "conform"}, headers=adm, timeout=30)
+        assert r.status_code == 201, r.text
+        pw = "Conform-horse-9"
+        r = requests.post(api + "/users", json={"email": "eng@conform.example", "role": "engineer",
+                                                "password": pw, "tenant_id": r.json()["id"]},
+                          headers=adm, timeout=30)
+        assert r.status_code == 201, r.text
+        r = requests.post(api + "/auth/login", json={"username": "eng@conform.example", "password": pw},
+                          timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()["token"]
 
     def credentials(self):
-        return self.loom.mqtt_credentials()
+        return self._creds
 
     def restart(self):
         """Stop (SIGTERM: a clean shutdown) and start on the same data
@@ -691,8 +717,13 @@ class LoomBroker:
 
 
 def start_broker(kind=None, extra_conf="", extra_args=()):
+    """MQTT_BROKER=loom (default; platform admin credentials: a
+    plain broker), mosquitto (the 2.0 reference) or loom-tenant (a tenant user's token: every topic goes
+    through the platform's tenant namespace mapping)."""
     kind = kind or BROKER_KIND
-    return LoomBroker(extra_args) if kind == "loom" else Mosquitto(extra_conf)
+    if kind in ("loom", "loom-tenant"):
+        return LoomBroker(extra_args, tenant=kind == "loom-tenant")
+    return Mosquitto(extra_conf)
 
 
 @pytest.fixture
@@ -728,14 +759,21 @@ def broker(broker_factory):
     return broker_factory()
 
 
+def skip_if_tenant(broker, reason):
+    """In MQTT_BROKER=loom-tenant mode some broker-wide topics are out of the
+    tenant user's reach (by design): skip with the reason."""
+    if getattr(broker, "tenant", False):
+        pytest.skip("loom-tenant: " + reason)
+
+
 def only_loom(reason):
     """Mark a test that the reference broker cannot pass (mosquitto deviates)."""
-    return pytest.mark.skipif(BROKER_KIND != "loom", reason=reason)
+    return pytest.mark.skipif(not IS_LOOM, reason=reason)
 
 
 def loom_xfail(reason):
     """A known Loom failure: strict xfail for Loom only (remove once fixed)."""
-    return pytest.mark.xfail(BROKER_KIND == "loom", strict=True, reason="Loom: " + reason)
+    return pytest.mark.xfail(IS_LOOM, strict=True, reason="Loom: " + reason)
 
 
 def uniq(prefix="t"):
