@@ -270,6 +270,12 @@ void br_conn_close(br_conn *c, bool will) {
   if (c->cl) {
     br_client *cl = c->cl;
     c->cl = NULL;
+    /* inbound QoS 2 whose PUBREC never went out, and that is not known
+     * stored: forget the id so the client's resend is handled (and stored)
+     * anew instead of being answered PUBREC as a duplicate */
+    for (br_ack *a = c->acks_head; a; a = a->next)
+      if (a->type == MQTT_PUBREC && (!a->done || a->reason >= 0x80))
+        mqtt_session_in_pubrel(cl->sess, a->packet_id);
     mqtt_msg *w = will ? c->will : NULL;
     void *pr = c->principal;
     if (c->will && !will) mqtt_msg_unref(c->will);

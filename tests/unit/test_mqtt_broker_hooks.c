@@ -354,6 +354,49 @@ static void test_reason_string_and_problem_info(void **state) {
   tc_close(&q);
 }
 
+static void test_pending_qos2_resent_after_reconnect(void **state) {
+  hx *h = *state;
+  tc c;
+  loom_buf cp;
+  loom_buf_init(&cp);
+  assert_int_equal(mqtt_prop_append_num(&cp, MQTT_P_SESSION_EXPIRY, 60), 0);
+  mqtt_packet w;
+  memset(&w, 0, sizeof(w));
+  w.has_username = true;
+  w.username.p = (const uint8_t *)"u";
+  w.username.len = 1;
+  assert_int_equal(tc_open(&c, h->port, MQTT_LEVEL_5), 0);
+  assert_int_equal(tc_connect_ex(&c, "q2", true, 60, cp.data, cp.len, &w), 0);
+  assert_int_equal(tc_publish_ex(&c, "t", "1", 2, false, 7, NULL, 0), 0);
+  assert_int_equal(wait_pending(h, 1), 1);
+  tc_close(&c); /* before it was stored */
+  usleep(100 * 1000);
+  assert_int_equal(tc_open(&c, h->port, MQTT_LEVEL_5), 0);
+  assert_int_equal(tc_connect_ex(&c, "q2", false, 60, cp.data, cp.len, &w), 0);
+  assert_true(c.pk.session_present);
+  mqtt_packet dup;
+  memset(&dup, 0, sizeof(dup));
+  dup.type = MQTT_PUBLISH;
+  dup.topic.p = (const uint8_t *)"t";
+  dup.topic.len = 1;
+  dup.payload.p = (const uint8_t *)"1";
+  dup.payload.len = 1;
+  dup.qos = 2;
+  dup.dup = true;
+  dup.packet_id = 7;
+  assert_int_equal(tc_send(&c, &dup), 0);
+  /* handled anew: the platform sees it again; no PUBREC until it is stored */
+  assert_int_equal(wait_pending(h, 2), 2);
+  assert_int_equal(tc_recv(&c, 200), -1);
+  h->done[0](h->done_arg[0], 0, NULL); /* the old connection's: ignored */
+  assert_int_equal(tc_recv(&c, 200), -1);
+  h->done[1](h->done_arg[1], 0, NULL);
+  assert_int_equal(tc_expect(&c, MQTT_PUBREC, 3000), 0);
+  assert_int_equal(c.pk.packet_id, 7);
+  loom_buf_deinit(&cp);
+  tc_close(&c);
+}
+
 static void test_pending_refusal_closes_v311(void **state) {
   hx *h = *state;
   tc c;
@@ -418,6 +461,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_reason_string_and_problem_info, setup_pending,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_pending_refusal_closes_v311, setup_pending, teardown),
+      cmocka_unit_test_setup_teardown(test_pending_qos2_resent_after_reconnect, setup_pending,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_will_through_on_publish, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
