@@ -672,13 +672,17 @@ class LoomBroker:
         self.dir = tempfile.mkdtemp(prefix="conform-loom-")
         self.loom = Loom(os.path.join(self.dir, "data"), durability="batched",
                          extra_args=list(extra_args), env={"LOOM_PASSWORD_COST": "min"})
-        self.loom.start()
-        self.port = self.loom.mqtt_port
-        _wait_port(self.port, self.loom.proc, 10, "loom mqtt")
         self.tenant = tenant
-        self._creds = self.loom.mqtt_credentials()
-        if tenant:
-            self._creds = ("engineer", self._tenant_user_token())
+        try:
+            self.loom.start()
+            self.port = self.loom.mqtt_port
+            _wait_port(self.port, self.loom.proc, 10, "loom mqtt")
+            self._creds = self.loom.mqtt_credentials()
+            if tenant:
+                self._creds = ("engineer", self._tenant_user_token())
+        except BaseException:
+            self.stop()
+            raise
 
     def _tenant_user_token(self):
         """A tenant, an engineer user of it (telemetry read and write), and
@@ -712,7 +716,8 @@ class LoomBroker:
         _wait_port(self.port, self.loom.proc, 10, "loom mqtt")
 
     def stop(self):
-        self.loom.stop()
+        if self.loom.proc is not None:
+            self.loom.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
