@@ -152,6 +152,13 @@ void br_conn_unref(br_conn *c) {
 
 static void on_conn_closed(uv_handle_t *h) { br_conn_unref((br_conn *)h); }
 
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  (void)status;
+  br_conn *c = req->data;
+  loom_free(req);
+  if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
 void br_conn_mark(br_conn *c) {
   if (c->dirty || c->closing) return;
   c->dirty = true;
@@ -282,6 +289,18 @@ void br_conn_close(br_conn *c, bool will) {
     c->will = NULL;
     if (b->hooks.on_disconnect) b->hooks.on_disconnect(b->hooks.ud, pr, cl->id);
     if (br_client_detach(b, cl, w, c->will_delay_s, pr)) c->principal = NULL;
+  }
+  /* bytes still queued in uv_write (a DISCONNECT, a CONNACK refusal): let
+   * them go out before closing, for at most BR_LINGER_MS (the sweep closes) */
+  if (c->writing && !b->stopping) {
+    uv_shutdown_t *sr = loom_malloc(sizeof(*sr));
+    if (sr && uv_shutdown(sr, (uv_stream_t *)&c->tcp, on_shutdown) == 0) {
+      sr->data = c;
+      c->linger = true;
+      c->deadline_ms = br_now(b) + BR_LINGER_MS;
+      return;
+    }
+    loom_free(sr);
   }
   uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
@@ -530,6 +549,8 @@ static void sweep_cb(uv_timer_t *h) {
       br_conn_sweep(c, now);
       n = c->next;
       br_conn_unref(c);
+    } else if (c->linger && now >= c->deadline_ms && !uv_is_closing((uv_handle_t *)&c->tcp)) {
+      uv_close((uv_handle_t *)&c->tcp, on_conn_closed); /* the peer does not read */
     }
     c = n;
   }
@@ -594,6 +615,8 @@ static void close_all(mqtt_broker *b) {
     br_conn *n = c->next;
     br_conn_ref(c);
     if (!c->closing) br_conn_close(c, false);
+    else if (c->linger && !uv_is_closing((uv_handle_t *)&c->tcp))
+      uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
     n = c->next;
     br_conn_unref(c);
     c = n;

@@ -23,6 +23,8 @@
  * above which we stop reading from it and stop draining its session. */
 #define BR_OUT_HIGH (1u << 20)
 #define BR_READ_CHUNK 65536u
+/* How long a closed connection may take to write what was queued. */
+#define BR_LINGER_MS 2000u
 
 typedef struct br_conn br_conn;
 typedef struct br_client br_client;
@@ -101,7 +103,8 @@ struct br_conn {
   char *key;            /* revocation key */
   mqtt_msg *will;       /* mapped will, or NULL */
   uint64_t last_rx_ms;
-  uint64_t deadline_ms; /* CONNECT + auth must finish by then */
+  uint64_t deadline_ms; /* CONNECT + auth must finish by then; when
+                           lingering, the forced close */
   uint32_t will_delay_s;
   uint32_t expiry_s;
   uint32_t refs;
@@ -112,6 +115,7 @@ struct br_conn {
   bool dirty, reading, ws, closing, read_blocked, in_rx;
   bool no_problem_info; /* CONNECT Request Problem Information = 0 */
   bool gate;            /* resends exceed recv_max_out: count them */
+  bool linger;          /* closed, shutting down after queued writes */
 };
 
 /* Cross-thread mailbox, refcounted: outlives the broker while done

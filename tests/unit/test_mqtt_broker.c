@@ -492,6 +492,46 @@ static void test_takeover(void **state) {
   tc_close(&b2);
 }
 
+static void test_takeover_disconnect_after_backlog(void **state) {
+  fx *f = *state;
+  tc a, b2, p;
+  /* a small receive window, set before connecting */
+  memset(&a, 0, sizeof(a));
+  a.level = MQTT_LEVEL_5;
+  a.fd = socket(AF_INET, SOCK_STREAM, 0);
+  int rb = 1 << 14;
+  setsockopt(a.fd, SOL_SOCKET, SO_RCVBUF, &rb, sizeof(rb));
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)f->port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(connect(a.fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  assert_int_equal(tc_connect_ex(&a, "slow", true, 60, NULL, 0, NULL), 0);
+  assert_int_equal(tc_subscribe(&a, "big", 0), 0);
+  assert_int_equal(tc_connect(&p, f->port, MQTT_LEVEL_5, "p", true), 0);
+  static char big[60001];
+  memset(big, 'b', sizeof(big) - 1);
+  for (int i = 0; i < 250; i++) assert_int_equal(tc_publish(&p, "big", big, 0, false), 0);
+  usleep(500 * 1000); /* the broker has more queued for "slow" than the socket takes */
+  assert_int_equal(tc_connect(&b2, f->port, MQTT_LEVEL_5, "slow", true), 0);
+  /* the old connection still gets everything queued, then DISCONNECT 0x8E */
+  int n = 0, last_type = 0, last_reason = -1;
+  for (;;) {
+    int rc = tc_recv(&a, 3000);
+    if (rc) break;
+    n++;
+    last_type = a.pk.type;
+    last_reason = a.pk.reason;
+  }
+  assert_true(n > 1);
+  assert_int_equal(last_type, MQTT_DISCONNECT);
+  assert_int_equal(last_reason, MQTT_RC_SESSION_TAKEN_OVER);
+  tc_close(&a);
+  tc_close(&b2);
+  tc_close(&p);
+}
+
 static void test_shared_round_robin(void **state) {
   fx *f = *state;
   tc s1, s2, p;
@@ -1463,6 +1503,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_publish_then_stop_delivers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_takeover, setup, teardown),
       cmocka_unit_test_setup_teardown(test_shared_round_robin, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_takeover_disconnect_after_backlog, setup, teardown),
       cmocka_unit_test_setup_teardown(test_no_local, setup, teardown),
       cmocka_unit_test_setup_teardown(test_subscription_identifier, setup, teardown),
       cmocka_unit_test_setup_teardown(test_topic_alias_inbound, setup, teardown),
