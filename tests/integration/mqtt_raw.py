@@ -379,6 +379,54 @@ class Closed(Exception):
     """The broker closed the connection."""
 
 
+TRANSPORT = os.environ.get("MQTT_TRANSPORT", "tcp")  # tcp, or ws (Loom: ws://HTTP/mqtt)
+
+
+class WsSock:
+    """The socket calls Client makes, over a WebSocket (RFC 6455, MQTT in
+    binary frames, subprotocol "mqtt", [MQTT-6.0.0-1..4]): sendall sends one
+    binary frame, recv returns the next frame's bytes (b"" once closed)."""
+
+    def __init__(self, url, timeout=5):
+        import websocket
+        self.ws = websocket.create_connection(url, subprotocols=["mqtt"], timeout=timeout)
+        self.subprotocol = self.ws.getsubprotocol()
+
+    def sendall(self, data):
+        import websocket
+        try:
+            self.ws.send_binary(bytes(data))
+        except (websocket.WebSocketConnectionClosedException, OSError) as e:
+            raise BrokenPipeError(str(e)) from None
+
+    def settimeout(self, t):
+        self.ws.settimeout(t)
+
+    def recv(self, _n):
+        import websocket
+        try:
+            op, data = self.ws.recv_data()
+        except websocket.WebSocketTimeoutException:
+            raise socket.timeout() from None
+        except (websocket.WebSocketConnectionClosedException, ConnectionError):
+            return b""
+        if op == websocket.ABNF.OPCODE_CLOSE:
+            return b""
+        return data
+
+    def shutdown(self, _how):
+        try:
+            self.ws.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def close(self):
+        try:
+            self.ws.shutdown()
+        except Exception:  # noqa: BLE001 - closing a broken WebSocket
+            pass
+
+
 class Client:
     """One raw TCP connection. send() raw bytes; recv() the next packet or
     None on timeout; raises Closed when the broker closes the connection."""
@@ -387,8 +435,11 @@ class Client:
         self.level = level
         self.timeout = timeout
         self.broker = broker
-        self.sock = socket.create_connection(("127.0.0.1", broker.port), timeout=5)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if TRANSPORT == "ws":
+            self.sock = WsSock(broker.ws_url)
+        else:
+            self.sock = socket.create_connection(("127.0.0.1", broker.port), timeout=5)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         self.closed = False
         self.pending = []
@@ -649,6 +700,10 @@ class Mosquitto:
     def credentials(self):
         return None, None
 
+    @property
+    def ws_url(self):
+        pytest.skip("the Debian mosquitto 2.0.11 is built without WebSocket support")
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -706,6 +761,11 @@ class LoomBroker:
 
     def credentials(self):
         return self._creds
+
+    @property
+    def ws_url(self):
+        """MQTT over WebSocket on the HTTP port."""
+        return f"ws://127.0.0.1:{self.loom.port}/mqtt"
 
     def restart(self):
         """Stop (SIGTERM: a clean shutdown) and start on the same data

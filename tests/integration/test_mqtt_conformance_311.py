@@ -1045,3 +1045,83 @@ def test_silent_connection_dropped(broker):
     closed by the broker (Loom: connect timeout 5 s)."""
     c = cli(broker)
     assert c.wait_closed(7)
+
+
+# ---- MQTT over WebSocket (section 6; Loom: ws://HTTP_PORT/mqtt) ----
+
+WS_ONLY = m.only_loom("the Debian mosquitto 2.0.11 is built without WebSocket support")
+
+
+def ws_connect(broker, subprotocols=("mqtt",)):
+    import websocket
+    return websocket.create_connection(broker.ws_url, subprotocols=list(subprotocols), timeout=5)
+
+
+def ws_packets(ws, timeout=1.0):
+    """Packets from binary frames until nothing comes for timeout or the
+    connection closes; returns (packets, closed)."""
+    import websocket
+    buf, out = bytearray(), []
+    ws.settimeout(timeout)
+    while True:
+        try:
+            op, data = ws.recv_data()
+        except websocket.WebSocketTimeoutException:
+            return out, False
+        except (websocket.WebSocketConnectionClosedException, ConnectionError):
+            return out, True
+        if op == websocket.ABNF.OPCODE_CLOSE:
+            return out, True
+        buf += data
+        while len(buf) >= 2:
+            r = m.Reader(buf)
+            r.byte()
+            try:
+                n = r.varint()
+            except m.Malformed:
+                break
+            if r.left() < n:
+                break
+            out.append(m.Packet(bytes(buf[:r.i + n]), L))
+            del buf[:r.i + n]
+
+
+@WS_ONLY
+def test_ws_subprotocol_mqtt(broker):
+    """[MQTT-6.0.0-3] [MQTT-6.0.0-4]: the client offers 'mqtt' and the server
+    selects 'mqtt'; CONNECT/CONNACK then work in binary frames."""
+    ws = ws_connect(broker)
+    assert ws.getsubprotocol() == "mqtt"
+    ws.send_binary(m.connect("ws1", level=L, **creds(broker)))
+    got, _ = ws_packets(ws)
+    assert [p.raw for p in got] == [b"\x20\x02\x00\x00"]
+    ws.close()
+
+
+@WS_ONLY
+def test_ws_packets_not_aligned_with_frames(broker):
+    """[MQTT-6.0.0-2]: a CONNECT split over three binary frames, then SUBSCRIBE,
+    PUBLISH (QoS 1) and half of a PINGREQ in one frame and its other half in
+    the next, are all parsed: CONNACK, SUBACK, PUBACK, the message, PINGRESP."""
+    ws = ws_connect(broker)
+    conn = m.connect("ws2", level=L, **creds(broker))
+    for part in (conn[:3], conn[3:7], conn[7:]):
+        ws.send_binary(part)
+    tail = m.subscribe(1, [("ws/t", 1)], level=L) + m.publish("ws/t", b"hi", qos=1, pid=2, level=L)
+    ws.send_binary(tail + m.pingreq()[:1])
+    ws.send_binary(m.pingreq()[1:])
+    got, _ = ws_packets(ws)
+    kinds = [p.type for p in got]
+    assert kinds[:2] == [m.CONNACK, m.SUBACK], got
+    assert sorted(kinds[2:]) == sorted([m.PUBACK, m.PUBLISH, m.PINGRESP]), got
+    ws.close()
+
+
+@WS_ONLY
+def test_ws_text_frame_closes(broker):
+    """[MQTT-6.0.0-1]: MQTT in a text frame: the recipient closes the network
+    connection (no CONNACK)."""
+    ws = ws_connect(broker)
+    ws.send(m.connect("ws3", level=L, **creds(broker)).decode("latin-1"))
+    got, closed = ws_packets(ws, timeout=3)
+    assert closed and all(p.type != m.CONNACK for p in got), got
