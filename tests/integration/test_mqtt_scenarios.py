@@ -768,3 +768,49 @@ def test_pubrel_after_reconnect_completes(broker, level):
     comp = c.expect(m.PUBCOMP)
     assert comp.pid == 88 and comp.reason == 0, comp
     assert [q.payload for q in sub.messages(timeout=0.6)] == [b"one"]
+
+
+def test_sys_topics(broker):
+    """Issue 4 ($SYS topics) 4.7.2 (topics beginning with $ are the server's):
+    a subscriber to '$SYS/broker/#' gets the broker's version and its
+    connected-clients count, retained, without waiting for the interval."""
+    m.skip_if_tenant(broker, "$SYS is for platform admins only")
+    c = conn(broker, "sys")
+    c.subscribe([("$SYS/broker/#", 0)])
+    got = {p.topic: p for p in c.messages(timeout=0.6)}
+    assert "$SYS/broker/version" in got and got["$SYS/broker/version"].retain, sorted(got)
+    assert "$SYS/broker/clients/connected" in got, sorted(got)
+    assert int(got["$SYS/broker/clients/connected"].payload) >= 0
+
+
+@m.only_loom("token revocation is Loom's platform (issue 4: revoking credentials disconnects the client)")
+def test_revoked_token_disconnects(broker):
+    """Issue 4 (revoking credentials disconnects the client) 3.14 / 4.13: a
+    client connected with a user's API token gets DISCONNECT 0x87 (Not
+    authorized) at level 5 and its connection closed when the token is
+    deleted; a 3.1.1 client with the same token is closed too."""
+    import requests
+    from conftest import TOKEN
+    api = broker.loom.url + "/api/v1"
+    adm = {"Authorization": f"Token {TOKEN}"}
+    t = requests.post(api + "/tenants", json={"name": "revoke"}, headers=adm, timeout=30).json()["id"]
+    pw = "Revoke-horse-9"
+    r = requests.post(api + "/users", json={"email": "rv@conform.example", "role": "engineer",
+                                            "password": pw, "tenant_id": t}, headers=adm, timeout=30)
+    assert r.status_code == 201, r.text
+    login = requests.post(api + "/auth/login", json={"username": "rv@conform.example", "password": pw},
+                          timeout=30).json()["token"]
+    tok = requests.post(api + "/tokens", json={"name": "mqtt", "scope": "write"},
+                        headers={"Authorization": f"Token {login}"}, timeout=30).json()
+    c5 = broker.client(level=5)
+    assert c5.connect("rv5", username="u", password=tok["token"]).reason == 0
+    c4 = broker.client(level=4)
+    assert c4.connect("rv4", username="u", password=tok["token"]).reason == 0
+    r = requests.delete(api + f"/tokens/{tok['id']}", headers={"Authorization": f"Token {login}"}, timeout=30)
+    assert r.status_code == 204, r.text
+    assert c5.wait_closed(3)
+    assert [p.reason for p in c5.last if p.type == m.DISCONNECT] == [0x87], c5.last
+    assert c4.wait_closed(3)
+    c = broker.client(level=5)
+    c.send(m.connect("rv5b", level=5, username="u", password=tok["token"]))
+    assert c.expect(m.CONNACK).reason == 0x86
