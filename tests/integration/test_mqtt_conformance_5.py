@@ -651,8 +651,9 @@ def test_receive_maximum_outbound(broker):
 
 
 def test_receive_maximum_qos0_not_blocked(broker):
-    """[MQTT-4.9.0-3] [MQTT-3.3.4-10]: with the send quota used up, QoS 0
-    messages and other packets (PINGRESP) still flow."""
+    """[MQTT-4.9.0-2] [MQTT-4.9.0-3] [MQTT-3.3.4-10]: with the send quota used
+    up, no further QoS 1 PUBLISH is sent, other packets (PINGRESP) still
+    flow; QoS 0 may flow or wait (4.9: MAY either)."""
     sub = connected(broker, "rm0-sub", properties=[(m.P_RECEIVE_MAXIMUM, 1)])
     sub.subscribe([("rm0/q1", 1), ("rm0/q0", 0)])
     pub = connected(broker, "rm0-pub")
@@ -660,7 +661,7 @@ def test_receive_maximum_qos0_not_blocked(broker):
     pub.publish("rm0/q1", b"b", qos=1)
     pub.publish("rm0/q0", b"z", qos=0)
     msgs = sub.messages(timeout=0.5, ack=False)
-    assert sorted(p.payload for p in msgs) == [b"a", b"z"]
+    assert sorted(p.payload for p in msgs) in ([b"a"], [b"a", b"z"]), msgs
     sub.send(m.pingreq())
     sub.expect(m.PINGRESP)
 
