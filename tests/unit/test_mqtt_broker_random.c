@@ -240,10 +240,20 @@ static void test_random_streams_seed2(void **state) {
   run_rounds(0xD1B54A32D192ED03ull, 400);
 }
 
+/* MQTT_BROKER_SEED=n [MQTT_BROKER_ROUNDS=r]: one more run, for soak loops. */
+static void test_random_streams_env_seed(void **state) {
+  (void)state;
+  const char *s = getenv("MQTT_BROKER_SEED");
+  if (!s) skip();
+  const char *r = getenv("MQTT_BROKER_ROUNDS");
+  run_rounds(strtoull(s, NULL, 10) | 1, r ? atoi(r) : 400);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_random_streams_seed1),
       cmocka_unit_test(test_random_streams_seed2),
+      cmocka_unit_test(test_random_streams_env_seed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
