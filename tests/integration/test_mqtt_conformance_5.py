@@ -1378,3 +1378,39 @@ def test_many_publishers_order_and_completeness(broker):
     got = sub.messages(timeout=1, count=450)
     seqs = {k: [int(q.payload) for q in got if q.topic == f"fanin/{k}"] for k in range(3)}
     assert all(seqs[k] == list(range(150)) for k in range(3)), {k: len(v) for k, v in seqs.items()}
+
+
+# ---- properties in the wrong packet (2.2.2.2: a property is allowed only
+# in the packets its table row lists; anything else is malformed) ----
+
+@pytest.mark.parametrize("where", ["publish-session-expiry", "publish-receive-max", "subscribe-expiry",
+                                   "will-topic-alias", "connect-topic-alias", "unsubscribe-sub-id"])
+def test_property_not_allowed_in_packet(broker, where):
+    """2.2.2.2 [MQTT-4.13.1-1]: a property not allowed in the packet (Session
+    Expiry or Receive Maximum in PUBLISH, Message Expiry in SUBSCRIBE, Topic
+    Alias in Will Properties or CONNECT, Subscription Identifier in
+    UNSUBSCRIBE) is a Malformed Packet: the connection is closed (a
+    CONNACK/DISCONNECT, if any, >= 0x80)."""
+    sub = connected(broker, "pna-sub")
+    sub.subscribe([("pna/t", 0)])
+    c = cli(broker)
+    if where == "will-topic-alias":
+        c.send(m.connect("pna", level=L, will={"topic": "pna/t", "payload": b"w",
+                                                "props": [(m.P_TOPIC_ALIAS, 1)]}, **creds(broker)))
+    elif where == "connect-topic-alias":
+        c.send(m.connect("pna", level=L, properties=[(m.P_TOPIC_ALIAS, 1)], **creds(broker)))
+    else:
+        c.connect("pna")
+        if where == "publish-session-expiry":
+            c.send(m.publish("pna/t", b"x", properties=session(5)))
+        elif where == "publish-receive-max":
+            c.send(m.publish("pna/t", b"x", properties=[(m.P_RECEIVE_MAXIMUM, 5)]))
+        elif where == "subscribe-expiry":
+            c.send(m.subscribe(1, [("pna/u", 0)], properties=[(m.P_MESSAGE_EXPIRY, 5)]))
+        else:
+            c.send(m.unsubscribe(1, ["pna/u"], properties=[(m.P_SUBSCRIPTION_ID, 5)]))
+    assert c.wait_closed(2)
+    for p in c.last:
+        assert p.type in (m.CONNACK, m.DISCONNECT) and p.reason >= 0x80, p
+    c.close()
+    sub.expect_none(0.3)
