@@ -102,6 +102,59 @@ static void test_connect_empty_id_311_persistent_refused(void **state) {
   tc_close(&c);
 }
 
+static void test_packets_split_across_reads(void **state) {
+  fx *f = *state;
+  tc s, c;
+  assert_int_equal(tc_connect(&s, f->port, MQTT_LEVEL_311, "s", true), 0);
+  assert_int_equal(tc_subscribe(&s, "split", 1), 1);
+  assert_int_equal(tc_open(&c, f->port, MQTT_LEVEL_5), 0);
+  loom_buf raw;
+  loom_buf_init(&raw);
+  mqtt_packet pk;
+  memset(&pk, 0, sizeof(pk));
+  pk.type = MQTT_CONNECT;
+  pk.level = MQTT_LEVEL_5;
+  pk.clean_start = true;
+  pk.client_id.p = (const uint8_t *)"byte-by-byte";
+  pk.client_id.len = 12;
+  assert_int_equal(mqtt_encode(&raw, &pk, MQTT_LEVEL_5), 0);
+  static char body[300];
+  memset(body, 'z', sizeof(body) - 1); /* a 2-byte Remaining Length */
+  for (int i = 0; i < 2; i++) {
+    memset(&pk, 0, sizeof(pk));
+    pk.type = MQTT_PUBLISH;
+    pk.topic.p = (const uint8_t *)"split";
+    pk.topic.len = 5;
+    pk.payload.p = (const uint8_t *)body;
+    pk.payload.len = sizeof(body) - 1;
+    pk.qos = 1;
+    pk.packet_id = (uint16_t)(1 + i);
+    assert_int_equal(mqtt_encode(&raw, &pk, MQTT_LEVEL_5), 0);
+  }
+  /* one byte per segment for the headers, then the rest in uneven pieces */
+  size_t off = 0;
+  while (off < raw.len) {
+    size_t k = off < 40 ? 1 : (off % 7) + 13;
+    if (k > raw.len - off) k = raw.len - off;
+    assert_int_equal(tc_send_raw(&c, raw.data + off, k), 0);
+    off += k;
+    usleep(300);
+  }
+  assert_int_equal(tc_expect(&c, MQTT_CONNACK, 3000), 0);
+  assert_int_equal(tc_expect(&c, MQTT_PUBACK, 3000), 0);
+  assert_int_equal(c.pk.packet_id, 1);
+  assert_int_equal(tc_expect(&c, MQTT_PUBACK, 3000), 0);
+  assert_int_equal(c.pk.packet_id, 2);
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 3000), 0);
+    assert_int_equal(s.pk.payload.len, sizeof(body) - 1);
+    assert_int_equal(tc_ack(&s, MQTT_PUBACK, s.pk.packet_id), 0);
+  }
+  loom_buf_deinit(&raw);
+  tc_close(&c);
+  tc_close(&s);
+}
+
 static void test_first_packet_must_be_connect(void **state) {
   fx *f = *state;
   tc c;
@@ -1479,6 +1532,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_connect_empty_id_311_persistent_refused, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_first_packet_must_be_connect, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_packets_split_across_reads, setup, teardown),
       cmocka_unit_test_setup_teardown(test_qos0_v311, setup, teardown),
       cmocka_unit_test_setup_teardown(test_qos1_v311, setup, teardown),
       cmocka_unit_test_setup_teardown(test_qos2_v311, setup, teardown),
