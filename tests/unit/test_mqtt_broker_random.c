@@ -207,7 +207,14 @@ static void run_rounds(uint64_t seed, int rounds) {
       }
       int n = 1 + (int)rndn(20);
       for (int k = 0; k < n; k++) rpacket(&out, lv, ids[i]);
-      tc_send_raw(&cs[i], out.data, out.len);
+      /* in random pieces, some a byte long (framing across reads) */
+      for (size_t off = 0; off < out.len;) {
+        size_t k = rndn(4) == 0 ? 1 : 1 + rndn(512);
+        if (k > out.len - off) k = out.len - off;
+        if (tc_send_raw(&cs[i], out.data + off, k)) break;
+        off += k;
+        if (rndn(8) == 0) usleep(200);
+      }
       loom_buf_deinit(&out);
     }
     usleep(2000);
