@@ -119,10 +119,11 @@ stop_server() {
 
 # mosquitto with the limits Loom's broker has by default (mqtt/broker.h):
 # packets up to 1 MiB, 20 in flight per 3.1.1 subscriber. Its queue limits are
-# lifted (1,000,000 messages, no byte limit; Loom: 1000 messages, 16 MiB): with
-# Loom's values mosquitto 2.0.11 drops QoS 1 deliveries to a busy subscriber
-# that has far fewer messages really queued (the generator bounds them, see
-# README), so its limits would only make it lose messages it could deliver.
+# off (0 = none; Loom: 1000 messages, 16 MiB per client): with any finite
+# max_queued_messages (1000, 10,000, even 1,000,000) or max_queued_bytes,
+# mosquitto 2.0.11 starts dropping QoS 1 deliveries to a busy subscriber that
+# has far fewer messages really queued (the generator bounds them, see
+# README): its counters drift upward with traffic.
 start_mosquitto() { # DIR
   local dir=$1
   MQTT_PORT=$(free_port)
@@ -134,7 +135,7 @@ persistence false
 max_connections -1
 max_packet_size 1048576
 max_inflight_messages 20
-max_queued_messages 1000000
+max_queued_messages 0
 max_queued_bytes 0
 set_tcp_nodelay $MQTT_MOSQ_NODELAY
 log_dest stderr
@@ -408,8 +409,8 @@ out.append(f"- Loom: `loom serve --mqtt`, durability `{meta.get('durability')}`;
               "published message (7 keys each) in the tenant's database; QoS 1 PUBACK only after the WAL fsync."
               if store else "**no storage rule: messages are routed, not stored** (MQTT_LOOM_STORE=0)."))
 out.append(f"- mosquitto: persistence off, anonymous, `max_inflight_messages 20`, "
-           f"`max_packet_size 1 MiB` (Loom's defaults), `max_queued_messages 1000000`, `max_queued_bytes 0` "
-           f"(no limit; see bench/README.md), "
+           f"`max_packet_size 1 MiB` (Loom's defaults), `max_queued_messages 0`, `max_queued_bytes 0` "
+           f"(no queue limits: 2.0.11's counters drift, see bench/README.md), "
            f"`set_tcp_nodelay {meta.get('mosq_nodelay')}`.")
 out.append(f"- Load: `mqtt_load`, MQTT 3.1.1, JSON payloads of ~110 bytes carrying the send time. Max-rate scenarios keep at "
            f"most `window` deliveries in flight end to end (each broker at its best loss-free window of {meta.get('e2e')}, "
