@@ -432,6 +432,8 @@ static void adopt(mqtt_broker *b, br_event *e) {
     return;
   }
   c->ws = true;
+  c->peer = e->str; /* may be NULL: getpeername then */
+  e->str = NULL;
   uv_tcp_init(&b->loop, &c->tcp);
   int rc = uv_tcp_open(&c->tcp, e->fd);
   if (rc) close(e->fd);

@@ -160,6 +160,7 @@ void br_conn_free_parts(br_conn *c) {
   mqtt_msg_unref(c->will);
   if (c->principal && b->hooks.principal_free) b->hooks.principal_free(b->hooks.ud, c->principal);
   loom_free(c->key);
+  loom_free(c->peer);
   if (c->tr) c->tr->ops->free(c->tr);
   loom_buf_deinit(&c->in);
   loom_buf_deinit(&c->out);
@@ -440,7 +441,8 @@ static void handle_connect(br_conn *c, const mqtt_packet *pk) {
   c->state = BR_ST_AUTH;
   if (b->hooks.authenticate) {
     char peer[80];
-    auth_req_peer(c, peer, sizeof(peer));
+    if (c->peer) snprintf(peer, sizeof(peer), "%s", c->peer);
+    else auth_req_peer(c, peer, sizeof(peer));
     char *user = NULL;
     if (pk->has_username && !(user = loom_strndup((const char *)pk->username.p, pk->username.len))) {
       refuse = MQTT_RC_SERVER_UNAVAILABLE;

@@ -101,6 +101,7 @@ struct br_conn {
   br_pconnect *pc;
   void *principal;
   char *key;            /* revocation key */
+  char *peer;           /* WebSocket: "ip:port" as the HTTP server saw it */
   mqtt_msg *will;       /* mapped will, or NULL */
   uint64_t last_rx_ms;
   uint64_t deadline_ms; /* CONNECT + auth must finish by then; when
