@@ -13,6 +13,7 @@
 
 #include "core/err.h"
 #include "core/mem.h"
+#include "core/numfmt.h"
 
 #define TS_MS_MAX INT64_C(9223372036854) /* ms whose ns still fit in int64 */
 
@@ -247,20 +248,11 @@ static int append_escaped(loom_buf *out, const char *s, size_t len, const char *
 }
 
 /* The shortest of %.15g .. %.17g that reads back to the same double. */
-static int append_float(loom_buf *out, double f) {
-  char s[40];
-  for (int prec = 15; prec <= 17; prec++) {
-    snprintf(s, sizeof s, "%.*g", prec, f);
-    if (strtod(s, NULL) == f) break;
-  }
-  return loom_buf_append_str(out, s) ? LOOM_ENOMEM : 0;
-}
-
 static int append_kv(loom_buf *out, const tbjson_kv *kv) {
   if (append_escaped(out, kv->key, kv->key_len, ", =\"") || loom_buf_append_u8(out, '='))
     return LOOM_ENOMEM;
   switch (kv->type) {
-  case TS_FLOAT: return append_float(out, kv->v.f);
+  case TS_FLOAT: return isfinite(kv->v.f) ? loom_format_float(kv->v.f, out) : LOOM_EINVAL;
   case TS_INT: return loom_buf_printf(out, "%" PRId64 "i", kv->v.i) ? LOOM_ENOMEM : 0;
   case TS_BOOL: return loom_buf_append_str(out, kv->v.b ? "true" : "false") ? LOOM_ENOMEM : 0;
   case TS_STRING:

@@ -48,9 +48,4 @@ typedef struct qx_options {
 int qx_execute(ts_engine *e, const char *text, size_t len, const qx_options *opt,
                const qx_sink *sink);
 
-/* Append the shortest text that reads back as v, formatted as Go's
- * encoding/json formats a float64 (as InfluxDB's JSON does): "2", "0.1",
- * "1e+21", "1.5e-7". NaN and infinities append "null". 0 or LOOM_ENOMEM. */
-int qx_format_float(double v, loom_buf *out);
-
 #endif

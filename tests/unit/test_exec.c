@@ -21,6 +21,7 @@
 #include "core/fsutil.h"
 #include "core/mem.h"
 #include "ingest/lp.h"
+#include "core/numfmt.h"
 #include "query/exec.h"
 #include "ts/engine.h"
 
@@ -147,7 +148,7 @@ static void test_float_format(void **state) {
   for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
     loom_buf b;
     loom_buf_init(&b);
-    assert_int_equal(qx_format_float(t[i].v, &b), 0);
+    assert_int_equal(loom_format_float(t[i].v, &b), 0);
     loom_buf_cstr(&b);
     assert_string_equal((char *)b.data, t[i].s);
     loom_buf_deinit(&b);
@@ -171,7 +172,7 @@ static void test_float_format_roundtrip(void **state) {
     }
     loom_buf b;
     loom_buf_init(&b);
-    assert_int_equal(qx_format_float(v, &b), 0);
+    assert_int_equal(loom_format_float(v, &b), 0);
     loom_buf_cstr(&b);
     assert_true(strtod((char *)b.data, NULL) == v);
     int digits = 0, lead = 1;
@@ -467,7 +468,7 @@ static void test_agg_float_exact_digits(void **state) {
   for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
     loom_buf b;
     loom_buf_init(&b);
-    assert_int_equal(qx_format_float(t[i].v, &b), 0);
+    assert_int_equal(loom_format_float(t[i].v, &b), 0);
     loom_buf_cstr(&b);
     assert_string_equal((char *)b.data, t[i].s);
     loom_buf_deinit(&b);
