@@ -374,10 +374,15 @@ static int run(const settings *s, bool demo) {
            "    --data-urlencode 'q=SELECT mean(spindle_temp_c) FROM cnc WHERE time > now() - 1h GROUP BY time(10m), machine'\n"
            "  curl -sG http://%s:%d/query -H 'Authorization: Token %s' --data-urlencode db=plant \\\n"
            "    --data-urlencode 'q=SELECT last(active_power_kw) FROM energy GROUP BY meter'\n"
-           "  influx -host %s -port %d -password %s -username admin -database plant\n\n"
-           "Stop with Ctrl-C. 按 Ctrl-C 停止。\n",
+           "  influx -host %s -port %d -password %s -username admin -database plant\n",
            host, port, *tok ? tok : "(see LOOM_ADMIN_TOKEN or the data directory's admin.token)",
            host, port, tok, host, port, tok, host, port, tok, host, port, tok);
+    if (mqtt_broker_port(broker))
+      printf("\nMQTT broker / MQTT 代理: mqtt://%s:%d (WebSocket ws://%s:%d/mqtt); any user name,\n"
+             "the token as password / 任意用户名，令牌作密码:\n"
+             "  mosquitto_sub -h %s -p %d -u admin -P %s -t '$SYS/#' -v\n",
+             host, mqtt_broker_port(broker), host, port, host, mqtt_broker_port(broker), tok);
+    printf("\nStop with Ctrl-C. 按 Ctrl-C 停止。\n");
     fflush(stdout);
   }
   int sig = 0;
