@@ -733,6 +733,7 @@ int mqtt_broker_start(const mqtt_broker_cfg *cfg, mqtt_broker **out, char *err, 
   mqtt_matches_init(&b->matches);
   loom_buf_init(&b->tmp);
   if (mqtt_subtree_new(0, &b->tree)) goto fail;
+  mqtt_subtree_set_eligible(b->tree, br_client_online, b);
   if (mqtt_retain_new(b->lim.retained_max_count, b->lim.retained_max_bytes, &b->retain)) goto fail;
   if (!(b->rbuf = loom_malloc(BR_READ_CHUNK))) goto fail;
   b->ctab_cap = 64;

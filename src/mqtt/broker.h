@@ -19,6 +19,9 @@
  * a CONNACK (counted in conns_refused); clients may not publish to "$SYS"
  * or "$share/..." names (PUBACK/PUBREC 0x87 at level 5; acknowledged and
  * dropped at levels 3/4, as mosquitto does); other '$' names are routed.
+ * Shared subscriptions deliver round robin over the group's CONNECTED
+ * members; when none is connected a QoS 1/2 delivery waits in one
+ * (persistent) member's queue and a QoS 0 one is dropped (msgs_dropped).
  * Implementation: src/mqtt/broker*.c (internal header broker_int.h).
  */
 #ifndef LOOM_MQTT_BROKER_H

@@ -233,6 +233,9 @@ void br_retain_put(mqtt_broker *b, const mqtt_retain_msg *m, bool has_expiry,
                    uint32_t remaining_s);
 void br_client_cancel_will(mqtt_broker *b, br_client *cl);
 int br_route(mqtt_broker *b, mqtt_msg *m, br_client *from);
+/* Shared-subscription eligibility (mqtt_subtree_set_eligible): the
+ * client (sub, a br_client) has a connection. */
+bool br_client_online(void *ud, const void *sub);
 int br_publish_will(mqtt_broker *b, mqtt_msg *w, void *principal, const char *client_id);
 int br_client_sub_add(mqtt_broker *b, br_client *cl, const char *f, size_t n,
                       const mqtt_sub_opts *o, bool *is_new);

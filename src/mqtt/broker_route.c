@@ -362,6 +362,11 @@ void br_retain_purge(mqtt_broker *b) {
   loom_free(x.topics);
 }
 
+bool br_client_online(void *ud, const void *sub) {
+  (void)ud;
+  return ((const br_client *)sub)->conn != NULL;
+}
+
 int br_route(mqtt_broker *b, mqtt_msg *m, br_client *from) {
   uint64_t now = br_now(b);
   if (m->retain) retain_store(b, m);
@@ -381,6 +386,12 @@ int br_route(mqtt_broker *b, mqtt_msg *m, br_client *from) {
   }
   for (size_t i = 0; i < mm->n_shared; i++) {
     const mqtt_shared_match *it = &mm->shared[i];
+    /* No member of the group is connected: QoS 1/2 waits in the chosen
+     * (persistent) member's queue; QoS 0 is dropped, counted. */
+    if (!it->eligible && (m->qos == 0 || it->opts.qos == 0)) {
+      atomic_fetch_add_explicit(&b->msgs_dropped, 1, memory_order_relaxed);
+      continue;
+    }
     mqtt_session_delivery d = {.qos = it->opts.qos,
                                .retain = it->opts.retain_as_published && m->retain,
                                .sub_id = it->opts.sub_id};

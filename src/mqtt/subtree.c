@@ -59,6 +59,8 @@ struct mqtt_subtree {
   size_t n_nodes, n_subscriptions, max_subs;
   subrec **buckets;
   size_t n_buckets, n_recs;
+  mqtt_subtree_eligible_fn eligible; /* NULL = every member */
+  void *eligible_ud;
 };
 
 struct mqtt_hit {
@@ -328,6 +330,12 @@ void mqtt_subtree_free(mqtt_subtree *t) {
   loom_free(t);
 }
 
+void mqtt_subtree_set_eligible(mqtt_subtree *t, mqtt_subtree_eligible_fn fn, void *ud) {
+  if (!t) return;
+  t->eligible = fn;
+  t->eligible_ud = fn ? ud : NULL;
+}
+
 size_t mqtt_subtree_node_count(const mqtt_subtree *t) { return t->n_nodes; }
 size_t mqtt_subtree_sub_count(const mqtt_subtree *t) {
   return t->n_subscriptions;
@@ -562,13 +570,27 @@ static void add_node(mctx *c, node *n) {
   for (uint32_t i = 0; i < n->n_groups; i++) {
     group *g = &n->groups[i];
     if (g->rr >= g->n) g->rr = 0;
-    const entry *e = &g->members[g->rr];
-    g->rr = (g->rr + 1) % g->n;
+    uint32_t pick = g->rr;
+    bool ok = true;
+    if (c->t->eligible) {
+      ok = false;
+      for (uint32_t k = 0; k < g->n; k++) {
+        uint32_t j = g->rr + k < g->n ? g->rr + k : g->rr + k - g->n;
+        if (c->t->eligible(c->t->eligible_ud, g->members[j].sub)) {
+          pick = j;
+          ok = true;
+          break;
+        }
+      }
+    }
+    const entry *e = &g->members[pick];
+    g->rr = (pick + 1) % g->n;
     mqtt_shared_match *sm = &m->shared[m->n_shared++];
     sm->sub = e->sub;
     sm->opts = e->o;
     sm->group = g->name;
     sm->group_len = g->name_len;
+    sm->eligible = ok;
   }
 }
 

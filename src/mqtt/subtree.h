@@ -43,6 +43,9 @@ typedef struct mqtt_shared_match {
   mqtt_sub_opts opts;         /* that member's options for this filter */
   const char *group;          /* ShareName, owned by the tree: valid until */
   size_t group_len;           /* the subscription is removed */
+  bool eligible;              /* the member passed the eligibility predicate
+                                 (always true without one); false: no member
+                                 of the group did, sub is the round-robin pick */
 } mqtt_shared_match;
 
 /* A caller-owned result buffer, reused across matches to avoid
@@ -103,11 +106,26 @@ size_t mqtt_subtree_remove_all(mqtt_subtree *t, void *sub);
  *   subscriptions with no_local whose subscriber == publisher are skipped
  *   one by one before merging ([MQTT-3.8.3-3]; publisher may be NULL).
  * - m->shared: for each matching shared subscription (group + filter),
- *   one member chosen round robin (the choice advances on every match).
+ *   one member chosen round robin (the choice advances on every match),
+ *   among the eligible members when a predicate is set (see
+ *   mqtt_subtree_set_eligible).
  * The order of entries is unspecified. Errors: LOOM_ENOMEM (m then holds
  * no entries). */
 int mqtt_subtree_match(mqtt_subtree *t, const char *name, size_t len,
                        const void *publisher, mqtt_matches *m);
+
+/* Optional predicate for shared subscriptions, e.g. "the member's client
+ * is connected": called during mqtt_subtree_match with a member's
+ * subscriber pointer; must not modify the tree. */
+typedef bool (*mqtt_subtree_eligible_fn)(void *ud, const void *sub);
+
+/* Sets (fn non-NULL) or clears (NULL) the predicate. With one, a group's
+ * pick is the first eligible member in round-robin order starting at the
+ * group's cursor (the cursor moves past it), so deliveries rotate over the
+ * eligible members; when no member is eligible the plain round-robin
+ * member is returned with eligible = false (the caller decides: queue or
+ * drop). Costs at most one call per member per matching group. */
+void mqtt_subtree_set_eligible(mqtt_subtree *t, mqtt_subtree_eligible_fn fn, void *ud);
 
 /* Trie nodes currently allocated, root excluded (0 for an empty tree). */
 size_t mqtt_subtree_node_count(const mqtt_subtree *t);

@@ -604,6 +604,81 @@ static void test_shared_round_robin(void **state) {
   tc_close(&p);
 }
 
+/* A level 5 client with Session Expiry 300 s (its session outlives it). */
+static int connect_persistent(tc *c, int port, const char *id) {
+  if (tc_open(c, port, MQTT_LEVEL_5)) return -2;
+  loom_buf ep = props1(MQTT_P_SESSION_EXPIRY, 300);
+  int rc = tc_connect_ex(c, id, false, 60, ep.data, ep.len, NULL);
+  loom_buf_deinit(&ep);
+  return rc;
+}
+
+static void leave(tc *c) {
+  assert_int_equal(tc_ack(c, MQTT_DISCONNECT, 0), 0);
+  assert_true(tc_wait_closed(c, 2000));
+  tc_close(c);
+  usleep(100 * 1000); /* the broker handles the close */
+}
+
+static void test_shared_skips_offline_member(void **state) {
+  fx *f = *state;
+  tc s1, s2, p;
+  assert_int_equal(connect_persistent(&s1, f->port, "off1"), 0);
+  assert_int_equal(tc_subscribe(&s1, "$share/g/job/#", 1), 1);
+  assert_int_equal(tc_connect(&s2, f->port, MQTT_LEVEL_5, "on2", true), 0);
+  assert_int_equal(tc_subscribe(&s2, "$share/g/job/#", 1), 1);
+  leave(&s1);
+  assert_int_equal(tc_connect(&p, f->port, MQTT_LEVEL_5, "p", true), 0);
+  for (int i = 0; i < 4; i++) assert_int_equal(tc_publish(&p, "job/x", "q0", 0, false), 0);
+  for (uint16_t i = 1; i <= 2; i++) {
+    assert_int_equal(tc_publish_ex(&p, "job/x", "q1", 1, false, i, NULL, 0), 0);
+    assert_int_equal(tc_expect(&p, MQTT_PUBACK, 3000), 0);
+  }
+  /* every message goes to the connected member */
+  int q0 = 0, q1 = 0;
+  while (tc_expect(&s2, MQTT_PUBLISH, 400) == 0) {
+    if (s2.pk.qos) {
+      q1++;
+      assert_int_equal(tc_ack(&s2, MQTT_PUBACK, s2.pk.packet_id), 0);
+    } else {
+      q0++;
+    }
+  }
+  assert_int_equal(q0, 4);
+  assert_int_equal(q1, 2);
+  /* nothing was parked in the offline member's queue */
+  assert_int_equal(connect_persistent(&s1, f->port, "off1"), 0);
+  assert_true(s1.pk.session_present);
+  assert_int_equal(tc_expect(&s1, MQTT_PUBLISH, 400), -1);
+  tc_close(&s1);
+  tc_close(&s2);
+  tc_close(&p);
+}
+
+static void test_shared_all_offline_queues_qos1_drops_qos0(void **state) {
+  fx *f = *state;
+  tc s1, p;
+  assert_int_equal(connect_persistent(&s1, f->port, "alone"), 0);
+  assert_int_equal(tc_subscribe(&s1, "$share/g/job/#", 1), 1);
+  leave(&s1);
+  mqtt_broker_stats st0, st1;
+  mqtt_broker_stats_get(f->b, &st0);
+  assert_int_equal(tc_connect(&p, f->port, MQTT_LEVEL_5, "p", true), 0);
+  assert_int_equal(tc_publish(&p, "job/x", "zero", 0, false), 0);
+  assert_int_equal(tc_publish_ex(&p, "job/x", "one", 1, false, 1, NULL, 0), 0);
+  assert_int_equal(tc_expect(&p, MQTT_PUBACK, 3000), 0);
+  mqtt_broker_stats_get(f->b, &st1);
+  assert_int_equal(st1.msgs_dropped, st0.msgs_dropped + 1);
+  assert_int_equal(connect_persistent(&s1, f->port, "alone"), 0);
+  assert_true(s1.pk.session_present);
+  assert_int_equal(tc_expect(&s1, MQTT_PUBLISH, 3000), 0);
+  assert_true(tc_payload_is(&s1, "one"));
+  assert_int_equal(tc_ack(&s1, MQTT_PUBACK, s1.pk.packet_id), 0);
+  assert_int_equal(tc_expect(&s1, MQTT_PUBLISH, 400), -1);
+  tc_close(&s1);
+  tc_close(&p);
+}
+
 static void test_no_local(void **state) {
   fx *f = *state;
   tc a, b2;
@@ -1557,6 +1632,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_publish_then_stop_delivers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_takeover, setup, teardown),
       cmocka_unit_test_setup_teardown(test_shared_round_robin, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_shared_skips_offline_member, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_shared_all_offline_queues_qos1_drops_qos0, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_takeover_disconnect_after_backlog, setup, teardown),
       cmocka_unit_test_setup_teardown(test_no_local, setup, teardown),
       cmocka_unit_test_setup_teardown(test_subscription_identifier, setup, teardown),
