@@ -178,8 +178,7 @@ int mp_device_publish(api_mqtt *p, api_mqtt_client *c, const char *rest, const m
   j->len = m->payload_len;
   j->p = p;
   j->kind = kind;
-  j->c = *c;
-  j->c.session = NULL;
+  mp_client_copy(&j->c, c);
   memcpy(j->id, id, sizeof j->id);
   j->done = done;
   j->arg = arg;

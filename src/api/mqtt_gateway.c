@@ -273,8 +273,7 @@ int mp_gateway_publish(api_mqtt *p, api_mqtt_client *c, const char *rest, const 
   }
   j->p = p;
   j->kind = kind;
-  j->c = *c;
-  j->c.session = NULL;
+  mp_client_copy(&j->c, c);
   j->body = body;
   j->done = done;
   j->arg = arg;

@@ -41,6 +41,7 @@
 #define MP_DEFAULT_PROFILE "default"
 #define MP_INFLIGHT_QOS0_MAX (64u << 20) /* telemetry bytes waiting for the engine past which QoS 0 is dropped */
 #define MP_REFUSAL_LOG_MS 10000  /* a client's refused publishes are logged at most this often */
+#define MP_NAME_CAP 256          /* a device name or measurement, with its NUL, at most */
 
 static int64_t mono_ms(void) { return loom_mono_ns() / LOOM_NS_PER_MS; }
 static int64_t wall_ms(void) { return loom_now_ns() / LOOM_NS_PER_MS; }
@@ -256,16 +257,15 @@ static void set_mount(api_mqtt_client *c) {
   c->mount_len = strlen(c->mount);
 }
 
-/* Fill c as device d. Worker thread. */
-static void client_device(api_mqtt *p, api_mqtt_client *c, const meta_device_ref *d) {
+/* Fill c as device d (its name and measurement into names, 2 x MP_NAME_CAP
+ * bytes). Worker thread. */
+static void client_device(api_mqtt *p, api_mqtt_client *c, char *names, const meta_device_ref *d) {
   c->kind = API_MQTT_DEVICE;
   snprintf(c->tenant_id, sizeof c->tenant_id, "%s", d->tenant_id);
   snprintf(c->device_id, sizeof c->device_id, "%s", d->id);
-  snprintf(c->device_name, sizeof c->device_name, "%s", d->name);
-  snprintf(c->profile_id, sizeof c->profile_id, "%s", d->profile_id);
+  snprintf(names, MP_NAME_CAP, "%s", d->name);
   snprintf(c->db_name, sizeof c->db_name, "%s", d->db_name);
-  api_device_profile_name(p->api, d->tenant_id, d->profile_id, c->measurement,
-                          sizeof c->measurement);
+  api_device_profile_name(p->api, d->tenant_id, d->profile_id, names + MP_NAME_CAP, MP_NAME_CAP);
   c->who.kind = SEC_PRINCIPAL_DEVICE;
   snprintf(c->who.tenant_id, sizeof c->who.tenant_id, "%s", d->tenant_id);
   snprintf(c->who.subject_id, sizeof c->who.subject_id, "%s", d->id);
@@ -280,8 +280,9 @@ static void client_device(api_mqtt *p, api_mqtt_client *c, const meta_device_ref
   set_mount(c);
 }
 
-/* 0 accepted (c filled), else an MQTT CONNACK reason. */
-static uint8_t authenticate_job(auth_job *j, api_mqtt_client *c) {
+/* 0 accepted (c filled; a device's name and measurement in names, 2 x
+ * MP_NAME_CAP bytes), else an MQTT CONNACK reason. */
+static uint8_t authenticate_job(auth_job *j, api_mqtt_client *c, char *names) {
   loom_api *api = j->p->api;
   const char *pw = j->has_pw ? j->password : NULL;
   if (pw && *pw) { /* a user's token (or the admin token) as the password */
@@ -309,7 +310,6 @@ static uint8_t authenticate_job(auth_job *j, api_mqtt_client *c) {
       c->who = w.p;
       snprintf(c->tenant_id, sizeof c->tenant_id, "%.36s", w.p.tenant_id);
       snprintf(c->db_name, sizeof c->db_name, "%s", w.db_name);
-      snprintf(c->user_id, sizeof c->user_id, "%.36s", w.p.subject_id);
       if (w.token_id[0]) snprintf(c->key, sizeof c->key, "t:%s", w.token_id);
       set_mount(c);
       return 0;
@@ -322,7 +322,7 @@ static uint8_t authenticate_job(auth_job *j, api_mqtt_client *c) {
   sec_token_hash(j->username, strlen(j->username), th);
   int rc = meta_device_by_token(api->meta, th, &d);
   if (rc == 0) {
-    client_device(j->p, c, &d);
+    client_device(j->p, c, names, &d);
     return 0;
   }
   if (rc != LOOM_ENOTFOUND) return 0x88;
@@ -331,14 +331,93 @@ static uint8_t authenticate_job(auth_job *j, api_mqtt_client *c) {
   if (rc == LOOM_ENOTFOUND) return 0x86;
   if (rc) return 0x88;
   if (!d.mqtt_password_hash[0] || sec_password_verify(d.mqtt_password_hash, pw)) return 0x86;
-  client_device(j->p, c, &d);
+  client_device(j->p, c, names, &d);
   return 0;
+}
+
+/* The hub kicks a token or its user (under the hub's lock): every
+ * connection with the token's key goes (the broker disconnects them later,
+ * on its thread). */
+static void live_kick(void *user, int code, const char *reason) {
+  (void)code;
+  (void)reason;
+  mp_tok *t = user;
+  mqtt_broker *b = atomic_load(&t->p->broker);
+  if (b) mqtt_broker_kick(b, t->key);
+}
+
+/* Let go of one hold of t; the last one removes the registration and frees
+ * the shared principal. Any thread. */
+static void tok_release(api_mqtt *p, mp_tok *t) {
+  pthread_mutex_lock(&p->lock);
+  if (--t->refs == 0) {
+    for (mp_tok **pp = &p->toks; *pp; pp = &(*pp)->next)
+      if (*pp == t) {
+        *pp = t->next;
+        break;
+      }
+    live_session_remove(p->api->live, t->session);
+    loom_free(t->c);
+    loom_free(t);
+  }
+  pthread_mutex_unlock(&p->lock);
+}
+
+/* The same identity (a user's token): the shared principal serves both. */
+static bool same_user(const api_mqtt_client *a, const api_mqtt_client *b) {
+  return a->kind == b->kind && !strcmp(a->key, b->key) && !strcmp(a->tenant_id, b->tenant_id) &&
+         !strcmp(a->db_name, b->db_name) && !strcmp(a->mount, b->mount) &&
+         a->who.kind == b->who.kind && a->who.role == b->who.role &&
+         a->who.scope == b->who.scope && !strcmp(a->who.tenant_id, b->who.tenant_id) &&
+         !strcmp(a->who.subject_id, b->who.subject_id) &&
+         !strcmp(a->who.region_code, b->who.region_code);
+}
+
+/* The principal of user identity u (u->key set), shared by every connection
+ * of the same token and identity, held once more; its revocation
+ * registration (live hub) is made with the first. NULL: no memory. Any
+ * thread. */
+static api_mqtt_client *user_hold(api_mqtt *p, const api_mqtt_client *u) {
+  api_mqtt_client *c = NULL;
+  pthread_mutex_lock(&p->lock);
+  mp_tok *t = p->toks;
+  while (t && !same_user(t->c, u)) t = t->next;
+  if (!t) {
+    t = loom_calloc(1, sizeof *t);
+    c = t ? loom_malloc(sizeof *c + 1) : NULL;
+    if (!c) {
+      loom_free(t);
+      pthread_mutex_unlock(&p->lock);
+      return NULL;
+    }
+    *c = *u;
+    c->device_name = c->measurement = (char *)(c + 1);
+    *(char *)(c + 1) = 0;
+    c->tok = t;
+    t->p = p;
+    t->c = c;
+    snprintf(t->key, sizeof t->key, "%s", u->key);
+    /* no registration (no hub, no memory): the connection lives without it,
+     * as a broker kick by key still reaches it */
+    if (p->api->live &&
+        live_session_add(p->api->live, t->key + 2, u->who.subject_id, live_kick, t, &t->session))
+      t->session = NULL;
+    t->next = p->toks;
+    p->toks = t;
+  }
+  t->refs++;
+  c = t->c;
+  pthread_mutex_unlock(&p->lock);
+  return c;
 }
 
 static void auth_run(void *arg) {
   auth_job *j = arg;
   api_mqtt *p = j->p;
-  api_mqtt_client *c = loom_calloc(1, sizeof *c);
+  api_mqtt_client tmp;
+  memset(&tmp, 0, sizeof tmp);
+  char names[2 * MP_NAME_CAP] = "";
+  api_mqtt_client *c = NULL;
   mqtt_auth_result r = {.reason = 0x88};
   /* brute force: the login back-off table, per user name and per address
    * (a guessed access token is a user name: the address limit catches it) */
@@ -355,16 +434,32 @@ static void auth_run(void *arg) {
     brc = sec_backoff_check(api->backoff, account, addr, (uint64_t)wall_ms(), &retry);
     pthread_mutex_unlock(&api->backoff_lock);
   }
-  if (c && brc == LOOM_EAGAIN) {
+  if (brc == LOOM_EAGAIN) {
     r.reason = 0x87; /* blocked for a while: too many failures */
-  } else if (c) {
-    c->p = p;
-    r.reason = authenticate_job(j, c);
+  } else {
+    tmp.p = p;
+    r.reason = authenticate_job(j, &tmp, names);
     if (api->backoff && (r.reason == 0 || r.reason == 0x86)) {
       pthread_mutex_lock(&api->backoff_lock);
       if (r.reason) sec_backoff_fail(api->backoff, account, addr, (uint64_t)wall_ms(), NULL);
       else sec_backoff_success(api->backoff, account);
       pthread_mutex_unlock(&api->backoff_lock);
+    }
+  }
+  if (r.reason == 0 && tmp.kind == API_MQTT_USER && tmp.key[0]) {
+    if (!(c = user_hold(p, &tmp))) r.reason = 0x88;
+  } else if (r.reason == 0) { /* one allocation sized to the names present */
+    size_t nl = strlen(names), ml = strlen(names + MP_NAME_CAP);
+    c = loom_malloc(sizeof *c + nl + ml + 2);
+    if (c) {
+      *c = tmp;
+      char *tail = (char *)(c + 1);
+      memcpy(tail, names, nl + 1);
+      memcpy(tail + nl + 1, names + MP_NAME_CAP, ml + 1);
+      c->device_name = tail;
+      c->measurement = tail + nl + 1;
+    } else {
+      r.reason = 0x88;
     }
   }
   if (r.reason == 0) {
@@ -373,8 +468,6 @@ static void auth_run(void *arg) {
   } else {
     LOOM_INFO("mqtt connection refused", "peer=%s user=\"%.64s\" reason=0x%02x", j->peer,
               j->has_user ? j->username : "", r.reason);
-    loom_free(c);
-    c = NULL;
   }
   sodium_memzero(j->password, sizeof j->password);
   j->done(j->done_arg, &r);
@@ -431,7 +524,7 @@ static int hook_map_in(void *ud, void *principal, bool is_filter, const char *t,
     if (now - c->last_refusal_log_ms >= MP_REFUSAL_LOG_MS || !c->last_refusal_log_ms) {
       c->last_refusal_log_ms = now;
       LOOM_INFO("mqtt publish refused", "who=%s tenant=%s topic=\"%.*s\" reason=0x%02x",
-                c->kind == API_MQTT_DEVICE ? c->device_id : c->user_id, c->tenant_id,
+                c->kind == API_MQTT_DEVICE ? c->device_id : c->who.subject_id, c->tenant_id,
                 (int)(n > 200 ? 200 : n), t, r);
     }
   }
@@ -798,8 +891,7 @@ int api_mqtt_store(api_mqtt *p, const api_mqtt_client *c, const char *device_nam
   store_job *j = loom_calloc(1, sizeof *j);
   if (!j) return LOOM_ENOMEM;
   j->p = p;
-  j->c = *c;
-  j->c.session = NULL;
+  mp_client_copy(&j->c, c);
   snprintf(j->name, sizeof j->name, "%s", device_name);
   if (profile && *profile) {
     snprintf(j->profile, sizeof j->profile, "%s", profile);
@@ -918,7 +1010,7 @@ static int uns_wait(api_mqtt *p, const api_mqtt_client *c, const char *t, size_t
   mp_wait *w = loom_malloc(sizeof *w + n + m->payload_len + 1);
   if (!w) return m->qos ? -0x97 : MQTT_HOOK_ROUTE;
   w->next = NULL;
-  w->c = *c;
+  mp_client_copy(&w->c, c);
   w->done = done;
   w->arg = arg;
   w->since_ms = mono_ms();
@@ -1049,12 +1141,11 @@ static void hook_on_subscribe(void *ud, void *principal, const char *filter, siz
   }
 }
 
-static void live_kick(void *user, int code, const char *reason) {
-  (void)code;
-  (void)reason;
-  api_mqtt_client *c = user;
-  mqtt_broker *b = atomic_load(&c->p->broker);
-  if (b && c->key[0]) mqtt_broker_kick(b, c->key);
+void mp_client_copy(api_mqtt_client *dst, const api_mqtt_client *src) {
+  *dst = *src;
+  dst->device_name = "";
+  dst->measurement = "";
+  dst->tok = NULL;
 }
 
 static void hook_on_connect(void *ud, void *principal, const char *client_id) {
@@ -1064,8 +1155,6 @@ static void hook_on_connect(void *ud, void *principal, const char *client_id) {
   if (!c) return;
   if (p->rules && c->tenant_id[0]) api_mqtt_rules_preload(p->rules, c->tenant_id);
   if (c->kind == API_MQTT_USER) {
-    if (p->api->live && c->key[0] && !c->session)
-      live_session_add(p->api->live, c->key + 2, c->user_id, live_kick, c, &c->session);
     return;
   }
   pthread_mutex_lock(&p->lock);
@@ -1085,12 +1174,8 @@ static void hook_on_disconnect(void *ud, void *principal, const char *client_id)
   api_mqtt *p = ud;
   api_mqtt_client *c = principal;
   if (!c) return;
+  if (c->kind != API_MQTT_DEVICE) return; /* users: c may be shared (mp_tok) */
   c->disconnected = true;
-  if (c->session) {
-    live_session_remove(p->api->live, c->session);
-    c->session = NULL;
-  }
-  if (c->kind != API_MQTT_DEVICE) return;
   bool last = false;
   pthread_mutex_lock(&p->lock);
   mp_dev *d = mp_dev_get(p, c->device_id, false);
@@ -1146,8 +1231,8 @@ static void hook_principal_free(void *ud, void *principal) {
   api_mqtt *p = ud;
   api_mqtt_client *c = principal;
   if (!c) return;
-  if (c->session) live_session_remove(p->api->live, c->session);
-  loom_free(c);
+  if (c->tok) tok_release(p, c->tok);
+  else loom_free(c);
 }
 
 /* ---- life cycle ---------------------------------------------------------- */
@@ -1228,6 +1313,13 @@ void api_mqtt_free(api_mqtt *p) {
   p->n_fails = 0;
   for (size_t i = 0; i < p->n_devs; i++) loom_free(p->devs[i]);
   loom_free(p->devs);
+  while (p->toks) { /* none once the broker freed its principals */
+    mp_tok *t = p->toks;
+    p->toks = t->next;
+    live_session_remove(p->api->live, t->session);
+    loom_free(t->c);
+    loom_free(t);
+  }
   strmap_deinit(&p->devs_map);
   strmap_deinit(&p->names_map);
   loom_free(p->names);

@@ -67,11 +67,24 @@ typedef struct mp_name {
   int64_t fetched_ms; /* monotonic */
 } mp_name;
 
+/* The principal shared by every connection of one user API token (same
+ * identity): an idle connection costs the platform nothing of its own. It
+ * holds the token's one live-hub revocation registration (a kick
+ * disconnects every connection with the key anyway). Under lock. */
+typedef struct mp_tok {
+  struct mp_tok *next;
+  struct api_mqtt *p;
+  api_mqtt_client *c;         /* the shared principal (c->tok == this) */
+  size_t refs;                /* principals handed to the broker, not yet freed */
+  live_session *session;      /* NULL: no hub, or it would not take it */
+  char key[META_ID_LEN + 8];  /* c->key, "t:<token id>" */
+} mp_tok;
+
 /* A publish waiting for its tenant's UNS rules to load (broker thread):
  * delivered already, stored (and acknowledged) once the rules are there. */
 typedef struct mp_wait {
   struct mp_wait *next;
-  api_mqtt_client c;  /* a copy: the connection may end meanwhile */
+  api_mqtt_client c;  /* a copy (mp_client_copy): the connection may end meanwhile */
   mqtt_ack_done_fn done;
   void *arg;
   int64_t since_ms;   /* monotonic */
@@ -96,6 +109,7 @@ struct api_mqtt {
   strmap names_map;    /* "<tenant>/<name>" -> index in names (under lock) */
   mp_name *names;
   size_t n_names;
+  mp_tok *toks;        /* shared user principals (under lock) */
   /* broker thread only */
   mp_batch *batches;   /* the current loop iteration's, one per database */
   mp_fail *fails;
@@ -115,6 +129,10 @@ typedef struct rpc_job {
 } rpc_job;
 
 /* ---- mqtt_platform.c ---- */
+/* *dst = *src for a job that may outlive the connection: the copy's
+ * device_name, measurement and tok (owned by src's allocation) are cleared
+ * ("" / NULL). */
+void mp_client_copy(api_mqtt_client *dst, const api_mqtt_client *src);
 /* Jobs: count one in (0, or LOOM_ECLOSED when stopping) / out. */
 int mp_job_begin(struct api_mqtt *p);
 void mp_job_end(struct api_mqtt *p);
