@@ -582,6 +582,20 @@ class Client:
             assert p.type == ptype and p.pid == pid, f"expected {TYPE_NAMES[ptype]} {pid}, got {p!r}"
             return p
 
+    def expect_acks(self, ptype, pids, timeout=5):
+        """Acks of ptype for every id in pids, in any order (no rule orders a
+        server's acknowledgements); PUBLISHes meanwhile go to .pending."""
+        want = set(pids)
+        deadline = time.monotonic() + timeout
+        while want:
+            p = self.recv(max(0.0, deadline - time.monotonic()))
+            assert p is not None, f"no {TYPE_NAMES[ptype]} for {sorted(want)[:10]}"
+            if p.type == PUBLISH:
+                self.pending.append(p)
+                continue
+            assert p.type == ptype and p.pid in want, f"expected {TYPE_NAMES[ptype]}, got {p!r}"
+            want.discard(p.pid)
+
     def next_pid(self):
         self._pid = getattr(self, "_pid", 0) % 65535 + 1
         return self._pid

@@ -578,8 +578,7 @@ def test_message_order_per_publisher(broker):
     pub = connected(broker, "ord-pub")
     for i in range(30):
         pub.send(m.publish("ord/t", str(i).encode(), qos=1, pid=i + 1, level=L))
-    for i in range(30):
-        pub.expect_ack(m.PUBACK, i + 1)
+    pub.expect_acks(m.PUBACK, range(1, 31))
     msgs = sub.messages(timeout=1, count=30)
     assert [int(p.payload) for p in msgs] == list(range(30))
 

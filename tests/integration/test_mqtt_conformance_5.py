@@ -1373,8 +1373,7 @@ def test_many_publishers_order_and_completeness(broker):
     for k, p in enumerate(pubs):
         p.send(b"".join(m.publish(f"fanin/{k}", str(i).encode(), qos=1, pid=i + 1) for i in range(150)))
     for p in pubs:
-        for i in range(150):
-            p.expect_ack(m.PUBACK, i + 1, timeout=5)
+        p.expect_acks(m.PUBACK, range(1, 151))
     got = sub.messages(timeout=1, count=450)
     seqs = {k: [int(q.payload) for q in got if q.topic == f"fanin/{k}"] for k in range(3)}
     assert all(seqs[k] == list(range(150)) for k in range(3)), {k: len(v) for k, v in seqs.items()}
