@@ -186,7 +186,7 @@ static int encode_publish(br_conn *c, const mqtt_session_out *o, const char *t, 
   size_t plen = 0;
   if (v5) {
     if (o->has_expiry) plen += 5;
-    if (o->sub_id) plen += 1 + (size_t)mqtt_varint_size(o->sub_id);
+    for (uint8_t i = 0; i < o->n_sub_ids; i++) plen += 1 + (size_t)mqtt_varint_size(o->sub_ids[i]);
     if (o->topic_alias) plen += 3;
     plen += m->props_len;
   }
@@ -215,9 +215,9 @@ static int encode_publish(br_conn *c, const mqtt_session_out *o, const char *t, 
       *p++ = (uint8_t)(o->expiry_s >> 8);
       *p++ = (uint8_t)o->expiry_s;
     }
-    if (o->sub_id) {
+    for (uint8_t i = 0; i < o->n_sub_ids; i++) {
       *p++ = MQTT_P_SUBSCRIPTION_ID;
-      p = put_varint(p, o->sub_id);
+      p = put_varint(p, o->sub_ids[i]);
     }
     if (o->topic_alias) {
       *p++ = MQTT_P_TOPIC_ALIAS;

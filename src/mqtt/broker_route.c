@@ -301,30 +301,6 @@ static void retain_store(mqtt_broker *b, const mqtt_msg *m) {
   br_retain_put(b, &rm, m->has_expiry, left);
 }
 
-/* The session carries one Subscription Identifier per delivery; when
- * several of a client's subscriptions match, the others ride in a
- * per-client copy of the message's properties (MQTT 5 3.3.4: all of them
- * are sent). NULL on failure (then only the first is sent). */
-static mqtt_msg *with_more_sub_ids(mqtt_broker *b, const mqtt_msg *m, const mqtt_match *it) {
-  loom_buf p;
-  loom_buf_init(&p);
-  mqtt_msg *mc = NULL;
-  for (size_t k = 1; k < it->n_sub_ids; k++)
-    if (mqtt_prop_append_num(&p, MQTT_P_SUBSCRIPTION_ID, it->sub_ids[k])) goto done;
-  if (m->props_len && loom_buf_append(&p, m->props, m->props_len)) goto done;
-  uint64_t now = br_now(b);
-  uint32_t left = 0;
-  if (m->has_expiry) left = m->expiry_at_ms > now ? (uint32_t)((m->expiry_at_ms - now + 999) / 1000) : 0;
-  if (mqtt_msg_new(m->topic, m->topic_len, m->payload, m->payload_len, p.data, p.len, m->qos,
-                   m->retain, m->has_expiry, left, now, &mc))
-    mc = NULL;
-  else if (m->has_expiry)
-    mc->expiry_at_ms = m->expiry_at_ms;
-done:
-  loom_buf_deinit(&p);
-  return mc;
-}
-
 typedef struct purge_ctx {
   uint64_t wall_ms;
   char **topics;
@@ -375,14 +351,14 @@ int br_route(mqtt_broker *b, mqtt_msg *m, br_client *from) {
   mqtt_matches *mm = &b->matches;
   for (size_t i = 0; i < mm->n; i++) {
     const mqtt_match *it = &mm->items[i];
+    /* every matching subscription's identifier [MQTT-3.3.4-3], up to the
+     * session's bound */
+    size_t n_ids = it->n_sub_ids;
+    if (n_ids > MQTT_SESSION_MAX_SUB_IDS) n_ids = MQTT_SESSION_MAX_SUB_IDS;
     mqtt_session_delivery d = {.qos = it->qos,
                                .retain = it->retain_as_published && m->retain,
-                               .sub_id = it->n_sub_ids ? it->sub_ids[0] : 0};
-    br_client *cl = it->sub;
-    mqtt_msg *mc = NULL;
-    if (it->n_sub_ids > 1 && cl->level == MQTT_LEVEL_5) mc = with_more_sub_ids(b, m, it);
-    deliver(b, cl, mc ? mc : m, &d, now);
-    mqtt_msg_unref(mc);
+                               .sub_ids = it->sub_ids, .n_sub_ids = n_ids};
+    deliver(b, it->sub, m, &d, now);
   }
   for (size_t i = 0; i < mm->n_shared; i++) {
     const mqtt_shared_match *it = &mm->shared[i];

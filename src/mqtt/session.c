@@ -6,6 +6,7 @@
  */
 #include "mqtt/session.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "core/err.h"
@@ -13,24 +14,58 @@
 #include "mqtt/codec.h"
 
 enum { ST_WAIT_ACK = 1, ST_WAIT_REC = 2, ST_WAIT_COMP = 3 };
+#define SUB_ID_MAX 268435455u
 
+/* A queued delivery; allocated with room for max(n_ids, 1) identifiers. */
 typedef struct qnode {
   struct qnode *next;
   mqtt_msg *msg;
-  uint32_t sub_id;     /* Subscription Identifier to send, 0 = none */
   uint8_t qos;
   bool retain;         /* RETAIN flag for this delivery */
+  uint8_t n_ids;       /* Subscription Identifiers to send: ids[0..n_ids) */
+  uint32_t ids[];
 } qnode;
 
 typedef struct flight {
   mqtt_msg *msg;       /* NULL once PUBREC arrived (only PUBREL remains) */
-  uint32_t sub_id;
+  union {
+    uint32_t one;      /* n_ids <= 1 */
+    uint32_t *many;    /* n_ids > 1, owned */
+  } ids;
   uint16_t packet_id;
   uint8_t qos, state;
+  uint8_t n_ids;       /* Subscription Identifiers of this delivery */
   bool retain;
   bool resend;         /* must be sent again (after reconnect or PUBREC) */
   bool sent_once;      /* a PUBLISH went out: resends carry DUP */
 } flight;
+
+static const uint32_t *fl_ids(const flight *f) {
+  return f->n_ids > 1 ? f->ids.many : &f->ids.one;
+}
+
+static void fl_ids_free(flight *f) {
+  if (f->n_ids > 1) loom_free(f->ids.many);
+  f->n_ids = 0;
+}
+
+/* Copies ids[0..n) into f (f's previous list is not freed). */
+static int fl_ids_set(flight *f, const uint32_t *ids, uint8_t n) {
+  if (n > 1) {
+    uint32_t *a = loom_malloc(n * sizeof(*a));
+    if (!a) return LOOM_ENOMEM;
+    memcpy(a, ids, n * sizeof(*a));
+    f->ids.many = a;
+  } else {
+    f->ids.one = n ? ids[0] : 0;
+  }
+  f->n_ids = n;
+  return 0;
+}
+
+static qnode *qnode_alloc(uint8_t n_ids) {
+  return loom_malloc(offsetof(qnode, ids) + (n_ids ? n_ids : 1u) * sizeof(uint32_t));
+}
 
 typedef struct alias_out {
   char *topic;         /* NULL = free slot */
@@ -161,7 +196,10 @@ void mqtt_session_free(mqtt_session *s) {
     loom_free(n);
     n = next;
   }
-  for (uint32_t i = 0; i < s->n_fl; i++) mqtt_msg_unref(s->fl[i].msg);
+  for (uint32_t i = 0; i < s->n_fl; i++) {
+    mqtt_msg_unref(s->fl[i].msg);
+    fl_ids_free(&s->fl[i]);
+  }
   loom_free(s->fl);
   loom_free(s->in);
   aliases_reset(s);
@@ -245,13 +283,24 @@ static bool drop_one_qos0(mqtt_session *s) {
 
 int mqtt_session_enqueue(mqtt_session *s, mqtt_msg *m, uint8_t granted_qos, uint64_t now_ms) {
   if (!m) return LOOM_EINVAL;
-  mqtt_session_delivery d = {granted_qos, m->retain, 0};
+  mqtt_session_delivery d = {.qos = granted_qos, .retain = m->retain};
   return mqtt_session_enqueue_ex(s, m, &d, now_ms);
 }
 
 int mqtt_session_enqueue_ex(mqtt_session *s, mqtt_msg *m, const mqtt_session_delivery *d,
                             uint64_t now_ms) {
-  if (!s || !m || !d || d->qos > 2 || d->sub_id > 268435455u) return LOOM_EINVAL;
+  if (!s || !m || !d || d->qos > 2) return LOOM_EINVAL;
+  const uint32_t *ids = &d->sub_id;
+  size_t n_ids = d->sub_id ? 1 : 0;
+  if (d->n_sub_ids) {
+    ids = d->sub_ids;
+    n_ids = d->n_sub_ids;
+    if (!ids || n_ids > MQTT_SESSION_MAX_SUB_IDS) return LOOM_EINVAL;
+    for (size_t i = 0; i < n_ids; i++)
+      if (ids[i] == 0) return LOOM_EINVAL;
+  }
+  for (size_t i = 0; i < n_ids; i++)
+    if (ids[i] > SUB_ID_MAX) return LOOM_EINVAL;
   uint8_t granted_qos = d->qos;
   if (msg_expired(m, now_ms)) {
     s->stats.dropped_expired++;
@@ -271,13 +320,14 @@ int mqtt_session_enqueue_ex(mqtt_session *s, mqtt_msg *m, const mqtt_session_del
     s->stats.dropped_full++;
     return LOOM_ERANGE;
   }
-  qnode *n = loom_malloc(sizeof(*n));
+  qnode *n = qnode_alloc((uint8_t)n_ids);
   if (!n) return LOOM_ENOMEM;
   n->next = NULL;
   n->msg = mqtt_msg_ref(m);
   n->qos = qos;
   n->retain = d->retain;
-  n->sub_id = d->sub_id;
+  n->n_ids = (uint8_t)n_ids;
+  if (n_ids) memcpy(n->ids, ids, n_ids * sizeof(*ids));
   if (s->qtail) s->qtail->next = n;
   else s->qhead = n;
   s->qtail = n;
@@ -371,9 +421,10 @@ static int alias_assign(mqtt_session *s, const mqtt_msg *m, mqtt_session_out *o)
 
 static void flight_remove(mqtt_session *s, uint32_t i);
 
-static int fill_publish(mqtt_session *s, mqtt_msg *m, uint8_t qos, bool retain, uint32_t sub_id,
-                        uint16_t pid, bool dup, uint64_t now_ms, mqtt_session_out *o) {
-  memset(o, 0, sizeof(*o));
+static int fill_publish(mqtt_session *s, mqtt_msg *m, uint8_t qos, bool retain,
+                        const uint32_t *ids, uint8_t n_ids, uint16_t pid, bool dup,
+                        uint64_t now_ms, mqtt_session_out *o) {
+  memset(o, 0, offsetof(mqtt_session_out, sub_ids)); /* the id array: n_sub_ids only */
   int rc = alias_assign(s, m, o);
   if (rc) return rc;
   o->type = MQTT_PUBLISH;
@@ -381,7 +432,8 @@ static int fill_publish(mqtt_session *s, mqtt_msg *m, uint8_t qos, bool retain, 
   o->qos = qos;
   o->dup = dup;
   o->retain = retain;
-  o->sub_id = sub_id;
+  o->n_sub_ids = n_ids;
+  if (n_ids) memcpy(o->sub_ids, ids, n_ids * sizeof(*ids));
   if (m->has_expiry) {
     uint64_t left = m->expiry_at_ms > now_ms ? m->expiry_at_ms - now_ms : 0;
     uint64_t sec = (left + 999u) / 1000u;
@@ -406,18 +458,19 @@ void mqtt_session_set_max_packet_out(mqtt_session *s, uint32_t max_len) {
  * alias would let it be omitted, and a Topic Alias property whenever
  * aliases are on, so the check never depends on alias state. */
 static uint64_t publish_size_bound(const mqtt_session *s, const mqtt_msg *m, uint8_t qos,
-                                   uint32_t sub_id) {
+                                   const uint32_t *ids, uint8_t n_ids) {
   uint64_t body = 2 + (uint64_t)m->topic_len + (qos ? 2 : 0) + m->payload_len;
   if (s->level == MQTT_LEVEL_5) {
     uint64_t pl = m->props_len + (m->has_expiry ? 5 : 0) + (s->alias_max_out ? 3 : 0);
-    if (sub_id) pl += 1 + (uint64_t)mqtt_varint_size(sub_id);
+    for (uint8_t i = 0; i < n_ids; i++) pl += 1 + (uint64_t)mqtt_varint_size(ids[i]);
     body += pl + (pl > MQTT_MAX_REMAINING ? 4 : (uint64_t)mqtt_varint_size((uint32_t)pl));
   }
   return 1 + (body > MQTT_MAX_REMAINING ? 4 : (uint64_t)mqtt_varint_size((uint32_t)body)) + body;
 }
 
-static bool too_large(const mqtt_session *s, const mqtt_msg *m, uint8_t qos, uint32_t sub_id) {
-  return s->max_packet_out && publish_size_bound(s, m, qos, sub_id) > s->max_packet_out;
+static bool too_large(const mqtt_session *s, const mqtt_msg *m, uint8_t qos, const uint32_t *ids,
+                      uint8_t n_ids) {
+  return s->max_packet_out && publish_size_bound(s, m, qos, ids, n_ids) > s->max_packet_out;
 }
 
 int mqtt_session_next(mqtt_session *s, uint64_t now_ms, mqtt_session_out *out) {
@@ -426,21 +479,22 @@ int mqtt_session_next(mqtt_session *s, uint64_t now_ms, mqtt_session_out *out) {
   for (uint32_t i = 0; i < s->n_fl; i++) {
     flight *f = &s->fl[i];
     if (!f->resend) continue;
-    if (f->state != ST_WAIT_COMP && too_large(s, f->msg, f->qos, f->sub_id)) {
+    if (f->state != ST_WAIT_COMP && too_large(s, f->msg, f->qos, fl_ids(f), f->n_ids)) {
       /* [MQTT-3.1.2-25]: discard as if its delivery had completed. */
       flight_remove(s, i--);
       s->stats.dropped_too_large++;
       continue;
     }
     if (f->state == ST_WAIT_COMP) {
-      memset(out, 0, sizeof(*out));
+      memset(out, 0, offsetof(mqtt_session_out, sub_ids));
       out->type = MQTT_PUBREL;
       out->packet_id = f->packet_id;
       out->qos = 1;
       f->resend = false;
       return 0;
     }
-    int rc = fill_publish(s, f->msg, f->qos, f->retain, f->sub_id, f->packet_id, f->sent_once, now_ms, out);
+    int rc = fill_publish(s, f->msg, f->qos, f->retain, fl_ids(f), f->n_ids, f->packet_id,
+                          f->sent_once, now_ms, out);
     if (rc) return rc;
     f->resend = false;
     f->sent_once = true;
@@ -457,7 +511,7 @@ int mqtt_session_next(mqtt_session *s, uint64_t now_ms, mqtt_session_out *out) {
       n = next;
       continue;
     }
-    if ((n->qos == 0 || !blocked) && too_large(s, n->msg, n->qos, n->sub_id)) {
+    if ((n->qos == 0 || !blocked) && too_large(s, n->msg, n->qos, n->ids, n->n_ids)) {
       qnode *next = n->next;
       queue_remove(s, prev, n);
       s->stats.dropped_too_large++;
@@ -471,7 +525,7 @@ int mqtt_session_next(mqtt_session *s, uint64_t now_ms, mqtt_session_out *out) {
   }
   if (!n) return LOOM_EAGAIN;
   if (n->qos == 0) {
-    int rc = fill_publish(s, n->msg, 0, n->retain, n->sub_id, 0, false, now_ms, out);
+    int rc = fill_publish(s, n->msg, 0, n->retain, n->ids, n->n_ids, 0, false, now_ms, out);
     if (rc) return rc;
     queue_remove(s, prev, n);
     return 0;
@@ -483,15 +537,21 @@ int mqtt_session_next(mqtt_session *s, uint64_t now_ms, mqtt_session_out *out) {
     s->fl = nf;
     s->cap_fl = cap;
   }
+  /* the new flight's slot (not counted yet): its ids first, so a failed
+   * allocation consumes nothing (fill_publish assigns aliases) */
+  flight *f = &s->fl[s->n_fl];
+  if (fl_ids_set(f, n->ids, n->n_ids)) return LOOM_ENOMEM;
   uint16_t pid = pid_alloc(s);
-  int rc = fill_publish(s, n->msg, n->qos, n->retain, n->sub_id, pid, false, now_ms, out);
-  if (rc) return rc;
-  flight *f = &s->fl[s->n_fl++];
+  int rc = fill_publish(s, n->msg, n->qos, n->retain, n->ids, n->n_ids, pid, false, now_ms, out);
+  if (rc) {
+    fl_ids_free(f);
+    return rc;
+  }
+  s->n_fl++;
   f->msg = mqtt_msg_ref(n->msg);
   f->packet_id = pid;
   f->qos = n->qos;
   f->retain = n->retain;
-  f->sub_id = n->sub_id;
   f->state = n->qos == 1 ? ST_WAIT_ACK : ST_WAIT_REC;
   f->resend = false;
   f->sent_once = true;
@@ -520,8 +580,8 @@ int mqtt_session_out_encode(const mqtt_session *s, const mqtt_session_out *o, lo
   if (s->level == MQTT_LEVEL_5) {
     if (o->has_expiry && (rc = mqtt_prop_append_num(&props, MQTT_P_MESSAGE_EXPIRY, o->expiry_s)))
       goto done;
-    if (o->sub_id && (rc = mqtt_prop_append_num(&props, MQTT_P_SUBSCRIPTION_ID, o->sub_id)))
-      goto done;
+    for (uint8_t i = 0; i < o->n_sub_ids && i < MQTT_SESSION_MAX_SUB_IDS; i++)
+      if ((rc = mqtt_prop_append_num(&props, MQTT_P_SUBSCRIPTION_ID, o->sub_ids[i]))) goto done;
     if (o->topic_alias && (rc = mqtt_prop_append_num(&props, MQTT_P_TOPIC_ALIAS, o->topic_alias)))
       goto done;
     if (o->msg->props_len && (rc = loom_buf_append(&props, o->msg->props, o->msg->props_len)))
@@ -543,6 +603,7 @@ static int find_flight(const mqtt_session *s, uint16_t pid, uint8_t state) {
 
 static void flight_remove(mqtt_session *s, uint32_t i) {
   mqtt_msg_unref(s->fl[i].msg);
+  fl_ids_free(&s->fl[i]);
   memmove(&s->fl[i], &s->fl[i + 1], (s->n_fl - i - 1) * sizeof(*s->fl));
   s->n_fl--;
 }
@@ -675,10 +736,39 @@ const mqtt_session_stats *mqtt_session_stats_get(const mqtt_session *s) {
   return s ? &s->stats : NULL;
 }
 
-/* ---- persistence (format: mqtt/persist.h, "Session blob") ---- */
+/* ---- persistence (format: mqtt/persist.h, "Session blob"; version 2
+ * changes in session.h at mqtt_session_save) ---- */
 
-enum { BLOB_VERSION = 1 };
-#define SUB_ID_MAX 268435455u
+enum { BLOB_VERSION_1 = 1, BLOB_VERSION = 2 };
+
+static int ids_save(loom_buf *b, const uint32_t *ids, uint8_t n) {
+  int rc = loom_buf_append_uvarint(b, n);
+  for (uint8_t i = 0; !rc && i < n; i++) rc = loom_buf_append_uvarint(b, ids[i]);
+  return rc;
+}
+
+/* Version 1: one uvarint identifier, 0 = none. Version 2: uvarint count
+ * (<= MQTT_SESSION_MAX_SUB_IDS) then that many non-zero identifiers. */
+static int ids_load(loom_rd *r, uint8_t ver, uint32_t *ids, uint8_t *n) {
+  uint64_t v;
+  int rc = loom_rd_uvarint(r, &v);
+  if (rc) return rc == LOOM_ENOMEM ? rc : LOOM_EINVAL;
+  if (ver == BLOB_VERSION_1) {
+    if (v > SUB_ID_MAX) return LOOM_EINVAL;
+    ids[0] = (uint32_t)v;
+    *n = v ? 1 : 0;
+    return 0;
+  }
+  if (v > MQTT_SESSION_MAX_SUB_IDS) return LOOM_EINVAL;
+  *n = (uint8_t)v;
+  for (uint8_t i = 0; i < *n; i++) {
+    uint64_t id;
+    if ((rc = loom_rd_uvarint(r, &id))) return rc == LOOM_ENOMEM ? rc : LOOM_EINVAL;
+    if (id == 0 || id > SUB_ID_MAX) return LOOM_EINVAL;
+    ids[i] = (uint32_t)id;
+  }
+  return 0;
+}
 
 static uint64_t ms_left(uint64_t at_ms, uint64_t now_ms) {
   return at_ms > now_ms ? at_ms - now_ms : 0;
@@ -731,7 +821,7 @@ int mqtt_session_save(const mqtt_session *s, uint64_t now_ms, loom_buf *out) {
     uint8_t flags = (uint8_t)((f->retain ? 1u : 0u) | (f->sent_once ? 2u : 0u));
     if ((rc = loom_buf_append_u16(out, f->packet_id)) || (rc = loom_buf_append_u8(out, f->qos)) ||
         (rc = loom_buf_append_u8(out, f->state)) || (rc = loom_buf_append_u8(out, flags)) ||
-        (rc = loom_buf_append_uvarint(out, f->sub_id)))
+        (rc = ids_save(out, fl_ids(f), f->n_ids)))
       return rc;
     if (f->state != ST_WAIT_COMP && (rc = msg_save(out, f->msg, now_ms))) return rc;
   }
@@ -739,7 +829,7 @@ int mqtt_session_save(const mqtt_session *s, uint64_t now_ms, loom_buf *out) {
   for (const qnode *n = s->qhead; n; n = n->next) {
     if ((rc = loom_buf_append_u8(out, n->qos)) ||
         (rc = loom_buf_append_u8(out, n->retain ? 1u : 0u)) ||
-        (rc = loom_buf_append_uvarint(out, n->sub_id)) || (rc = msg_save(out, n->msg, now_ms)))
+        (rc = ids_save(out, n->ids, n->n_ids)) || (rc = msg_save(out, n->msg, now_ms)))
       return rc;
   }
   return 0;
@@ -801,7 +891,7 @@ static int load_body(mqtt_session *s, loom_rd *r, uint64_t now_ms, uint64_t el) 
   if ((rc = loom_rd_u8(r, &ver)) || (rc = loom_rd_u8(r, &level)) || (rc = loom_rd_u32(r, &exp)) ||
       (rc = loom_rd_u64(r, &left)) || (rc = loom_rd_u16(r, &s->next_pid)))
     return rd_fail(rc);
-  if (ver != BLOB_VERSION || level < MQTT_LEVEL_31 || level > MQTT_LEVEL_5) return LOOM_EINVAL;
+  if ((ver != BLOB_VERSION && ver != BLOB_VERSION_1) || level < MQTT_LEVEL_31 || level > MQTT_LEVEL_5) return LOOM_EINVAL;
   if ((exp == 0xFFFFFFFFu) != (left == UINT64_MAX)) return LOOM_EINVAL;
   if (left != UINT64_MAX && left > (uint64_t)exp * 1000u) return LOOM_EINVAL;
   s->level = level;
@@ -833,12 +923,13 @@ static int load_body(mqtt_session *s, loom_rd *r, uint64_t now_ms, uint64_t el) 
   }
   for (size_t i = 0; i < n; i++) {
     uint16_t pid;
-    uint8_t qos, state, flags;
-    uint64_t sub_id;
+    uint8_t qos, state, flags, n_sid;
+    uint32_t sids[MQTT_SESSION_MAX_SUB_IDS];
     if ((rc = loom_rd_u16(r, &pid)) || (rc = loom_rd_u8(r, &qos)) || (rc = loom_rd_u8(r, &state)) ||
-        (rc = loom_rd_u8(r, &flags)) || (rc = loom_rd_uvarint(r, &sub_id)))
+        (rc = loom_rd_u8(r, &flags)))
       return rd_fail(rc);
-    if (pid == 0 || !id_mark(ids, pid) || (flags & ~3u) || sub_id > SUB_ID_MAX) return LOOM_EINVAL;
+    if ((rc = ids_load(r, ver, sids, &n_sid))) return rc;
+    if (pid == 0 || !id_mark(ids, pid) || (flags & ~3u)) return LOOM_EINVAL;
     if (!((qos == 1 && state == ST_WAIT_ACK) ||
           (qos == 2 && (state == ST_WAIT_REC || state == ST_WAIT_COMP))))
       return LOOM_EINVAL;
@@ -851,15 +942,19 @@ static int load_body(mqtt_session *s, loom_rd *r, uint64_t now_ms, uint64_t el) 
         return LOOM_EINVAL;
       }
     }
-    flight *f = &s->fl[s->n_fl++];
+    flight *f = &s->fl[s->n_fl];
     memset(f, 0, sizeof(*f));
+    if (fl_ids_set(f, sids, n_sid)) {
+      mqtt_msg_unref(m);
+      return LOOM_ENOMEM;
+    }
+    s->n_fl++;
     f->msg = m;
     f->packet_id = pid;
     f->qos = qos;
     f->state = state;
     f->retain = flags & 1u;
     f->sent_once = (flags & 2u) != 0;
-    f->sub_id = (uint32_t)sub_id;
   }
 
   /* Queued deliveries, oldest first. */
@@ -867,14 +962,13 @@ static int load_body(mqtt_session *s, loom_rd *r, uint64_t now_ms, uint64_t el) 
   if ((rc = loom_rd_uvarint(r, &nq))) return rd_fail(rc);
   if (nq > r->len) return LOOM_EINVAL; /* each takes several bytes */
   for (uint64_t i = 0; i < nq; i++) {
-    uint8_t qos, flags;
-    uint64_t sub_id;
+    uint8_t qos, flags, n_sid;
+    uint32_t sids[MQTT_SESSION_MAX_SUB_IDS];
     bool expired;
     mqtt_msg *m;
-    if ((rc = loom_rd_u8(r, &qos)) || (rc = loom_rd_u8(r, &flags)) ||
-        (rc = loom_rd_uvarint(r, &sub_id)))
-      return rd_fail(rc);
-    if (qos > 2 || (flags & ~1u) || sub_id > SUB_ID_MAX) return LOOM_EINVAL;
+    if ((rc = loom_rd_u8(r, &qos)) || (rc = loom_rd_u8(r, &flags))) return rd_fail(rc);
+    if ((rc = ids_load(r, ver, sids, &n_sid))) return rc;
+    if (qos > 2 || (flags & ~1u)) return LOOM_EINVAL;
     if ((rc = msg_load(r, now_ms, el, &m, &expired))) return rc;
     if (m->qos < qos) {
       mqtt_msg_unref(m);
@@ -885,7 +979,7 @@ static int load_body(mqtt_session *s, loom_rd *r, uint64_t now_ms, uint64_t el) 
       s->stats.dropped_expired++;
       continue;
     }
-    qnode *q = loom_malloc(sizeof(*q));
+    qnode *q = qnode_alloc(n_sid);
     if (!q) {
       mqtt_msg_unref(m);
       return LOOM_ENOMEM;
@@ -894,7 +988,8 @@ static int load_body(mqtt_session *s, loom_rd *r, uint64_t now_ms, uint64_t el) 
     q->msg = m;
     q->qos = qos;
     q->retain = flags & 1u;
-    q->sub_id = (uint32_t)sub_id;
+    q->n_ids = n_sid;
+    if (n_sid) memcpy(q->ids, sids, n_sid * sizeof(*sids));
     if (s->qtail) s->qtail->next = q;
     else s->qhead = q;
     s->qtail = q;

@@ -73,6 +73,11 @@ typedef struct mqtt_session_stats {
 
 typedef struct mqtt_session mqtt_session;
 
+/* Most Subscription Identifiers one delivery carries (MQTT 5 3.3.4: one
+ * per matching subscription of the client). A bound on memory and packet
+ * size; the broker passes the first ones when more subscriptions match. */
+#define MQTT_SESSION_MAX_SUB_IDS 32u
+
 /* One packet the broker must send, from mqtt_session_next. */
 typedef struct mqtt_session_out {
   uint8_t type;        /* MQTT_PUBLISH or MQTT_PUBREL */
@@ -80,12 +85,14 @@ typedef struct mqtt_session_out {
   uint8_t qos;         /* delivery QoS (min of publish and granted) */
   bool dup;            /* PUBLISH being resent after a reconnect */
   bool retain;         /* RETAIN flag of this delivery */
-  uint32_t sub_id;     /* Subscription Identifier (level 5), 0 = none */
   uint16_t topic_alias;/* 0 = none */
   bool omit_topic;     /* alias already known to the client: send empty topic */
   bool has_expiry;
   uint32_t expiry_s;   /* remaining Message Expiry Interval, rounded up */
   mqtt_msg *msg;       /* PUBLISH only: a reference the caller must unref */
+  uint8_t n_sub_ids;   /* Subscription Identifiers to send (level 5), */
+  uint32_t sub_ids[MQTT_SESSION_MAX_SUB_IDS]; /* one property each; only the
+                          first n_sub_ids entries are set (keep this last) */
 } mqtt_session_out;
 
 /* Create a session. Returns 0 and *out, LOOM_EINVAL (cfg NULL or
@@ -142,12 +149,20 @@ typedef struct mqtt_session_delivery {
   uint8_t qos;     /* granted QoS of the matching subscription */
   bool retain;     /* RETAIN to send (Retain As Published / retained replay) */
   uint32_t sub_id; /* Subscription Identifier, 1..268,435,455; 0 = none */
+  /* Several identifiers (all the matching subscriptions' ones, in the order
+   * to send): when n_sub_ids > 0 these are used and sub_id is ignored. The
+   * array is copied. */
+  const uint32_t *sub_ids;
+  size_t n_sub_ids;
 } mqtt_session_delivery;
 
 /* As mqtt_session_enqueue with per-delivery options (mqtt_session_enqueue
  * uses qos = granted_qos, retain = m->retain, no Subscription Identifier).
- * Same results; LOOM_EINVAL also for sub_id > 268,435,455. Only one
- * Subscription Identifier per delivery is kept. */
+ * Same results; LOOM_EINVAL also for sub_id > 268,435,455, an identifier
+ * of sub_ids that is 0 or > 268,435,455, n_sub_ids >
+ * MQTT_SESSION_MAX_SUB_IDS, or sub_ids NULL with n_sub_ids > 0. Every
+ * identifier is kept with the delivery (also across save/load) and sent as
+ * its own Subscription Identifier property [MQTT-3.3.4-3]. */
 int mqtt_session_enqueue_ex(mqtt_session *s, mqtt_msg *m, const mqtt_session_delivery *d,
                             uint64_t now_ms);
 
@@ -166,9 +181,9 @@ int mqtt_session_enqueue_ex(mqtt_session *s, mqtt_msg *m, const mqtt_session_del
 int mqtt_session_next(mqtt_session *s, uint64_t now_ms, mqtt_session_out *out);
 
 /* Encode *o as a packet for the session's level into b (PUBLISH with
- * Message Expiry, Subscription Identifier and Topic Alias properties
- * added before the message's own properties at level 5). Returns
- * mqtt_encode's result. */
+ * Message Expiry, Subscription Identifier (one per o->sub_ids entry) and
+ * Topic Alias properties added before the message's own properties at
+ * level 5). Returns mqtt_encode's result. */
 int mqtt_session_out_encode(const mqtt_session *s, const mqtt_session_out *o, loom_buf *b);
 
 /* Acknowledgements from the client. Return 0, or LOOM_ENOTFOUND if no
@@ -213,7 +228,14 @@ int mqtt_session_in_alias(mqtt_session *s, const char *topic, size_t topic_len, 
  * relative to now_ms. Not saved: topic aliases, inbound QoS 1 ids, the
  * client's limits (they come with the next CONNECT), stats. Appends to
  * out. Returns 0, LOOM_EINVAL, LOOM_ENOMEM (out may then hold a partial
- * blob: truncate it back). */
+ * blob: truncate it back).
+ * Blob version 2 (written now) is persist.h's version 1 layout with the
+ * version byte 2 and, in each in-flight flow and each queued delivery,
+ * the "uvarint Subscription Identifier" field replaced by:
+ *   uvarint n_ids (0..MQTT_SESSION_MAX_SUB_IDS)
+ *   n_ids x uvarint Subscription Identifier (1..268,435,455), in send order
+ * mqtt_session_load reads both versions (version 1: one identifier per
+ * delivery, 0 = none). */
 int mqtt_session_save(const mqtt_session *s, uint64_t now_ms, loom_buf *out);
 /* Rebuild a session from a blob of mqtt_session_save. now_ms: the
  * monotonic time now; elapsed_ms: wall-clock time since the save (the

@@ -1598,6 +1598,53 @@ static void test_persistence_across_restart(void **state) {
   rmdir(dir);
 }
 
+static void test_sub_ids_queued_across_restart(void **state) {
+  (void)state;
+  char dir[] = "/tmp/loom-broker-test-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  mqtt_broker_cfg cfg;
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.listen = "127.0.0.1:0";
+  cfg.allow_anonymous = true;
+  cfg.state_dir = dir;
+  mqtt_broker *b = NULL;
+  assert_int_equal(mqtt_broker_start(&cfg, &b, NULL, 0), 0);
+  tc s;
+  assert_int_equal(connect_persistent(&s, mqtt_broker_port(b), "ids"), 0);
+  loom_buf p1 = props1(MQTT_P_SUBSCRIPTION_ID, 11);
+  loom_buf p2 = props1(MQTT_P_SUBSCRIPTION_ID, 22);
+  assert_int_equal(tc_subscribe_ex(&s, 1, "r/#", 1, p1.data, p1.len), 1);
+  assert_int_equal(tc_subscribe_ex(&s, 2, "r/+", 1, p2.data, p2.len), 1);
+  leave(&s);
+  assert_int_equal(mqtt_broker_publish(b, "r/x", "queued", 6, 1, false), 0);
+  usleep(100 * 1000);
+  mqtt_broker_stop(b);
+  b = NULL;
+  assert_int_equal(mqtt_broker_start(&cfg, &b, NULL, 0), 0);
+  assert_int_equal(connect_persistent(&s, mqtt_broker_port(b), "ids"), 0);
+  assert_true(s.pk.session_present);
+  assert_int_equal(tc_expect(&s, MQTT_PUBLISH, 3000), 0);
+  assert_true(tc_payload_is(&s, "queued"));
+  mqtt_prop_it it;
+  mqtt_prop pr;
+  uint32_t ids[4];
+  int n = 0;
+  mqtt_prop_it_init(&it, s.pk.props.p, s.pk.props.len);
+  while (mqtt_prop_next(&it, &pr) == 1)
+    if (pr.id == MQTT_P_SUBSCRIPTION_ID && n < 4) ids[n++] = pr.num;
+  assert_int_equal(n, 2);
+  assert_true((ids[0] == 11 && ids[1] == 22) || (ids[0] == 22 && ids[1] == 11));
+  assert_int_equal(tc_ack(&s, MQTT_PUBACK, s.pk.packet_id), 0);
+  tc_close(&s);
+  mqtt_broker_stop(b);
+  loom_buf_deinit(&p1);
+  loom_buf_deinit(&p2);
+  char path[256];
+  snprintf(path, sizeof(path), "%s/mqtt.snap", dir);
+  unlink(path);
+  rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_connect_v311, setup, teardown),
@@ -1668,6 +1715,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_server_publish_and_stats, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wildcard_matches_once, setup, teardown),
       cmocka_unit_test(test_persistence_across_restart),
+      cmocka_unit_test(test_sub_ids_queued_across_restart),
       cmocka_unit_test_setup_teardown(test_session_expiry_frees_session, setup, teardown),
       cmocka_unit_test_setup_teardown(test_will_at_session_end_before_delay, setup, teardown),
       cmocka_unit_test_setup_teardown(test_qos2_duplicate_delivered_once, setup, teardown),

@@ -708,7 +708,7 @@ static void test_delivery_options_kept_on_resend(void **st) {
   mqtt_session *s = new_session(&c);
   mqtt_msg *m = NULL;
   assert_int_equal(mqtt_msg_new("d", 1, "x", 1, NULL, 0, 2, true, false, 0, 0, &m), 0);
-  mqtt_session_delivery d = {1, false, 42};
+  mqtt_session_delivery d = {.qos = 1, .retain = false, .sub_id = 42};
   assert_int_equal(mqtt_session_enqueue_ex(s, m, &d, 0), 0);
   d.sub_id = 268435456u;
   assert_int_equal(mqtt_session_enqueue_ex(s, m, &d, 0), LOOM_EINVAL);
@@ -722,7 +722,8 @@ static void test_delivery_options_kept_on_resend(void **st) {
   assert_true(o.dup);
   assert_int_equal(o.qos, 1);
   assert_false(o.retain);
-  assert_int_equal(o.sub_id, 42);
+  assert_int_equal(o.n_sub_ids, 1);
+  assert_int_equal(o.sub_ids[0], 42);
   loom_buf b;
   loom_buf_init(&b);
   assert_int_equal(mqtt_session_out_encode(s, &o, &b), 0);
@@ -827,6 +828,203 @@ static void test_alloc_failure(void **st) {
  * awaiting PUBCOMP), queued QoS 0 (retain, sub id), QoS 1 (expiry), QoS 2
  * (props), an inbound QoS 2 id awaiting PUBREL and an inbound QoS 1 id.
  * Session Expiry 100 s, disconnected at 1000 ms. */
+/* The Subscription Identifier properties of an encoded level 5 PUBLISH. */
+static size_t encoded_sub_ids(const mqtt_session *s, const mqtt_session_out *o, uint32_t *ids,
+                              size_t cap) {
+  loom_buf b;
+  loom_buf_init(&b);
+  assert_int_equal(mqtt_session_out_encode(s, o, &b), 0);
+  mqtt_packet pk;
+  assert_int_equal(mqtt_decode(b.data, b.len, MQTT_LEVEL_5, &pk, NULL), 0);
+  mqtt_prop_it it;
+  mqtt_prop pr;
+  size_t n = 0;
+  mqtt_prop_it_init(&it, pk.props.p, pk.props.len);
+  while (mqtt_prop_next(&it, &pr) == 1)
+    if (pr.id == MQTT_P_SUBSCRIPTION_ID && n < cap) ids[n++] = pr.num;
+  loom_buf_deinit(&b);
+  return n;
+}
+
+static void test_several_sub_ids_sent_and_resent(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  static const uint32_t want[] = {5, 9, 268435455u};
+  mqtt_msg *m = msg("m/1", "x", 1);
+  mqtt_session_delivery d = {.qos = 1, .sub_ids = want, .n_sub_ids = 3, .sub_id = 77};
+  assert_int_equal(mqtt_session_enqueue_ex(s, m, &d, 0), 0);
+  mqtt_msg_unref(m);
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 0, 60), 0);
+  for (int round = 0; round < 2; round++) {
+    mqtt_session_out o;
+    assert_int_equal(mqtt_session_next(s, 0, &o), 0);
+    assert_int_equal(o.dup, round == 1);
+    assert_int_equal(o.n_sub_ids, 3); /* sub_id (77) ignored when a list is given */
+    uint32_t got[8];
+    assert_int_equal(encoded_sub_ids(s, &o, got, 8), 3);
+    assert_memory_equal(got, want, sizeof(want));
+    mqtt_msg_unref(o.msg);
+    mqtt_session_disconnect(s, 60, 0);
+    assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 0, 60), 0);
+  }
+  mqtt_session_free(s);
+}
+
+static void test_several_sub_ids_qos0(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  uint32_t many[MQTT_SESSION_MAX_SUB_IDS];
+  for (uint32_t i = 0; i < MQTT_SESSION_MAX_SUB_IDS; i++) many[i] = 1000 + i;
+  mqtt_msg *m = msg("m/0", "x", 0);
+  mqtt_session_delivery d = {.qos = 0, .sub_ids = many, .n_sub_ids = MQTT_SESSION_MAX_SUB_IDS};
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 0, 60), 0);
+  assert_int_equal(mqtt_session_enqueue_ex(s, m, &d, 0), 0);
+  mqtt_msg_unref(m);
+  mqtt_session_out o;
+  assert_int_equal(mqtt_session_next(s, 0, &o), 0);
+  assert_int_equal(o.qos, 0);
+  uint32_t got[MQTT_SESSION_MAX_SUB_IDS + 1];
+  assert_int_equal(encoded_sub_ids(s, &o, got, MQTT_SESSION_MAX_SUB_IDS + 1),
+                   MQTT_SESSION_MAX_SUB_IDS);
+  assert_memory_equal(got, many, sizeof(many));
+  mqtt_msg_unref(o.msg);
+  mqtt_session_free(s);
+}
+
+static void test_sub_ids_validation(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  mqtt_msg *m = msg("v", "x", 1);
+  uint32_t ids[MQTT_SESSION_MAX_SUB_IDS + 1];
+  for (size_t i = 0; i <= MQTT_SESSION_MAX_SUB_IDS; i++) ids[i] = 1;
+  mqtt_session_delivery d = {.qos = 1, .sub_ids = ids, .n_sub_ids = MQTT_SESSION_MAX_SUB_IDS + 1};
+  assert_int_equal(mqtt_session_enqueue_ex(s, m, &d, 0), LOOM_EINVAL); /* over the bound */
+  d.n_sub_ids = 2;
+  ids[1] = 0;
+  assert_int_equal(mqtt_session_enqueue_ex(s, m, &d, 0), LOOM_EINVAL); /* 0 in the list */
+  ids[1] = 268435456u;
+  assert_int_equal(mqtt_session_enqueue_ex(s, m, &d, 0), LOOM_EINVAL); /* too large */
+  d.sub_ids = NULL;
+  assert_int_equal(mqtt_session_enqueue_ex(s, m, &d, 0), LOOM_EINVAL);
+  assert_int_equal(mqtt_session_queued(s), 0);
+  ids[1] = 268435455u;
+  d.sub_ids = ids;
+  assert_int_equal(mqtt_session_enqueue_ex(s, m, &d, 0), 0);
+  assert_int_equal(mqtt_session_queued(s), 1);
+  mqtt_msg_unref(m);
+  mqtt_session_free(s);
+}
+
+static void test_sub_ids_count_toward_max_packet(void **st) {
+  (void)st;
+  /* a delivery that fits with one identifier but not with eight */
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  uint32_t ids[8];
+  for (int i = 0; i < 8; i++) ids[i] = 268435455u; /* 5 bytes each with the id byte */
+  mqtt_msg *m = msg("t", "payload", 0);
+  mqtt_session_delivery d1 = {.qos = 0, .sub_id = 268435455u};
+  mqtt_session_delivery d8 = {.qos = 0, .sub_ids = ids, .n_sub_ids = 8};
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 0, 60), 0);
+  mqtt_session_set_max_packet_out(s, 30);
+  assert_int_equal(mqtt_session_enqueue_ex(s, m, &d8, 0), 0);
+  assert_int_equal(mqtt_session_enqueue_ex(s, m, &d1, 0), 0);
+  mqtt_msg_unref(m);
+  mqtt_session_out o;
+  assert_int_equal(mqtt_session_next(s, 0, &o), 0);
+  assert_int_equal(o.n_sub_ids, 1);
+  mqtt_msg_unref(o.msg);
+  assert_int_equal(mqtt_session_stats_get(s)->dropped_too_large, 1);
+  mqtt_session_free(s);
+}
+
+static void test_sub_ids_survive_save_load(void **st) {
+  (void)st;
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *s = new_session(&c);
+  static const uint32_t a[] = {3, 4}, b3[] = {300000, 1, 2};
+  mqtt_msg *m = msg("p/1", "x", 2);
+  mqtt_session_delivery da = {.qos = 2, .sub_ids = a, .n_sub_ids = 2};
+  mqtt_session_delivery db = {.qos = 1, .sub_ids = b3, .n_sub_ids = 3};
+  assert_int_equal(mqtt_session_connect(s, MQTT_LEVEL_5, 0, 0, 60), 0);
+  assert_int_equal(mqtt_session_enqueue_ex(s, m, &da, 0), 0);
+  mqtt_session_out o;
+  assert_int_equal(next(s, 0, &o), 0); /* in flight now */
+  assert_int_equal(mqtt_session_enqueue_ex(s, m, &db, 0), 0); /* queued */
+  mqtt_msg_unref(m);
+  mqtt_session_disconnect(s, 60, 0);
+  loom_buf b1, b2;
+  loom_buf_init(&b1);
+  loom_buf_init(&b2);
+  assert_int_equal(mqtt_session_save(s, 0, &b1), 0);
+  mqtt_session_free(s);
+  mqtt_session *l = NULL;
+  assert_int_equal(mqtt_session_load(&c, b1.data, b1.len, 0, 0, &l), 0);
+  assert_int_equal(mqtt_session_save(l, 0, &b2), 0);
+  assert_int_equal(b1.len, b2.len);
+  assert_memory_equal(b1.data, b2.data, b1.len);
+  assert_int_equal(mqtt_session_connect(l, MQTT_LEVEL_5, 0, 0, 60), 0);
+  uint32_t got[8];
+  assert_int_equal(mqtt_session_next(l, 0, &o), 0);
+  assert_true(o.dup);
+  assert_int_equal(encoded_sub_ids(l, &o, got, 8), 2);
+  assert_memory_equal(got, a, sizeof(a));
+  mqtt_msg_unref(o.msg);
+  assert_int_equal(mqtt_session_next(l, 0, &o), 0);
+  assert_false(o.dup);
+  assert_int_equal(encoded_sub_ids(l, &o, got, 8), 3);
+  assert_memory_equal(got, b3, sizeof(b3));
+  mqtt_msg_unref(o.msg);
+  loom_buf_deinit(&b1);
+  loom_buf_deinit(&b2);
+  mqtt_session_free(l);
+}
+
+static void test_load_version1_blob(void **st) {
+  (void)st;
+  /* A version 1 blob (one identifier per delivery): never-expiring session,
+   * no flights, two queued QoS 1 deliveries with Subscription Identifier 7
+   * and 0 (none), message "q"/"p". */
+  static const uint8_t v1[] = {1, 5, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                               0xFF, 0xFF, 1, 0, 0, 0, 2,
+                               1, 0, 7, 1, 0, 1, 'q', 1, 'p', 0,
+                               1, 0, 0, 1, 0, 1, 'q', 1, 'p', 0};
+  mqtt_session_cfg c = default_cfg();
+  mqtt_session *l = NULL;
+  assert_int_equal(mqtt_session_load(&c, v1, sizeof(v1), 0, 0, &l), 0);
+  assert_int_equal(mqtt_session_queued(l), 2);
+  assert_int_equal(mqtt_session_connect(l, MQTT_LEVEL_5, 0, 0, 0xFFFFFFFFu), 0);
+  mqtt_session_out o;
+  assert_int_equal(mqtt_session_next(l, 0, &o), 0);
+  assert_int_equal(o.n_sub_ids, 1);
+  assert_int_equal(o.sub_ids[0], 7);
+  mqtt_msg_unref(o.msg);
+  assert_int_equal(mqtt_session_next(l, 0, &o), 0);
+  assert_int_equal(o.n_sub_ids, 0);
+  mqtt_msg_unref(o.msg);
+  /* saved again, it is a version 2 blob that loads */
+  loom_buf b;
+  loom_buf_init(&b);
+  assert_int_equal(mqtt_session_save(l, 0, &b), 0);
+  assert_int_equal(b.data[0], 2);
+  mqtt_session_free(l);
+  l = NULL;
+  assert_int_equal(mqtt_session_load(&c, b.data, b.len, 0, 0, &l), 0);
+  assert_int_equal(mqtt_session_inflight_out(l), 2);
+  mqtt_session_free(l);
+  loom_buf_deinit(&b);
+  /* the same bytes as version 2 are malformed (count 7, then no ids) */
+  uint8_t v2[sizeof(v1)];
+  memcpy(v2, v1, sizeof(v1));
+  v2[0] = 2;
+  l = NULL;
+  assert_int_equal(mqtt_session_load(&c, v2, sizeof(v2), 0, 0, &l), LOOM_EINVAL);
+  assert_null(l);
+}
+
 static mqtt_session *rich_session(const mqtt_session_cfg *c) {
   mqtt_session *s = new_session(c);
   mqtt_session_out o;
@@ -839,7 +1037,7 @@ static mqtt_session *rich_session(const mqtt_session_cfg *c) {
   assert_int_equal(next(s, 0, &o), 0);
   assert_int_equal(o.type, MQTT_PUBREL);
   mqtt_msg *m = NULL;
-  mqtt_session_delivery d = {0, true, 7};
+  mqtt_session_delivery d = {.qos = 0, .retain = true, .sub_id = 7};
   assert_int_equal(mqtt_msg_new("q/0", 3, "zero", 4, NULL, 0, 1, false, false, 0, 0, &m), 0);
   assert_int_equal(mqtt_session_enqueue_ex(s, m, &d, 0), 0);
   mqtt_msg_unref(m);
@@ -914,7 +1112,8 @@ static void test_loaded_session_resends_in_order(void **st) {
       assert_string_equal(o.msg->topic, want[i].topic);
       if (i == 3) {
         assert_true(o.retain);
-        assert_int_equal(o.sub_id, 7);
+        assert_int_equal(o.n_sub_ids, 1);
+        assert_int_equal(o.sub_ids[0], 7);
         assert_memory_equal(o.msg->payload, "zero", 4);
       }
       if (i == 4) {
@@ -1061,7 +1260,10 @@ static void test_load_rejects_malformed(void **st) {
    * sub id 25, message qos 26, flags 27, topic len 28, topic 29..31 ... */
   assert_int_equal(b.data[16], 1);
   assert_int_equal(b.data[19], 1);
-  assert_int_equal(load_patched(&b, 0, 2), LOOM_EINVAL);    /* version */
+  assert_int_equal(b.data[0], 2);                           /* blob version 2 */
+  assert_int_equal(load_patched(&b, 0, 3), LOOM_EINVAL);    /* version */
+  assert_int_equal(load_patched(&b, 0, 0), LOOM_EINVAL);
+  assert_int_equal(load_patched(&b, 25, 33), LOOM_EINVAL);  /* more ids than the bound */
   assert_int_equal(load_patched(&b, 1, 6), LOOM_EINVAL);    /* level */
   assert_int_equal(load_patched(&b, 1, 2), LOOM_EINVAL);
   assert_int_equal(load_patched(&b, 13, 0xFF), LOOM_EINVAL); /* left > interval */
@@ -1075,7 +1277,8 @@ static void test_load_rejects_malformed(void **st) {
   assert_int_equal(load_patched(&b, 26, 0), LOOM_EINVAL);   /* message qos below delivery */
   assert_int_equal(load_patched(&b, 29, 0), LOOM_EINVAL);   /* NUL in topic */
   assert_int_equal(load_patched(&b, 28, 0x7F), LOOM_EINVAL); /* topic past the end */
-  assert_int_equal(load_patched(&b, 0, 1), 0);              /* unchanged byte: loads */
+  assert_int_equal(load_patched(&b, 0, 2), 0);              /* unchanged byte: loads */
+  assert_int_equal(load_patched(&b, 0, 1), 0); /* same bytes read as version 1 (id 0 = none) */
   /* Every truncation is refused, and so is a trailing byte. */
   for (size_t n = 0; n < b.len; n++) {
     mqtt_session *l = NULL;
@@ -1175,6 +1378,12 @@ int main(void) {
       cmocka_unit_test(test_encode_dup_resend_v311),
       cmocka_unit_test(test_random_against_model),
       cmocka_unit_test(test_delivery_options_kept_on_resend),
+      cmocka_unit_test(test_several_sub_ids_sent_and_resent),
+      cmocka_unit_test(test_several_sub_ids_qos0),
+      cmocka_unit_test(test_sub_ids_validation),
+      cmocka_unit_test(test_sub_ids_count_toward_max_packet),
+      cmocka_unit_test(test_sub_ids_survive_save_load),
+      cmocka_unit_test(test_load_version1_blob),
       cmocka_unit_test(test_max_packet_size_discards),
       cmocka_unit_test(test_hostile_acks_rejected),
       cmocka_unit_test(test_alloc_failure),
