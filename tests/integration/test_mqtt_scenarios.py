@@ -838,3 +838,27 @@ def test_revoked_token_disconnects(broker):
     c = broker.client(level=5)
     c.send(m.connect("rv5b", level=5, username="u", password=tok["token"]))
     assert c.expect(m.CONNACK).reason == 0x86
+
+
+def test_resume_with_smaller_maximum_packet_size(broker):
+    """[MQTT-3.1.2-24] [MQTT-3.1.2-25] [MQTT-4.4.0-1]: a session resumed with a
+    smaller Maximum Packet Size (150): queued and in-flight messages that no
+    longer fit are discarded for it, the ones that fit are delivered, and
+    the connection stays up."""
+    t = pfx(broker, "rmps/t")
+    c = conn(broker, "rmps", 5, clean=False, properties=expiry(60))
+    c.subscribe([(t, 1)])
+    p = conn(broker, "rmps-pub")
+    p.publish(t, b"B" * 400, qos=1)
+    assert len(c.messages(timeout=0.5, count=1, ack=False)) == 1  # in flight, unacked
+    c.close()
+    p.publish(t, b"s1", qos=1)
+    p.publish(t, b"L" * 400, qos=1)
+    p.publish(t, b"s2", qos=1)
+    time.sleep(0.2)
+    c = conn(broker, "rmps", 5, clean=False, properties=expiry(60) + [(m.P_MAXIMUM_PACKET_SIZE, 150)])
+    got = c.messages(timeout=0.6)
+    assert [q.payload for q in got] == [b"s1", b"s2"], got
+    c.send(m.pingreq())
+    c.expect(m.PINGRESP)
+
