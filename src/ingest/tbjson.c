@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0
  * ThingsBoard telemetry JSON decoder and its line-protocol formatter (see
- * tbjson.h). jansson parses the body; this file walks the document.
+ * tbjson.h). jansson parses the body and this file walks the document;
+ * the common flat object of numbers is read here directly (decode_flat),
+ * keeping the numbers' text so that the formatter copies it.
  */
 #include "ingest/tbjson.h"
 
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +27,7 @@ void tbjson_batch_deinit(tbjson_batch *b) {
   loom_free(b->strs);
   loom_free(b->groups);
   loom_free(b->kvs);
+  loom_free(b->nums);
   if (b->root) json_decref((json_t *)b->root);
   memset(b, 0, sizeof *b);
 }
@@ -187,8 +191,225 @@ static int add_object(tbjson_batch *b, const json_t *obj, int64_t now_ns, const 
   return add_values(b, values, (int64_t)ms * 1000000, where, err, errlen);
 }
 
+/* ---- flat objects without jansson -------------------------------------- */
+
+/* Well-formed UTF-8 as jansson checks it: no overlong forms, no surrogates,
+ * nothing above U+10FFFF. */
+static bool utf8_ok(const unsigned char *s, size_t n) {
+  for (size_t i = 0; i < n;) {
+    unsigned c = s[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    size_t k = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : 0;
+    if (!k || n - i <= k) return false;
+    uint32_t cp = c & (0x3f >> k);
+    for (size_t j = 1; j <= k; j++) {
+      if ((s[i + j] & 0xc0) != 0x80) return false;
+      cp = cp << 6 | (s[i + j] & 0x3f);
+    }
+    if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    i += k + 1;
+  }
+  return true;
+}
+
+static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* The end of the JSON number at s[i..n), or 0 when there is none. */
+static size_t json_number_end(const char *s, size_t i, size_t n) {
+  if (i < n && s[i] == '-') i++;
+  if (i >= n || !is_digit(s[i])) return 0;
+  if (s[i] == '0') i++;
+  else
+    while (i < n && is_digit(s[i])) i++;
+  if (i < n && s[i] == '.') {
+    if (++i >= n || !is_digit(s[i])) return 0;
+    while (i < n && is_digit(s[i])) i++;
+  }
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    if (++i < n && (s[i] == '+' || s[i] == '-')) i++;
+    if (i >= n || !is_digit(s[i])) return 0;
+    while (i < n && is_digit(s[i])) i++;
+  }
+  return i;
+}
+
+/* The double strtod reads from the JSON number s (n bytes, followed by a
+ * byte that cannot continue it): exact small decimals directly (a mantissa
+ * below 2^53 times or over an exact power of ten is one correctly rounded
+ * operation), others through strtod. */
+static double number_value(const char *s, size_t n) {
+  static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                               1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                               1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  size_t i = 0;
+  bool neg = s[0] == '-';
+  if (neg) i++;
+  uint64_t m = 0;
+  int sig = 0, exp10 = 0;
+  for (; i < n && is_digit(s[i]); i++)
+    if (m || s[i] != '0') m = m * 10 + (uint64_t)(s[i] - '0'), sig++;
+  if (i < n && s[i] == '.')
+    for (i++; i < n && is_digit(s[i]); i++) {
+      if (m || s[i] != '0') m = m * 10 + (uint64_t)(s[i] - '0'), sig++;
+      exp10--;
+      if (sig > 15) break;
+    }
+  if (sig <= 15 && i < n && (s[i] == 'e' || s[i] == 'E')) {
+    i++;
+    bool eneg = s[i] == '-';
+    if (s[i] == '+' || s[i] == '-') i++;
+    int e = 0;
+    for (; i < n && is_digit(s[i]) && e < 1000; i++) e = e * 10 + (s[i] - '0');
+    if (i < n) sig = 99; /* a huge exponent: strtod */
+    exp10 += eneg ? -e : e;
+  }
+  if (sig <= 15 && i == n) {
+    if (m == 0) return neg ? -0.0 : 0.0;
+    if (exp10 >= -22 && exp10 <= 22) {
+      double d = exp10 < 0 ? (double)m / p10[-exp10] : (double)m * p10[exp10];
+      return neg ? -d : d;
+    }
+  }
+  return strtod(s, NULL);
+}
+
+typedef struct flat_item {
+  uint32_t ko, kl; /* key: offset, length in the copy */
+  uint32_t vo, vl; /* value text: offset, length */
+  ts_type type;
+  ts_value v;
+} flat_item;
+
+int tbjson_decode_flat(tbjson_batch *b, const char *body, size_t len, int64_t now_ns) {
+  if (!body || len < 2 || len > UINT32_MAX - 1 || b->n_groups || b->n_kvs) return 0;
+  flat_item it[TBJSON_FLAT_MAX];
+  size_t n = 0, i = 0;
+  char *c = NULL;
+  /* a first look on the caller's bytes: most bodies that are not flat end
+   * here before anything is copied */
+  while (i < len && is_ws(body[i])) i++;
+  if (i >= len || body[i] != '{') return 0;
+  if (!(c = loom_malloc(len + 1))) return LOOM_ENOMEM;
+  memcpy(c, body, len);
+  c[len] = 0;
+  i++;
+  for (;;) {
+    while (i < len && is_ws(c[i])) i++;
+    if (i >= len || c[i] != '"' || n == TBJSON_FLAT_MAX) goto no;
+    size_t k0 = ++i;
+    while (i < len && c[i] != '"' && c[i] != '\\' && (unsigned char)c[i] >= 0x20) i++;
+    if (i >= len || c[i] != '"') goto no;
+    flat_item *f = &it[n];
+    f->ko = (uint32_t)k0;
+    f->kl = (uint32_t)(i - k0);
+    if (f->kl == 0 || f->kl > TBJSON_KEY_MAX || (f->kl == 4 && !memcmp(c + k0, "time", 4)) ||
+        !utf8_ok((const unsigned char *)c + k0, f->kl))
+      goto no;
+    c[i++] = 0; /* the key is NUL-terminated in the copy */
+    while (i < len && is_ws(c[i])) i++;
+    if (i >= len || c[i] != ':') goto no;
+    i++;
+    while (i < len && is_ws(c[i])) i++;
+    if (i >= len) goto no;
+    f->vo = (uint32_t)i;
+    if (c[i] == '"') {
+      size_t v0 = ++i;
+      while (i < len && c[i] != '"' && c[i] != '\\' && (unsigned char)c[i] >= 0x20) i++;
+      if (i >= len || c[i] != '"' || !utf8_ok((const unsigned char *)c + v0, i - v0)) goto no;
+      f->type = TS_STRING;
+      f->v.s.p = c + v0;
+      f->v.s.len = (uint32_t)(i - v0);
+      f->vo = (uint32_t)v0;
+      f->vl = f->v.s.len;
+      c[i++] = 0;
+    } else if (len - i >= 4 && !memcmp(c + i, "true", 4)) {
+      f->type = TS_BOOL;
+      f->v.b = 1;
+      i += 4;
+    } else if (len - i >= 5 && !memcmp(c + i, "false", 5)) {
+      f->type = TS_BOOL;
+      f->v.b = 0;
+      i += 5;
+    } else {
+      size_t e = json_number_end(c, i, len);
+      if (!e) goto no;
+      f->type = TS_FLOAT;
+      f->vl = (uint32_t)(e - i);
+      f->v.f = number_value(c + i, e - i);
+      if (!isfinite(f->v.f)) goto no; /* jansson: "real number overflow" */
+      i = e;
+    }
+    n++;
+    while (i < len && is_ws(c[i])) i++;
+    if (i < len && c[i] == ',') {
+      i++;
+      continue;
+    }
+    if (i < len && c[i] == '}') break;
+    goto no;
+  }
+  for (i++; i < len && is_ws(c[i]); i++) {
+  }
+  if (i != len) goto no;
+  bool ts = false, values = false;
+  for (size_t a = 0; a < n; a++) {
+    ts |= it[a].kl == 2 && !memcmp(c + it[a].ko, "ts", 2);
+    values |= it[a].kl == 6 && !memcmp(c + it[a].ko, "values", 6);
+    for (size_t z = 0; z < a; z++)
+      if (it[z].kl == it[a].kl && !memcmp(c + it[z].ko, c + it[a].ko, it[a].kl)) goto no;
+  }
+  if (ts && values) goto no;
+  /* from here on b changes: allocate everything first */
+  if (grow((void **)&b->strs, &b->cap_strs, b->n_strs + 1, sizeof *b->strs) ||
+      grow((void **)&b->groups, &b->cap_groups, 1, sizeof *b->groups) ||
+      grow((void **)&b->kvs, &b->cap_kvs, n, sizeof *b->kvs))
+    goto nomem;
+  tbjson_num *nums = loom_calloc(b->cap_kvs, sizeof *nums);
+  if (!nums) goto nomem;
+  loom_free(b->nums);
+  b->nums = nums;
+  b->strs[b->n_strs++] = c;
+  for (size_t a = 0; a < n; a++) {
+    tbjson_kv *kv = &b->kvs[a];
+    kv->key = c + it[a].ko;
+    kv->key_len = it[a].kl;
+    kv->type = it[a].type;
+    kv->v = it[a].v;
+    if (it[a].type == TS_FLOAT) nums[a] = (tbjson_num){c + it[a].vo, it[a].vl};
+  }
+  b->n_kvs = n;
+  b->groups[0] = (tbjson_group){.ts_ns = now_ns, .first = 0, .n = n};
+  b->n_groups = n ? 1 : 0;
+  return 1;
+nomem:
+  loom_free(c);
+  return LOOM_ENOMEM;
+no:
+  loom_free(c);
+  return 0;
+}
+
+/* ---- the general decoder ----------------------------------------------- */
+
 int tbjson_decode(tbjson_batch *b, const char *body, size_t len, int64_t now_ns, char *err,
                   size_t errlen) {
+  int rc = tbjson_decode_flat(b, body, len, now_ns);
+  if (rc == 1) return 0;
+  if (rc) {
+    set_err(err, errlen, "", "out of memory");
+    return rc;
+  }
+  return tbjson_decode_json(b, body, len, now_ns, err, errlen);
+}
+
+int tbjson_decode_json(tbjson_batch *b, const char *body, size_t len, int64_t now_ns, char *err,
+                       size_t errlen) {
   json_error_t je;
   int rc = 0;
   json_t *root = json_loadb(body, len, JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY, &je);
@@ -248,11 +469,14 @@ static int append_escaped(loom_buf *out, const char *s, size_t len, const char *
 }
 
 /* The shortest of %.15g .. %.17g that reads back to the same double. */
-static int append_kv(loom_buf *out, const tbjson_kv *kv) {
+static int append_kv(loom_buf *out, const tbjson_kv *kv, const tbjson_num *num) {
   if (append_escaped(out, kv->key, kv->key_len, ", =\"") || loom_buf_append_u8(out, '='))
     return LOOM_ENOMEM;
   switch (kv->type) {
-  case TS_FLOAT: return isfinite(kv->v.f) ? loom_format_float(kv->v.f, out) : LOOM_EINVAL;
+  case TS_FLOAT:
+    if (!isfinite(kv->v.f)) return LOOM_EINVAL;
+    if (num && num->len) return loom_buf_append(out, num->p, num->len) ? LOOM_ENOMEM : 0;
+    return loom_format_float(kv->v.f, out);
   case TS_INT: return loom_buf_printf(out, "%" PRId64 "i", kv->v.i) ? LOOM_ENOMEM : 0;
   case TS_BOOL: return loom_buf_append_str(out, kv->v.b ? "true" : "false") ? LOOM_ENOMEM : 0;
   case TS_STRING:
@@ -278,7 +502,8 @@ int tbjson_format_lp(const tbjson_batch *b, const char *measurement, const char 
       return LOOM_ENOMEM;
     for (size_t i = 0; i < gr->n; i++) {
       if (i && loom_buf_append_u8(out, ',')) return LOOM_ENOMEM;
-      int rc = append_kv(out, &b->kvs[gr->first + i]);
+      size_t k = gr->first + i;
+      int rc = append_kv(out, &b->kvs[k], b->nums ? &b->nums[k] : NULL);
       if (rc) return rc;
     }
     if (loom_buf_printf(out, " %lld\n", (long long)gr->ts_ns)) return LOOM_ENOMEM;

@@ -63,6 +63,13 @@ typedef struct tbjson_kv {
   ts_value v;
 } tbjson_kv;
 
+/* A number's text as the decoder read it (JSON number syntax, which line
+ * protocol reads as a float: the same double). len 0: none. */
+typedef struct tbjson_num {
+  const char *p;
+  uint32_t len;
+} tbjson_num;
+
 /* Values sharing one timestamp: kvs[first .. first + n) of the batch. */
 typedef struct tbjson_group {
   int64_t ts_ns;
@@ -79,6 +86,9 @@ typedef struct tbjson_batch {
   void *root;  /* the parsed document (json_t *): keys and strings point into it */
   char **strs; /* compact JSON of object and array values (loom_malloc) */
   size_t n_strs, cap_strs;
+  tbjson_num *nums; /* NULL, or one per kv (cap_kvs of them): TS_FLOAT values'
+                       source text, copied by tbjson_format_lp instead of
+                       formatting v.f (tbjson_decode_flat fills it) */
 } tbjson_batch;
 
 /* Initialise an empty batch (no allocation). */
@@ -87,17 +97,36 @@ void tbjson_batch_init(tbjson_batch *b);
 void tbjson_batch_deinit(tbjson_batch *b);
 
 /* Decode a whole body of len bytes into b (which must be empty: freshly
- * initialised). now_ns is the time of groups without "ts". Returns 0 (a body
+ * initialised); flat objects take tbjson_decode_flat, others jansson. now_ns is the time of groups without "ts". Returns 0 (a body
  * with no values, e.g. {}, gives 0 groups), LOOM_EINVAL (the body is not
  * telemetry; err receives a message naming the position or key and b holds
  * nothing), or LOOM_ENOMEM. err may be NULL. Pure; any thread. */
 int tbjson_decode(tbjson_batch *b, const char *body, size_t len, int64_t now_ns, char *err,
                   size_t errlen);
+/* tbjson_decode without its fast path (tbjson_decode_flat): every body
+ * through the JSON library. Same contract; b->nums stays NULL. For tests
+ * and the fuzz target that hold the two to the same results. */
+int tbjson_decode_json(tbjson_batch *b, const char *body, size_t len, int64_t now_ns, char *err,
+                       size_t errlen);
+
+/* The fast path of tbjson_decode for the common body: one flat object whose
+ * members are numbers, true/false or strings without escapes (no nested
+ * object or array, no null, no duplicate key, no "ts" together with
+ * "values", every key valid, at most TBJSON_FLAT_MAX members, valid UTF-8),
+ * read without the JSON library into b, with exactly the groups and kvs
+ * tbjson_decode gives (one group at now_ns, members in body order, numbers
+ * as strtod reads them), plus each number's text in b->nums. b must hold no
+ * groups or kvs (strings it owns already may be there). Returns 1 (decoded),
+ * 0 (not such a body: b unchanged; tbjson_decode reads it and words any
+ * error), or LOOM_ENOMEM (b unchanged). Pure; any thread. */
+#define TBJSON_FLAT_MAX 64
+int tbjson_decode_flat(tbjson_batch *b, const char *body, size_t len, int64_t now_ns);
 
 /* Append b as line protocol to out, one line per group:
  *   <measurement>,<tag_key>=<tag_val> k=v[,k=v...] <ts_ns>
  * (timestamps in nanoseconds, floats printed with the fewest digits that
- * read back to the same double). measurement, tag key and tag value are
+ * read back to the same double, or as their source text when b->nums has
+ * it). measurement, tag key and tag value are
  * escaped; they must be non-empty, free of control characters and
  * backslashes, and not start with '#' (a comment line), else LOOM_EINVAL. 0, LOOM_EINVAL or LOOM_ENOMEM (out then holds a partial
  * text). Pure. */

@@ -318,6 +318,152 @@ static void test_alloc_failures_are_clean(void **state) {
   }
 }
 
+
+/* ---- the flat fast path (tbjson_decode_flat) ---- */
+
+/* decode_flat and decode_json give the same groups and kvs, bit for bit. */
+static void assert_same_as_json(const char *body) {
+  tbjson_batch f, j;
+  char err[TBJSON_ERR_MAX];
+  tbjson_batch_init(&f);
+  tbjson_batch_init(&j);
+  assert_int_equal(tbjson_decode_flat(&f, body, strlen(body), NOW_NS), 1);
+  assert_int_equal(tbjson_decode_json(&j, body, strlen(body), NOW_NS, err, sizeof err), 0);
+  assert_int_equal(f.n_groups, j.n_groups);
+  assert_int_equal(f.n_kvs, j.n_kvs);
+  for (size_t g = 0; g < f.n_groups; g++) {
+    assert_int_equal(f.groups[g].ts_ns, j.groups[g].ts_ns);
+    assert_int_equal(f.groups[g].first, j.groups[g].first);
+    assert_int_equal(f.groups[g].n, j.groups[g].n);
+  }
+  for (size_t i = 0; i < f.n_kvs; i++) {
+    assert_int_equal(f.kvs[i].key_len, j.kvs[i].key_len);
+    assert_memory_equal(f.kvs[i].key, j.kvs[i].key, f.kvs[i].key_len + 1);
+    assert_int_equal(f.kvs[i].type, j.kvs[i].type);
+    if (f.kvs[i].type == TS_FLOAT) assert_memory_equal(&f.kvs[i].v.f, &j.kvs[i].v.f, sizeof(double));
+    if (f.kvs[i].type == TS_BOOL) assert_int_equal(f.kvs[i].v.b, j.kvs[i].v.b);
+    if (f.kvs[i].type == TS_STRING) {
+      assert_int_equal(f.kvs[i].v.s.len, j.kvs[i].v.s.len);
+      assert_memory_equal(f.kvs[i].v.s.p, j.kvs[i].v.s.p, f.kvs[i].v.s.len + 1);
+    }
+  }
+  tbjson_batch_deinit(&f);
+  tbjson_batch_deinit(&j);
+}
+
+static void test_flat_same_as_json_library(void **state) {
+  (void)state;
+  assert_same_as_json("{\"t_ns\":1763870000123456789,\"p\":7,\"seq\":42,\"temp\":21.5,"
+                      "\"hum\":40.3,\"rpm\":1450,\"ok\":true}");
+  assert_same_as_json(" {\n\t\"a\" : -0 , \"b\":0.1,\"c\":1e-7,\"d\":1E+21,\"e\":-12.50e2 } \r\n");
+  assert_same_as_json("{\"s\":\"text\",\"u\":\"\xe4\xb8\xad\xe6\x96\x87\",\"f\":false,\"ts\":5}");
+  assert_same_as_json("{\"x\":123456789012345678901234567890,\"y\":0.30000000000000004,"
+                      "\"z\":2.2250738585072014e-308,\"w\":1e-400,\"v\":9007199254740993}");
+  assert_same_as_json("{\"a\":1.7976931348623157e308,\"b\":4.9e-324,\"c\":0.000001,\"d\":1e22,"
+                      "\"e\":1e23,\"f\":123456789012345.6,\"g\":0.1234567890123456789}");
+}
+
+static void test_flat_declines_what_it_does_not_read(void **state) {
+  (void)state;
+  static const char *bodies[] = {
+      "{\"a\":{\"b\":1}}", "{\"a\":[1]}", "{\"a\":null}", "{\"a\":\"x\\ny\"}", "{\"a\\u0041\":1}",
+      "{\"a\":1,\"a\":2}", "{\"ts\":1,\"values\":2}", "{\"time\":1}", "{\"\":1}", "{}",
+      "{\"a\":1} x", "{\"a\":01}", "{\"a\":1.}", "{\"a\":.5}", "{\"a\":+1}", "{\"a\":1e}",
+      "{\"a\":1e999}", "{\"a\":\"\xc3\"}", "{\"a\":\"\xed\xa0\x80\"}", "{\"a\":1,}", "[{\"a\":1}]",
+      "{\"a\":tru}", "{\"a\" 1}", "{\"a\":\"\x01\"}", "{\"a\":1",
+  };
+  for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) {
+    tbjson_batch b;
+    tbjson_batch_init(&b);
+    assert_int_equal(tbjson_decode_flat(&b, bodies[i], strlen(bodies[i]), NOW_NS), 0);
+    assert_int_equal(b.n_groups, 0);
+    assert_null(b.kvs);
+    tbjson_batch_deinit(&b);
+  }
+}
+
+static void test_flat_declines_more_than_max_members(void **state) {
+  (void)state;
+  char body[2048];
+  size_t n = 0;
+  n += (size_t)snprintf(body + n, sizeof body - n, "{");
+  for (int i = 0; i <= TBJSON_FLAT_MAX; i++)
+    n += (size_t)snprintf(body + n, sizeof body - n, "%s\"k%d\":%d", i ? "," : "", i, i);
+  snprintf(body + n, sizeof body - n, "}");
+  tbjson_batch b;
+  tbjson_batch_init(&b);
+  assert_int_equal(tbjson_decode_flat(&b, body, strlen(body), NOW_NS), 0);
+  char err[TBJSON_ERR_MAX];
+  assert_int_equal(tbjson_decode(&b, body, strlen(body), NOW_NS, err, sizeof err), 0);
+  assert_int_equal(b.n_kvs, TBJSON_FLAT_MAX + 1);
+  tbjson_batch_deinit(&b);
+}
+
+static void test_flat_numbers_keep_their_text_in_line_protocol(void **state) {
+  (void)state;
+  const char *body = "{\"t\":1763870000123456789,\"a\":21.50,\"b\":1E5,\"s\":\"x y\"}";
+  tbjson_batch b;
+  char err[TBJSON_ERR_MAX];
+  assert_int_equal(decode(&b, body, err), 0);
+  loom_buf out;
+  loom_buf_init(&out);
+  assert_int_equal(tbjson_format_lp(&b, "m", "device", "d1", &out), 0);
+  const char *want = "m,device=d1 t=1763870000123456789,a=21.50,b=1E5,s=\"x y\" 1700000000123000000\n";
+  assert_int_equal(out.len, strlen(want));
+  assert_memory_equal(out.data, want, out.len);
+  /* and line protocol reads the same doubles back */
+  lp_batch lb;
+  lp_batch_init(&lb);
+  assert_int_equal(lp_parse(&lb, (const char *)out.data, out.len, 1, NOW_NS), 0);
+  assert_int_equal(lb.n_points, 1);
+  assert_int_equal(lb.n_errors_total, 0);
+  for (uint32_t i = 0; i < 3; i++) {
+    assert_int_equal(lb.points[0].fields[i].type, TS_FLOAT);
+    assert_memory_equal(&lb.points[0].fields[i].v.f, &b.kvs[i].v.f, sizeof(double));
+  }
+  lp_batch_deinit(&lb);
+  loom_buf_deinit(&out);
+  tbjson_batch_deinit(&b);
+}
+
+static void test_flat_underflow_and_long_numbers_read_back_by_lp(void **state) {
+  (void)state;
+  const char *body = "{\"a\":1e-400,\"b\":4.9e-324,\"c\":123456789012345678901234567890.123,"
+                     "\"d\":-0,\"e\":0.1e-5}";
+  tbjson_batch b;
+  char err[TBJSON_ERR_MAX];
+  assert_int_equal(decode(&b, body, err), 0);
+  loom_buf out;
+  loom_buf_init(&out);
+  assert_int_equal(tbjson_format_lp(&b, "m", "device", "d1", &out), 0);
+  lp_batch lb;
+  lp_batch_init(&lb);
+  assert_int_equal(lp_parse(&lb, (const char *)out.data, out.len, 1, NOW_NS), 0);
+  assert_int_equal(lb.n_errors_total, 0);
+  assert_int_equal(lb.n_points, 1);
+  assert_int_equal(lb.points[0].n_fields, 5);
+  for (uint32_t i = 0; i < 5; i++)
+    assert_memory_equal(&lb.points[0].fields[i].v.f, &b.kvs[i].v.f, sizeof(double));
+  lp_batch_deinit(&lb);
+  loom_buf_deinit(&out);
+  tbjson_batch_deinit(&b);
+}
+
+static void test_flat_alloc_failures_are_clean(void **state) {
+  (void)state;
+  const char *body = "{\"a\":1,\"b\":\"x\"}";
+  for (int n = 0; n < 8; n++) {
+    tbjson_batch b;
+    tbjson_batch_init(&b);
+    loom_mem_fail_after(n);
+    int rc = tbjson_decode_flat(&b, body, strlen(body), NOW_NS);
+    loom_mem_fail_after(-1);
+    assert_true(rc == 1 || rc == LOOM_ENOMEM);
+    if (rc == LOOM_ENOMEM) assert_int_equal(b.n_kvs, 0);
+    tbjson_batch_deinit(&b);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plain_object_at_server_time),
@@ -341,6 +487,12 @@ int main(void) {
       cmocka_unit_test(test_negative_and_zero_ts),
       cmocka_unit_test(test_deep_nesting_is_an_error_not_a_crash),
       cmocka_unit_test(test_alloc_failures_are_clean),
+      cmocka_unit_test(test_flat_same_as_json_library),
+      cmocka_unit_test(test_flat_declines_what_it_does_not_read),
+      cmocka_unit_test(test_flat_declines_more_than_max_members),
+      cmocka_unit_test(test_flat_numbers_keep_their_text_in_line_protocol),
+      cmocka_unit_test(test_flat_underflow_and_long_numbers_read_back_by_lp),
+      cmocka_unit_test(test_flat_alloc_failures_are_clean),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
