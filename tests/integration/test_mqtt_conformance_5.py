@@ -1413,3 +1413,31 @@ def test_property_not_allowed_in_packet(broker, where):
         assert p.type in (m.CONNACK, m.DISCONNECT) and p.reason >= 0x80, p
     c.close()
     sub.expect_none(0.3)
+
+
+def test_no_local_is_per_subscription(broker):
+    """[MQTT-3.8.3-3] [MQTT-3.3.4-3]: No Local belongs to one subscription: a
+    client's own message matching its No Local subscription (id 1) and its
+    plain one (id 2) comes back through the plain one only (carrying id 2,
+    never id 1)."""
+    c = connected(broker, "nlps")
+    c.subscribe([("nlps/#", m.sub_opts(qos=1, no_local=True))], properties=[(m.P_SUBSCRIPTION_ID, 1)])
+    c.subscribe([("nlps/t", 1)], properties=[(m.P_SUBSCRIPTION_ID, 2)])
+    c.publish("nlps/t", b"mine", qos=1)
+    got = c.messages(timeout=0.5)
+    assert [p.payload for p in got] == [b"mine"], got
+    assert got[0].props_all(m.P_SUBSCRIPTION_ID) == [2], got
+
+
+def test_shared_and_plain_subscription_same_client(broker):
+    """4.8.2 [MQTT-3.3.4-2]: a client with both '$share/g/t' and 't' gets the
+    message through each: one copy per subscription (the shared one has only
+    this member), identified by their Subscription Identifiers."""
+    c = connected(broker, "shpl")
+    c.subscribe([("$share/g/shpl/t", 1)], properties=[(m.P_SUBSCRIPTION_ID, 5)])
+    c.subscribe([("shpl/t", 1)], properties=[(m.P_SUBSCRIPTION_ID, 6)])
+    pub = connected(broker, "shpl-pub")
+    pub.publish("shpl/t", b"x", qos=1)
+    got = c.messages(timeout=0.5)
+    ids = sorted(i for p in got for i in p.props_all(m.P_SUBSCRIPTION_ID))
+    assert ids == [5, 6], got
