@@ -172,6 +172,41 @@ static void test_json_object_every_member(void **state) {
   uns_rules_free(r);
 }
 
+/* A flat object (read without jansson) and the same members after a nested
+ * one (read by jansson) give the same kvs; the flat one keeps the numbers'
+ * text for the line protocol. */
+static void test_json_flat_object_same_as_general(void **state) {
+  (void)state;
+  uns_rules *r = must("[{\"name\":\"obj\",\"pattern\":\"site/+dev/data\",\"device\":\"{dev}\"}]");
+  uns_hit a, b;
+  char err[256];
+  assert_int_equal(apply(r, "site/p9/data", "{\"t\":21.50,\"s\":\"x\",\"on\":false,\"ts\":7}", &a, err), 1);
+  assert_int_equal(apply(r, "site/p9/data", "{\"t\":21.50,\"s\":\"x\",\"on\":false,\"ts\":7,\"n\":{}}", &b, err), 1);
+  assert_non_null(a.values.nums);
+  assert_null(b.values.nums);
+  assert_int_equal(a.values.n_kvs, 4);
+  assert_int_equal(b.values.n_kvs, 5);
+  for (size_t i = 0; i < 4; i++) {
+    assert_string_equal(kv(&a, i)->key, kv(&b, i)->key);
+    assert_int_equal(kv(&a, i)->type, kv(&b, i)->type);
+  }
+  assert_true(kv(&a, 0)->v.f == 21.5 && kv(&b, 0)->v.f == 21.5);
+  assert_string_equal(kv(&a, 1)->v.s.p, "x");
+  assert_int_equal(kv(&a, 2)->v.b, 0);
+  assert_true(kv(&a, 3)->v.f == 7.0);
+  assert_int_equal(a.values.groups[0].ts_ns, NOW_NS);
+  loom_buf lp;
+  loom_buf_init(&lp);
+  assert_int_equal(tbjson_format_lp(&a.values, a.profile, "device", a.device, &lp), 0);
+  const char *want = "uns,device=p9 t=21.50,s=\"x\",on=false,ts=7 1700000000123000000\n";
+  assert_int_equal(lp.len, strlen(want));
+  assert_memory_equal(lp.data, want, lp.len);
+  loom_buf_deinit(&lp);
+  uns_hit_deinit(&a);
+  uns_hit_deinit(&b);
+  uns_rules_free(r);
+}
+
 static void test_json_thingsboard_forms(void **state) {
   (void)state;
   uns_rules *r = must("[{\"name\":\"tb\",\"pattern\":\"tb/+d\",\"device\":\"{d}\"}]");
@@ -575,6 +610,7 @@ int main(void) {
       cmocka_unit_test(test_plain_integer_is_float),
       cmocka_unit_test(test_empty_and_invalid_utf8_payloads_fail),
       cmocka_unit_test(test_json_object_every_member),
+      cmocka_unit_test(test_json_flat_object_same_as_general),
       cmocka_unit_test(test_json_thingsboard_forms),
       cmocka_unit_test(test_json_value_path_and_ts),
       cmocka_unit_test(test_json_value_array_index_and_object),
