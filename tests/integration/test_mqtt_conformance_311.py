@@ -1125,3 +1125,24 @@ def test_ws_text_frame_closes(broker):
     ws.send(m.connect("ws3", level=L, **creds(broker)).decode("latin-1"))
     got, closed = ws_packets(ws, timeout=3)
     assert closed and all(p.type != m.CONNACK for p in got), got
+
+
+def test_many_retained_on_wildcard_subscribe(broker):
+    """[MQTT-3.3.1-6] [MQTT-3.3.1-8]: a new 'rm/#' subscription gets the last
+    retained message of each of 60 matching topics (deep and shallow), each
+    with RETAIN 1, and nothing for a topic whose retained message was
+    deleted or that does not match."""
+    pub = connected(broker, "rmany-pub")
+    topics = [f"rm/{i}" for i in range(30)] + [f"rm/a/{i}/x" for i in range(30)]
+    for t in topics:
+        pub.publish(t, b"old", retain=True)
+        pub.publish(t, t.encode(), retain=True)
+    pub.publish("rm/0", b"", retain=True)
+    pub.publish("rmx/1", b"no", retain=True)
+    pub.publish("rm/a/1/x", b"rm/a/1/x", qos=1)  # waits until everything before is processed
+    c = connected(broker, "rmany")
+    c.subscribe([("rm/#", 0)])
+    got = c.messages(timeout=0.8)
+    assert all(p.retain for p in got)
+    assert sorted(p.topic for p in got) == sorted(topics[1:])
+    assert all(p.payload == p.topic.encode() for p in got)
