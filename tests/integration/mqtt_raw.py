@@ -428,8 +428,11 @@ class WsSock:
 
 
 class Client:
-    """One raw TCP connection. send() raw bytes; recv() the next packet or
-    None on timeout; raises Closed when the broker closes the connection."""
+    """One raw connection (TCP, or WebSocket with MQTT_TRANSPORT=ws). send()
+    raw bytes; recv() the next packet or None on timeout; raises Closed when
+    the broker closes the connection. The conveniences (connect, publish,
+    subscribe, messages, ...) finish the QoS flows and keep PUBLISHes that
+    arrive while an ack is awaited in .pending for the next messages()."""
 
     def __init__(self, broker, level=5, timeout=2.0):
         self.level = level
