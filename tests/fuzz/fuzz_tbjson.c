@@ -3,7 +3,9 @@
  * any body decodes or fails with LOOM_EINVAL/LOOM_ENOMEM and a message; a
  * decoded batch always formats as line protocol that lp_parse reads back
  * without errors, into as many points as there were groups, with the same
- * field count per point.
+ * field count per point. The flat fast path (tbjson_decode_flat) gives
+ * bit for bit the groups and kvs of the JSON library's path
+ * (tbjson_decode_json) whenever it takes a body.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -16,7 +18,39 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The flat path and the JSON library agree on every body the flat one takes. */
+static void check_flat(const uint8_t *data, size_t size) {
+  tbjson_batch f, j;
+  char err[TBJSON_ERR_MAX];
+  tbjson_batch_init(&f);
+  tbjson_batch_init(&j);
+  int fr = tbjson_decode_flat(&f, (const char *)data, size, 1700000000000000000LL);
+  if (fr == 0 && (f.n_kvs || f.n_groups)) abort();
+  if (fr == 1) {
+    if (tbjson_decode_json(&j, (const char *)data, size, 1700000000000000000LL, err, sizeof err))
+      abort();
+    if (f.n_groups != j.n_groups || f.n_kvs != j.n_kvs) abort();
+    for (size_t g = 0; g < f.n_groups; g++)
+      if (f.groups[g].ts_ns != j.groups[g].ts_ns || f.groups[g].first != j.groups[g].first ||
+          f.groups[g].n != j.groups[g].n)
+        abort();
+    for (size_t i = 0; i < f.n_kvs; i++) {
+      const tbjson_kv *a = &f.kvs[i], *b = &j.kvs[i];
+      if (a->type != b->type || a->key_len != b->key_len || memcmp(a->key, b->key, a->key_len + 1))
+        abort();
+      if (a->type == TS_FLOAT && memcmp(&a->v.f, &b->v.f, sizeof a->v.f)) abort();
+      if (a->type == TS_BOOL && a->v.b != b->v.b) abort();
+      if (a->type == TS_STRING &&
+          (a->v.s.len != b->v.s.len || memcmp(a->v.s.p, b->v.s.p, a->v.s.len + 1)))
+        abort();
+    }
+  }
+  tbjson_batch_deinit(&f);
+  tbjson_batch_deinit(&j);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  check_flat(data, size);
   tbjson_batch b;
   char err[TBJSON_ERR_MAX];
   tbjson_batch_init(&b);
