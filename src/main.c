@@ -34,6 +34,7 @@ typedef struct settings {
   char data[1024];
   char http[256];
   char mqtt[256]; /* MQTT TCP listen address, "off" = none */
+  mqtt_limits mqtt_limits; /* 0 = the broker's defaults */
   int durability;
   int log_level;
   uint64_t head_max_mb;
@@ -59,6 +60,12 @@ static void usage(FILE *f) {
           "  --http ADDR:PORT              HTTP listen address (default 127.0.0.1:8080)\n"
           "  --mqtt ADDR:PORT|off          MQTT listen address (default 127.0.0.1:1883); MQTT over\n"
           "                                WebSocket is on the HTTP port at /mqtt\n"
+          "  --mqtt-max-packet BYTES       largest MQTT packet (default 1048576)\n"
+          "  --mqtt-keepalive-max S        cap on client keep-alive (Server Keep Alive; default none)\n"
+          "  --mqtt-session-expiry-max S   cap on Session Expiry (default 604800, 7 days)\n"
+          "  --mqtt-max-queued N           queued messages per client (default 1000)\n"
+          "  --mqtt-max-conns N            open MQTT connections (default 100000)\n"
+          "  --mqtt-conn-rate N            new MQTT connections per second (default 2000)\n"
           "  --durability durable|batched  acknowledge writes after fsync (default) or fsync\n"
           "                                every 100 ms\n"
           "  --log-level debug|info|warn|error\n"
@@ -79,6 +86,37 @@ static unsigned *numeric_setting(settings *s, const char *key, uint64_t **wide) 
   return NULL;
 }
 
+/* MQTT limits: name (config-file spelling), largest value, where it goes. */
+static int mqtt_setting(settings *s, const char *key, const char *opt, const char *val, char *err,
+                        size_t errlen) {
+  mqtt_limits *l = &s->mqtt_limits;
+  struct {
+    const char *name;
+    unsigned long max;
+  } const tab[] = {{"mqtt_max_packet", 268435455}, {"mqtt_keepalive_max", 65535},
+                   {"mqtt_session_expiry_max", 4294967295ul}, {"mqtt_max_queued", 10000000},
+                   {"mqtt_max_conns", 10000000}, {"mqtt_conn_rate", 10000000}};
+  size_t i = 0;
+  while (i < sizeof tab / sizeof tab[0] && strcmp(key, tab[i].name)) i++;
+  if (i == sizeof tab / sizeof tab[0]) return 1; /* not an MQTT limit */
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(val, &end, 10);
+  if (!*val || *val == '-' || *end || errno || v < 1 || v > tab[i].max) {
+    snprintf(err, errlen, "%s must be a number from 1 to %lu, not \"%s\"", opt, tab[i].max, val);
+    return LOOM_EINVAL;
+  }
+  switch (i) {
+  case 0: l->max_packet = (uint32_t)v; break;
+  case 1: l->keepalive_max = (uint16_t)v; break;
+  case 2: l->session_expiry_max = (uint32_t)v; break;
+  case 3: l->max_queued_msgs = (uint32_t)v; break;
+  case 4: l->max_conns = (uint32_t)v; break;
+  default: l->conn_rate = (uint32_t)v; break;
+  }
+  return 0;
+}
+
 static int set_option(settings *s, const char *opt, const char *val, char *err, size_t errlen) {
   /* --log-level and log_level are the same setting */
   char key[64];
@@ -93,6 +131,13 @@ static int set_option(settings *s, const char *opt, const char *val, char *err, 
     snprintf(s->http, sizeof s->http, "%s", val);
   } else if (!strcmp(key, "mqtt")) {
     snprintf(s->mqtt, sizeof s->mqtt, "%s", val);
+  } else if (!strncmp(key, "mqtt_", 5)) {
+    int rc = mqtt_setting(s, key, opt, val, err, errlen);
+    if (rc == 1) {
+      snprintf(err, errlen, "unknown setting \"%s\"", opt);
+      return LOOM_EINVAL;
+    }
+    return rc;
   } else if (!strcmp(key, "durability")) {
     if (!strcmp(val, "durable")) s->durability = TS_DURABLE;
     else if (!strcmp(val, "batched")) s->durability = TS_BATCHED;
@@ -199,6 +244,7 @@ static int start_mqtt(const settings *s, loom_api *api, api_mqtt **platform, mqt
                          .state_dir = dir,
                          .autosave_s = 60,
                          .sys_interval_s = 10,
+                         .limits = s->mqtt_limits,
                          .hooks = api_mqtt_hooks(*platform)};
   if ((rc = mqtt_broker_start(&cfg, out, err, sizeof err))) {
     LOOM_ERROR("cannot start the MQTT broker", "addr=\"%s\" err=\"%s\"", s->mqtt, err);
