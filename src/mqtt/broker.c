@@ -580,19 +580,23 @@ static void save_done_cb(uv_work_t *req, int status) {
             loom_strerror(status ? LOOM_EIO : b->save_rc));
 }
 
-/* Records are written on the loop (the sessions live here); the commit's
- * fsyncs and rename run on the libuv thread pool. */
-static void autosave_cb(uv_timer_t *h) {
+/* Longest the loop spends writing snapshot records per iteration. */
+#define BR_SAVE_SLICE_MS 2u
+
+/* Records are written on the loop (the sessions live here), a slice of
+ * clients per loop iteration (save_idle_cb) so a large state does not stall
+ * the connections; the commit's fsyncs and rename run on the libuv thread
+ * pool. */
+static void save_idle_cb(uv_idle_t *h) {
   mqtt_broker *b = h->data;
-  if (!b->dirty_state || b->saving || b->stopping) return;
-  b->dirty_state = false;
   mqtt_snap_writer *w = NULL;
-  int rc = br_state_write(b, &w);
+  int rc = br_state_inc_step(b, BR_SAVE_SLICE_MS, &w);
+  if (rc == 0 && !w && b->inc_w) return; /* more next iteration */
+  uv_idle_stop(&b->save_idle);
   if (rc || !w) {
-    if (rc) {
-      b->dirty_state = true;
+    b->dirty_state = true;
+    if (rc)
       LOOM_WARN("mqtt state save", "dir=%s err=\"%s\"", b->cfg.state_dir, loom_strerror(rc));
-    }
     return;
   }
   b->save_w = w;
@@ -603,6 +607,22 @@ static void autosave_cb(uv_timer_t *h) {
     b->saving = false;
     b->dirty_state = true;
     mqtt_snap_abort(w);
+  }
+}
+
+static void autosave_cb(uv_timer_t *h) {
+  mqtt_broker *b = h->data;
+  if (!b->dirty_state || b->saving || b->inc_w || b->stopping) return;
+  b->dirty_state = false;
+  int rc = br_state_inc_begin(b);
+  if (rc) {
+    b->dirty_state = true;
+    LOOM_WARN("mqtt state save", "dir=%s err=\"%s\"", b->cfg.state_dir, loom_strerror(rc));
+    return;
+  }
+  if (b->inc_w) {
+    save_idle_cb(&b->save_idle); /* first slice now */
+    if (b->inc_w) uv_idle_start(&b->save_idle, save_idle_cb);
   }
 }
 
@@ -626,6 +646,8 @@ static void close_all(mqtt_broker *b) {
   uv_close((uv_handle_t *)&b->sweep, NULL);
   uv_close((uv_handle_t *)&b->sys_timer, NULL);
   uv_close((uv_handle_t *)&b->autosave, NULL);
+  br_state_inc_abort(b); /* the final save at stop writes everything */
+  uv_close((uv_handle_t *)&b->save_idle, NULL);
   uv_close((uv_handle_t *)&b->check, NULL);
   pthread_mutex_lock(&b->mb->mu);
   b->mb->stopped = true;
@@ -786,6 +808,8 @@ int mqtt_broker_start(const mqtt_broker_cfg *cfg, mqtt_broker **out, char *err, 
     uv_timer_start(&b->sys_timer, sys_cb, 0, (uint64_t)b->cfg.sys_interval_s * 1000);
   uv_timer_init(&b->loop, &b->autosave);
   b->autosave.data = b;
+  uv_idle_init(&b->loop, &b->save_idle);
+  b->save_idle.data = b;
   if (b->cfg.state_dir && b->cfg.autosave_s)
     uv_timer_start(&b->autosave, autosave_cb, (uint64_t)b->cfg.autosave_s * 1000,
                    (uint64_t)b->cfg.autosave_s * 1000);

@@ -55,6 +55,8 @@ struct br_client {
   mqtt_msg *will;            /* delayed will, or NULL */
   uint64_t will_at_ms;       /* when to send it (loop ms) */
   void *will_principal;      /* principal of the connection that left it */
+  size_t save_idx;           /* 1 + index in b->inc_list while an incremental
+                                save has yet to write it; 0 = none */
 };
 
 /* A PUBLISH acknowledgement waiting to go out in order [MQTT-4.6.0-2]. */
@@ -153,6 +155,15 @@ struct mqtt_broker {
   struct mqtt_snap_writer *save_w;
   int save_rc;
   bool saving;
+  /* incremental autosave (broker_persist.c): the open snapshot and the
+   * clients still to write (NULL = freed meanwhile), one slice per loop
+   * iteration from save_idle */
+  struct mqtt_snap_writer *inc_w;
+  br_client **inc_list;
+  size_t inc_n, inc_pos;
+  size_t inc_ret_pos;   /* retained messages: mqtt_retain_each_from cursor */
+  uint64_t inc_now;     /* loop ms at the start: every record is saved at it */
+  uv_idle_t save_idle;
   mqtt_subtree *tree;
   mqtt_retain *retain;
   mqtt_matches matches;
@@ -213,6 +224,18 @@ struct mqtt_snap_writer;
 int br_state_write(mqtt_broker *b, struct mqtt_snap_writer **out);
 int br_state_save(mqtt_broker *b);
 int br_state_load(mqtt_broker *b);
+/* Incremental snapshot for autosave, so a large state does not block the
+ * loop: _begin opens it (0 with nothing to do without a state_dir: then
+ * b->inc_w stays NULL) and lists the persistent clients; each _step writes
+ * clients for about budget_ms, then the retained messages, and when
+ * complete hands the writer (ready for mqtt_snap_commit) to *done_w. Every
+ * record is saved as of the loop time at _begin (the snapshot's stamp).
+ * Clients freed meanwhile are skipped; clients created meanwhile wait for
+ * the next snapshot (their changes mark the state dirty). _abort drops an
+ * open one. Errors: persist codes (the snapshot is then aborted). */
+int br_state_inc_begin(mqtt_broker *b);
+int br_state_inc_step(mqtt_broker *b, uint64_t budget_ms, struct mqtt_snap_writer **done_w);
+void br_state_inc_abort(mqtt_broker *b);
 
 /* broker_route.c */
 br_client *br_client_find(mqtt_broker *b, const char *id, size_t len);

@@ -46,6 +46,46 @@ static int save_retained(void *ud, const mqtt_retain_msg *rm) {
   return 0;
 }
 
+/* One client record; subs/cap: a scratch array reused across calls. */
+static int write_client(mqtt_snap_writer *w, const br_client *cl, uint64_t now,
+                        mqtt_snap_sub **subs, size_t *cap) {
+  if (cl->n_subs > *cap) {
+    mqtt_snap_sub *ns = loom_realloc(*subs, cl->n_subs * sizeof(*ns));
+    if (!ns) return LOOM_ENOMEM;
+    *subs = ns;
+    *cap = cl->n_subs;
+  }
+  for (uint32_t k = 0; k < cl->n_subs; k++) {
+    (*subs)[k].filter = cl->subs[k].filter;
+    (*subs)[k].len = cl->subs[k].len;
+    (*subs)[k].opts = cl->subs[k].opts;
+  }
+  int rc = mqtt_snap_add_client(w, cl->id, cl->sess, now, *subs, cl->n_subs);
+  return rc == LOOM_EINVAL ? 0 : rc; /* EINVAL: skip that client */
+}
+
+static int write_retained(mqtt_broker *b, mqtt_snap_writer *w) {
+  save_ctx x = {.w = w, .wall_ms = (uint64_t)(loom_now_ns() / 1000000)};
+  mqtt_retain_each(b->retain, save_retained, &x);
+  return x.rc;
+}
+
+/* Retained messages from b->inc_ret_pos, chunks of 64 until the clock
+ * passes until_ns (at least one chunk); *done when all were written. */
+static int write_retained_slice(mqtt_broker *b, int64_t until_ns, bool *done) {
+  save_ctx x = {.w = b->inc_w, .wall_ms = (uint64_t)(loom_now_ns() / 1000000)};
+  *done = false;
+  while (!x.rc) {
+    mqtt_retain_each_from(b->retain, &b->inc_ret_pos, 64, save_retained, &x);
+    if (b->inc_ret_pos >= mqtt_retain_count(b->retain)) {
+      *done = true;
+      break;
+    }
+    if (loom_now_ns() >= until_ns) break;
+  }
+  return x.rc;
+}
+
 int br_state_write(mqtt_broker *b, mqtt_snap_writer **out) {
   *out = NULL;
   if (!b->cfg.state_dir) return 0;
@@ -55,39 +95,82 @@ int br_state_write(mqtt_broker *b, mqtt_snap_writer **out) {
   uint64_t now = br_now(b);
   mqtt_snap_sub *subs = NULL;
   size_t cap = 0;
-  for (size_t i = 0; i < b->ctab_cap && !rc; i++) {
-    for (br_client *cl = b->ctab[i]; cl && !rc; cl = cl->hnext) {
-      if (cl->expiry_s == 0) continue;
-      if (cl->n_subs > cap) {
-        mqtt_snap_sub *ns = loom_realloc(subs, cl->n_subs * sizeof(*ns));
-        if (!ns) {
-          rc = LOOM_ENOMEM;
-          break;
-        }
-        subs = ns;
-        cap = cl->n_subs;
-      }
-      for (uint32_t k = 0; k < cl->n_subs; k++) {
-        subs[k].filter = cl->subs[k].filter;
-        subs[k].len = cl->subs[k].len;
-        subs[k].opts = cl->subs[k].opts;
-      }
-      rc = mqtt_snap_add_client(w, cl->id, cl->sess, now, subs, cl->n_subs);
-      if (rc == LOOM_EINVAL) rc = 0; /* skip that client */
-    }
-  }
+  for (size_t i = 0; i < b->ctab_cap && !rc; i++)
+    for (br_client *cl = b->ctab[i]; cl && !rc; cl = cl->hnext)
+      if (cl->expiry_s) rc = write_client(w, cl, now, &subs, &cap);
   loom_free(subs);
-  if (!rc) {
-    save_ctx x = {.w = w, .wall_ms = (uint64_t)(loom_now_ns() / 1000000)};
-    mqtt_retain_each(b->retain, save_retained, &x);
-    rc = x.rc;
-  }
+  if (!rc) rc = write_retained(b, w);
   if (rc) {
     mqtt_snap_abort(w);
     return rc;
   }
   *out = w;
   return 0;
+}
+
+void br_state_inc_abort(mqtt_broker *b) {
+  for (size_t i = b->inc_pos; i < b->inc_n; i++)
+    if (b->inc_list[i]) b->inc_list[i]->save_idx = 0;
+  loom_free(b->inc_list);
+  b->inc_list = NULL;
+  b->inc_n = b->inc_pos = 0;
+  if (b->inc_w) mqtt_snap_abort(b->inc_w);
+  b->inc_w = NULL;
+}
+
+int br_state_inc_begin(mqtt_broker *b) {
+  if (!b->cfg.state_dir || b->inc_w) return 0;
+  size_t n = 0;
+  for (size_t i = 0; i < b->ctab_cap; i++)
+    for (br_client *cl = b->ctab[i]; cl; cl = cl->hnext) n += cl->expiry_s != 0;
+  br_client **list = NULL;
+  if (n && !(list = loom_malloc(n * sizeof(*list)))) return LOOM_ENOMEM;
+  int rc = mqtt_snap_begin(b->cfg.state_dir, &b->inc_w);
+  if (rc) {
+    loom_free(list);
+    b->inc_w = NULL;
+    return rc;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < b->ctab_cap; i++) {
+    for (br_client *cl = b->ctab[i]; cl; cl = cl->hnext) {
+      if (!cl->expiry_s) continue;
+      list[k] = cl;
+      cl->save_idx = ++k;
+    }
+  }
+  b->inc_list = list;
+  b->inc_n = n;
+  b->inc_pos = 0;
+  b->inc_ret_pos = 0;
+  b->inc_now = br_now(b);
+  return 0;
+}
+
+int br_state_inc_step(mqtt_broker *b, uint64_t budget_ms, mqtt_snap_writer **done_w) {
+  *done_w = NULL;
+  if (!b->inc_w) return 0;
+  int64_t until = loom_now_ns() + (int64_t)budget_ms * 1000000;
+  mqtt_snap_sub *subs = NULL;
+  size_t cap = 0;
+  int rc = 0;
+  while (b->inc_pos < b->inc_n) {
+    br_client *cl = b->inc_list[b->inc_pos++];
+    if (!cl) continue;
+    cl->save_idx = 0;
+    if (cl->expiry_s && (rc = write_client(b->inc_w, cl, b->inc_now, &subs, &cap))) break;
+    if (loom_now_ns() >= until) break; /* a clock read costs ~1% of a client */
+  }
+  loom_free(subs);
+  bool ret_done = false; /* retained: at least one chunk per step */
+  if (!rc && b->inc_pos == b->inc_n) rc = write_retained_slice(b, until, &ret_done);
+  if (!rc && ret_done) {
+    *done_w = b->inc_w;
+    b->inc_w = NULL;
+    br_state_inc_abort(b); /* frees the (consumed) list */
+  }
+  if (rc) br_state_inc_abort(b);
+  return rc;
 }
 
 int br_state_save(mqtt_broker *b) {

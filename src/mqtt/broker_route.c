@@ -136,6 +136,7 @@ static void send_delayed_will(mqtt_broker *b, br_client *cl) {
 
 void br_client_free(mqtt_broker *b, br_client *cl, bool send_will) {
   if (send_will && !b->stopping) send_delayed_will(b, cl);
+  if (cl->save_idx) b->inc_list[cl->save_idx - 1] = NULL; /* an autosave skips it */
   br_client_cancel_will(b, cl);
   mqtt_subtree_remove_all(b->tree, cl);
   for (uint32_t i = 0; i < cl->n_subs; i++) loom_free(cl->subs[i].filter);

@@ -362,6 +362,18 @@ int mqtt_retain_match(mqtt_retain *r, const char *filter, size_t len,
   return 0;
 }
 
+int mqtt_retain_each_from(mqtt_retain *r, size_t *pos, size_t max, mqtt_retain_each_cb cb,
+                          void *ud) {
+  if (!r || !cb || !pos) return LOOM_EINVAL;
+  size_t end = r->n;
+  if (max && *pos < r->n && r->n - *pos > max) end = *pos + max;
+  while (*pos < end) {
+    int rc = cb(ud, &r->msgs[(*pos)++]->m);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 int mqtt_retain_each(mqtt_retain *r, mqtt_retain_each_cb cb, void *ud) {
   if (!r || !cb) return LOOM_EINVAL;
   for (size_t i = 0; i < r->n; i++) {

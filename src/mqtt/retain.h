@@ -62,6 +62,16 @@ int mqtt_retain_match(mqtt_retain *r, const char *filter, size_t len,
  * non-zero value, or LOOM_EINVAL (NULL r or cb). */
 int mqtt_retain_each(mqtt_retain *r, mqtt_retain_each_cb cb, void *ud);
 
+/* Resumable mqtt_retain_each, for work done in slices: visits at most max
+ * messages (0 = no bound) from position *pos (start with 0) and advances
+ * *pos past those visited; the iteration is complete when *pos >=
+ * mqtt_retain_count(r). Between slices the store may change: a message set
+ * or deleted meanwhile may be visited twice or not at all (a deletion moves
+ * the last message into the hole), every other message exactly once.
+ * Returns as mqtt_retain_each. */
+int mqtt_retain_each_from(mqtt_retain *r, size_t *pos, size_t max, mqtt_retain_each_cb cb,
+                          void *ud);
+
 /* Number of messages / bytes (as bounded by max_bytes) held. */
 size_t mqtt_retain_count(const mqtt_retain *r);
 size_t mqtt_retain_bytes(const mqtt_retain *r);
