@@ -101,6 +101,18 @@ typedef struct mqtt_pub_view {
  * connection at levels 3/4 (they cannot carry a refusal). */
 typedef void (*mqtt_ack_done_fn)(void *done_arg, uint8_t reason, const char *reason_string);
 
+/* One subscription of a resumed session (on_resume). */
+typedef struct mqtt_sub_view {
+  const char *filter;   /* broker filter, as on_subscribe got it ("$share/{group}/"
+                           kept on shared ones); not NUL-terminated */
+  size_t len;
+  uint8_t qos;          /* granted maximum QoS */
+} mqtt_sub_view;
+
+/* on_resume passes at most this many subscriptions when memory for a longer
+ * list cannot be had (never otherwise). */
+#define MQTT_RESUME_MIN_SUBS 32
+
 typedef struct mqtt_hooks {
   void *ud;
   /* Authenticate a CONNECT; call done exactly once (any thread, may be inline). */
@@ -122,10 +134,24 @@ typedef struct mqtt_hooks {
    * reason >= 0x80 as a negative number (-0x87) to refuse it. NULL = route. */
   int (*on_publish)(void *ud, void *principal, const mqtt_pub_view *m, mqtt_ack_done_fn done,
                     void *done_arg);
-  /* A subscription was granted (broker filter). Optional. */
+  /* A subscription was granted (broker filter). Also called when a client
+   * SUBSCRIBEs again to a filter it already has (options replaced). Optional. */
   void (*on_subscribe)(void *ud, void *principal, const char *filter, size_t n, uint8_t qos);
+  /* A subscription was removed by UNSUBSCRIBE: filter is the broker filter
+   * exactly as on_subscribe got it. Not called for a filter the client did
+   * not have (UNSUBACK 0x11), nor when subscriptions end with the session
+   * (Clean Start, expiry: on_disconnect covers the connection). Optional. */
+  void (*on_unsubscribe)(void *ud, void *principal, const char *filter, size_t n);
   /* Connection accepted (after CONNACK) / ended. Optional. */
   void (*on_connect)(void *ud, void *principal, const char *client_id);
+  /* Right after on_connect, only when the connection resumed an existing
+   * session (CONNACK Session Present = 1; at level 3, which cannot say so,
+   * likewise): the subscriptions the session kept, which the client will not
+   * SUBSCRIBE again (n may be 0). The platform treats each as if on_subscribe
+   * had been called for this principal. subs valid only during the call.
+   * Optional. */
+  void (*on_resume)(void *ud, void *principal, const char *client_id, const mqtt_sub_view *subs,
+                    size_t n);
   void (*on_disconnect)(void *ud, void *principal, const char *client_id);
   /* Once per loop iteration after I/O (batch flushes). Optional. */
   void (*tick)(void *ud);

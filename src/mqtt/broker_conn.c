@@ -518,6 +518,26 @@ void br_conn_auth_result(br_conn *c, const mqtt_auth_result *r) {
   if (!c->closing && c->state == BR_ST_UP && !c->in_rx) process_buffered(c);
 }
 
+/* on_resume with the session's subscriptions (stack list for the usual
+ * few; the first MQTT_RESUME_MIN_SUBS if a longer list cannot be had). */
+static void resume_hook(br_conn *c, br_client *cl) {
+  mqtt_broker *b = c->b;
+  mqtt_sub_view stack[MQTT_RESUME_MIN_SUBS];
+  mqtt_sub_view *v = stack;
+  size_t n = cl->n_subs;
+  if (n > MQTT_RESUME_MIN_SUBS && !(v = loom_malloc(n * sizeof(*v)))) {
+    v = stack;
+    n = MQTT_RESUME_MIN_SUBS;
+  }
+  for (size_t i = 0; i < n; i++) {
+    v[i].filter = cl->subs[i].filter;
+    v[i].len = cl->subs[i].len;
+    v[i].qos = cl->subs[i].opts.qos;
+  }
+  b->hooks.on_resume(b->hooks.ud, c->principal, cl->id, v, n);
+  if (v != stack) loom_free(v);
+}
+
 static void finish_connect(br_conn *c) {
   mqtt_broker *b = c->b;
   br_pconnect *pc = c->pc;
@@ -605,6 +625,7 @@ static void finish_connect(br_conn *c) {
   atomic_fetch_add(&b->conns_open, 1);
   atomic_fetch_add(&b->conns_total, 1);
   if (b->hooks.on_connect) b->hooks.on_connect(b->hooks.ud, c->principal, cl->id);
+  if (present && b->hooks.on_resume) resume_hook(c, cl);
   br_conn_mark(c);
 }
 
@@ -861,6 +882,8 @@ static void handle_unsubscribe(br_conn *c, const mqtt_packet *pk) {
       int rc = br_client_sub_remove(b, cl, bf, bl);
       code = rc == 0 ? 0 : rc == LOOM_ENOTFOUND ? MQTT_RC_NO_SUBSCRIPTION_EXISTED
                                                   : MQTT_RC_UNSPECIFIED;
+      if (rc == 0 && b->hooks.on_unsubscribe)
+        b->hooks.on_unsubscribe(b->hooks.ud, c->principal, bf, bl);
     }
     if (loom_buf_append_u8(&codes, code)) break;
   }

@@ -3,8 +3,9 @@
  * (refusal codes per level, asynchronous completion from another thread,
  * revocation with mqtt_broker_kick), topic mapping both ways (map_in
  * rewrite and refusal, map_out strip and filter), PENDING publishes
- * acknowledged in arrival order whatever order done() comes in, and the
- * connect / disconnect / principal_free calls.
+ * acknowledged in arrival order whatever order done() comes in, the
+ * connect / disconnect / principal_free calls, on_unsubscribe and
+ * on_resume (the subscriptions of a resumed session).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -32,7 +33,10 @@ typedef struct hx {
   bool async_auth;
   bool pending;
   /* observations */
-  atomic_int n_connect, n_disconnect, n_principal_free, n_publish;
+  atomic_int n_connect, n_disconnect, n_principal_free, n_publish, n_unsub, n_resume;
+  char unsubs[256];  /* filters given to on_unsubscribe, ';'-terminated */
+  char resumed[256]; /* last on_resume: "filter:qos;" each, under mu */
+  char resume_id[64];
   char last_user[64];
   char last_pass[64];
   /* pending publishes */
@@ -125,6 +129,32 @@ static void h_on_disconnect(void *ud, void *principal, const char *id) {
   atomic_fetch_add(&((hx *)ud)->n_disconnect, 1);
 }
 
+static void h_on_unsubscribe(void *ud, void *principal, const char *f, size_t n) {
+  hx *h = ud;
+  assert_non_null(principal);
+  pthread_mutex_lock(&h->mu);
+  size_t l = strlen(h->unsubs);
+  snprintf(h->unsubs + l, sizeof(h->unsubs) - l, "%.*s;", (int)n, f);
+  pthread_mutex_unlock(&h->mu);
+  atomic_fetch_add(&h->n_unsub, 1);
+}
+
+static void h_on_resume(void *ud, void *principal, const char *id, const mqtt_sub_view *subs,
+                        size_t n) {
+  hx *h = ud;
+  assert_non_null(principal);
+  pthread_mutex_lock(&h->mu);
+  h->resumed[0] = 0;
+  snprintf(h->resume_id, sizeof(h->resume_id), "%s", id);
+  for (size_t i = 0; i < n; i++) {
+    size_t l = strlen(h->resumed);
+    snprintf(h->resumed + l, sizeof(h->resumed) - l, "%.*s:%u;", (int)subs[i].len,
+             subs[i].filter, subs[i].qos);
+  }
+  pthread_mutex_unlock(&h->mu);
+  atomic_fetch_add(&h->n_resume, 1);
+}
+
 static void h_principal_free(void *ud, void *principal) {
   atomic_fetch_add(&((hx *)ud)->n_principal_free, 1);
   free(principal);
@@ -142,6 +172,8 @@ static int setup_opts(void **state, bool async_auth, bool pending) {
                       .on_publish = h_on_publish,
                       .on_connect = h_on_connect,
                       .on_disconnect = h_on_disconnect,
+                      .on_unsubscribe = h_on_unsubscribe,
+                      .on_resume = h_on_resume,
                       .principal_free = h_principal_free};
   mqtt_broker_cfg cfg;
   memset(&cfg, 0, sizeof(cfg));
@@ -447,6 +479,89 @@ static void test_will_through_on_publish(void **state) {
   tc_close(&s);
 }
 
+static int unsubscribe(tc *c, uint16_t pid, const char *filter) {
+  mqtt_sub s = {.filter = {(const uint8_t *)filter, strlen(filter)}};
+  mqtt_packet pk;
+  memset(&pk, 0, sizeof(pk));
+  pk.type = MQTT_UNSUBSCRIBE;
+  pk.packet_id = pid;
+  pk.subs = &s;
+  pk.n_subs = 1;
+  if (tc_send(c, &pk)) return -2;
+  int rc = tc_expect(c, MQTT_UNSUBACK, 3000);
+  if (rc) return rc;
+  return c->pk.list.len ? c->pk.list.p[0] : 0;
+}
+
+static void test_unsubscribe_hook(void **state) {
+  hx *h = *state;
+  tc c;
+  assert_int_equal(tc_connect(&c, h->port, MQTT_LEVEL_5, "u", true), 0);
+  assert_int_equal(tc_subscribe(&c, "cmd/#", 1), 1);
+  assert_int_equal(tc_subscribe(&c, "$share/g/job", 0), 0);
+  assert_int_equal(unsubscribe(&c, 2, "never"), MQTT_RC_NO_SUBSCRIPTION_EXISTED);
+  assert_int_equal(atomic_load(&h->n_unsub), 0); /* not for a filter it did not have */
+  assert_int_equal(unsubscribe(&c, 3, "cmd/#"), 0);
+  assert_int_equal(unsubscribe(&c, 4, "$share/g/job"), 0);
+  assert_int_equal(atomic_load(&h->n_unsub), 2);
+  pthread_mutex_lock(&h->mu);
+  assert_string_equal(h->unsubs, "tn/cmd/#;$share/g/tn/job;"); /* broker filters */
+  pthread_mutex_unlock(&h->mu);
+  tc_close(&c);
+}
+
+static void test_resume_hook_lists_subscriptions(void **state) {
+  hx *h = *state;
+  tc c;
+  /* a new session: no on_resume */
+  assert_int_equal(tc_connect(&c, h->port, MQTT_LEVEL_311, "dev", false), 0);
+  assert_false(c.pk.session_present);
+  assert_int_equal(tc_subscribe(&c, "cmd/#", 1), 1);
+  assert_int_equal(tc_subscribe(&c, "att", 0), 0);
+  assert_int_equal(atomic_load(&h->n_resume), 0);
+  assert_int_equal(tc_ack(&c, MQTT_DISCONNECT, 0), 0);
+  assert_true(tc_wait_closed(&c, 2000));
+  tc_close(&c);
+  /* resumed: on_connect then on_resume with both subscriptions */
+  assert_int_equal(tc_connect(&c, h->port, MQTT_LEVEL_311, "dev", false), 0);
+  assert_true(c.pk.session_present);
+  assert_int_equal(tc_ack(&c, MQTT_PINGREQ, 0), 0);
+  assert_int_equal(tc_expect(&c, MQTT_PINGRESP, 3000), 0); /* hooks ran before */
+  assert_int_equal(atomic_load(&h->n_resume), 1);
+  assert_int_equal(atomic_load(&h->n_connect), 2);
+  pthread_mutex_lock(&h->mu);
+  assert_string_equal(h->resume_id, "dev");
+  assert_string_equal(h->resumed, "tn/cmd/#:1;tn/att:0;");
+  pthread_mutex_unlock(&h->mu);
+  tc_close(&c);
+  usleep(100 * 1000);
+  /* Clean Start discards the session: no on_resume */
+  assert_int_equal(tc_connect(&c, h->port, MQTT_LEVEL_311, "dev", true), 0);
+  assert_false(c.pk.session_present);
+  assert_int_equal(tc_ack(&c, MQTT_PINGREQ, 0), 0);
+  assert_int_equal(tc_expect(&c, MQTT_PINGRESP, 3000), 0);
+  assert_int_equal(atomic_load(&h->n_resume), 1);
+  tc_close(&c);
+}
+
+static void test_resume_hook_without_subscriptions(void **state) {
+  hx *h = *state;
+  tc c;
+  assert_int_equal(tc_connect(&c, h->port, MQTT_LEVEL_311, "bare", false), 0);
+  assert_int_equal(tc_ack(&c, MQTT_DISCONNECT, 0), 0);
+  assert_true(tc_wait_closed(&c, 2000));
+  tc_close(&c);
+  assert_int_equal(tc_connect(&c, h->port, MQTT_LEVEL_311, "bare", false), 0);
+  assert_true(c.pk.session_present);
+  assert_int_equal(tc_ack(&c, MQTT_PINGREQ, 0), 0);
+  assert_int_equal(tc_expect(&c, MQTT_PINGRESP, 3000), 0);
+  assert_int_equal(atomic_load(&h->n_resume), 1); /* resumed, with n = 0 */
+  pthread_mutex_lock(&h->mu);
+  assert_string_equal(h->resumed, "");
+  pthread_mutex_unlock(&h->mu);
+  tc_close(&c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_auth_refused_v311, setup, teardown),
@@ -464,6 +579,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_pending_qos2_resent_after_reconnect, setup_pending,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_will_through_on_publish, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unsubscribe_hook, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_resume_hook_lists_subscriptions, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_resume_hook_without_subscriptions, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
