@@ -458,14 +458,35 @@ static int bad_name(const char *s) {
 
 /* Put a backslash before each byte of s that is in `special`. */
 static int append_escaped(loom_buf *out, const char *s, size_t len, const char *special) {
+  /* the specials are among , space = " and backslash: a bit each */
+  unsigned mask = 0;
+  for (const char *q = special; *q; q++)
+    mask |= *q == ',' ? 1u : *q == ' ' ? 2u : *q == '=' ? 4u : *q == '"' ? 8u : *q == '\\' ? 16u : 0u;
   size_t start = 0;
   for (size_t i = 0; i < len; i++) {
-    if (!strchr(special, s[i]) || !s[i]) continue;
+    char c = s[i];
+    unsigned bit = c == ',' ? 1u : c == ' ' ? 2u : c == '=' ? 4u : c == '"' ? 8u : c == '\\' ? 16u : 0u;
+    if (!(bit & mask)) continue;
     if (loom_buf_append(out, s + start, i - start) || loom_buf_append_u8(out, '\\'))
       return LOOM_ENOMEM;
     start = i;
   }
   return loom_buf_append(out, s + start, len - start) ? LOOM_ENOMEM : 0;
+}
+
+/* " <ts>\n" without printf. */
+static int append_ts_line_end(loom_buf *out, int64_t ts) {
+  char d[24];
+  size_t n = sizeof d;
+  uint64_t u = ts < 0 ? 0 - (uint64_t)ts : (uint64_t)ts;
+  d[--n] = '\n';
+  do {
+    d[--n] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (ts < 0) d[--n] = '-';
+  d[--n] = ' ';
+  return loom_buf_append(out, d + n, sizeof d - n) ? LOOM_ENOMEM : 0;
 }
 
 /* The shortest of %.15g .. %.17g that reads back to the same double. */
@@ -506,7 +527,7 @@ int tbjson_format_lp(const tbjson_batch *b, const char *measurement, const char 
       int rc = append_kv(out, &b->kvs[k], b->nums ? &b->nums[k] : NULL);
       if (rc) return rc;
     }
-    if (loom_buf_printf(out, " %lld\n", (long long)gr->ts_ns)) return LOOM_ENOMEM;
+    if (append_ts_line_end(out, gr->ts_ns)) return LOOM_ENOMEM;
   }
   return 0;
 }
