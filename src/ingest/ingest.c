@@ -168,6 +168,60 @@ int ingest_lp(ts_engine *e, const char *db, const char *body, size_t len, int64_
   return ingest_lp_live(e, NULL, db, body, len, precision_ns, res, cb, arg);
 }
 
+/* Store the points of b (parsed from or built for body) in db: the rest of
+ * ingest_lp_live once the points are known. */
+static int store_points(ts_engine *e, live_hub *hub, const char *db, const lp_batch *b,
+                        const char *body, size_t len, int64_t precision_ns, int64_t now,
+                        ingest_result *res, ts_write_cb cb, void *arg) {
+  int rc = 0;
+  ts_write_result w;
+  memset(&w, 0, sizeof w);
+  pending *pend = NULL;
+  if (b->n_points) {
+    if (!(pend = loom_malloc(sizeof *pend))) {
+      json_error(&res->body, "out of memory");
+      return LOOM_ENOMEM;
+    }
+    atomic_init(&pend->left, 2);
+    pend->status = 0;
+    pend->cb = cb;
+    pend->arg = arg;
+    pend->hub = hub;
+    loom_buf_init(&pend->live);
+    if (live_hub_wants(hub, LIVE_TELEMETRY, db)) add_live_events(&pend->live, db, b);
+    rc = ts_engine_write_lp(e, db, b, body, len, precision_ns, now, &w, pending_durable, pend);
+    if (rc) {
+      loom_buf_deinit(&pend->live);
+      loom_free(pend);
+    }
+    if (rc == LOOM_ENOTFOUND) {
+      char msg[300];
+      snprintf(msg, sizeof msg, "database not found: \"%.200s\"", db);
+      json_error(&res->body, msg);
+      return rc;
+    }
+    if (rc) {
+      ingest_failure_status(rc, &res->body);
+      return rc;
+    }
+  } else if (ts_db_get(e, db, NULL)) {
+    char msg[300];
+    snprintf(msg, sizeof msg, "database not found: \"%.200s\"", db);
+    json_error(&res->body, msg);
+    return LOOM_ENOTFOUND;
+  }
+  res->points = w.points_written;
+  res->bad_lines = b->n_errors_total + w.n_rejected;
+  if (res->bad_lines) {
+    res->status = 400;
+    partial_body(&res->body, b, &w, res->bad_lines);
+  }
+  if (pend) pending_step(pend, 0, false);
+  else if (b->n_errors_total) rc = LOOM_EINVAL; /* nothing valid: answer now */
+  else cb(arg, 0);                              /* empty body: nothing to store */
+  return rc;
+}
+
 int ingest_lp_live(ts_engine *e, live_hub *hub, const char *db, const char *body, size_t len,
                    int64_t precision_ns, ingest_result *res, ts_write_cb cb, void *arg) {
   res->status = 204;
@@ -177,58 +231,17 @@ int ingest_lp_live(ts_engine *e, live_hub *hub, const char *db, const char *body
   lp_batch_init(&b);
   int64_t now = loom_now_ns();
   int rc = lp_parse(&b, body, len, precision_ns, now);
-  if (rc) {
-    json_error(&res->body, rc == LOOM_ENOMEM ? "out of memory" : "invalid precision");
-    goto out;
-  }
-  ts_write_result w;
-  memset(&w, 0, sizeof w);
-  pending *pend = NULL;
-  if (b.n_points) {
-    if (!(pend = loom_malloc(sizeof *pend))) {
-      rc = LOOM_ENOMEM;
-      json_error(&res->body, "out of memory");
-      goto out;
-    }
-    atomic_init(&pend->left, 2);
-    pend->status = 0;
-    pend->cb = cb;
-    pend->arg = arg;
-    pend->hub = hub;
-    loom_buf_init(&pend->live);
-    if (live_hub_wants(hub, LIVE_TELEMETRY, db)) add_live_events(&pend->live, db, &b);
-    rc = ts_engine_write_lp(e, db, &b, body, len, precision_ns, now, &w, pending_durable, pend);
-    if (rc) {
-      loom_buf_deinit(&pend->live);
-      loom_free(pend);
-    }
-    if (rc == LOOM_ENOTFOUND) {
-      char msg[300];
-      snprintf(msg, sizeof msg, "database not found: \"%.200s\"", db);
-      json_error(&res->body, msg);
-      goto out;
-    }
-    if (rc) {
-      ingest_failure_status(rc, &res->body);
-      goto out;
-    }
-  } else if (ts_db_get(e, db, NULL)) {
-    char msg[300];
-    snprintf(msg, sizeof msg, "database not found: \"%.200s\"", db);
-    json_error(&res->body, msg);
-    rc = LOOM_ENOTFOUND;
-    goto out;
-  }
-  res->points = w.points_written;
-  res->bad_lines = b.n_errors_total + w.n_rejected;
-  if (res->bad_lines) {
-    res->status = 400;
-    partial_body(&res->body, &b, &w, res->bad_lines);
-  }
-  if (pend) pending_step(pend, 0, false);
-  else if (b.n_errors_total) rc = LOOM_EINVAL; /* nothing valid: answer now */
-  else cb(arg, 0);                             /* empty body: nothing to store */
-out:
+  if (rc) json_error(&res->body, rc == LOOM_ENOMEM ? "out of memory" : "invalid precision");
+  else rc = store_points(e, hub, db, &b, body, len, precision_ns, now, res, cb, arg);
   lp_batch_deinit(&b);
   return rc;
+}
+
+int ingest_points_live(ts_engine *e, live_hub *hub, const char *db, const lp_batch *batch,
+                       const char *body, size_t len, int64_t precision_ns, int64_t default_ts_ns,
+                       ingest_result *res, ts_write_cb cb, void *arg) {
+  res->status = 204;
+  res->points = 0;
+  res->bad_lines = 0;
+  return store_points(e, hub, db, batch, body, len, precision_ns, default_ts_ns, res, cb, arg);
 }

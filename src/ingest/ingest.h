@@ -38,6 +38,16 @@ typedef struct live_hub live_hub;
 int ingest_lp_live(ts_engine *e, live_hub *hub, const char *db, const char *body, size_t len,
                    int64_t precision_ns, ingest_result *res, ts_write_cb cb, void *arg);
 
+/* ingest_lp_live for a body whose points the caller built already
+ * (lp_batch_add), exactly the points lp_parse reads from body at
+ * precision_ns with default_ts_ns as the time of lines without one: the
+ * WAL keeps body and those two, and replay parses it. Skips the parse;
+ * batch is only read (the caller frees it after the call). Same contract
+ * as ingest_lp_live otherwise. */
+int ingest_points_live(ts_engine *e, live_hub *hub, const char *db, const lp_batch *batch,
+                       const char *body, size_t len, int64_t precision_ns, int64_t default_ts_ns,
+                       ingest_result *res, ts_write_cb cb, void *arg);
+
 /* The HTTP status for a storage failure code (507 disk full, 503 read-only,
  * 500 otherwise) and a JSON body for it. */
 int ingest_failure_status(int code, loom_buf *body);

@@ -843,6 +843,83 @@ static int parse_line(line_ctx *x, int64_t precision_ns, int64_t default_ts, uin
   return 0;
 }
 
+/* ------------------------------------------------------- built points -- */
+
+static char *arena_copy(lp_batch *b, const char *s, size_t n) {
+  char *d = arena_alloc(b, n ? n : 1, 1);
+  if (d && n) memcpy(d, s, n);
+  return d;
+}
+
+int lp_batch_add(lp_batch *b, const char *measurement, uint32_t measurement_len,
+                 const lp_tag *tags, uint32_t n_tags, const lp_field *fields, uint32_t n_fields,
+                 int64_t ts_ns, uint32_t line) {
+  if (!measurement_len || !n_fields || ts_ns < MIN_NANO_TIME || ts_ns > MAX_NANO_TIME)
+    return LOOM_EINVAL;
+  size_t skey_len = escaped_len(measurement, measurement_len, ESC_MEAS);
+  for (uint32_t t = 0; t < n_tags; t++) {
+    if (!tags[t].key_len || !tags[t].val_len) return LOOM_EINVAL;
+    if (t && key_cmp(tags[t - 1].key, tags[t - 1].key_len, tags[t].key, tags[t].key_len) >= 0)
+      return LOOM_EINVAL;
+    skey_len += 2 + escaped_len(tags[t].key, tags[t].key_len, ESC_TAG) +
+                escaped_len(tags[t].val, tags[t].val_len, ESC_TAG);
+  }
+  if (skey_len > LP_MAX_KEY_LEN) return LOOM_EINVAL;
+  for (uint32_t f = 0; f < n_fields; f++) {
+    if (!fields[f].key_len ||
+        skey_len + 4 + escaped_len(fields[f].key, fields[f].key_len, ESC_FKEY) > LP_MAX_KEY_LEN)
+      return LOOM_EINVAL;
+    for (uint32_t g = 0; g < f; g++)
+      if (fields[g].key_len == fields[f].key_len &&
+          !memcmp(fields[g].key, fields[f].key, fields[f].key_len))
+        return LOOM_EINVAL;
+  }
+  if (b->n_points == b->cap_points &&
+      grow((void **)&b->points, &b->cap_points, sizeof *b->points, b->n_points + 1))
+    return LOOM_ENOMEM;
+  arena_mark mark = arena_mark_get(b);
+  char *skey = arena_alloc(b, skey_len, 1);
+  char *meas = arena_copy(b, measurement, measurement_len);
+  lp_tag *ot = n_tags ? arena_alloc(b, (size_t)n_tags * sizeof *ot, 8) : NULL;
+  lp_field *of = arena_alloc(b, (size_t)n_fields * sizeof *of, 8);
+  if (!skey || !meas || (n_tags && !ot) || !of) goto nomem;
+  char *d = escape_to(skey, measurement, measurement_len, ESC_MEAS);
+  for (uint32_t t = 0; t < n_tags; t++) {
+    *d++ = ',';
+    d = escape_to(d, tags[t].key, tags[t].key_len, ESC_TAG);
+    *d++ = '=';
+    d = escape_to(d, tags[t].val, tags[t].val_len, ESC_TAG);
+    ot[t] = tags[t];
+    ot[t].key = arena_copy(b, tags[t].key, tags[t].key_len);
+    ot[t].val = arena_copy(b, tags[t].val, tags[t].val_len);
+    if (!ot[t].key || !ot[t].val) goto nomem;
+  }
+  for (uint32_t f = 0; f < n_fields; f++) {
+    of[f] = fields[f];
+    of[f].key = arena_copy(b, fields[f].key, fields[f].key_len);
+    if (!of[f].key) goto nomem;
+    if (fields[f].type == TS_STRING) {
+      of[f].v.s.p = arena_copy(b, fields[f].v.s.p, fields[f].v.s.len);
+      if (!of[f].v.s.p) goto nomem;
+    }
+  }
+  lp_point *pt = &b->points[b->n_points++];
+  pt->series_key = skey;
+  pt->series_key_len = (uint32_t)skey_len;
+  pt->measurement = meas;
+  pt->measurement_len = measurement_len;
+  pt->tags = ot;
+  pt->n_tags = n_tags;
+  pt->fields = of;
+  pt->n_fields = n_fields;
+  pt->ts_ns = ts_ns;
+  pt->line = line;
+  return 0;
+nomem:
+  arena_rollback(b, mark);
+  return LOOM_ENOMEM;
+}
+
 /* ---------------------------------------------------------- the body ---- */
 
 /* End of the line starting at i, as InfluxDB's scanLine finds it: a '\n'

@@ -183,6 +183,21 @@ void lp_batch_deinit(lp_batch *b);
 int lp_parse(lp_batch *b, const char *body, size_t len, int64_t precision_ns,
              int64_t default_ts_ns);
 
+/* Append one point exactly as lp_parse reads it from a line naming
+ * measurement, the tags (sorted by key in memcmp order, keys unique) and
+ * the fields (keys unique, at least one; string values unescaped) at ts_ns,
+ * line number `line`: every string is copied into the batch's arena and the
+ * canonical series key is built (see above). For producers that write the
+ * line protocol text too (the WAL keeps it) and need not parse it back.
+ * Returns 0; LOOM_EINVAL (empty measurement, no fields, an empty tag key or
+ * value or field key, tags unsorted or repeated, a repeated field key, the
+ * key length limits exceeded, ts_ns outside lp_parse's range) or
+ * LOOM_ENOMEM: the batch is then unchanged. Any thread, one batch per
+ * thread. */
+int lp_batch_add(lp_batch *b, const char *measurement, uint32_t measurement_len,
+                 const lp_tag *tags, uint32_t n_tags, const lp_field *fields, uint32_t n_fields,
+                 int64_t ts_ns, uint32_t line);
+
 /* Map an HTTP `precision` parameter to nanoseconds: "" or "n" or "ns" -> 1,
  * "u" or "us" -> 1000, "ms" -> 1e6, "s" -> 1e9, "m" -> 60e9, "h" -> 3600e9.
  * s may be NULL (same as ""). Returns 0, or LOOM_EINVAL for anything else

@@ -17,6 +17,7 @@
 #include "core/err.h"
 #include "core/mem.h"
 #include "core/numfmt.h"
+#include "ingest/lp.h"
 
 #define TS_MS_MAX INT64_C(9223372036854) /* ms whose ns still fit in int64 */
 
@@ -528,6 +529,44 @@ int tbjson_format_lp(const tbjson_batch *b, const char *measurement, const char 
       if (rc) return rc;
     }
     if (append_ts_line_end(out, gr->ts_ns)) return LOOM_ENOMEM;
+  }
+  return 0;
+}
+
+int tbjson_add_points(const tbjson_batch *b, const char *measurement, const char *tag_key,
+                      const char *tag_val, uint32_t *line, lp_batch *out) {
+  if (!measurement || !tag_key || !tag_val || bad_name(measurement) || bad_name(tag_key) ||
+      bad_name(tag_val))
+    return LOOM_EINVAL;
+  lp_tag tag = {tag_key, tag_val, (uint32_t)strlen(tag_key), (uint32_t)strlen(tag_val)};
+  lp_field fs[32];
+  for (size_t g = 0; g < b->n_groups; g++) {
+    const tbjson_group *gr = &b->groups[g];
+    lp_field *f = gr->n <= 32 ? fs : loom_malloc(gr->n * sizeof *f);
+    if (!f) return LOOM_ENOMEM;
+    int rc = 0;
+    uint32_t nl = 0;
+    for (size_t i = 0; i < gr->n && !rc; i++) {
+      const tbjson_kv *kv = &b->kvs[gr->first + i];
+      f[i].key = kv->key;
+      f[i].key_len = kv->key_len;
+      f[i].type = kv->type;
+      f[i].v = kv->v;
+      if (kv->type == TS_STRING) /* lp_parse counts the newlines inside a string value */
+        for (const char *q = kv->v.s.p, *e = q + kv->v.s.len; (q = memchr(q, '\n', (size_t)(e - q)));
+             q++)
+          nl++;
+      if ((kv->type == TS_FLOAT && !isfinite(kv->v.f)) ||
+          (kv->type != TS_FLOAT && kv->type != TS_INT && kv->type != TS_BOOL &&
+           kv->type != TS_STRING))
+        rc = LOOM_EINVAL;
+    }
+    if (!rc)
+      rc = lp_batch_add(out, measurement, (uint32_t)strlen(measurement), &tag, 1, f,
+                        (uint32_t)gr->n, gr->ts_ns, *line);
+    if (f != fs) loom_free(f);
+    if (rc) return rc;
+    *line += 1 + nl;
   }
   return 0;
 }

@@ -133,4 +133,17 @@ int tbjson_decode_flat(tbjson_batch *b, const char *body, size_t len, int64_t no
 int tbjson_format_lp(const tbjson_batch *b, const char *measurement, const char *tag_key,
                      const char *tag_val, loom_buf *out);
 
+/* The points lp_parse reads from tbjson_format_lp's text for the same
+ * arguments, appended to out without that text being parsed (lp_batch_add).
+ * *line is the line number of the first group's line in the caller's body;
+ * it is advanced past the groups' lines (as lp_parse counts them: a newline
+ * inside a string value counts too). 0; LOOM_EINVAL (bad names as for
+ * tbjson_format_lp, a key repeated within a group, a non-finite float, a
+ * timestamp line protocol cannot carry) or LOOM_ENOMEM: out then holds the
+ * points of the groups before (the caller drops out and parses the text
+ * instead). Pure. */
+typedef struct lp_batch lp_batch;
+int tbjson_add_points(const tbjson_batch *b, const char *measurement, const char *tag_key,
+                      const char *tag_val, uint32_t *line, lp_batch *out);
+
 #endif

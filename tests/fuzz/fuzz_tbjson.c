@@ -5,7 +5,8 @@
  * without errors, into as many points as there were groups, with the same
  * field count per point. The flat fast path (tbjson_decode_flat) gives
  * bit for bit the groups and kvs of the JSON library's path
- * (tbjson_decode_json) whenever it takes a body.
+ * (tbjson_decode_json) whenever it takes a body; the points built without
+ * the text (tbjson_add_points) are the ones lp_parse reads from it.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -84,6 +85,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
     }
   }
+  /* the points built without the text are the parsed ones */
+  lp_batch bb;
+  lp_batch_init(&bb);
+  uint32_t line = 1;
+  if (tbjson_add_points(&b, "m x,y", "device", "d=1 ,2", &line, &bb)) abort();
+  if (bb.n_points != pb.n_points) abort();
+  for (uint32_t i = 0; i < bb.n_points; i++) {
+    const lp_point *p = &pb.points[i], *q = &bb.points[i];
+    if (p->series_key_len != q->series_key_len ||
+        memcmp(p->series_key, q->series_key, p->series_key_len) || p->line != q->line ||
+        p->ts_ns != q->ts_ns || p->n_fields != q->n_fields || p->n_tags != q->n_tags)
+      abort();
+    for (uint32_t f = 0; f < p->n_fields; f++) {
+      const lp_field *x = &p->fields[f], *y = &q->fields[f];
+      if (x->type != y->type || x->key_len != y->key_len || memcmp(x->key, y->key, x->key_len))
+        abort();
+      if (x->type == TS_STRING &&
+          (x->v.s.len != y->v.s.len || memcmp(x->v.s.p, y->v.s.p, x->v.s.len)))
+        abort();
+      if (x->type == TS_BOOL && x->v.b != y->v.b) abort();
+      if (x->type == TS_FLOAT && memcmp(&x->v.f, &y->v.f, sizeof x->v.f)) abort();
+    }
+  }
+  lp_batch_deinit(&bb);
   lp_batch_deinit(&pb);
   loom_buf_deinit(&lp);
   tbjson_batch_deinit(&b);

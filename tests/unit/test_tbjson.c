@@ -464,6 +464,103 @@ static void test_flat_alloc_failures_are_clean(void **state) {
   }
 }
 
+/* ---- built points (tbjson_add_points) ---- */
+
+static void assert_same_points(const lp_batch *a, const lp_batch *b) {
+  assert_int_equal(a->n_points, b->n_points);
+  for (uint32_t i = 0; i < a->n_points; i++) {
+    const lp_point *p = &a->points[i], *q = &b->points[i];
+    assert_int_equal(p->series_key_len, q->series_key_len);
+    assert_memory_equal(p->series_key, q->series_key, p->series_key_len);
+    assert_int_equal(p->measurement_len, q->measurement_len);
+    assert_memory_equal(p->measurement, q->measurement, p->measurement_len);
+    assert_int_equal(p->n_tags, q->n_tags);
+    for (uint32_t t = 0; t < p->n_tags; t++) {
+      assert_int_equal(p->tags[t].key_len, q->tags[t].key_len);
+      assert_memory_equal(p->tags[t].key, q->tags[t].key, p->tags[t].key_len);
+      assert_int_equal(p->tags[t].val_len, q->tags[t].val_len);
+      assert_memory_equal(p->tags[t].val, q->tags[t].val, p->tags[t].val_len);
+    }
+    assert_int_equal(p->n_fields, q->n_fields);
+    for (uint32_t f = 0; f < p->n_fields; f++) {
+      const lp_field *x = &p->fields[f], *y = &q->fields[f];
+      assert_int_equal(x->key_len, y->key_len);
+      assert_memory_equal(x->key, y->key, x->key_len);
+      assert_int_equal(x->type, y->type);
+      if (x->type == TS_STRING) {
+        assert_int_equal(x->v.s.len, y->v.s.len);
+        assert_memory_equal(x->v.s.p, y->v.s.p, x->v.s.len);
+      } else if (x->type == TS_BOOL) {
+        assert_int_equal(x->v.b, y->v.b);
+      } else {
+        assert_memory_equal(&x->v, &y->v, sizeof(double));
+      }
+    }
+    assert_int_equal(p->ts_ns, q->ts_ns);
+    assert_int_equal(p->line, q->line);
+  }
+}
+
+/* The built points equal what lp_parse reads from the formatted text. */
+static void check_built(const char *body, const char *meas, const char *tag_val) {
+  tbjson_batch b;
+  char err[TBJSON_ERR_MAX];
+  assert_int_equal(decode(&b, body, err), 0);
+  loom_buf text;
+  loom_buf_init(&text);
+  assert_int_equal(tbjson_format_lp(&b, "x", "device", "y", &text), 0); /* line 1..n: a prefix */
+  size_t prefix_lines = b.n_groups;
+  assert_int_equal(tbjson_format_lp(&b, meas, "device", tag_val, &text), 0);
+  lp_batch parsed, built;
+  lp_batch_init(&parsed);
+  lp_batch_init(&built);
+  assert_int_equal(lp_parse(&parsed, (const char *)text.data, text.len, 1, 0), 0);
+  assert_int_equal(parsed.n_errors_total, 0);
+  uint32_t line = 1;
+  assert_int_equal(tbjson_add_points(&b, "x", "device", "y", &line, &built), 0);
+  assert_true(line > prefix_lines);
+  assert_int_equal(tbjson_add_points(&b, meas, "device", tag_val, &line, &built), 0);
+  /* the next line: one past the text's last */
+  uint32_t nls = 0;
+  for (size_t i = 0; i < text.len; i++) nls += text.data[i] == '\n';
+  assert_int_equal(line, nls + 1);
+  assert_same_points(&parsed, &built);
+  lp_batch_deinit(&parsed);
+  lp_batch_deinit(&built);
+  loom_buf_deinit(&text);
+  tbjson_batch_deinit(&b);
+}
+
+static void test_built_points_same_as_parsed(void **state) {
+  (void)state;
+  check_built("{\"t_ns\":1763870000123456789,\"temp\":21.50,\"ok\":true,\"s\":\"a \\\"q\\\" \\\\ b\\nc\"}",
+              "bench", "dev1");
+  check_built("[{\"ts\":1700000000000,\"values\":{\"a,b c=d\\\"e\":1.5,\"n\":{\"x\":[1,2]}}},"
+              "{\"k\":-0.0,\"e\":1e-7,\"big\":1e300}]",
+              "m x,y", "d=1 ,2");
+  check_built("{\"ts\":-5,\"values\":{\"v\":0.1}}", "\xe4\xb8\xad", "\xe6\x96\x87");
+}
+
+static void test_built_points_refuse_repeated_keys(void **state) {
+  (void)state;
+  tbjson_kv kvs[2] = {{.key = "a", .key_len = 1, .type = TS_FLOAT, .v.f = 1},
+                      {.key = "a", .key_len = 1, .type = TS_FLOAT, .v.f = 2}};
+  tbjson_group g = {.ts_ns = 1, .first = 0, .n = 2};
+  tbjson_batch b;
+  tbjson_batch_init(&b);
+  b.kvs = kvs;
+  b.n_kvs = 2;
+  b.groups = &g;
+  b.n_groups = 1;
+  lp_batch out;
+  lp_batch_init(&out);
+  uint32_t line = 1;
+  assert_int_equal(tbjson_add_points(&b, "m", "device", "d", &line, &out), LOOM_EINVAL);
+  assert_int_equal(out.n_points, 0);
+  assert_int_equal(tbjson_add_points(&b, "#m", "device", "d", &line, &out), LOOM_EINVAL);
+  lp_batch_deinit(&out);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plain_object_at_server_time),
@@ -493,6 +590,8 @@ int main(void) {
       cmocka_unit_test(test_flat_numbers_keep_their_text_in_line_protocol),
       cmocka_unit_test(test_flat_underflow_and_long_numbers_read_back_by_lp),
       cmocka_unit_test(test_flat_alloc_failures_are_clean),
+      cmocka_unit_test(test_built_points_same_as_parsed),
+      cmocka_unit_test(test_built_points_refuse_repeated_keys),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
