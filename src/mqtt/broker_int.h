@@ -163,6 +163,7 @@ struct mqtt_broker {
   size_t inc_n, inc_pos;
   size_t inc_ret_pos;   /* retained messages: mqtt_retain_each_from cursor */
   uint64_t inc_now;     /* loop ms at the start: every record is saved at it */
+  uint64_t inc_wall_ms; /* wall clock at the start (retained expiry) */
   uv_idle_t save_idle;
   mqtt_subtree *tree;
   mqtt_retain *retain;

@@ -73,7 +73,7 @@ static int write_retained(mqtt_broker *b, mqtt_snap_writer *w) {
 /* Retained messages from b->inc_ret_pos, chunks of 64 until the clock
  * passes until_ns (at least one chunk); *done when all were written. */
 static int write_retained_slice(mqtt_broker *b, int64_t until_ns, bool *done) {
-  save_ctx x = {.w = b->inc_w, .wall_ms = (uint64_t)(loom_now_ns() / 1000000)};
+  save_ctx x = {.w = b->inc_w, .wall_ms = b->inc_wall_ms};
   *done = false;
   while (!x.rc) {
     mqtt_retain_each_from(b->retain, &b->inc_ret_pos, 64, save_retained, &x);
@@ -81,7 +81,7 @@ static int write_retained_slice(mqtt_broker *b, int64_t until_ns, bool *done) {
       *done = true;
       break;
     }
-    if (loom_now_ns() >= until_ns) break;
+    if (loom_mono_ns() >= until_ns) break;
   }
   return x.rc;
 }
@@ -144,13 +144,14 @@ int br_state_inc_begin(mqtt_broker *b) {
   b->inc_pos = 0;
   b->inc_ret_pos = 0;
   b->inc_now = br_now(b);
+  b->inc_wall_ms = (uint64_t)(loom_now_ns() / 1000000);
   return 0;
 }
 
 int br_state_inc_step(mqtt_broker *b, uint64_t budget_ms, mqtt_snap_writer **done_w) {
   *done_w = NULL;
   if (!b->inc_w) return 0;
-  int64_t until = loom_now_ns() + (int64_t)budget_ms * 1000000;
+  int64_t until = loom_mono_ns() + (int64_t)budget_ms * 1000000;
   mqtt_snap_sub *subs = NULL;
   size_t cap = 0;
   int rc = 0;
@@ -159,7 +160,7 @@ int br_state_inc_step(mqtt_broker *b, uint64_t budget_ms, mqtt_snap_writer **don
     if (!cl) continue;
     cl->save_idx = 0;
     if (cl->expiry_s && (rc = write_client(b->inc_w, cl, b->inc_now, &subs, &cap))) break;
-    if (loom_now_ns() >= until) break; /* a clock read costs ~1% of a client */
+    if (loom_mono_ns() >= until) break; /* a clock read costs ~1% of a client */
   }
   loom_free(subs);
   bool ret_done = false; /* retained: at least one chunk per step */
