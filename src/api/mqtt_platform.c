@@ -541,6 +541,7 @@ static int hook_map_out(void *ud, void *principal, const char *t, size_t n, cons
 
 static void batch_free(mp_batch *b) {
   loom_buf_deinit(&b->lp);
+  lp_batch_deinit(&b->pts);
   loom_buf_deinit(&b->res.body);
   loom_free(b->pends);
   loom_free(b);
@@ -600,8 +601,21 @@ static void batch_done(void *arg, int status) {
 /* Hand the batch to the engine (the tick, broker thread). */
 static void batch_ingest(void *arg) {
   mp_batch *b = arg;
-  int rc = api_device_ingest(b->p->api, b->db, (const char *)b->lp.data, b->lp.len, &b->res,
-                             batch_done, b);
+  loom_api *api = b->p->api;
+  int rc;
+  if (b->pts_off) {
+    rc = api_device_ingest(api, b->db, (const char *)b->lp.data, b->lp.len, &b->res, batch_done, b);
+  } else { /* the points are built: as api_device_ingest, without parsing lp back */
+    for (int attempt = 0;; attempt++) {
+      loom_buf_reset(&b->res.body);
+      rc = ingest_points_live(api->engine, api->live, b->db, &b->pts, (const char *)b->lp.data,
+                              b->lp.len, 1, loom_now_ns(), &b->res, batch_done, b);
+      if (rc != LOOM_ENOTFOUND || attempt) break;
+      /* the tenant's database is not in the engine yet: create it, retry once */
+      int crc = ts_db_create(api->engine, b->db, 0);
+      if (crc && crc != LOOM_EEXIST) break;
+    }
+  }
   if (rc) batch_done(b, rc);
 }
 
@@ -614,6 +628,7 @@ static mp_batch *batch_for(api_mqtt *p, const char *db) {
   b->p = p;
   snprintf(b->db, sizeof b->db, "%s", db);
   loom_buf_init(&b->lp);
+  lp_batch_init(&b->pts);
   loom_buf_init(&b->res.body);
   b->next = p->batches;
   p->batches = b;
@@ -639,12 +654,24 @@ static uint8_t batch_add(api_mqtt *p, const char *db, const char *meas, const ch
     b->lp.len = mark;
     return rc == LOOM_EINVAL ? 0x99 : 0x97;
   }
+  /* its lines as lp_parse numbers them: a newline in a string value counts */
+  uint32_t nl = 0;
+  for (const uint8_t *q = b->lp.data + mark, *e = b->lp.data + b->lp.len;
+       (q = memchr(q, '\n', (size_t)(e - q))) != NULL; q++)
+    nl++;
+  uint32_t first = b->lines + 1, next = first;
+  if (!b->pts_off &&
+      (tbjson_add_points(values, meas, "device", name, &next, &b->pts) || next != first + nl)) {
+    b->pts_off = true; /* parse the text at the flush instead */
+    lp_batch_deinit(&b->pts);
+    lp_batch_init(&b->pts);
+  }
   mp_pend *pd = &b->pends[b->n_pends++];
   pd->done = done;
   pd->arg = arg;
-  pd->first_line = b->lines + 1;
-  pd->n_lines = (uint32_t)values->n_groups; /* tbjson_format_lp: one line per group */
-  b->lines += pd->n_lines;
+  pd->first_line = first;
+  pd->n_lines = nl;
+  b->lines += nl;
   return 0;
 }
 

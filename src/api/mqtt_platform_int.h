@@ -12,6 +12,7 @@
 
 #include "api/mqtt_platform.h"
 #include "core/strmap.h"
+#include "ingest/lp.h"
 #include "meta/watch.h"
 
 struct api_spb;
@@ -32,7 +33,9 @@ typedef struct mp_batch {
   loom_buf lp;
   mp_pend *pends;
   size_t n_pends, cap_pends;
-  uint32_t lines; /* line-protocol lines in lp */
+  uint32_t lines; /* line-protocol lines in lp (as lp_parse numbers them) */
+  lp_batch pts;   /* lp's points, built as lp is written (not parsed back) */
+  bool pts_off;   /* some could not be built: parse lp instead */
   ingest_result res;
   size_t bytes; /* counted in the platform's inflight_bytes while the engine has it */
   struct mp_batch *next;
