@@ -891,7 +891,9 @@ static int load_body(mqtt_session *s, loom_rd *r, uint64_t now_ms, uint64_t el) 
   if ((rc = loom_rd_u8(r, &ver)) || (rc = loom_rd_u8(r, &level)) || (rc = loom_rd_u32(r, &exp)) ||
       (rc = loom_rd_u64(r, &left)) || (rc = loom_rd_u16(r, &s->next_pid)))
     return rd_fail(rc);
-  if ((ver != BLOB_VERSION && ver != BLOB_VERSION_1) || level < MQTT_LEVEL_31 || level > MQTT_LEVEL_5) return LOOM_EINVAL;
+  if ((ver != BLOB_VERSION && ver != BLOB_VERSION_1) || level < MQTT_LEVEL_31 ||
+      level > MQTT_LEVEL_5)
+    return LOOM_EINVAL;
   if ((exp == 0xFFFFFFFFu) != (left == UINT64_MAX)) return LOOM_EINVAL;
   if (left != UINT64_MAX && left > (uint64_t)exp * 1000u) return LOOM_EINVAL;
   s->level = level;

@@ -97,7 +97,8 @@ static br_client *add_client(mqtt_broker *b, int i) {
 static void add_retained(mqtt_broker *b, int i) {
   char t[32];
   snprintf(t, sizeof(t), "r/%d", i);
-  mqtt_retain_msg rm = {.topic = t, .topic_len = strlen(t), .payload = (const uint8_t *)"v", .payload_len = 1,
+  mqtt_retain_msg rm = {.topic = t, .topic_len = strlen(t), .payload = (const uint8_t *)"v",
+                        .payload_len = 1,
                         .qos = 0};
   br_retain_put(b, &rm, false, 0);
 }
@@ -257,7 +258,8 @@ static void test_retain_each_from_slices(void **state) {
   for (int i = 0; i < 10; i++) {
     char t[16];
     snprintf(t, sizeof(t), "t/%d", i);
-    mqtt_retain_msg rm = {.topic = t, .topic_len = strlen(t), .payload = (const uint8_t *)"p", .payload_len = 1};
+    mqtt_retain_msg rm = {.topic = t, .topic_len = strlen(t), .payload = (const uint8_t *)"p",
+                          .payload_len = 1};
     assert_int_equal(mqtt_retain_set(r, &rm), 0);
   }
   size_t pos = 0;
