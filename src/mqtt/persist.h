@@ -63,8 +63,11 @@
  * End record body (type 0xFF): u64 number of client records, u64 number
  * of retained records before it (both must match what was read).
  *
- * Session blob (mqtt_session_save / mqtt_session_load), version 1:
- *   u8 blob version (1)
+ * Session blob (mqtt_session_save / mqtt_session_load). Version 1 below;
+ * version 2 (written now; both load) replaces each "uvarint Subscription
+ * Identifier" by a list: u8 count (0..32) then that many uvarint identifiers
+ * (1..268,435,455), as documented at mqtt_session_save in session.h.
+ *   u8 blob version (1 or 2)
  *   u8 protocol level of the last connection (3, 4 or 5)
  *   u32 Session Expiry Interval, s (0xFFFFFFFF = never)
  *   u64 session time left at save, ms (UINT64_MAX = never expires; a
