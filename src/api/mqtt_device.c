@@ -29,6 +29,7 @@ typedef struct md_job {
   api_mqtt *p;
   md_kind kind;
   api_mqtt_client c;
+  char db[API_MQTT_DB_MAX]; /* c.db_name */
   char id[128]; /* request id / command id from the topic */
   char *payload;
   size_t len;
@@ -178,7 +179,7 @@ int mp_device_publish(api_mqtt *p, api_mqtt_client *c, const char *rest, const m
   j->len = m->payload_len;
   j->p = p;
   j->kind = kind;
-  mp_client_copy(&j->c, c);
+  mp_client_copy(&j->c, j->db, c);
   memcpy(j->id, id, sizeof j->id);
   j->done = done;
   j->arg = arg;

@@ -26,6 +26,7 @@ typedef struct gw_job {
   api_mqtt *p;
   gw_kind kind;
   api_mqtt_client c;
+  char db[API_MQTT_DB_MAX]; /* c.db_name */
   json_t *body; /* parsed payload */
   mqtt_ack_done_fn done;
   void *arg;
@@ -273,7 +274,7 @@ int mp_gateway_publish(api_mqtt *p, api_mqtt_client *c, const char *rest, const 
   }
   j->p = p;
   j->kind = kind;
-  mp_client_copy(&j->c, c);
+  mp_client_copy(&j->c, j->db, c);
   j->body = body;
   j->done = done;
   j->arg = arg;

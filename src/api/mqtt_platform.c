@@ -264,7 +264,7 @@ static void client_device(api_mqtt *p, api_mqtt_client *c, char *names, const me
   snprintf(c->tenant_id, sizeof c->tenant_id, "%s", d->tenant_id);
   snprintf(c->device_id, sizeof c->device_id, "%s", d->id);
   snprintf(names, MP_NAME_CAP, "%s", d->name);
-  snprintf(c->db_name, sizeof c->db_name, "%s", d->db_name);
+  snprintf(names + 2 * MP_NAME_CAP, API_MQTT_DB_MAX, "%s", d->db_name);
   api_device_profile_name(p->api, d->tenant_id, d->profile_id, names + MP_NAME_CAP, MP_NAME_CAP);
   c->who.kind = SEC_PRINCIPAL_DEVICE;
   snprintf(c->who.tenant_id, sizeof c->who.tenant_id, "%s", d->tenant_id);
@@ -309,7 +309,7 @@ static uint8_t authenticate_job(auth_job *j, api_mqtt_client *c, char *names) {
       c->kind = API_MQTT_USER;
       c->who = w.p;
       snprintf(c->tenant_id, sizeof c->tenant_id, "%.36s", w.p.tenant_id);
-      snprintf(c->db_name, sizeof c->db_name, "%s", w.db_name);
+      snprintf(names + 2 * MP_NAME_CAP, API_MQTT_DB_MAX, "%s", w.db_name);
       if (w.token_id[0]) snprintf(c->key, sizeof c->key, "t:%s", w.token_id);
       set_mount(c);
       return 0;
@@ -384,15 +384,19 @@ static api_mqtt_client *user_hold(api_mqtt *p, const api_mqtt_client *u) {
   while (t && !same_user(t->c, u)) t = t->next;
   if (!t) {
     t = loom_calloc(1, sizeof *t);
-    c = t ? loom_malloc(sizeof *c + 1) : NULL;
+    size_t dl = strlen(u->db_name);
+    c = t ? loom_malloc(sizeof *c + dl + 2) : NULL;
     if (!c) {
       loom_free(t);
       pthread_mutex_unlock(&p->lock);
       return NULL;
     }
     *c = *u;
-    c->device_name = c->measurement = (char *)(c + 1);
-    *(char *)(c + 1) = 0;
+    char *tail = (char *)(c + 1);
+    tail[0] = 0;
+    memcpy(tail + 1, u->db_name, dl + 1);
+    c->device_name = c->measurement = tail;
+    c->db_name = tail + 1;
     c->tok = t;
     t->p = p;
     t->c = c;
@@ -416,7 +420,7 @@ static void auth_run(void *arg) {
   api_mqtt *p = j->p;
   api_mqtt_client tmp;
   memset(&tmp, 0, sizeof tmp);
-  char names[2 * MP_NAME_CAP] = "";
+  char names[2 * MP_NAME_CAP + API_MQTT_DB_MAX] = "";
   api_mqtt_client *c = NULL;
   mqtt_auth_result r = {.reason = 0x88};
   /* brute force: the login back-off table, per user name and per address
@@ -438,6 +442,7 @@ static void auth_run(void *arg) {
     r.reason = 0x87; /* blocked for a while: too many failures */
   } else {
     tmp.p = p;
+    tmp.db_name = names + 2 * MP_NAME_CAP; /* moved into the principal below */
     r.reason = authenticate_job(j, &tmp, names);
     if (api->backoff && (r.reason == 0 || r.reason == 0x86)) {
       pthread_mutex_lock(&api->backoff_lock);
@@ -450,14 +455,17 @@ static void auth_run(void *arg) {
     if (!(c = user_hold(p, &tmp))) r.reason = 0x88;
   } else if (r.reason == 0) { /* one allocation sized to the names present */
     size_t nl = strlen(names), ml = strlen(names + MP_NAME_CAP);
-    c = loom_malloc(sizeof *c + nl + ml + 2);
+    size_t dl = strlen(names + 2 * MP_NAME_CAP);
+    c = loom_malloc(sizeof *c + nl + ml + dl + 3);
     if (c) {
       *c = tmp;
       char *tail = (char *)(c + 1);
       memcpy(tail, names, nl + 1);
       memcpy(tail + nl + 1, names + MP_NAME_CAP, ml + 1);
+      memcpy(tail + nl + ml + 2, names + 2 * MP_NAME_CAP, dl + 1);
       c->device_name = tail;
       c->measurement = tail + nl + 1;
+      c->db_name = tail + nl + ml + 2;
     } else {
       r.reason = 0x88;
     }
@@ -705,6 +713,7 @@ static void flush_batches(api_mqtt *p) {
 typedef struct store_job {
   api_mqtt *p;
   api_mqtt_client c;
+  char db[API_MQTT_DB_MAX]; /* c.db_name */
   char name[256];
   char profile[256];
   bool has_profile;
@@ -898,7 +907,8 @@ fail:
 int api_mqtt_store(api_mqtt *p, const api_mqtt_client *c, const char *device_name,
                    const char *profile, const tbjson_batch *values, mqtt_ack_done_fn done,
                    void *arg) {
-  if (!p || !c || !c->tenant_id[0] || !c->db_name[0] || !device_name || !*device_name)
+  if (!p || !c || !c->tenant_id[0] || !c->db_name || !c->db_name[0] || !device_name ||
+      !*device_name)
     return LOOM_EINVAL;
   if (values->n_groups == 0) {
     done(arg, 0, NULL);
@@ -918,7 +928,7 @@ int api_mqtt_store(api_mqtt *p, const api_mqtt_client *c, const char *device_nam
   store_job *j = loom_calloc(1, sizeof *j);
   if (!j) return LOOM_ENOMEM;
   j->p = p;
-  mp_client_copy(&j->c, c);
+  mp_client_copy(&j->c, j->db, c);
   snprintf(j->name, sizeof j->name, "%s", device_name);
   if (profile && *profile) {
     snprintf(j->profile, sizeof j->profile, "%s", profile);
@@ -1037,7 +1047,7 @@ static int uns_wait(api_mqtt *p, const api_mqtt_client *c, const char *t, size_t
   mp_wait *w = loom_malloc(sizeof *w + n + m->payload_len + 1);
   if (!w) return m->qos ? -0x97 : MQTT_HOOK_ROUTE;
   w->next = NULL;
-  mp_client_copy(&w->c, c);
+  mp_client_copy(&w->c, w->db, c);
   w->done = done;
   w->arg = arg;
   w->since_ms = mono_ms();
@@ -1168,8 +1178,10 @@ static void hook_on_subscribe(void *ud, void *principal, const char *filter, siz
   }
 }
 
-void mp_client_copy(api_mqtt_client *dst, const api_mqtt_client *src) {
+void mp_client_copy(api_mqtt_client *dst, char db[API_MQTT_DB_MAX], const api_mqtt_client *src) {
   *dst = *src;
+  snprintf(db, API_MQTT_DB_MAX, "%s", src->db_name ? src->db_name : "");
+  dst->db_name = db;
   dst->device_name = "";
   dst->measurement = "";
   dst->tok = NULL;

@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "api/api.h"
 #include "ingest/ingest.h"
@@ -44,32 +45,35 @@ enum { API_MQTT_DEVICE = 1, API_MQTT_USER = 2 };
 /* Who a connection is: the broker's `principal` (made by authenticate,
  * freed by principal_free; read-only once the connection is accepted, so
  * any thread may read it while the connection lives). Kept small (an idle
- * connection's cost): device_name and measurement point into the same
- * allocation, right after the struct, sized to the strings (never NULL once
- * authenticated). Connections of one user API token share one principal
+ * connection's cost): device_name, measurement and db_name point into the
+ * same allocation, right after the struct, sized to the strings (never NULL
+ * once authenticated). Connections of one user API token share one principal
  * (tok; the broker-thread fields then belong to all of them). A copy by
  * value (a job that may outlive the connection) must not use the names or
- * tok: mp_client_copy clears them. */
+ * tok: mp_client_copy clears them and gives the copy its own db_name. */
+#define API_MQTT_DB_MAX 65 /* db_name with its NUL, at most */
 typedef struct api_mqtt_client {
-  int kind;                              /* API_MQTT_DEVICE or API_MQTT_USER */
-  bool gateway;                          /* a device registered as a gateway */
-  char tenant_id[META_ID_LEN + 1];       /* "" for a platform admin user */
-  char device_id[META_ID_LEN + 1];       /* devices: the device; users: "" */
-  const char *device_name;               /* devices: its name; "" for users (see below) */
+  /* (ordered by alignment: no padding) */
+  const char *device_name;               /* devices: its name; "" for users (see above) */
   const char *measurement;               /* devices: its profile's name (telemetry measurement) */
-  char db_name[65];                      /* the tenant's engine database ("" for platform users) */
-  char mount[API_MQTT_MOUNT_MAX];        /* broker topic prefix of the tenant namespace, "" = none */
-  size_t mount_len;                      /* strlen(mount) */
-  sec_principal who;                     /* the policy principal (role and scope for users) */
-  char key[META_ID_LEN + 8];             /* revocation key: "t:<token id>" or "d:<device id>" */
-  /* users: the user id is who.subject_id */
+  const char *db_name;                   /* the tenant's engine database ("" for platform users) */
+  struct mp_tok *tok;                    /* users with a token: the sharing (mqtt_platform_int.h) */
+  struct api_mqtt *p;                    /* the platform that authenticated it */
   /* broker thread only */
   int64_t last_note_ms;                  /* devices: activity last noted (monotonic ms) */
   int64_t last_refusal_log_ms;           /* a refused publish last logged (monotonic ms) */
-  bool rpc_sub;                          /* devices: subscribed to its commands */
-  bool disconnected;                     /* devices: on_disconnect seen (a will may still be published) */
-  struct mp_tok *tok;                    /* users with a token: the sharing (mqtt_platform_int.h) */
-  struct api_mqtt *p;                    /* the platform that authenticated it */
+  sec_principal who;                     /* the policy principal (role and scope for users;
+                                            users: the user id is who.subject_id) */
+  uint16_t mount_len;                    /* strlen(mount) */
+  uint8_t kind;                          /* API_MQTT_DEVICE or API_MQTT_USER */
+  bool gateway;                          /* a device registered as a gateway */
+  bool rpc_sub;                          /* devices: subscribed to its commands (broker thread) */
+  bool disconnected;                     /* devices: on_disconnect seen (a will may still be
+                                            published; broker thread) */
+  char tenant_id[META_ID_LEN + 1];       /* "" for a platform admin user */
+  char device_id[META_ID_LEN + 1];       /* devices: the device; users: "" */
+  char mount[API_MQTT_MOUNT_MAX];        /* broker topic prefix of the tenant namespace, "" = none */
+  char key[META_ID_LEN + 8];             /* revocation key: "t:<token id>" or "d:<device id>" */
 } api_mqtt_client;
 
 /* Create the platform hooks over api (api->meta, api->pool, api->engine,

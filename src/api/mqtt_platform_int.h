@@ -88,6 +88,7 @@ typedef struct mp_tok {
 typedef struct mp_wait {
   struct mp_wait *next;
   api_mqtt_client c;  /* a copy (mp_client_copy): the connection may end meanwhile */
+  char db[API_MQTT_DB_MAX]; /* c.db_name */
   mqtt_ack_done_fn done;
   void *arg;
   int64_t since_ms;   /* monotonic */
@@ -134,8 +135,9 @@ typedef struct rpc_job {
 /* ---- mqtt_platform.c ---- */
 /* *dst = *src for a job that may outlive the connection: the copy's
  * device_name, measurement and tok (owned by src's allocation) are cleared
- * ("" / NULL). */
-void mp_client_copy(api_mqtt_client *dst, const api_mqtt_client *src);
+ * ("" / NULL); its db_name is copied into db (the caller's, living as long
+ * as dst). */
+void mp_client_copy(api_mqtt_client *dst, char db[API_MQTT_DB_MAX], const api_mqtt_client *src);
 /* Jobs: count one in (0, or LOOM_ECLOSED when stopping) / out. */
 int mp_job_begin(struct api_mqtt *p);
 void mp_job_end(struct api_mqtt *p);
