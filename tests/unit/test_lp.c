@@ -923,6 +923,57 @@ static void test_allocation_failures(void **state) {
   assert_true(saw_ok);
 }
 
+/* lp_batch_add: a built point equals the parsed one (escapes, tag order). */
+static void test_batch_add_same_as_parse(void **state) {
+  (void)state;
+  const char *line = "m\\ x\\,y,a=1,b\\ c=v\\=w f=1.5,s=\"q\\\"z\",i=-3i,t=true 42\n";
+  lp_batch parsed, built;
+  lp_batch_init(&parsed);
+  lp_batch_init(&built);
+  assert_int_equal(lp_parse(&parsed, line, strlen(line), 1, 0), 0);
+  assert_int_equal(parsed.n_points, 1);
+  lp_tag tags[2] = {{"a", "1", 1, 1}, {"b c", "v=w", 3, 3}};
+  lp_field fs[4] = {{.key = "f", .key_len = 1, .type = TS_FLOAT, .v.f = 1.5},
+                    {.key = "s", .key_len = 1, .type = TS_STRING, .v.s = {"q\"z", 3}},
+                    {.key = "i", .key_len = 1, .type = TS_INT, .v.i = -3},
+                    {.key = "t", .key_len = 1, .type = TS_BOOL, .v.b = 1}};
+  assert_int_equal(lp_batch_add(&built, "m x,y", 5, tags, 2, fs, 4, 42, 1), 0);
+  const lp_point *p = &parsed.points[0], *q = &built.points[0];
+  assert_int_equal(p->series_key_len, q->series_key_len);
+  assert_memory_equal(p->series_key, q->series_key, p->series_key_len);
+  assert_int_equal(p->measurement_len, q->measurement_len);
+  assert_memory_equal(p->measurement, q->measurement, p->measurement_len);
+  assert_int_equal(p->n_tags, 2);
+  assert_int_equal(q->n_tags, 2);
+  assert_memory_equal(q->tags[1].val, "v=w", 3);
+  assert_int_equal(p->n_fields, q->n_fields);
+  assert_int_equal(q->fields[1].v.s.len, p->fields[1].v.s.len);
+  assert_memory_equal(q->fields[1].v.s.p, p->fields[1].v.s.p, 3);
+  assert_int_equal(q->fields[2].v.i, p->fields[2].v.i);
+  assert_int_equal(p->ts_ns, q->ts_ns);
+  assert_int_equal(p->line, q->line);
+  lp_batch_deinit(&parsed);
+  lp_batch_deinit(&built);
+}
+
+static void test_batch_add_refuses_what_parse_would_not_give(void **state) {
+  (void)state;
+  lp_batch b;
+  lp_batch_init(&b);
+  lp_tag unsorted[2] = {{"b", "1", 1, 1}, {"a", "1", 1, 1}};
+  lp_field f = {.key = "f", .key_len = 1, .type = TS_FLOAT, .v.f = 1};
+  lp_field dup[2] = {f, f};
+  assert_int_equal(lp_batch_add(&b, "m", 1, unsorted, 2, &f, 1, 0, 1), LOOM_EINVAL);
+  assert_int_equal(lp_batch_add(&b, "m", 1, NULL, 0, dup, 2, 0, 1), LOOM_EINVAL);
+  assert_int_equal(lp_batch_add(&b, "", 0, NULL, 0, &f, 1, 0, 1), LOOM_EINVAL);
+  assert_int_equal(lp_batch_add(&b, "m", 1, NULL, 0, &f, 0, 0, 1), LOOM_EINVAL);
+  assert_int_equal(lp_batch_add(&b, "m", 1, NULL, 0, &f, 1, INT64_MAX, 1), LOOM_EINVAL);
+  assert_int_equal(b.n_points, 0);
+  assert_int_equal(lp_batch_add(&b, "m", 1, NULL, 0, &f, 1, 0, 1), 0);
+  assert_int_equal(b.n_points, 1);
+  lp_batch_deinit(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_basic_point),
@@ -991,6 +1042,8 @@ int main(void) {
       cmocka_unit_test(test_big_body),
       cmocka_unit_test(test_reset_keeps_bounded_memory),
       cmocka_unit_test(test_allocation_failures),
+      cmocka_unit_test(test_batch_add_same_as_parse),
+      cmocka_unit_test(test_batch_add_refuses_what_parse_would_not_give),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
