@@ -1136,30 +1136,50 @@ static int hook_on_publish(void *ud, void *principal, const mqtt_pub_view *m,
   return uns_publish(p, c, t, n, m, done, done_arg);
 }
 
+/* Does filter take device c's commands (its rpc/request topic, or a
+ * gateway's v1/gateway/rpc)? */
+static bool rpc_filter(const api_mqtt_client *c, const char *filter, size_t n) {
+  char probe[200];
+  if (c->gateway) {
+    snprintf(probe, sizeof probe, "%sv1/gateway/%s/rpc", c->mount, c->device_id);
+    if (mqtt_topic_matches(filter, n, probe, strlen(probe))) return true;
+  } /* a gateway may take its own commands too */
+  snprintf(probe, sizeof probe, "%sv1/devices/%s/rpc/request/0", c->mount, c->device_id);
+  return mqtt_topic_matches(filter, n, probe, strlen(probe));
+}
+
+static uint32_t filter_hash(const char *f, size_t n) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)f[i]) * 16777619u;
+  return h;
+}
+
+/* The connection listens for its commands (on) or no longer does: the
+ * device's count of listening connections follows (broker thread). */
+static void rpc_listen(api_mqtt *p, api_mqtt_client *c, bool on) {
+  if (c->rpc_sub == on) return;
+  pthread_mutex_lock(&p->lock);
+  mp_dev *d = mp_dev_get(p, c->device_id, false);
+  if (d) {
+    if (on) d->n_rpc_subs++;
+    else if (d->n_rpc_subs > 0) d->n_rpc_subs--;
+    c->rpc_sub = on;
+  }
+  pthread_mutex_unlock(&p->lock);
+}
+
 static void hook_on_subscribe(void *ud, void *principal, const char *filter, size_t n,
                               uint8_t qos) {
   (void)qos;
   api_mqtt *p = ud;
   api_mqtt_client *c = principal;
-  if (!c || c->kind != API_MQTT_DEVICE) return;
-  char probe[200];
-  if (c->gateway)
-    snprintf(probe, sizeof probe, "%sv1/gateway/%s/rpc", c->mount, c->device_id);
-  else
-    snprintf(probe, sizeof probe, "%sv1/devices/%s/rpc/request/0", c->mount, c->device_id);
-  bool rpc = mqtt_topic_matches(filter, n, probe, strlen(probe));
-  if (!rpc && c->gateway) { /* a gateway may take its own commands too */
-    snprintf(probe, sizeof probe, "%sv1/devices/%s/rpc/request/0", c->mount, c->device_id);
-    rpc = mqtt_topic_matches(filter, n, probe, strlen(probe));
-  }
-  if (!rpc) return;
-  pthread_mutex_lock(&p->lock);
-  mp_dev *d = mp_dev_get(p, c->device_id, false);
-  if (d && !c->rpc_sub) {
-    d->n_rpc_subs++;
-    c->rpc_sub = true;
-  }
-  pthread_mutex_unlock(&p->lock);
+  if (!c || c->kind != API_MQTT_DEVICE || !rpc_filter(c, filter, n)) return;
+  uint32_t h = filter_hash(filter, n);
+  bool known = false;
+  for (uint8_t i = 0; i < c->n_rpc_filters; i++) known |= c->rpc_filters[i] == h;
+  if (!known && c->n_rpc_filters < sizeof c->rpc_filters / sizeof c->rpc_filters[0])
+    c->rpc_filters[c->n_rpc_filters++] = h;
+  rpc_listen(p, c, true);
   mp_rpc_kick(p, c->device_id); /* commands queued while it was away */
   if (c->gateway) { /* and its children's */
     for (size_t i = 0;; i++) {
@@ -1176,6 +1196,30 @@ static void hook_on_subscribe(void *ud, void *principal, const char *filter, siz
       mp_rpc_kick(p, id);
     }
   }
+}
+
+/* UNSUBSCRIBE of a command filter: the connection stops listening once it
+ * has none left (commands then wait, undelivered, as for a device away). */
+static void hook_on_unsubscribe(void *ud, void *principal, const char *filter, size_t n) {
+  api_mqtt *p = ud;
+  api_mqtt_client *c = principal;
+  if (!c || c->kind != API_MQTT_DEVICE || !rpc_filter(c, filter, n)) return;
+  uint32_t h = filter_hash(filter, n);
+  for (uint8_t i = 0; i < c->n_rpc_filters; i++)
+    if (c->rpc_filters[i] == h) {
+      c->rpc_filters[i] = c->rpc_filters[--c->n_rpc_filters];
+      break;
+    }
+  if (!c->n_rpc_filters) rpc_listen(p, c, false);
+}
+
+/* A resumed session's subscriptions count as if subscribed now (a device
+ * that resumes without subscribing again still gets its commands). */
+static void hook_on_resume(void *ud, void *principal, const char *client_id,
+                           const mqtt_sub_view *subs, size_t n) {
+  (void)client_id;
+  for (size_t i = 0; i < n; i++)
+    hook_on_subscribe(ud, principal, subs[i].filter, subs[i].len, subs[i].qos);
 }
 
 void mp_client_copy(api_mqtt_client *dst, char db[API_MQTT_DB_MAX], const api_mqtt_client *src) {
@@ -1222,6 +1266,7 @@ static void hook_on_disconnect(void *ud, void *principal, const char *client_id)
     d->n_conns--;
     if (c->rpc_sub && d->n_rpc_subs > 0) d->n_rpc_subs--;
     c->rpc_sub = false;
+    c->n_rpc_filters = 0;
     last = d->n_conns == 0;
     mp_dev_maybe_drop(p, d);
   }
@@ -1296,6 +1341,8 @@ int api_mqtt_new(loom_api *api, api_mqtt **out) {
       .map_out = hook_map_out,
       .on_publish = hook_on_publish,
       .on_subscribe = hook_on_subscribe,
+      .on_unsubscribe = hook_on_unsubscribe,
+      .on_resume = hook_on_resume,
       .on_connect = hook_on_connect,
       .on_disconnect = hook_on_disconnect,
       .tick = hook_tick,

@@ -68,6 +68,9 @@ typedef struct api_mqtt_client {
   uint8_t kind;                          /* API_MQTT_DEVICE or API_MQTT_USER */
   bool gateway;                          /* a device registered as a gateway */
   bool rpc_sub;                          /* devices: subscribed to its commands (broker thread) */
+  uint8_t n_rpc_filters;                 /* devices: distinct filters taking its commands, */
+  uint32_t rpc_filters[4];               /* by hash (rpc_sub = n_rpc_filters > 0; a fifth
+                                            one is not told apart) */
   bool disconnected;                     /* devices: on_disconnect seen (a will may still be
                                             published; broker thread) */
   char tenant_id[META_ID_LEN + 1];       /* "" for a platform admin user */

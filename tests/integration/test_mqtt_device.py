@@ -7,6 +7,7 @@ attribute requests and responses, shared attribute updates pushed, commands
 from the registry delivered with their status kept, the device's answers,
 client-side requests, and online state following the connection."""
 import json
+import queue
 import time
 
 import pytest
@@ -184,6 +185,46 @@ def test_mqtt_device_rpc_waits_for_subscription(srv):
     assert c.sub("v1/devices/me/rpc/request/+") == [1]
     assert c.expect().topic == f"v1/devices/me/rpc/request/{cmd['id']}"
     c.close()
+
+
+def _persistent_device(port, tok, cid):
+    import paho.mqtt.client as paho
+    msgs, connacks = queue.Queue(), queue.Queue()
+    c = paho.Client(client_id=cid, protocol=paho.MQTTv311, clean_session=False)
+    c.username_pw_set(tok)
+    c.on_connect = lambda cl, u, flags, rc: connacks.put((flags.get("session present"), rc))
+    c.on_message = lambda cl, u, m: msgs.put(m)
+    c.connect("127.0.0.1", port, 30)
+    c.loop_start()
+    return c, msgs, connacks.get(timeout=10)
+
+
+def test_mqtt_device_rpc_follows_resume_and_unsubscribe(srv):
+    """A device that resumes its session without subscribing again still gets
+    its commands (the session kept the subscription); after it unsubscribes,
+    commands wait (queued, not delivered) instead of being marked delivered."""
+    p = Plant(srv)
+    d, tok = p.device("b1")
+    c, msgs, (present, rc) = _persistent_device(srv.mqtt_port, tok, "b1-persistent")
+    assert rc == 0 and not present
+    c.subscribe("v1/devices/me/rpc/request/+", 1)
+    time.sleep(0.3)
+    c.disconnect()
+    c.loop_stop()
+    c, msgs, (present, rc) = _persistent_device(srv.mqtt_port, tok, "b1-persistent")
+    assert rc == 0 and present
+    cmd = rpc(p, d["id"], method="resumed", timeout_ms=60000)
+    m = msgs.get(timeout=10)
+    assert m.topic == f"v1/devices/me/rpc/request/{cmd['id']}", m.topic
+    assert wait_until(lambda: p.get(f"/rpc/{cmd['id']}")["status"] == "delivered")
+    c.unsubscribe("v1/devices/me/rpc/request/+")
+    time.sleep(0.3)
+    cmd2 = rpc(p, d["id"], method="after-unsubscribe", timeout_ms=60000)
+    time.sleep(0.5)
+    assert p.get(f"/rpc/{cmd2['id']}")["status"] == "queued"
+    assert msgs.empty()
+    c.disconnect()
+    c.loop_stop()
 
 
 def test_mqtt_device_client_side_rpc(srv):
