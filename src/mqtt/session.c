@@ -269,6 +269,7 @@ static bool queue_full(const mqtt_session *s, size_t add_bytes) {
 
 /* Drop the oldest queued QoS 0 message; false if there is none. */
 static bool drop_one_qos0(mqtt_session *s) {
+  if (!s->n_queued_qos0) return false; /* a full queue of QoS 1/2: no scan */
   qnode *prev = NULL;
   for (qnode *n = s->qhead; n; prev = n, n = n->next) {
     if (n->qos == 0) {
