@@ -37,7 +37,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(OUT)/bench/%)
 
-.PHONY: all deps test unit integration demo bench fuzz clean
+.PHONY: all deps test unit integration demo bench bench-mqtt fuzz clean
 all: $(OUT)/loom $(BENCH_BIN)
 
 deps:
@@ -85,6 +85,12 @@ bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory all
 	BUILD=$(OUT) bench/run.sh
+
+# MQTT: Loom's broker vs mosquitto 2.0.11 (bench/README.md); its own section of RESULTS.md
+bench-mqtt:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory $(OUT)/loom $(OUT)/bench/mqtt_load
+	BUILD=$(OUT) bench/mqtt_run.sh
 
 # libFuzzer targets: clang, ASan+UBSan, every library source compiled in.
 FUZZ_BUILD := build-fuzz

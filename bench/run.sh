@@ -318,6 +318,15 @@ CMDLINE="BENCH_QUICK=${BENCH_QUICK:-0} BENCH_SCALE=$BENCH_SCALE BENCH_HOURS=$BEN
 export CMDLINE T0 T1 BENCH_CACHE LOOM_BIN
 python3 "$ROOT/bench/report.py" "$RES" > "$WORK/report.md"
 cat "$WORK/report.md"
-cp "$WORK/report.md" "$BENCH_OUT"
+# keep the MQTT section (bench/mqtt_run.sh writes it between its markers)
+python3 - "$WORK/report.md" "$BENCH_OUT" <<'PYEOF'
+import os, sys
+new, out = open(sys.argv[1]).read().rstrip("\n"), sys.argv[2]
+B, E = "<!-- mqtt-bench:begin -->", "<!-- mqtt-bench:end -->"
+old = open(out).read() if os.path.exists(out) else ""
+if B in old and E in old:
+    new += "\n\n" + old[old.index(B):old.index(E) + len(E)]
+open(out, "w").write(new + "\n")
+PYEOF
 cp "$RES" "$BENCH_CACHE/results-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
 log "report written to $BENCH_OUT"
