@@ -8,7 +8,9 @@
  *   TS_REC_WRITE:   u16 db_len, db bytes, i64 precision_ns, i64 default_ts_ns,
  *                   then the line-protocol body as received (replay re-parses it)
  *   TS_REC_WRITE_Z: the same with the body as u32 body_len + one zstd frame
- *                   (what this version writes; TS_REC_WRITE is still read)
+ *                   (what this version writes for bodies of WAL_Z_MIN bytes and
+ *                   more; smaller ones, where compression costs more than it
+ *                   saves, as TS_REC_WRITE)
  *   TS_REC_DELETE: see delete.c
  */
 #include "ts/engine_int.h"
@@ -234,26 +236,32 @@ static void cctx_give(ts_engine *e, ZSTD_CCtx *c) {
   ZSTD_freeCCtx(c);
 }
 
-/* TS_REC_WRITE_Z payload: u16 db_len, db, i64 precision_ns, i64 default_ts_ns,
- * u32 body_len, zstd frame of the body. */
-static int encode_write_rec(ts_engine *e, loom_buf *rec, const char *db, const char *body,
-                            size_t len, int64_t precision_ns, int64_t default_ts_ns) {
+/* The WAL record of a write (layout at the top of this file). Bodies below this are logged uncompressed (TS_REC_WRITE): a zstd frame
+ * costs ~36k instructions even for a 200-byte body (an MQTT message). */
+#define WAL_Z_MIN 1024
+
+static int encode_write_rec(ts_engine *e, loom_buf *rec, uint8_t *type, const char *db,
+                            const char *body, size_t len, int64_t precision_ns,
+                            int64_t default_ts_ns) {
   size_t dblen = strlen(db);
   if (dblen > UINT16_MAX || len > UINT32_MAX) return LOOM_ERANGE;
-  size_t bound = ZSTD_compressBound(len);
+  bool z = len >= WAL_Z_MIN;
+  size_t bound = z ? ZSTD_compressBound(len) : len;
   int rc = loom_buf_reserve(rec, 2 + dblen + 20 + bound);
   if (rc) return rc;
   loom_buf_append_u16(rec, (uint16_t)dblen);
   loom_buf_append(rec, db, dblen);
   loom_buf_append_u64(rec, (uint64_t)precision_ns);
   loom_buf_append_u64(rec, (uint64_t)default_ts_ns);
+  *type = z ? TS_REC_WRITE_Z : TS_REC_WRITE;
+  if (!z) return loom_buf_append(rec, body, len);
   loom_buf_append_u32(rec, (uint32_t)len);
   ZSTD_CCtx *c = cctx_take(e);
   if (!c) return LOOM_ENOMEM;
-  size_t z = ZSTD_compressCCtx(c, rec->data + rec->len, bound, body, len, 1);
+  size_t zn = ZSTD_compressCCtx(c, rec->data + rec->len, bound, body, len, 1);
   cctx_give(e, c);
-  if (ZSTD_isError(z)) return LOOM_ENOMEM;
-  rec->len += z;
+  if (ZSTD_isError(zn)) return LOOM_ENOMEM;
+  rec->len += zn;
   return 0;
 }
 
@@ -355,14 +363,17 @@ int ts_engine_write_lp(ts_engine *e, const char *dbname, const lp_batch *batch, 
   /* The WAL record is built before taking the lock (compression runs in parallel). */
   loom_buf rec;
   loom_buf_init(&rec);
-  int rc = e->replaying ? 0 : encode_write_rec(e, &rec, dbname, body, len, precision_ns, default_ts_ns);
+  uint8_t rec_type = TS_REC_WRITE_Z;
+  int rc = e->replaying ? 0
+                        : encode_write_rec(e, &rec, &rec_type, dbname, body, len, precision_ns,
+                                           default_ts_ns);
   if (rc) return rc;
   pthread_rwlock_wrlock(&e->lock);
   ts_db *db = ts_catalog_db(&e->cat, dbname);
   rc = db ? apply_batch(e, db, batch, res) : LOOM_ENOTFOUND;
   bool logged = false;
   if (!rc && res->lines_written && !e->replaying) {
-    rc = ts_wal_append(e->wal, TS_REC_WRITE_Z, rec.data, rec.len, cb, arg);
+    rc = ts_wal_append(e->wal, rec_type, rec.data, rec.len, cb, arg);
     if (rc == LOOM_EREADONLY) atomic_store(&e->readonly, true);
     logged = rc == 0;
   }
