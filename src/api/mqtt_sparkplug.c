@@ -354,15 +354,6 @@ out:
 
 /* ---- commands ---- */
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen,
-                                                          const char *fmt, ...) {
-  if (!err || !errlen) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
 /* JSON value v as metric m of datatype dt. */
 static int json_to_metric(json_t *v, uint32_t dt, spb_metric *m) {
   m->datatype = dt;
@@ -421,7 +412,7 @@ int api_spb_command(api_spb *s, const char *mount, const char *device_name_, con
   /* "<group>:<node>[:<device>]": group and node hold no ':'; the device may */
   const char *c1 = strchr(device_name_, ':');
   if (!c1 || c1 == device_name_) {
-    set_err(err, errlen, "%s is not a Sparkplug device name", device_name_);
+    (void)loom_errf(err, errlen, 0, "%s is not a Sparkplug device name", device_name_);
     return LOOM_ENOTFOUND;
   }
   const char *c2 = strchr(c1 + 1, ':');
@@ -436,13 +427,13 @@ int api_spb_command(api_spb *s, const char *mount, const char *device_name_, con
   int rc = spb_host_metric_find(s->host, key, device, method, &dt, NULL, NULL);
   pthread_mutex_unlock(&s->lock);
   if (rc != 0) {
-    set_err(err, errlen, "no metric \"%s\" in the last birth of %s", method, device_name_);
+    (void)loom_errf(err, errlen, 0, "no metric \"%s\" in the last birth of %s", method, device_name_);
     return LOOM_ENOTFOUND;
   }
   json_error_t je;
   json_t *v = json_loads(params_json, JSON_DECODE_ANY, &je);
   if (!v) {
-    set_err(err, errlen, "params are not JSON: %s", je.text);
+    (void)loom_errf(err, errlen, 0, "params are not JSON: %s", je.text);
     return LOOM_EINVAL;
   }
   spb_metric m = {.name = method};
@@ -451,11 +442,11 @@ int api_spb_command(api_spb *s, const char *mount, const char *device_name_, con
   loom_buf_init(&body);
   loom_buf_init(&topic);
   if (rc == LOOM_EUNSUP) {
-    set_err(err, errlen, "commands to %s metrics are not supported", spb_datatype_name(dt));
+    (void)loom_errf(err, errlen, 0, "commands to %s metrics are not supported", spb_datatype_name(dt));
     goto out;
   }
   if (rc != 0) {
-    set_err(err, errlen, "params do not fit the metric's datatype %s", spb_datatype_name(dt));
+    (void)loom_errf(err, errlen, 0, "params do not fit the metric's datatype %s", spb_datatype_name(dt));
     goto out;
   }
   spb_payload pl;
@@ -466,7 +457,7 @@ int api_spb_command(api_spb *s, const char *mount, const char *device_name_, con
   pl.n_metrics = 1;
   rc = spb_payload_encode(&pl, &body);
   if (rc == LOOM_EINVAL) {
-    set_err(err, errlen, "params out of range for %s", spb_datatype_name(dt));
+    (void)loom_errf(err, errlen, 0, "params out of range for %s", spb_datatype_name(dt));
     goto out;
   }
   if (rc != 0) goto out;

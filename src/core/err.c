@@ -4,6 +4,8 @@
 #include "core/err.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 
 const char *loom_strerror(int code) {
   switch (code) {
@@ -39,4 +41,14 @@ int loom_from_errno(int err) {
   case EINVAL: return LOOM_EINVAL;
   default: return LOOM_EIO;
   }
+}
+
+int loom_errf(char *err, size_t errlen, int code, const char *fmt, ...) {
+  if (err && errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return code;
 }

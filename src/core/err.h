@@ -6,6 +6,8 @@
 #ifndef LOOM_CORE_ERR_H
 #define LOOM_CORE_ERR_H
 
+#include <stddef.h>
+
 enum {
   LOOM_OK = 0,
   LOOM_ENOMEM = -1,    /* allocation failed or memory limit reached */
@@ -31,5 +33,10 @@ const char *loom_strerror(int code);
 
 /* Map an errno value to a LOOM_E* code. */
 int loom_from_errno(int err);
+
+/* Write a printf-style message into err (when err and errlen are non-zero)
+ * and return code: `return loom_errf(err, errlen, LOOM_EINVAL, "...", ...)`. */
+int loom_errf(char *err, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

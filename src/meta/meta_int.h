@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include "core/err.h"
 #include "meta/meta.h"
 
 /* Cached statements of the writer connection, prepared on first use and
@@ -106,8 +107,7 @@ const meta_col *meta_entity_col(const meta_entity *e, const char *name);
 /* ---- helpers (store.c) ------------------------------------------------ */
 
 /* Fill err (if not NULL) and return code. */
-int meta_seterr(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+#define meta_seterr loom_errf /* core/err.h */
 /* Map a failed SQLite result to a LOOM_E* code with a message: unique
  * violations -> LOOM_EEXIST naming the column, check/not-null/foreign-key
  * -> LOOM_EINVAL, full disk -> LOOM_ENOSPC, else LOOM_EIO. */

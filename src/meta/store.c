@@ -14,16 +14,6 @@
 #include "meta/meta_int.h"
 #include "meta/schema.h"
 
-int meta_seterr(char *err, size_t errlen, int code, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
-
 /* "UNIQUE constraint failed: devices.tenant_id, devices.name" -> "name";
  * "NOT NULL constraint failed: users.email" -> "email". */
 static void last_column(const char *msg, char *out, size_t cap) {

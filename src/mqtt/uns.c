@@ -93,18 +93,6 @@ struct uns_rules {
 
 /* ---- errors ------------------------------------------------------------ */
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
-
 /* "rule \"name\"" or "rule [i]" into who (64 + name bytes). */
 #define WHO_LEN 96
 static void who_of(char *who, const char *name, size_t i) {
@@ -182,9 +170,9 @@ static int find_cap(const rule *r, const char *name, size_t len) {
 static int compile_pattern(rule *r, const char *who, char *err, size_t errlen) {
   size_t len = strlen(r->pattern);
   if (len == 0)
-    return fail(err, errlen, LOOM_EINVAL, "%s: pattern: must not be empty", who);
+    return loom_errf(err, errlen, LOOM_EINVAL, "%s: pattern: must not be empty", who);
   if (len > MQTT_TOPIC_MAX_LEN || mqtt_utf8_validate(r->pattern, len))
-    return fail(err, errlen, LOOM_EINVAL,
+    return loom_errf(err, errlen, LOOM_EINVAL,
                 "%s: pattern: must be valid UTF-8 of at most 65535 bytes", who);
   const char *p = r->pattern, *end = p + len;
   for (;;) {
@@ -192,30 +180,30 @@ static int compile_pattern(rule *r, const char *who, char *err, size_t errlen) {
     if (!e) e = end;
     size_t ll = (size_t)(e - p);
     if (r->n_levels == UNS_LEVELS_MAX)
-      return fail(err, errlen, LOOM_EINVAL, "%s: pattern: more than %d levels", who,
+      return loom_errf(err, errlen, LOOM_EINVAL, "%s: pattern: more than %d levels", who,
                   UNS_LEVELS_MAX);
     level *lv = &r->levels[r->n_levels];
     lv->cap = -1;
     if (ll > 0 && (p[0] == '+' || p[0] == '#')) {
       lv->kind = p[0] == '+' ? LV_PLUS : LV_HASH;
       if (lv->kind == LV_HASH && e != end)
-        return fail(err, errlen, LOOM_EINVAL, "%s: pattern: '#' must be the last level", who);
+        return loom_errf(err, errlen, LOOM_EINVAL, "%s: pattern: '#' must be the last level", who);
       if (ll > 1) {
         size_t nl = ll - 1;
         for (size_t i = 1; i < ll; i++)
           if (!name_char(p[i]))
-            return fail(err, errlen, LOOM_EINVAL,
+            return loom_errf(err, errlen, LOOM_EINVAL,
                         "%s: pattern: level \"%.*s\": a capture name is 1-%d characters of "
                         "A-Z a-z 0-9 _",
                         who, (int)(ll > 40 ? 40 : ll), p, UNS_NAME_MAX);
         if (nl > UNS_NAME_MAX)
-          return fail(err, errlen, LOOM_EINVAL,
+          return loom_errf(err, errlen, LOOM_EINVAL,
                       "%s: pattern: capture name longer than %d characters", who, UNS_NAME_MAX);
         if (find_cap(r, p + 1, nl) >= 0)
-          return fail(err, errlen, LOOM_EINVAL, "%s: pattern: capture {%.*s} named twice", who,
+          return loom_errf(err, errlen, LOOM_EINVAL, "%s: pattern: capture {%.*s} named twice", who,
                       (int)nl, p + 1);
         if (r->n_caps == UNS_CAPTURES_MAX)
-          return fail(err, errlen, LOOM_EINVAL, "%s: pattern: more than %d captures", who,
+          return loom_errf(err, errlen, LOOM_EINVAL, "%s: pattern: more than %d captures", who,
                       UNS_CAPTURES_MAX);
         memcpy(r->cap_names[r->n_caps], p + 1, nl);
         r->cap_names[r->n_caps][nl] = 0;
@@ -225,7 +213,7 @@ static int compile_pattern(rule *r, const char *who, char *err, size_t errlen) {
     } else {
       for (size_t i = 0; i < ll; i++)
         if (p[i] == '+' || p[i] == '#')
-          return fail(err, errlen, LOOM_EINVAL,
+          return loom_errf(err, errlen, LOOM_EINVAL,
                       "%s: pattern: '%c' must begin a level (\"+\", \"+name\", \"#\", "
                       "\"#name\")",
                       who, p[i]);
@@ -247,7 +235,7 @@ static int compile_tpl(const rule *r, tpl *t, const char *s, const char *field, 
   size_t len = strlen(s);
   t->text = loom_malloc(len + 1);
   t->parts = loom_calloc(len + 1, sizeof *t->parts);
-  if (!t->text || !t->parts) return fail(err, errlen, LOOM_ENOMEM, "out of memory");
+  if (!t->text || !t->parts) return loom_errf(err, errlen, LOOM_ENOMEM, "out of memory");
   size_t tl = 0;
   part *cur = NULL; /* literal part being extended */
   for (size_t i = 0; i < len;) {
@@ -255,17 +243,17 @@ static int compile_tpl(const rule *r, tpl *t, const char *s, const char *field, 
     if ((c == '{' && s[i + 1] == '{') || (c == '}' && s[i + 1] == '}')) {
       i++; /* escaped brace: one literal */
     } else if (c == '}') {
-      return fail(err, errlen, LOOM_EINVAL, "%s: %s: unmatched '}' (write \"}}\" for a brace)",
+      return loom_errf(err, errlen, LOOM_EINVAL, "%s: %s: unmatched '}' (write \"}}\" for a brace)",
                   who, field);
     } else if (c == '{') {
       const char *close = strchr(s + i + 1, '}');
       if (!close)
-        return fail(err, errlen, LOOM_EINVAL, "%s: %s: unterminated '{' (write \"{{\" for a brace)",
+        return loom_errf(err, errlen, LOOM_EINVAL, "%s: %s: unterminated '{' (write \"{{\" for a brace)",
                     who, field);
       size_t nl = (size_t)(close - (s + i + 1));
       int cap = find_cap(r, s + i + 1, nl);
       if (cap < 0)
-        return fail(err, errlen, LOOM_EINVAL, "%s: %s: {%.*s} is not a capture of the pattern", who,
+        return loom_errf(err, errlen, LOOM_EINVAL, "%s: %s: {%.*s} is not a capture of the pattern", who,
                     field, (int)(nl > 40 ? 40 : nl), s + i + 1);
       t->parts[t->n_parts++] = (part){.cap = cap, .s = NULL, .len = 0};
       cur = NULL;
@@ -281,9 +269,9 @@ static int compile_tpl(const rule *r, tpl *t, const char *s, const char *field, 
   }
   t->text[tl] = 0;
   const char *bad = bad_text(t->text, tl);
-  if (bad) return fail(err, errlen, LOOM_EINVAL, "%s: %s: contains %s", who, field, bad);
+  if (bad) return loom_errf(err, errlen, LOOM_EINVAL, "%s: %s: contains %s", who, field, bad);
   if (tl > FIELD_MAX)
-    return fail(err, errlen, LOOM_EINVAL, "%s: %s: longer than %d bytes", who, field, FIELD_MAX);
+    return loom_errf(err, errlen, LOOM_EINVAL, "%s: %s: longer than %d bytes", who, field, FIELD_MAX);
   return 0;
 }
 
@@ -297,20 +285,20 @@ static int compile_path(mpath *p, const char *s, const char *field, const char *
                         size_t errlen) {
   size_t len = strlen(s);
   if (len == 0 || len > 1024)
-    return fail(err, errlen, LOOM_EINVAL, "%s: %s: a member path of 1-1024 bytes (\"data.v\")",
+    return loom_errf(err, errlen, LOOM_EINVAL, "%s: %s: a member path of 1-1024 bytes (\"data.v\")",
                 who, field);
   p->text = loom_strdup(s);
   p->buf = loom_strdup(s);
   size_t n = 1;
   for (size_t i = 0; i < len; i++) n += s[i] == '.';
   p->seg = loom_calloc(n, sizeof *p->seg);
-  if (!p->text || !p->buf || !p->seg) return fail(err, errlen, LOOM_ENOMEM, "out of memory");
+  if (!p->text || !p->buf || !p->seg) return loom_errf(err, errlen, LOOM_ENOMEM, "out of memory");
   char *q = p->buf;
   for (;;) {
     char *dot = strchr(q, '.');
     if (dot) *dot = 0;
     if (!*q)
-      return fail(err, errlen, LOOM_EINVAL, "%s: %s: empty member name in \"%.64s\"", who, field,
+      return loom_errf(err, errlen, LOOM_EINVAL, "%s: %s: empty member name in \"%.64s\"", who, field,
                   s);
     p->seg[p->n_seg++] = q;
     if (!dot) break;
@@ -334,26 +322,26 @@ static int compile_rule(const json_t *o, size_t idx, rule **out, bool *enabled, 
   const char *name = json_string_value(json_object_get(o, "name"));
   if (!json_is_object(o)) {
     who_of(who, NULL, idx);
-    return fail(err, errlen, LOOM_EINVAL, "%s: must be an object", who);
+    return loom_errf(err, errlen, LOOM_EINVAL, "%s: must be an object", who);
   }
   if (!name || !*name || strlen(name) > FIELD_MAX || bad_text(name, strlen(name))) {
     who_of(who, NULL, idx);
-    return fail(err, errlen, LOOM_EINVAL,
+    return loom_errf(err, errlen, LOOM_EINVAL,
                 "%s: name: required, 1-255 bytes without control characters", who);
   }
   who_of(who, name, idx);
   rule *r = loom_calloc(1, sizeof *r);
-  if (!r) return fail(err, errlen, LOOM_ENOMEM, "out of memory");
+  if (!r) return loom_errf(err, errlen, LOOM_ENOMEM, "out of memory");
   r->index = idx;
   bool bad = false;
   const char *pattern = opt_str(o, "pattern", &bad);
   if (bad || !pattern) {
-    rc = fail(err, errlen, LOOM_EINVAL, "%s: pattern: required string", who);
+    rc = loom_errf(err, errlen, LOOM_EINVAL, "%s: pattern: required string", who);
     goto out;
   }
   const char *device = opt_str(o, "device", &bad);
   if (bad || !device || !*device) {
-    rc = fail(err, errlen, LOOM_EINVAL, "%s: device: required non-empty template", who);
+    rc = loom_errf(err, errlen, LOOM_EINVAL, "%s: device: required non-empty template", who);
     goto out;
   }
   const char *fields[] = {"profile", "key", "payload", "value", "ts"};
@@ -361,19 +349,19 @@ static int compile_rule(const json_t *o, size_t idx, rule **out, bool *enabled, 
   for (size_t i = 0; i < 5; i++) {
     vals[i] = opt_str(o, fields[i], &bad);
     if (bad) {
-      rc = fail(err, errlen, LOOM_EINVAL, "%s: %s: expected a string or null", who, fields[i]);
+      rc = loom_errf(err, errlen, LOOM_EINVAL, "%s: %s: expected a string or null", who, fields[i]);
       goto out;
     }
   }
   const json_t *en = json_object_get(o, "enabled");
   if (en && !json_is_boolean(en) && !json_is_null(en)) {
-    rc = fail(err, errlen, LOOM_EINVAL, "%s: enabled: expected true or false", who);
+    rc = loom_errf(err, errlen, LOOM_EINVAL, "%s: enabled: expected true or false", who);
     goto out;
   }
   *enabled = !en || !json_is_false(en);
   const json_t *pr = json_object_get(o, "priority");
   if (pr && !json_is_integer(pr) && !json_is_null(pr)) {
-    rc = fail(err, errlen, LOOM_EINVAL, "%s: priority: expected an integer", who);
+    rc = loom_errf(err, errlen, LOOM_EINVAL, "%s: priority: expected an integer", who);
     goto out;
   }
   r->priority = json_is_integer(pr) ? json_integer_value(pr) : 0;
@@ -382,13 +370,13 @@ static int compile_rule(const json_t *o, size_t idx, rule **out, bool *enabled, 
   else if (!strcmp(pl, "json")) r->payload = PL_JSON;
   else if (!strcmp(pl, "plain")) r->payload = PL_PLAIN;
   else {
-    rc = fail(err, errlen, LOOM_EINVAL, "%s: payload: must be \"auto\", \"json\" or \"plain\"", who);
+    rc = loom_errf(err, errlen, LOOM_EINVAL, "%s: payload: must be \"auto\", \"json\" or \"plain\"", who);
     goto out;
   }
   r->name = loom_strdup(name);
   r->pattern = loom_strdup(pattern);
   if (!r->name || !r->pattern) {
-    rc = fail(err, errlen, LOOM_ENOMEM, "out of memory");
+    rc = loom_errf(err, errlen, LOOM_ENOMEM, "out of memory");
     goto out;
   }
   if ((rc = compile_pattern(r, who, err, errlen))) goto out;
@@ -397,23 +385,23 @@ static int compile_rule(const json_t *o, size_t idx, rule **out, bool *enabled, 
       (rc = compile_tpl(r, &r->key, vals[1] ? vals[1] : "value", "key", who, err, errlen)))
     goto out;
   if (r->device.text[0] == '#' && r->device.parts[0].cap < 0) {
-    rc = fail(err, errlen, LOOM_EINVAL, "%s: device: must not start with '#'", who);
+    rc = loom_errf(err, errlen, LOOM_EINVAL, "%s: device: must not start with '#'", who);
     goto out;
   }
   if (tpl_literal(&r->profile) && (!r->profile.text[0] || r->profile.text[0] == '#')) {
-    rc = fail(err, errlen, LOOM_EINVAL, "%s: profile: must be non-empty and not start with '#'",
+    rc = loom_errf(err, errlen, LOOM_EINVAL, "%s: profile: must be non-empty and not start with '#'",
               who);
     goto out;
   }
   if (tpl_literal(&r->key) && (!r->key.text[0] || !strcmp(r->key.text, "time"))) {
-    rc = fail(err, errlen, LOOM_EINVAL,
+    rc = loom_errf(err, errlen, LOOM_EINVAL,
               "%s: key: must be non-empty and not \"time\" (InfluxDB's time column)", who);
     goto out;
   }
   if (vals[3] && (rc = compile_path(&r->value, vals[3], "value", who, err, errlen))) goto out;
   if (vals[4] && (rc = compile_path(&r->ts, vals[4], "ts", who, err, errlen))) goto out;
   if (r->payload == PL_PLAIN && (r->value.n_seg || r->ts.n_seg)) {
-    rc = fail(err, errlen, LOOM_EINVAL, "%s: value and ts need a JSON payload (payload is \"plain\")",
+    rc = loom_errf(err, errlen, LOOM_EINVAL, "%s: value and ts need a JSON payload (payload is \"plain\")",
               who);
     goto out;
   }
@@ -467,14 +455,14 @@ static int index_rules(uns_rules *r) {
 
 int uns_rules_compile(const json_t *rules, uns_rules **out, char *err, size_t errlen) {
   if (!json_is_array(rules))
-    return fail(err, errlen, LOOM_EINVAL, "rules: expected an array of rule objects");
+    return loom_errf(err, errlen, LOOM_EINVAL, "rules: expected an array of rule objects");
   size_t n = json_array_size(rules);
   uns_rules *r = loom_calloc(1, sizeof *r);
-  if (!r) return fail(err, errlen, LOOM_ENOMEM, "out of memory");
+  if (!r) return loom_errf(err, errlen, LOOM_ENOMEM, "out of memory");
   atomic_init(&r->refs, 1);
   int rc = 0;
   if (n && !(r->rules = loom_calloc(n, sizeof *r->rules))) {
-    rc = fail(err, errlen, LOOM_ENOMEM, "out of memory");
+    rc = loom_errf(err, errlen, LOOM_ENOMEM, "out of memory");
     goto out;
   }
   for (size_t i = 0; i < n; i++) {
@@ -487,7 +475,7 @@ int uns_rules_compile(const json_t *rules, uns_rules **out, char *err, size_t er
   }
   if (r->n > 1) qsort(r->rules, r->n, sizeof *r->rules, cmp_rule);
   if ((rc = index_rules(r))) {
-    rc = fail(err, errlen, rc, "out of memory");
+    rc = loom_errf(err, errlen, rc, "out of memory");
     goto out;
   }
   *out = r;
@@ -606,7 +594,7 @@ static const char *key_problem(const char *k, size_t len) {
 static int put_json(tbjson_batch *b, const char *key, size_t key_len, const json_t *v,
                     const char *who, char *err, size_t errlen) {
   const char *kp = key_problem(key, key_len);
-  if (kp) return fail(err, errlen, LOOM_EINVAL, "%s: %.64s: %s", who, key, kp);
+  if (kp) return loom_errf(err, errlen, LOOM_EINVAL, "%s: %.64s: %s", who, key, kp);
   tbjson_kv kv = {.key = key, .key_len = (uint32_t)key_len};
   switch (json_typeof(v)) {
   case JSON_REAL:
@@ -624,7 +612,7 @@ static int put_json(tbjson_batch *b, const char *key, size_t key_len, const json
     break;
   case JSON_STRING:
     if (json_string_length(v) > UINT32_MAX - 1)
-      return fail(err, errlen, LOOM_EINVAL, "%s: %.64s: string value too long", who, key);
+      return loom_errf(err, errlen, LOOM_EINVAL, "%s: %.64s: string value too long", who, key);
     kv.type = TS_STRING;
     kv.v.s.p = json_string_value(v);
     kv.v.s.len = (uint32_t)json_string_length(v);
@@ -632,20 +620,20 @@ static int put_json(tbjson_batch *b, const char *key, size_t key_len, const json
   case JSON_OBJECT:
   case JSON_ARRAY: {
     char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!s) return fail(err, errlen, LOOM_ENOMEM, "out of memory");
+    if (!s) return loom_errf(err, errlen, LOOM_ENOMEM, "out of memory");
     size_t sl = strlen(s);
     kv.type = TS_STRING;
     kv.v.s.p = own(b, s, sl);
     kv.v.s.len = (uint32_t)sl;
     free(s);
-    if (!kv.v.s.p) return fail(err, errlen, LOOM_ENOMEM, "out of memory");
+    if (!kv.v.s.p) return loom_errf(err, errlen, LOOM_ENOMEM, "out of memory");
     break;
   }
   default:
-    return fail(err, errlen, LOOM_EINVAL, "%s: %.64s: null is not a telemetry value", who, key);
+    return loom_errf(err, errlen, LOOM_EINVAL, "%s: %.64s: null is not a telemetry value", who, key);
   }
   tbjson_kv *dst = kv_add(b, key, key_len);
-  if (!dst) return fail(err, errlen, LOOM_ENOMEM, "out of memory");
+  if (!dst) return loom_errf(err, errlen, LOOM_ENOMEM, "out of memory");
   *dst = kv;
   return 0;
 }
@@ -678,7 +666,7 @@ static int read_ts(const rule *r, const json_t *v, int64_t now_ns, int64_t *ts, 
   if (json_is_number(t)) {
     double ms = json_number_value(t);
     if (ms != floor(ms) || ms < (double)-TS_MS_MAX || ms > (double)TS_MS_MAX)
-      return fail(err, errlen, LOOM_EINVAL,
+      return loom_errf(err, errlen, LOOM_EINVAL,
                   "%s: ts: %s must be a whole number of milliseconds within +-292 years of 1970",
                   who, r->ts.text);
     *ts = (int64_t)ms * 1000000;
@@ -687,7 +675,7 @@ static int read_ts(const rule *r, const json_t *v, int64_t now_ns, int64_t *ts, 
   if (json_is_string(t) &&
       !loom_time_parse_rfc3339(json_string_value(t), json_string_length(t), ts))
     return 0;
-  return fail(err, errlen, LOOM_EINVAL,
+  return loom_errf(err, errlen, LOOM_EINVAL,
               "%s: ts: %s must hold milliseconds since the epoch or an RFC 3339 time", who,
               r->ts.text);
 }
@@ -702,11 +690,11 @@ static int put_object(tbjson_batch *b, const rule *r, const json_t *o, int64_t n
   int rc;
   if (tbts && values) {
     if (!json_is_number(tbts) || !json_is_object(values))
-      return fail(err, errlen, LOOM_EINVAL,
+      return loom_errf(err, errlen, LOOM_EINVAL,
                   "%s: {\"ts\",\"values\"}: ts must be milliseconds and values an object", who);
     double ms = json_number_value(tbts);
     if (ms != floor(ms) || ms < (double)-TS_MS_MAX || ms > (double)TS_MS_MAX)
-      return fail(err, errlen, LOOM_EINVAL,
+      return loom_errf(err, errlen, LOOM_EINVAL,
                   "%s: ts: must be a whole number of milliseconds within +-292 years of 1970", who);
     ts = (int64_t)ms * 1000000;
     o = values;
@@ -714,7 +702,7 @@ static int put_object(tbjson_batch *b, const rule *r, const json_t *o, int64_t n
   } else if ((rc = read_ts(r, o, now_ns, &ts, who, err, errlen))) {
     return rc;
   }
-  if ((rc = group_open(b, ts))) return fail(err, errlen, rc, "out of memory");
+  if ((rc = group_open(b, ts))) return loom_errf(err, errlen, rc, "out of memory");
   const char *k;
   json_t *v;
   json_object_foreach((json_t *)o, k, v) {
@@ -757,12 +745,12 @@ static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c ==
 static int put_plain(tbjson_batch *b, const char *key, size_t key_len, const uint8_t *payload,
                      size_t len, int64_t now_ns, const char *who, char *err, size_t errlen) {
   const char *s = (const char *)payload;
-  if (len == 0) return fail(err, errlen, LOOM_EINVAL, "%s: empty payload", who);
+  if (len == 0) return loom_errf(err, errlen, LOOM_EINVAL, "%s: empty payload", who);
   if (mqtt_utf8_validate(s, len))
-    return fail(err, errlen, LOOM_EINVAL, "%s: the payload is neither JSON nor valid UTF-8 text",
+    return loom_errf(err, errlen, LOOM_EINVAL, "%s: the payload is neither JSON nor valid UTF-8 text",
                 who);
   const char *kp = key_problem(key, key_len);
-  if (kp) return fail(err, errlen, LOOM_EINVAL, "%s: %.64s: %s", who, key, kp);
+  if (kp) return loom_errf(err, errlen, LOOM_EINVAL, "%s: %.64s: %s", who, key, kp);
   size_t a = 0, z = len;
   while (a < z && is_space(s[a])) a++;
   while (z > a && is_space(s[z - 1])) z--;
@@ -775,15 +763,15 @@ static int put_plain(tbjson_batch *b, const char *key, size_t key_len, const uin
     kv.type = TS_BOOL;
     kv.v.b = s[a] == 't';
   } else {
-    if (len > UINT32_MAX - 1) return fail(err, errlen, LOOM_EINVAL, "%s: payload too long", who);
+    if (len > UINT32_MAX - 1) return loom_errf(err, errlen, LOOM_EINVAL, "%s: payload too long", who);
     kv.type = TS_STRING;
     kv.v.s.p = own(b, s, len);
     kv.v.s.len = (uint32_t)len;
-    if (!kv.v.s.p) return fail(err, errlen, LOOM_ENOMEM, "out of memory");
+    if (!kv.v.s.p) return loom_errf(err, errlen, LOOM_ENOMEM, "out of memory");
   }
-  if (group_open(b, now_ns)) return fail(err, errlen, LOOM_ENOMEM, "out of memory");
+  if (group_open(b, now_ns)) return loom_errf(err, errlen, LOOM_ENOMEM, "out of memory");
   tbjson_kv *dst = kv_add(b, key, key_len);
-  if (!dst) return fail(err, errlen, LOOM_ENOMEM, "out of memory");
+  if (!dst) return loom_errf(err, errlen, LOOM_ENOMEM, "out of memory");
   *dst = kv;
   group_close(b);
   return 0;
@@ -811,16 +799,16 @@ static int read_payload(tbjson_batch *b, const rule *r, const char *key, size_t 
      * (the same kvs as put_object gives; anything else is declined) */
     int fr = tbjson_decode_flat(b, (const char *)payload, len, now_ns);
     if (fr == 1) return 0;
-    if (fr) return fail(err, errlen, LOOM_ENOMEM, "out of memory");
+    if (fr) return loom_errf(err, errlen, LOOM_ENOMEM, "out of memory");
   }
   if (r->payload != PL_PLAIN && !scalar) {
     json_error_t je;
-    if (len == 0) return fail(err, errlen, LOOM_EINVAL, "%s: empty payload", who);
+    if (len == 0) return loom_errf(err, errlen, LOOM_EINVAL, "%s: empty payload", who);
     doc = json_loadb((const char *)payload, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &je);
     if (!doc && json_error_code(&je) == json_error_out_of_memory)
-      return fail(err, errlen, LOOM_ENOMEM, "out of memory");
+      return loom_errf(err, errlen, LOOM_ENOMEM, "out of memory");
     if (!doc && r->payload == PL_JSON)
-      return fail(err, errlen, LOOM_EINVAL, "%s: invalid JSON at byte %d: %s", who, je.position,
+      return loom_errf(err, errlen, LOOM_EINVAL, "%s: invalid JSON at byte %d: %s", who, je.position,
                   je.text);
   }
   if (!doc) return put_plain(b, key, key_len, payload, len, now_ns, who, err, errlen);
@@ -828,10 +816,10 @@ static int read_payload(tbjson_batch *b, const rule *r, const char *key, size_t 
   int rc;
   if (r->value.n_seg) {
     const json_t *v = walk(doc, &r->value);
-    if (!v) return fail(err, errlen, LOOM_EINVAL, "%s: the payload has no member %.64s", who, r->value.text);
+    if (!v) return loom_errf(err, errlen, LOOM_EINVAL, "%s: the payload has no member %.64s", who, r->value.text);
     int64_t ts;
     if ((rc = read_ts(r, doc, now_ns, &ts, who, err, errlen))) return rc;
-    if ((rc = group_open(b, ts))) return fail(err, errlen, rc, "out of memory");
+    if ((rc = group_open(b, ts))) return loom_errf(err, errlen, rc, "out of memory");
     if ((rc = put_json(b, key, key_len, v, who, err, errlen))) return rc;
     group_close(b);
     return 0;
@@ -842,13 +830,13 @@ static int read_payload(tbjson_batch *b, const rule *r, const char *key, size_t 
     json_t *el;
     json_array_foreach(doc, i, el) {
       if (!json_is_object(el))
-        return fail(err, errlen, LOOM_EINVAL, "%s: [%zu]: expected an object", who, i);
+        return loom_errf(err, errlen, LOOM_EINVAL, "%s: [%zu]: expected an object", who, i);
       if ((rc = put_object(b, r, el, now_ns, who, err, errlen))) return rc;
     }
     return 0;
   }
   /* a scalar document: one value under key */
-  if ((rc = group_open(b, now_ns))) return fail(err, errlen, rc, "out of memory");
+  if ((rc = group_open(b, now_ns))) return loom_errf(err, errlen, rc, "out of memory");
   if ((rc = put_json(b, key, key_len, doc, who, err, errlen))) return rc;
   group_close(b);
   return 0;
@@ -879,26 +867,26 @@ int uns_rules_apply(const uns_rules *r, const char *topic, size_t n, const uint8
   char key[FIELD_MAX + 1];
   if (expand(&hit->device, topic, &c, out->device, &dl) || dl == 0 ||
       out->device[0] == '#' || bad_text(out->device, dl))
-    return fail(err, errlen, LOOM_EINVAL,
+    return loom_errf(err, errlen, LOOM_EINVAL,
                 "%s: device name from topic must be 1-255 bytes without control characters or "
                 "backslashes, not starting with '#'",
                 who);
   if (expand(&hit->profile, topic, &c, out->profile, &pl) || pl == 0 ||
       out->profile[0] == '#' || bad_text(out->profile, pl))
-    return fail(err, errlen, LOOM_EINVAL,
+    return loom_errf(err, errlen, LOOM_EINVAL,
                 "%s: profile from topic must be 1-255 bytes without control characters or "
                 "backslashes, not starting with '#'",
                 who);
   if (expand(&hit->key, topic, &c, key, &kl))
-    return fail(err, errlen, LOOM_EINVAL, "%s: key from topic longer than 255 bytes", who);
+    return loom_errf(err, errlen, LOOM_EINVAL, "%s: key from topic longer than 255 bytes", who);
   tbjson_batch_init(&out->values);
   out->rule = hit->name;
   /* the key must outlive this call: keep it in the batch */
   const char *k = own(&out->values, key, kl);
   int rc = k ? read_payload(&out->values, hit, k, kl, payload, len, now_ns, who, err, errlen)
-             : fail(err, errlen, LOOM_ENOMEM, "out of memory");
+             : loom_errf(err, errlen, LOOM_ENOMEM, "out of memory");
   if (!rc && out->values.n_groups == 0)
-    rc = fail(err, errlen, LOOM_EINVAL, "%s: the payload holds no values", who);
+    rc = loom_errf(err, errlen, LOOM_EINVAL, "%s: the payload holds no values", who);
   if (rc) {
     tbjson_batch_deinit(&out->values);
     return rc;

@@ -214,8 +214,17 @@ static void test_mem_fail_after(void **state) {
   assert_true(loom_mem_used() == before);
 }
 
+static void test_errf_writes_and_returns_code(void **state) {
+  (void)state;
+  char err[8];
+  assert_int_equal(loom_errf(err, sizeof err, LOOM_EINVAL, "bad %d", 12345), LOOM_EINVAL);
+  assert_string_equal(err, "bad 123"); /* cut to the buffer */
+  assert_int_equal(loom_errf(NULL, 0, LOOM_ENOMEM, "x"), LOOM_ENOMEM);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_errf_writes_and_returns_code),
       cmocka_unit_test(test_varints_round_trip),
       cmocka_unit_test(test_overlong_varint_is_corrupt),
       cmocka_unit_test(test_json_string_escapes),
