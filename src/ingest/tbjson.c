@@ -570,3 +570,35 @@ int tbjson_add_points(const tbjson_batch *b, const char *measurement, const char
   }
   return 0;
 }
+
+/* ---- building a batch (other producers: UNS rules) ---- */
+
+const char *tbjson_batch_own(tbjson_batch *b, const char *s, size_t len) {
+  if (grow((void **)&b->strs, &b->cap_strs, b->n_strs + 1, sizeof *b->strs)) return NULL;
+  char *c = loom_malloc(len + 1);
+  if (!c) return NULL;
+  memcpy(c, s, len);
+  c[len] = 0;
+  b->strs[b->n_strs++] = c;
+  return c;
+}
+
+int tbjson_batch_group(tbjson_batch *b, int64_t ts_ns) {
+  if (grow((void **)&b->groups, &b->cap_groups, b->n_groups + 1, sizeof *b->groups))
+    return LOOM_ENOMEM;
+  b->groups[b->n_groups] = (tbjson_group){.ts_ns = ts_ns, .first = b->n_kvs, .n = 0};
+  return 0;
+}
+
+tbjson_kv *tbjson_batch_kv(tbjson_batch *b, const char *key, size_t key_len) {
+  if (grow((void **)&b->kvs, &b->cap_kvs, b->n_kvs + 1, sizeof *b->kvs)) return NULL;
+  tbjson_kv *kv = &b->kvs[b->n_kvs++];
+  kv->key = key;
+  kv->key_len = (uint32_t)key_len;
+  b->groups[b->n_groups].n++;
+  return kv;
+}
+
+void tbjson_batch_group_end(tbjson_batch *b) {
+  if (b->groups[b->n_groups].n) b->n_groups++;
+}

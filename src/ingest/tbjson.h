@@ -122,6 +122,18 @@ int tbjson_decode_json(tbjson_batch *b, const char *body, size_t len, int64_t no
 #define TBJSON_FLAT_MAX 64
 int tbjson_decode_flat(tbjson_batch *b, const char *body, size_t len, int64_t now_ns);
 
+/* Building a batch by hand (producers other than the decoders, e.g. UNS
+ * rules). tbjson_batch_own: a NUL-terminated copy of s[0..len) owned by the
+ * batch, NULL on no memory. tbjson_batch_group: open a group at ts_ns (0 or
+ * LOOM_ENOMEM); tbjson_batch_kv: append a key/value to the open group (key
+ * must stay valid as long as the batch; the caller fills type and v), NULL
+ * on no memory; tbjson_batch_group_end: close the open group, kept only if
+ * it got a value. Pure. */
+const char *tbjson_batch_own(tbjson_batch *b, const char *s, size_t len);
+int tbjson_batch_group(tbjson_batch *b, int64_t ts_ns);
+tbjson_kv *tbjson_batch_kv(tbjson_batch *b, const char *key, size_t key_len);
+void tbjson_batch_group_end(tbjson_batch *b);
+
 /* Append b as line protocol to out, one line per group:
  *   <measurement>,<tag_key>=<tag_val> k=v[,k=v...] <ts_ns>
  * (timestamps in nanoseconds, floats printed with the fewest digits that

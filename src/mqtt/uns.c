@@ -537,48 +537,6 @@ static int expand(const tpl *t, const char *topic, const caps *c, char *out, siz
 
 /* ---- the batch ---------------------------------------------------------- */
 
-static int grow(void **arr, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap) return 0;
-  size_t nc = *cap ? *cap * 2 : 8;
-  while (nc < need) nc *= 2;
-  void *p = loom_realloc(*arr, nc * elem);
-  if (!p) return LOOM_ENOMEM;
-  *arr = p;
-  *cap = nc;
-  return 0;
-}
-
-/* A copy of s[0..len) owned by the batch (NUL-terminated). */
-static const char *own(tbjson_batch *b, const char *s, size_t len) {
-  if (grow((void **)&b->strs, &b->cap_strs, b->n_strs + 1, sizeof *b->strs)) return NULL;
-  char *c = loom_malloc(len + 1);
-  if (!c) return NULL;
-  memcpy(c, s, len);
-  c[len] = 0;
-  b->strs[b->n_strs++] = c;
-  return c;
-}
-
-static int group_open(tbjson_batch *b, int64_t ts_ns) {
-  if (grow((void **)&b->groups, &b->cap_groups, b->n_groups + 1, sizeof *b->groups))
-    return LOOM_ENOMEM;
-  b->groups[b->n_groups] = (tbjson_group){.ts_ns = ts_ns, .first = b->n_kvs, .n = 0};
-  return 0;
-}
-
-static void group_close(tbjson_batch *b) {
-  if (b->groups[b->n_groups].n) b->n_groups++;
-}
-
-static tbjson_kv *kv_add(tbjson_batch *b, const char *key, size_t key_len) {
-  if (grow((void **)&b->kvs, &b->cap_kvs, b->n_kvs + 1, sizeof *b->kvs)) return NULL;
-  tbjson_kv *kv = &b->kvs[b->n_kvs++];
-  kv->key = key;
-  kv->key_len = (uint32_t)key_len;
-  b->groups[b->n_groups].n++;
-  return kv;
-}
-
 /* tbjson's key rule; why names the failure or NULL. */
 static const char *key_problem(const char *k, size_t len) {
   if (len == 0) return "empty telemetry key";
@@ -623,7 +581,7 @@ static int put_json(tbjson_batch *b, const char *key, size_t key_len, const json
     if (!s) return loom_errf(err, errlen, LOOM_ENOMEM, "out of memory");
     size_t sl = strlen(s);
     kv.type = TS_STRING;
-    kv.v.s.p = own(b, s, sl);
+    kv.v.s.p = tbjson_batch_own(b, s, sl);
     kv.v.s.len = (uint32_t)sl;
     free(s);
     if (!kv.v.s.p) return loom_errf(err, errlen, LOOM_ENOMEM, "out of memory");
@@ -632,7 +590,7 @@ static int put_json(tbjson_batch *b, const char *key, size_t key_len, const json
   default:
     return loom_errf(err, errlen, LOOM_EINVAL, "%s: %.64s: null is not a telemetry value", who, key);
   }
-  tbjson_kv *dst = kv_add(b, key, key_len);
+  tbjson_kv *dst = tbjson_batch_kv(b, key, key_len);
   if (!dst) return loom_errf(err, errlen, LOOM_ENOMEM, "out of memory");
   *dst = kv;
   return 0;
@@ -702,14 +660,14 @@ static int put_object(tbjson_batch *b, const rule *r, const json_t *o, int64_t n
   } else if ((rc = read_ts(r, o, now_ns, &ts, who, err, errlen))) {
     return rc;
   }
-  if ((rc = group_open(b, ts))) return loom_errf(err, errlen, rc, "out of memory");
+  if ((rc = tbjson_batch_group(b, ts))) return loom_errf(err, errlen, rc, "out of memory");
   const char *k;
   json_t *v;
   json_object_foreach((json_t *)o, k, v) {
     if (skip && !strcmp(k, skip)) continue;
     if ((rc = put_json(b, k, strlen(k), v, who, err, errlen))) return rc;
   }
-  group_close(b);
+  tbjson_batch_group_end(b);
   return 0;
 }
 
@@ -765,15 +723,15 @@ static int put_plain(tbjson_batch *b, const char *key, size_t key_len, const uin
   } else {
     if (len > UINT32_MAX - 1) return loom_errf(err, errlen, LOOM_EINVAL, "%s: payload too long", who);
     kv.type = TS_STRING;
-    kv.v.s.p = own(b, s, len);
+    kv.v.s.p = tbjson_batch_own(b, s, len);
     kv.v.s.len = (uint32_t)len;
     if (!kv.v.s.p) return loom_errf(err, errlen, LOOM_ENOMEM, "out of memory");
   }
-  if (group_open(b, now_ns)) return loom_errf(err, errlen, LOOM_ENOMEM, "out of memory");
-  tbjson_kv *dst = kv_add(b, key, key_len);
+  if (tbjson_batch_group(b, now_ns)) return loom_errf(err, errlen, LOOM_ENOMEM, "out of memory");
+  tbjson_kv *dst = tbjson_batch_kv(b, key, key_len);
   if (!dst) return loom_errf(err, errlen, LOOM_ENOMEM, "out of memory");
   *dst = kv;
-  group_close(b);
+  tbjson_batch_group_end(b);
   return 0;
 }
 
@@ -819,9 +777,9 @@ static int read_payload(tbjson_batch *b, const rule *r, const char *key, size_t 
     if (!v) return loom_errf(err, errlen, LOOM_EINVAL, "%s: the payload has no member %.64s", who, r->value.text);
     int64_t ts;
     if ((rc = read_ts(r, doc, now_ns, &ts, who, err, errlen))) return rc;
-    if ((rc = group_open(b, ts))) return loom_errf(err, errlen, rc, "out of memory");
+    if ((rc = tbjson_batch_group(b, ts))) return loom_errf(err, errlen, rc, "out of memory");
     if ((rc = put_json(b, key, key_len, v, who, err, errlen))) return rc;
-    group_close(b);
+    tbjson_batch_group_end(b);
     return 0;
   }
   if (json_is_object(doc)) return put_object(b, r, doc, now_ns, who, err, errlen);
@@ -836,9 +794,9 @@ static int read_payload(tbjson_batch *b, const rule *r, const char *key, size_t 
     return 0;
   }
   /* a scalar document: one value under key */
-  if ((rc = group_open(b, now_ns))) return loom_errf(err, errlen, rc, "out of memory");
+  if ((rc = tbjson_batch_group(b, now_ns))) return loom_errf(err, errlen, rc, "out of memory");
   if ((rc = put_json(b, key, key_len, doc, who, err, errlen))) return rc;
-  group_close(b);
+  tbjson_batch_group_end(b);
   return 0;
 }
 
@@ -882,7 +840,7 @@ int uns_rules_apply(const uns_rules *r, const char *topic, size_t n, const uint8
   tbjson_batch_init(&out->values);
   out->rule = hit->name;
   /* the key must outlive this call: keep it in the batch */
-  const char *k = own(&out->values, key, kl);
+  const char *k = tbjson_batch_own(&out->values, key, kl);
   int rc = k ? read_payload(&out->values, hit, k, kl, payload, len, now_ns, who, err, errlen)
              : loom_errf(err, errlen, LOOM_ENOMEM, "out of memory");
   if (!rc && out->values.n_groups == 0)
