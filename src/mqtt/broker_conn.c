@@ -806,6 +806,19 @@ static uint8_t map_filter(br_conn *c, const char *f, size_t n, bool *shared, con
   return 0;
 }
 
+/* SUBACK / UNSUBACK with one reason code per entry; frees codes. */
+static void send_codes_ack(br_conn *c, uint8_t type, uint16_t packet_id, loom_buf *codes) {
+  mqtt_packet ack;
+  memset(&ack, 0, sizeof(ack));
+  ack.type = type;
+  ack.packet_id = packet_id;
+  ack.list.p = codes->data;
+  ack.list.len = codes->len;
+  ack.n_entries = (uint32_t)codes->len;
+  send_pk(c, &ack);
+  loom_buf_deinit(codes);
+}
+
 static void handle_subscribe(br_conn *c, const mqtt_packet *pk) {
   mqtt_broker *b = c->b;
   br_client *cl = c->cl;
@@ -853,15 +866,7 @@ static void handle_subscribe(br_conn *c, const mqtt_packet *pk) {
     if (!v5 && code >= 0x80) code = 0x80;
     if (loom_buf_append_u8(&codes, code)) break;
   }
-  mqtt_packet ack;
-  memset(&ack, 0, sizeof(ack));
-  ack.type = MQTT_SUBACK;
-  ack.packet_id = pk->packet_id;
-  ack.list.p = codes.data;
-  ack.list.len = codes.len;
-  ack.n_entries = (uint32_t)codes.len;
-  send_pk(c, &ack);
-  loom_buf_deinit(&codes);
+  send_codes_ack(c, MQTT_SUBACK, pk->packet_id, &codes);
   br_acct(b, cl);
 }
 
@@ -887,15 +892,7 @@ static void handle_unsubscribe(br_conn *c, const mqtt_packet *pk) {
     }
     if (loom_buf_append_u8(&codes, code)) break;
   }
-  mqtt_packet ack;
-  memset(&ack, 0, sizeof(ack));
-  ack.type = MQTT_UNSUBACK;
-  ack.packet_id = pk->packet_id;
-  ack.list.p = codes.data;
-  ack.list.len = codes.len;
-  ack.n_entries = (uint32_t)codes.len;
-  send_pk(c, &ack);
-  loom_buf_deinit(&codes);
+  send_codes_ack(c, MQTT_UNSUBACK, pk->packet_id, &codes);
 }
 
 /* ---- dispatch ---- */
