@@ -34,6 +34,7 @@ typedef struct settings {
   char data[1024];
   char http[256];
   char mqtt[256]; /* MQTT TCP listen address, "off" = none */
+  char web_dir[1024]; /* serve the console from here ("" = the embedded copy) */
   mqtt_limits mqtt_limits; /* 0 = the broker's defaults */
   int durability;
   int log_level;
@@ -60,6 +61,8 @@ static void usage(FILE *f) {
           "  --http ADDR:PORT              HTTP listen address (default 127.0.0.1:8080)\n"
           "  --mqtt ADDR:PORT|off          MQTT listen address (default 127.0.0.1:1883); MQTT over\n"
           "                                WebSocket is on the HTTP port at /mqtt\n"
+          "  --web-dir DIR                 serve the web console from DIR (development: edit and\n"
+          "                                reload) instead of the copy built into the binary\n"
           "  --mqtt-max-packet BYTES       largest MQTT packet (default 1048576)\n"
           "  --mqtt-keepalive-max S        cap on client keep-alive (Server Keep Alive; default none)\n"
           "  --mqtt-session-expiry-max S   cap on Session Expiry (default 604800, 7 days)\n"
@@ -131,6 +134,8 @@ static int set_option(settings *s, const char *opt, const char *val, char *err, 
     snprintf(s->http, sizeof s->http, "%s", val);
   } else if (!strcmp(key, "mqtt")) {
     snprintf(s->mqtt, sizeof s->mqtt, "%s", val);
+  } else if (!strcmp(key, "web_dir")) {
+    snprintf(s->web_dir, sizeof s->web_dir, "%s", val);
   } else if (!strncmp(key, "mqtt_", 5)) {
     int rc = mqtt_setting(s, key, opt, val, err, errlen);
     if (rc == 1) {
@@ -345,6 +350,7 @@ static int run(const settings *s, bool demo) {
   api.meta = meta;
   api.audit = audit;
   api.started_ns = loom_now_ns();
+  api.web_dir = s->web_dir[0] ? s->web_dir : NULL;
   if (live_hub_new(&api.live)) {
     LOOM_ERROR("out of memory", NULL);
     goto out;

@@ -53,6 +53,8 @@ typedef struct loom_api {
   api_links *links;       /* device-tag linking of line-protocol writes (write.c) */
   struct mqtt_broker *mqtt;     /* the MQTT broker (NULL: off; /mqtt answers 503) */
   struct api_mqtt *mqtt_platform; /* the broker's platform hooks (mqtt_platform.c) */
+  const char *web_dir;    /* serve the console from this directory (--web-dir); NULL: the
+                             copy embedded in the binary (web.c) */
   int64_t started_ns;
   /* query statistics (written by workers) */
   atomic_uint_fast64_t queries, query_errors, query_ns_total;

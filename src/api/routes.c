@@ -17,6 +17,7 @@
 #include "api/mqtt_ws.h"
 #include "api/mqtt_rules.h"
 #include "api/principal.h"
+#include "api/web.h"
 #include "core/err.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
@@ -60,6 +61,9 @@ static const api_route routes[] = {
   {G, "/api/v1/routes",               S(PLATFORM_MANAGE), OWN, NULL, rest_routes, 0},
   {G, "/api/v1/ws",                   PUBLIC, OWN, api_ws, NULL, 0}, /* authenticates in the protocol */
   {G, "/mqtt",                        PUBLIC, OWN, api_mqtt_ws, NULL, 0}, /* MQTT CONNECT authenticates */
+  {G, "/",                           PUBLIC, OWN, api_web, NULL, 0}, /* the web console (web.c) */
+  {G, "/index.html",                 PUBLIC, OWN, api_web, NULL, 0},
+  {G, "/ui/*",                       PUBLIC, OWN, api_web, NULL, 0},
 
   {G, "/api/v1/tenants",              S(TENANT_MANAGE), OWN, NULL, rest_tenant_list, 0},
   {P, "/api/v1/tenants",              S(TENANT_MANAGE), OWN, NULL, rest_tenant_create, 0},

@@ -183,6 +183,10 @@ def spec_table():
         # a plain GET gets 426; subscriptions are checked inside the protocol (test_ws_api.py)
         ("GET", "/api/v1/ws"): lambda w, p: {},
         ("GET", "/mqtt"): lambda w, p: {},
+        # the web console's static files (no authentication; 404 when no console is built in)
+        ("GET", "/"): lambda w, p: {},
+        ("GET", "/index.html"): lambda w, p: {},
+        ("GET", "/ui/*"): lambda w, p: {},
         ("GET", "/api/v1/tenants"): lambda w, p: {},
         ("POST", "/api/v1/tenants"): lambda w, p: {"json": {"name": w.uniq("tenant")}},
         ("GET", "/api/v1/tenants/{tenantId}"): lambda w, p: {"path": {"tenantId": w.A}},
