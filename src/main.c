@@ -28,6 +28,7 @@
 #include "sec/audit.h"
 #include "sec/auth.h"
 #include "sim/plant.h"
+#include "sim/register.h"
 #include "ts/engine.h"
 
 typedef struct settings {
@@ -260,6 +261,21 @@ static int start_mqtt(const settings *s, loom_api *api, api_mqtt **platform, mqt
   return 0;
 }
 
+/* Demo: the registered plant's devices are active whenever the sim writes
+ * (the sim writes through ingest directly, not through /write's device
+ * linking). Called on the plant's thread. */
+typedef struct demo_ctx {
+  loom_api *api;
+  sim_demo reg;
+} demo_ctx;
+
+static void demo_tick(void *user, int64_t t_ns) {
+  (void)t_ns;
+  demo_ctx *d = user;
+  for (size_t i = 0; i < d->reg.n_devices; i++)
+    api_device_note_activity(d->api, d->reg.device_ids[i], d->reg.tenant_id);
+}
+
 static int run(const settings *s, bool demo) {
   int rc = 1;
   ts_engine *engine = NULL;
@@ -273,6 +289,7 @@ static int run(const settings *s, bool demo) {
   bool api_ready = false;
   char *new_token = NULL;
   char err[1024];
+  demo_ctx dc;
   sec_auth auth;
   loom_api api;
   memset(&api, 0, sizeof api);
@@ -373,7 +390,15 @@ static int run(const settings *s, bool demo) {
   api.http = http;
   if (start_mqtt(s, &api, &mqtt_platform, &broker)) goto out;
   if (demo) {
-    sim_plant_options po = {.db = "plant", .lines = 3, .interval_ms = 5000, .backfill_s = 7200};
+    dc.api = &api;
+    if (sim_demo_register(meta, "plant", 3, &api.pw_limits, s->data, &dc.reg, err, sizeof err)) {
+      LOOM_ERROR("cannot register the simulated plant", "err=\"%s\"", err);
+      goto out;
+    }
+    LOOM_INFO("demo plant registered", "tenant=%s devices=%zu created=%zu", dc.reg.tenant_id,
+              dc.reg.n_devices, dc.reg.n_created);
+    sim_plant_options po = {.db = "plant", .lines = 3, .interval_ms = 5000, .backfill_s = 7200,
+                            .live = api.live, .on_tick = demo_tick, .user = &dc};
     if (sim_plant_new(engine, &po, &plant) || sim_plant_start(plant)) {
       LOOM_ERROR("cannot start the simulated plant", NULL);
       goto out;
@@ -414,11 +439,14 @@ static int run(const settings *s, bool demo) {
     }
     printf("\nLoom demo is running: a simulated plant (3 lines of CNC machines, pumps, a compressor\n"
            "and energy meters) writes into database \"plant\" every 5 s; 2 hours of history are\n"
-           "already there.\n"
+           "already there. It is registered as tenant \"演示工厂 Demo Plant\": assets, device profiles\n"
+           "and %zu devices, shown in the web console.\n"
            "Loom 演示已启动：模拟工厂（3 条产线的数控机床、水泵、空压机和电表）每 5 秒写入数据库\n"
-           "\"plant\"，已预置 2 小时历史数据。\n\n"
-           "  URL 地址:   http://%s:%d\n"
-           "  Token 令牌: %s\n\n"
+           "\"plant\"，已预置 2 小时历史数据；已注册为租户「演示工厂 Demo Plant」（资产、设备模板和\n"
+           "%zu 台设备），可在 Web 控制台查看。\n\n"
+           "  Console 控制台:   http://%s:%d/\n"
+           "  Login 登录:       %s  /  %s   (saved in / 保存于 %s/" SIM_DEMO_LOGIN_FILE ")\n"
+           "  API token 令牌:   %s\n\n"
            "Try / 试试:\n"
            "  curl -sG http://%s:%d/query -H 'Authorization: Token %s' --data-urlencode db=plant \\\n"
            "    --data-urlencode 'q=SHOW MEASUREMENTS'\n"
@@ -427,7 +455,11 @@ static int run(const settings *s, bool demo) {
            "  curl -sG http://%s:%d/query -H 'Authorization: Token %s' --data-urlencode db=plant \\\n"
            "    --data-urlencode 'q=SELECT last(active_power_kw) FROM energy GROUP BY meter'\n"
            "  influx -host %s -port %d -password %s -username admin -database plant\n",
-           host, port, *tok ? tok : "(see LOOM_ADMIN_TOKEN or the data directory's admin.token)",
+           dc.reg.n_devices, dc.reg.n_devices, host, port, dc.reg.email,
+           dc.reg.password[0] ? dc.reg.password
+                              : "(password shown at the first start / 密码见首次启动输出)",
+           s->data,
+           *tok ? tok : "(see LOOM_ADMIN_TOKEN or the data directory's admin.token)",
            host, port, tok, host, port, tok, host, port, tok, host, port, tok);
     if (mqtt_broker_port(broker))
       printf("\nMQTT broker / MQTT 代理: mqtt://%s:%d (WebSocket ws://%s:%d/mqtt); any user name,\n"

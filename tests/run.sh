@@ -34,6 +34,11 @@ if [ "$unit_only" = 0 ] && [ -d tests/integration ] && ls tests/integration/test
     echo "== npm ci (tests/interop)"
     (cd tests/interop && npm ci --no-audit --no-fund) || echo "npm ci failed in tests/interop"
   fi
+  # Browser tests of the console (playwright-core; Debian's chromium).
+  if [ -f tests/browser/package-lock.json ] && [ ! -d tests/browser/node_modules ]; then
+    echo "== npm ci (tests/browser)"
+    (cd tests/browser && npm ci --no-audit --no-fund) || echo "npm ci failed in tests/browser"
+  fi
   echo "== integration (pytest)"
   /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration 2>&1 | tee "$log/pytest.out" | tail -60
   line=$(grep -E '[0-9]+ (passed|failed)' "$log/pytest.out" | tail -1)

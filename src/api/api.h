@@ -210,6 +210,7 @@ void rest_rpc_get(api_call *c);
 int api_rpc_wait_start(loom_api *api);
 void api_rpc_wait_stop(loom_api *api);
 void rest_audit_list(api_call *c);
+void rest_audit_verify(api_call *c); /* GET /api/v1/audit/verify: chain status */
 void rest_region_summary(api_call *c);
 void rest_telemetry_latest(api_call *c);
 void rest_telemetry_history(api_call *c);

@@ -120,6 +120,7 @@ static const api_route routes[] = {
   {D, "/api/v1/mqtt/rules/{id}",      S(TENANT_WRITE), OWN, NULL, rest_mqtt_rule_delete, META_MQTT_RULE},
 
   {G, "/api/v1/audit",                S(AUDIT_READ), OWN, NULL, rest_audit_list, 0},
+  {G, "/api/v1/audit/verify",         S(AUDIT_READ), OWN, NULL, rest_audit_verify, 0},
   {G, "/api/v1/regions/{region}/summary", S(REGION_AGGREGATE_READ), RPARAM, NULL, rest_region_summary, 0},
 
   /* device API (ThingsBoard-compatible): the device token in the path is the credential */

@@ -238,6 +238,7 @@ def spec_table():
         ("GET", "/api/v1/devices/{id}/telemetry"): lambda w, p: {"path": {"id": w.device},
                                                                  "params": {"startTs": "0", "endTs": "9999999999999"}},
         ("GET", "/api/v1/audit"): lambda w, p: {},
+        ("GET", "/api/v1/audit/verify"): lambda w, p: {},
         ("GET", "/api/v1/regions/{region}/summary"): lambda w, p: {"path": {"region": "CN-GD"}},
         ("POST", "/api/v1/provision"): lambda w, p: {"json": {"deviceName": w.uniq("prov"), "provisionDeviceKey": "pk-a", "provisionDeviceSecret": "prov-secret-a"}},
         ("POST", "/api/v1/{token}/telemetry"): lambda w, p: {"json": {"t": 1}},
