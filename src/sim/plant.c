@@ -38,7 +38,7 @@ typedef struct meter {
   double kwh;
 } meter;
 
-#define CNC_PER_LINE 4
+#define CNC_PER_LINE SIM_CNC_PER_LINE
 
 struct sim_plant {
   ts_engine *e;
@@ -97,10 +97,10 @@ int sim_plant_tick(sim_plant *p, int64_t t, loom_buf *b) {
       machine *m = &p->cnc[l * CNC_PER_LINE + k];
       machine_step(p, m);
       rc = loom_buf_printf(b,
-                           "cnc,line=L%u,machine=CNC-%u%02u,site=plant1 spindle_rpm=%.0f,"
+                           "cnc,device=CNC-%u%02u,line=L%u,machine=CNC-%u%02u,site=plant1 spindle_rpm=%.0f,"
                            "spindle_temp_c=%.1f,vibration_mm_s=%.2f,power_kw=%.2f,"
                            "parts_total=%lldi,state=\"%s\" %lld\n",
-                           l + 1, l + 1, k + 1, m->rpm, m->spindle_temp, m->vibration,
+                           l + 1, k + 1, l + 1, l + 1, k + 1, m->rpm, m->spindle_temp, m->vibration,
                            round_to(m->state == ST_RUNNING ? 4 + 11 * m->load : 0.6, 0.01),
                            (long long)m->parts, state_names[m->state], (long long)t);
     }
@@ -112,9 +112,9 @@ int sim_plant_tick(sim_plant *p, int64_t t, loom_buf *b) {
     pu->vibration = walk(p, pu->vibration, pu->running ? 2.5 : 0.1, 0.2, 0.2, 0, 15);
     if (!rc)
       rc = loom_buf_printf(b,
-                           "pump,line=L%u,pump=P-%u,site=plant1 flow_m3h=%.1f,pressure_bar=%.2f,"
+                           "pump,device=P-%u,line=L%u,pump=P-%u,site=plant1 flow_m3h=%.1f,pressure_bar=%.2f,"
                            "motor_temp_c=%.1f,vibration_mm_s=%.2f,running=%s %lld\n",
-                           l + 1, l + 1, pu->flow, pu->pressure, pu->temp, pu->vibration,
+                           l + 1, l + 1, l + 1, pu->flow, pu->pressure, pu->temp, pu->vibration,
                            pu->running ? "true" : "false", (long long)t);
   }
   p->comp_pressure = walk(p, p->comp_pressure, 7.5, 0.2, 0.1, 5, 10);
@@ -122,7 +122,7 @@ int sim_plant_tick(sim_plant *p, int64_t t, loom_buf *b) {
   double comp_kw = round_to(45 + (p->comp_pressure - 7) * 8 + (rnd(p) - 0.5) * 2, 0.1);
   if (!rc)
     rc = loom_buf_printf(b,
-                         "compressor,unit=AC-1,site=plant1 discharge_pressure_bar=%.2f,"
+                         "compressor,device=AC-1,site=plant1,unit=AC-1 discharge_pressure_bar=%.2f,"
                          "oil_temp_c=%.1f,power_kw=%.1f,load_pct=%.0f %lld\n",
                          p->comp_pressure, p->comp_temp, comp_kw,
                          round_to(60 + (p->comp_pressure - 7) * 20, 1), (long long)t);
@@ -138,16 +138,16 @@ int sim_plant_tick(sim_plant *p, int64_t t, loom_buf *b) {
     total_kw += kw;
     p->meters[l].kwh += kw * dt_h;
     rc = loom_buf_printf(b,
-                         "energy,meter=EM-L%u,line=L%u,site=plant1 active_power_kw=%.2f,"
+                         "energy,device=EM-L%u,line=L%u,meter=EM-L%u,site=plant1 active_power_kw=%.2f,"
                          "energy_kwh=%.3f,voltage_v=%.1f,current_a=%.1f,power_factor=%.2f %lld\n",
-                         l + 1, l + 1, kw, p->meters[l].kwh, 398 + rnd(p) * 6,
+                         l + 1, l + 1, l + 1, kw, p->meters[l].kwh, 398 + rnd(p) * 6,
                          kw * 1000 / (1.732 * 400 * 0.92), 0.9 + rnd(p) * 0.05, (long long)t);
   }
   meter *mainm = &p->meters[p->o.lines];
   mainm->kwh += total_kw * dt_h;
   if (!rc)
     rc = loom_buf_printf(b,
-                         "energy,meter=EM-MAIN,site=plant1 active_power_kw=%.2f,energy_kwh=%.3f %lld\n",
+                         "energy,device=EM-MAIN,meter=EM-MAIN,site=plant1 active_power_kw=%.2f,energy_kwh=%.3f %lld\n",
                          total_kw, mainm->kwh, (long long)t);
   return rc;
 }
@@ -163,7 +163,8 @@ static int write_at(sim_plant *p, int64_t t, loom_buf *b) {
   if (rc) return rc;
   ingest_result res;
   loom_buf_init(&res.body);
-  rc = ingest_lp(p->e, p->db, (const char *)b->data, b->len, 1, &res, ignore_done, NULL);
+  rc = ingest_lp_live(p->e, p->o.live, p->db, (const char *)b->data, b->len, 1, &res, ignore_done,
+                      NULL);
   loom_buf_deinit(&res.body);
   return rc;
 }
@@ -203,6 +204,7 @@ int sim_plant_new(ts_engine *e, const sim_plant_options *o, sim_plant **out) {
   for (int64_t t = now - (int64_t)p->o.backfill_s * LOOM_NS_PER_S; !rc && t < now; t += step)
     rc = write_at(p, t, &b);
   loom_buf_deinit(&b);
+  if (!rc && p->o.on_tick) p->o.on_tick(p->o.user, now);
   if (rc) {
     sim_plant_free(p);
     return rc;
@@ -225,8 +227,10 @@ static void *plant_main(void *arg) {
     pthread_cond_timedwait(&p->cv, &p->mu, &ts);
     if (p->stop) break;
     pthread_mutex_unlock(&p->mu);
-    int rc = write_at(p, loom_now_ns(), &b);
+    int64_t t = loom_now_ns();
+    int rc = write_at(p, t, &b);
     if (rc) LOOM_WARN("simulated plant write failed", "err=\"%s\"", loom_strerror(rc));
+    else if (p->o.on_tick) p->o.on_tick(p->o.user, t);
     pthread_mutex_lock(&p->mu);
   }
   pthread_mutex_unlock(&p->mu);
