@@ -30,14 +30,25 @@ LIB_SRC := $(shell find src -name '*.c' ! -name main.c | sort)
 PROTO_SRC := $(shell find src -name '*.proto' | sort)
 PROTO_C := $(PROTO_SRC:src/%.proto=$(OUT)/gen/%.pb-c.c)
 PROTO_OBJ := $(PROTO_C:.c=.o)
-LIB_OBJ := $(LIB_SRC:%.c=$(OUT)/%.o) $(PROTO_OBJ)
+# The web console (web/): every file but node_modules and package*.json, plus
+# uPlot's two dist files (npm ci from web/package-lock.json), embedded by the
+# host tool tools/webembed into $(OUT)/gen/web_assets.c (never committed),
+# compiled into libloom.a; src/api/web.c serves it. The file list is kept in
+# $(OUT)/gen/web_files.txt, rewritten only when it changes, so adding or
+# removing a file re-embeds.
+HOSTCC ?= $(CC)
+NPM_STAMP := web/node_modules/.package-lock.json
+UPLOT_FILES := web/node_modules/uplot/dist/uPlot.iife.min.js web/node_modules/uplot/dist/uPlot.min.css
+WEB_FILES := $(shell find web -path web/node_modules -prune -o -type f ! -name 'package*.json' ! -name '.*' -print 2>/dev/null | LC_ALL=C sort) $(UPLOT_FILES)
+WEB_OBJ := $(OUT)/gen/web_assets.o
+LIB_OBJ := $(LIB_SRC:%.c=$(OUT)/%.o) $(PROTO_OBJ) $(WEB_OBJ)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(OUT)/bench/%)
 
-.PHONY: all deps test unit integration demo bench bench-mqtt fuzz clean
+.PHONY: all deps test unit integration demo bench bench-mqtt fuzz clean FORCE
 all: $(OUT)/loom $(BENCH_BIN)
 
 deps:
@@ -52,6 +63,28 @@ $(OUT)/gen/%.pb-c.c $(OUT)/gen/%.pb-c.h: src/%.proto
 	protoc-c --proto_path=src --c_out=$(OUT)/gen $<
 
 $(OUT)/gen/%.pb-c.o: $(OUT)/gen/%.pb-c.c
+	$(CC) $(filter-out -Wmissing-prototypes,$(CFLAGS_ALL)) -c $< -o $@
+
+$(NPM_STAMP): web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+$(UPLOT_FILES): | $(NPM_STAMP)
+	@test -f $@ || { echo "missing $@ (npm ci in web/ failed?)" >&2; exit 1; }
+
+$(OUT)/tools/webembed: tools/webembed.c src/api/web.h
+	@mkdir -p $(dir $@)
+	$(HOSTCC) -std=c11 -D_GNU_SOURCE -O1 $(WARN) -Isrc -o $@ $< -lxxhash -lz
+
+$(OUT)/gen/web_files.txt: FORCE
+	@mkdir -p $(dir $@)
+	@printf '%s\n' $(WEB_FILES) > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+$(OUT)/gen/web_assets.c: $(OUT)/tools/webembed $(OUT)/gen/web_files.txt $(WEB_FILES) $(NPM_STAMP)
+	$(OUT)/tools/webembed $@ web $(WEB_FILES)
+
+$(OUT)/gen/web_assets.o: $(OUT)/gen/web_assets.c
 	$(CC) $(filter-out -Wmissing-prototypes,$(CFLAGS_ALL)) -c $< -o $@
 
 $(OUT)/libloom.a: $(LIB_OBJ)
@@ -99,11 +132,11 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -I$(FUZZ_BUILD)/gen -pthread 
 FUZZ_SECONDS ?= 20
 fuzz: deps
 	@mkdir -p $(FUZZ_BUILD)
-	@$(MAKE) --no-print-directory OUT=$(FUZZ_BUILD) $(PROTO_SRC:src/%.proto=$(FUZZ_BUILD)/gen/%.pb-c.c)
+	@$(MAKE) --no-print-directory OUT=$(FUZZ_BUILD) $(PROTO_SRC:src/%.proto=$(FUZZ_BUILD)/gen/%.pb-c.c) $(FUZZ_BUILD)/gen/web_assets.c
 	@set -e; for f in $(FUZZ_SRC); do \
 	  n=$$(basename $$f .c); \
 	  echo "== $$n"; \
-	  clang $(FUZZ_CFLAGS) -o $(FUZZ_BUILD)/$$n $$f $(LIB_SRC) $(PROTO_SRC:src/%.proto=$(FUZZ_BUILD)/gen/%.pb-c.c) $(LIBS); \
+	  clang $(FUZZ_CFLAGS) -o $(FUZZ_BUILD)/$$n $$f $(LIB_SRC) $(PROTO_SRC:src/%.proto=$(FUZZ_BUILD)/gen/%.pb-c.c) $(FUZZ_BUILD)/gen/web_assets.c $(LIBS); \
 	  mkdir -p $(FUZZ_BUILD)/corpus-$$n; \
 	  $(FUZZ_BUILD)/$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	    $(FUZZ_BUILD)/corpus-$$n tests/fuzz/corpus/$$n; \

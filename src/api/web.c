@@ -273,5 +273,10 @@ void api_web(http_req *req, loom_api *api) {
     serve_dir(req, api->web_dir, rel);
     return;
   }
-  not_found(req); /* the embedded copy comes with the build's generated table */
+  const web_asset *a = web_asset_find(web_assets, web_assets_n, path);
+  if (!a) {
+    not_found(req);
+    return;
+  }
+  send_file(req, a->type, a->data, a->len, a->gz, a->gzlen, a->etag);
 }

@@ -33,6 +33,11 @@ typedef struct web_asset {
   const char *etag;
 } web_asset;
 
+/* The console embedded at build time: web_assets_n entries sorted by
+ * path ($(BUILD)/gen/web_assets.c, written by tools/webembed). */
+extern const web_asset web_assets[];
+extern const size_t web_assets_n;
+
 /* Longest relative file path web_map_path produces, plus its NUL. */
 #define WEB_PATH_MAX 512
 /* Entity tag text: a quote, 16 hex digits, a quote, NUL. */
