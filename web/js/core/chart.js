@@ -375,7 +375,6 @@ export function timeChart(el, opts = {}) {
     };
     window.addEventListener('mousemove', move);
     window.addEventListener('mouseup', up);
-    e.preventDefault();
   }
 
   function redraw() {

@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: Apache-2.0
+// #/devices: the asset tree (site > plant > line > cell) beside the device list. Selecting an
+// asset filters the list to the devices of its subtree. The list is searched and paged on the
+// server (GET /api/v1/devices: textSearch, page, pageSize, assetId); an asset with child
+// assets has no single server filter for its subtree, so its devices are fetched per asset
+// and paged here. URL state: #/devices?asset=<id>&q=<text>&page=<n> (replaced, not pushed).
+import { h, clear, ellipsis, icon } from '../core/dom.js';
+import * as ui from '../core/ui.js';
+import { has } from '../core/i18n.js';
+import { fetchAll, nameCmp } from './device/common.js';
+
+const PAGE_SIZE = 50;
+const REFRESH_MS = 30000;
+const SUBTREE_CONCURRENCY = 6;
+const TYPE_ORDER = { site: 0, plant: 1, line: 2, cell: 3 };
+
+// Build the forest: {byId: Map(id -> node), roots: [node]}; node = {asset, children, parent}.
+// Assets whose parent is not visible (another tenant's, deleted) become roots.
+export function buildTree(assets) {
+  const byId = new Map(assets.map((a) => [a.id, { asset: a, children: [], parent: null }]));
+  const roots = [];
+  for (const n of byId.values()) {
+    const p = n.asset.parent_id && byId.get(n.asset.parent_id);
+    if (p && p !== n) {
+      n.parent = p;
+      p.children.push(n);
+    } else roots.push(n);
+  }
+  const order = (a, b) => (TYPE_ORDER[a.asset.type] ?? 9) - (TYPE_ORDER[b.asset.type] ?? 9) ||
+    nameCmp(a.asset.name, b.asset.name);
+  const sortRec = (list, depth) => {
+    list.sort(order);
+    if (depth < 64) list.forEach((n) => sortRec(n.children, depth + 1));
+  };
+  sortRec(roots, 0);
+  return { byId, roots };
+}
+
+// Ids of the asset and every descendant (cycle-safe).
+export function subtreeIds(tree, id) {
+  const out = [];
+  const seen = new Set();
+  const stack = [tree.byId.get(id)];
+  while (stack.length) {
+    const n = stack.pop();
+    if (!n || seen.has(n.asset.id)) continue;
+    seen.add(n.asset.id);
+    out.push(n.asset.id);
+    stack.push(...n.children);
+  }
+  return out;
+}
+
+// Run fn over items with at most `limit` in flight; resolves with the results in order.
+async function pool(items, limit, fn) {
+  const res = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      res[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return res;
+}
+
+/**
+ * The ARIA tree. onSelect(id|null). Returns {el, select(id), focus()}. Keys: Up/Down move,
+ * Right opens or enters, Left closes or goes to the parent, Home/End, Enter/Space select.
+ */
+function assetTree(tree, { selected, onSelect, t }) {
+  const expanded = new Set();
+  // open the path to the selection and the first level
+  tree.roots.forEach((n) => expanded.add(n.asset.id));
+  for (let n = selected && tree.byId.get(selected), i = 0; n && i < 64; n = n.parent, i++) {
+    if (n.parent) expanded.add(n.parent.asset.id);
+  }
+  let current = selected && tree.byId.has(selected) ? selected : null; // null = all devices
+  let focusId = current;
+  const ul = h('ul.asset-tree', { role: 'tree', 'aria-label': t('devices.tree.label') });
+
+  function visible() {
+    const out = [{ id: null, depth: 0, node: null }];
+    const walk = (list, depth) => {
+      for (const n of list) {
+        out.push({ id: n.asset.id, depth, node: n });
+        if (n.children.length && expanded.has(n.asset.id)) walk(n.children, depth + 1);
+      }
+    };
+    walk(tree.roots, 1);
+    return out;
+  }
+
+  function draw() {
+    clear(ul);
+    for (const it of visible()) {
+      const n = it.node;
+      const hasKids = n && n.children.length > 0;
+      const open = hasKids && expanded.has(n.asset.id);
+      const li = h('li.asset-item', {
+        role: 'treeitem',
+        'aria-level': String(it.depth + 1),
+        'aria-selected': String(it.id === current),
+        'aria-expanded': hasKids ? String(open) : null,
+        tabindex: it.id === focusId ? '0' : '-1',
+        dataset: { asset: it.id || '', testid: 'asset-item' },
+        style: { '--depth': String(it.depth) },
+        onClick: (e) => {
+          if (e.target.closest('.asset-toggle')) return;
+          choose(it.id);
+        },
+        onKeydown: (e) => key(e, it),
+      },
+      hasKids
+        ? h('span.asset-toggle', {
+          'aria-hidden': 'true',
+          onClick: () => {
+            toggle(n.asset.id);
+          },
+        }, open ? '▾' : '▸')
+        : h('span.asset-toggle.asset-leaf', { 'aria-hidden': 'true' }, ''),
+      n ? h('span.asset-type', { 'aria-hidden': 'true' },
+        has(`devices.asset.type.${n.asset.type}`) ? t(`devices.asset.type.${n.asset.type}`) : n.asset.type) : icon('devices', 14),
+      n ? ellipsis('span.asset-name', n.asset.name) : h('span.asset-name', null, t('devices.tree.all')));
+      ul.append(li);
+    }
+  }
+
+  function focusItem(id) {
+    focusId = id;
+    draw();
+    const el = ul.querySelector('[tabindex="0"]');
+    if (el) el.focus();
+  }
+  function toggle(id) {
+    if (expanded.has(id)) expanded.delete(id);
+    else expanded.add(id);
+    focusId = id;
+    draw();
+  }
+  function choose(id) {
+    current = id;
+    focusId = id;
+    draw();
+    const el = ul.querySelector('[tabindex="0"]');
+    if (el) el.focus();
+    onSelect(id);
+  }
+  function key(e, it) {
+    const vis = visible();
+    const i = vis.findIndex((v) => v.id === it.id);
+    const n = it.node;
+    let handled = true;
+    if (e.key === 'ArrowDown') { if (i + 1 < vis.length) focusItem(vis[i + 1].id); }
+    else if (e.key === 'ArrowUp') { if (i > 0) focusItem(vis[i - 1].id); }
+    else if (e.key === 'Home') focusItem(null);
+    else if (e.key === 'End') focusItem(vis[vis.length - 1].id);
+    else if (e.key === 'ArrowRight') {
+      if (n && n.children.length) {
+        if (!expanded.has(n.asset.id)) { expanded.add(n.asset.id); focusItem(n.asset.id); }
+        else focusItem(n.children[0].asset.id);
+      }
+    } else if (e.key === 'ArrowLeft') {
+      if (n && n.children.length && expanded.has(n.asset.id)) { expanded.delete(n.asset.id); focusItem(n.asset.id); }
+      else if (n) focusItem(n.parent ? n.parent.asset.id : null);
+    } else if (e.key === 'Enter' || e.key === ' ') choose(it.id);
+    else handled = false;
+    if (handled) e.preventDefault();
+  }
+  draw();
+  return { el: ul, current: () => current };
+}
+
+export default {
+  route: '/devices',
+  nav: 'devices',
+  title: 'devices.list.title',
+  roles: ['platform_admin', 'tenant_admin', 'engineer', 'operator', 'viewer'],
+  async render(root, params, ctx) {
+    const { api, t } = ctx;
+    let disposed = false;
+    let timer = 0;
+    ui.loading(root);
+    let assets;
+    let profiles;
+    try {
+      [assets, profiles] = await Promise.all([
+        fetchAll(api, '/api/v1/assets', { sortProperty: 'name' }),
+        fetchAll(api, '/api/v1/device-profiles', { sortProperty: 'name' }),
+      ]);
+    } catch (err) {
+      if (!disposed) ui.errorState(root, err, () => ctx.reload());
+      return () => { disposed = true; };
+    }
+    if (disposed) return null;
+    clear(root);
+    root.removeAttribute('aria-busy');
+    const tree = buildTree(assets);
+    const profileName = new Map(profiles.map((p) => [p.id, p.name]));
+    const state = {
+      asset: params.asset && tree.byId.has(params.asset) ? params.asset : null,
+      q: params.q || '',
+      page: Math.max(0, (parseInt(params.page, 10) || 1) - 1),
+    };
+    let seq = 0;
+
+    const search = h('input', { type: 'search', value: state.q, autocomplete: 'off',
+      placeholder: t('devices.list.searchPlaceholder'), dataset: { testid: 'device-search' } });
+    const count = h('span.muted.dev-count', { 'aria-live': 'polite' });
+    const listArea = h('div.dev-list-body');
+    const pager = h('nav.pager', { 'aria-label': t('devices.list.pages') });
+    const heading = h('h2.dev-list-title');
+    const treeView = assetTree(tree, {
+      selected: state.asset,
+      t,
+      onSelect: (id) => {
+        state.asset = id;
+        state.page = 0;
+        load(true);
+      },
+    });
+    root.append(
+      ui.pageHeader(t('devices.list.title')),
+      h('div.dev-layout', null,
+        h('aside.dev-tree', { 'aria-label': t('devices.tree.label') },
+          h('h2.dev-tree-title', null, t('devices.tree.title')),
+          treeView.el,
+          assets.length ? null : h('p.muted.dev-tree-empty', null, t('devices.tree.empty'))),
+        h('section.dev-list', { 'aria-labelledby': 'dev-list-title' },
+          h('div.dev-list-head', null, heading,
+            h('div.dev-search', null, ui.field({ label: t('devices.list.search'), input: search }), count)),
+          listArea, pager)));
+    heading.id = 'dev-list-title';
+
+    let debounce = 0;
+    search.addEventListener('input', () => {
+      clearTimeout(debounce);
+      debounce = setTimeout(() => {
+        state.q = search.value.trim();
+        state.page = 0;
+        load(true);
+      }, 250);
+    });
+
+    function syncUrl() {
+      const q = new URLSearchParams();
+      if (state.asset) q.set('asset', state.asset);
+      if (state.q) q.set('q', state.q);
+      if (state.page) q.set('page', String(state.page + 1));
+      const s = q.toString();
+      const hash = '#/devices' + (s ? '?' + s : '');
+      if (location.hash !== hash) history.replaceState(null, '', hash);
+    }
+
+    function assetPath(id) {
+      const names = [];
+      for (let n = tree.byId.get(id), i = 0; n && i < 64; n = n.parent, i++) names.unshift(n.asset.name);
+      return names.join(' / ');
+    }
+
+    const columns = [
+      { key: 'name', label: t('devices.list.col.name'),
+        render: (d) => h('a.dev-link', { href: `#/devices/${encodeURIComponent(d.id)}`, title: d.name }, d.name) },
+      { key: 'label', label: t('devices.list.col.label') },
+      { key: 'profile', label: t('devices.list.col.profile'),
+        render: (d) => ellipsis('span', profileName.get(d.profile_id) || '—') },
+      { key: 'state', label: t('devices.list.col.state'), render: (d) => ui.badge(d.state || 'unknown') },
+      { key: 'last_activity_ms', label: t('devices.list.col.lastActivity'), render: (d) => ui.relTime(d.last_activity_ms) },
+      { key: 'asset', label: t('devices.list.col.asset'),
+        render: (d) => {
+          const n = d.asset_id && tree.byId.get(d.asset_id);
+          return n ? h('span.ellipsis', { title: assetPath(d.asset_id) }, n.asset.name) : h('span.muted', null, '—');
+        } },
+    ];
+
+    // Fetch one page: {rows, total}.
+    async function fetchPage() {
+      const ids = state.asset ? subtreeIds(tree, state.asset) : null;
+      if (!ids || ids.length === 1) {
+        const r = await api.get('/api/v1/devices', {
+          page: state.page, pageSize: PAGE_SIZE, sortProperty: 'name', textSearch: state.q || null,
+          assetId: ids ? ids[0] : null,
+        });
+        return { rows: r.data || [], total: r.totalElements || 0 };
+      }
+      const lists = await pool(ids, SUBTREE_CONCURRENCY, (id) => fetchAll(api, '/api/v1/devices',
+        { assetId: id, sortProperty: 'name', textSearch: state.q || null }));
+      const all = lists.flat().sort((a, b) => nameCmp(a.name, b.name));
+      return { rows: all.slice(state.page * PAGE_SIZE, (state.page + 1) * PAGE_SIZE), total: all.length };
+    }
+
+    async function load(showLoading) {
+      const mine = ++seq;
+      clearTimeout(timer);
+      syncUrl();
+      heading.textContent = state.asset ? tree.byId.get(state.asset).asset.name : t('devices.tree.all');
+      heading.title = state.asset ? assetPath(state.asset) : '';
+      if (showLoading) {
+        ui.loading(listArea);
+        root.removeAttribute('data-ready');
+      }
+      let res;
+      try {
+        res = await fetchPage();
+      } catch (err) {
+        if (disposed || mine !== seq) return;
+        ui.errorState(listArea, err, () => load(true));
+        clear(pager);
+        ui.ready(root);
+        return;
+      }
+      if (disposed || mine !== seq) return;
+      const pages = Math.max(1, Math.ceil(res.total / PAGE_SIZE));
+      if (state.page >= pages && res.total > 0) {
+        state.page = pages - 1;
+        load(showLoading);
+        return;
+      }
+      count.textContent = t('devices.list.count', { n: res.total });
+      listArea.removeAttribute('aria-busy');
+      if (!res.total && !state.q && !state.asset) {
+        ui.emptyState(listArea, 'devices.list.none');
+      } else {
+        clear(listArea);
+        listArea.append(ui.table({
+          columns,
+          rows: res.rows,
+          empty: state.q ? 'devices.list.noMatch' : 'devices.list.noneHere',
+          caption: t('devices.list.caption'),
+          onRowClick: (d) => ctx.navigate(`#/devices/${encodeURIComponent(d.id)}`),
+        }));
+      }
+      drawPager(pages);
+      ui.ready(root);
+      timer = setTimeout(() => load(false), REFRESH_MS);
+    }
+
+    function drawPager(pages) {
+      clear(pager);
+      if (pages <= 1) return;
+      const go = (p) => {
+        state.page = p;
+        load(true);
+      };
+      pager.append(
+        h('button.btn', { type: 'button', disabled: state.page === 0, onClick: () => go(state.page - 1) },
+          t('devices.list.prev')),
+        h('span.pager-info', null, t('devices.list.pageOf', { page: state.page + 1, pages })),
+        h('button.btn', { type: 'button', disabled: state.page >= pages - 1, onClick: () => go(state.page + 1) },
+          t('devices.list.next')));
+    }
+
+    load(true);
+    return () => {
+      disposed = true;
+      clearTimeout(timer);
+      clearTimeout(debounce);
+    };
+  },
+};
