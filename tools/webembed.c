@@ -148,16 +148,17 @@ int main(int argc, char **argv) {
       goto out;
     }
     const char *rel = p + rl + 1;
-    if (!path_ok(rel)) {
-      fprintf(stderr, "webembed: %s: the console serves only paths of [A-Za-z0-9._/-] "
-                      "without hidden (dot) names\n", p);
-      goto out;
+    if (!path_ok(rel)) { /* a warning, not an error: an editor's backup file must not stop a build */
+      fprintf(stderr, "webembed: warning: %s skipped: the console serves only paths of "
+                      "[A-Za-z0-9._/-] without hidden (dot) names\n", p);
+      continue;
     }
     if (!strncmp(rel, VENDOR_DIR, strlen(VENDOR_DIR))) {
       rel += strlen(VENDOR_DIR);
       if (strchr(rel, '/')) {
-        fprintf(stderr, "webembed: %s: only files directly in %s are served\n", p, VENDOR_DIR);
-        goto out;
+        fprintf(stderr, "webembed: warning: %s skipped: only files directly in %s are served\n",
+                p, VENDOR_DIR);
+        continue;
       }
       snprintf(files[i].url, sizeof files[i].url, "/ui/vendor/%s", rel);
     } else {
@@ -172,6 +173,10 @@ int main(int argc, char **argv) {
       goto out;
     }
   }
+  size_t used = 0; /* drop the skipped (url still empty) entries */
+  for (size_t i = 0; i < n; i++)
+    if (files[i].url[0]) files[used++] = files[i];
+  n = used;
   qsort(files, n, sizeof *files, by_url);
   for (size_t i = 1; i < n; i++)
     if (!strcmp(files[i].url, files[i - 1].url)) {
