@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: Apache-2.0
+// Audit log tab (platform and tenant admins): the verification status of the hash chain
+// first and prominently (GET /api/v1/audit/verify: verified / broken at record N / cannot
+// verify), then the records in pages by sequence number (GET /api/v1/audit, oldest first;
+// a page that reaches a broken record stops before it and says so). The API has no server
+// side filters: the action / actor / outcome filters narrow the page on screen.
+
+import { h, clear, ellipsis } from '../../core/dom.js';
+import { t } from '../../core/i18n.js';
+import { loading, errorState, table, errorMessage } from '../../core/ui.js';
+import { int } from '../../core/format.js';
+import { when, input, select, stateBadge } from './common.js';
+
+const SIZES = [50, 100, 500];
+
+function statusPanel(v) {
+  const st = v.status;
+  const kind = st === 'verified' ? 'ok' : st === 'broken' ? 'bad' : 'warn';
+  const text = st === 'verified' ? t('admin.audit.verified', { n: int(v.last_seq || 0) })
+    : st === 'broken' ? t('admin.audit.broken', { seq: int(v.broken_at) })
+      : t('admin.audit.unverifiable');
+  return h('div.admin-verify', { class: `admin-verify-${kind}`, role: st === 'verified' ? 'status' : 'alert',
+    'data-testid': 'audit-status', dataset: { status: st } },
+  h('strong.admin-verify-title', null, text),
+  st === 'verified' ? h('span.muted', null, t('admin.audit.verified_detail'))
+    : h('span', null, st === 'broken' ? t('admin.audit.broken_detail') : (v.reason || '')));
+}
+
+export default {
+  async render(panel, params, ctx, markReady) {
+    const { api, me } = ctx;
+    const platform = me && me.role === 'platform_admin';
+    const status = h('div.admin-verify-wrap', { 'aria-live': 'polite' });
+    const body = h('div.admin-body');
+    let size = 100;
+    let from = 1;
+    const history = [];
+    let lastSeq = 0;
+    let page = null;
+
+    const fAction = input({ type: 'search', 'data-testid': 'audit-filter-action' });
+    const fActor = input({ type: 'search' });
+    const fOutcome = select([['', t('admin.audit.any')], ['success', t('admin.state.success')], ['failure', t('admin.state.failure')], ['denied', t('admin.state.denied')]], '');
+    const fSize = select(SIZES.map((n) => [String(n), String(n)]), String(size));
+    const lab = (el, key) => {
+      el.id = `admin-audit-${key}`;
+      return h('div.field', null, h('label', { for: el.id }, t(`admin.audit.${key}`)), el);
+    };
+    const verifyBtn = h('button.btn', { type: 'button', onClick: verify }, t('admin.audit.verify_again'));
+    const filters = h('div.admin-filters', { role: 'search' },
+      lab(fAction, 'f_action'), lab(fActor, 'f_actor'), lab(fOutcome, 'f_outcome'), lab(fSize, 'page_size'));
+    for (const el of [fAction, fActor]) el.addEventListener('input', draw);
+    fOutcome.addEventListener('change', draw);
+    fSize.addEventListener('change', () => { size = Number(fSize.value); history.length = 0; from = 1; load(); });
+    panel.append(h('div.admin-toolbar', null, status, verifyBtn), filters, body);
+
+    async function verify() {
+      clear(status);
+      status.append(h('div.admin-verify.admin-verify-warn', { 'data-testid': 'audit-status', dataset: { status: 'checking' } },
+        h('strong.admin-verify-title', null, t('admin.audit.checking'))));
+      verifyBtn.disabled = true;
+      try {
+        const v = await api.get('/api/v1/audit/verify');
+        lastSeq = v.last_seq || 0;
+        clear(status);
+        status.append(statusPanel(v));
+      } catch (err) {
+        clear(status);
+        const m = errorMessage(err);
+        status.append(h('div.admin-verify.admin-verify-warn', { role: 'alert', 'data-testid': 'audit-status', dataset: { status: 'error' } },
+          h('strong.admin-verify-title', null, t('admin.audit.unverifiable')), h('span', null, `${m.title} ${m.detail || ''}`)));
+      } finally {
+        verifyBtn.disabled = false;
+      }
+    }
+
+    function matches(r) {
+      const ev = r.event || {};
+      const a = fAction.value.trim().toLowerCase();
+      const b = fActor.value.trim().toLowerCase();
+      if (a && !String(ev.action || '').toLowerCase().includes(a)) return false;
+      if (b && !String(ev.actor || '').toLowerCase().includes(b)) return false;
+      if (fOutcome.value && ev.outcome !== fOutcome.value) return false;
+      return true;
+    }
+
+    function draw() {
+      if (!page) return;
+      clear(body);
+      const rows = (page.data || []).filter(matches);
+      const cols = [
+        { key: 'seq', label: t('admin.audit.seq'), num: true, sort: true },
+        { key: 'time_ms', label: t('admin.audit.time'), sort: true, render: (r) => when(r.time_ms) },
+        { key: 'actor', label: t('admin.audit.actor'), render: (r) => ellipsis('span', r.event && r.event.actor) },
+        { key: 'action', label: t('admin.audit.action'), render: (r) => h('code', null, (r.event && r.event.action) || '') },
+        { key: 'target', label: t('admin.audit.target'), render: (r) => ellipsis('span', (r.event && r.event.target) || '—') },
+        { key: 'outcome', label: t('admin.audit.outcome'), render: (r) => stateBadge((r.event && r.event.outcome) || 'unknown') },
+        { key: 'address', label: t('admin.audit.address'), render: (r) => (r.event && r.event.address) || '—' },
+        { key: 'detail', label: t('admin.audit.detail'), render: (r) => ellipsis('span', (r.event && r.event.detail) || '') },
+      ];
+      if (platform) cols.splice(2, 0, { key: 'tenant', label: t('admin.audit.tenant'), render: (r) => ellipsis('span', (r.event && r.event.tenant) || '—') });
+      const nav = h('nav.admin-pager', { 'aria-label': t('admin.page.label') },
+        h('button.btn', { type: 'button', disabled: from <= 1, onClick: () => { history.length = 0; from = 1; load(); } }, t('admin.audit.first')),
+        h('button.btn', { type: 'button', disabled: !history.length, onClick: () => { from = history.pop(); load(); } }, t('admin.page.prev')),
+        h('span.muted', null, page.data && page.data.length
+          ? t('admin.audit.range', { a: int(page.data[0].seq), b: int(page.data[page.data.length - 1].seq) }) : ''),
+        h('button.btn', { type: 'button', disabled: !page.nextSeq, onClick: () => { history.push(from); from = page.nextSeq; load(); } }, t('admin.page.next')),
+        platform ? h('button.btn', { type: 'button', disabled: !lastSeq || from >= lastSeq - size + 1,
+          onClick: () => { history.push(from); from = Math.max(1, lastSeq - size + 1); load(); } }, t('admin.audit.newest')) : null);
+      body.append(
+        page.broken_at ? h('p.admin-warning', { role: 'alert', 'data-testid': 'audit-page-broken' }, t('admin.audit.page_broken', { seq: int(page.broken_at) })) : null,
+        table({ caption: t('admin.tab.audit'), rowKey: 'seq', columns: cols, rows, empty: page.data && page.data.length ? 'admin.audit.none_match' : 'admin.audit.empty' }),
+        nav);
+    }
+
+    async function load() {
+      loading(body);
+      try {
+        page = await api.get('/api/v1/audit', { fromSeq: from, pageSize: size });
+      } catch (err) {
+        page = null;
+        errorState(body, err, load);
+        markReady();
+        return;
+      }
+      body.removeAttribute('aria-busy');
+      draw();
+      markReady();
+    }
+
+    await Promise.all([verify(), load()]);
+    return null;
+  },
+};
