@@ -8,9 +8,10 @@ what=${1:-test}
 
 build_pkgs="build-essential pkg-config libuv1-dev libhttp-parser-dev libssl-dev libzstd-dev
   libjansson-dev zlib1g-dev libsodium-dev libsqlite3-dev libxxhash-dev libwslay-dev
-  libprotobuf-c-dev protobuf-c-compiler"
+  libprotobuf-c-dev protobuf-c-compiler nodejs"
 test_pkgs="libcmocka-dev jq python3 python3-pytest python3-requests python3-websocket influxdb-client clang
-  libclang-rt-14-dev mosquitto mosquitto-clients python3-paho-mqtt libpaho-mqtt-dev nodejs"
+  libclang-rt-14-dev mosquitto mosquitto-clients python3-paho-mqtt libpaho-mqtt-dev chromium
+  fonts-noto-cjk"
 bench_pkgs="influxdb victoria-metrics"
 
 case "$what" in
@@ -20,8 +21,10 @@ case "$what" in
   *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
 esac
 
-# npm: part of some nodejs builds (NodeSource), a separate package in Debian's
-[ "$what" != build ] && ! command -v npm >/dev/null 2>&1 && want="$want npm"
+# npm: part of some nodejs builds (NodeSource), a separate package in Debian's. Every
+# mode needs it: the build fetches the web console's npm dependencies (npm ci in web/).
+# The test set adds chromium and CJK fonts for the console's browser tests.
+command -v npm >/dev/null 2>&1 || want="$want npm"
 missing=""
 for p in $want; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
