@@ -76,6 +76,22 @@ void api_links_free(api_links *l);
 /* Count activity of a device (online, last activity) in the device hub's
  * once-a-second batch (device_api.c). Any thread. */
 void api_device_note_activity(loom_api *api, const char *device_id, const char *tenant_id);
+/* The same, counting n_points values received from the device (the
+ * console's busiest devices; device_api.c). Any thread; one mutex. */
+void api_device_note_points(loom_api *api, const char *device_id, const char *tenant_id,
+                            size_t n_points);
+/* The devices with the most values received over the last minute (55-60 s,
+ * in API_DEVICE_RATE_SLOT_MS slots), of tenant scope (NULL: all tenants),
+ * busiest first, at most cap into out; returns how many. Only devices seen
+ * since start and still online are known. Any thread; holds the device
+ * hub's mutex for one pass over the online devices. */
+#define API_DEVICE_RATE_SLOT_MS 5000
+typedef struct api_device_rate {
+  char device_id[META_ID_LEN + 1];
+  char tenant_id[META_ID_LEN + 1];
+  double points_per_min;
+} api_device_rate;
+size_t api_device_busiest(loom_api *api, const char *scope, api_device_rate *out, size_t cap);
 
 /* The server's request handler: routes req, checking access first. */
 void api_handle(http_req *req, void *user);
@@ -212,6 +228,22 @@ void api_rpc_wait_stop(loom_api *api);
 void rest_audit_list(api_call *c);
 void rest_audit_verify(api_call *c); /* GET /api/v1/audit/verify: chain status */
 void rest_region_summary(api_call *c);
+/* The console (rest_console.c). GET /api/v1/console/info (authenticated):
+ * {"version", "mqtt": {"port": n | null (no TCP listener), "ws_path": "/mqtt"
+ * | null (no broker)}}. GET /api/v1/console/overview[?tenant=<id>]
+ * (device.read; ?tenant= lets a platform admin look at one tenant, others
+ * may only name their own, else 404): {"scope": "tenant"|"platform",
+ * "tenant_id", "devices": {"total","online","offline","never"}, "ingest":
+ * {"source": "database"|"platform", "points_per_s_10s", "points_per_s_1m",
+ * "points_total" (since start)}, "storage": {"bytes" (segment files),
+ * "series"}, "busiest": [{"id","name","last_activity_ms","online",
+ * "points_per_min"}] (up to 10), "silent": [same without points_per_min]
+ * (up to 10 ever-active devices, longest silent first), "events": [{"seq",
+ * "time_ms","actor","action","target","outcome",...}] (up to 20 newest audit
+ * events, newest first; [] with "events_allowed": false for callers without
+ * audit.read), "took_us"}. No telemetry scan. */
+void rest_console_info(api_call *c);
+void rest_console_overview(api_call *c);
 void rest_telemetry_latest(api_call *c);
 void rest_telemetry_history(api_call *c);
 void rest_routes(api_call *c);

@@ -36,6 +36,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/rate.h"
 #include "core/strmap.h"
 #include "core/timeutil.h"
 #include "ingest/ingest.h"
@@ -91,6 +92,7 @@ typedef struct dev_seen {
   int64_t last_ms; /* wall clock */
   bool dirty;
   bool gone;       /* disconnected (MQTT): write offline at the next flush */
+  loom_rate rate;  /* points received per API_DEVICE_RATE_SLOT_MS (the console's busiest list) */
 } dev_seen;
 
 /* A cached profile name (the measurement of its devices' telemetry). */
@@ -121,6 +123,7 @@ struct api_device_hub {
 
 static int64_t mono_ms(void) { return loom_mono_ns() / LOOM_NS_PER_MS; }
 static int64_t wall_ms(void) { return loom_now_ns() / LOOM_NS_PER_MS; }
+static int64_t rate_slot(void) { return mono_ms() / API_DEVICE_RATE_SLOT_MS; }
 
 static void job_free(dev_job *j) {
   loom_buf_deinit(&j->lp);
@@ -138,7 +141,7 @@ static void respond_empty(http_req *req, int status) { http_respond(req, status,
  * already holds its state). Out of memory: the activity is not recorded
  * (the next one may be). */
 static void seen_touch(struct api_device_hub *h, const char *device_id, const char *tenant_id,
-                       int64_t last_ms, bool seed) {
+                       int64_t last_ms, bool seed, uint32_t n_points) {
   size_t len = strlen(device_id);
   uint64_t hash = strmap_hash(device_id, len);
   pthread_mutex_lock(&h->lock);
@@ -150,6 +153,7 @@ static void seen_touch(struct api_device_hub *h, const char *device_id, const ch
       s->dirty = true;
       s->gone = false;
     }
+    if (n_points) loom_rate_add(&s->rate, rate_slot(), n_points);
   } else if (h->n_seen < UINT32_MAX) {
     dev_seen *s = NULL;
     if (h->n_seen == h->cap_seen) {
@@ -165,6 +169,7 @@ static void seen_touch(struct api_device_hub *h, const char *device_id, const ch
       snprintf(s->tenant_id, sizeof s->tenant_id, "%s", tenant_id);
       s->last_ms = last_ms;
       s->dirty = !seed;
+      if (n_points) loom_rate_add(&s->rate, rate_slot(), n_points);
       if (strmap_put(&h->seen_map, s->device_id, len, hash, (uint32_t)h->n_seen)) loom_free(s);
       else h->seen[h->n_seen++] = s;
     }
@@ -173,7 +178,7 @@ static void seen_touch(struct api_device_hub *h, const char *device_id, const ch
 }
 
 static void note_activity(struct api_device_hub *h, const meta_device_ref *d) {
-  if (h) seen_touch(h, d->id, d->tenant_id, wall_ms(), false);
+  if (h) seen_touch(h, d->id, d->tenant_id, wall_ms(), false, 0);
 }
 
 /* Activity of a device seen outside the device API (a line-protocol write
@@ -182,13 +187,47 @@ static void note_activity(struct api_device_hub *h, const meta_device_ref *d) {
  * api.h declares it. */
 void api_device_note_activity(loom_api *api, const char *device_id, const char *tenant_id) {
   if (api->devices && strlen(device_id) <= META_ID_LEN && strlen(tenant_id) <= META_ID_LEN)
-    seen_touch(api->devices, device_id, tenant_id, wall_ms(), false);
+    seen_touch(api->devices, device_id, tenant_id, wall_ms(), false, 0);
+}
+
+void api_device_note_points(loom_api *api, const char *device_id, const char *tenant_id,
+                            size_t n_points) {
+  if (api->devices && strlen(device_id) <= META_ID_LEN && strlen(tenant_id) <= META_ID_LEN)
+    seen_touch(api->devices, device_id, tenant_id, wall_ms(), false,
+               n_points > UINT32_MAX ? UINT32_MAX : (uint32_t)n_points);
+}
+
+size_t api_device_busiest(loom_api *api, const char *scope, api_device_rate *out, size_t cap) {
+  struct api_device_hub *h = api->devices;
+  if (!h || !cap) return 0;
+  int64_t now_ms = mono_ms();
+  size_t n = 0;
+  pthread_mutex_lock(&h->lock);
+  for (size_t i = 0; i < h->n_seen; i++) {
+    const dev_seen *s = h->seen[i];
+    if (scope && strcmp(scope, s->tenant_id)) continue;
+    double r = loom_rate_per_s(&s->rate, now_ms, API_DEVICE_RATE_SLOT_MS, 11) * 60.0;
+    if (r <= 0) continue;
+    /* insertion into the sorted top list (cap is small) */
+    size_t k = n < cap ? n++ : cap;
+    if (k == cap && !(r > out[cap - 1].points_per_min)) continue;
+    if (k == cap) k = cap - 1;
+    while (k > 0 && out[k - 1].points_per_min < r) {
+      out[k] = out[k - 1];
+      k--;
+    }
+    memcpy(out[k].device_id, s->device_id, sizeof out[k].device_id);
+    memcpy(out[k].tenant_id, s->tenant_id, sizeof out[k].tenant_id);
+    out[k].points_per_min = r;
+  }
+  pthread_mutex_unlock(&h->lock);
+  return n;
 }
 
 void api_device_note_offline(loom_api *api, const char *device_id, const char *tenant_id) {
   struct api_device_hub *h = api->devices;
   if (!h || strlen(device_id) > META_ID_LEN || strlen(tenant_id) > META_ID_LEN) return;
-  seen_touch(h, device_id, tenant_id, wall_ms(), false);
+  seen_touch(h, device_id, tenant_id, wall_ms(), false, 0);
   size_t len = strlen(device_id);
   uint32_t idx;
   pthread_mutex_lock(&h->lock);
@@ -400,6 +439,7 @@ static void do_telemetry(dev_job *j) {
   char meas[256];
   api_device_profile_name(j->api, j->dev.tenant_id, j->dev.profile_id, meas, sizeof meas);
   rc = tbjson_format_lp(&b, meas, "device", j->dev.name, &j->lp);
+  size_t n_values = b.n_kvs;
   tbjson_batch_deinit(&b);
   if (rc) {
     char msg[400];
@@ -412,6 +452,9 @@ static void do_telemetry(dev_job *j) {
     api_error(j->req, rc == LOOM_EINVAL ? 500 : 503, msg);
     goto done;
   }
+  /* counted as received (the console's busiest devices): j may be gone once
+   * api_device_ingest returned */
+  api_device_note_points(j->api, j->dev.id, j->dev.tenant_id, n_values);
   rc = api_device_ingest(j->api, j->dev.db_name, (const char *)j->lp.data, j->lp.len, &j->res,
                          telemetry_done, j);
   if (rc) { /* telemetry_done will not run */
@@ -969,7 +1012,7 @@ static void seed_online(struct api_device_hub *h) {
       const char *tid = json_string_value(json_object_get(d, "tenant_id"));
       json_t *last = json_object_get(d, "last_activity_ms");
       if (id && tid && strlen(id) <= META_ID_LEN && strlen(tid) <= META_ID_LEN)
-        seen_touch(h, id, tid, json_is_integer(last) ? json_integer_value(last) : now, true);
+        seen_touch(h, id, tid, json_is_integer(last) ? json_integer_value(last) : now, true, 0);
     }
     bool more = json_is_true(json_object_get(pg, "hasNext"));
     json_decref(pg);

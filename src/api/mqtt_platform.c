@@ -971,7 +971,8 @@ static void note_seen(api_mqtt *p, api_mqtt_client *c) {
   int64_t now = mono_ms();
   if (now - c->last_note_ms < MP_NOTE_MS) return;
   c->last_note_ms = now;
-  api_device_note_activity(p->api, c->device_id, c->tenant_id);
+  api_device_note_points(p->api, c->device_id, c->tenant_id, c->pending_points);
+  c->pending_points = 0;
 }
 
 int mp_store_own(api_mqtt *p, api_mqtt_client *c, const mqtt_pub_view *m, mqtt_ack_done_fn done,
@@ -999,6 +1000,9 @@ int mp_store_own(api_mqtt *p, api_mqtt_client *c, const mqtt_pub_view *m, mqtt_a
     mp_fail_later(p, done, arg, 0, NULL);
   } else if (b.n_groups) {
     r = batch_add(p, c->db_name, c->measurement, c->device_name, &b, done, arg);
+    if (!r) /* counted at the next noted activity (note_seen: once a second at most) */
+      c->pending_points = b.n_kvs > UINT32_MAX - c->pending_points ? UINT32_MAX
+                                                                  : c->pending_points + (uint32_t)b.n_kvs;
   } else {
     mp_fail_later(p, done, arg, 0, NULL); /* {}: nothing to store, acknowledged */
   }

@@ -71,6 +71,9 @@ typedef struct api_mqtt_client {
   uint8_t n_rpc_filters;                 /* devices: distinct filters taking its commands, */
   uint32_t rpc_filters[4];               /* by hash (rpc_sub = n_rpc_filters > 0; a fifth
                                             one is not told apart) */
+  uint32_t pending_points;               /* devices: telemetry values not yet counted by
+                                            api_device_note_points (broker thread; counted
+                                            with the next noted activity) */
   bool disconnected;                     /* devices: on_disconnect seen (a will may still be
                                             published; broker thread) */
   char tenant_id[META_ID_LEN + 1];       /* "" for a platform admin user */

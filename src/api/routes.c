@@ -122,6 +122,8 @@ static const api_route routes[] = {
   {G, "/api/v1/audit",                S(AUDIT_READ), OWN, NULL, rest_audit_list, 0},
   {G, "/api/v1/audit/verify",         S(AUDIT_READ), OWN, NULL, rest_audit_verify, 0},
   {G, "/api/v1/regions/{region}/summary", S(REGION_AGGREGATE_READ), RPARAM, NULL, rest_region_summary, 0},
+  {G, "/api/v1/console/info",         AUTHN, OWN, NULL, rest_console_info, 0},
+  {G, "/api/v1/console/overview",     S(DEVICE_READ), OWN, NULL, rest_console_overview, 0},
 
   /* device API (ThingsBoard-compatible): the device token in the path is the credential */
   {P, "/api/v1/provision",            PUBLIC, OWN, api_device_provision, NULL, 0},

@@ -361,4 +361,31 @@ int meta_rpc_transition(meta_store *m, const char *scope, const char *id, const 
  * their count. 0, LOOM_EIO, LOOM_ENOMEM. */
 int meta_rpc_expire(meta_store *m, int64_t now_ms, json_t **changed, size_t *n);
 
+/* ---- console overview (overview.c) ------------------------------------ */
+
+/* Devices visible in scope by state. never = never active (no
+ * last_activity_ms); offline = total - online (includes never). */
+typedef struct meta_device_counts {
+  int64_t total, online, offline, never;
+} meta_device_counts;
+
+/* One device of the overview's lists. */
+typedef struct meta_device_silent {
+  char id[META_ID_LEN + 1];
+  char name[256];
+  int64_t last_activity_ms; /* wall clock ms */
+  bool online;
+} meta_device_silent;
+
+/* Counts of the devices visible in scope, and (cap > 0) up to cap devices
+ * that were ever active, longest silent first (oldest last_activity_ms,
+ * ties by id) into silent, their number in *n_silent (may be NULL). On the
+ * read connection (never waits for a commit). 0, LOOM_EINVAL, LOOM_EIO. */
+int meta_device_overview(meta_store *m, const char *scope, meta_device_counts *counts,
+                         meta_device_silent *silent, size_t cap, size_t *n_silent);
+/* Fill name, last_activity_ms and online of each of the n devices whose id
+ * is set; a device not found in scope gets an empty name. 0, LOOM_EINVAL,
+ * LOOM_EIO. Read connection. */
+int meta_device_names(meta_store *m, const char *scope, meta_device_silent *devs, size_t n);
+
 #endif

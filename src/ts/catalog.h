@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/rate.h"
 #include "core/strmap.h"
 #include "ts/engine.h"
 #include "ts/head.h"
@@ -75,6 +76,11 @@ struct ts_db {
   uint32_t n_parts, cap_parts;
   uint64_t meta_version;   /* bumped on every metadata change */
   ts_meta *meta_cache;     /* snapshot of meta_version, or NULL */
+  /* ingest figures for ts_db_usage_get (engine lock held for writing to
+   * change them): points stored since open, not counting WAL replay, and
+   * their rate in TS_RATE_SLOT_MS slots of the monotonic clock */
+  uint64_t points_total;
+  loom_rate rate;
 };
 
 /* Two-level tables so entries never move while queries hold pointers. */

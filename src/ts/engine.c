@@ -355,6 +355,15 @@ static int apply_batch(ts_engine *e, ts_db *db, const lp_batch *b, ts_write_resu
   return 0;
 }
 
+/* Count stored points for ts_db_usage_get. Lock held for writing. */
+static void note_rate(ts_engine *e, ts_db *db, uint64_t n) {
+  int64_t slot = loom_mono_ns() / LOOM_NS_PER_MS / TS_RATE_SLOT_MS;
+  uint32_t n32 = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+  db->points_total += n;
+  loom_rate_add(&db->rate, slot, n32);
+  loom_rate_add(&e->rate, slot, n32);
+}
+
 int ts_engine_write_lp(ts_engine *e, const char *dbname, const lp_batch *batch, const char *body,
                        size_t len, int64_t precision_ns, int64_t default_ts_ns,
                        ts_write_result *res, ts_write_cb cb, void *arg) {
@@ -371,6 +380,7 @@ int ts_engine_write_lp(ts_engine *e, const char *dbname, const lp_batch *batch, 
   pthread_rwlock_wrlock(&e->lock);
   ts_db *db = ts_catalog_db(&e->cat, dbname);
   rc = db ? apply_batch(e, db, batch, res) : LOOM_ENOTFOUND;
+  if (db && !e->replaying && res->points_written) note_rate(e, db, res->points_written);
   bool logged = false;
   if (!rc && res->lines_written && !e->replaying) {
     rc = ts_wal_append(e->wal, rec_type, rec.data, rec.len, cb, arg);
@@ -780,4 +790,42 @@ void ts_engine_stats_get(ts_engine *e, ts_engine_stats *s) {
   s->wal_fsyncs = ws.fsyncs;
   s->wal_fsync_ns_total = ws.fsync_ns_total;
   s->wal_fsync_ns_max = ws.fsync_ns_max;
+}
+
+static uint64_t db_segment_bytes(const ts_db *db) {
+  uint64_t n = 0;
+  for (uint32_t p = 0; p < db->n_parts; p++)
+    for (uint32_t k = 0; k < db->parts[p].n_segs; k++)
+      n += ts_segment_file_bytes(db->parts[p].segs[k]->seg);
+  return n;
+}
+
+int ts_db_usage_get(ts_engine *e, const char *dbname, ts_db_usage *out) {
+  memset(out, 0, sizeof *out);
+  int64_t now_ms = loom_mono_ns() / LOOM_NS_PER_MS;
+  int rc = 0;
+  pthread_rwlock_rdlock(&e->lock);
+  const loom_rate *rate = &e->rate;
+  if (dbname) {
+    ts_db *db = ts_catalog_db(&e->cat, dbname);
+    if (!db) {
+      rc = LOOM_ENOTFOUND;
+      goto done;
+    }
+    rate = &db->rate;
+    out->points_total = db->points_total;
+    out->series = db->series_map.count;
+    out->segment_bytes = db_segment_bytes(db);
+  } else {
+    for (uint32_t i = 0; i < e->cat.n_dbs; i++) {
+      out->points_total += e->cat.dbs[i]->points_total;
+      out->segment_bytes += db_segment_bytes(e->cat.dbs[i]);
+    }
+    out->series = e->cat.n_series;
+  }
+  out->points_per_s_10s = loom_rate_per_s(rate, now_ms, TS_RATE_SLOT_MS, 2);
+  out->points_per_s_60s = loom_rate_per_s(rate, now_ms, TS_RATE_SLOT_MS, 12);
+done:
+  pthread_rwlock_unlock(&e->lock);
+  return rc;
 }

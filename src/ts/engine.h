@@ -219,4 +219,18 @@ typedef struct ts_engine_stats {
 } ts_engine_stats;
 void ts_engine_stats_get(ts_engine *e, ts_engine_stats *out);
 
+/* Ingest and storage of one database (or, db NULL, of the whole engine), for
+ * the console's overview: cheap (counters kept by every write; no scan of
+ * data), takes the engine's read lock briefly. Any thread. */
+#define TS_RATE_SLOT_MS 5000 /* rate window slot width */
+typedef struct ts_db_usage {
+  uint64_t points_total;      /* field values stored since the engine opened (replay excluded) */
+  double points_per_s_10s;    /* stored per second over the last ~10 s */
+  double points_per_s_60s;    /* ... over the last ~60 s */
+  uint64_t series;            /* series (measurement + tag set) */
+  uint64_t segment_bytes;     /* bytes of segment files on disk (not the in-memory head) */
+} ts_db_usage;
+/* 0, or LOOM_ENOTFOUND (no such database). */
+int ts_db_usage_get(ts_engine *e, const char *db, ts_db_usage *out);
+
 #endif

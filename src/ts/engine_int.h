@@ -74,6 +74,7 @@ struct ts_engine {
   uint32_t segments_loaded;
   /* stats */
   atomic_uint_fast64_t st_points, st_lines, st_rejected, st_flushes, st_compactions;
+  loom_rate rate;            /* points stored per TS_RATE_SLOT_MS, all databases (lock) */
 };
 
 /* True if the engine refuses writes: it or its WAL went read-only after an

@@ -240,6 +240,8 @@ def spec_table():
         ("GET", "/api/v1/audit"): lambda w, p: {},
         ("GET", "/api/v1/audit/verify"): lambda w, p: {},
         ("GET", "/api/v1/regions/{region}/summary"): lambda w, p: {"path": {"region": "CN-GD"}},
+        ("GET", "/api/v1/console/info"): lambda w, p: {},
+        ("GET", "/api/v1/console/overview"): lambda w, p: {},
         ("POST", "/api/v1/provision"): lambda w, p: {"json": {"deviceName": w.uniq("prov"), "provisionDeviceKey": "pk-a", "provisionDeviceSecret": "prov-secret-a"}},
         ("POST", "/api/v1/{token}/telemetry"): lambda w, p: {"json": {"t": 1}},
         ("GET", "/api/v1/{token}/attributes"): lambda w, p: {},
