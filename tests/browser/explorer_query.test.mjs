@@ -33,7 +33,7 @@ test('buildQuery ORs values of one tag and ANDs tags, sorted by key', () => {
     tags: { zone: ["o'hare"], host: ['a', 'b'], empty: [] }, groupBy: ['host'] });
   assert.equal(q, 'SELECT mean("usage") AS "usage" FROM "cpu" WHERE time > now() - 1h ' +
     `AND ("host" = 'a' OR "host" = 'b') AND "zone" = 'o\\'hare' ` +
-    'GROUP BY time(10s), "host" fill(null)');
+    'GROUP BY time(10s), "host" fill(none)');
 });
 
 test('buildQuery raw mode selects fields, groups by tags, limits rows unless exporting', () => {
@@ -88,7 +88,7 @@ test('paramsToState ignores bad values', () => {
   const st = Q.paramsToState('agg=drop&i=soon&fill=x&r=5~1&w=novalue');
   assert.equal(st.agg, 'mean');
   assert.equal(st.interval, 'auto');
-  assert.equal(st.fill, 'null');
+  assert.equal(st.fill, 'none');
   assert.deepEqual(st.range, { quick: '1h' });
   assert.deepEqual(st.tags, {});
 });

@@ -76,7 +76,7 @@ function timeCond(range) {
 export function defaultState() {
   return {
     mode: 'builder', db: '', measurement: '', fields: [], tags: {}, groupBy: [],
-    range: { quick: '1h' }, agg: 'mean', interval: 'auto', fill: 'null', q: '',
+    range: { quick: '1h' }, agg: 'mean', interval: 'auto', fill: 'none', q: '',
   };
 }
 
@@ -84,7 +84,9 @@ export function defaultState() {
  * InfluxQL for a builder state, or '' when the state lacks a measurement or
  * fields. opts.widthPx sizes the auto interval; opts.noLimit drops the raw
  * LIMIT (CSV export); opts.nowMs fixes "now" for absolute ranges in tests.
- * Aggregates are aliased to the field's name so columns read as fields.
+ * Aggregates are aliased to the field's name so columns read as fields. The
+ * default fill is none: a chart at screen resolution over sparser data would
+ * otherwise be all gaps (chart.js breaks lines over real gaps itself).
  */
 export function buildQuery(st, opts = {}) {
   if (!st || !st.measurement || !st.fields || st.fields.length === 0) return '';
@@ -109,7 +111,7 @@ export function buildQuery(st, opts = {}) {
     groups.unshift(`time(${iv})`);
   }
   if (groups.length) q += ' GROUP BY ' + groups.join(', ');
-  if (agg !== 'none') q += ` fill(${FILLS.includes(st.fill) ? st.fill : 'null'})`;
+  if (agg !== 'none') q += ` fill(${FILLS.includes(st.fill) ? st.fill : 'none'})`;
   if (agg === 'none' && !opts.noLimit) q += ` LIMIT ${RAW_LIMIT}`;
   return q;
 }
@@ -131,7 +133,7 @@ export function stateToParams(st) {
     for (const g of st.groupBy || []) p.append('g', g);
     if (st.agg && st.agg !== 'mean') p.set('agg', st.agg);
     if (st.interval && st.interval !== 'auto') p.set('i', st.interval);
-    if (st.fill && st.fill !== 'null') p.set('fill', st.fill);
+    if (st.fill && st.fill !== 'none') p.set('fill', st.fill);
   }
   if (st.range && st.range.quick) p.set('r', st.range.quick);
   else if (st.range) p.set('r', `${st.range.from_ms}~${st.range.to_ms}`);

@@ -46,7 +46,7 @@ function oneTable(tb, rows, ctx) {
     }));
     const body = slice.map((r) => h('tr', null, tb.columns.map((c, ci) => {
       const s = cellText(r[ci], c, fmt);
-      return h(typeof r[ci] === 'number' ? 'td.num' : 'td', { title: s.length > 40 ? s : null }, s);
+      return h(typeof r[ci] === 'number' && c !== 'time' ? 'td.num' : 'td', { title: s.length > 40 ? s : null }, s);
     })));
     clear(wrap).append(h('table.ex-table', null, h('thead', null, head), h('tbody', null, body)));
     clear(pager);
