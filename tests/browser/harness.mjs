@@ -366,7 +366,7 @@ const LOGIN = {
     'input[name=username]', 'input[name=email]'],
   password: ['[data-testid=login-password]', 'input[autocomplete=current-password]',
     'input[name=password]'],
-  tokenToggle: ['[data-testid=login-token-toggle]', 'input[name=use_token]'],
+  tokenToggle: ['[data-testid=login-token-toggle]', 'button[aria-controls=login-form][aria-pressed=false]'],
   token: ['[data-testid=login-token]', 'input[name=token]'],
   submit: ['[data-testid=login-submit]', 'form button[type=submit]'],
 };
@@ -379,7 +379,8 @@ const LOGIN = {
  * Waits for that page to be ready. Also accepts the result of makeUser().
  */
 export async function login(page, { email, password, token, via = 'ui', next } = {}) {
-  await page.goto(`${env.url}/#/login`);
+  // #/login?mode=token opens the login page with the token field shown.
+  await page.goto(`${env.url}/#/login${token && !email && via !== 'storage' ? '?mode=token' : ''}`);
   await page.waitForSelector('body[data-ready]', { state: 'attached' });
   if (via === 'storage' && token) {
     await page.evaluate((tk) => sessionStorage.setItem('loom.token', tk), token);

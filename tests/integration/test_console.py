@@ -87,7 +87,8 @@ def test_console_node_unit(unit):
 
 
 def test_console_specs_exist():
-    """The suite is not silently empty: the harness's own spec and the walk-through exist."""
+    """The suite is not silently empty: the harness, walk-through and language specs exist."""
     names = {os.path.basename(s) for s in SPECS}
-    assert "harness.spec.mjs" in names, names
+    for want in ("harness.spec.mjs", "walk.spec.mjs", "i18n.spec.mjs"):
+        assert want in names, names
     assert os.path.isfile(os.path.join(BROWSER, "harness.mjs"))

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: Apache-2.0
+// Walk-through of the whole console: the platform admin (API token) and a tenant admin
+// (password) open every page and admin tab, each reaches data-ready with no console error,
+// no error panel and no untranslated key; a viewer sees no admin tab but tokens and is
+// refused #/admin/users; a regional observer lands on Region; sign-out returns to login
+// and revokes the session. With LOOM_SCREENSHOTS=1 it also writes the main pages'
+// screenshots in both languages to docs/screenshots/.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  env, suite, rest, seedPlant, makeUser, login, goto, waitReady, shot, navLinks, lang,
+} from './harness.mjs';
+
+const s = suite();
+let plant;
+let ta;
+let viewer;
+let observer;
+
+test.before(async () => {
+  plant = await seedPlant({ devices: 3, minutes: 10 });
+  ta = await makeUser({ role: 'tenant_admin', tenant: plant.tenant, name: 'Ada Tenant-Admin' });
+  viewer = await makeUser({ role: 'viewer', tenant: plant.tenant, name: 'Vic Viewer' });
+  observer = await makeUser({ role: 'regional_observer', region: plant.tenant.region_code || 'CN-GD' });
+});
+
+const AREAS = 'core|overview|system|region|devices|explorer|admin';
+const RAW_KEY = new RegExp(`(^|[\\s(])((?:${AREAS})\\.[a-z0-9_]+(?:\\.[a-z0-9_]+)*)(?=$|[\\s),.:;])`, 'm');
+
+/**
+ * Open a route and check it: ready, no untranslated key in the page or the title, and
+ * either no error panel (expect 'ok') or the access-denied panel (expect 'forbidden').
+ * Browser problems (console errors...) are reported with the route in the message.
+ */
+async function visit(page, hash, expect = 'ok') {
+  await goto(page, hash);
+  const main = page.locator('main');
+  const text = await main.innerText();
+  const title = await page.title();
+  const raw = RAW_KEY.exec(`${text}\n${title}`);
+  assert.equal(raw, null, `${hash}: untranslated key ${raw && raw[2]} shown`);
+  const errors = main.locator('.state-error');
+  if (expect === 'forbidden') {
+    await main.locator('.state-error[data-status="403"]').first().waitFor({ state: 'visible' })
+      .catch(() => assert.fail(`${hash}: no access-denied (403) panel`));
+  } else {
+    const n = await errors.count();
+    const what = n ? await errors.first().innerText() : '';
+    assert.equal(n, 0, `${hash}: shows an error panel: ${what.replace(/\s+/g, ' ')}`);
+  }
+  try {
+    s.assertNoErrors();
+  } catch (e) {
+    e.message = `${hash}: ${e.message}`;
+    throw e;
+  }
+}
+
+const dev = () => plant.devices[0];
+const TENANT_PAGES = () => ['#/overview', '#/devices', `#/devices/${dev().id}`, '#/explorer', '#/system',
+  '#/admin', '#/admin/tenants', '#/admin/users', '#/admin/tokens', '#/admin/profiles',
+  `#/admin/profiles/${plant.profile.id}`, '#/admin/audit', '#/account'];
+
+test('the console is served at / and its assets under /ui/', async () => {
+  const root = await rest('/', { token: null, raw: true });
+  assert.equal(root.status, 200);
+  assert.match(root.headers.get('content-type') || '', /text\/html/);
+  assert.match(String(root.body), /<script[^>]+type="?module/);
+  for (const p of ['/ui/js/app.js', '/ui/css/app.css', '/ui/vendor/uPlot.iife.min.js', '/ui/i18n/zh-CN/core.json']) {
+    const r = await rest(p, { token: null, raw: true });
+    assert.equal(r.status, 200, `${p} -> ${r.status}`);
+  }
+});
+
+test('the platform admin signs in with the API token and opens every page', async () => {
+  const page = s.page;
+  await login(page, { token: env.token });
+  assert.match(await page.evaluate(() => location.hash), /^#\/overview/);
+  const links = await navLinks(page);
+  for (const h of ['#/overview', '#/devices', '#/explorer', '#/admin', '#/system', '#/region']) {
+    assert.ok(links.includes(h), `admin nav lacks ${h}: ${links}`);
+  }
+  for (const h of [...TENANT_PAGES(), '#/region']) await visit(page, h);
+});
+
+test('a tenant admin signs in with a password and opens every tenant page', async () => {
+  const page = await s.newPage();
+  await login(page, { email: ta.email, password: ta.password });
+  assert.match(await page.evaluate(() => location.hash), /^#\/overview/);
+  const links = await navLinks(page);
+  assert.ok(!links.includes('#/region'), `tenant admin sees Region: ${links}`);
+  for (const h of TENANT_PAGES()) await visit(page, h);
+  await visit(page, '#/region', 'forbidden');
+  // the seeded device is listed and its page names it
+  await goto(page, '#/devices');
+  await page.locator('main').getByText(dev().name, { exact: true }).first().waitFor();
+  await page.context().close();
+});
+
+test('a viewer sees no admin tab but tokens and cannot reach #/admin/users', async () => {
+  const page = await s.newPage();
+  await login(page, { email: viewer.email, password: viewer.password });
+  const links = await navLinks(page);
+  assert.ok(!links.includes('#/system'), `viewer sees System: ${links}`);
+  assert.ok(!links.includes('#/region'), `viewer sees Region: ${links}`);
+  for (const h of ['#/overview', '#/devices', `#/devices/${dev().id}`, '#/explorer', '#/admin/tokens']) {
+    await visit(page, h);
+  }
+  await visit(page, '#/admin');
+  const adminLinks = await page.locator('main a[href^="#/admin/"]')
+    .evaluateAll((as) => as.filter((a) => a.offsetParent !== null).map((a) => a.getAttribute('href')));
+  const others = adminLinks.filter((h) => !h.startsWith('#/admin/tokens'));
+  assert.deepEqual(others, [], 'viewer is offered admin tabs other than tokens');
+  const tabs = await page.locator('main [role=tab]').count();
+  assert.ok(tabs <= 1, `viewer sees ${tabs} admin tabs`);
+  for (const h of ['#/admin/users', '#/admin/tenants', '#/admin/audit', '#/system', '#/region']) {
+    await visit(page, h, 'forbidden');
+  }
+  // the server agrees
+  const r = await rest('/api/v1/users', { token: viewer.token, raw: true });
+  assert.equal(r.status, 403);
+  await page.context().close();
+});
+
+test('a regional observer lands on Region and sees only Region', async () => {
+  const page = await s.newPage();
+  await login(page, { email: observer.email, password: observer.password });
+  assert.match(await page.evaluate(() => location.hash), /^#\/region/);
+  await visit(page, '#/region');
+  const links = await navLinks(page);
+  assert.deepEqual(links, ['#/region']);
+  for (const h of ['#/overview', '#/devices', '#/explorer']) await visit(page, h, 'forbidden');
+  await page.context().close();
+});
+
+test('signing out returns to the login page and ends the session', async () => {
+  const page = await s.newPage();
+  await login(page, { email: ta.email, password: ta.password });
+  const token = await page.evaluate(() => sessionStorage.getItem('loom.token') || localStorage.getItem('loom.token'));
+  assert.ok(token, 'no session token kept after sign-in');
+  assert.equal((await rest('/api/v1/auth/me', { token, raw: true })).status, 200);
+  await page.locator('#user-btn').click();
+  await page.locator('#user-menu [role=menuitem]').last().click();
+  await page.waitForFunction(() => location.hash.startsWith('#/login'));
+  await waitReady(page);
+  await page.locator('input[type=password]').first().waitFor({ state: 'visible' });
+  assert.equal((await rest('/api/v1/auth/me', { token, raw: true })).status, 401, 'session still valid after sign-out');
+  // a protected route now sends back to login
+  await page.evaluate(() => { location.hash = '#/devices'; });
+  await page.waitForFunction(() => location.hash.startsWith('#/login'));
+  await page.context().close();
+});
+
+test('screenshots of the main pages in both languages', async (t) => {
+  if (!env.screenshots) {
+    t.skip('LOOM_SCREENSHOTS is not 1');
+    return;
+  }
+  const page = await s.newPage();
+  for (const l of ['en', 'zh-CN']) {
+    await page.goto(`${env.url}/#/login`);
+    await page.evaluate((x) => localStorage.setItem('loom.lang', x), l);
+    await page.reload();
+    await waitReady(page);
+    assert.equal(await lang(page), l);
+    await shot(page, 'login', l);
+    await login(page, { email: ta.email, password: ta.password });
+    const pages = [['overview', '#/overview'], ['devices', '#/devices'], ['device', `#/devices/${dev().id}`],
+      ['explorer', `#/explorer`], ['admin-users', '#/admin/users'], ['system', '#/system']];
+    for (const [name, h] of pages) {
+      await goto(page, h);
+      await page.waitForLoadState('networkidle').catch(() => {});
+      await page.waitForTimeout(name === 'device' || name === 'system' || name === 'overview' ? 1200 : 300);
+      await shot(page, name, l);
+    }
+    await page.locator('#user-btn').click();
+    await page.locator('#user-menu [role=menuitem]').last().click();
+    await page.waitForFunction(() => location.hash.startsWith('#/login'));
+  }
+  await page.context().close();
+});
