@@ -148,7 +148,7 @@ export function bucketMs(fromMs, toMs, widthPx) {
  *   onZoom(from_ms, to_ms)             after a drag zoom, pan, button or reset
  *   gapFactor: break lines over gaps wider than this many median steps (default 3; 0: never)
  *   title: accessible name of the chart
- * Returns {setData, append, setRange, setBand, setLoading, setError, range, destroy}.
+ * Returns {setData, append, setRange, zoom, setBand, setLoading, setError, range, width, destroy}.
  * `el` gets data-ready after each setData has been drawn; setLoading removes it.
  */
 export function timeChart(el, opts = {}) {
@@ -449,6 +449,13 @@ export function timeChart(el, opts = {}) {
       view = base ? { ...base } : null;
       zoomed = false;
       if (u && view) u.setScale('x', { min: view.from, max: view.to });
+    },
+    /** Show [from_ms, to_ms] without calling onZoom (to follow another chart's zoom). */
+    zoom(fromMs, toMs) {
+      if (!(toMs - fromMs >= MIN_SPAN_MS)) return;
+      view = { from: fromMs, to: toMs };
+      zoomed = !(base && base.from === fromMs && base.to === toMs);
+      if (u) u.setScale('x', { min: fromMs, max: toMs });
     },
     /** Draw (or with null, remove) the normal range band {min, max}. */
     setBand(b) {
