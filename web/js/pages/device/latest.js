@@ -74,7 +74,7 @@ export function renderLatest(panel, dctx) {
   function draw(latest) {
     clear(body);
     const keys = Object.keys(latest || {});
-    body.append(h('h2.visually-hidden', null, t('devices.latest.title')), grid);
+    body.append(h('h2.sr-only', null, t('devices.latest.title')), grid);
     for (const k of orderKeys(keys, keyMeta)) {
       const p = latest[k] && latest[k][0];
       if (p) setTile(k, p.ts, p.value, false);
