@@ -195,7 +195,7 @@ export async function seedPlant({ tenant, devices = 3, minutes = 10, names } = {
 // Console messages that are not bugs of the console. "Failed to load resource" is
 // Chrome's echo of an HTTP error status: responses are judged in onResponse instead
 // (API 4xx are normal answers the pages must handle; static 4xx and any 5xx are bugs).
-const IGNORED = [/^Failed to load resource: the server responded with a status of 4\d\d/];
+const IGNORED = [/^console\.error: Failed to load resource: the server responded with a status of 4\d\d/];
 
 /**
  * Launch chromium (headless, --no-sandbox, 1366x768) with one browser context and page.

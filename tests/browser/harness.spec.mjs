@@ -55,6 +55,18 @@ test('allow() ignores an expected problem, and only while allowed', async () => 
   assert.throws(() => s.assertNoErrors(), /expected oops/);
 });
 
+test('an API 4xx is an answer, a missing static file is a problem', async () => {
+  const p = s.page;
+  await p.goto(`${env.url}/health`);
+  const st = await p.evaluate(async () => (await fetch('/api/v1/users')).status);
+  assert.equal(st, 401);
+  await p.waitForTimeout(50);
+  assert.doesNotThrow(() => s.assertNoErrors());
+  await p.evaluate(async () => (await fetch('/ui/js/no-such-module.js')).status);
+  await p.waitForTimeout(50);
+  assert.throws(() => s.assertNoErrors(), /HTTP 404 GET \/ui\/js\/no-such-module\.js/);
+});
+
 test('a second page has its own locale and is watched too', async () => {
   const p = await s.newPage({ locale: 'zh-CN' });
   await p.setContent('<p>x</p>');
