@@ -72,6 +72,18 @@ test('builder: measurement, field, tag filter and aggregation give chart and tab
   await waitTable(page, '129');
   assert.equal(await page.getByLabel('rpm', { exact: true }).isChecked(), true);
   assert.equal(await page.getByLabel('m1', { exact: true }).isChecked(), true);
+  // a drag on the chart narrows the time range to an absolute one and runs again
+  await waitReady(page, '[data-testid=explorer-chart]');
+  const box = await page.locator('[data-testid=explorer-chart] .u-over').boundingBox();
+  const y = box.y + box.height / 2;
+  await page.mouse.move(box.x + box.width * 0.85, y);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.92, y, { steps: 5 });
+  await page.mouse.move(box.x + box.width * 0.995, y, { steps: 5 });
+  await page.mouse.up();
+  await page.waitForFunction(() => /[?&]r=\d+_\d+/.test(location.hash));
+  await page.waitForFunction(() => /time >= '\d{4}-/.test(document.querySelector('[data-testid=explorer-generated]').textContent));
+  await waitTable(page, '129');
 });
 
 test('raw mode: edit as query, Ctrl+Enter runs, grouped series, server errors inline', async () => {

@@ -72,7 +72,9 @@ test('formatDuration picks the largest exact unit', () => {
 test('state survives the URL round trip (builder)', () => {
   const st = { ...base(), db: 'plant', fields: ['a', 'b=c'], tags: { host: ['x&y', 'z'] },
     groupBy: ['host'], agg: 'max', interval: '5m', fill: '0', range: { from_ms: 1000, to_ms: 2000 } };
-  const back = Q.paramsToState(Q.stateToParams(st));
+  const p = Q.stateToParams(st);
+  assert.match(p, /(^|&)r=1000_2000(&|$)/);
+  const back = Q.paramsToState(p);
   assert.deepEqual(back, { ...st, q: '' });
 });
 
@@ -85,7 +87,7 @@ test('state survives the URL round trip (raw)', () => {
 });
 
 test('paramsToState ignores bad values', () => {
-  const st = Q.paramsToState('agg=drop&i=soon&fill=x&r=5~1&w=novalue');
+  const st = Q.paramsToState('agg=drop&i=soon&fill=x&r=5_1&w=novalue');
   assert.equal(st.agg, 'mean');
   assert.equal(st.interval, 'auto');
   assert.equal(st.fill, 'none');

@@ -154,6 +154,7 @@ async function render(root, params, ctx) {
     side.hidden = m !== 'builder';
     genBox.hidden = m !== 'builder';
     rawBox.hidden = m !== 'raw';
+    rangeBox.hidden = m === 'raw'; // a raw query carries its own time condition
     mainCol.classList.toggle('ex-wide', m === 'raw');
     saveState();
     showGenerated();

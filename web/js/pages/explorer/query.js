@@ -136,7 +136,7 @@ export function stateToParams(st) {
     if (st.fill && st.fill !== 'none') p.set('fill', st.fill);
   }
   if (st.range && st.range.quick) p.set('r', st.range.quick);
-  else if (st.range) p.set('r', `${st.range.from_ms}~${st.range.to_ms}`);
+  else if (st.range) p.set('r', `${st.range.from_ms}_${st.range.to_ms}`); // '_': not %-encoded
   return p.toString();
 }
 
@@ -162,7 +162,7 @@ export function paramsToState(params) {
   if (durationMs(p.get('i')) > 0) st.interval = p.get('i');
   if (FILLS.includes(p.get('fill'))) st.fill = p.get('fill');
   const r = p.get('r') || '';
-  const abs = /^(-?\d+)~(-?\d+)$/.exec(r);
+  const abs = /^(-?\d+)[_~](-?\d+)$/.exec(r);
   if (abs && Number(abs[1]) < Number(abs[2])) st.range = { from_ms: Number(abs[1]), to_ms: Number(abs[2]) };
   else if (durationMs(r) > 0) st.range = { quick: r };
   return st;

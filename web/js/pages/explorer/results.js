@@ -27,7 +27,7 @@ function oneTable(tb, rows, ctx) {
   const pager = h('div.ex-pager');
   const box = h('section.ex-series', { 'aria-label': tb.name },
     h('h3.ex-series-head', null,
-      t('explorer.table.statement', { n: tb.statement }), ' · ',
+      t('explorer.table.statement', { n: tb.statement + 1 }), ' · ',
       ellipsis('span.ex-series-name', tb.name),
       Object.keys(tb.tags).sort().map((k) => h('span.ex-tag', { title: `${k}=${tb.tags[k]}` }, `${k}=${tb.tags[k]}`)),
       h('span.ex-muted', null, ' · ', t('explorer.table.rows', { n: fmt.int(rows.length) }))),
