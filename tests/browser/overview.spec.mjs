@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: Apache-2.0
+// Overview, System and Region pages: the overview's online count follows a device's
+// telemetry; the system page loads for an admin and is hidden from a viewer; a regional
+// observer's region page shows aggregates only (no device, no tenant name).
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { suite, rest, login, goto, makeUser, makeTenant, unique, shot, navLinks } from './harness.mjs';
+
+const s = suite();
+
+async function fresh(locale = 'en-US') {
+  return s.newPage({ locale });
+}
+
+async function textOf(p, id) {
+  return (await p.getByTestId(id).textContent()).trim();
+}
+
+test('the overview counts a device online once it posts telemetry', async () => {
+  const ta = await makeUser({ role: 'tenant_admin' });
+  const tid = ta.tenant.id;
+  const profile = await rest('/api/v1/device-profiles', { body: { name: 'press', tenant_id: tid } });
+  const names = ['press-1', 'press-2 with a rather long name that the list must cut with an ellipsis'];
+  const devs = [];
+  for (const name of names) devs.push(await rest('/api/v1/devices', { body: { name, profile_id: profile.id, tenant_id: tid } }));
+  const p = await fresh();
+  await login(p, ta, '#/overview');
+  assert.equal(await textOf(p, 'ov-online'), '0');
+  assert.match(await textOf(p, 'ov-total'), /2/);
+  assert.equal(await textOf(p, 'ov-count-never'), '2');
+
+  await rest(`/api/v1/${devs[0].credentials.accessToken}/telemetry`, { body: { force_kn: 12.5, temp_c: 41 }, token: null });
+  // the page polls every 5 s and the registry records activity once a second
+  await p.getByTestId('ov-online').filter({ hasText: /^1$/ }).waitFor({ timeout: 15000 });
+  assert.equal(await textOf(p, 'ov-count-never'), '1');
+  const busiest = p.getByRole('region', { name: 'Busiest devices' });
+  await busiest.getByRole('link', { name: 'press-1' }).waitFor();
+  await p.getByRole('region', { name: 'Silent devices' }).getByRole('link', { name: 'press-1' }).waitFor();
+  // tenant admins read the audit log: the device creations are recent events
+  const events = p.getByRole('region', { name: 'Recent events' });
+  await events.getByRole('cell', { name: 'device.create' }).first().waitFor();
+  await shot(p, 'overview');
+  // the device link opens the device page
+  await busiest.getByRole('link', { name: 'press-1' }).click();
+  await p.waitForURL(new RegExp(`#/devices/${devs[0].id}`));
+});
+
+test('a tenant with no device sees how to connect one; a viewer sees no audit events', async () => {
+  const t = await makeTenant();
+  const viewer = await makeUser({ role: 'viewer', tenant: t });
+  const p = await fresh('zh-CN');
+  await login(p, viewer, '#/overview');
+  await p.getByTestId('ov-empty').waitFor();
+  assert.equal(await p.locator('html').getAttribute('lang'), 'zh-CN');
+  await p.getByText('最近事件仅对有审计日志权限的管理员显示。').waitFor();
+  await p.getByRole('link', { name: '连接第一台设备' }).waitFor();
+});
+
+test('the overview shows an error panel with a retry when the server fails', async () => {
+  const ta = await makeUser({ role: 'tenant_admin' });
+  const p = await fresh();
+  const undo = s.allow(/HTTP 500|status of 500|console\/overview/);
+  let fail = true;
+  await p.route('**/api/v1/console/overview*', (route) => (fail
+    ? route.fulfill({ status: 500, contentType: 'application/json', body: '{"error":{"code":"internal","message":"disk on fire"}}' })
+    : route.continue()));
+  await login(p, ta, '#/overview');
+  await p.getByRole('alert').filter({ hasText: 'disk on fire' }).waitFor();
+  fail = false;
+  await p.getByRole('button', { name: 'Retry' }).click();
+  await p.getByTestId('ov-online').waitFor();
+  undo();
+});
+
+test('a platform admin sees the platform and can pick one tenant', async () => {
+  const a = await makeTenant({ name: unique('Alpha') });
+  const prof = await rest('/api/v1/device-profiles', { body: { name: 'meter', tenant_id: a.id } });
+  await rest('/api/v1/devices', { body: { name: unique('meter'), profile_id: prof.id, tenant_id: a.id } });
+  const pa = await makeUser({ role: 'platform_admin' });
+  const p = await fresh();
+  await login(p, pa, '#/overview');
+  await p.getByText('Figures cover the whole platform (all tenants).').waitFor();
+  const sel = p.getByLabel('Tenant', { exact: true });
+  await sel.locator(`option[value="${a.id}"]`).waitFor({ state: 'attached' });
+  await sel.selectOption(a.id);
+  await p.waitForURL(new RegExp(`tenant=${a.id}`));
+  await p.getByText("Ingest and storage figures are this tenant's own database.").waitFor();
+  assert.match(await textOf(p, 'ov-total'), /\b1\b/);
+});
