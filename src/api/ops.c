@@ -11,6 +11,7 @@
 #include "core/buf.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
+#include "mqtt/broker.h"
 
 /* Upper bounds (seconds) of the query latency histogram buckets; +Inf last. */
 static const double query_buckets[12] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -127,6 +128,23 @@ void api_metrics(http_req *req, loom_api *api) {
                       (unsigned long long)cls[i]);
     metric(&b, "loom_http_bytes_received_total", "counter", "HTTP bytes read.", (double)hs.bytes_in);
     metric(&b, "loom_http_connections", "gauge", "Open HTTP connections.", (double)hs.conns_open);
+  }
+  if (api->mqtt) {
+    mqtt_broker_stats ms;
+    mqtt_broker_stats_get(api->mqtt, &ms);
+    metric(&b, "loom_mqtt_connections", "gauge", "Open MQTT connections (TCP and WebSocket).",
+           (double)ms.conns_open);
+    metric(&b, "loom_mqtt_connections_total", "counter", "MQTT connections accepted.",
+           (double)ms.conns_total);
+    metric(&b, "loom_mqtt_messages_received_total", "counter", "MQTT PUBLISH packets received.",
+           (double)ms.msgs_in);
+    metric(&b, "loom_mqtt_messages_sent_total", "counter", "MQTT PUBLISH packets sent.",
+           (double)ms.msgs_out);
+    metric(&b, "loom_mqtt_messages_dropped_total", "counter",
+           "MQTT messages dropped (queue full, expired, too large).", (double)ms.msgs_dropped);
+    metric(&b, "loom_mqtt_sessions", "gauge", "MQTT sessions (connected and persistent).",
+           (double)ms.sessions);
+    metric(&b, "loom_mqtt_subscriptions", "gauge", "MQTT subscriptions.", (double)ms.subscriptions);
   }
   metric(&b, "loom_process_resident_memory_bytes", "gauge", "Resident set size.", (double)rss_bytes());
   metric(&b, "loom_memory_allocated_bytes", "gauge", "Bytes allocated through Loom's allocator.",
