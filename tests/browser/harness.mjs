@@ -441,6 +441,40 @@ export async function shot(page, name, lang) {
   return file;
 }
 
+/**
+ * Accessibility problems the contract forbids, found in `root` (default main): visible
+ * inputs/selects/textareas without a label (label element, aria-label(ledby) or title),
+ * table header cells without scope (uPlot's own legend excepted), buttons and links
+ * without an accessible name, images without alt. Returns a list of strings (empty = fine).
+ */
+export async function a11yProblems(page, root = 'main') {
+  return page.evaluate((sel) => {
+    const out = [];
+    const scope = document.querySelector(sel) || document.body;
+    const visible = (el) => !!(el.offsetParent || el.getClientRects().length);
+    const mine = (el) => !el.closest('.uplot');
+    const desc = (el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${el.name ? `[name=${el.name}]` : ''}`
+      + `${el.className && typeof el.className === 'string' ? `.${el.className.trim().split(/\s+/).join('.')}` : ''}`;
+    for (const el of scope.querySelectorAll('input, select, textarea')) {
+      if (el.type === 'hidden' || !visible(el) || !mine(el)) continue;
+      const named = (el.labels && el.labels.length) || el.getAttribute('aria-label')
+        || el.getAttribute('aria-labelledby') || el.title;
+      if (!named) out.push(`unlabelled ${desc(el)}`);
+    }
+    for (const th of scope.querySelectorAll('table th')) {
+      if (mine(th) && !th.hasAttribute('scope')) out.push(`th without scope: "${th.textContent.trim().slice(0, 30)}"`);
+    }
+    for (const b of scope.querySelectorAll('button, a[href], [role=button], [role=tab]')) {
+      if (!visible(b) || !mine(b)) continue;
+      const name = b.textContent.trim() || b.getAttribute('aria-label') || b.getAttribute('aria-labelledby')
+        || b.title || b.querySelector('img[alt]:not([alt=""]), svg[aria-label], [title]');
+      if (!name) out.push(`${desc(b)} without an accessible name`);
+    }
+    for (const img of scope.querySelectorAll('img')) if (!img.hasAttribute('alt')) out.push(`img without alt: ${img.src}`);
+    return out;
+  }, root);
+}
+
 /** Locator of the left navigation (the <nav> landmark). */
 export function nav(page) {
   return page.locator('nav').first();

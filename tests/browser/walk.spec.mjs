@@ -9,7 +9,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  env, suite, rest, seedPlant, makeUser, login, goto, waitReady, shot, navLinks, lang,
+  env, suite, rest, seedPlant, makeUser, makeTenant, login, goto, waitReady, shot, navLinks, lang, a11yProblems,
 } from './harness.mjs';
 
 const s = suite();
@@ -48,6 +48,7 @@ async function visit(page, hash, expect = 'ok') {
     const n = await errors.count();
     const what = n ? await errors.first().innerText() : '';
     assert.equal(n, 0, `${hash}: shows an error panel: ${what.replace(/\s+/g, ' ')}`);
+    assert.deepEqual(await a11yProblems(page), [], `${hash}: accessibility`);
   }
   try {
     s.assertNoErrors();
@@ -150,6 +151,37 @@ test('signing out returns to the login page and ends the session', async () => {
   await page.evaluate(() => { location.hash = '#/devices'; });
   await page.waitForFunction(() => location.hash.startsWith('#/login'));
   await page.context().close();
+});
+
+test('long names on desktop and tablet screens: no page overflows sideways, touch targets >= 40 px', async () => {
+  const longName = '苏州第三精密加工厂 Suzhou No.3 Precision Machining Plant, high-pressure coolant line';
+  const t = await makeTenant({ name: `${longName} ${Date.now()}` });
+  const p = await seedPlant({
+    tenant: t, devices: 1, minutes: 1,
+    names: [`coolant-pump-with-an-unbreakable-name-${'x'.repeat(70)}`],
+  });
+  const user = await makeUser({ role: 'tenant_admin', tenant: t });
+  const pages = ['#/overview', '#/devices', `#/devices/${p.devices[0].id}`, '#/explorer', '#/admin/users',
+    '#/admin/profiles', '#/system'];
+  for (const viewport of [{ width: 1366, height: 768 }, { width: 1024, height: 768 }, { width: 768, height: 1024 }]) {
+    const page = await s.newPage({ viewport });
+    await login(page, { email: user.email, password: user.password });
+    for (const h of pages) {
+      await goto(page, h);
+      const over = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(over <= 1, `${h} at ${viewport.width}x${viewport.height} overflows sideways by ${over} px`);
+      if (viewport.width < 1366) {
+        const small = await page.evaluate(() => [...document.querySelectorAll('header button, header a, nav a, main .btn')]
+          .filter((el) => el.getClientRects().length && getComputedStyle(el).visibility !== 'hidden')
+          .map((el) => [el.getBoundingClientRect(), el])
+          .filter(([r]) => r.width > 0 && (r.height < 40 || r.width < 40))
+          .map(([r, el]) => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')} "${(el.textContent || el.getAttribute('aria-label') || '').trim().slice(0, 20)}" ${Math.round(r.width)}x${Math.round(r.height)}`));
+        assert.deepEqual(small, [], `${h} at ${viewport.width}px: touch targets under 40 px`);
+      }
+      s.assertNoErrors();
+    }
+    await page.context().close();
+  }
 });
 
 test('screenshots of the main pages in both languages', async (t) => {
