@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: Apache-2.0
+// Administration pages: create a user and change its role, create a token (its secret is
+// shown once) and revoke it, edit a profile key's normal range, the audit log says the
+// chain is verified; and a viewer cannot reach #/admin/users (issue 5 requires this test).
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { suite, env, rest, RestError, login, goto, makeUser, makeTenant, unique, shot } from './harness.mjs';
+
+const s = suite();
+
+/** The input labelled text in scope (a required field's label ends with " *"). */
+function field(scope, text) {
+  return scope.getByLabel(new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}( \\*)?$`));
+}
+
+async function fresh() {
+  return s.newPage({ locale: 'en-US' });
+}
+
+test('a tenant admin creates a user, then changes its role', async () => {
+  const ta = await makeUser({ role: 'tenant_admin' });
+  const p = await fresh();
+  await login(p, { ...ta, next: '#/admin/users' });
+  await p.getByTestId('user-create').click();
+  const dlg = p.getByRole('dialog');
+  const email = `${unique('op')}@example.com`.toLowerCase();
+  await field(dlg, 'E-mail').fill(email);
+  await field(dlg, 'Name').fill('Wang Fang 王芳');
+  await field(dlg, 'Role').selectOption('operator');
+  // the server's password policy answers next to the field
+  await field(dlg, 'Initial password').fill('short');
+  await field(dlg, 'Initial password').press('Enter');
+  await dlg.getByText(/at least 8 characters/).first().waitFor();
+  await field(dlg, 'Initial password').fill('Correct-horse-9');
+  await dlg.getByRole('button', { name: 'Create user' }).click();
+  await dlg.waitFor({ state: 'detached' });
+  const row = p.getByRole('row').filter({ hasText: email });
+  await row.waitFor();
+  assert.equal(await row.getByTestId('user-role').textContent(), 'Operator');
+  await shot(p, 'admin-users');
+
+  await row.getByRole('button', { name: `Change role: ${email}` }).click();
+  const d2 = p.getByRole('dialog');
+  await field(d2, 'Role').selectOption('engineer');
+  await d2.getByRole('button', { name: 'Save' }).click();
+  await d2.waitFor({ state: 'detached' });
+  await p.getByRole('row').filter({ hasText: email }).getByTestId('user-role').filter({ hasText: 'Engineer' }).waitFor();
+  const users = await rest('/api/v1/users', { query: { email } });
+  assert.equal(users.data[0].role, 'engineer');
+});
+
+test('a user creates an API token, sees its secret once, and revokes it', async () => {
+  const eng = await makeUser({ role: 'engineer' });
+  const p = await fresh();
+  await login(p, { ...eng, next: '#/admin/tokens' });
+  const name = unique('grafana');
+  await p.getByTestId('token-create').click();
+  const dlg = p.getByRole('dialog');
+  await field(dlg, 'Name').fill(name);
+  await field(dlg, 'Scope').selectOption('read');
+  await dlg.getByRole('button', { name: 'Create token' }).click();
+  const secretBox = p.getByTestId('token-secret');
+  await secretBox.waitFor();
+  const secret = await secretBox.inputValue();
+  assert.match(secret, /^lm_a_/);
+  assert.match(await p.getByTestId('token-secret-warning').textContent(), /shown only now/);
+  const me = await rest('/api/v1/auth/me', { token: secret });
+  assert.equal(me.subject_id, eng.user.id);
+  assert.equal(me.scope, 'read');
+  await p.getByRole('button', { name: 'I have stored it' }).click();
+  const row = p.getByRole('row').filter({ hasText: name });
+  await row.waitFor();
+  // shown once: nowhere on the page any more
+  assert.equal(await p.getByTestId('token-secret').count(), 0);
+  assert.ok(!(await p.content()).includes(secret));
+
+  await row.getByRole('button', { name: `Revoke: ${name}` }).click();
+  await p.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
+  await p.getByRole('row').filter({ hasText: name }).getByText('Revoked').waitFor();
+  // the server forgets cached principals within a second
+  let status = 200;
+  for (let i = 0; i < 30 && status !== 401; i++) {
+    status = (await rest('/api/v1/auth/me', { token: secret, raw: true })).status;
+    if (status !== 401) await p.waitForTimeout(100);
+  }
+  assert.equal(status, 401);
+});
+
+test('an engineer edits the normal range of a profile key', async () => {
+  const tenant = await makeTenant();
+  const eng = await makeUser({ role: 'engineer', tenant });
+  const prof = await rest('/api/v1/device-profiles', { body: { name: unique('compressor'), tenant_id: tenant.id } });
+  const key = await rest(`/api/v1/device-profiles/${prof.id}/keys`, { body: { key: 'pressure_bar', type: 'float', unit: 'bar', min: 0, max: 10, level: 2 } });
+  const p = await fresh();
+  await login(p, { ...eng, next: '#/admin/profiles' });
+  await p.getByRole('link', { name: prof.name }).click();
+  await p.getByRole('button', { name: 'Edit: pressure_bar' }).waitFor();
+  await p.getByRole('button', { name: 'Edit: pressure_bar' }).click();
+  const dlg = p.getByRole('dialog');
+  await field(dlg, 'Normal min').fill('1.5');
+  await field(dlg, 'Normal max').fill('abc');
+  await dlg.getByRole('button', { name: 'Save' }).click();
+  await dlg.getByText(/must be a number/).waitFor(); // checked before sending
+  await field(dlg, 'Normal max').fill('12.5');
+  await field(dlg, 'Data level').selectOption('3');
+  await dlg.getByRole('button', { name: 'Save' }).click();
+  await dlg.waitFor({ state: 'detached' });
+  const row = p.getByRole('row').filter({ hasText: 'pressure_bar' });
+  await row.getByTestId('key-max').filter({ hasText: '12.5' }).waitFor();
+  assert.equal(await row.getByTestId('key-min').textContent(), '1.5');
+  const k = await rest(`/api/v1/device-profiles/${prof.id}/keys/${key.id}`);
+  assert.deepEqual([k.min, k.max, k.level, k.unit], [1.5, 12.5, 3, 'bar']);
+  await shot(p, 'admin-profile');
+});
+
+test('the audit log shows the chain verified', async () => {
+  const ta = await makeUser({ role: 'tenant_admin' });
+  await rest('/api/v1/assets', { body: { name: 'audited asset', type: 'line', tenant_id: ta.tenant.id } });
+  const p = await fresh();
+  await login(p, { ...ta, next: '#/admin/audit' });
+  const status = p.locator('[data-testid=audit-status][data-status=verified]');
+  await status.waitFor();
+  assert.match(await status.textContent(), /verified/);
+  await p.getByRole('row').filter({ hasText: 'asset.create' }).first().waitFor();
+  await shot(p, 'admin-audit');
+});
+
+test('a viewer cannot reach #/admin/users', async () => {
+  const v = await makeUser({ role: 'viewer' });
+  const p = await fresh();
+  await login(p, v);
+  await goto(p, '#/admin/users');
+  await p.getByTestId('admin-forbidden').waitFor();
+  assert.equal(await p.getByTestId('user-create').count(), 0);
+  assert.equal(await p.getByRole('table').count(), 0);
+  // the tab bar offers only what a viewer may use
+  assert.equal(await p.getByTestId('admin-tab-users').count(), 0);
+  assert.equal(await p.getByTestId('admin-tab-tokens').count(), 1);
+  // and the server agrees
+  await assert.rejects(rest('/api/v1/users', { token: v.token }), (e) => e instanceof RestError && e.status === 403);
+  void env;
+});
