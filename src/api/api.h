@@ -250,6 +250,7 @@ void rest_routes(api_call *c);
 void auth_login(api_call *c);
 void auth_logout(api_call *c);
 void auth_me(api_call *c);
+void auth_password(api_call *c);
 
 /* ---- InfluxDB-compatible and ops handlers (req answered, possibly later
  * from another thread; may be called on a loop or a worker thread) ---- */

@@ -8,7 +8,9 @@
  * unknown account costs the same argon2id time as a known one. Every attempt
  * is audited. Sessions last 12 hours; a password hashed under older cost
  * limits is re-hashed at its next login; tokens dead for 30 days are purged
- * (at most once a minute, by a login).
+ * (at most once a minute, by a login). POST /api/v1/auth/password
+ * {"old_password", "new_password"} lets a signed-in user (a login session)
+ * change their own password, under the same back-off as login.
  */
 #include <ctype.h>
 #include <sodium.h>
@@ -178,4 +180,108 @@ void auth_me(api_call *c) {
       json_object_set_new(me, "user", u);
   }
   api_reply_json(c->req, 200, me);
+}
+
+/* {"error": {"code": code, "message": msg}} with status 400: a refusal the
+ * console tells apart by its code. */
+static void refuse(api_call *c, const char *code, const char *msg) {
+  api_reply_json(c->req, 400, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
+}
+
+void auth_password(api_call *c) {
+  json_t *in = NULL, *user = NULL, *secrets = NULL;
+  meta_user_auth ua;
+  memset(&ua, 0, sizeof ua);
+  char account[256], addr[64], msg[256], hash[SEC_PASSWORD_HASH_MAX] = "";
+  if (c->who.kind != SEC_PRINCIPAL_USER || !c->token_id[0]) {
+    refuse(c, "session_required", "only a login session (e-mail and password) can change its "
+                                  "password; an API token cannot");
+    return;
+  }
+  if (api_body_object(c, &in)) return;
+  const char *old_pw = json_string_value(json_object_get(in, "old_password"));
+  const char *new_pw = json_string_value(json_object_get(in, "new_password"));
+  if (!old_pw || !new_pw || !*old_pw) {
+    api_error(c->req, 400, "old_password and new_password are required strings");
+    goto out;
+  }
+  char err[256] = "";
+  int rc = meta_get(c->api->meta, META_USER, NULL, c->who.subject_id, &user, err, sizeof err);
+  const char *email = rc ? NULL : json_string_value(json_object_get(user, "email"));
+  if (!email || strlen(email) >= sizeof account) {
+    api_error_rc(c->req, rc ? rc : LOOM_ENOTFOUND, rc ? err : "user not found");
+    goto out;
+  }
+  size_t i = 0;
+  for (; email[i]; i++) account[i] = (char)tolower((unsigned char)email[i]);
+  account[i] = 0;
+  client_ip(c->req, addr, sizeof addr);
+  uint64_t retry = 0;
+  pthread_mutex_lock(&c->api->backoff_lock);
+  rc = sec_backoff_check(c->api->backoff, account, addr, (uint64_t)now_ms(), &retry);
+  pthread_mutex_unlock(&c->api->backoff_lock);
+  if (rc == LOOM_EAGAIN) {
+    char ra[32];
+    snprintf(ra, sizeof ra, "%llu", (unsigned long long)((retry + 999) / 1000));
+    if (api_audit(c, NULL, "user.password", c->who.subject_id, "denied", "back-off")) {
+      api_error(c->req, 500, "the audit log could not be written");
+      goto out;
+    }
+    http_req_add_header(c->req, "Retry-After", ra);
+    api_error(c->req, 429, "too many failed attempts: wait before trying again");
+    goto out;
+  }
+  if (meta_user_by_email(c->api->meta, account, &ua) || strcmp(ua.id, c->who.subject_id)) {
+    api_error(c->req, 404, "user not found");
+    goto out;
+  }
+  if (!ua.password_hash[0] || sec_password_verify(ua.password_hash, old_pw)) {
+    pthread_mutex_lock(&c->api->backoff_lock);
+    sec_backoff_fail(c->api->backoff, account, addr, (uint64_t)now_ms(), NULL);
+    pthread_mutex_unlock(&c->api->backoff_lock);
+    if (api_audit(c, NULL, "user.password", c->who.subject_id, "failure",
+                  "wrong current password")) {
+      api_error(c->req, 500, "the audit log could not be written");
+      goto out;
+    }
+    refuse(c, "wrong_password", "the current password is wrong");
+    goto out;
+  }
+  pthread_mutex_lock(&c->api->backoff_lock);
+  sec_backoff_success(c->api->backoff, account);
+  pthread_mutex_unlock(&c->api->backoff_lock);
+  if (sec_password_check_policy(new_pw, msg, sizeof msg)) {
+    refuse(c, "weak_password", msg);
+    goto out;
+  }
+  if (!strcmp(old_pw, new_pw)) {
+    refuse(c, "same_password", "the new password must differ from the current one");
+    goto out;
+  }
+  if ((rc = sec_password_hash(&c->api->pw_limits, new_pw, hash))) {
+    api_error_rc(c->req, rc == LOOM_EINVAL ? LOOM_EIO : rc, "cannot hash the password");
+    goto out;
+  }
+  if (!(secrets = json_pack("{s:s}", "password_hash", hash))) {
+    api_error_rc(c->req, LOOM_ENOMEM, NULL);
+    goto out;
+  }
+  /* audited before the change: an action the log cannot record does not happen */
+  if (api_audit(c, NULL, "user.password", c->who.subject_id, "success", "own password")) {
+    api_error(c->req, 500, "the audit log could not be written; the password is unchanged");
+    goto out;
+  }
+  err[0] = 0;
+  if ((rc = meta_update(c->api->meta, META_USER, NULL, ua.id, NULL, secrets, NULL, err,
+                        sizeof err))) {
+    api_error_rc(c->req, rc, err);
+    goto out;
+  }
+  http_respond(c->req, 204, NULL, NULL, 0);
+out:
+  sodium_memzero(hash, sizeof hash);
+  sodium_memzero(&ua, sizeof ua);
+  json_decref(secrets);
+  json_decref(user);
+  json_decref(in);
 }

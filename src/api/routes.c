@@ -58,6 +58,7 @@ static const api_route routes[] = {
   {P, "/api/v1/auth/login",           PUBLIC, OWN, NULL, auth_login, 0},
   {P, "/api/v1/auth/logout",          AUTHN, OWN, NULL, auth_logout, 0},
   {G, "/api/v1/auth/me",              AUTHN, OWN, NULL, auth_me, 0},
+  {P, "/api/v1/auth/password",        AUTHN, OWN, NULL, auth_password, 0},
   {G, "/api/v1/routes",               S(PLATFORM_MANAGE), OWN, NULL, rest_routes, 0},
   {G, "/api/v1/ws",                   PUBLIC, OWN, api_ws, NULL, 0}, /* authenticates in the protocol */
   {G, "/mqtt",                        PUBLIC, OWN, api_mqtt_ws, NULL, 0}, /* MQTT CONNECT authenticates */

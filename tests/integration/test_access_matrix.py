@@ -179,6 +179,8 @@ def spec_table():
         ("POST", "/api/v1/auth/login"): lambda w, p: {"json": {"username": "vi@a.example", "password": PW}},
         ("POST", "/api/v1/auth/logout"): lambda w, p: {"fresh_session": True},
         ("GET", "/api/v1/auth/me"): lambda w, p: {},
+        # a wrong current password: 400 for everyone allowed (the passwords stay as they are)
+        ("POST", "/api/v1/auth/password"): lambda w, p: {"json": {"old_password": "not-it", "new_password": "Another-horse-7"}},
         ("GET", "/api/v1/routes"): lambda w, p: {},
         # a plain GET gets 426; subscriptions are checked inside the protocol (test_ws_api.py)
         ("GET", "/api/v1/ws"): lambda w, p: {},
