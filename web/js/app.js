@@ -41,7 +41,7 @@ const NAV = [
   { id: 'overview', hash: '#/overview' },
   { id: 'devices', hash: '#/devices' },
   { id: 'explorer', hash: '#/explorer' },
-  { id: 'admin', hash: '#/admin' },
+  { id: 'admin', hash: '#/admin', hide: ['regional_observer'] },
   { id: 'system', hash: '#/system' },
   { id: 'region', hash: '#/region' },
 ];
@@ -143,7 +143,7 @@ function userMenu() {
 
 function navList() {
   const role = state.me && state.me.role;
-  const items = NAV.filter((n) => allowed(pageFor(n.hash), role)).map((n) => h('li', null,
+  const items = NAV.filter((n) => allowed(pageFor(n.hash), role) && !(n.hide && n.hide.includes(role))).map((n) => h('li', null,
     h('a.nav-link', { href: n.hash, dataset: { nav: n.id }, title: t(`core.nav.${n.id}`), onClick: () => document.body.classList.remove('nav-open') },
       icon(n.id, 20), h('span.nav-label', null, t(`core.nav.${n.id}`)))));
   return h('ul', null, items);

@@ -38,10 +38,14 @@ function passwordForm(ctx) {
       cur.value = nw.value = rep.value = '';
       toast(t('core.account.password.done'), 'success');
     } catch (err) {
-      if (err.status === 403 || err.status === 401) {
+      const code = err.body && err.body.error && err.body.error.code;
+      if (code === 'wrong_password') {
         fCur.setError(t('core.account.password.wrong_current'));
         cur.focus();
-      } else if (err.status === 400) {
+      } else if (code === 'same_password') {
+        fNew.setError(t('core.account.password.same'));
+        nw.focus();
+      } else if (code === 'weak_password' || (err.status === 400 && code !== 'session_required')) {
         fNew.setError(err.message);
         nw.focus();
       } else if (err.status === 429) {
@@ -112,7 +116,9 @@ export default {
             row(t('core.account.signed_in_with'), kind === 'token' ? t('core.account.via_token') : t('core.account.via_password')))),
         h('section.card', { 'aria-labelledby': 'acct-pw' },
           h('h2', { id: 'acct-pw' }, t('core.account.password.title')),
-          me.user ? passwordForm(ctx) : h('p.muted', null, t('core.account.password.no_user'))),
+          !me.user ? h('p.muted', null, t('core.account.password.no_user'))
+            : kind === 'token' ? h('p.muted', null, t('core.account.password.need_session'))
+              : passwordForm(ctx)),
         h('section.card', { 'aria-labelledby': 'acct-lang' },
           h('h2', { id: 'acct-lang' }, t('core.account.lang')), langs),
         h('section.card', { 'aria-labelledby': 'acct-out' },

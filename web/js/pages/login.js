@@ -27,16 +27,16 @@ export default {
     let mode = params.mode === 'token' ? 'token' : 'password';
     let timer = null;
 
-    const email = h('input', { type: 'email', name: 'username', autocomplete: 'username', autocapitalize: 'none', spellcheck: 'false' });
-    const password = h('input', { type: 'password', name: 'password', autocomplete: 'current-password' });
-    const token = h('input', { type: 'password', name: 'token', autocomplete: 'off', spellcheck: 'false', class: 'mono' });
+    const email = h('input', { type: 'email', name: 'username', dataset: { testid: 'login-email' }, autocomplete: 'username', autocapitalize: 'none', spellcheck: 'false' });
+    const password = h('input', { type: 'password', name: 'password', dataset: { testid: 'login-password' }, autocomplete: 'current-password' });
+    const token = h('input', { type: 'password', name: 'token', dataset: { testid: 'login-token' }, autocomplete: 'off', spellcheck: 'false', class: 'mono' });
     const stay = h('input', { type: 'checkbox', name: 'stay', id: 'login-stay' });
     const msg = h('p.form-error', { role: 'alert', hidden: true, dataset: { testid: 'login-error' } });
-    const submit = h('button.btn.primary.wide', { type: 'submit' }, t('core.login.submit'));
+    const submit = h('button.btn.primary.wide', { type: 'submit', dataset: { testid: 'login-submit' } }, t('core.login.submit'));
     const pwFields = h('div', null, field({ label: t('core.login.email'), input: email, required: true }),
       field({ label: t('core.login.password'), input: password, required: true }));
     const tokFields = h('div', null, field({ label: t('core.login.token'), input: token, required: true, hint: t('core.login.token_hint') }));
-    const toggle = h('button.link-btn', { type: 'button', 'aria-controls': 'login-form' });
+    const toggle = h('button.link-btn', { type: 'button', 'aria-controls': 'login-form', dataset: { testid: 'login-token-toggle' } });
 
     function showMode() {
       pwFields.hidden = mode !== 'password';
