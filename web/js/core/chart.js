@@ -149,7 +149,8 @@ export function bucketMs(fromMs, toMs, widthPx) {
  *   gapFactor: break lines over gaps wider than this many median steps (default 3; 0: never)
  *   title: accessible name of the chart
  * Returns {setData, append, setRange, zoom, setBand, setLoading, setError, range, width, destroy}.
- * `el` gets data-ready after each setData has been drawn; setLoading removes it.
+ * `el` gets data-ready after each setData has been drawn; setLoading removes it. After each
+ * redraw, el.dataset.points is the number of points drawn and el.dataset.last the newest time.
  */
 export function timeChart(el, opts = {}) {
   const series = opts.series || [];
@@ -382,6 +383,9 @@ export function timeChart(el, opts = {}) {
     if (!u || destroyed) return;
     const n = data[0].length;
     u.setData(data, true);
+    // for tests and the browser benchmark: how many points are drawn, and the newest time
+    el.dataset.points = String(n);
+    el.dataset.last = n ? String(data[0][n - 1]) : '';
     if (view) u.setScale('x', { min: view.from, max: view.to });
     if (!n) {
       showOverlay(tr('devices.chart.empty', 'No data in this time range'), 'empty');

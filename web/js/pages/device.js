@@ -61,7 +61,7 @@ export default {
       h('nav.breadcrumb', { 'aria-label': t('devices.page.breadcrumb') },
         h('a', { href: '#/devices' }, icon('devices', 14), t('devices.list.title'))),
       ui.pageHeader(dev.name, stateEl),
-      dev.label ? ellipsis('p.dev-label', dev.label) : null,
+      dev.label ? ellipsis('p.dev-label', dev.label) : '',
       facts);
 
     // state and last activity, live

@@ -83,8 +83,8 @@ export function renderCredentials(panel, dctx) {
     clear(snipArea);
     const list = snippets({ origin: location.origin, host: location.hostname, mqttPort, token, body: sampleBody(keyMeta) });
     snipArea.append(h('h2', null, t('devices.cred.snippets')),
-      h('p.muted', null, token ? t('devices.cred.snippetsFilled') : t('devices.cred.snippetsHint')),
-      mqttNote ? h('p.muted', null, mqttNote) : null);
+      h('p.muted', null, token ? t('devices.cred.snippetsFilled') : t('devices.cred.snippetsHint')));
+    if (mqttNote) snipArea.append(h('p.muted', null, mqttNote));
     for (const s of list) {
       snipArea.append(h('section.snippet', { dataset: { snippet: s.id } },
         h('div.snippet-head', null, h('h3', null, t(`devices.cred.snippet.${s.id}`)),
