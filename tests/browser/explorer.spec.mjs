@@ -113,6 +113,12 @@ test('export CSV downloads the server CSV of the builder query', async () => {
   await page.evaluate(() => sessionStorage.removeItem('loom.explorer.last'));
   await goto(page, `#/explorer?db=${encodeURIComponent(db)}&m=${encodeURIComponent(MEAS)}&f=rpm&w=machine%3Dm2&agg=none`);
   await waitTable(page, '229');
+  // the table sorts by a column: rpm descending puts 229 first
+  const rpmHead = page.getByTestId('explorer-table').getByRole('button', { name: 'rpm' });
+  await rpmHead.click();
+  await rpmHead.click();
+  assert.match(await page.locator('.ex-table th[aria-sort=descending]').textContent(), /^rpm/);
+  assert.equal(await page.locator('.ex-table tbody tr').first().locator('td').last().textContent(), '229');
   const [dl] = await Promise.all([
     page.waitForEvent('download'),
     page.getByRole('button', { name: 'Export CSV' }).click(),
