@@ -107,10 +107,12 @@ export default {
         h('button.btn', { type: 'button', disabled: !page.nextSeq, onClick: () => { history.push(from); from = page.nextSeq; load(); } }, t('admin.page.next')),
         platform ? h('button.btn', { type: 'button', disabled: !lastSeq || from >= lastSeq - size + 1,
           onClick: () => { history.push(from); from = Math.max(1, lastSeq - size + 1); load(); } }, t('admin.audit.newest')) : null);
-      body.append(
-        page.broken_at ? h('p.admin-warning', { role: 'alert', 'data-testid': 'audit-page-broken' }, t('admin.audit.page_broken', { seq: int(page.broken_at) })) : null,
-        table({ caption: t('admin.tab.audit'), rowKey: 'seq', columns: cols, rows, empty: page.data && page.data.length ? 'admin.audit.none_match' : 'admin.audit.empty' }),
-        nav);
+      if (page.broken_at) {
+        body.append(h('p.admin-warning', { role: 'alert', 'data-testid': 'audit-page-broken' },
+          t('admin.audit.page_broken', { seq: int(page.broken_at) })));
+      }
+      body.append(table({ caption: t('admin.tab.audit'), rowKey: 'seq', columns: cols, rows,
+        empty: page.data && page.data.length ? 'admin.audit.none_match' : 'admin.audit.empty' }), nav);
     }
 
     async function load() {
