@@ -46,7 +46,7 @@ async function waitTable(page, text) {
 test('builder: measurement, field, tag filter and aggregation give chart and table', async () => {
   const { page } = s;
   await page.addInitScript(() => { try { localStorage.setItem('loom.lang', 'en'); } catch (e) { /* */ } });
-  await login(page, { token: eng.token, via: 'storage', next: '#/explorer' });
+  await login(page, { token: eng.token, via: 'storage', next: '#/explorer?r=1h' });
   await page.getByLabel('Measurement').selectOption(MEAS);
   await page.getByLabel('rpm', { exact: true }).check();
   // a non-numeric field cannot be averaged
@@ -130,6 +130,15 @@ test('export CSV downloads the server CSV of the builder query', async () => {
   const vals = csv.slice(1).map((l) => l.split(','));
   assert.deepEqual(vals.map((v) => Number(v[v.length - 1])), Array.from({ length: 30 }, (_, i) => 200 + i));
   assert.ok(vals.every((v) => v[0] === 'line speed'));
+});
+
+test('a first visit opens on the first measurement and numeric field', async () => {
+  const page = await s.newPage();
+  await login(page, { token: eng.token, via: 'storage', next: '#/explorer' });
+  assert.equal(await page.getByLabel('Measurement').inputValue(), MEAS);
+  assert.equal(await page.getByLabel('rpm', { exact: true }).isChecked(), true);
+  await waitTable(page, '179'); // mean of m1 (129) and m2 (229) at the last time
+  await page.context().close();
 });
 
 test('empty state: a tenant without data has no measurements', async () => {

@@ -17,15 +17,16 @@ import {
 const LAST_KEY = 'loom.explorer.last';
 const RUN_DELAY_MS = 300;
 
+/* The view of the URL, else the last one of this tab, else a fresh one (fresh: true). */
 function initialState() {
   const hash = location.hash;
   const qi = hash.indexOf('?');
-  if (qi >= 0) return paramsToState(hash.slice(qi + 1));
+  if (qi >= 0 && hash.length > qi + 1) return { st: paramsToState(hash.slice(qi + 1)), fresh: false };
   try {
     const last = sessionStorage.getItem(LAST_KEY);
-    if (last) return paramsToState(last);
+    if (last) return { st: paramsToState(last), fresh: false };
   } catch (e) { /* storage disabled */ }
-  return paramsToState('');
+  return { st: paramsToState(''), fresh: true };
 }
 
 /* A time range picker: ui.timeRangePicker when the shell has it, else quick ranges only. */
@@ -57,7 +58,7 @@ function errorText(ctx, e) {
 
 async function render(root, params, ctx) {
   const { t, api, fmt } = ctx;
-  const st = initialState();
+  const { st, fresh } = initialState();
   let chart = null;
   let timer = 0;
   let ctl = null;
@@ -294,7 +295,7 @@ async function render(root, params, ctx) {
   }
   let state = 'ok';
   try {
-    state = await builder.load();
+    state = await builder.load({ autoPick: fresh });
   } catch (e) {
     if (!alive) return cleanup;
     builder.draw();

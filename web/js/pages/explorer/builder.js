@@ -9,6 +9,8 @@ import { AGGS, FILLS, INTERVALS, quoteIdent } from './query.js';
 const NUMERIC = new Set(['float', 'integer', 'unsigned']);
 /* aggregations that also take string and boolean fields */
 const ANY_TYPE_AGGS = new Set(['none', 'count', 'first', 'last']);
+/* databases looked at, at most, for a first visit's measurement */
+const AUTO_DBS = 20;
 
 /** Run a SHOW statement; resolves with the answer's tables or throws an Error with the server's message. */
 async function show(api, q, db) {
@@ -37,10 +39,12 @@ function select(options, value, onChange, attrs) {
 }
 
 /**
- * builderPanel(ctx, st, onChange) -> {el, load(), fieldTypes()}.
+ * builderPanel(ctx, st, onChange) -> {el, load({autoPick}), draw()}.
  * load() (re)reads databases, measurements and the chosen measurement's
  * fields and tags; resolves with 'ok', 'noDatabases' or 'noMeasurements' (or
- * rejects with the server's error). st is edited in place.
+ * rejects with the server's error). autoPick (a first visit) chooses a
+ * database with data, its first measurement and numeric field. st is edited
+ * in place.
  */
 export function builderPanel(ctx, st, onChange) {
   const { t, api } = ctx;
@@ -87,7 +91,7 @@ export function builderPanel(ctx, st, onChange) {
     await loadSchema();
   }
 
-  async function load() {
+  async function load({ autoPick = false } = {}) {
     dbs = firstColumn(await show(api, 'SHOW DATABASES', ''));
     if (dbs.length === 0) {
       draw();
@@ -95,6 +99,25 @@ export function builderPanel(ctx, st, onChange) {
     }
     if (!dbs.includes(st.db)) st.db = (ctx.me && dbs.includes(ctx.me.db)) ? ctx.me.db : dbs[0];
     await loadMeasurements();
+    if (autoPick) {
+      /* a first visit opens on data: the first database (own first) with measurements, its
+       * first measurement and first numeric field */
+      const order = [st.db, ...dbs.filter((d) => d !== st.db)].slice(0, AUTO_DBS);
+      for (const d of order) {
+        if (d !== st.db) {
+          st.db = d;
+          await loadMeasurements();
+        }
+        if (measurements.length) break;
+      }
+      if (!measurements.length) st.db = order[0];
+      if (measurements.length) {
+        st.measurement = measurements[0];
+        await loadSchema();
+        const f = fields.find(([, type]) => NUMERIC.has(type));
+        if (f) st.fields = [f[0]];
+      }
+    }
     draw();
     return measurements.length ? 'ok' : 'noMeasurements';
   }
