@@ -16,6 +16,8 @@ import {
 
 const LAST_KEY = 'loom.explorer.last';
 const RUN_DELAY_MS = 300;
+/* a query or an export may run longer than api.js's default 30 s */
+const QUERY_TIMEOUT_MS = 300000;
 
 /* The view of the URL, else the last one of this tab, else a fresh one (fresh: true). */
 function initialState() {
@@ -205,7 +207,7 @@ async function render(root, params, ctx) {
     const t0 = performance.now();
     let json;
     try {
-      json = await api.get('/query', { q, db: st.db, epoch: 'ms' }, { signal: mine.signal });
+      json = await api.get('/query', { q, db: st.db, epoch: 'ms' }, { signal: mine.signal, timeoutMs: QUERY_TIMEOUT_MS });
     } catch (e) {
       if (mine.signal.aborted || !alive) return;
       runBtn.disabled = false;
@@ -273,7 +275,7 @@ async function render(root, params, ctx) {
     }
     csvBtn.disabled = true;
     try {
-      const text = await api.text('/query', { q, db: st.db }, { accept: 'application/csv' });
+      const text = await api.text('/query', { q, db: st.db }, { accept: 'application/csv', timeoutMs: QUERY_TIMEOUT_MS });
       const r = st.mode === 'builder' ? resolveRange(st.range, Date.now()) : (lastRange || { from_ms: Date.now(), to_ms: Date.now() });
       const m = st.mode === 'builder' ? st.measurement : measurementOf(q);
       download(text, csvFileName(m, r.from_ms, r.to_ms));
