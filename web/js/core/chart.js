@@ -148,6 +148,7 @@ export function bucketMs(fromMs, toMs, widthPx) {
  *   onZoom(from_ms, to_ms)             after a drag zoom, pan, button or reset
  *   gapFactor: break lines over gaps wider than this many median steps (default 3; 0: never)
  *   title: accessible name of the chart
+ *   hint: false hides the "drag to zoom" help text (e.g. on all but the first of many charts)
  * Returns {setData, append, setRange, zoom, setBand, setLoading, setError, range, width, destroy}.
  * `el` gets data-ready after each setData has been drawn; setLoading removes it. After each
  * redraw, el.dataset.points is the number of points drawn and el.dataset.last the newest time.
@@ -202,10 +203,12 @@ export function timeChart(el, opts = {}) {
   button('devices.chart.zoomOut', 'Zoom out', '−', () => scaleBy(2));
   button('devices.chart.panRight', 'Later', '▶', () => shift(0.5));
   button('devices.chart.reset', 'Reset zoom', '⟲', () => reset());
-  const hint = document.createElement('span');
-  hint.className = 'tchart-hint';
-  hint.textContent = tr('devices.chart.hint', 'Drag to zoom · Shift+drag to pan · double-click to reset');
-  bar.append(hint);
+  if (opts.hint !== false) {
+    const hint = document.createElement('span');
+    hint.className = 'tchart-hint';
+    hint.textContent = tr('devices.chart.hint', 'Drag to zoom · Shift+drag to pan · double-click to reset');
+    bar.append(hint);
+  }
 
   function showOverlay(text, kind) {
     overlay.textContent = text;

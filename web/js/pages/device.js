@@ -45,7 +45,7 @@ export default {
     root.removeAttribute('aria-busy');
     document.title = `${dev.name} · Loom`;
     const keyMeta = new Map(keys.map((k) => [k.key, k]));
-    const dctx = { ...ctx, dev, profile, keyMeta, pageRoot: root };
+    const dctx = { ...ctx, dev, profile, keyMeta, pageRoot: root, params };
 
     const stateEl = h('span.dev-state', { 'aria-live': 'polite', dataset: { testid: 'device-state' } }, ui.badge(dev.state || 'unknown'));
     const lastEl = h('span.dev-last', null, ui.relTime(dev.last_activity_ms));

@@ -4,7 +4,8 @@
 // at most 32 per request), aggregated on the server at about one bucket per pixel
 // (interval = ceil(range / width)), so 90 days of 1 Hz data costs a few hundred points per
 // chart. Zooming one chart zooms all and refetches at the finer resolution; while the range
-// ends at now and nobody zoomed, live telemetry is appended.
+// ends at now and nobody zoomed, live telemetry is appended. The range is kept in the URL:
+// ?range=<15m|1h|6h|24h|7d|30d|90d> or ?from=<ms>&to=<ms>.
 import { h, clear } from '../../core/dom.js';
 import * as ui from '../../core/ui.js';
 import { timeChart, bucketMs } from '../../core/chart.js';
@@ -33,10 +34,37 @@ export function toColumns(points) {
   return [p.map((x) => x.ts), p.map((x) => (typeof x.value === 'number' ? x.value : null))];
 }
 
+/** rangeFromParams({range, from, to}): ?range=<quick key> or ?from=<ms>&to=<ms>, else 1 h. */
+export function rangeFromParams(params) {
+  if (params.range && ui.QUICK_RANGES[params.range]) return ui.rangeOf({ quick: params.range });
+  const f = Number(params.from);
+  const to = Number(params.to);
+  if (params.from && params.to && Number.isFinite(f) && Number.isFinite(to) && f < to) {
+    return ui.rangeOf({ quick: null, from_ms: f, to_ms: to });
+  }
+  return ui.rangeOf({ quick: '1h' });
+}
+
+// Keep the range in the URL (#/devices/<id>?tab=charts&range=24h), without a navigation.
+function saveRange(r) {
+  const [path, q = ''] = location.hash.split('?');
+  const sp = new URLSearchParams(q);
+  sp.delete('range');
+  sp.delete('from');
+  sp.delete('to');
+  sp.set('tab', 'charts');
+  if (r.quick) sp.set('range', r.quick);
+  else {
+    sp.set('from', String(Math.round(r.from_ms)));
+    sp.set('to', String(Math.round(r.to_ms)));
+  }
+  history.replaceState(null, '', `${path}?${sp.toString()}`);
+}
+
 export function renderCharts(panel, dctx) {
   const { api, t, dev, keyMeta, live, pageRoot } = dctx;
   let disposed = false;
-  let range = ui.rangeOf({ quick: '1h' }); // {from_ms, to_ms, quick}
+  let range = rangeFromParams(dctx.params || {}); // {from_ms, to_ms, quick}
   let view = { from_ms: range.from_ms, to_ms: range.to_ms }; // zoomed view
   let zoomed = false;
   let agg = 'AVG';
@@ -54,6 +82,7 @@ export function renderCharts(panel, dctx) {
     value: range,
     onChange: (r) => {
       range = r;
+      saveRange(r);
       view = { from_ms: r.from_ms, to_ms: r.to_ms };
       zoomed = false;
       for (const c of charts.values()) c.setRange(r);
@@ -98,6 +127,7 @@ export function renderCharts(panel, dctx) {
         series: [{ label: k, unit: meta && meta.unit }],
         height: 200,
         title,
+        hint: charts.size === 0,
         range: view,
         band: hasBand ? { min: meta.min ?? -1e300, max: meta.max ?? 1e300 } : null,
         onZoom: (from, to) => onZoom(k, from, to),
