@@ -5,7 +5,7 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { suite, rest, login, goto, makeUser, makeTenant, unique, shot, navLinks } from './harness.mjs';
+import { suite, rest, login, goto, makeUser, makeTenant, unique, shot, navLinks, a11yProblems } from './harness.mjs';
 
 const s = suite();
 
@@ -25,7 +25,7 @@ test('the overview counts a device online once it posts telemetry', async () => 
   const devs = [];
   for (const name of names) devs.push(await rest('/api/v1/devices', { body: { name, profile_id: profile.id, tenant_id: tid } }));
   const p = await fresh();
-  await login(p, ta, '#/overview');
+  await login(p, { ...ta, next: '#/overview' });
   assert.equal(await textOf(p, 'ov-online'), '0');
   assert.match(await textOf(p, 'ov-total'), /2/);
   assert.equal(await textOf(p, 'ov-count-never'), '2');
@@ -50,7 +50,7 @@ test('a tenant with no device sees how to connect one; a viewer sees no audit ev
   const t = await makeTenant();
   const viewer = await makeUser({ role: 'viewer', tenant: t });
   const p = await fresh('zh-CN');
-  await login(p, viewer, '#/overview');
+  await login(p, { ...viewer, next: '#/overview' });
   await p.getByTestId('ov-empty').waitFor();
   assert.equal(await p.locator('html').getAttribute('lang'), 'zh-CN');
   await p.getByText('最近事件仅对有审计日志权限的管理员显示。').waitFor();
@@ -65,7 +65,7 @@ test('the overview shows an error panel with a retry when the server fails', asy
   await p.route('**/api/v1/console/overview*', (route) => (fail
     ? route.fulfill({ status: 500, contentType: 'application/json', body: '{"error":{"code":"internal","message":"disk on fire"}}' })
     : route.continue()));
-  await login(p, ta, '#/overview');
+  await login(p, { ...ta, next: '#/overview' });
   await p.getByRole('alert').filter({ hasText: 'disk on fire' }).waitFor();
   fail = false;
   await p.getByRole('button', { name: 'Retry' }).click();
@@ -79,7 +79,7 @@ test('a platform admin sees the platform and can pick one tenant', async () => {
   await rest('/api/v1/devices', { body: { name: unique('meter'), profile_id: prof.id, tenant_id: a.id } });
   const pa = await makeUser({ role: 'platform_admin' });
   const p = await fresh();
-  await login(p, pa, '#/overview');
+  await login(p, { ...pa, next: '#/overview' });
   await p.getByText('Figures cover the whole platform (all tenants).').waitFor();
   const sel = p.getByLabel('Tenant', { exact: true });
   await sel.locator(`option[value="${a.id}"]`).waitFor({ state: 'attached' });
@@ -87,4 +87,75 @@ test('a platform admin sees the platform and can pick one tenant', async () => {
   await p.waitForURL(new RegExp(`tenant=${a.id}`));
   await p.getByText("Ingest and storage figures are this tenant's own database.").waitFor();
   assert.match(await textOf(p, 'ov-total'), /\b1\b/);
+});
+
+test('the system page shows health and metrics to a platform admin', async () => {
+  const pa = await makeUser({ role: 'platform_admin' });
+  const p = await fresh();
+  await login(p, { ...pa, next: '#/system' });
+  await p.getByTestId('sys-status').getByText('Healthy').waitFor();
+  assert.match(await textOf(p, 'sys-version'), /^\d+\.\d+\.\d+/);
+  await p.getByTestId('sys-memory').filter({ hasText: /iB/ }).waitFor();
+  assert.notEqual(await textOf(p, 'sys-mqtt'), '');
+  // the second poll (5 s) gives rates and starts the charts
+  await p.getByTestId('sys-ingest').filter({ hasText: /values\/s/ }).waitFor({ timeout: 15000 });
+  assert.deepEqual(await a11yProblems(p), []);
+  await shot(p, 'system');
+});
+
+test('a tenant admin sees health but the server keeps metrics from them', async () => {
+  const ta = await makeUser({ role: 'tenant_admin' });
+  const p = await fresh();
+  const undo = s.allow(/HTTP 403 GET \/metrics/); // the page asks; the server refuses
+  await login(p, { ...ta, next: '#/system' });
+  await p.getByTestId('sys-status').waitFor();
+  await p.getByTestId('sys-metrics-denied').waitFor();
+  undo();
+});
+
+test('a viewer has no system page', async () => {
+  const viewer = await makeUser({ role: 'viewer' });
+  const p = await fresh();
+  await login(p, { ...viewer, next: '#/overview' });
+  assert.ok(!(await navLinks(p)).includes('#/system'));
+  await goto(p, '#/system');
+  await p.locator('[data-status="403"]').waitFor();
+  assert.equal(await p.getByTestId('sys-status').count(), 0);
+});
+
+test('a regional observer sees aggregates of its region only', async () => {
+  const region = `R${Date.now().toString(36).slice(-6)}`.toUpperCase();
+  const names = [unique('Secret-Steel'), unique('Secret-Textile')];
+  const inds = ['steel', 'textile'];
+  const devNames = [];
+  for (let i = 0; i < 2; i++) {
+    const tn = await makeTenant({ name: names[i], industry: inds[i], region });
+    const prof = await rest('/api/v1/device-profiles', { body: { name: 'm', tenant_id: tn.id } });
+    for (let k = 0; k <= i; k++) {
+      const dn = unique('secret-dev');
+      devNames.push(dn);
+      const d = await rest('/api/v1/devices', { body: { name: dn, profile_id: prof.id, tenant_id: tn.id } });
+      if (k === 0) await rest(`/api/v1/${d.credentials.accessToken}/telemetry`, { body: { v: 1 }, token: null });
+    }
+  }
+  await makeTenant({ name: unique('Elsewhere'), region: 'CN-ZZ' });
+  const ro = await makeUser({ role: 'regional_observer', region });
+  const p = await fresh();
+  await login(p, ro);
+  await p.waitForURL(/#\/region/);
+  await p.getByTestId('rg-tenants').filter({ hasText: /^2$/ }).waitFor();
+  assert.equal(await textOf(p, 'rg-devices'), '3');
+  // activity is written once a second: poll the summary until both devices count as online
+  for (let i = 0; i < 20 && (await textOf(p, 'rg-online')) !== '2'; i++) {
+    await p.waitForTimeout(500);
+    await p.getByRole('button', { name: 'Refresh' }).click();
+  }
+  assert.equal(await textOf(p, 'rg-online'), '2');
+  await p.getByRole('cell', { name: 'steel' }).waitFor();
+  await p.getByRole('cell', { name: 'textile' }).waitFor();
+  const text = await p.locator('main').innerText();
+  for (const secret of [...names, ...devNames]) assert.ok(!text.includes(secret), `${secret} shown to the observer`);
+  assert.deepEqual((await navLinks(p)).filter((x) => x !== '#/account'), ['#/region']);
+  assert.deepEqual(await a11yProblems(p), []);
+  await shot(p, 'region');
 });
