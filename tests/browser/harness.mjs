@@ -202,7 +202,7 @@ const IGNORED = [/^console\.error: Failed to load resource: the server responded
  * Options: locale (default 'en-US'; 'zh-CN' for a Chinese browser), timezoneId (default
  * 'Asia/Shanghai'), viewport. Returns a Session:
  *   browser, context, page          the first context and its page
- *   newPage({locale, viewport})     another page in a NEW context (own storage, own locale),
+ *   newPage({locale, viewport, hasTouch})  another page in a NEW context (own storage, locale),
  *                                   watched for errors like the first; closed by close()
  *   errors                          collected problems (strings)
  *   allow(regexp)                   ignore matching problems from now on (e.g. a 500 a spec
@@ -240,6 +240,7 @@ export async function launch(opts = {}) {
         timezoneId: o.timezoneId || opts.timezoneId || 'Asia/Shanghai',
         baseURL: env.url,
         acceptDownloads: true,
+        hasTouch: !!o.hasTouch, // a tablet: touch events and (pointer: coarse)
       });
       context.setDefaultTimeout(env.timeoutMs);
       contexts.push(context);
@@ -275,8 +276,11 @@ export async function launch(opts = {}) {
       const u = new URL(r.url());
       if (u.origin !== origin) return;
       const st = r.status();
-      const isApi = u.pathname.startsWith('/api/') || u.pathname === '/query' || u.pathname === '/write';
-      if (st >= 500 || (!isApi && st >= 400)) {
+      // Static files: the console's own assets. Everything else (/api/, /query, /metrics,
+      // /health...) answers API calls whose 4xx the pages must handle.
+      const isStatic = u.pathname === '/' || u.pathname === '/index.html' || u.pathname.startsWith('/ui/')
+        || u.pathname === '/favicon.ico';
+      if (st >= 500 || (isStatic && st >= 400)) {
         report(`HTTP ${st} ${r.request().method()} ${u.pathname}${u.search}`);
       }
     });
@@ -341,13 +345,16 @@ export async function goto(page, hash, opts = {}) {
   if (!page.url().startsWith(env.url)) {
     await page.goto(`${env.url}/${h}`);
   } else {
-    await page.evaluate((target) => {
+    // Resolves once the router (listening since boot, so called first) took the hashchange:
+    // by then the old page's root is gone and cannot be mistaken for the new one.
+    await page.evaluate((target) => new Promise((resolve) => {
       for (const el of document.querySelectorAll('main[data-ready], main [data-ready]')) {
         el.removeAttribute('data-ready');
       }
+      window.addEventListener('hashchange', () => setTimeout(resolve, 0), { once: true });
       if (location.hash === target) window.dispatchEvent(new HashChangeEvent('hashchange'));
       else location.hash = target;
-    }, h);
+    }), h);
   }
   await waitReady(page, undefined, opts);
 }

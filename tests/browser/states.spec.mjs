@@ -28,7 +28,7 @@ function isData(url) {
 }
 
 const PAGES = () => ['#/overview', '#/devices', `#/devices/${plant.devices[0].id}`, '#/explorer', '#/system',
-  '#/region', '#/admin/tenants', '#/admin/users', '#/admin/tokens', '#/admin/profiles', '#/admin/audit'];
+  '#/region?code=CN-GD', '#/admin/tenants', '#/admin/users', '#/admin/tokens', '#/admin/profiles', '#/admin/audit'];
 
 test('a 500 from the server shows an error panel with the server\'s message on every page', async () => {
   const page = await s.newPage();
