@@ -223,3 +223,66 @@ test('the account page changes the password', async () => {
   assert.equal(now.status, 200);
   assert.deepEqual(await a11yProblems(page), []);
 });
+
+test('shared components: dialog (Esc, focus return), confirm, table sorting, tabs keys, range picker', async () => {
+  const page = s.page;
+  await fresh(page);
+  await login(page, { token: env.token });
+  await goto(page, '#/account');
+  const out = await page.evaluate(async () => {
+    const ui = await import('/ui/js/core/ui.js');
+    const { h } = await import('/ui/js/core/dom.js');
+    const r = {};
+    const opener = h('button', { type: 'button' }, 'open');
+    document.querySelector('main').append(opener);
+    opener.focus();
+    const d = ui.dialog({ title: 'T', body: h('input', { 'aria-label': 'x' }) });
+    r.open = d.el.open && document.activeElement === d.el.querySelector('input');
+    d.el.dispatchEvent(new Event('cancel', { cancelable: true }));
+    r.closedValue = await d.result;
+    r.removed = !document.contains(d.el);
+    r.focusBack = document.activeElement === opener;
+    const c = ui.confirmDialog('core.account.signout_hint', { danger: true });
+    const ok = [...document.querySelectorAll('dialog .dialog-actions button')].find((b) => b.classList.contains('danger'));
+    ok.click();
+    r.confirmed = await c;
+    const tbl = ui.table({
+      columns: [{ key: 'name', label: 'Name', sort: true }, { key: 'n', label: 'N', sort: true, num: true }],
+      rows: [{ name: 'b<img src=x onerror=alert(1)>', n: 10 }, { name: 'a', n: 9 }, { name: 'c', n: 100 }],
+    });
+    document.querySelector('main').append(tbl);
+    const col = (i) => [...tbl.querySelectorAll('tbody tr')].map((tr) => tr.children[i].textContent);
+    r.unsorted = col(0);
+    tbl.querySelectorAll('th button')[1].click();
+    r.byNum = col(1);
+    r.ariaSort = tbl.querySelectorAll('th')[1].getAttribute('aria-sort');
+    tbl.querySelectorAll('th button')[1].click();
+    r.byNumDesc = col(1);
+    r.noImg = tbl.querySelectorAll('img').length === 0;
+    tbl.setRows([]);
+    r.empty = tbl.querySelector('tbody td').textContent;
+    const drawn = [];
+    const tb = ui.tabs([{ id: 'a', label: 'A', render: (p) => { drawn.push('a'); p.append('A'); } },
+      { id: 'b', label: 'B', render: (p) => { drawn.push('b'); p.append('B'); } }]);
+    document.querySelector('main').append(tb);
+    tb.querySelector('[role=tab]').dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowRight', bubbles: true }));
+    r.tabs = drawn;
+    r.selected = tb.querySelector('[aria-selected=true]').textContent;
+    let changed = null;
+    const rp = ui.timeRangePicker({ value: { quick: '24h' }, onChange: (v) => { changed = v; } });
+    document.querySelector('main').append(rp);
+    const sel = rp.querySelector('select');
+    sel.value = '7d';
+    sel.dispatchEvent(new Event('change'));
+    r.quick = changed && changed.quick;
+    r.span = changed && changed.to_ms - changed.from_ms;
+    r.badge = ui.badge('online').className;
+    return r;
+  });
+  assert.deepEqual(out, {
+    open: true, closedValue: undefined, removed: true, focusBack: true, confirmed: true,
+    unsorted: ['b<img src=x onerror=alert(1)>', 'a', 'c'], byNum: ['9', '10', '100'], ariaSort: 'ascending',
+    byNumDesc: ['100', '10', '9'], noImg: true, empty: 'Nothing here yet.', tabs: ['a', 'b'], selected: 'B',
+    quick: '7d', span: 7 * 864e5, badge: 'badge badge-ok',
+  });
+});

@@ -76,7 +76,7 @@ function defaultHash(me) {
 function displayName(me) {
   if (!me) return '';
   const u = me.user || {};
-  return u.name || u.email || me.subject_id || '';
+  return u.name || u.email || t(`core.role.${me.role}`);
 }
 
 function pageId(pattern) {
