@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: Apache-2.0
+// Devices and the device page: the asset tree filters the device list (mouse and keyboard),
+// search, the latest values with units and normal ranges (updated live), a live chart that
+// updates when telemetry is posted, zoom, a command sent from the page and answered by the
+// device, credentials (rotate, copy buttons, snippets), and what a viewer does not get.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { suite, rest, login, goto, waitReady, makeUser, makeTenant, seedPlant } from './harness.mjs';
+
+const s = suite();
+let plant; // seeded once: tenant, assets site > plant > line > cell, 3 pumps
+let admin; // the tenant's admin
+let page;
+
+// Seed and sign in once, on first use (inside a test: the suite's browser is up by then).
+let ready = null;
+function setup() {
+  ready = ready || (async () => {
+    plant = await seedPlant({ devices: 3, minutes: 10 });
+    admin = await makeUser({ role: 'tenant_admin', tenant: plant.tenant });
+    page = await s.newPage({ locale: 'en-US' });
+    await login(page, { ...admin, next: '#/devices' });
+  })();
+  return ready;
+}
+
+const rows = (p) => p.locator('.dev-list tbody tr');
+const names = async (p) => (await p.locator('.dev-list tbody tr a.dev-link').allTextContents()).map((x) => x.trim()).sort();
+const treeItem = (p, name) => p.getByRole('treeitem', { name: new RegExp(name) });
+
+async function listReady(p) {
+  await waitReady(p);
+  await p.locator('.dev-list-body [aria-busy]').waitFor({ state: 'detached' }).catch(() => {});
+}
+
+test('the asset tree filters the device list to the subtree', async () => {
+  await setup();
+  await goto(page, '#/devices');
+  assert.deepEqual(await names(page), ['pump-1', 'pump-2', 'pump-3']);
+  // the tree opens its first level; open down to the cell
+  await treeItem(page, 'Plant 1').click();
+  await page.keyboard.press('ArrowRight');
+  await treeItem(page, 'Line A').waitFor();
+  await treeItem(page, 'Line A').click();
+  await listReady(page);
+  await page.waitForFunction(() => location.hash.includes('asset='));
+  assert.deepEqual(await names(page), ['pump-1', 'pump-2', 'pump-3']); // line + its cell
+  await page.keyboard.press('ArrowRight'); // open Line A
+  await page.keyboard.press('ArrowRight'); // into Cell 3
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Cell 3' }).waitFor();
+  await page.waitForFunction(() => document.querySelectorAll('.dev-list tbody tr').length === 1);
+  assert.deepEqual(await names(page), ['pump-1']);
+  assert.equal(await treeItem(page, 'Cell 3').getAttribute('aria-selected'), 'true');
+  // the selection survives a reload (URL state)
+  await page.reload();
+  await waitReady(page);
+  await page.waitForFunction(() => document.querySelectorAll('.dev-list tbody tr').length === 1);
+  assert.deepEqual(await names(page), ['pump-1']);
+  await treeItem(page, 'All devices').click();
+  await page.waitForFunction(() => document.querySelectorAll('.dev-list tbody tr').length === 3);
+});
+
+test('the device list searches on the server and shows state and profile', async () => {
+  await setup();
+  await goto(page, '#/devices');
+  await page.getByLabel('Search devices').fill('pump-2');
+  await page.waitForFunction(() => document.querySelectorAll('.dev-list tbody tr').length === 1);
+  assert.deepEqual(await names(page), ['pump-2']);
+  const row = rows(page).first();
+  await row.getByText('pump', { exact: true }).waitFor(); // the profile's name
+  await row.locator('.badge').waitFor();
+  await page.getByLabel('Search devices').fill('no such device');
+  await page.getByText('No device matches the search.').waitFor();
+});
+
+test('the device page shows latest values with units and normal ranges, updated live', async () => {
+  await setup();
+  const dev = plant.devices[0];
+  await goto(page, `#/devices/${dev.id}`);
+  await waitReady(page, '[data-testid=latest]');
+  const flow = page.locator('[data-testid=latest-tile][data-key=flow_m3h]');
+  await flow.getByText('Normal 0 – 120 m3/h').waitFor();
+  assert.match(await flow.locator('.tile-value').textContent(), /m3\/h$/);
+  assert.equal(await flow.evaluate((e) => e.classList.contains('tile-out')), false);
+  // an out-of-range value arrives over the WebSocket and is highlighted
+  await rest(`/api/v1/${dev.accessToken}/telemetry`, { body: { flow_m3h: 150.5 }, token: null });
+  await flow.locator('.tile-value', { hasText: '150.5 m3/h' }).waitFor({ timeout: 10000 });
+  await flow.getByText('Out of normal range').waitFor();
+  assert.equal(await flow.evaluate((e) => e.classList.contains('tile-out')), true);
+  // a key first seen live gets its own tile
+  await rest(`/api/v1/${dev.accessToken}/telemetry`, { body: { rpm: 1450 }, token: null });
+  await page.locator('[data-testid=latest-tile][data-key=rpm]').waitFor({ timeout: 10000 });
+});
+
+test('a live chart updates when telemetry is posted', async () => {
+  await setup();
+  const dev = plant.devices[1];
+  await goto(page, `#/devices/${dev.id}?tab=charts`);
+  const chart = page.locator('[data-testid=chart][data-key=flow_m3h]');
+  await waitReady(page, '[data-testid=chart][data-key=flow_m3h]');
+  await page.getByTestId('chart-live').getByText('Live').waitFor();
+  const before = Number(await chart.getAttribute('data-points'));
+  assert.ok(before > 10, `history drawn (${before} points)`);
+  const last = Number(await chart.getAttribute('data-last'));
+  await rest(`/api/v1/${dev.accessToken}/telemetry`, { body: { flow_m3h: 47.25, temp_c: 60 }, token: null });
+  await page.waitForFunction(
+    ({ l }) => Number(document.querySelector('[data-testid=chart][data-key=flow_m3h]').dataset.last) > l,
+    { l: last }, { timeout: 10000 });
+  // the other charts of the device follow too; the pressure chart got no value
+  await page.waitForFunction(
+    ({ l }) => Number(document.querySelector('[data-testid=chart][data-key=temp_c]').dataset.last) > l,
+    { l: last }, { timeout: 10000 });
+  assert.equal(await page.locator('[data-testid=chart][data-key=pressure_bar]').getAttribute('data-last'), String(last));
+  // one chart per numeric key, with its unit
+  await page.getByRole('heading', { name: 'pressure_bar (bar)' }).waitFor();
+});
+
+test('zooming a chart refetches at the finer resolution and stops following live data', async () => {
+  await setup();
+  const dev = plant.devices[1];
+  await goto(page, `#/devices/${dev.id}?tab=charts`);
+  await waitReady(page, '[data-testid=chart][data-key=flow_m3h]');
+  const reqs = [];
+  const onReq = (r) => { if (r.url().includes('/telemetry?')) reqs.push(new URL(r.url())); };
+  page.on('request', onReq);
+  const over = page.locator('[data-testid=chart][data-key=flow_m3h] .u-over');
+  const box = await over.boundingBox();
+  await page.mouse.move(box.x + box.width * 0.6, box.y + 20);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.95, box.y + 30, { steps: 5 });
+  await page.mouse.up();
+  await waitReady(page, '[data-testid=chart][data-key=flow_m3h]');
+  await page.waitForFunction(() => !document.querySelector('[data-testid=chart-live]').textContent);
+  page.off('request', onReq);
+  assert.equal(reqs.length, 1, 'one request for every chart');
+  const q = reqs[0].searchParams;
+  assert.equal(q.get('keys').split(',').sort().join(','), 'flow_m3h,pressure_bar,temp_c');
+  const span = Number(q.get('endTs')) - Number(q.get('startTs'));
+  assert.ok(span < 3600000 * 0.5, `zoomed span ${span} ms`);
+  assert.ok(Number(q.get('interval')) <= Math.ceil(span / 200), 'about one bucket per pixel');
+  // a double-click goes back to the whole hour, live again
+  await over.dblclick();
+  await page.getByTestId('chart-live').getByText('Live').waitFor();
+});
+
+test('a command sent from the page shows in the list and follows the device\'s answer', async () => {
+  await setup();
+  const dev = plant.devices[2];
+  await goto(page, `#/devices/${dev.id}?tab=commands`);
+  await page.getByText('No commands sent to this device yet.').waitFor();
+  await page.getByLabel('Method').fill('setSpeed');
+  await page.getByLabel('Parameters').fill('{"rpm": 1200}');
+  await page.getByRole('button', { name: 'Send', exact: true }).click();
+  const row = page.locator('.cmd-list tbody tr', { hasText: 'setSpeed' });
+  await row.waitFor();
+  await row.locator('.badge[data-state=queued]').waitFor();
+  assert.match(await row.textContent(), /"rpm":1200/);
+  // the device takes it and answers: the status follows over the WebSocket
+  const cmd = await rest(`/api/v1/${dev.accessToken}/rpc`, { query: { timeout: 5000 }, token: null });
+  await rest(`/api/v1/${dev.accessToken}/rpc/${cmd.id}`, { body: { ok: true }, token: null });
+  await row.locator('.badge[data-state=successful]').waitFor({ timeout: 10000 });
+  await row.getByText('{"ok":true}').waitFor();
+  // bad JSON parameters are refused in the form
+  await page.getByLabel('Parameters').fill('{rpm: }');
+  await page.getByRole('button', { name: 'Send', exact: true }).click();
+  await page.getByText('The parameters are not valid JSON').waitFor();
+});
+
+test('credentials: rotate the token (with confirmation), copy buttons, filled snippets', async () => {
+  await setup();
+  const dev = plant.devices[2];
+  await goto(page, `#/devices/${dev.id}?tab=credentials`);
+  await waitReady(page, '[data-testid=credentials]');
+  assert.ok(await page.getByRole('button', { name: 'Copy' }).count() >= 4, 'a copy button per snippet');
+  const curl = page.locator('[data-snippet=curl] pre');
+  assert.match(await curl.textContent(), /YOUR_DEVICE_TOKEN/);
+  assert.match(await curl.textContent(), new RegExp(`${new URL(page.url()).origin}/api/v1/\\$DEVICE_TOKEN/telemetry`));
+  const info = await rest('/api/v1/console/info').catch(() => null);
+  if (info && info.mqtt && info.mqtt.port) {
+    assert.match(await page.locator('[data-snippet=mqtt] pre').textContent(), new RegExp(`-p ${info.mqtt.port} `));
+  }
+  // Esc on the confirmation keeps the old token
+  await page.getByTestId('rotate-token').click();
+  await page.getByRole('dialog').waitFor();
+  await page.keyboard.press('Escape');
+  await page.getByRole('dialog').waitFor({ state: 'detached' });
+  assert.equal(await page.getByTestId('device-token').count(), 0);
+  await page.getByTestId('rotate-token').click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Issue a new token' }).click();
+  const token = (await page.getByTestId('device-token').textContent()).trim();
+  assert.ok(token.length > 10);
+  assert.match(await curl.textContent(), new RegExp(token));
+  // the new token works, the old one is refused
+  await rest(`/api/v1/${token}/telemetry`, { body: { flow_m3h: 40 }, token: null });
+  const old = await rest(`/api/v1/${dev.accessToken}/telemetry`, { body: { flow_m3h: 40 }, token: null, raw: true });
+  assert.equal(old.status, 401);
+  dev.accessToken = token;
+});
+
+test('a viewer sees commands and snippets but cannot send or manage credentials', async () => {
+  await setup();
+  const viewer = await makeUser({ role: 'viewer', tenant: plant.tenant });
+  const p = await s.newPage({ locale: 'zh-CN' });
+  const dev = plant.devices[0];
+  await login(p, { ...viewer, next: `#/devices/${dev.id}?tab=commands` });
+  await p.getByText('您的角色可以查看指令，但不能下发。').waitFor();
+  assert.equal(await p.getByRole('button', { name: '发送', exact: true }).count(), 0);
+  await p.getByRole('tab', { name: '接入方式' }).click();
+  await waitReady(p, '[data-testid=credentials]');
+  assert.equal(await p.getByTestId('rotate-token').count(), 0);
+  await p.locator('[data-snippet=paho]').waitFor();
+  await p.getByRole('tab', { name: '属性' }).click();
+  await waitReady(p, '[data-testid=attributes]');
+  assert.equal(await p.getByRole('button', { name: '保存属性' }).count(), 0);
+  await p.close();
+});
+
+test('a tenant without devices sees the empty state; an unknown device shows not found', async () => {
+  await setup();
+  const t = await makeTenant();
+  const ta = await makeUser({ role: 'tenant_admin', tenant: t });
+  const p = await s.newPage({ locale: 'en-US' });
+  await login(p, { ...ta, next: '#/devices' });
+  await p.getByText(/^No devices yet\./).waitFor();
+  await p.getByText('No assets defined.').waitFor();
+  await goto(p, '#/devices/00000000-0000-0000-0000-000000000000');
+  await p.locator('[role=alert][data-status="404"]').waitFor();
+  await p.close();
+});
