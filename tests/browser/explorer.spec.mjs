@@ -22,6 +22,7 @@ function lineProtocol(now) {
     lines.push(`line\\ speed,machine=m1,site=O'Hare rpm=${100 + i},state="run" ${ts}`);
     lines.push(`line\\ speed,machine=m2,site=O'Hare rpm=${200 + i},state="idle" ${ts}`);
   }
+  for (let d = 1; d <= 15; d++) lines.push(`many,dev=dev-${String(d).padStart(2, '0')} v=${d} ${(now - 60e3) * 1e6}`);
   return lines.join('\n') + '\n';
 }
 
@@ -138,6 +139,21 @@ test('a first visit opens on the first measurement and numeric field', async () 
   assert.equal(await page.getByLabel('Measurement').inputValue(), MEAS);
   assert.equal(await page.getByLabel('rpm', { exact: true }).isChecked(), true);
   await waitTable(page, '179'); // mean of m1 (129) and m2 (229) at the last time
+  await page.context().close();
+});
+
+test('a long list of tag values has a filter box', async () => {
+  const page = await s.newPage();
+  await login(page, { token: eng.token, via: 'storage', next: `#/explorer?m=many&f=v&g=dev` });
+  await page.locator('summary', { hasText: 'dev' }).click();
+  const filter = page.getByLabel('Filter values');
+  await filter.fill('1');
+  const shown = page.locator('.ex-values .ex-check:not([hidden]) label');
+  // dev-01, dev-10 .. dev-15 (the "group by" box is not a value)
+  await page.waitForFunction(() => document.querySelectorAll('.ex-values .ex-check:not([hidden])').length === 8);
+  assert.deepEqual((await shown.allTextContents()).slice(1), ['dev-01', 'dev-10', 'dev-11', 'dev-12', 'dev-13', 'dev-14', 'dev-15']);
+  await page.getByLabel('dev-12', { exact: true }).check();
+  await page.waitForFunction(() => /"dev" = 'dev-12'/.test(document.querySelector('[data-testid=explorer-generated]').textContent));
   await page.context().close();
 });
 

@@ -86,7 +86,7 @@ async function render(root, params, ctx) {
   const tableBox = h('div.ex-tables', { 'data-testid': 'explorer-table' });
   const side = h('aside.ex-side');
   const rangeBox = h('div.ex-range');
-  const runBtn = h('button.btn.primary', { type: 'button', onClick: () => run(), 'data-testid': 'explorer-run' }, t('explorer.run'));
+  const runBtn = h('button.btn.primary', { type: 'button', onClick: () => (ctl ? cancel() : run()), 'data-testid': 'explorer-run' }, t('explorer.run'));
   const csvBtn = h('button.btn', { type: 'button', onClick: () => exportCsv(), 'data-testid': 'explorer-export' }, t('explorer.export'));
   const modeBuilder = h('button.ex-mode', { type: 'button', onClick: () => setMode('builder') }, t('explorer.mode.builder'));
   const modeRaw = h('button.ex-mode', { type: 'button', onClick: () => setMode('raw') }, t('explorer.mode.raw'));
@@ -98,7 +98,8 @@ async function render(root, params, ctx) {
     h('label', { for: rawId }, t('explorer.raw.label')), rawArea,
     h('p.ex-muted.ex-hint', null, t('explorer.raw.hint')));
   const mainCol = h('div.ex-main', null,
-    h('div.ex-toolbar', null, rangeBox, h('div.ex-actions', null, runBtn, csvBtn)),
+    h('div.ex-toolbar', null, rangeBox, h('div.ex-actions', null, runBtn, csvBtn,
+      typeof ui.copyButton === 'function' ? ui.copyButton(() => location.href, { label: t('explorer.copyLink') }) : null)),
     genBox, rawBox, status, errBox, chartBox, tableBox);
   clear(root).append(h('section.explorer', { 'aria-labelledby': 'ex-title' },
     h('div.ex-head', null,
@@ -203,14 +204,15 @@ async function render(root, params, ctx) {
     status.textContent = t('explorer.running');
     root.removeAttribute('data-ready');
     clear(errBox);
-    runBtn.disabled = true;
+    runBtn.textContent = t('explorer.cancel');
     const t0 = performance.now();
     let json;
     try {
       json = await api.get('/query', { q, db: st.db, epoch: 'ms' }, { signal: mine.signal, timeoutMs: QUERY_TIMEOUT_MS });
     } catch (e) {
       if (mine.signal.aborted || !alive) return;
-      runBtn.disabled = false;
+      ctl = null;
+      runBtn.textContent = t('explorer.run');
       clearResults();
       status.textContent = '';
       errBox.append(h('p.ex-error', { role: 'alert', 'data-testid': 'explorer-error' }, errorText(ctx, e)));
@@ -219,7 +221,7 @@ async function render(root, params, ctx) {
     }
     if (mine !== ctl || !alive) return;
     ctl = null;
-    runBtn.disabled = false;
+    runBtn.textContent = t('explorer.run');
     const ms = performance.now() - t0;
     clearResults();
     const err = resultError(json);
@@ -240,6 +242,15 @@ async function render(root, params, ctx) {
         onZoom: st.mode === 'builder' ? onZoom : null });
     }
     drawTables(tableBox, tables, ctx);
+    ready();
+  }
+
+  /* stop waiting for the running query (the server finishes it on its own) */
+  function cancel() {
+    if (ctl) ctl.abort();
+    ctl = null;
+    runBtn.textContent = t('explorer.run');
+    status.textContent = t('explorer.cancelled');
     ready();
   }
 

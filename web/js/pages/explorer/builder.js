@@ -11,6 +11,9 @@ const NUMERIC = new Set(['float', 'integer', 'unsigned']);
 const ANY_TYPE_AGGS = new Set(['none', 'count', 'first', 'last']);
 /* databases looked at, at most, for a first visit's measurement */
 const AUTO_DBS = 20;
+/* tag values listed at most per key, and the count from which a filter box is shown */
+const TAG_VALUES_MAX = 1000;
+const FILTER_FROM = 12;
 
 /** Run a SHOW statement; resolves with the answer's tables or throws an Error with the server's message. */
 async function show(api, q, db) {
@@ -78,7 +81,7 @@ export function builderPanel(ctx, st, onChange) {
 
   async function loadValues(key) {
     if (tagValues.has(key)) return tagValues.get(key);
-    const s = await show(api, `SHOW TAG VALUES FROM ${quoteIdent(st.measurement)} WITH KEY = ${quoteIdent(key)}`, st.db);
+    const s = await show(api, `SHOW TAG VALUES FROM ${quoteIdent(st.measurement)} WITH KEY = ${quoteIdent(key)} LIMIT ${TAG_VALUES_MAX}`, st.db);
     const vals = [];
     for (const x of s) for (const v of x.values || []) vals.push(v[1]);
     tagValues.set(key, vals);
@@ -146,9 +149,20 @@ export function builderPanel(ctx, st, onChange) {
         const vals = await loadValues(key);
         clear(list).append(groupBox);
         if (vals.length === 0) list.append(h('p.ex-muted', null, t('explorer.builder.noValues')));
+        const rows = [];
+        if (vals.length >= FILTER_FROM) {
+          const fid = uid('ex-vf');
+          list.append(h('div.ex-field.ex-vfilter', null,
+            h('label', { for: fid }, t('explorer.builder.filterValues')),
+            h('input', { id: fid, type: 'search', autocomplete: 'off', onInput: (e) => {
+              const needle = e.target.value.toLowerCase();
+              for (const [v, row] of rows) row.hidden = !!needle && !String(v).toLowerCase().includes(needle);
+            } })));
+        }
+        if (vals.length >= TAG_VALUES_MAX) list.append(h('p.ex-note', null, t('explorer.builder.manyValues', { n: TAG_VALUES_MAX })));
         for (const v of vals) {
           const id = uid('ex-v');
-          list.append(h('div.ex-check', null,
+          const row = list.appendChild(h('div.ex-check', null,
             h('input', { type: 'checkbox', id, checked: chosen.has(v),
               onChange: (e) => {
                 if (e.target.checked) chosen.add(v);
@@ -161,6 +175,7 @@ export function builderPanel(ctx, st, onChange) {
                 changed();
               } }),
             ellipsis('label', v, { for: id })));
+          rows.push([v, row]);
         }
       } catch (e) {
         clear(list).append(h('p.ex-error', { role: 'alert' }, e.message));
