@@ -154,6 +154,7 @@ test('a regional observer sees aggregates of its region only', async () => {
   await p.getByRole('cell', { name: 'steel' }).waitFor();
   await p.getByRole('cell', { name: 'textile' }).waitFor();
   const text = await p.locator('main').innerText();
+  assert.ok(!/\bnull\b|undefined/.test(text), text);
   for (const secret of [...names, ...devNames]) assert.ok(!text.includes(secret), `${secret} shown to the observer`);
   assert.deepEqual((await navLinks(p)).filter((x) => x !== '#/account'), ['#/region']);
   assert.deepEqual(await a11yProblems(p), []);

@@ -106,7 +106,7 @@ export default {
     const hist = new History(1, SPARK_WINDOW_MS);
 
     // static frame, filled by draw()
-    const refreshBtn = h('button.btn', { type: 'button', onClick: () => poll(true) }, icon('refresh'), t('core.action.refresh'));
+    const refreshBtn = h('button.btn.ov-refresh', { type: 'button', onClick: () => poll(true) }, icon('refresh'), t('core.action.refresh'));
     const tenantSel = isPA ? h('select.ov-tenant', { 'aria-label': t('overview.tenant.label') },
       h('option', { value: '' }, t('overview.tenant.all'))) : null;
     const stamp = h('span.ov-stamp.muted', { 'aria-live': 'off' });

@@ -31,7 +31,7 @@ export default {
     let stopped = false;
     let timer = null;
 
-    const refreshBtn = h('button.btn', { type: 'button', onClick: () => load(true) }, icon('refresh'), t('core.action.refresh'));
+    const refreshBtn = h('button.btn.ov-refresh', { type: 'button', onClick: () => load(true) }, icon('refresh'), t('core.action.refresh'));
     const body = h('div.rg-body');
     let picker = null;
     if (isPA) {
@@ -51,7 +51,7 @@ export default {
         for (const c of [...set].sort()) codes.append(h('option', { value: c }));
       }).catch(() => {});
     }
-    root.append(ui.pageHeader(code ? t('region.title_code', { code }) : t('region.title'), refreshBtn), picker, body);
+    root.append(...[ui.pageHeader(code ? t('region.title_code', { code }) : t('region.title'), refreshBtn), picker, body].filter(Boolean));
 
     function draw(s) {
       const online = Number(s.online) || 0;

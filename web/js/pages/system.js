@@ -119,7 +119,7 @@ export default {
     let metricsDenied = false;
     const hist = new History(3, CHART_WINDOW_MS);
 
-    const refreshBtn = h('button.btn', { type: 'button', onClick: () => poll(true) }, icon('refresh'), t('core.action.refresh'));
+    const refreshBtn = h('button.btn.ov-refresh', { type: 'button', onClick: () => poll(true) }, icon('refresh'), t('core.action.refresh'));
     const stamp = h('span.ov-stamp.muted');
     const healthCard = h('section.card.sys-health', { 'aria-labelledby': 'sys-health-h' });
     const metricsBox = h('div.sys-metrics');
