@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // Administration pages: create a user and change its role, create a token (its secret is
 // shown once) and revoke it, edit a profile key's normal range, the audit log says the
-// chain is verified; and a viewer cannot reach #/admin/users (issue 5 requires this test).
+// chain is verified (and says where it is broken after DATA/audit.log was tampered with); and a
+// viewer cannot reach #/admin/users (issue 5 requires this test).
 
 import test from 'node:test';
+import { readFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { suite, env, rest, RestError, login, goto, makeUser, makeTenant, unique, shot } from './harness.mjs';
 
@@ -141,3 +144,45 @@ test('a viewer cannot reach #/admin/users', async () => {
   await assert.rejects(rest('/api/v1/users', { token: v.token }), (e) => e instanceof RestError && e.status === 403);
   void env;
 });
+
+/** Flip one byte inside the payload of record seq of DATA/audit.log (sec/audit.h layout:
+ * 32-byte header, records of 56 + L + 32 bytes: magic, L u32 LE, seq u64 LE, ...). */
+function tamperAudit(dataDir, seq) {
+  const file = join(dataDir, 'audit.log');
+  const buf = readFileSync(file);
+  let off = 32;
+  while (off + 16 <= buf.length) {
+    const len = buf.readUInt32LE(off + 4);
+    if (Number(buf.readBigUInt64LE(off + 8)) === seq) {
+      const pos = off + 56 + Math.floor(len / 2);
+      const fd = openSync(file, 'r+');
+      writeSync(fd, Buffer.from([buf[pos] ^ 1]), 0, 1, pos);
+      closeSync(fd);
+      return;
+    }
+    off += 88 + len;
+  }
+  throw new Error(`audit record ${seq} not found`);
+}
+
+// last: it breaks this daemon's audit chain on purpose
+test('the audit log says where the chain is broken, and still lists the records before it',
+  { skip: !env.dataDir && 'needs LOOM_DATA_DIR (set by test_console.py)' }, async () => {
+    const pa = await makeUser({ role: 'platform_admin' });
+    const status = await rest('/api/v1/audit/verify');
+    assert.equal(status.status, 'verified');
+    const bad = status.last_seq; // the login of pa
+    tamperAudit(env.dataDir, bad);
+    const p = await fresh();
+    // straight to the audit page (the overview reads the audit log too: not this test's subject)
+    await login(p, { token: pa.token, via: 'storage', next: '#/admin/audit' });
+    const st = p.locator('[data-testid=audit-status][data-status=broken]');
+    await st.waitFor();
+    assert.match(await st.textContent(), new RegExp(`broken at record ${bad.toLocaleString('en')}`));
+    // the newest page holds the broken record: it stops before it and says so
+    await p.getByTestId('audit-page-broken').waitFor();
+    const seqs = await p.locator('table tbody tr td:first-child').allTextContents();
+    assert.ok(seqs.length > 0);
+    assert.equal(seqs[seqs.length - 1].replace(/,/g, ''), String(bad - 1));
+    await shot(p, 'admin-audit-broken');
+  });

@@ -37,6 +37,7 @@ export default {
     const history = [];
     let lastSeq = 0;
     let page = null;
+    const names = new Map(); // tenant and user ids -> names, best effort
 
     const fAction = input({ type: 'search', 'data-testid': 'audit-filter-action' });
     const fActor = input({ type: 'search' });
@@ -74,12 +75,27 @@ export default {
       }
     }
 
+    async function loadNames() {
+      const get = (path) => api.get(path, { pageSize: 1000 }).then((r) => r.data || []).catch(() => []);
+      const [tenants, users] = await Promise.all([platform ? get('/api/v1/tenants') : [], get('/api/v1/users')]);
+      for (const tn of tenants) names.set(tn.id, tn.name);
+      for (const u of users) names.set(`user:${u.id}`, u.email);
+    }
+
+    /** A tenant id or actor ("user:<id>") shown by name, the raw value in the tooltip. */
+    function named(v) {
+      if (!v) return '—';
+      const n = names.get(v);
+      return h('span.ellipsis', { title: v }, n || v);
+    }
+
     function matches(r) {
       const ev = r.event || {};
       const a = fAction.value.trim().toLowerCase();
       const b = fActor.value.trim().toLowerCase();
+      const actorName = String(names.get(ev.actor) || '').toLowerCase();
       if (a && !String(ev.action || '').toLowerCase().includes(a)) return false;
-      if (b && !String(ev.actor || '').toLowerCase().includes(b)) return false;
+      if (b && !String(ev.actor || '').toLowerCase().includes(b) && !actorName.includes(b)) return false;
       if (fOutcome.value && ev.outcome !== fOutcome.value) return false;
       return true;
     }
@@ -91,17 +107,18 @@ export default {
       const cols = [
         { key: 'seq', label: t('admin.audit.seq'), num: true, sort: true },
         { key: 'time_ms', label: t('admin.audit.time'), sort: true, render: (r) => when(r.time_ms) },
-        { key: 'actor', label: t('admin.audit.actor'), render: (r) => ellipsis('span', r.event && r.event.actor) },
+        { key: 'actor', label: t('admin.audit.actor'), render: (r) => named(r.event && r.event.actor) },
         { key: 'action', label: t('admin.audit.action'), render: (r) => h('code', null, (r.event && r.event.action) || '') },
         { key: 'target', label: t('admin.audit.target'), render: (r) => ellipsis('span', (r.event && r.event.target) || '—') },
         { key: 'outcome', label: t('admin.audit.outcome'), render: (r) => stateBadge((r.event && r.event.outcome) || 'unknown') },
         { key: 'address', label: t('admin.audit.address'), render: (r) => (r.event && r.event.address) || '—' },
         { key: 'detail', label: t('admin.audit.detail'), render: (r) => ellipsis('span', (r.event && r.event.detail) || '') },
       ];
-      if (platform) cols.splice(2, 0, { key: 'tenant', label: t('admin.audit.tenant'), render: (r) => ellipsis('span', (r.event && r.event.tenant) || '—') });
+      if (platform) cols.splice(2, 0, { key: 'tenant', label: t('admin.audit.tenant'), render: (r) => named(r.event && r.event.tenant) });
       const nav = h('nav.admin-pager', { 'aria-label': t('admin.page.label') },
         h('button.btn', { type: 'button', disabled: from <= 1, onClick: () => { history.length = 0; from = 1; load(); } }, t('admin.audit.first')),
-        h('button.btn', { type: 'button', disabled: !history.length, onClick: () => { from = history.pop(); load(); } }, t('admin.page.prev')),
+        h('button.btn', { type: 'button', disabled: !history.length && !(platform && from > 1),
+          onClick: () => { from = history.length ? history.pop() : Math.max(1, from - size); load(); } }, t('admin.page.prev')),
         h('span.muted', null, page.data && page.data.length
           ? t('admin.audit.range', { a: int(page.data[0].seq), b: int(page.data[page.data.length - 1].seq) }) : ''),
         h('button.btn', { type: 'button', disabled: !page.nextSeq, onClick: () => { history.push(from); from = page.nextSeq; load(); } }, t('admin.page.next')),
@@ -130,7 +147,14 @@ export default {
       markReady();
     }
 
-    await Promise.all([verify(), load()]);
+    await loadNames();
+    if (platform) { // platform admins start at the newest records
+      await verify();
+      if (lastSeq > size) from = lastSeq - size + 1;
+      await load();
+    } else {
+      await Promise.all([verify(), load()]);
+    }
     return null;
   },
 };
