@@ -12,11 +12,13 @@
  * order, and the later ones are answered as "<measurement>.<field>" (also
  * accepted in ?keys=). A ?keys= name that no measurement has is read from
  * the profile's measurement (an empty list). All are
- * InfluxQL statements run through the executor (on this worker), so they
- * answer exactly what /query would. History is aggregated on the server:
+ * InfluxQL statements run through the executor (on this worker; history
+ * with several keys splits them over this worker and a helper thread), so
+ * they answer exactly what /query would. History is aggregated on the server:
  * at most TELEMETRY_MAX_POINTS buckets or raw points per key (a 90-day chart
  * asks for an interval, and gets a few thousand points, never millions).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,8 @@
 #define TELEMETRY_CAND_MAX 256   /* keys considered (all measurements of a device) */
 #define TELEMETRY_MEAS_MAX 64    /* measurements of one device considered */
 #define TELEMETRY_NAME_MAX 255   /* longest field or measurement name, bytes */
+/* points a raw (agg=NONE) statement may read */
+#define RAW_MAX_POINTS ((uint64_t)10 * TELEMETRY_MAX_POINTS * TELEMETRY_KEYS_MAX)
 
 typedef struct capture {
   loom_buf out;
@@ -59,12 +63,16 @@ static int quote(loom_buf *b, const char *s, char q) {
   return rc ? rc : loom_buf_append(b, &q, 1);
 }
 
-/* Run q on db; *res gets the parsed "results" array (caller owns). */
-static int run(api_call *c, const char *db, const loom_buf *q, json_t **res) {
+/* Run q on db; *res gets the parsed "results" array (caller owns).
+ * max_points: the executor's guard on points read per statement (0 =
+ * none). Aggregates over a bounded number of buckets need none: whole
+ * blocks come from their stats and the answer is at most
+ * TELEMETRY_MAX_POINTS buckets, however many points the range holds (90
+ * days at 1 Hz are 7.8M per key); raw reads keep the guard. */
+static int run(api_call *c, const char *db, const loom_buf *q, uint64_t max_points, json_t **res) {
   capture cp = {.status = 0};
   loom_buf_init(&cp.out);
-  qx_options o = {.db = db, .epoch = "ms", .now_ns = loom_now_ns(),
-                  .max_points = 10 * TELEMETRY_MAX_POINTS * TELEMETRY_KEYS_MAX};
+  qx_options o = {.db = db, .epoch = "ms", .now_ns = loom_now_ns(), .max_points = max_points};
   qx_sink sink = {.begin = cap_begin, .write = cap_write, .arg = &cp};
   int rc = qx_execute(c->api->engine, (const char *)q->data, q->len, &o, &sink);
   json_t *v = NULL;
@@ -137,7 +145,7 @@ static size_t all_keys(api_call *c, const target *t, tkey *cand, size_t cap) {
   size_t n = 0;
   loom_buf_append_str(&q, "SHOW MEASUREMENTS WHERE \"device\" = ");
   quote(&q, t->device, '\'');
-  if (run(c, t->db, &q, &ms)) goto out;
+  if (run(c, t->db, &q, 0, &ms)) goto out;
   json_t *mv = json_object_get(json_array_get(json_object_get(json_array_get(ms, 0), "series"), 0),
                                "values");
   const char *order[TELEMETRY_MEAS_MAX];
@@ -159,7 +167,7 @@ static size_t all_keys(api_call *c, const target *t, tkey *cand, size_t cap) {
     if (i) loom_buf_append_str(&q, ",");
     quote(&q, order[i], '"');
   }
-  if (run(c, t->db, &q, &fk)) goto out;
+  if (run(c, t->db, &q, 0, &fk)) goto out;
   json_t *series = json_object_get(json_array_get(fk, 0), "series");
   for (size_t m = 0; m < n_meas; m++) {
     json_t *sr;
@@ -234,6 +242,54 @@ static int build(loom_buf *q, const target *t, const tkey *keys, size_t n, const
     if (!rc && where) rc = loom_buf_append_str(q, where);
     if (!rc && tail) rc = loom_buf_append_str(q, tail);
   }
+  return rc;
+}
+
+/* The statements of keys[h..n) on a helper thread while the caller's
+ * worker runs keys[0..h): a device page asks for ten charts in one
+ * request, and two cores answer it in about half the time. */
+typedef struct half_job {
+  api_call *c;
+  const char *db;
+  loom_buf q;
+  uint64_t max_points;
+  json_t *res;
+  int rc;
+} half_job;
+
+static void *half_main(void *arg) {
+  half_job *j = arg;
+  j->rc = run(j->c, j->db, &j->q, j->max_points, &j->res);
+  return NULL;
+}
+
+/* One statement per key (see build), split over two threads when there are
+ * several keys; *res gets the results in key order (caller owns). */
+static int run_keys(api_call *c, const target *t, const tkey *keys, size_t n, const char *fn,
+                    const char *where, const char *tail, uint64_t max_points, json_t **res) {
+  size_t h = n >= 2 ? (n + 1) / 2 : n;
+  half_job j = {.c = c, .db = t->db, .max_points = max_points};
+  loom_buf q;
+  loom_buf_init(&q);
+  loom_buf_init(&j.q);
+  pthread_t th;
+  bool started = false;
+  *res = NULL;
+  int rc = build(&q, t, keys, h, fn, where, tail);
+  if (!rc && h < n) rc = build(&j.q, t, keys + h, n - h, fn, where, tail);
+  if (!rc && h < n) started = pthread_create(&th, NULL, half_main, &j) == 0;
+  if (!rc) rc = run(c, t->db, &q, max_points, res);
+  if (started) pthread_join(th, NULL);
+  else if (!rc && h < n) half_main(&j); /* no thread: the second half here */
+  if (!rc && h < n) rc = j.rc;
+  if (!rc && h < n && json_array_extend(*res, j.res)) rc = LOOM_ENOMEM;
+  if (rc) {
+    json_decref(*res);
+    *res = NULL;
+  }
+  json_decref(j.res);
+  loom_buf_deinit(&q);
+  loom_buf_deinit(&j.q);
   return rc;
 }
 
@@ -327,7 +383,7 @@ void rest_telemetry_latest(api_call *c) {
   loom_buf q;
   loom_buf_init(&q);
   int rc = build(&q, &t, keys, n, "last", NULL, NULL);
-  if (!rc) rc = run(c, t.db, &q, &res);
+  if (!rc) rc = run(c, t.db, &q, 0, &res);
   loom_buf_deinit(&q);
   if (rc) api_error_rc(c->req, rc == LOOM_EINVAL ? LOOM_EINVAL : LOOM_EIO, "telemetry query failed");
   else reply_telemetry(c->req, reshape(c, res, keys, n));
@@ -393,11 +449,7 @@ void rest_telemetry_history(api_call *c) {
            (long long)((end < max_ms ? end : max_ms) * LOOM_NS_PER_MS));
   if (fn) snprintf(tail, sizeof tail, " GROUP BY time(%lldms) fill(none)", (long long)interval);
   else snprintf(tail, sizeof tail, " ORDER BY time DESC LIMIT %lld", (long long)limit);
-  loom_buf q;
-  loom_buf_init(&q);
-  int rc = build(&q, &t, keys, n, fn, where, tail);
-  if (!rc) rc = run(c, t.db, &q, &res);
-  loom_buf_deinit(&q);
+  int rc = run_keys(c, &t, keys, n, fn, where, tail, fn ? 0 : RAW_MAX_POINTS, &res);
   if (rc) api_error_rc(c->req, rc == LOOM_EINVAL ? LOOM_EINVAL : LOOM_EIO, "telemetry query failed");
   else reply_telemetry(c->req, reshape(c, res, keys, n));
   json_decref(res);
