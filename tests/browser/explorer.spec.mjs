@@ -106,6 +106,10 @@ test('raw mode: edit as query, Ctrl+Enter runs, grouped series, server errors in
   const err = page.getByTestId('explorer-error');
   await err.waitFor();
   assert.match(await err.textContent(), /error parsing query/);
+  // the last view of the tab comes back on a plain #/explorer
+  await goto(page, '#/explorer');
+  assert.equal(await page.getByLabel('InfluxQL query').inputValue(), 'SELECT FROM WHERE');
+  assert.match(page.url(), /#\/explorer\?.*q=SELECT\+FROM\+WHERE/);
   undo();
 });
 
