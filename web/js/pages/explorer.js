@@ -88,8 +88,8 @@ async function render(root, params, ctx) {
   const rangeBox = h('div.ex-range');
   const runBtn = h('button.btn.primary', { type: 'button', onClick: () => (ctl ? cancel() : run()), 'data-testid': 'explorer-run' }, t('explorer.run'));
   const csvBtn = h('button.btn', { type: 'button', onClick: () => exportCsv(), 'data-testid': 'explorer-export' }, t('explorer.export'));
-  const modeBuilder = h('button.ex-mode', { type: 'button', onClick: () => setMode('builder') }, t('explorer.mode.builder'));
-  const modeRaw = h('button.ex-mode', { type: 'button', onClick: () => setMode('raw') }, t('explorer.mode.raw'));
+  const modeBuilder = h('button.ex-mode', { type: 'button', onClick: () => setMode('builder', true) }, t('explorer.mode.builder'));
+  const modeRaw = h('button.ex-mode', { type: 'button', onClick: () => setMode('raw', true) }, t('explorer.mode.raw'));
   const editBtn = h('button.btn.ex-edit', { type: 'button', onClick: () => editAsQuery() }, t('explorer.editAsQuery'));
   const genBox = h('div.ex-generated', null,
     h('div.ex-generated-head', null, h('span.ex-muted', null, t('explorer.generated')), editBtn),
@@ -151,7 +151,9 @@ async function render(root, params, ctx) {
     editBtn.disabled = !queryPre.textContent;
   }
 
-  function setMode(m) {
+  /* byUser: a click (focus the query box; the builder's query runs again) */
+  function setMode(m, byUser) {
+    const changed = st.mode !== m;
     st.mode = m;
     modeBuilder.setAttribute('aria-pressed', String(m === 'builder'));
     modeRaw.setAttribute('aria-pressed', String(m === 'raw'));
@@ -162,13 +164,14 @@ async function render(root, params, ctx) {
     mainCol.classList.toggle('ex-wide', m === 'raw');
     saveState();
     showGenerated();
-    if (m === 'raw') rawArea.focus();
+    if (byUser && m === 'raw') rawArea.focus();
+    if (byUser && changed && m === 'builder') schedule();
   }
 
   function editAsQuery() {
     st.q = buildQuery(st, { widthPx: width() });
     rawArea.value = st.q;
-    setMode('raw');
+    setMode('raw', true);
   }
 
   function schedule() {
