@@ -178,8 +178,8 @@ static void agg_done(void *arg, uint8_t reason, const char *msg) {
   loom_free(a);
 }
 
-static int gw_telemetry(api_mqtt *p, api_mqtt_client *c, json_t *body, mqtt_ack_done_fn done,
-                        void *arg) {
+static int gw_telemetry(api_mqtt *p, api_mqtt_client *c, json_t *body, uint8_t qos,
+                        mqtt_ack_done_fn done, void *arg) {
   gw_agg *a = loom_calloc(1, sizeof *a);
   if (!a) {
     mp_fail_later(p, done, arg, 0x97, "out of memory");
@@ -203,7 +203,7 @@ static int gw_telemetry(api_mqtt *p, api_mqtt_client *c, json_t *body, mqtt_ack_
       pthread_mutex_lock(&a->lock);
       a->left++;
       pthread_mutex_unlock(&a->lock);
-      rc = api_mqtt_store(p, c, name, NULL, &b, agg_done, a);
+      rc = api_mqtt_store(p, c, name, NULL, &b, qos, agg_done, a);
       if (rc) {
         pthread_mutex_lock(&a->lock);
         a->left--;
@@ -262,7 +262,7 @@ int mp_gateway_publish(api_mqtt *p, api_mqtt_client *c, const char *rest, const 
     return MQTT_HOOK_PENDING;
   }
   if (telemetry) {
-    int r = gw_telemetry(p, c, body, done, arg);
+    int r = gw_telemetry(p, c, body, m->qos, done, arg);
     json_decref(body);
     return r;
   }

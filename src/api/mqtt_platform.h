@@ -105,8 +105,11 @@ void api_mqtt_attach(api_mqtt *p, mqtt_broker *b);
  * published while the broker still runs), refuse new work (connections
  * then get 0x88, telemetry 0x80) and wait for every job and telemetry batch
  * in flight to complete (their done callbacks reach the running broker);
- * then forget the broker (no more server publishes or kicks). Idempotent;
- * api_mqtt_free calls it too. Main thread. */
+ * then forget the broker (no more server publishes or kicks). Telemetry
+ * still collecting into a batch is stored by the broker's final tick at
+ * mqtt_broker_stop (acknowledgements then go nowhere: the clients are being
+ * disconnected); api_mqtt_free waits for it. Idempotent; api_mqtt_free
+ * calls it too. Main thread. */
 void api_mqtt_detach(api_mqtt *p);
 
 /* The attached broker (NULL before attach / after detach) and the API. For
@@ -121,15 +124,17 @@ loom_api *api_mqtt_api(api_mqtt *p);
  * (as the HTTP device API stores it). values is read during the call only.
  * done(arg, 0, NULL) once the points are durable, or (arg, reason,
  * reason_string) with an MQTT reason code (0x80 storage failed, 0x87 not
- * authorized, 0x97 quota/overload, 0x99 bad names). A batch with no groups
+ * authorized, 0x97 quota/overload, 0x99 bad names). qos is the publish's:
+ * it bounds how long the points may wait to be stored with others (QoS 0
+ * longer: nobody waits for its acknowledgement). A batch with no groups
  * completes at once (done called inline). Broker thread (the fast path
  * joins the loop iteration's batch, flushed by the tick hook); a device not
  * yet known is looked up / created on the worker pool. Returns 0, or
  * LOOM_EINVAL (c is no tenant principal, empty name), LOOM_ENOMEM,
  * LOOM_ECLOSED (stopping): then done is not called. */
 int api_mqtt_store(api_mqtt *p, const api_mqtt_client *c, const char *device_name,
-                   const char *profile, const tbjson_batch *values, mqtt_ack_done_fn done,
-                   void *arg);
+                   const char *profile, const tbjson_batch *values, uint8_t qos,
+                   mqtt_ack_done_fn done, void *arg);
 
 /* Tell connected MQTT devices about a registry change (device_api.c,
  * rest_rpc.c and the registry's change watch call these; any thread, cheap,

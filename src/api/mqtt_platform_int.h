@@ -38,6 +38,7 @@ typedef struct mp_batch {
   bool pts_off;   /* some could not be built: parse lp instead */
   ingest_result res;
   size_t bytes; /* counted in the platform's inflight_bytes while the engine has it */
+  int64_t due_ms; /* monotonic: stored at the first tick from then on (MP_STORE_*_MS) */
   struct mp_batch *next;
 } mp_batch;
 
@@ -91,6 +92,7 @@ typedef struct mp_wait {
   char db[API_MQTT_DB_MAX]; /* c.db_name */
   mqtt_ack_done_fn done;
   void *arg;
+  uint8_t qos;
   int64_t since_ms;   /* monotonic */
   size_t topic_len, payload_len;
   char *topic;        /* topic (without the mount) then payload, one allocation */

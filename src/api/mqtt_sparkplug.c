@@ -339,7 +339,7 @@ int api_spb_on_publish(api_spb *s, const api_mqtt_client *c, const mqtt_pub_view
     strs ss = {0};
     rc = build_batch(&pl, wall_ms(), &b, &ss);
     if (rc == 0 && b.n_groups > 0) {
-      rc = api_mqtt_store(s->p, c, name, SPB_PROFILE, &b, done, arg);
+      rc = api_mqtt_store(s->p, c, name, SPB_PROFILE, &b, m->qos, done, arg);
       if (rc == 0) flags |= MQTT_HOOK_PENDING;
     }
     if (rc != 0)

@@ -474,10 +474,26 @@ static void flush_dirty(mqtt_broker *b) {
   }
 }
 
+static void tick_timer_cb(uv_timer_t *h);
+
+/* The platform's tick; when it asks to run again in ms, a timer makes sure
+ * it does even if no I/O wakes the loop. */
+static void run_tick(mqtt_broker *b) {
+  if (!b->hooks.tick) return;
+  int ms = b->hooks.tick(b->hooks.ud, false);
+  if (ms < 0) return;
+  uint64_t due = uv_now(&b->loop) + (uint64_t)ms;
+  if (uv_is_active((uv_handle_t *)&b->tick_timer) && b->tick_due <= due) return;
+  b->tick_due = due;
+  uv_timer_start(&b->tick_timer, tick_timer_cb, (uint64_t)ms, 0);
+}
+
+static void tick_timer_cb(uv_timer_t *h) { run_tick(h->data); }
+
 static void check_cb(uv_check_t *h) {
   mqtt_broker *b = h->data;
   flush_dirty(b);
-  if (b->hooks.tick) b->hooks.tick(b->hooks.ud);
+  run_tick(b);
 }
 
 static void do_kick(mqtt_broker *b, const char *key) {
@@ -631,6 +647,7 @@ static void close_all(mqtt_broker *b) {
   /* what was routed just before the stop (e.g. a server publish posted
    * before it) still goes out, best effort */
   flush_dirty(b);
+  if (b->hooks.tick) b->hooks.tick(b->hooks.ud, true); /* what waits to be stored goes now */
   b->stopping = true;
   if (b->has_listener) uv_close((uv_handle_t *)&b->listener, NULL);
   for (br_conn *c = b->conns; c;) {
@@ -646,6 +663,7 @@ static void close_all(mqtt_broker *b) {
   uv_close((uv_handle_t *)&b->sweep, NULL);
   uv_close((uv_handle_t *)&b->sys_timer, NULL);
   uv_close((uv_handle_t *)&b->autosave, NULL);
+  uv_close((uv_handle_t *)&b->tick_timer, NULL);
   br_state_inc_abort(b); /* the final save at stop writes everything */
   uv_close((uv_handle_t *)&b->save_idle, NULL);
   uv_close((uv_handle_t *)&b->check, NULL);
@@ -808,6 +826,8 @@ int mqtt_broker_start(const mqtt_broker_cfg *cfg, mqtt_broker **out, char *err, 
     uv_timer_start(&b->sys_timer, sys_cb, 0, (uint64_t)b->cfg.sys_interval_s * 1000);
   uv_timer_init(&b->loop, &b->autosave);
   b->autosave.data = b;
+  uv_timer_init(&b->loop, &b->tick_timer);
+  b->tick_timer.data = b;
   uv_idle_init(&b->loop, &b->save_idle);
   b->save_idle.data = b;
   if (b->cfg.state_dir && b->cfg.autosave_s)

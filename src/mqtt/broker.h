@@ -153,8 +153,11 @@ typedef struct mqtt_hooks {
   void (*on_resume)(void *ud, void *principal, const char *client_id, const mqtt_sub_view *subs,
                     size_t n);
   void (*on_disconnect)(void *ud, void *principal, const char *client_id);
-  /* Once per loop iteration after I/O (batch flushes). Optional. */
-  void (*tick)(void *ud);
+  /* Once per loop iteration after I/O (batch flushes), and once with final
+   * set when the broker stops (flush everything). Returns the ms after which
+   * it wants to run again even if no I/O comes (the broker sets a timer), or
+   * -1. Optional. */
+  int (*tick)(void *ud, bool final);
   void (*principal_free)(void *ud, void *principal);
 } mqtt_hooks;
 

@@ -151,6 +151,8 @@ struct mqtt_broker {
   bool stopping;
   bool dirty_state;     /* something to save since the last snapshot */
   uv_timer_t autosave;
+  uv_timer_t tick_timer; /* runs the tick hook when it asked to be run again */
+  uint64_t tick_due;     /* loop time the tick timer fires at, while active */
   uv_work_t save_work;  /* commit (fsync, rename) off the loop thread */
   struct mqtt_snap_writer *save_w;
   int save_rc;

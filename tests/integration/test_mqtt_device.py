@@ -293,3 +293,22 @@ def test_mqtt_uns_rule_change_applies_at_once(srv):
     c.pub("plant/l1/temp", "22")
     assert p.select("SELECT x_temp FROM uns WHERE device = 'l1'")["series"][0]["values"][0][1] == 22
     c.close()
+
+
+def test_mqtt_device_qos0_telemetry_stored_at_stop(srv):
+    # QoS 0 telemetry waits up to 20 ms to be stored with others: a stop
+    # right after the publishes still stores every one of them
+    p = Plant(srv)
+    _, tok = p.device("q0")
+    r = Raw(srv.mqtt_port)
+    assert r.connect(username=tok, client_id="q0")[0] == 0x20
+    for i in range(50):
+        r.publish("v1/devices/me/telemetry",
+                  json.dumps({"ts": 1700000000000 + i * 1000, "values": {"temp": i}}), qos=0)
+    r.send(0xC0, b"")  # PINGREQ: answered after the publishes before it were handled
+    assert r.read()[0] == 0xD0
+    assert srv.stop() == 0
+    r.close()
+    srv.start()
+    res = p.select("SELECT count(temp) FROM boiler WHERE device = 'q0'")
+    assert res["series"][0]["values"][0][1] == 50

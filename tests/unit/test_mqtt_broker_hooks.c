@@ -5,7 +5,8 @@
  * rewrite and refusal, map_out strip and filter), PENDING publishes
  * acknowledged in arrival order whatever order done() comes in, the
  * connect / disconnect / principal_free calls, on_unsubscribe and
- * on_resume (the subscriptions of a resumed session).
+ * on_resume (the subscriptions of a resumed session), the tick hook run
+ * again after the delay it asks for and once with final set at the stop.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -34,6 +35,8 @@ typedef struct hx {
   bool pending;
   /* observations */
   atomic_int n_connect, n_disconnect, n_principal_free, n_publish, n_unsub, n_resume;
+  atomic_int n_tick, n_tick_final;
+  atomic_int tick_wait_ms; /* what the tick hook returns */
   char unsubs[256];  /* filters given to on_unsubscribe, ';'-terminated */
   char resumed[256]; /* last on_resume: "filter:qos;" each, under mu */
   char resume_id[64];
@@ -160,9 +163,16 @@ static void h_principal_free(void *ud, void *principal) {
   free(principal);
 }
 
+static int h_tick(void *ud, bool final) {
+  hx *h = ud;
+  atomic_fetch_add(final ? &h->n_tick_final : &h->n_tick, 1);
+  return atomic_load(&h->tick_wait_ms);
+}
+
 static int setup_opts(void **state, bool async_auth, bool pending) {
   hx *h = calloc(1, sizeof(*h));
   pthread_mutex_init(&h->mu, NULL);
+  atomic_store(&h->tick_wait_ms, -1);
   h->async_auth = async_auth;
   h->pending = pending;
   mqtt_hooks hooks = {.ud = h,
@@ -174,6 +184,7 @@ static int setup_opts(void **state, bool async_auth, bool pending) {
                       .on_disconnect = h_on_disconnect,
                       .on_unsubscribe = h_on_unsubscribe,
                       .on_resume = h_on_resume,
+                      .tick = h_tick,
                       .principal_free = h_principal_free};
   mqtt_broker_cfg cfg;
   memset(&cfg, 0, sizeof(cfg));
@@ -562,6 +573,30 @@ static void test_resume_hook_without_subscriptions(void **state) {
   tc_close(&c);
 }
 
+/* A tick asking to run again in 5 ms is run again without any I/O (the
+ * sweep alone would run it about 4 times a second); -1 stops that; the stop
+ * runs it once with final set. */
+static void test_tick_timer_and_final(void **state) {
+  hx *h = *state;
+  atomic_store(&h->tick_wait_ms, 5);
+  tc c;
+  assert_int_equal(connect_user(&c, h->port, 5, "t", "u", "p"), 0); /* I/O: a first tick */
+  int before = atomic_load(&h->n_tick);
+  usleep(1000 * 1000);
+  int timed = atomic_load(&h->n_tick) - before;
+  assert_true(timed >= 50);
+  atomic_store(&h->tick_wait_ms, -1);
+  usleep(50 * 1000);
+  before = atomic_load(&h->n_tick);
+  usleep(600 * 1000);
+  assert_true(atomic_load(&h->n_tick) - before <= 12); /* sweep and $SYS passes only */
+  assert_int_equal(atomic_load(&h->n_tick_final), 0);
+  tc_close(&c);
+  mqtt_broker_stop(h->b);
+  h->b = NULL;
+  assert_int_equal(atomic_load(&h->n_tick_final), 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_auth_refused_v311, setup, teardown),
@@ -582,6 +617,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_unsubscribe_hook, setup, teardown),
       cmocka_unit_test_setup_teardown(test_resume_hook_lists_subscriptions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_resume_hook_without_subscriptions, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_tick_timer_and_final, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
