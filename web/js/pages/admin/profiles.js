@@ -94,10 +94,16 @@ async function renderList(panel, ctx, markReady, write) {
   }
   panel.append(body);
 
+  const platform = ctx.me && ctx.me.role === 'platform_admin';
+  const tenantNames = new Map();
+
   async function load() {
     loading(body);
     let res;
     try {
+      if (platform && !tenantNames.size) {
+        for (const x of (await api.get('/api/v1/tenants', { pageSize: 1000 })).data || []) tenantNames.set(x.id, x.name);
+      }
       res = await api.get('/api/v1/device-profiles', { page, pageSize: PAGE_SIZE, sortProperty: 'name' });
     } catch (err) {
       errorState(body, err, load);
@@ -118,10 +124,11 @@ async function renderList(panel, ctx, markReady, write) {
       columns: [
         { key: 'name', label: t('admin.profiles.name'), sort: true,
           render: (r) => h('a', { href: `#/admin/profiles/${encodeURIComponent(r.id)}`, class: 'ellipsis', title: r.name }, r.name) },
+        platform ? { key: 'tenant_id', label: t('admin.users.tenant'), render: (r) => ellipsis('span', tenantNames.get(r.tenant_id) || r.tenant_id) } : null,
         { key: 'description', label: t('admin.profiles.description') },
         { key: 'created_ms', label: t('admin.col.created'), sort: true, render: (r) => when(r.created_ms) },
         { key: 'updated_ms', label: t('admin.col.updated'), sort: true, render: (r) => when(r.updated_ms) },
-      ],
+      ].filter(Boolean),
       rows,
     }), pager({ page, hasNext: res.hasNext, totalPages: res.totalPages, onPage: (p) => { page = p; load(); } }));
     markReady();
@@ -129,7 +136,6 @@ async function renderList(panel, ctx, markReady, write) {
 
   async function create() {
     const fields = profileFields({});
-    const platform = ctx.me && ctx.me.role === 'platform_admin';
     if (platform) { // platform admins say whose profile it is
       let tenants = [];
       try {
