@@ -183,9 +183,24 @@ static int common_headers(http_req *req, const char *etag) {
 }
 
 /* Answer with body (or 304 when the client's copy is current). gz may be
- * NULL; it is sent when the client accepts gzip. */
+ * NULL; it is sent when the client accepts gzip. The gzip copy is another
+ * representation (RFC 9110 8.8.3), so it has its own strong tag: the
+ * identity tag with "-gz" before the closing quote; If-None-Match is
+ * compared with the tag of the representation this request would get. */
 static void send_file(http_req *req, const char *type, const void *body, size_t len,
                       const void *gz, size_t gzlen, const char *etag) {
+  char gztag[WEB_ETAG_LEN + 3];
+  bool use_gz = gz && web_accepts_gzip(http_req_header(req, "accept-encoding"));
+  if (use_gz) {
+    size_t n = strlen(etag);
+    if (n < 2 || n + 3 >= sizeof gztag) {
+      use_gz = false;
+    } else {
+      memcpy(gztag, etag, n - 1);
+      memcpy(gztag + n - 1, "-gz\"", 5);
+      etag = gztag;
+    }
+  }
   if (common_headers(req, etag) || (gz && http_req_add_header(req, "Vary", "Accept-Encoding"))) {
     http_respond_error(req, 503, "out of memory");
     return;
@@ -194,7 +209,7 @@ static void send_file(http_req *req, const char *type, const void *body, size_t 
     http_respond(req, 304, NULL, NULL, 0);
     return;
   }
-  if (gz && web_accepts_gzip(http_req_header(req, "accept-encoding"))) {
+  if (use_gz) {
     if (http_req_add_header(req, "Content-Encoding", "gzip")) {
       http_respond_error(req, 503, "out of memory");
       return;

@@ -91,7 +91,8 @@ struct loom_api;
 /* The handler of the public routes GET/HEAD `/`, `/index.html`, `/ui/...`:
  * serves api->web_dir when set (files read on each request, on the calling
  * thread), else the embedded table. Answers 200 (gzip body when the client
- * accepts it and a compressed copy exists), 304 on a matching If-None-Match,
+ * accepts it and a compressed copy exists; its ETag is the identity tag
+ * with "-gz" before the closing quote), 304 on a matching If-None-Match,
  * 404 {"error":"not found"} for unknown or unsafe paths. Every answer but
  * 404 carries Content-Security-Policy, X-Content-Type-Options: nosniff,
  * Referrer-Policy: no-referrer, Cache-Control: no-cache and a strong ETag.

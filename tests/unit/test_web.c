@@ -438,6 +438,17 @@ static void test_embedded_gzip_only_when_accepted(void **state) {
   assert_string_equal(header(&a, "Vary", v, sizeof v), "Accept-Encoding");
   assert_int_equal(a.body_len, big->gzlen);
   assert_memory_equal(a.body, big->gz, big->gzlen);
+  /* the gzip representation has its own strong tag */
+  char gztag[WEB_ETAG_LEN + 3];
+  snprintf(gztag, sizeof gztag, "%.17s-gz\"", big->etag);
+  assert_string_equal(header(&a, "ETag", v, sizeof v), gztag);
+  snprintf(raw, sizeof raw, "GET %s HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nIf-None-Match: %s\r\n\r\n",
+           big->path, gztag);
+  call(&api, raw, &a);
+  assert_int_equal(a.status, 304);
+  snprintf(raw, sizeof raw, "GET %s HTTP/1.1\r\nHost: x\r\nIf-None-Match: %s\r\n\r\n", big->path, gztag);
+  call(&api, raw, &a);
+  assert_int_equal(a.status, 200); /* the identity copy is another representation */
   snprintf(raw, sizeof raw, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", big->path);
   call(&api, raw, &a);
   assert_int_equal(a.status, 200);
@@ -445,6 +456,7 @@ static void test_embedded_gzip_only_when_accepted(void **state) {
   assert_string_equal(header(&a, "Vary", v, sizeof v), "Accept-Encoding");
   assert_int_equal(a.body_len, big->len);
   assert_memory_equal(a.body, big->data, big->len);
+  assert_string_equal(header(&a, "ETag", v, sizeof v), big->etag);
 }
 
 static void test_embedded_head_has_no_body(void **state) {
