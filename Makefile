@@ -125,6 +125,14 @@ bench-mqtt:
 	@$(MAKE) --no-print-directory $(OUT)/loom $(OUT)/bench/mqtt_load
 	BUILD=$(OUT) bench/mqtt_run.sh
 
+# Web console in headless Chromium: overview and ten 90-day device charts (bench/README.md);
+# its own section of RESULTS.md
+.PHONY: bench-console
+bench-console:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory $(OUT)/loom $(OUT)/bench/console_load
+	BUILD=$(OUT) bench/console_run.sh
+
 # libFuzzer targets: clang, ASan+UBSan, every library source compiled in.
 FUZZ_BUILD := build-fuzz
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -I$(FUZZ_BUILD)/gen -pthread -fsanitize=fuzzer,address,undefined \
