@@ -277,12 +277,14 @@ test('shared components: dialog (Esc, focus return), confirm, table sorting, tab
     r.quick = changed && changed.quick;
     r.span = changed && changed.to_ms - changed.from_ms;
     r.badge = ui.badge('online').className;
+    r.selectValue = h('select', { value: 'b' }, h('option', { value: 'a' }, 'A'), h('option', { value: 'b' }, 'B')).value;
+    r.textOnly = h('p', null, '<b>x</b>').children.length;
     return r;
   });
   assert.deepEqual(out, {
     open: true, closedValue: undefined, removed: true, focusBack: true, confirmed: true,
     unsorted: ['b<img src=x onerror=alert(1)>', 'a', 'c'], byNum: ['9', '10', '100'], ariaSort: 'ascending',
     byNumDesc: ['100', '10', '9'], noImg: true, empty: 'Nothing here yet.', tabs: ['a', 'b'], selected: 'B',
-    quick: '7d', span: 7 * 864e5, badge: 'badge badge-ok',
+    quick: '7d', span: 7 * 864e5, badge: 'badge badge-ok', selectValue: 'b', textOnly: 0,
   });
 });

@@ -69,6 +69,8 @@ export function h(tag, attrs, ...children) {
     setAttrs(el, attrs);
   }
   append(el, children);
+  // a <select>'s value can only be chosen once its options exist
+  if (attrs && name === 'select' && attrs.value !== undefined && attrs.value !== null) el.value = attrs.value;
   return el;
 }
 
