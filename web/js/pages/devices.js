@@ -261,8 +261,10 @@ export default {
 
     const columns = [
       { key: 'name', label: t('devices.list.col.name'),
-        render: (d) => h('a.dev-link', { href: `#/devices/${encodeURIComponent(d.id)}`, title: d.name }, d.name) },
-      { key: 'label', label: t('devices.list.col.label') },
+        render: (d) => h('div.dev-name',
+          null,
+          h('a.dev-link', { href: `#/devices/${encodeURIComponent(d.id)}`, title: d.name }, d.name),
+          d.label ? h('span.dev-sub', { title: d.label }, d.label) : null) },
       { key: 'profile', label: t('devices.list.col.profile'),
         render: (d) => ellipsis('span', profileName.get(d.profile_id) || '—') },
       { key: 'state', label: t('devices.list.col.state'), render: (d) => ui.badge(d.state || 'unknown') },
@@ -274,8 +276,10 @@ export default {
         } },
     ];
 
-    // Fetch one page: {rows, total}.
-    async function fetchPage() {
+    // Fetch one page: {rows, total}. A subtree's merged list is kept for paging (refetched
+    // when the asset or the search changes, and by the periodic refresh).
+    let subtreeCache = null; // {key, all}
+    async function fetchPage(fresh) {
       const ids = state.asset ? subtreeIds(tree, state.asset) : null;
       if (!ids || ids.length === 1) {
         const r = await api.get('/api/v1/devices', {
@@ -284,13 +288,17 @@ export default {
         });
         return { rows: r.data || [], total: r.totalElements || 0 };
       }
-      const lists = await pool(ids, SUBTREE_CONCURRENCY, (id) => fetchAll(api, '/api/v1/devices',
-        { assetId: id, sortProperty: 'name', textSearch: state.q || null }));
-      const all = lists.flat().sort((a, b) => nameCmp(a.name, b.name));
+      const key = `${state.asset}\n${state.q}`;
+      if (fresh || !subtreeCache || subtreeCache.key !== key) {
+        const lists = await pool(ids, SUBTREE_CONCURRENCY, (id) => fetchAll(api, '/api/v1/devices',
+          { assetId: id, sortProperty: 'name', textSearch: state.q || null }));
+        subtreeCache = { key, all: lists.flat().sort((a, b) => nameCmp(a.name, b.name)) };
+      }
+      const all = subtreeCache.all;
       return { rows: all.slice(state.page * PAGE_SIZE, (state.page + 1) * PAGE_SIZE), total: all.length };
     }
 
-    async function load(showLoading) {
+    async function load(showLoading, fresh = false) {
       const mine = ++seq;
       clearTimeout(timer);
       syncUrl();
@@ -302,7 +310,7 @@ export default {
       }
       let res;
       try {
-        res = await fetchPage();
+        res = await fetchPage(fresh);
       } catch (err) {
         if (disposed || mine !== seq) return;
         ui.errorState(listArea, err, () => load(true));
@@ -333,7 +341,7 @@ export default {
       }
       drawPager(pages);
       ui.ready(root);
-      timer = setTimeout(() => load(false), REFRESH_MS);
+      timer = setTimeout(() => load(false, true), REFRESH_MS);
     }
 
     function drawPager(pages) {

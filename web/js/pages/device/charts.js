@@ -110,9 +110,21 @@ export function renderCharts(panel, dctx) {
     return !!range.quick && !zoomed;
   }
   function follow() {
-    liveEl.textContent = isLive() ? t('devices.charts.live') : '';
-    liveEl.classList.toggle('on', isLive());
+    const down = isLive() && live.status && live.status() === 'retrying';
+    liveEl.textContent = !isLive() ? '' : down ? t('devices.charts.reconnecting') : t('devices.charts.live');
+    liveEl.classList.toggle('on', isLive() && !down);
+    liveEl.classList.toggle('down', down);
   }
+  // after a reconnect, refetch what the outage missed
+  let wasDown = false;
+  const unStatus = live.onStatus ? live.onStatus((st) => {
+    follow();
+    if (st === 'retrying') wasDown = true;
+    else if (st === 'open' && wasDown) {
+      wasDown = false;
+      if (shown.length && isLive()) fetchData();
+    }
+  }) : null;
 
   function drawCharts() {
     for (const k of shown) {
@@ -239,6 +251,7 @@ export function renderCharts(panel, dctx) {
     disposed = true;
     clearTimeout(zoomTimer);
     if (unsub) unsub();
+    if (unStatus) unStatus();
     for (const c of charts.values()) c.destroy();
     charts.clear();
   };

@@ -105,6 +105,23 @@ export function renderLatest(panel, dctx) {
     if (empty) empty.remove();
     for (const [k, v] of Object.entries(m.values)) setTile(k, m.ts, v, true);
   });
+  // after a reconnect, reload what the outage missed
+  let wasDown = false;
+  const unStatus = live.onStatus ? live.onStatus((st) => {
+    if (st === 'retrying') wasDown = true;
+    else if (st === 'open' && wasDown) {
+      wasDown = false;
+      api.get(`/api/v1/devices/${encodeURIComponent(dev.id)}/telemetry/latest`).then((latest) => {
+        if (disposed || !body.contains(grid)) return;
+        for (const [k, pts] of Object.entries(latest || {})) {
+          if (!pts || !pts[0]) continue;
+          const empty = body.querySelector('.latest-empty');
+          if (empty) empty.remove();
+          setTile(k, pts[0].ts, pts[0].value, false);
+        }
+      }, () => {});
+    }
+  }) : null;
   // relative times age while the page is open
   const tick = setInterval(() => {
     for (const tile of tiles.values()) if (tile.ts) tile.time.replaceChildren(ui.relTime(tile.ts));
@@ -113,6 +130,7 @@ export function renderLatest(panel, dctx) {
   return () => {
     disposed = true;
     unsub();
+    if (unStatus) unStatus();
     clearInterval(tick);
   };
 }
