@@ -14,7 +14,8 @@
  * negative entries, LINK_TTL_MS), and the misses of one request go to a
  * worker in one job (meta_tenant_by_db + meta_device_by_name per name).
  * No registry call per point, none on a loop thread. Unknown names stay
- * plain tags.
+ * plain tags. The field values of each linked device's lines are counted
+ * too (api_device_note_points: the console's busiest devices).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@ typedef struct link_names {
   char db[65];
   loom_buf names;
   size_t n;
+  uint32_t values[LINK_NAMES_MAX]; /* field values of each name's lines */
 } link_names;
 
 typedef struct link_entry {
@@ -169,7 +171,7 @@ static void link_resolve(void *arg) {
     meta_device_ref d;
     if (tenant_ok && meta_device_by_name(l->api->meta, tenant, name, &d) == 0) {
       link_cache_put(l->api, l->db, name, &d);
-      api_device_note_activity(l->api, d.id, d.tenant_id);
+      api_device_note_points(l->api, d.id, d.tenant_id, l->values[i]);
     } else {
       link_cache_put(l->api, l->db, name, NULL);
     }
@@ -190,8 +192,9 @@ static void link_apply(link_names *l) {
   for (size_t i = 0; i < l->n; i++, name += strlen(name) + 1) {
     char dev[META_ID_LEN + 1], ten[META_ID_LEN + 1];
     int hit = link_cache_get(l->api, l->db, name, dev, ten);
-    if (hit == 1) api_device_note_activity(l->api, dev, ten);
-    else if (hit < 0 && miss && !loom_buf_append(&miss->names, name, strlen(name) + 1)) miss->n++;
+    if (hit == 1) api_device_note_points(l->api, dev, ten, l->values[i]);
+    else if (hit < 0 && miss && !loom_buf_append(&miss->names, name, strlen(name) + 1))
+      miss->values[miss->n++] = l->values[i];
   }
   link_free(l);
   if (miss && miss->n && loom_workpool_submit(miss->api->pool, link_resolve, miss) == 0) return;
@@ -199,23 +202,40 @@ static void link_apply(link_names *l) {
 }
 
 /* Is the tag value v (escaped, vlen bytes) already among l's names? Adds it
- * (unescaped) if not and there is room. */
-static void link_add(link_names *l, const char *v, size_t vlen) {
-  if (l->n == LINK_NAMES_MAX) return; /* the rest of this body's devices are not linked */
+ * (unescaped) if not and there is room. Returns its index, or -1. */
+static int link_add(link_names *l, const char *v, size_t vlen) {
+  if (l->n == LINK_NAMES_MAX) return -1; /* the rest of this body's devices are not linked */
   char name[LINK_NAME_MAX + 1];
   size_t n = 0;
   for (size_t i = 0; i < vlen; i++) {
     if (v[i] == '\\' && i + 1 < vlen && (v[i + 1] == ',' || v[i + 1] == '=' || v[i + 1] == ' '))
       i++;
-    if (n == LINK_NAME_MAX) return; /* longer than any device name */
+    if (n == LINK_NAME_MAX) return -1; /* longer than any device name */
     name[n++] = v[i];
   }
-  if (!n) return;
+  if (!n) return -1;
   name[n] = 0;
   const char *p = (const char *)l->names.data;
   for (size_t i = 0; i < l->n; i++, p += strlen(p) + 1)
-    if (!strcmp(p, name)) return;
-  if (l->n < LINK_NAMES_MAX && !loom_buf_append(&l->names, name, n + 1)) l->n++;
+    if (!strcmp(p, name)) return (int)i;
+  if (l->n < LINK_NAMES_MAX && !loom_buf_append(&l->names, name, n + 1)) return (int)l->n++;
+  return -1;
+}
+
+/* Field values of a line from s (inside its series key) to e: the commas of
+ * the field set outside quoted strings, plus one. At least 1. */
+static uint32_t line_values(const char *s, const char *e) {
+  while (s < e && *s != ' ') s += *s == '\\' ? 2 : 1; /* rest of the series key */
+  while (s < e && *s == ' ') s++;
+  uint32_t n = 1;
+  bool quoted = false;
+  for (; s < e; s++) {
+    if (*s == '\\') s++;
+    else if (*s == '"') quoted = !quoted;
+    else if (!quoted && *s == ',') n++;
+    else if (!quoted && *s == ' ') break; /* the timestamp follows */
+  }
+  return n;
 }
 
 /* The device tag of one line's series key [s, e). seen: the raw values met
@@ -236,9 +256,15 @@ static void link_scan_line(link_names *l, strmap *seen, const char *s, const cha
       size_t vlen = (size_t)(s - v);
       uint64_t h = strmap_hash(v, vlen);
       uint32_t idx;
-      if (strmap_get(seen, v, vlen, h, &idx) == 0) return;
-      if (seen->count < LINK_NAMES_MAX * 4) strmap_put(seen, v, vlen, h, 0);
-      link_add(l, v, vlen);
+      if (strmap_get(seen, v, vlen, h, &idx)) {
+        int at = link_add(l, v, vlen);
+        idx = at < 0 ? UINT32_MAX : (uint32_t)at;
+        if (seen->count < LINK_NAMES_MAX * 4) strmap_put(seen, v, vlen, h, idx);
+      }
+      if (idx != UINT32_MAX) {
+        uint32_t nv = line_values(s, e);
+        l->values[idx] = nv > UINT32_MAX - l->values[idx] ? UINT32_MAX : l->values[idx] + nv;
+      }
       return;
     }
   }
