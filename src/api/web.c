@@ -7,7 +7,6 @@
  */
 #include "api/web.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -52,6 +51,10 @@ int web_map_path(const char *url_path, char *rel, size_t cap) {
     prefix = vendor_dir;
   } else if (!strncmp(url_path, "/ui/", 4)) {
     rest = url_path + 4;
+    /* what the build does not embed is not served from --web-dir either */
+    if (!strncmp(rest, "node_modules/", 13) || !strcmp(rest, "node_modules") ||
+        !strcmp(rest, "package.json") || !strcmp(rest, "package-lock.json"))
+      return LOOM_ENOTFOUND;
   } else {
     return LOOM_ENOTFOUND;
   }

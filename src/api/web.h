@@ -54,7 +54,9 @@ bool web_path_ok(const char *rel);
 
 /* Map a request path (percent-decoded, no query) to the file to serve,
  * relative to the web root: "/" and "/index.html" -> "index.html",
- * "/ui/vendor/<f>" -> "node_modules/uplot/dist/<f>", "/ui/<p>" -> "<p>".
+ * "/ui/vendor/<f>" -> "node_modules/uplot/dist/<f>", "/ui/<p>" -> "<p>"
+ * except what the build does not embed (node_modules/..., package.json,
+ * package-lock.json).
  * The result is checked with web_path_ok (for /ui/vendor/ the part <f> must
  * be one plain file name). Returns 0 with rel filled (NUL-terminated), or
  * LOOM_ENOTFOUND (not a console path, or an unsafe one), LOOM_ERANGE (cap

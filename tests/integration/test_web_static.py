@@ -145,7 +145,10 @@ def test_web_static_web_dir_serves_edits_without_rebuild(loom_factory, tmp_path)
     assert raw_get(loom, "/ui/js/app.js", {"If-None-Match": h2["etag"]})[0] == 304
     status, _, body = raw_get(loom, "/ui/vendor/uPlot.min.css")
     assert status == 200 and body == b".u-dev{}"
-    for target in ("/ui/../secret.txt", "/ui/%2e%2e/secret.txt", "/ui/js", "/ui/missing.js"):
+    (web / "package.json").write_text("{}")
+    (web / "node_modules" / "uplot" / "package.json").write_text("{}")
+    for target in ("/ui/../secret.txt", "/ui/%2e%2e/secret.txt", "/ui/js", "/ui/missing.js",
+                   "/ui/package.json", "/ui/node_modules/uplot/package.json"):
         status, _, body = raw_get(loom, target)
         assert status == 404 and b"secret" not in body, target
 

@@ -97,7 +97,8 @@ static void test_map_refuses_other_and_unsafe_paths(void **state) {
   const char *bad[] = {"/ui",          "/ui/",          "/ui/../Makefile", "/ui/js/../../x",
                        "/ui//etc",     "/api/v1/users", "/index.htm",      "/ui/vendor/",
                        "/ui/vendor/a/b.js", "/ui/vendor/../package.json", "//ui/x", "",
-                       "/ui/node_modules/../../x"};
+                       "/ui/node_modules/../../x", "/ui/node_modules/uplot/package.json",
+                       "/ui/node_modules", "/ui/package.json", "/ui/package-lock.json"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     assert_int_equal(web_map_path(bad[i], rel, sizeof rel), LOOM_ENOTFOUND);
   assert_int_equal(web_map_path(NULL, rel, sizeof rel), LOOM_ENOTFOUND);
