@@ -92,7 +92,8 @@ test('every page in Chinese shows Chinese text and no untranslated key', async (
     assert.match(text, CJK, `${h}: no Chinese text`);
     const raw = RAW.exec(text);
     assert.equal(raw, null, `${h}: untranslated key ${raw && raw[0].trim()}`);
-    assert.match(await page.title(), CJK, `${h}: title not in Chinese`);
+    // a device page is titled with the device's name (data, not text)
+    if (!h.startsWith('#/devices/')) assert.match(await page.title(), CJK, `${h}: title not in Chinese`);
     s.assertNoErrors();
   }
   await page.context().close();
