@@ -55,10 +55,12 @@ test('orderKeys puts profile keys first in profile order, then the rest naturall
   assert.deepEqual(orderKeys(['x10', 'flow', 'x2', 'temp'], meta), ['temp', 'flow', 'x2', 'x10']);
 });
 
-test('numericKeys takes numeric profile keys and keys whose latest value is a number', () => {
+test('numericKeys puts keys with numeric values first, then numeric profile keys without data', () => {
   const meta = new Map([['flow', { type: 'float' }], ['state', { type: 'string' }], ['n', { type: 'int' }]]);
-  const latest = { state: [{ ts: 1, value: 3 }], rpm: [{ ts: 1, value: 5 }], fw: [{ ts: 1, value: '1.2' }] };
-  assert.deepEqual(numericKeys(latest, meta), ['flow', 'n', 'rpm']);
+  const latest = { state: [{ ts: 1, value: 3 }], rpm: [{ ts: 1, value: 5 }], fw: [{ ts: 1, value: '1.2' }],
+    n: [{ ts: 1, value: 7 }] };
+  // keys with values first (profile ones first), then profile keys still without data
+  assert.deepEqual(numericKeys(latest, meta), ['n', 'rpm', 'flow']);
 });
 
 test('toColumns sorts points ascending and turns non-numbers into gaps', () => {

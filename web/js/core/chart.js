@@ -390,7 +390,7 @@ export function timeChart(el, opts = {}) {
     el.dataset.points = String(n);
     el.dataset.last = n ? String(data[0][n - 1]) : '';
     if (view) u.setScale('x', { min: view.from, max: view.to });
-    if (!n) {
+    if (!n && readyPending) {
       showOverlay(tr('devices.chart.empty', 'No data in this time range'), 'empty');
     } else if (overlay.classList.contains('tchart-empty')) {
       showOverlay('', null);
@@ -410,10 +410,7 @@ export function timeChart(el, opts = {}) {
       });
       ro.observe(plot);
     }
-    if (readyPending || !data[0].length) {
-      readyPending = true;
-      redraw();
-    }
+    if (readyPending) redraw(); // setData came before the library: draw it now
   }, (err) => {
     showOverlay(tr('devices.chart.loadError', 'The chart library could not be loaded') + ': ' + err.message, 'error');
     el.setAttribute('data-ready', '');

@@ -15,17 +15,19 @@ const DEFAULT_CHARTS = 10;
 const KEYS_PER_REQUEST = 32; // the telemetry API answers at most 32 keys
 const AGGS = ['AVG', 'MIN', 'MAX'];
 
-/** numericKeys(latest, keyMeta): keys whose profile type is numeric or whose latest value
- * is a number, profile keys first. */
+/** numericKeys(latest, keyMeta): keys whose latest value is a number (unless the profile
+ * says they are not numeric), profile keys first; then the profile's numeric keys that have
+ * no value yet (their charts say so). */
 export function numericKeys(latest, keyMeta) {
-  const set = new Set();
-  for (const [k, m] of keyMeta) if (m.type === 'float' || m.type === 'int') set.add(k);
+  const withData = [];
   for (const [k, pts] of Object.entries(latest || {})) {
     const m = keyMeta.get(k);
     if (m && m.type !== 'float' && m.type !== 'int') continue;
-    if (pts && pts[0] && typeof pts[0].value === 'number') set.add(k);
+    if (pts && pts[0] && typeof pts[0].value === 'number') withData.push(k);
   }
-  return orderKeys([...set], keyMeta);
+  const has = new Set(withData);
+  const without = [...keyMeta].filter(([k, m]) => (m.type === 'float' || m.type === 'int') && !has.has(k)).map(([k]) => k);
+  return [...orderKeys(withData, keyMeta), ...without];
 }
 
 /** toColumns(points): [{ts, value}] (any order) -> [ts[], vals[]] ascending, numbers or null. */
