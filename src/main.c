@@ -261,9 +261,9 @@ static int start_mqtt(const settings *s, loom_api *api, api_mqtt **platform, mqt
   return 0;
 }
 
-/* Demo: the registered plant's devices are active whenever the sim writes
- * (the sim writes through ingest directly, not through /write's device
- * linking). Called on the plant's thread. */
+/* Demo: the registered plant's devices are active whenever the sim writes,
+ * with the values each wrote (the sim writes through ingest directly, not
+ * through /write's device linking). Called on the plant's thread. */
 typedef struct demo_ctx {
   loom_api *api;
   sim_demo reg;
@@ -273,7 +273,7 @@ static void demo_tick(void *user, int64_t t_ns) {
   (void)t_ns;
   demo_ctx *d = user;
   for (size_t i = 0; i < d->reg.n_devices; i++)
-    api_device_note_activity(d->api, d->reg.device_ids[i], d->reg.tenant_id);
+    api_device_note_points(d->api, d->reg.device_ids[i], d->reg.tenant_id, d->reg.n_fields[i]);
 }
 
 static int run(const settings *s, bool demo) {

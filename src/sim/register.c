@@ -292,6 +292,9 @@ int sim_demo_register(meta_store *m, const char *db, uint32_t lines, const sec_p
       snprintf(label, sizeof label, "总电表 Main meter");
     }
     if (l) snprintf(line, sizeof line, "L%u", l);
+    /* the fields plant.c writes per line; EM-MAIN has two */
+    out->n_fields[i] = (uint8_t)(pid == prof[PR_ENERGY] && l == 0 ? 2 : pid == prof[PR_CNC] ? 6
+                                 : pid == prof[PR_COMP] ? 4 : 5);
     rc = device(&r, nm, label, pid, aid, l ? line : NULL, out->device_ids[i]);
     out->n_devices = i + 1;
   }

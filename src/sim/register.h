@@ -26,6 +26,7 @@ typedef struct sim_demo {
   char tenant_id[META_ID_LEN + 1];
   size_t n_devices;                                 /* devices of the plant (ids below) */
   char device_ids[SIM_DEMO_DEVICES_MAX][META_ID_LEN + 1];
+  uint8_t n_fields[SIM_DEMO_DEVICES_MAX]; /* field values each device writes per tick */
   char email[128];    /* the tenant admin's login */
   char password[64];  /* its generated password: set when created now, or read back from
                          the login file; empty when the file is gone */

@@ -69,16 +69,23 @@ static void test_device_names_are_the_plants_device_tags(void **state) {
   char names[SIM_DEMO_DEVICES_MAX][16];
   size_t n = sim_demo_device_names(3, names, SIM_DEMO_DEVICES_MAX);
   assert_int_equal(n, 20);
+  static sim_demo reg;
+  assert_int_equal(sim_demo_register(f->m, "plant", 3, &f->pl, f->dir, &reg, err, sizeof err), 0);
   size_t lines = 0;
   for (const char *s = (const char *)b.data, *end = s + b.len; s < end; lines++) {
     const char *nl = memchr(s, '\n', (size_t)(end - s));
     const char *tag = memmem(s, (size_t)(nl - s), ",device=", 8);
     assert_non_null(tag);
     size_t len = strcspn(tag + 8, ", ");
-    bool found = false;
-    for (size_t i = 0; i < n && !found; i++)
-      found = strlen(names[i]) == len && !memcmp(names[i], tag + 8, len);
-    assert_true(found);
+    size_t i = 0;
+    while (i < n && !(strlen(names[i]) == len && !memcmp(names[i], tag + 8, len))) i++;
+    assert_true(i < n);
+    /* its field values: one more than the commas between the two spaces */
+    const char *fields = (const char *)memchr(s, ' ', (size_t)(nl - s)) + 1;
+    const char *fend = memchr(fields, ' ', (size_t)(nl - fields));
+    size_t n_fields = 1;
+    for (const char *c = fields; c < fend; c++) n_fields += *c == ',';
+    assert_int_equal(reg.n_fields[i], n_fields);
     s = nl + 1;
   }
   assert_int_equal(lines, n);
