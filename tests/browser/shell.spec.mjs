@@ -144,9 +144,10 @@ test('keyboard: Tab reaches the navigation and Enter opens a page', async () => 
   const page = s.page;
   await fresh(page);
   await login(page, { token: env.token });
-  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+  await page.reload(); // focus starts at the top of the document, as on arrival
+  await waitReady(page);
   let href = null;
-  for (let i = 0; i < 15 && !href; i++) {
+  for (let i = 0; i < 20 && !href; i++) {
     await page.keyboard.press('Tab');
     href = await page.evaluate(() => {
       const a = document.activeElement;
@@ -154,6 +155,17 @@ test('keyboard: Tab reaches the navigation and Enter opens a page', async () => 
     });
   }
   assert.ok(href, 'Tab reached a navigation link other than the current page');
+  // the user menu opens with Enter, moves with arrows, closes with Esc back on its button
+  await page.locator('#user-btn').focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('menuitem', { name: 'Account' }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Account');
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Sign out');
+  await page.keyboard.press('Escape');
+  assert.equal(await page.locator('#user-menu').isHidden(), true);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'user-btn');
+  await page.locator(`#sidenav a[href="${href}"]`).focus();
   await page.keyboard.press('Enter');
   await page.waitForFunction((h) => location.hash === h, href);
   await waitReady(page);

@@ -138,7 +138,11 @@ function userMenu() {
       items[(i - 1 + items.length) % items.length].focus();
     }
   });
-  return h('div.user', null, btn, menu);
+  const wrap = h('div.user', null, btn, menu);
+  wrap.addEventListener('focusout', (e) => {
+    if (!wrap.contains(e.relatedTarget)) closeMenus();
+  });
+  return wrap;
 }
 
 function navList() {
@@ -156,6 +160,7 @@ function drawShell() {
   clear(top).append(
     me ? h('button.icon-btn.menu-btn', {
       type: 'button', 'aria-label': t('core.nav.menu'), 'aria-controls': 'sidenav',
+      'aria-expanded': String(document.body.classList.contains('nav-open')),
       onClick: () => {
         const open = document.body.classList.toggle('nav-open');
         top.querySelector('.menu-btn').setAttribute('aria-expanded', String(open));
