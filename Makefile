@@ -30,6 +30,9 @@ LIB_SRC := $(shell find src -name '*.c' ! -name main.c | sort)
 PROTO_SRC := $(shell find src -name '*.proto' | sort)
 PROTO_C := $(PROTO_SRC:src/%.proto=$(OUT)/gen/%.pb-c.c)
 PROTO_OBJ := $(PROTO_C:.c=.o)
+# generated sources are kept (not deleted as intermediates: that re-ran protoc-c and relinked
+# everything on every make)
+.SECONDARY: $(PROTO_C)
 # The web console (web/): every file but node_modules and package*.json, plus
 # uPlot's two dist files (npm ci from web/package-lock.json), embedded by the
 # host tool tools/webembed into $(OUT)/gen/web_assets.c (never committed),
