@@ -341,7 +341,15 @@ async function boot() {
   skeleton();
   const main = el('main');
   loading(main);
-  await Promise.all([initI18n(), loadPages()]);
+  // the session check, the texts, the page modules and the live client load in parallel
+  const session = api.token()
+    ? api.get('/api/v1/auth/me', null, { noRedirect: true }).then(async (me) => {
+      state.me = me;
+      await loadTenantName(me);
+      return null;
+    }, (err) => err)
+    : Promise.resolve(null);
+  const [, , failed] = await Promise.all([initI18n(), loadPages(), session, loadLive()]);
   onLangChange(() => {
     drawShell();
     if (state.router) state.router.reload();
@@ -356,22 +364,15 @@ async function boot() {
   onNetwork((up) => {
     el('netbanner').hidden = up;
   });
-  if (api.token()) {
-    try {
-      const me = await api.get('/api/v1/auth/me', null, { noRedirect: true });
-      state.me = me;
-      await loadTenantName(me);
-    } catch (err) {
-      if (err.status === 401) clearToken();
-      else {
-        drawShell();
-        errorState(main, err, () => location.reload());
-        document.body.setAttribute('data-ready', '');
-        return;
-      }
+  if (failed) {
+    if (failed.status === 401) clearToken();
+    else {
+      drawShell();
+      errorState(main, failed, () => location.reload());
+      document.body.setAttribute('data-ready', '');
+      return;
     }
   }
-  await loadLive();
   drawShell();
   state.router = createRouter({ pages: PAGES, render: renderRoute });
   document.body.setAttribute('data-ready', '');
