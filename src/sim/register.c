@@ -18,7 +18,7 @@
 
 #define TENANT_NAME "演示工厂 Demo Plant"
 #define TENANT_INDUSTRY "machinery"
-#define TENANT_REGION "320500" /* Suzhou, GB/T 2260 */
+#define TENANT_REGION "CN-JS" /* Jiangsu (Suzhou), ISO 3166-2 as the console uses */
 
 typedef struct key_def {
   const char *key, *type, *unit;
