@@ -300,3 +300,21 @@ test('shared components: dialog (Esc, focus return), confirm, table sorting, tab
     quick: '7d', span: 7 * 864e5, badge: 'badge badge-ok', selectValue: 'b', textOnly: 0,
   });
 });
+
+test('a session that ends while in use returns to sign-in, then to the page', async () => {
+  const page = s.page;
+  const ta = await makeUser({ role: 'tenant_admin' });
+  await fresh(page);
+  await login(page, ta);
+  const tok = await page.evaluate(() => sessionStorage.getItem('loom.token'));
+  await rest('/api/v1/auth/logout', { method: 'POST', token: tok });
+  await page.evaluate(() => { location.hash = '#/account'; });
+  await page.waitForFunction(() => location.hash.startsWith('#/login?expired=1'));
+  await waitReady(page);
+  await page.getByText('Your session has ended. Please sign in again.').waitFor();
+  await page.getByLabel('E-mail').fill(ta.email);
+  await page.getByLabel('Password').fill(ta.password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.waitForFunction(() => location.hash === '#/account');
+  await waitReady(page);
+});

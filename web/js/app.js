@@ -358,8 +358,8 @@ async function boot() {
     state.me = null;
     state.tenantName = '';
     drawShell();
-    const cur = location.hash && !location.hash.startsWith('#/login') ? `?next=${encodeURIComponent(location.hash)}` : '';
-    state.router.replace(`#/login${cur}`);
+    const cur = location.hash && !location.hash.startsWith('#/login') ? `&next=${encodeURIComponent(location.hash)}` : '';
+    state.router.replace(`#/login?expired=1${cur}`);
   });
   onNetwork((up) => {
     el('netbanner').hidden = up;

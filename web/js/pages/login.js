@@ -132,6 +132,7 @@ export default {
           h('span', null, 'Loom')),
         h('h1', { id: 'login-title' }, t('core.login.heading')),
         h('p.muted', null, t('core.login.subtitle')),
+        params.expired ? h('p.form-note', { role: 'status' }, t('core.login.expired')) : null,
         form),
       h('p.login-foot.muted', null, icon('admin', 14), t('core.login.foot'))));
     showMode();
