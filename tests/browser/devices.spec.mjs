@@ -229,3 +229,29 @@ test('a tenant without devices sees the empty state; an unknown device shows not
   await p.locator('[role=alert][data-status="404"]').waitFor();
   await p.close();
 });
+
+test('a device added from the list opens with its access token shown once', async () => {
+  await setup();
+  await goto(page, `#/devices?asset=${plant.assets.cell.id}`);
+  await page.getByTestId('add-device').click();
+  const dlg = page.getByRole('dialog');
+  await dlg.getByLabel('Name').fill('pump-new');
+  await dlg.getByLabel('Device profile').selectOption({ label: 'pump' });
+  assert.equal(await dlg.getByLabel('Asset').inputValue(), plant.assets.cell.id); // the selected asset
+  await dlg.getByRole('button', { name: 'Create' }).click();
+  await page.waitForURL(/#\/devices\/[^?]+\?tab=credentials/);
+  await waitReady(page, '[data-testid=credentials]');
+  const token = (await page.getByTestId('device-token').textContent()).trim();
+  assert.match(await page.locator('[data-snippet=python] pre').textContent(), new RegExp(token));
+  await rest(`/api/v1/${token}/telemetry`, { body: { flow_m3h: 12 }, token: null });
+  // shown once: a reload no longer has it
+  await page.reload();
+  await waitReady(page, '[data-testid=credentials]');
+  assert.equal(await page.getByTestId('device-token').count(), 0);
+  // an empty name is refused in the dialog
+  await goto(page, '#/devices');
+  await page.getByTestId('add-device').click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('dialog').getByText('Enter a name').waitFor();
+  await page.keyboard.press('Escape');
+});

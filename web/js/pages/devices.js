@@ -7,7 +7,8 @@
 import { h, clear, ellipsis, icon } from '../core/dom.js';
 import * as ui from '../core/ui.js';
 import { has } from '../core/i18n.js';
-import { fetchAll, nameCmp } from './device/common.js';
+import { fetchAll, nameCmp, can } from './device/common.js';
+import { handOverToken } from './device/credentials.js';
 
 const PAGE_SIZE = 50;
 const REFRESH_MS = 30000;
@@ -172,6 +173,75 @@ function assetTree(tree, { selected, onSelect, t }) {
   return { el: ul, current: () => current };
 }
 
+/**
+ * The "add device" dialog: name, label, profile, asset. A platform admin's device goes to the
+ * chosen profile's tenant. On success the device page opens on its credentials tab with the
+ * access token, shown this once.
+ */
+function addDeviceDialog(ctx, { tree, profiles, assetPath, selected }) {
+  const { api, t } = ctx;
+  const platform = !ctx.me || !ctx.me.tenant_id;
+  const name = h('input', { type: 'text', required: true, maxlength: 255, autocomplete: 'off', dataset: { testid: 'new-device-name' } });
+  const label = h('input', { type: 'text', maxlength: 255, autocomplete: 'off' });
+  const profile = h('select', { required: true, dataset: { testid: 'new-device-profile' } },
+    profiles.map((p) => h('option', { value: p.id }, p.name)));
+  const asset = h('select', { dataset: { testid: 'new-device-asset' } });
+  function fillAssets() {
+    const prof = profiles.find((p) => p.id === profile.value);
+    const keep = asset.value || selected || '';
+    clear(asset);
+    asset.append(h('option', { value: '' }, t('devices.add.noAsset')));
+    const opts = [...tree.byId.values()]
+      .filter((n) => !platform || !prof || n.asset.tenant_id === prof.tenant_id)
+      .map((n) => ({ id: n.asset.id, path: assetPath(n.asset.id) }))
+      .sort((a, b) => nameCmp(a.path, b.path));
+    for (const o of opts) asset.append(h('option', { value: o.id }, o.path));
+    asset.value = opts.some((o) => o.id === keep) ? keep : '';
+  }
+  profile.addEventListener('change', fillAssets);
+  fillAssets();
+  const fName = ui.field({ label: t('devices.add.name'), input: name, required: true });
+  const fProfile = ui.field({ label: t('devices.add.profile'), input: profile, required: true });
+  const err = h('p.form-error', { role: 'alert', hidden: true });
+  const body = h('form.add-device', { onSubmit: (e) => e.preventDefault() },
+    fName, ui.field({ label: t('devices.add.label'), input: label }), fProfile,
+    ui.field({ label: t('devices.add.asset'), input: asset }), err);
+  ui.dialog({
+    title: t('devices.add.title'),
+    body,
+    actions: [
+      { label: t('devices.add.cancel') },
+      {
+        label: t('devices.add.create'),
+        kind: 'primary',
+        onClick: async () => {
+          const n = name.value.trim();
+          fName.setError(n ? null : t('devices.add.nameRequired'));
+          if (!n) {
+            name.focus();
+            return false;
+          }
+          const prof = profiles.find((p) => p.id === profile.value);
+          const req = { name: n, profile_id: profile.value, label: label.value.trim() || null, asset_id: asset.value || null };
+          if (platform && prof) req.tenant_id = prof.tenant_id;
+          try {
+            const d = await api.post('/api/v1/devices', req);
+            if (d.credentials && d.credentials.accessToken) handOverToken(d.id, d.credentials.accessToken);
+            ui.toast(t('devices.add.created', { name: d.name }), 'success');
+            ctx.navigate(`#/devices/${encodeURIComponent(d.id)}?tab=credentials`);
+            return true;
+          } catch (e) {
+            const m = ui.errorMessage(e);
+            err.textContent = `${m.title}${m.detail ? ': ' + m.detail : ''}`;
+            err.hidden = false;
+            return false;
+          }
+        },
+      },
+    ],
+  });
+}
+
 export default {
   route: '/devices',
   nav: 'devices',
@@ -220,8 +290,20 @@ export default {
         load(true);
       },
     });
+    const addBtn = can(ctx.me, 'device.write')
+      ? h('button.btn.primary', { type: 'button', dataset: { testid: 'add-device' } }, t('devices.add.button'))
+      : null;
+    if (addBtn) {
+      addBtn.addEventListener('click', () => {
+        if (!profiles.length) {
+          ui.toast(t('devices.add.noProfile'), 'warn');
+          return;
+        }
+        addDeviceDialog(ctx, { tree, profiles, assetPath, selected: state.asset });
+      });
+    }
     root.append(
-      ui.pageHeader(t('devices.list.title')),
+      ui.pageHeader(t('devices.list.title'), addBtn),
       h('div.dev-layout', null,
         h('aside.dev-tree', { 'aria-label': t('devices.tree.label') },
           h('h2.dev-tree-title', null, t('devices.tree.title')),

@@ -11,6 +11,14 @@ import { can } from './common.js';
 
 const TOKEN_PLACEHOLDER = 'YOUR_DEVICE_TOKEN';
 
+// A token just issued elsewhere in this page load (the "add device" dialog), shown once by
+// the credentials tab of that device. Memory only: never stored.
+let handed = null;
+/** handOverToken(deviceId, token): let the credentials tab of deviceId show token once. */
+export function handOverToken(deviceId, token) {
+  handed = { deviceId, token };
+}
+
 // A sample telemetry body from the profile's numeric keys (mid-range values), else a default.
 export function sampleBody(keyMeta) {
   const out = {};
@@ -73,6 +81,10 @@ export function renderCredentials(panel, dctx) {
   const manage = can(dctx.me, 'device.credentials');
   let disposed = false;
   let token = null; // issued in this view
+  if (handed && handed.deviceId === dev.id) {
+    token = handed.token;
+    handed = null;
+  }
   let mqttPort = 1883;
   let mqttNote = '';
   const body = h('div.credentials', { dataset: { testid: 'credentials' } });
@@ -93,6 +105,13 @@ export function renderCredentials(panel, dctx) {
     }
   }
 
+  function showToken(out, tok) {
+    clear(out);
+    out.append(h('p.notice', null, t('devices.cred.newToken')),
+      h('div.secret', null, h('code.mono', { dataset: { testid: 'device-token' } }, tok),
+        ui.copyButton(tok, { label: t('devices.cred.copy') })));
+  }
+
   function tokenSection() {
     const out = h('div.token-out', { 'aria-live': 'polite' });
     const rotate = h('button.btn.danger', { type: 'button', dataset: { testid: 'rotate-token' } }, t('devices.cred.rotate'));
@@ -102,10 +121,7 @@ export function renderCredentials(panel, dctx) {
       try {
         const r = await api.post(`/api/v1/devices/${encodeURIComponent(dev.id)}/credentials`, {});
         token = r.accessToken;
-        clear(out);
-        out.append(h('p.notice', null, t('devices.cred.newToken')),
-          h('div.secret', null, h('code.mono', { dataset: { testid: 'device-token' } }, token),
-            ui.copyButton(token, { label: t('devices.cred.copy') })));
+        showToken(out, token);
         drawSnippets();
         ui.toast(t('devices.cred.rotated'), 'success');
       } catch (err) {
@@ -115,6 +131,7 @@ export function renderCredentials(panel, dctx) {
         rotate.disabled = false;
       }
     });
+    if (token) showToken(out, token);
     return h('section.cred-token', null,
       h('h2', null, t('devices.cred.tokenTitle')),
       h('p', null, t('devices.cred.tokenHint')),
@@ -164,7 +181,14 @@ export function renderCredentials(panel, dctx) {
     clear(body);
     body.removeAttribute('aria-busy');
     if (manage) body.append(tokenSection(), mqttSection());
-    else body.append(h('p.muted', null, t('devices.cred.noManage')));
+    else {
+      body.append(h('p.muted', null, t('devices.cred.noManage')));
+      if (token) { // just created by this user: shown once even without credential rights
+        const out = h('div.token-out');
+        showToken(out, token);
+        body.append(out);
+      }
+    }
     body.append(snipArea);
     drawSnippets();
     ui.ready(body);
