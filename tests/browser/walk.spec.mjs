@@ -19,9 +19,10 @@ let viewer;
 let observer;
 
 test.before(async () => {
-  plant = await seedPlant({ devices: 3, minutes: 10 });
-  ta = await makeUser({ role: 'tenant_admin', tenant: plant.tenant, name: 'Ada Tenant-Admin' });
-  viewer = await makeUser({ role: 'viewer', tenant: plant.tenant, name: 'Vic Viewer' });
+  const tenant = await makeTenant({ name: '苏州精工泵业 Suzhou Precision Pumps', industry: 'machinery', region: 'CN-JS' });
+  plant = await seedPlant({ tenant, devices: 6, minutes: 30 });
+  ta = await makeUser({ role: 'tenant_admin', tenant: plant.tenant, name: 'Li Na 李娜' });
+  viewer = await makeUser({ role: 'viewer', tenant: plant.tenant, name: 'Wang Wei 王伟' });
   observer = await makeUser({ role: 'regional_observer', region: plant.tenant.region_code || 'CN-GD' });
 });
 
@@ -190,31 +191,69 @@ test('long names on desktop and tablet screens: no page overflows sideways, touc
   }
 });
 
+/** Post one fresh point per device every second (live charts, ingest rate); returns stop(). */
+function feed(devices) {
+  let n = 0;
+  const tick = async () => {
+    n += 1;
+    await Promise.all(devices.filter((d) => d.accessToken).map((d, i) => rest(`/api/v1/${d.accessToken}/telemetry`, {
+      token: null,
+      body: { flow_m3h: +(42 + 6 * Math.sin(n / 5 + i) + i).toFixed(2), pressure_bar: +(4 + 0.4 * Math.cos(n / 7 + i)).toFixed(2),
+        temp_c: +(56 + Math.sin(n / 11 + i)).toFixed(1) },
+    }).catch(() => {})));
+  };
+  const timer = setInterval(tick, 1000);
+  return () => clearInterval(timer);
+}
+
+/** Wait until every chart on the page has drawn its data (chart.js sets data-ready). */
+async function chartsDrawn(page) {
+  await page.waitForFunction(() => [...document.querySelectorAll('main .tchart')].every((c) => c.hasAttribute('data-ready')),
+    null, { timeout: env.timeoutMs }).catch(() => {});
+}
+
 test('screenshots of the main pages in both languages', async (t) => {
   if (!env.screenshots) {
     t.skip('LOOM_SCREENSHOTS is not 1');
     return;
   }
+  const stop = feed(plant.devices);
   const page = await s.newPage();
-  for (const l of ['en', 'zh-CN']) {
-    await page.goto(`${env.url}/#/login`);
-    await page.evaluate((x) => localStorage.setItem('loom.lang', x), l);
-    await page.reload();
-    await waitReady(page);
-    assert.equal(await lang(page), l);
-    await shot(page, 'login', l);
-    await login(page, { email: ta.email, password: ta.password });
-    const pages = [['overview', '#/overview'], ['devices', '#/devices'], ['device', `#/devices/${dev().id}`],
-      ['explorer', `#/explorer`], ['admin-users', '#/admin/users'], ['system', '#/system']];
-    for (const [name, h] of pages) {
-      await goto(page, h);
-      await page.waitForLoadState('networkidle').catch(() => {});
-      await page.waitForTimeout(name === 'device' || name === 'system' || name === 'overview' ? 1200 : 300);
-      await shot(page, name, l);
+  const adminPage = await s.newPage();
+  const region = plant.tenant.region_code || 'CN-GD';
+  const explorerHash = `#/explorer?db=${encodeURIComponent(plant.tenant.db_name)}&m=pump&f=flow_m3h&f=pressure_bar&g=device&r=30m`;
+  try {
+    await new Promise((r) => setTimeout(r, 6000)); // a few live points and a non-zero ingest rate
+    for (const l of ['en', 'zh-CN']) {
+      for (const p of [page, adminPage]) {
+        await p.goto(`${env.url}/#/login`);
+        await p.evaluate((x) => localStorage.setItem('loom.lang', x), l);
+        await p.reload();
+        await waitReady(p);
+        assert.equal(await lang(p), l);
+      }
+      await shot(page, 'login', l);
+      await login(page, { email: ta.email, password: ta.password });
+      const pages = [['overview', '#/overview'], ['devices', '#/devices'], ['device', `#/devices/${dev().id}?tab=charts`],
+        ['explorer', explorerHash], ['admin-users', '#/admin/users']];
+      for (const [name, h] of pages) {
+        await goto(page, h);
+        await chartsDrawn(page);
+        await page.waitForTimeout(name === 'overview' ? 5500 : 600); // the overview's second poll
+        await shot(page, name, l);
+      }
+      await login(adminPage, { token: env.token, via: 'storage', next: '#/system' });
+      await adminPage.waitForTimeout(5500);
+      await shot(adminPage, 'system', l);
+      await goto(adminPage, `#/region?code=${region}`);
+      await shot(adminPage, 'region', l);
+      await page.locator('#user-btn').click();
+      await page.locator('#user-menu [role=menuitem]').last().click();
+      await page.waitForFunction(() => location.hash.startsWith('#/login'));
     }
-    await page.locator('#user-btn').click();
-    await page.locator('#user-menu [role=menuitem]').last().click();
-    await page.waitForFunction(() => location.hash.startsWith('#/login'));
+  } finally {
+    stop();
+    await page.context().close();
+    await adminPage.context().close();
   }
-  await page.context().close();
 });
