@@ -5,12 +5,26 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { suite, rest, login, goto, makeUser, makeTenant, unique, shot, navLinks, a11yProblems } from './harness.mjs';
+import { suite, env, rest, login, goto, waitReady, makeUser, makeTenant, seedPlant, unique, shot, navLinks, a11yProblems } from './harness.mjs';
 
 const s = suite();
 
 async function fresh(locale = 'en-US') {
   return s.newPage({ locale });
+}
+
+// Screenshots in English, then (switching the language in the top bar) in Chinese.
+async function shots(p, name) {
+  if (!env.screenshots) return;
+  await shot(p, name, 'en');
+  await p.evaluate(() => {
+    for (const el of document.querySelectorAll('main [data-ready]')) el.removeAttribute('data-ready');
+  });
+  await p.getByRole('button', { name: '中文' }).click();
+  await waitReady(p);
+  await p.locator('html[lang="zh-CN"]').waitFor({ state: 'attached' });
+  await p.waitForTimeout(500);
+  await shot(p, name, 'zh-CN');
 }
 
 async function textOf(p, id) {
@@ -40,10 +54,23 @@ test('the overview counts a device online once it posts telemetry', async () => 
   // tenant admins read the audit log: the device creations are recent events
   const events = p.getByRole('region', { name: 'Recent events' });
   await events.getByRole('cell', { name: 'device.create' }).first().waitFor();
-  await shot(p, 'overview');
   // the device link opens the device page
   await busiest.getByRole('link', { name: 'press-1' }).click();
   await p.waitForURL(new RegExp(`#/devices/${devs[0].id}`));
+});
+
+test('the overview of a small plant (and its screenshots)', async () => {
+  const plant = await seedPlant({ devices: 6, names: ['CNC-1-主轴', 'CNC-2', 'Press-A', 'Kiln 7 — zone 3 with a long name', 'Pump-4', 'Boiler'] });
+  const ta = await makeUser({ role: 'tenant_admin', tenant: plant.tenant });
+  await rest('/api/v1/devices', { body: { name: 'spare-sensor', profile_id: plant.profile.id, tenant_id: plant.tenant.id } });
+  const p = await fresh();
+  await login(p, { ...ta, next: '#/overview' });
+  await p.getByTestId('ov-online').filter({ hasText: /^6$/ }).waitFor({ timeout: 15000 });
+  assert.match(await textOf(p, 'ov-total'), /7/);
+  // wait for a second poll so the sparkline has a line
+  await p.waitForTimeout(5500);
+  assert.deepEqual(await a11yProblems(p), []);
+  await shots(p, 'overview');
 });
 
 test('a tenant with no device sees how to connect one; a viewer sees no audit events', async () => {
@@ -100,7 +127,7 @@ test('the system page shows health and metrics to a platform admin', async () =>
   // the second poll (5 s) gives rates and starts the charts
   await p.getByTestId('sys-ingest').filter({ hasText: /values\/s/ }).waitFor({ timeout: 15000 });
   assert.deepEqual(await a11yProblems(p), []);
-  await shot(p, 'system');
+  await shots(p, 'system');
 });
 
 test('a tenant admin sees health but the server keeps metrics from them', async () => {
@@ -158,5 +185,5 @@ test('a regional observer sees aggregates of its region only', async () => {
   for (const secret of [...names, ...devNames]) assert.ok(!text.includes(secret), `${secret} shown to the observer`);
   assert.deepEqual((await navLinks(p)).filter((x) => x !== '#/account'), ['#/region']);
   assert.deepEqual(await a11yProblems(p), []);
-  await shot(p, 'region');
+  await shots(p, 'region');
 });

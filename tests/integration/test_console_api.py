@@ -249,3 +249,28 @@ def test_console_metrics_report_mqtt(api):
     assert r.status_code == 200
     for name in ("loom_mqtt_connections", "loom_mqtt_messages_received_total", "loom_mqtt_sessions"):
         assert f"\n{name} " in r.text, name
+
+
+def test_console_overview_counts_mqtt_device_telemetry(loom_factory):
+    from mqtt_plant import Client, Plant, start
+    srv = start(loom_factory)
+    p = Plant(srv, tenant=uniq("Acme"))
+    d, tok = p.device("boiler-mqtt")
+    c = Client(srv.mqtt_port, tok)
+    assert c.connect() == 0
+    try:
+        c.pub("v1/devices/me/telemetry", {"temp": 21.5, "on": True, "rpm": 900})
+        # values are counted with the device's next noted activity (at most once a second)
+        time.sleep(1.2)
+        c.pub("v1/devices/me/telemetry", {"temp": 21.6})
+        api = Api(srv)
+
+        def busiest():
+            o = api.overview(tenant=p.tenant_id)
+            return o if o["busiest"] else None
+        o = wait_for(busiest)
+        assert o, "the MQTT device should be among the busiest"
+        assert o["busiest"][0]["id"] == d["id"]
+        assert o["busiest"][0]["points_per_min"] >= 3.0
+    finally:
+        c.close()

@@ -35,11 +35,23 @@ export class History {
 }
 
 /**
- * sparkline(el, {series: [{label, color}], height, fmt(v) -> text}) -> {set(data), destroy()}.
- * A small uPlot line chart (time axis, one y axis) that resizes with el. data is uPlot's
+ * histories: the pages' sampled histories, kept across re-renders (a language switch, a
+ * visit to another page) for the life of the page load, by key. keep(key, make) returns the
+ * stored object or stores make().
+ */
+const histories = new Map();
+export function keep(key, make) {
+  if (!histories.has(key)) histories.set(key, make());
+  return histories.get(key);
+}
+
+/**
+ * sparkline(el, {series: [{label, color}], height, fmt(v) -> text, windowS}) ->
+ * {set(data), destroy()}. A small uPlot line chart (time axis, one y axis) that resizes
+ * with el; the x axis always spans the last windowS seconds (default 600). data is uPlot's
  * [[ts s...], [v...], ...]. Without uPlot (script not loaded) it draws nothing.
  */
-export function sparkline(el, { series, height = 90, fmt } = {}) {
+export function sparkline(el, { series, height = 90, fmt, windowS = 600 } = {}) {
   const U = window.uPlot;
   el.classList.add('spark');
   if (!U) return { set() {}, destroy() {} };
@@ -49,7 +61,13 @@ export function sparkline(el, { series, height = 90, fmt } = {}) {
     height,
     legend: { show: series.length > 1 },
     cursor: { drag: { x: false, y: false }, points: { size: 5 } },
-    scales: { x: { time: true }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.15 : 1] } },
+    scales: {
+      x: { time: true, range: (u, min, max) => {
+        const end = Number.isFinite(max) ? max : Date.now() / 1000;
+        return [end - windowS, end];
+      } },
+      y: { range: (u, min, max) => [0, max > 0 ? max * 1.15 : 1] },
+    },
     axes: [
       { size: 24, font: '11px system-ui, sans-serif', grid: { show: false }, ticks: { size: 3 } },
       { size: 44, font: '11px system-ui, sans-serif', grid: { stroke: '#eef1f4' }, ticks: { size: 3 },
@@ -103,7 +121,7 @@ export default {
     let stopped = false;
     let spark = null;
     let drawn = false;
-    const hist = new History(1, SPARK_WINDOW_MS);
+    const hist = keep(`overview:${ctx.me && ctx.me.subject_id}:${tenant || '*'}`, () => new History(1, SPARK_WINDOW_MS));
 
     // static frame, filled by draw()
     const refreshBtn = h('button.btn.ov-refresh', { type: 'button', onClick: () => poll(true) }, icon('refresh'), t('core.action.refresh'));
@@ -202,7 +220,7 @@ export default {
       rateSub.textContent = t('overview.ingest.avg_1m', { v: fmt.rate(ing.points_per_s_1m, t('overview.unit.per_s')) });
       const st = o.storage || {};
       storeNum.textContent = fmt.bytes(st.bytes);
-      storeSub.textContent = t('overview.storage.series', { n: fmt.int(st.series) });
+      storeSub.textContent = t(!st.bytes && ing.points_total ? 'overview.storage.in_memory' : 'overview.storage.series', { n: fmt.int(st.series) });
       totalPts.textContent = fmt.int(ing.points_total);
       totalSub.textContent = t('overview.points.since_start');
       scopeNote.textContent = o.scope === 'platform' ? t('overview.scope.platform') : t('overview.scope.tenant');

@@ -7,7 +7,7 @@
 
 import { h, clear, icon } from '../core/dom.js';
 import * as ui from '../core/ui.js';
-import { sparkline, History } from './overview.js';
+import { sparkline, History, keep } from './overview.js';
 
 const POLL_MS = 5000;
 const CHART_WINDOW_MS = 15 * 60 * 1000;
@@ -113,11 +113,11 @@ export default {
     const { t, fmt } = ctx;
     let stopped = false;
     let timer = null;
-    let prev = null;
-    let prevAt = 0;
+    // history and the last scrape survive re-renders (language switch, other pages)
+    const kept = keep(`system:${ctx.me && ctx.me.subject_id}`, () => ({ hist: new History(3, CHART_WINDOW_MS), prev: null, prevAt: 0 }));
+    const { hist } = kept;
     let charts = [];
     let metricsDenied = false;
-    const hist = new History(3, CHART_WINDOW_MS);
 
     const refreshBtn = h('button.btn.ov-refresh', { type: 'button', onClick: () => poll(true) }, icon('refresh'), t('core.action.refresh'));
     const stamp = h('span.ov-stamp.muted');
@@ -189,9 +189,12 @@ export default {
           h('section.card', { 'aria-labelledby': 'sys-c2' }, h('h2', { id: 'sys-c2' }, t('system.chart.latency')), latEl)),
         h('p.muted.sys-note', null, t('system.chart.note')));
       charts = [
-        sparkline(ingestEl, { series: [{ label: t('system.chart.ingest') }], height: 160, fmt: (v) => fmt.num(v) }),
-        sparkline(latEl, { series: [{ label: t('system.chart.avg') }, { label: t('system.chart.p95') }], height: 160, fmt: (v) => `${fmt.num(v)} ms` }),
+        sparkline(ingestEl, { series: [{ label: t('system.chart.ingest') }], height: 160, fmt: (v) => fmt.num(v), windowS: CHART_WINDOW_MS / 1000 }),
+        sparkline(latEl, { series: [{ label: t('system.chart.avg') }, { label: t('system.chart.p95') }], height: 160, fmt: (v) => `${fmt.num(v)} ms`, windowS: CHART_WINDOW_MS / 1000 }),
       ];
+      const [ts, ing, avg, p95] = hist.data();
+      charts[0].set([ts, ing]);
+      charts[1].set([ts, avg, p95]);
     }
 
     async function poll(manual) {
@@ -210,17 +213,17 @@ export default {
       if (metrics.status === 'fulfilled') {
         const now = Date.now();
         const m = parseProm(metrics.value);
-        const dl = deltas(prev, m, prev ? (now - prevAt) / 1000 : 0);
+        const dl = deltas(kept.prev, m, kept.prev ? (now - kept.prevAt) / 1000 : 0);
         if (!tilesHolder) firstMetricsDraw();
         clear(tilesHolder).append(drawMetrics(m, dl));
-        if (prev) {
+        if (kept.prev) {
           hist.push(now, [dl.ingest_per_s, ms(dl.query_avg_s), ms(dl.query_p95_s)]);
           const [ts, ing, avg, p95] = hist.data();
           charts[0].set([ts, ing]);
           charts[1].set([ts, avg, p95]);
         }
-        prev = m;
-        prevAt = now;
+        kept.prev = m;
+        kept.prevAt = now;
       } else {
         const err = metrics.reason;
         if (err && err.status === 403) {
