@@ -147,5 +147,7 @@ test('csvFileName is measurement-from-to with safe characters', () => {
 test('measurementOf reads the first FROM', () => {
   assert.equal(Q.measurementOf('select x from "we\\"ird" where'), 'we"ird');
   assert.equal(Q.measurementOf('SELECT * FROM db.rp.cpu'), 'cpu');
+  assert.equal(Q.measurementOf('SELECT * FROM "plant"."autogen"."line.speed" WHERE'), 'line.speed');
+  assert.equal(Q.measurementOf('SELECT * FROM "plant".."m x"'), 'm x');
   assert.equal(Q.measurementOf('SHOW DATABASES'), '');
 });

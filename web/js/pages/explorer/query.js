@@ -254,10 +254,12 @@ export function csvFileName(measurement, fromMs, toMs) {
 
 /** Measurement named by the first FROM of a raw query (for the export's file name), or ''. */
 export function measurementOf(q) {
-  const m = /\bFROM\s+("(?:[^"\\]|\\.)*"|[A-Za-z_][\w.]*)/i.exec(String(q || ''));
+  const seg = '(?:"(?:[^"\\\\]|\\\\.)*"|[A-Za-z_][\\w]*)';
+  const m = new RegExp(`\\bFROM\\s+(${seg}(?:\\.${seg}?)*)`, 'i').exec(String(q || ''));
   if (!m) return '';
-  let s = m[1];
-  if (s.startsWith('"')) s = s.slice(1, -1).replace(/\\(.)/g, '$1');
-  const parts = s.split('.');
-  return parts[parts.length - 1];
+  const parts = [];
+  const re = new RegExp(seg, 'g');
+  for (const p of m[1].matchAll(re)) parts.push(p[0]);
+  const last = parts[parts.length - 1] || '';
+  return last.startsWith('"') ? last.slice(1, -1).replace(/\\(.)/g, '$1') : last;
 }
