@@ -255,3 +255,49 @@ test('a device added from the list opens with its access token shown once', asyn
   await page.getByRole('dialog').getByText('Enter a name').waitFor();
   await page.keyboard.press('Escape');
 });
+
+test('assets are added under the selected one, renamed and deleted from the tree', async () => {
+  await setup();
+  await goto(page, `#/devices?asset=${plant.assets.cell.id}`);
+  await page.getByTestId('add-asset').click();
+  let dlg = page.getByRole('dialog');
+  await dlg.getByText('Under Cell 3').waitFor();
+  await dlg.getByLabel('Name').fill('Station 7');
+  assert.equal(await dlg.getByLabel('Type').inputValue(), 'cell');
+  await dlg.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('heading', { name: 'Station 7' }).waitFor();
+  assert.equal(await treeItem(page, 'Station 7').getAttribute('aria-selected'), 'true');
+  await page.getByTestId('edit-asset').click();
+  dlg = page.getByRole('dialog');
+  await dlg.getByLabel('Name').fill('Station 8');
+  await dlg.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('heading', { name: 'Station 8' }).waitFor();
+  await page.getByTestId('delete-asset').click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+  await page.getByRole('heading', { name: 'Cell 3' }).waitFor();
+  assert.equal(await treeItem(page, 'Station 8').count(), 0);
+  // an asset with sub-assets is refused by the server, and the page says so
+  await treeItem(page, 'Line A').click();
+  await page.getByTestId('delete-asset').click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+  await page.locator('.toast-error').waitFor();
+  await treeItem(page, 'Line A').waitFor();
+});
+
+test('a device is edited and deleted from its page', async () => {
+  await setup();
+  const tmp = await rest('/api/v1/devices', { body: { name: 'pump-tmp', profile_id: plant.profile.id, tenant_id: plant.tenant.id } });
+  await goto(page, `#/devices/${tmp.id}`);
+  await page.getByTestId('edit-device').click();
+  const dlg = page.getByRole('dialog');
+  await dlg.getByLabel('Label').fill('temporary pump');
+  await dlg.getByLabel('Asset').selectOption({ label: 'Line A' });
+  await dlg.getByRole('button', { name: 'Save' }).click();
+  await page.getByText('temporary pump').waitFor();
+  await page.getByRole('link', { name: 'Line A' }).waitFor();
+  await page.getByTestId('delete-device').click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Delete device' }).click();
+  await page.waitForURL(new RegExp(`#/devices\\?asset=${plant.assets.line.id}`));
+  const r = await rest(`/api/v1/devices/${tmp.id}`, { raw: true });
+  assert.equal(r.status, 404);
+});

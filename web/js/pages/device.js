@@ -5,7 +5,7 @@
 // tab is kept in the URL (?tab=charts). The profile's keys give units and normal ranges.
 import { h, clear, ellipsis, icon } from '../core/dom.js';
 import * as ui from '../core/ui.js';
-import { can } from './device/common.js';
+import { can, fetchAll, nameCmp } from './device/common.js';
 import { renderLatest } from './device/latest.js';
 import { renderCharts } from './device/charts.js';
 import { renderAttributes } from './device/attributes.js';
@@ -13,6 +13,61 @@ import { renderCommands } from './device/commands.js';
 import { renderCredentials } from './device/credentials.js';
 
 const TABS = ['latest', 'charts', 'attributes', 'commands', 'credentials'];
+
+function errText(e) {
+  const m = ui.errorMessage(e);
+  return `${m.title}${m.detail ? ': ' + m.detail : ''}`;
+}
+
+/** Edit a device's name, label and asset; resolves with the saved device or null. */
+async function editDialog(ctx, dev) {
+  const { api, t } = ctx;
+  let assets = [];
+  try {
+    assets = await fetchAll(api, '/api/v1/assets', { sortProperty: 'name' });
+  } catch (e) {
+    ui.toast(errText(e), 'error');
+    return null;
+  }
+  assets = assets.filter((a) => a.tenant_id === dev.tenant_id).sort((a, b) => nameCmp(a.name, b.name));
+  const name = h('input', { type: 'text', required: true, maxlength: 255, autocomplete: 'off', value: dev.name });
+  const label = h('input', { type: 'text', maxlength: 255, autocomplete: 'off', value: dev.label || '' });
+  const asset = h('select', null, h('option', { value: '' }, t('devices.add.noAsset')),
+    assets.map((a) => h('option', { value: a.id }, a.name)));
+  asset.value = dev.asset_id || '';
+  const fName = ui.field({ label: t('devices.add.name'), input: name, required: true });
+  const err = h('p.form-error', { role: 'alert', hidden: true });
+  let saved = null;
+  const d = ui.dialog({
+    title: t('devices.edit.title'),
+    body: h('form', { onSubmit: (e) => e.preventDefault() }, fName,
+      ui.field({ label: t('devices.add.label'), input: label }),
+      ui.field({ label: t('devices.add.asset'), input: asset }), err),
+    actions: [
+      { label: t('devices.add.cancel') },
+      {
+        label: t('devices.asset.save'),
+        kind: 'primary',
+        onClick: async () => {
+          const n = name.value.trim();
+          fName.setError(n ? null : t('devices.add.nameRequired'));
+          if (!n) return false;
+          try {
+            saved = await api.put(`/api/v1/devices/${encodeURIComponent(dev.id)}`,
+              { name: n, label: label.value.trim() || null, asset_id: asset.value || null });
+            return true;
+          } catch (e) {
+            err.textContent = errText(e);
+            err.hidden = false;
+            return false;
+          }
+        },
+      },
+    ],
+  });
+  await d.result;
+  return saved;
+}
 
 export default {
   route: '/devices/:id',
@@ -57,10 +112,32 @@ export default {
           : h('span.muted', null, '—'))),
       h('div', null, h('dt', null, t('devices.page.lastActivity')), h('dd', null, lastEl)),
       h('div', null, h('dt', null, t('devices.page.id')), h('dd.mono', null, ellipsis('span', dev.id), ui.copyButton(dev.id))));
+    const actions = [stateEl];
+    if (can(ctx.me, 'device.write')) {
+      const edit = h('button.btn', { type: 'button', dataset: { testid: 'edit-device' } }, t('devices.edit.button'));
+      edit.addEventListener('click', async () => {
+        if (await editDialog(ctx, dev)) {
+          ui.toast(t('devices.edit.saved'), 'success');
+          ctx.reload();
+        }
+      });
+      const del = h('button.btn.danger', { type: 'button', dataset: { testid: 'delete-device' } }, t('devices.edit.delete'));
+      del.addEventListener('click', async () => {
+        if (!(await ui.confirmDialog('devices.edit.confirmDelete', { vars: { name: dev.name }, danger: true, okKey: 'devices.edit.delete' }))) return;
+        try {
+          await api.del(`/api/v1/devices/${encodeURIComponent(dev.id)}`);
+          ui.toast(t('devices.edit.deleted', { name: dev.name }), 'success');
+          ctx.navigate(dev.asset_id ? `#/devices?asset=${encodeURIComponent(dev.asset_id)}` : '#/devices');
+        } catch (e) {
+          ui.toast(errText(e), 'error');
+        }
+      });
+      actions.push(edit, del);
+    }
     root.append(
       h('nav.breadcrumb', { 'aria-label': t('devices.page.breadcrumb') },
         h('a', { href: '#/devices' }, icon('devices', 14), t('devices.list.title'))),
-      ui.pageHeader(dev.name, stateEl),
+      ui.pageHeader(dev.name, ...actions),
       dev.label ? ellipsis('p.dev-label', dev.label) : '',
       facts);
 

@@ -242,6 +242,89 @@ function addDeviceDialog(ctx, { tree, profiles, assetPath, selected }) {
   });
 }
 
+const ASSET_TYPES = ['site', 'plant', 'line', 'cell'];
+
+function errText(e) {
+  const m = ui.errorMessage(e);
+  return `${m.title}${m.detail ? ': ' + m.detail : ''}`;
+}
+
+/**
+ * Add (under `parent`, null = a root) or edit an asset: name, type, description. A platform
+ * admin adding a root picks the tenant. Resolves with the saved asset, or null.
+ */
+async function assetDialog(ctx, { parent, asset }) {
+  const { api, t } = ctx;
+  const platform = !ctx.me || !ctx.me.tenant_id;
+  let tenants = [];
+  if (!asset && !parent && platform) {
+    try {
+      tenants = await fetchAll(api, '/api/v1/tenants', { sortProperty: 'name' });
+    } catch (e) {
+      ui.toast(errText(e), 'error');
+      return null;
+    }
+    if (!tenants.length) {
+      ui.toast(t('devices.asset.noTenant'), 'warn');
+      return null;
+    }
+  }
+  const name = h('input', { type: 'text', required: true, maxlength: 255, autocomplete: 'off', value: asset ? asset.name : '' });
+  const pType = parent ? parent.type : null;
+  const nextType = ASSET_TYPES[Math.min(ASSET_TYPES.length - 1, ASSET_TYPES.indexOf(pType) + 1)] || 'site';
+  const curType = asset ? asset.type : nextType;
+  const types = ASSET_TYPES.includes(curType) ? ASSET_TYPES : [...ASSET_TYPES, curType];
+  const type = h('select', null, types.map((x) => h('option', { value: x },
+    has(`devices.asset.type.${x}`) ? t(`devices.asset.type.${x}`) : x)));
+  type.value = curType;
+  const desc = h('input', { type: 'text', maxlength: 1024, autocomplete: 'off', value: asset && asset.description ? asset.description : '' });
+  const tenant = tenants.length ? h('select', null, tenants.map((x) => h('option', { value: x.id }, x.name))) : null;
+  const fName = ui.field({ label: t('devices.asset.name'), input: name, required: true });
+  const err = h('p.form-error', { role: 'alert', hidden: true });
+  const body = h('form.asset-form', { onSubmit: (e) => e.preventDefault() },
+    parent ? h('p.muted', null, t('devices.asset.under', { parent: parent.name })) : null,
+    tenant ? ui.field({ label: t('devices.asset.tenant'), input: tenant }) : null,
+    fName, ui.field({ label: t('devices.asset.typeLabel'), input: type }),
+    ui.field({ label: t('devices.asset.description'), input: desc }), err);
+  let saved = null;
+  const d = ui.dialog({
+    title: t(asset ? 'devices.asset.editTitle' : 'devices.asset.addTitle'),
+    body,
+    actions: [
+      { label: t('devices.add.cancel') },
+      {
+        label: t(asset ? 'devices.asset.save' : 'devices.add.create'),
+        kind: 'primary',
+        onClick: async () => {
+          const n = name.value.trim();
+          fName.setError(n ? null : t('devices.add.nameRequired'));
+          if (!n) {
+            name.focus();
+            return false;
+          }
+          const req = { name: n, type: type.value, description: desc.value.trim() || null };
+          try {
+            if (asset) {
+              saved = await api.put(`/api/v1/assets/${encodeURIComponent(asset.id)}`, req);
+            } else {
+              if (parent) req.parent_id = parent.id;
+              if (platform) req.tenant_id = parent ? parent.tenant_id : tenant.value;
+              saved = await api.post('/api/v1/assets', req);
+            }
+            return true;
+          } catch (e) {
+            err.textContent = errText(e);
+            err.hidden = false;
+            return false;
+          }
+        },
+      },
+    ],
+  });
+  await d.result;
+  return saved;
+}
+
 export default {
   route: '/devices',
   nav: 'devices',
@@ -287,6 +370,7 @@ export default {
       onSelect: (id) => {
         state.asset = id;
         state.page = 0;
+        if (typeof assetButtons === 'function') assetButtons();
         load(true);
       },
     });
@@ -302,12 +386,55 @@ export default {
         addDeviceDialog(ctx, { tree, profiles, assetPath, selected: state.asset });
       });
     }
+    // asset actions on the selected asset (add a child, or a root under "all devices")
+    const assetBar = h('div.asset-actions');
+    const selAsset = () => (state.asset && tree.byId.get(state.asset) ? tree.byId.get(state.asset).asset : null);
+    const open = (id) => {
+      const hash = `#/devices${id ? `?asset=${encodeURIComponent(id)}` : ''}`;
+      ctx.navigate(hash);
+    };
+    const addAsset = h('button.btn.small', { type: 'button', dataset: { testid: 'add-asset' } }, t('devices.asset.add'));
+    const editAsset = h('button.btn.small', { type: 'button', dataset: { testid: 'edit-asset' } }, t('devices.asset.edit'));
+    const delAsset = h('button.btn.small.danger', { type: 'button', dataset: { testid: 'delete-asset' } }, t('devices.asset.delete'));
+    addAsset.addEventListener('click', async () => {
+      const a = await assetDialog(ctx, { parent: selAsset() });
+      if (a) open(a.id);
+    });
+    editAsset.addEventListener('click', async () => {
+      const cur = selAsset();
+      if (!cur) return;
+      const a = await assetDialog(ctx, { asset: cur });
+      if (a) open(a.id);
+    });
+    delAsset.addEventListener('click', async () => {
+      const cur = selAsset();
+      if (!cur) return;
+      if (!(await ui.confirmDialog('devices.asset.confirmDelete', { vars: { name: cur.name }, danger: true, okKey: 'devices.asset.delete' }))) return;
+      try {
+        await api.del(`/api/v1/assets/${encodeURIComponent(cur.id)}`);
+        ui.toast(t('devices.asset.deleted', { name: cur.name }), 'success');
+        open(cur.parent_id && tree.byId.has(cur.parent_id) ? cur.parent_id : null);
+      } catch (e) {
+        ui.toast(errText(e), 'error');
+      }
+    });
+    function assetButtons() {
+      const has1 = !!selAsset();
+      editAsset.disabled = !has1;
+      delAsset.disabled = !has1;
+      addAsset.textContent = has1 ? t('devices.asset.addChild') : t('devices.asset.add');
+    }
+    if (can(ctx.me, 'asset.write')) {
+      assetBar.append(addAsset, editAsset, delAsset);
+      assetButtons();
+    }
     root.append(
       ui.pageHeader(t('devices.list.title'), addBtn),
       h('div.dev-layout', null,
         h('aside.dev-tree', { 'aria-label': t('devices.tree.label') },
           h('h2.dev-tree-title', null, t('devices.tree.title')),
           treeView.el,
+          assetBar,
           assets.length ? null : h('p.muted.dev-tree-empty', null, t('devices.tree.empty'))),
         h('section.dev-list', { 'aria-labelledby': 'dev-list-title' },
           h('div.dev-list-head', null, heading,

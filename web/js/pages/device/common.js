@@ -28,6 +28,7 @@ const RULES = {
   'rpc.send': { roles: ['platform_admin', 'tenant_admin', 'engineer', 'operator'], scope: 'write' },
   'attributes.write': { roles: ['platform_admin', 'tenant_admin', 'engineer', 'operator'], scope: 'write' },
   'device.write': { roles: ['platform_admin', 'tenant_admin', 'engineer'], scope: 'write' },
+  'asset.write': { roles: ['platform_admin', 'tenant_admin', 'engineer'], scope: 'write' },
   'device.credentials': { roles: ['platform_admin', 'tenant_admin', 'engineer'], scope: 'admin' },
 };
 
