@@ -6,7 +6,8 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { suite, rest, login, goto, waitReady, makeUser, makeTenant, seedPlant } from './harness.mjs';
+import { execFileSync } from 'node:child_process';
+import { suite, rest, login, goto, waitReady, makeUser, makeTenant, seedPlant, env } from './harness.mjs';
 
 const s = suite();
 let plant; // seeded once: tenant, assets site > plant > line > cell, 3 pumps
@@ -197,6 +198,26 @@ test('credentials: rotate the token (with confirmation), copy buttons, filled sn
   const old = await rest(`/api/v1/${dev.accessToken}/telemetry`, { body: { flow_m3h: 40 }, token: null, raw: true });
   assert.equal(old.status, 401);
   dev.accessToken = token;
+});
+
+test('MQTT user name and password set on the page connect the device to the broker', async () => {
+  await setup();
+  const dev = plant.devices[1];
+  await goto(page, `#/devices/${dev.id}?tab=credentials`);
+  await waitReady(page, '[data-testid=credentials]');
+  await page.getByLabel('MQTT user name').fill('pump-2-mqtt');
+  await page.getByLabel('MQTT password').fill('s3cret-pump');
+  await page.getByRole('button', { name: 'Set MQTT credentials' }).click();
+  await page.getByText('MQTT user name: pump-2-mqtt').waitFor();
+  const code = await page.locator('[data-snippet=mqttBasic] pre').textContent();
+  assert.match(code, /-u 'pump-2-mqtt' -P "\$MQTT_PASSWORD"/);
+  assert.ok(env.mqttPort, 'the wrapper gives LOOM_MQTT_PORT');
+  assert.match(code, new RegExp(`-p ${env.mqttPort} `));
+  // the snippet's command, with the password filled in, is accepted by the broker
+  execFileSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(env.mqttPort), '-u', 'pump-2-mqtt',
+    '-P', 's3cret-pump', '-q', '1', '-t', 'v1/devices/me/telemetry', '-m', '{"flow_m3h":33.5}'], { timeout: 10000 });
+  await goto(page, `#/devices/${dev.id}`);
+  await page.locator('[data-testid=latest-tile][data-key=flow_m3h] .tile-value', { hasText: '33.5 m3/h' }).waitFor({ timeout: 10000 });
 });
 
 test('a viewer sees commands and snippets but cannot send or manage credentials', async () => {

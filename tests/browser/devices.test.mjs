@@ -111,6 +111,9 @@ test('snippets carry the server, the MQTT port and the token, shell-quoted', () 
   assert.match(by.paho, /client\.connect\("plant", 1884\)/);
   assert.match(snippets({ origin: 'o', host: 'h', mqttPort: 1883, token: null, body }).map((s) => s.code).join(), /YOUR_DEVICE_TOKEN/);
   assert.deepEqual(sampleBody(new Map()), { temperature: 21.5 });
+  const basic = snippets({ origin: 'o', host: 'h', mqttPort: 1883, token: 'x', body, mqttUser: "pump's" });
+  assert.equal(basic.length, 5);
+  assert.match(basic[4].code, /-u 'pump'\\''s' -P "\$MQTT_PASSWORD"/);
   assert.match(snippets({ origin: 'o', host: 'h', mqttPort: 1, token: 'x', body: { on: true } })[2].code, /json=\{"on":True\}/);
 });
 

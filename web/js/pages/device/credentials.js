@@ -37,11 +37,16 @@ export function sampleBody(keyMeta) {
 const shq = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`; // POSIX shell single quotes
 const pyq = (s) => JSON.stringify(String(s)); // a Python string literal (JSON's is valid Python)
 
-/** snippets({origin, host, mqttPort, token, body}) -> [{id, code}] for the four clients. */
-export function snippets({ origin, host, mqttPort, token, body }) {
+/** snippets({origin, host, mqttPort, token, body, mqttUser}) -> [{id, code}] for the four
+ * clients, plus mosquitto_pub with the MQTT user name and password when mqttUser is set. */
+export function snippets({ origin, host, mqttPort, token, body, mqttUser }) {
   const tok = token || TOKEN_PLACEHOLDER;
   const json = JSON.stringify(body);
   const pyBody = json.replace(/\btrue\b/g, 'True').replace(/\bfalse\b/g, 'False');
+  const basic = mqttUser ? [{ id: 'mqttBasic', code:
+`MQTT_PASSWORD='YOUR_MQTT_PASSWORD'
+mosquitto_pub -h ${shq(host)} -p ${mqttPort} -u ${shq(mqttUser)} -P "$MQTT_PASSWORD" -q 1 \\
+  -t v1/devices/me/telemetry -m ${shq(json)}` }] : [];
   return [
     { id: 'curl', code:
 `DEVICE_TOKEN=${shq(tok)}
@@ -73,6 +78,7 @@ client.loop_start()
 client.publish("v1/devices/me/telemetry", json.dumps(${pyBody}), qos=1).wait_for_publish()
 client.loop_stop()
 client.disconnect()` },
+    ...basic,
   ];
 }
 
@@ -93,7 +99,8 @@ export function renderCredentials(panel, dctx) {
 
   function drawSnippets() {
     clear(snipArea);
-    const list = snippets({ origin: location.origin, host: location.hostname, mqttPort, token, body: sampleBody(keyMeta) });
+    const list = snippets({ origin: location.origin, host: location.hostname, mqttPort, token,
+      body: sampleBody(keyMeta), mqttUser: dev.mqtt_username });
     snipArea.append(h('h2', null, t('devices.cred.snippets')),
       h('p.muted', null, token ? t('devices.cred.snippetsFilled') : t('devices.cred.snippetsHint')));
     if (mqttNote) snipArea.append(h('p.muted', null, mqttNote));
@@ -143,8 +150,15 @@ export function renderCredentials(panel, dctx) {
     const pass = h('input', { type: 'password', autocomplete: 'new-password', minlength: 4, maxlength: 256 });
     const fUser = ui.field({ label: t('devices.cred.mqttUser'), input: user });
     const fPass = ui.field({ label: t('devices.cred.mqttPass'), input: pass, hint: t('devices.cred.mqttPassHint') });
-    const current = h('p', null, dev.mqtt_username
-      ? t('devices.cred.mqttCurrent', { user: dev.mqtt_username }) : t('devices.cred.mqttNone'));
+    const current = h('p.mqtt-current');
+    const showCurrent = () => {
+      clear(current);
+      if (dev.mqtt_username) {
+        current.append(h('span', null, t('devices.cred.mqttCurrent', { user: dev.mqtt_username })), ' ',
+          ui.copyButton(dev.mqtt_username, { label: t('devices.cred.copy') }));
+      } else current.append(t('devices.cred.mqttNone'));
+    };
+    showCurrent();
     const save = h('button.btn', { type: 'submit' }, t('devices.cred.mqttSave'));
     const form = h('form.mqtt-cred-form', null, fUser, fPass, save);
     form.addEventListener('submit', async (e) => {
@@ -158,7 +172,8 @@ export function renderCredentials(panel, dctx) {
         const d = await api.put(`/api/v1/devices/${encodeURIComponent(dev.id)}`, { mqtt_username: u, mqtt_password: pass.value });
         dev.mqtt_username = (d && d.mqtt_username) || u;
         pass.value = '';
-        current.textContent = t('devices.cred.mqttCurrent', { user: dev.mqtt_username });
+        showCurrent();
+        drawSnippets();
         ui.toast(t('devices.cred.mqttSaved'), 'success');
       } catch (err) {
         const m = ui.errorMessage(err);
