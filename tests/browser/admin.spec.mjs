@@ -145,6 +145,19 @@ test('a viewer cannot reach #/admin/users', async () => {
   void env;
 });
 
+test('the administration pages speak Chinese in a Chinese browser', async () => {
+  const ta = await makeUser({ role: 'tenant_admin' });
+  const p = await s.newPage({ locale: 'zh-CN' });
+  await login(p, { ...ta, next: '#/admin/users' });
+  await p.getByRole('heading', { name: '系统管理' }).waitFor();
+  await p.getByTestId('admin-tab-users').filter({ hasText: '用户与角色' }).waitFor();
+  await p.getByRole('row').filter({ hasText: ta.email }).getByText('租户管理员').waitFor();
+  await shot(p, 'admin-users', 'zh-CN');
+  await goto(p, '#/admin/audit');
+  await p.locator('[data-testid=audit-status][data-status=verified]').filter({ hasText: '审计链校验通过' }).waitFor();
+  await shot(p, 'admin-audit', 'zh-CN');
+});
+
 /** Flip one byte inside the payload of record seq of DATA/audit.log (sec/audit.h layout:
  * 32-byte header, records of 56 + L + 32 bytes: magic, L u32 LE, seq u64 LE, ...). */
 function tamperAudit(dataDir, seq) {
