@@ -193,6 +193,15 @@ test('credentials: rotate the token (with confirmation), copy buttons, filled sn
   const token = (await page.getByTestId('device-token').textContent()).trim();
   assert.ok(token.length > 10);
   assert.match(await curl.textContent(), new RegExp(token));
+  // the snippets run as they are: curl, Python requests, Python paho-mqtt (Debian's python3
+  // with python3-requests and python3-paho-mqtt; the MQTT port
+  // comes from /api/v1/console/info)
+  const code = async (id) => page.locator(`[data-snippet=${id}] pre`).textContent();
+  execFileSync('bash', ['-c', await code('curl')], { timeout: 20000, stdio: 'pipe' });
+  execFileSync('/usr/bin/python3', ['-c', await code('python')], { timeout: 20000, stdio: 'pipe' });
+  if (info && info.mqtt && info.mqtt.port) {
+    execFileSync('/usr/bin/python3', ['-c', await code('paho')], { timeout: 20000, stdio: 'pipe' });
+  }
   // the new token works, the old one is refused
   await rest(`/api/v1/${token}/telemetry`, { body: { flow_m3h: 40 }, token: null });
   const old = await rest(`/api/v1/${dev.accessToken}/telemetry`, { body: { flow_m3h: 40 }, token: null, raw: true });
