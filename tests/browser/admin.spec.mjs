@@ -41,7 +41,7 @@ test('a tenant admin creates a user, then changes its role', async () => {
   const row = p.getByRole('row').filter({ hasText: email });
   await row.waitFor();
   assert.equal(await row.getByTestId('user-role').textContent(), 'Operator');
-  await shot(p, 'admin-users');
+  await shot(p, 'admin');
 
   await row.getByRole('button', { name: `Change role: ${email}` }).click();
   const d2 = p.getByRole('dialog');
@@ -152,7 +152,7 @@ test('the administration pages speak Chinese in a Chinese browser', async () => 
   await p.getByRole('heading', { name: '系统管理' }).waitFor();
   await p.getByTestId('admin-tab-users').filter({ hasText: '用户与角色' }).waitFor();
   await p.getByRole('row').filter({ hasText: ta.email }).getByText('租户管理员').waitFor();
-  await shot(p, 'admin-users', 'zh-CN');
+  await shot(p, 'admin', 'zh-CN');
   await goto(p, '#/admin/audit');
   await p.locator('[data-testid=audit-status][data-status=verified]').filter({ hasText: '审计链校验通过' }).waitFor();
   await shot(p, 'admin-audit', 'zh-CN');
