@@ -12,6 +12,8 @@
 //   device_90d    then choosing the quick range "90 days" until all ten charts are drawn
 //                 again (one telemetry request for ten keys, aggregated to ~1 bucket/pixel);
 //   device_cold_90d = device_1h + device_90d (what a user waits for from a cold start).
+// And the renderer main thread's work for each (CDP Performance metrics in thread CPU time:
+// *_cpu_ms), which, unlike the wall times, does not grow with the machine's other load.
 // Also: bytes transferred (navigation + resources, transferSize), the JS heap after the
 // charts are drawn (performance.memory, precise), and the server's answer times of the
 // telemetry requests (Resource Timing: requestStart -> responseEnd). Prints one JSON line
@@ -72,16 +74,34 @@ async function pageStats(page, mark) {
   }, mark);
 }
 
+// Main-thread work of the renderer so far, in thread CPU time (CDP Performance metrics with
+// timeDomain threadTicks): unlike wall time it does not grow when other processes take the
+// cores. Returns {task, script, layout} in ms.
+async function work(cdp) {
+  const { metrics } = await cdp.send('Performance.getMetrics');
+  const m = Object.fromEntries(metrics.map((x) => [x.name, x.value]));
+  return { task: (m.TaskDuration || 0) * 1000, script: (m.ScriptDuration || 0) * 1000,
+    layout: ((m.LayoutDuration || 0) + (m.RecalcStyleDuration || 0)) * 1000 };
+}
+
+async function openPage(ctx, errors) {
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => errors.push(String(e)));
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send('Performance.enable', { timeDomain: 'threadTicks' });
+  return { page, cdp };
+}
+
 async function one(browser, i) {
   const out = { run: i };
   const ctx = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: lang });
   await ctx.addInitScript((tk) => { try { sessionStorage.setItem('loom.token', tk); } catch { /* */ } }, token);
   const errors = [];
   try {
-    let page = await ctx.newPage();
-    page.on('pageerror', (e) => errors.push(String(e)));
+    let { page, cdp } = await openPage(ctx, errors);
     await page.goto(`${url}/#/overview`, { waitUntil: 'commit' });
     out.overview_ms = Math.round(await readyAt(page, pageReady));
+    out.overview_cpu_ms = Math.round((await work(cdp)).task);
     const ov = await pageStats(page, 0);
     out.overview_bytes = ov.bytes;
     out.overview_requests = ov.requests;
@@ -93,15 +113,19 @@ async function one(browser, i) {
     await ctx.close();
     const ctx2 = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: lang });
     await ctx2.addInitScript((tk) => { try { sessionStorage.setItem('loom.token', tk); } catch { /* */ } }, token);
-    page = await ctx2.newPage();
-    page.on('pageerror', (e) => errors.push(String(e)));
+    ({ page, cdp } = await openPage(ctx2, errors));
     await page.goto(`${url}/#/devices/${encodeURIComponent(deviceId)}?tab=charts`, { waitUntil: 'commit' });
     out.device_1h_ms = Math.round(await readyAt(page, chartsReady, nCharts));
+    const w0 = await work(cdp);
+    out.device_1h_cpu_ms = Math.round(w0.task);
     const sel = page.locator('[data-testid=charts] select.range-quick').first();
     const mark = await page.evaluate(() => performance.now());
     await sel.selectOption('90d');
     const t90 = await readyAt(page, chartsReady, nCharts);
     out.device_90d_ms = Math.round(t90 - mark);
+    const w1 = await work(cdp);
+    out.device_90d_cpu_ms = Math.round(w1.task - w0.task);
+    out.device_90d_script_ms = Math.round(w1.script - w0.script);
     out.device_cold_90d_ms = out.device_1h_ms + out.device_90d_ms;
     const st = await pageStats(page, mark);
     out.device_bytes = st.bytes;
@@ -144,8 +168,9 @@ try {
 } finally {
   await browser.close();
 }
-const keys = ['overview_ms', 'overview_bytes', 'overview_requests', 'overview_heap', 'device_1h_ms',
-  'device_90d_ms', 'device_cold_90d_ms', 'device_bytes', 'device_requests', 'device_heap'];
+const keys = ['overview_ms', 'overview_cpu_ms', 'overview_bytes', 'overview_requests', 'overview_heap',
+  'device_1h_ms', 'device_1h_cpu_ms', 'device_90d_ms', 'device_90d_cpu_ms', 'device_90d_script_ms',
+  'device_cold_90d_ms', 'device_bytes', 'device_requests', 'device_heap'];
 const summary = { runs: all.length, failed, chromium: version };
 for (const k of keys) summary[k] = median(all.map((r) => r[k]));
 summary.telemetry_90d_ms = median(all.flatMap((r) => (r.telemetry_90d || []).map((x) => x.ms)));
