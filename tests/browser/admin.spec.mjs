@@ -117,6 +117,66 @@ test('an engineer edits the normal range of a profile key', async () => {
   await shot(p, 'admin-profile');
 });
 
+test('a platform admin creates, edits and deletes a tenant', async () => {
+  const pa = await makeUser({ role: 'platform_admin' });
+  const p = await fresh();
+  await login(p, { ...pa, next: '#/admin/tenants' });
+  const name = unique('无锡机械厂');
+  await p.getByTestId('tenant-create').click();
+  const dlg = p.getByRole('dialog');
+  await field(dlg, 'Name').fill(name);
+  await field(dlg, 'Industry').fill('machinery');
+  await field(dlg, 'Region').fill('CN-JS');
+  await field(dlg, 'Database').fill('bad name!'); // the server's validation, next to the field
+  await dlg.getByRole('button', { name: 'Create tenant' }).click();
+  await dlg.getByText(/A-Z a-z 0-9/).waitFor();
+  await field(dlg, 'Database').fill('');
+  await dlg.getByRole('button', { name: 'Create tenant' }).click();
+  await dlg.waitFor({ state: 'detached' });
+  const row = p.getByRole('row').filter({ hasText: name });
+  await row.getByText('CN-JS').waitFor();
+  await row.getByRole('button', { name: `Edit: ${name}` }).click();
+  await field(p.getByRole('dialog'), 'Industry').fill('electronics');
+  await p.getByRole('dialog').getByRole('button', { name: 'Save' }).click();
+  await p.getByRole('row').filter({ hasText: name }).getByText('electronics').waitFor();
+  await p.getByRole('row').filter({ hasText: name }).getByRole('button', { name: `Delete: ${name}` }).click();
+  await p.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+  await p.getByRole('row').filter({ hasText: name }).waitFor({ state: 'detached' });
+  const left = await rest('/api/v1/tenants', { query: { name } });
+  assert.equal(left.data.length, 0);
+});
+
+test('an engineer creates a profile and adds a key; a viewer only reads them', async () => {
+  const tenant = await makeTenant();
+  const eng = await makeUser({ role: 'engineer', tenant });
+  const p = await fresh();
+  await login(p, { ...eng, next: '#/admin/profiles' });
+  const name = unique('空压机');
+  await p.getByTestId('profile-create').click();
+  const dlg = p.getByRole('dialog');
+  await field(dlg, 'Name').fill(name);
+  await field(dlg, 'Description').fill('screw compressor');
+  await dlg.getByRole('button', { name: 'Create profile' }).click();
+  await p.getByRole('heading', { name }).waitFor(); // the new profile's own page
+  await p.getByTestId('key-create').click();
+  const kd = p.getByRole('dialog');
+  await field(kd, 'Key').fill('temp_c');
+  await field(kd, 'Unit').fill('°C');
+  await field(kd, 'Normal min').fill('-20');
+  await field(kd, 'Normal max').fill('90');
+  await kd.getByRole('button', { name: 'Add key' }).click();
+  await kd.waitFor({ state: 'detached' });
+  await p.getByRole('row').filter({ hasText: 'temp_c' }).getByText('°C').waitFor();
+
+  const v = await makeUser({ role: 'viewer', tenant });
+  const q = await fresh();
+  await login(q, { ...v, next: '#/admin/profiles' });
+  await q.getByRole('link', { name }).click();
+  await q.getByRole('row').filter({ hasText: 'temp_c' }).waitFor();
+  assert.equal(await q.getByTestId('key-create').count(), 0);
+  assert.equal(await q.getByRole('button', { name: 'Edit: temp_c' }).count(), 0);
+});
+
 test('the audit log shows the chain verified', async () => {
   const ta = await makeUser({ role: 'tenant_admin' });
   await rest('/api/v1/assets', { body: { name: 'audited asset', type: 'line', tenant_id: ta.tenant.id } });
