@@ -331,3 +331,41 @@ test('a device is edited and deleted from its page', async () => {
   const r = await rest(`/api/v1/devices/${tmp.id}`, { raw: true });
   assert.equal(r.status, 404);
 });
+
+test('chart.js: empty state, gaps break the line, live appends stay bounded', async () => {
+  await setup();
+  await goto(page, '#/devices');
+  const r = await page.evaluate(async () => {
+    const { timeChart } = await import('/ui/js/core/chart.js');
+    const el = document.createElement('div');
+    el.style.width = '600px';
+    document.body.append(el);
+    const wait = () => new Promise((res) => {
+      const tick = () => (el.hasAttribute('data-ready') ? res() : requestAnimationFrame(tick));
+      tick();
+    });
+    const c = timeChart(el, { series: [{ label: 'x', unit: 'bar' }], height: 120, maxPoints: 5 });
+    c.setData([], [[]]);
+    await wait();
+    const empty = el.querySelector('.tchart-overlay').textContent;
+    // 10 points 1 s apart with a 60 s hole: a null is inserted to break the line
+    const ts = [];
+    for (let i = 0; i < 10; i++) ts.push(1e12 + i * 1000 + (i >= 5 ? 60000 : 0));
+    c.setData(ts, [ts.map((_, i) => i)]);
+    await wait();
+    const withGap = Number(el.dataset.points);
+    const overlayHidden = el.querySelector('.tchart-overlay').hidden;
+    for (let i = 0; i < 20; i++) c.append(2e12 + i * 1000, [i]);
+    await new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(res)));
+    const bounded = Number(el.dataset.points);
+    const last = Number(el.dataset.last);
+    c.destroy();
+    el.remove();
+    return { empty, withGap, overlayHidden, bounded, last };
+  });
+  assert.equal(r.empty, 'No data in this time range');
+  assert.equal(r.withGap, 11);
+  assert.equal(r.overlayHidden, true);
+  assert.equal(r.bounded, 5);
+  assert.equal(r.last, 2e12 + 19000);
+});

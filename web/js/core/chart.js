@@ -148,6 +148,7 @@ export function bucketMs(fromMs, toMs, widthPx) {
  *   onZoom(from_ms, to_ms)             after a drag zoom, pan, button or reset
  *   gapFactor: break lines over gaps wider than this many median steps (default 3; 0: never)
  *   title: accessible name of the chart
+ *   maxPoints: append keeps at most this many points, dropping the oldest (default 20000)
  *   hint: false hides the "drag to zoom" help text (e.g. on all but the first of many charts)
  * Returns {setData, append, setRange, zoom, setBand, setLoading, setError, range, width, destroy}.
  * `el` gets data-ready after each setData has been drawn; setLoading removes it. After each
@@ -157,6 +158,7 @@ export function timeChart(el, opts = {}) {
   const series = opts.series || [];
   const height = opts.height || 240;
   const gapFactor = opts.gapFactor ?? 3;
+  const maxPoints = opts.maxPoints || 20000;
   const fmt = formatters(pageLang());
   let band = opts.band || null;
   let base = opts.range ? { from: opts.range.from_ms, to: opts.range.to_ms } : null; // set by caller
@@ -385,13 +387,14 @@ export function timeChart(el, opts = {}) {
     rafId = 0;
     if (!u || destroyed) return;
     const n = data[0].length;
+    const fresh = readyPending; // the draw hook (maybe run inside setData) clears it
     u.setData(data, true);
     // for tests and the browser benchmark: how many points are drawn, and the newest time
     el.dataset.points = String(n);
     el.dataset.last = n ? String(data[0][n - 1]) : '';
     if (view) u.setScale('x', { min: view.from, max: view.to });
-    if (!n && readyPending) {
-      showOverlay(tr('devices.chart.empty', 'No data in this time range'), 'empty');
+    if (!n) {
+      if (fresh) showOverlay(tr('devices.chart.empty', 'No data in this time range'), 'empty');
     } else if (overlay.classList.contains('tchart-empty')) {
       showOverlay('', null);
     }
@@ -439,11 +442,10 @@ export function timeChart(el, opts = {}) {
         view = { from: ts - span, to: ts };
         if (base) base = { ...view };
       }
-      if (!zoomed && view) {
-        let drop = 0;
-        while (drop < xs.length - 1 && xs[drop] < view.from) drop++;
-        if (drop) data.forEach((c) => c.splice(0, drop));
-      }
+      let drop = 0;
+      if (!zoomed && view) while (drop < xs.length - 1 && xs[drop] < view.from) drop++;
+      drop = Math.max(drop, xs.length - maxPoints); // bounded memory without a window
+      if (drop > 0) data.forEach((c) => c.splice(0, drop));
       if (overlay.classList.contains('tchart-empty')) showOverlay('', null);
       schedule();
     },
