@@ -15,14 +15,16 @@ import tokens from './admin/tokens.js';
 import profiles from './admin/profiles.js';
 import audit from './admin/audit.js';
 
-const TENANT_USERS = ['platform_admin', 'tenant_admin', 'engineer', 'operator', 'viewer'];
+// Operators and viewers see only their API tokens here (web contract); profiles.js still
+// draws a read-only view should a read-only role be given the tab.
+const PROFILE_ROLES = ['platform_admin', 'tenant_admin', 'engineer'];
 
 /** The tabs in order: id (route /admin/<id>), the roles that may use it, its module. */
 export const ADMIN_TABS = [
   { id: 'tenants', roles: ['platform_admin', 'tenant_admin'], mod: tenants },
   { id: 'users', roles: ['platform_admin', 'tenant_admin'], mod: users },
   { id: 'tokens', roles: null, mod: tokens },
-  { id: 'profiles', roles: TENANT_USERS, mod: profiles },
+  { id: 'profiles', roles: PROFILE_ROLES, mod: profiles },
   { id: 'audit', roles: ['platform_admin', 'tenant_admin'], mod: audit },
 ];
 
