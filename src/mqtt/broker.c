@@ -330,6 +330,14 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   } else {
     br_conn_input(c, (const uint8_t *)buf->base, (size_t)nread);
   }
+  /* acknowledgements opened the window of a subscriber: what waits for it
+   * goes now, not at the end of the loop pass, so it is not idle while the
+   * pass reads the publishers (fan-in at QoS 1: a window of 20 in flight) */
+  if (c->window_opened && !c->closing && c->state == BR_ST_UP && c->cl) {
+    c->window_opened = false;
+    br_conn_drain(c);
+    conn_flush(c);
+  }
   br_conn_unref(c);
 }
 

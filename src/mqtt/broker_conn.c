@@ -953,6 +953,7 @@ static void handle_packet(br_conn *c, const uint8_t *p, size_t len) {
   case MQTT_PUBLISH: handle_publish(c, &pk); break;
   case MQTT_PUBACK:
     if (mqtt_session_on_puback(cl->sess, pk.packet_id) == 0 && c->unacked) c->unacked--;
+    c->window_opened = true;
     br_conn_mark(c);
     break;
   case MQTT_PUBREC: {
@@ -970,6 +971,7 @@ static void handle_packet(br_conn *c, const uint8_t *p, size_t len) {
   }
   case MQTT_PUBCOMP:
     if (mqtt_session_on_pubcomp(cl->sess, pk.packet_id) == 0 && c->unacked) c->unacked--;
+    c->window_opened = true;
     br_conn_mark(c);
     break;
   case MQTT_SUBSCRIBE: handle_subscribe(c, &pk); break;

@@ -119,6 +119,7 @@ struct br_conn {
   bool no_problem_info; /* CONNECT Request Problem Information = 0 */
   bool gate;            /* resends exceed recv_max_out: count them */
   bool linger;          /* closed, shutting down after queued writes */
+  bool window_opened;   /* this read acknowledged outgoing QoS 1/2: send more at once */
 };
 
 /* Cross-thread mailbox, refcounted: outlives the broker while done
