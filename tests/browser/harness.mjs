@@ -3,8 +3,8 @@
 // playwright-core (headless), talks to the daemon that tests/integration/test_console.py
 // started (LOOM_URL, LOOM_TOKEN, LOOM_MQTT_PORT), creates tenants and users over REST,
 // signs in through the UI, waits for the console's readiness markers, takes screenshots,
-// and FAILS a spec on any browser console error, uncaught page error, failed static asset
-// or 5xx answer (a JS error is a bug). Specs use node's built-in runner (node:test);
+// and FAILS a spec on any browser console error, uncaught page error, failed static asset,
+// 5xx answer or request to another host (a JS error is a bug; the console works offline). Specs use node's built-in runner (node:test);
 // see README.md in this directory for a complete example.
 
 import test from 'node:test';
@@ -283,6 +283,15 @@ export async function launch(opts = {}) {
       if (st >= 500 || (isStatic && st >= 400)) {
         report(`HTTP ${st} ${r.request().method()} ${u.pathname}${u.search}`);
       }
+    });
+    // The console works offline inside a plant network: no CDN, font or other external URL.
+    page.on('request', (req) => {
+      const u = req.url();
+      if (/^(data|blob|about):/.test(u)) return;
+      if (new URL(u).origin !== origin) report(`external request: ${req.method()} ${u}`);
+    });
+    page.on('websocket', (ws) => {
+      if (new URL(ws.url()).host !== new URL(origin).host) report(`external WebSocket: ${ws.url()}`);
     });
     page.on('requestfailed', (req) => {
       const f = req.failure();

@@ -67,6 +67,16 @@ test('an API 4xx is an answer, a missing static file is a problem', async () => 
   assert.throws(() => s.assertNoErrors(), /HTTP 404 GET \/ui\/js\/no-such-module\.js/);
 });
 
+test('a request to another host is a problem (the console works offline)', async () => {
+  const p = s.page;
+  await p.goto(`${env.url}/health`);
+  await p.route('http://cdn.example.invalid/**', (r) => r.fulfill({ status: 200, body: '' }));
+  await p.evaluate(async () => { await fetch('http://cdn.example.invalid/lib.js', { mode: 'no-cors' }).catch(() => {}); });
+  await p.waitForTimeout(50);
+  assert.throws(() => s.assertNoErrors(), /external request: GET http:\/\/cdn\.example\.invalid\/lib\.js/);
+  await p.unroute('http://cdn.example.invalid/**');
+});
+
 test('a second page has its own locale and is watched too', async () => {
   const p = await s.newPage({ locale: 'zh-CN' });
   await p.setContent('<p>x</p>');
