@@ -369,3 +369,14 @@ test('chart.js: empty state, gaps break the line, live appends stay bounded', as
   assert.equal(r.bounded, 5);
   assert.equal(r.last, 2e12 + 19000);
 });
+
+test('the device list follows a device going online without a reload', async () => {
+  await setup();
+  const d = await rest('/api/v1/devices', { body: { name: 'pump-live', profile_id: plant.profile.id, tenant_id: plant.tenant.id } });
+  await goto(page, '#/devices?q=pump-live');
+  const cell = page.locator('.dev-state-cell');
+  await cell.waitFor();
+  assert.notEqual(await cell.locator('.badge').getAttribute('data-state'), 'online');
+  await rest(`/api/v1/${d.credentials.accessToken}/telemetry`, { body: { flow_m3h: 20 }, token: null });
+  await cell.locator('.badge[data-state=online]').waitFor({ timeout: 10000 }); // the list refreshes every 30 s
+});

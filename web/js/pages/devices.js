@@ -476,8 +476,10 @@ export default {
           d.label ? h('span.dev-sub', { title: d.label }, d.label) : null) },
       { key: 'profile', label: t('devices.list.col.profile'),
         render: (d) => ellipsis('span', profileName.get(d.profile_id) || '—') },
-      { key: 'state', label: t('devices.list.col.state'), render: (d) => ui.badge(d.state || 'unknown') },
-      { key: 'last_activity_ms', label: t('devices.list.col.lastActivity'), render: (d) => ui.relTime(d.last_activity_ms) },
+      { key: 'state', label: t('devices.list.col.state'),
+        render: (d) => h('span.dev-state-cell', { dataset: { dev: d.id } }, ui.badge(d.state || 'unknown')) },
+      { key: 'last_activity_ms', label: t('devices.list.col.lastActivity'),
+        render: (d) => h('span.dev-last-cell', { dataset: { dev: d.id } }, ui.relTime(d.last_activity_ms)) },
       { key: 'asset', label: t('devices.list.col.asset'),
         render: (d) => {
           const n = d.asset_id && tree.byId.get(d.asset_id);
@@ -549,8 +551,31 @@ export default {
         }));
       }
       drawPager(pages);
+      watchStates(res.rows);
       ui.ready(root);
       timer = setTimeout(() => load(false, true), REFRESH_MS);
+    }
+
+    // online / offline changes of the shown devices, live (the server sends state changes)
+    let stateSubs = [];
+    let watched = '';
+    function unwatch() {
+      for (const u of stateSubs) u();
+      stateSubs = [];
+      watched = '';
+    }
+    function watchStates(rows) {
+      const key = rows.map((d) => d.id).join(',');
+      if (key === watched) return; // same devices: the callbacks find the redrawn cells
+      unwatch();
+      watched = key;
+      if (!ctx.live) return;
+      stateSubs = rows.map((d) => ctx.live.subscribe({ type: 'state', device_id: d.id }, (m) => {
+        const cell = listArea.querySelector(`.dev-state-cell[data-dev="${CSS.escape(d.id)}"]`);
+        if (cell && m.state) cell.replaceChildren(ui.badge(m.state));
+        const last = listArea.querySelector(`.dev-last-cell[data-dev="${CSS.escape(d.id)}"]`);
+        if (last && m.last_activity_ms) last.replaceChildren(ui.relTime(m.last_activity_ms));
+      }));
     }
 
     function drawPager(pages) {
@@ -573,6 +598,7 @@ export default {
       disposed = true;
       clearTimeout(timer);
       clearTimeout(debounce);
+      unwatch();
     };
   },
 };
