@@ -92,6 +92,17 @@ typedef struct api_device_rate {
   double points_per_min;
 } api_device_rate;
 size_t api_device_busiest(loom_api *api, const char *scope, api_device_rate *out, size_t cap);
+/* The newest online/offline changes the device hub wrote to the registry
+ * since start (at most the last 512, all tenants), of tenant scope (NULL:
+ * all), newest first, at most cap into out; returns how many. time_ms is
+ * when the change was written (wall clock). Any thread; one mutex. */
+typedef struct api_device_change {
+  char device_id[META_ID_LEN + 1];
+  char tenant_id[META_ID_LEN + 1];
+  int64_t time_ms;
+  bool online;
+} api_device_change;
+size_t api_device_changes(loom_api *api, const char *scope, api_device_change *out, size_t cap);
 
 /* The server's request handler: routes req, checking access first. */
 void api_handle(http_req *req, void *user);
@@ -238,10 +249,13 @@ void rest_region_summary(api_call *c);
  * "points_total" (since start)}, "storage": {"bytes" (segment files),
  * "series"}, "busiest": [{"id","name","last_activity_ms","online",
  * "points_per_min"}] (up to 10), "silent": [same without points_per_min]
- * (up to 10 ever-active devices, longest silent first), "events": [{"seq",
- * "time_ms","actor","action","target","outcome",...}] (up to 20 newest audit
- * events, newest first; [] with "events_allowed": false for callers without
- * audit.read), "took_us"}. No telemetry scan. */
+ * (up to 10 ever-active devices, longest silent first), "events": up to 20,
+ * newest first, of: the tenant's audit events {"seq","time_ms","actor",
+ * "action","target","outcome",...} (only for callers with audit.read:
+ * "events_allowed" says whether they are included) and devices' online /
+ * offline changes since start {"time_ms","action":"device.online"|
+ * "device.offline","target":<device name>,"device_id"}, "took_us"}. No
+ * telemetry scan. */
 void rest_console_info(api_call *c);
 void rest_console_overview(api_call *c);
 void rest_telemetry_latest(api_call *c);

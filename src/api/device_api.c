@@ -55,6 +55,7 @@
 #define DEV_MEASUREMENT_FALLBACK "telemetry"
 #define DEV_PROFILE_TTL_MS 5000         /* a cached profile name is used this long */
 #define DEV_PROFILE_CACHE 1024          /* profile names cached at most */
+#define DEV_CHANGES_MAX 512             /* state changes kept for the console */
 
 typedef enum dev_kind {
   DEV_TELEMETRY,
@@ -119,6 +120,10 @@ struct api_device_hub {
   strmap prof_map;
   dev_prof *profs;
   size_t n_profs;
+  /* the newest online/offline changes written to the registry, a ring
+   * (under lock): the console's recent events */
+  api_device_change changes[DEV_CHANGES_MAX];
+  uint64_t n_changes; /* ever recorded; the newest is at (n_changes - 1) % DEV_CHANGES_MAX */
 };
 
 static int64_t mono_ms(void) { return loom_mono_ns() / LOOM_NS_PER_MS; }
@@ -224,6 +229,20 @@ size_t api_device_busiest(loom_api *api, const char *scope, api_device_rate *out
   return n;
 }
 
+size_t api_device_changes(loom_api *api, const char *scope, api_device_change *out, size_t cap) {
+  struct api_device_hub *h = api->devices;
+  if (!h || !cap) return 0;
+  size_t n = 0;
+  pthread_mutex_lock(&h->lock);
+  uint64_t have = h->n_changes < DEV_CHANGES_MAX ? h->n_changes : DEV_CHANGES_MAX;
+  for (uint64_t k = 0; k < have && n < cap; k++) {
+    const api_device_change *c = &h->changes[(h->n_changes - 1 - k) % DEV_CHANGES_MAX];
+    if (!scope || !strcmp(scope, c->tenant_id)) out[n++] = *c;
+  }
+  pthread_mutex_unlock(&h->lock);
+  return n;
+}
+
 void api_device_note_offline(loom_api *api, const char *device_id, const char *tenant_id) {
   struct api_device_hub *h = api->devices;
   if (!h || strlen(device_id) > META_ID_LEN || strlen(tenant_id) > META_ID_LEN) return;
@@ -300,6 +319,17 @@ static void flush_activity(struct api_device_hub *h) {
   if (h->api->meta) {
     int rc = meta_device_activity(h->api->meta, items, k, NULL);
     if (rc) LOOM_WARN("device activity not recorded", "devices=%zu err=\"%s\"", k, loom_strerror(rc));
+    int64_t at = wall_ms();
+    pthread_mutex_lock(&h->lock);
+    for (size_t i = 0; rc == 0 && i < k; i++) {
+      if (!items[i].state_changed) continue;
+      api_device_change *c = &h->changes[h->n_changes++ % DEV_CHANGES_MAX];
+      memcpy(c->device_id, items[i].device_id, sizeof c->device_id);
+      memcpy(c->tenant_id, items[i].tenant_id, sizeof c->tenant_id);
+      c->online = items[i].online;
+      c->time_ms = at;
+    }
+    pthread_mutex_unlock(&h->lock);
     for (size_t i = 0; rc == 0 && i < k; i++)
       if (items[i].state_changed)
         api_live_publish(h->api, LIVE_STATE, items[i].tenant_id, items[i].device_id,

@@ -10,10 +10,12 @@
  * says whether its figures are the tenant's own or platform-wide.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "core/err.h"
+#include "core/mem.h"
 #include "core/timeutil.h"
 #include "mqtt/broker.h"
 
@@ -27,6 +29,50 @@ void rest_console_info(api_call *c) {
                  json_pack("{s:s,s:{s:o,s:o}}", "version", LOOM_VERSION, "mqtt", "port",
                            port > 0 ? json_integer(port) : json_null(), "ws_path",
                            c->api->mqtt ? json_string("/mqtt") : json_null()));
+}
+
+/* The newest online/offline changes of the devices in scope, as events
+ * {"time_ms","action":"device.online"|"device.offline","target":<name>,
+ * "device_id"}, newest first, into out. 0 or a LOOM_E* code. */
+static int state_events(api_call *c, const char *scope, json_t *out) {
+  api_device_change ch[CONSOLE_EVENTS_MAX];
+  meta_device_silent d[CONSOLE_EVENTS_MAX];
+  size_t n = api_device_changes(c->api, scope, ch, CONSOLE_EVENTS_MAX);
+  memset(d, 0, sizeof d);
+  for (size_t i = 0; i < n; i++) memcpy(d[i].id, ch[i].device_id, sizeof d[i].id);
+  int rc = n ? meta_device_names(c->api->meta, scope, d, n) : 0;
+  for (size_t i = 0; !rc && i < n; i++) {
+    if (!d[i].name[0]) continue; /* deleted since */
+    json_t *e = json_pack("{s:I,s:s,s:s,s:s}", "time_ms", (json_int_t)ch[i].time_ms, "action",
+                          ch[i].online ? "device.online" : "device.offline", "target", d[i].name,
+                          "device_id", ch[i].device_id);
+    if (!e || json_array_append_new(out, e)) rc = LOOM_ENOMEM;
+  }
+  return rc;
+}
+
+static int by_time_desc(const void *a, const void *b) {
+  json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "time_ms"));
+  json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "time_ms"));
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* audit and state events together, newest first, at most CONSOLE_EVENTS_MAX */
+static json_t *merge_events(json_t *audit, json_t *state) {
+  size_t na = json_array_size(audit), ns = json_array_size(state), n = 0;
+  json_t **all = na + ns ? loom_calloc(na + ns, sizeof *all) : NULL;
+  json_t *out = json_array();
+  if ((na + ns && !all) || !out) {
+    loom_free(all);
+    json_decref(out);
+    return NULL;
+  }
+  for (size_t i = 0; i < na; i++) all[n++] = json_array_get(audit, i);
+  for (size_t i = 0; i < ns; i++) all[n++] = json_array_get(state, i);
+  qsort(all, n, sizeof *all, by_time_desc); /* qsort is not stable: ties are rare */
+  for (size_t i = 0; i < n && i < CONSOLE_EVENTS_MAX; i++) json_array_append(out, all[i]);
+  loom_free(all);
+  return out;
 }
 
 /* The newest audit events visible to the caller (tenant: its own), newest
@@ -144,7 +190,12 @@ void rest_console_overview(api_call *c) {
   }
 
   bool events_allowed = false;
-  json_t *events = recent_events(c, scope, &events_allowed);
+  json_t *audit = recent_events(c, scope, &events_allowed);
+  json_t *state = json_array();
+  json_t *events = NULL;
+  if (audit && state && state_events(c, scope, state) == 0) events = merge_events(audit, state);
+  json_decref(audit);
+  json_decref(state);
   json_t *busiest = device_list(busy, n_busy, per_min);
   json_t *quiet = device_list(silent, n_silent, NULL);
   json_t *out = json_pack(

@@ -54,6 +54,9 @@ test('the overview counts a device online once it posts telemetry', async () => 
   // tenant admins read the audit log: the device creations are recent events
   const events = p.getByRole('region', { name: 'Recent events' });
   await events.getByRole('cell', { name: 'device.create' }).first().waitFor();
+  // device state changes are events too (the next poll shows it)
+  await events.getByRole('cell', { name: 'Device online' }).waitFor({ timeout: 15000 });
+  await events.getByRole('link', { name: 'press-1' }).waitFor();
   // the device link opens the device page
   await busiest.getByRole('link', { name: 'press-1' }).click();
   await p.waitForURL(new RegExp(`#/devices/${devs[0].id}`));
@@ -80,7 +83,7 @@ test('a tenant with no device sees how to connect one; a viewer sees no audit ev
   await login(p, { ...viewer, next: '#/overview' });
   await p.getByTestId('ov-empty').waitFor();
   assert.equal(await p.locator('html').getAttribute('lang'), 'zh-CN');
-  await p.getByText('最近事件仅对有审计日志权限的管理员显示。').waitFor();
+  await p.getByText('审计事件（登录、变更）仅对管理员显示；设备上下线对所有人显示。').waitFor();
   await p.getByRole('link', { name: '连接第一台设备' }).waitFor();
 });
 

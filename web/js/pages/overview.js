@@ -7,6 +7,7 @@
 
 import { h, clear, icon } from '../core/dom.js';
 import * as ui from '../core/ui.js';
+import { has } from '../core/i18n.js';
 
 const POLL_MS = 5000;
 const SPARK_WINDOW_MS = 10 * 60 * 1000;
@@ -104,8 +105,20 @@ function deviceLink(d) {
   return h('a', { href: `#/devices/${encodeURIComponent(d.id)}`, title: d.name, class: 'ellipsis' }, d.name);
 }
 
+const STATE_ACTIONS = { 'device.online': 'online', 'device.offline': 'offline' };
+
 function eventOutcome(e) {
+  if (STATE_ACTIONS[e.action]) return ui.badge(STATE_ACTIONS[e.action]);
   return e.outcome ? ui.badge(e.outcome) : null;
+}
+
+function eventAction(t, e) {
+  const key = `overview.action.${e.action}`;
+  return has(key) ? t(key) : e.action;
+}
+
+function eventTarget(e) {
+  return e.device_id ? deviceLink({ id: e.device_id, name: e.target }) : e.target;
 }
 
 export default {
@@ -180,11 +193,11 @@ export default {
     });
     const eventsTable = ui.table({
       empty: 'overview.events.empty',
-      rowKey: 'seq',
+      rowKey: 'key',
       columns: [
         { key: 'time_ms', label: t('overview.col.time'), render: (e) => ui.relTime(e.time_ms) },
-        { key: 'action', label: t('overview.col.action') },
-        { key: 'target', label: t('overview.col.target') },
+        { key: 'action', label: t('overview.col.action'), render: (e) => eventAction(t, e) },
+        { key: 'target', label: t('overview.col.target'), render: eventTarget },
         { key: 'actor', label: t('overview.col.actor') },
         { key: 'outcome', label: t('overview.col.outcome'), render: eventOutcome },
       ],
@@ -227,8 +240,7 @@ export default {
       busyTable.setRows(o.busiest || []);
       silentTable.setRows(o.silent || []);
       eventsHidden.hidden = o.events_allowed !== false;
-      eventsTable.hidden = o.events_allowed === false;
-      eventsTable.setRows(o.events || []);
+      eventsTable.setRows((o.events || []).map((e) => ({ ...e, key: e.seq ? `a${e.seq}` : `s${e.time_ms}-${e.device_id}-${e.action}` })));
       emptyCard.hidden = total > 0;
       hist.push(Date.now(), [ing.points_per_s_10s]);
       if (spark) spark.set(hist.data());
