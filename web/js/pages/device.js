@@ -100,7 +100,9 @@ export default {
     root.removeAttribute('aria-busy');
     document.title = `${dev.name} · Loom`;
     const keyMeta = new Map(keys.map((k) => [k.key, k]));
-    const dctx = { ...ctx, dev, profile, keyMeta, pageRoot: root, params };
+    // without live.js (it failed to load) the page still works, without live updates
+    const live = ctx.live || { subscribe: () => () => {}, onStatus: () => () => {}, status: () => 'closed' };
+    const dctx = { ...ctx, live, dev, profile, keyMeta, pageRoot: root, params };
 
     const stateEl = h('span.dev-state', { 'aria-live': 'polite', dataset: { testid: 'device-state' } }, ui.badge(dev.state || 'unknown'));
     const lastEl = h('span.dev-last', null, ui.relTime(dev.last_activity_ms));
@@ -142,7 +144,7 @@ export default {
       facts);
 
     // state and last activity, live
-    cleanups.push(ctx.live.subscribe({ type: 'state', device_id: dev.id }, (m) => {
+    cleanups.push(live.subscribe({ type: 'state', device_id: dev.id }, (m) => {
       if (m.state) {
         dev.state = m.state;
         stateEl.replaceChildren(ui.badge(m.state));
@@ -153,7 +155,7 @@ export default {
       if (dev.last_activity_ms) lastEl.replaceChildren(ui.relTime(dev.last_activity_ms));
     }, 15000);
     cleanups.push(() => clearInterval(tick));
-    cleanups.push(ctx.live.subscribe({ type: 'telemetry', device_id: dev.id }, (m) => {
+    cleanups.push(live.subscribe({ type: 'telemetry', device_id: dev.id }, (m) => {
       dev.last_activity_ms = m.ts;
       lastEl.replaceChildren(ui.relTime(m.ts));
     }));
