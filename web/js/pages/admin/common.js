@@ -25,10 +25,11 @@ export function grantable(me) {
   return [];
 }
 
-/** forbidden(root, what): the "you do not have access" panel (data-testid admin-forbidden). */
+/** forbidden(root, what): the "you do not have access" panel (data-testid admin-forbidden; like
+ * the shell's 403 error panel, .state-error[data-status="403"]). */
 export function forbidden(root, what) {
   clear(root);
-  root.appendChild(h('div.state.state-error.admin-forbidden', { role: 'alert', 'data-testid': 'admin-forbidden' },
+  root.appendChild(h('div.state.state-error.admin-forbidden', { role: 'alert', 'data-testid': 'admin-forbidden', dataset: { status: '403' } },
     h('p.state-title', null, t('admin.forbidden.title')),
     h('p.state-detail', null, t('admin.forbidden.detail', { what }))));
   ready(root);
