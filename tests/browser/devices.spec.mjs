@@ -380,3 +380,31 @@ test('the device list follows a device going online without a reload', async () 
   await rest(`/api/v1/${d.credentials.accessToken}/telemetry`, { body: { flow_m3h: 20 }, token: null });
   await cell.locator('.badge[data-state=online]').waitFor({ timeout: 10000 }); // the list refreshes every 30 s
 });
+
+test('charts: ten at first then "show all"; the aggregation is asked of the server', async () => {
+  await setup();
+  const d = await rest('/api/v1/devices', { body: { name: 'pump-many', profile_id: plant.profile.id, tenant_id: plant.tenant.id } });
+  const now = Date.now();
+  const fields = (i) => Array.from({ length: 12 }, (_, k) => `m${String(k).padStart(2, '0')}=${i + k}`).join(',');
+  const lines = [];
+  for (let i = 0; i < 30; i++) lines.push(`many,device=pump-many ${fields(i)} ${(now - (30 - i) * 60000) * 1e6}`);
+  await rest('/write', { query: { db: plant.tenant.db_name }, body: lines.join('\n') });
+  await goto(page, `#/devices/${d.id}?tab=charts&range=6h`);
+  await waitReady(page, '[data-testid=charts]');
+  // 12 keys without profile entries, plus the profile's 3 numeric keys without data
+  assert.equal(await page.locator('[data-testid=chart]').count(), 10);
+  assert.equal(await page.locator('[data-testid=chart]').first().getAttribute('data-key'), 'm00');
+  assert.equal(await page.getByLabel('Time range').inputValue(), '6h');
+  const reqs = [];
+  const onReq = (r) => { if (r.url().includes('/telemetry?')) reqs.push(new URL(r.url()).searchParams); };
+  page.on('request', onReq);
+  await page.getByRole('button', { name: 'Show all 15 charts' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=chart][data-ready]').length === 15);
+  await page.getByTestId('chart-agg').selectOption('MAX');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=chart][data-ready]').length === 15);
+  page.off('request', onReq);
+  assert.equal(reqs.length, 2);
+  assert.equal(reqs[0].get('keys').split(',').length, 15);
+  assert.equal(reqs[1].get('agg'), 'MAX');
+  assert.ok(Number(await page.locator('[data-testid=chart][data-key=m03]').getAttribute('data-points')) >= 30);
+});
