@@ -4,9 +4,10 @@
  * thread), tenant namespaces and authorization in map_in / map_out, the
  * on_publish dispatcher (device topics -> mqtt_device.c, gateway topics ->
  * mqtt_gateway.c, Sparkplug -> the Sparkplug host, everything else routed
- * and stored when a unified-namespace rule matches), the telemetry batch of
- * one loop iteration (one ingest per database at the tick hook, each
- * publish acknowledged when its batch is durable), online state following
+ * and stored when a unified-namespace rule matches), telemetry batches (one
+ * per database, collected for a few ms, written to the engine by the
+ * storage thread, each publish acknowledged when its batch is durable),
+ * online state following
  * the connection, and revocation kicks (user tokens through the live
  * session registry, device credentials through the registry's change watch).
  */
@@ -636,6 +637,43 @@ static void batch_ingest(void *arg) {
   if (rc) batch_done(b, rc);
 }
 
+/* The storage thread: batches in the order they were handed over. */
+static void *store_main(void *arg) {
+  api_mqtt *p = arg;
+  pthread_mutex_lock(&p->store_mu);
+  for (;;) {
+    while (!p->store_head && !p->store_stop) pthread_cond_wait(&p->store_cv, &p->store_mu);
+    mp_batch *list = p->store_head;
+    if (!list) break; /* stopping, and nothing is left */
+    p->store_head = NULL;
+    p->store_tail = &p->store_head;
+    pthread_mutex_unlock(&p->store_mu);
+    while (list) {
+      mp_batch *b = list;
+      list = b->next;
+      b->next = NULL;
+      batch_ingest(b);
+    }
+    pthread_mutex_lock(&p->store_mu);
+  }
+  pthread_mutex_unlock(&p->store_mu);
+  return NULL;
+}
+
+/* Broker thread: b to the storage thread (or straight to the engine when
+ * that thread could not be started). */
+static void store_push(api_mqtt *p, mp_batch *b) {
+  if (!p->store_started) {
+    batch_ingest(b);
+    return;
+  }
+  pthread_mutex_lock(&p->store_mu);
+  *p->store_tail = b;
+  p->store_tail = &b->next;
+  pthread_cond_signal(&p->store_cv);
+  pthread_mutex_unlock(&p->store_mu);
+}
+
 /* The open batch of database db (created); NULL on no memory. */
 static mp_batch *batch_for(api_mqtt *p, const char *db) {
   for (mp_batch *b = p->batches; b; b = b->next)
@@ -724,9 +762,11 @@ static int flush_batches(api_mqtt *p, bool final) {
     }
     b->bytes = b->lp.len;
     atomic_fetch_add(&p->inflight_bytes, b->bytes);
-    /* on the broker thread, not the worker pool: slow queries there must not
-     * hold acknowledgements back (measured: no faster on a worker either) */
-    batch_ingest(b);
+    /* its own thread, not the worker pool: slow queries there must not hold
+     * acknowledgements back; not the broker's: an engine write of a 20 ms
+     * batch takes about a millisecond, which every message arriving
+     * meanwhile would wait */
+    store_push(p, b);
   }
   return (int)next;
 }
@@ -1362,6 +1402,10 @@ int api_mqtt_new(loom_api *api, api_mqtt **out) {
   p->api = api;
   pthread_mutex_init(&p->lock, NULL);
   pthread_cond_init(&p->idle, NULL);
+  pthread_mutex_init(&p->store_mu, NULL);
+  pthread_cond_init(&p->store_cv, NULL);
+  p->store_tail = &p->store_head;
+  p->store_started = pthread_create(&p->store_thread, NULL, store_main, p) == 0;
   strmap_init(&p->devs_map);
   strmap_init(&p->names_map);
   p->hooks = (mqtt_hooks){
@@ -1410,7 +1454,16 @@ void api_mqtt_detach(api_mqtt *p) {
 
 void api_mqtt_free(api_mqtt *p) {
   if (!p) return;
-  api_mqtt_detach(p);
+  api_mqtt_detach(p); /* the storage thread has stored every batch handed to it */
+  if (p->store_started) {
+    pthread_mutex_lock(&p->store_mu);
+    p->store_stop = true;
+    pthread_cond_signal(&p->store_cv);
+    pthread_mutex_unlock(&p->store_mu);
+    pthread_join(p->store_thread, NULL);
+  }
+  pthread_cond_destroy(&p->store_cv);
+  pthread_mutex_destroy(&p->store_mu);
   api_spb_free(atomic_exchange(&p->spb, NULL));
   if (p->api->meta) meta_watch_set(p->api->meta, NULL, NULL);
   /* publishes left by a broker that stopped between its I/O and its tick:

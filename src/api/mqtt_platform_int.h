@@ -116,8 +116,16 @@ struct api_mqtt {
   mp_name *names;
   size_t n_names;
   mp_tok *toks;        /* shared user principals (under lock) */
+  /* the storage thread: hands due batches to the engine, so their writes do
+   * not stall the broker's loop (store_mu guards the queue and the flag) */
+  pthread_t store_thread;
+  bool store_started;
+  pthread_mutex_t store_mu;
+  pthread_cond_t store_cv;
+  mp_batch *store_head, **store_tail;
+  bool store_stop;
   /* broker thread only */
-  mp_batch *batches;   /* the current loop iteration's, one per database */
+  mp_batch *batches;   /* collecting (MP_STORE_*_MS), one per database */
   mp_fail *fails;
   size_t n_fails, cap_fails;
   mp_wait *waits, **waits_tail; /* publishes waiting for UNS rules, oldest first */
