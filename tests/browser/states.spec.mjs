@@ -73,6 +73,29 @@ test('an unreachable server shows the network error on every page', async () => 
   }
 });
 
+test('a session that expires sends every page back to login, and back again after it', async () => {
+  const t = await makeTenant();
+  const ta = await makeUser({ role: 'tenant_admin', tenant: t });
+  const page = await s.newPage();
+  for (const h of ['#/overview', '#/devices', '#/explorer', '#/admin/users']) {
+    await login(page, { email: ta.email, password: ta.password });
+    await goto(page, '#/account');
+    // the server forgets the session: every API call now answers 401
+    await page.route(isData, (r) => r.fulfill({
+      status: 401, contentType: 'application/json',
+      body: JSON.stringify({ error: { code: 'unauthorized', message: 'authorization failed: session expired' } }),
+    }));
+    await page.evaluate((x) => { location.hash = x; }, h);
+    await page.waitForFunction(() => location.hash.startsWith('#/login'), null, { timeout: 5000 })
+      .catch(() => assert.fail(`${h}: a 401 did not lead to the login page`));
+    const hash = await page.evaluate(() => location.hash);
+    assert.equal(new URLSearchParams(hash.split("?")[1] || "").get("next"), h, `${h}: login (${hash}) has no next= back to it`);
+    await page.unroute(isData);
+    s.assertNoErrors();
+  }
+  await page.context().close();
+});
+
 test('a new tenant with no data gets empty pages, not errors', async () => {
   const t = await makeTenant();
   const ta = await makeUser({ role: 'tenant_admin', tenant: t });
