@@ -69,7 +69,7 @@ static json_t *merge_events(json_t *audit, json_t *state) {
   }
   for (size_t i = 0; i < na; i++) all[n++] = json_array_get(audit, i);
   for (size_t i = 0; i < ns; i++) all[n++] = json_array_get(state, i);
-  qsort(all, n, sizeof *all, by_time_desc); /* qsort is not stable: ties are rare */
+  if (n > 1) qsort(all, n, sizeof *all, by_time_desc); /* not stable: ties are rare */
   for (size_t i = 0; i < n && i < CONSOLE_EVENTS_MAX; i++) json_array_append(out, all[i]);
   loom_free(all);
   return out;
