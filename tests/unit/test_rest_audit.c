@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0
- * Unit tests for GET /api/v1/audit/verify and for GET /api/v1/audit over a
- * broken chain (api/rest_audit.c), through api_handle on detached requests
- * against a real audit log and registry in a temporary directory. The log
- * is broken the way an intruder would: one byte of a record's payload in
- * DATA/audit.log changed while the handle is open.
+ * Unit tests for GET /api/v1/audit/verify and for GET /api/v1/audit (its
+ * filters, and its answer over a broken chain) in api/rest_audit.c, through
+ * api_handle on detached requests against a real audit log and registry in
+ * a temporary directory. The log is broken the way an intruder would: one
+ * byte of a record's payload in DATA/audit.log changed while it is open.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -237,6 +237,80 @@ static void test_list_rejects_a_page_size_out_of_range(void **state) {
   json_decref(p);
 }
 
+/* Append one event with this action, actor, outcome and time. */
+static void append_ev(fx *f, const char *action, const char *actor, const char *outcome,
+                      int64_t time_ms) {
+  sec_audit_event ev = {.actor = actor, .action = action, .outcome = outcome};
+  assert_int_equal(sec_audit_append(f->api.audit, &ev, time_ms, NULL), 0);
+}
+
+static void test_list_filters_by_action_prefix_actor_and_outcome(void **state) {
+  fx *f = *state;
+  append_ev(f, "user.create", "user:a", "success", 0);
+  append_ev(f, "login", "user:a", "failure", 0);
+  append_ev(f, "user.role", "user:b", "success", 0);
+  append_ev(f, "user", "user:b", "success", 0);
+  json_t *p = NULL;
+  char got[256];
+  assert_int_equal(get(f, "/api/v1/audit?action=user.", &p), 200);
+  seqs(p, got, sizeof got);
+  assert_string_equal(got, "1,3");
+  json_decref(p);
+  assert_int_equal(get(f, "/api/v1/audit?action=user", &p), 200);
+  seqs(p, got, sizeof got);
+  assert_string_equal(got, "4");
+  json_decref(p);
+  assert_int_equal(get(f, "/api/v1/audit?actor=user:a&outcome=failure", &p), 200);
+  seqs(p, got, sizeof got);
+  assert_string_equal(got, "2");
+  json_decref(p);
+}
+
+static void test_list_filters_by_time_range(void **state) {
+  fx *f = *state;
+  append_ev(f, "a", "system", "success", 1000);
+  append_ev(f, "b", "system", "success", 2000);
+  append_ev(f, "c", "system", "success", 3000);
+  json_t *p = NULL;
+  char got[256];
+  assert_int_equal(get(f, "/api/v1/audit?fromMs=2000&toMs=3000", &p), 200);
+  seqs(p, got, sizeof got);
+  assert_string_equal(got, "2");
+  json_decref(p);
+  assert_int_equal(get(f, "/api/v1/audit?fromMs=soon", &p), 400);
+  json_decref(p);
+}
+
+static void test_list_filtered_pages_go_on_from_next_seq(void **state) {
+  fx *f = *state;
+  for (int i = 0; i < 6; i++) append_ev(f, i % 2 ? "odd" : "even", "system", "success", 0);
+  json_t *p = NULL;
+  char got[256];
+  assert_int_equal(get(f, "/api/v1/audit?action=odd&pageSize=2", &p), 200);
+  seqs(p, got, sizeof got);
+  assert_string_equal(got, "2,4");
+  assert_int_equal(int_of(p, "nextSeq"), 5);
+  json_decref(p);
+  assert_int_equal(get(f, "/api/v1/audit?action=odd&pageSize=2&fromSeq=5", &p), 200);
+  seqs(p, got, sizeof got);
+  assert_string_equal(got, "6");
+  assert_true(json_is_null(json_object_get(p, "nextSeq")));
+  json_decref(p);
+}
+
+static void test_list_filtered_over_a_break_keeps_the_matches_before_it(void **state) {
+  fx *f = *state;
+  for (int i = 0; i < 6; i++) append_ev(f, i % 2 ? "odd" : "even", "system", "success", 0);
+  tamper(f, 5);
+  json_t *p = NULL;
+  char got[256];
+  assert_int_equal(get(f, "/api/v1/audit?action=odd", &p), 200);
+  seqs(p, got, sizeof got);
+  assert_string_equal(got, "2,4");
+  assert_int_equal(int_of(p, "broken_at"), 5);
+  json_decref(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_verify_intact_log_is_verified, setup, teardown),
@@ -251,6 +325,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_list_starting_at_the_break_is_empty_with_broken_at,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_list_rejects_a_page_size_out_of_range, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_list_filters_by_action_prefix_actor_and_outcome, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_list_filters_by_time_range, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_list_filtered_pages_go_on_from_next_seq, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_list_filtered_over_a_break_keeps_the_matches_before_it,
+                                      setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
