@@ -187,6 +187,14 @@ test('the audit log shows the chain verified', async () => {
   assert.match(await status.textContent(), /verified/);
   await p.getByRole('row').filter({ hasText: 'asset.create' }).first().waitFor();
   await shot(p, 'admin-audit');
+  // filtered by the server: an action prefix
+  await field(p, 'Action').fill('user.');
+  await p.getByTestId('audit-apply').click();
+  await p.waitForFunction(() => {
+    const a = [...document.querySelectorAll('main table tbody tr td code')].map((c) => c.textContent);
+    return a.length > 0 && a.every((x) => x.startsWith('user.'));
+  });
+  assert.ok(await p.getByRole('row').filter({ hasText: 'user.create' }).count() > 0);
 });
 
 test('a viewer cannot reach #/admin/users', async () => {

@@ -2,8 +2,8 @@
 // Audit log tab (platform and tenant admins): the verification status of the hash chain
 // first and prominently (GET /api/v1/audit/verify: verified / broken at record N / cannot
 // verify), then the records in pages by sequence number (GET /api/v1/audit, oldest first;
-// a page that reaches a broken record stops before it and says so). The API has no server
-// side filters: the action / actor / outcome filters narrow the page on screen.
+// a page that reaches a broken record stops before it and says so), filtered by the server
+// (action or action prefix, actor, outcome, time range).
 
 import { h, clear, ellipsis } from '../../core/dom.js';
 import { t } from '../../core/i18n.js';
@@ -39,20 +39,44 @@ export default {
     let page = null;
     const names = new Map(); // tenant and user ids -> names, best effort
 
-    const fAction = input({ type: 'search', 'data-testid': 'audit-filter-action' });
+    let query = {}; // the server-side filters applied
+    const fAction = input({ type: 'search', 'data-testid': 'audit-filter-action', list: 'admin-audit-actions' });
+    const actions = h('datalist', { id: 'admin-audit-actions' }, ['login', 'user.', 'token.', 'device.', 'tenant.',
+      'device_profile.', 'profile_key.', 'asset.', 'rpc.'].map((a) => h('option', { value: a })));
     const fActor = input({ type: 'search' });
     const fOutcome = select([['', t('admin.audit.any')], ['success', t('admin.state.success')], ['failure', t('admin.state.failure')], ['denied', t('admin.state.denied')]], '');
+    const fFrom = input({ type: 'datetime-local' });
+    const fTo = input({ type: 'datetime-local' });
     const fSize = select(SIZES.map((n) => [String(n), String(n)]), String(size));
-    const lab = (el, key) => {
+    const lab = (el, key, hint) => {
       el.id = `admin-audit-${key}`;
-      return h('div.field', null, h('label', { for: el.id }, t(`admin.audit.${key}`)), el);
+      return h('div.field', null, h('label', { for: el.id }, t(`admin.audit.${key}`)), el,
+        hint ? h('small.field-hint', null, t(hint)) : null);
     };
     const verifyBtn = h('button.btn', { type: 'button', onClick: verify }, t('admin.audit.verify_again'));
-    const filters = h('div.admin-filters', { role: 'search' },
-      lab(fAction, 'f_action'), lab(fActor, 'f_actor'), lab(fOutcome, 'f_outcome'), lab(fSize, 'page_size'));
-    for (const el of [fAction, fActor]) el.addEventListener('input', draw);
-    fOutcome.addEventListener('change', draw);
-    fSize.addEventListener('change', () => { size = Number(fSize.value); history.length = 0; from = 1; load(); });
+    const filters = h('form.admin-filters', { role: 'search', 'aria-label': t('admin.audit.filters') },
+      lab(fAction, 'f_action', 'admin.audit.f_action_hint'), actions, lab(fActor, 'f_actor'), lab(fOutcome, 'f_outcome'),
+      lab(fFrom, 'f_from'), lab(fTo, 'f_to'), lab(fSize, 'page_size'),
+      h('div.admin-filter-actions', null,
+        h('button.btn.primary', { type: 'submit', 'data-testid': 'audit-apply' }, t('admin.audit.apply')),
+        h('button.btn', { type: 'button', onClick: () => { filters.reset(); fSize.value = '100'; apply(); } }, t('admin.audit.clear'))));
+    /** The actor the server knows: "user:<id>" for a known e-mail, else as typed. */
+    function actorParam(v) {
+      if (!v) return '';
+      for (const [k, n] of names) if (k.startsWith('user:') && n && n.toLowerCase() === v.toLowerCase()) return k;
+      return v;
+    }
+    function apply() {
+      const ms = (el) => (el.value ? new Date(el.value).getTime() : null);
+      query = { action: fAction.value.trim(), actor: actorParam(fActor.value.trim()), outcome: fOutcome.value,
+        fromMs: ms(fFrom), toMs: ms(fTo) };
+      size = Number(fSize.value);
+      history.length = 0;
+      from = 1;
+      load();
+    }
+    filters.addEventListener('submit', (e) => { e.preventDefault(); apply(); });
+    const filtered = () => Object.values(query).some((v) => v !== '' && v !== null && v !== undefined);
     panel.append(h('div.admin-toolbar', null, status, verifyBtn), filters, body);
 
     async function verify() {
@@ -89,21 +113,10 @@ export default {
       return h('span.ellipsis', { title: v }, n || v);
     }
 
-    function matches(r) {
-      const ev = r.event || {};
-      const a = fAction.value.trim().toLowerCase();
-      const b = fActor.value.trim().toLowerCase();
-      const actorName = String(names.get(ev.actor) || '').toLowerCase();
-      if (a && !String(ev.action || '').toLowerCase().includes(a)) return false;
-      if (b && !String(ev.actor || '').toLowerCase().includes(b) && !actorName.includes(b)) return false;
-      if (fOutcome.value && ev.outcome !== fOutcome.value) return false;
-      return true;
-    }
-
     function draw() {
       if (!page) return;
       clear(body);
-      const rows = (page.data || []).filter(matches);
+      const rows = page.data || [];
       const cols = [
         { key: 'seq', label: t('admin.audit.seq'), num: true, sort: true },
         { key: 'time_ms', label: t('admin.audit.time'), sort: true, render: (r) => when(r.time_ms) },
@@ -117,25 +130,26 @@ export default {
       if (platform) cols.splice(2, 0, { key: 'tenant', label: t('admin.audit.tenant'), render: (r) => named(r.event && r.event.tenant) });
       const nav = h('nav.admin-pager', { 'aria-label': t('admin.page.label') },
         h('button.btn', { type: 'button', disabled: from <= 1, onClick: () => { history.length = 0; from = 1; load(); } }, t('admin.audit.first')),
-        h('button.btn', { type: 'button', disabled: !history.length && !(platform && from > 1),
+        h('button.btn', { type: 'button', disabled: !history.length && !(platform && !filtered() && from > 1),
           onClick: () => { from = history.length ? history.pop() : Math.max(1, from - size); load(); } }, t('admin.page.prev')),
         h('span.muted', null, page.data && page.data.length
-          ? t('admin.audit.range', { a: int(page.data[0].seq), b: int(page.data[page.data.length - 1].seq) }) : ''),
+          ? t('admin.audit.range', { a: int(page.data[0].seq), b: int(page.data[page.data.length - 1].seq) })
+          : page.nextSeq ? t('admin.audit.scan_more', { seq: int(page.nextSeq - 1) }) : ''),
         h('button.btn', { type: 'button', disabled: !page.nextSeq, onClick: () => { history.push(from); from = page.nextSeq; load(); } }, t('admin.page.next')),
-        platform ? h('button.btn', { type: 'button', disabled: !lastSeq || from >= lastSeq - size + 1,
+        platform && !filtered() ? h('button.btn', { type: 'button', disabled: !lastSeq || from >= lastSeq - size + 1,
           onClick: () => { history.push(from); from = Math.max(1, lastSeq - size + 1); load(); } }, t('admin.audit.newest')) : null);
       if (page.broken_at) {
         body.append(h('p.admin-warning', { role: 'alert', 'data-testid': 'audit-page-broken' },
           t('admin.audit.page_broken', { seq: int(page.broken_at) })));
       }
       body.append(table({ caption: t('admin.tab.audit'), rowKey: 'seq', columns: cols, rows,
-        empty: page.data && page.data.length ? 'admin.audit.none_match' : 'admin.audit.empty' }), nav);
+        empty: filtered() ? 'admin.audit.none_match' : 'admin.audit.empty' }), nav);
     }
 
     async function load() {
       loading(body);
       try {
-        page = await api.get('/api/v1/audit', { fromSeq: from, pageSize: size });
+        page = await api.get('/api/v1/audit', { ...query, fromSeq: from, pageSize: size });
       } catch (err) {
         page = null;
         errorState(body, err, load);
