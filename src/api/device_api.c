@@ -93,6 +93,8 @@ typedef struct dev_seen {
   int64_t last_ms; /* wall clock */
   bool dirty;
   bool gone;       /* disconnected (MQTT): write offline at the next flush */
+  bool departed;   /* written offline; kept only while its values of the last minute count
+                      in the console's busiest list, then dropped without a write */
   loom_rate rate;  /* points received per API_DEVICE_RATE_SLOT_MS (the console's busiest list) */
 } dev_seen;
 
@@ -157,6 +159,7 @@ static void seen_touch(struct api_device_hub *h, const char *device_id, const ch
       if (last_ms > s->last_ms) s->last_ms = last_ms;
       s->dirty = true;
       s->gone = false;
+      s->departed = false;
     }
     if (n_points) loom_rate_add(&s->rate, rate_slot(), n_points);
   } else if (h->n_seen < UINT32_MAX) {
@@ -255,15 +258,23 @@ void api_device_note_offline(loom_api *api, const char *device_id, const char *t
   pthread_mutex_unlock(&h->lock);
 }
 
+/* Has s received no value over the busiest list's window? */
+static bool rate_idle(const dev_seen *s, int64_t slot) {
+  return loom_rate_sum(&s->rate, slot, 13) == 0; /* 13 slots of 5 s cover the last minute */
+}
+
 /* Write dirty devices as online and long-silent ones as offline, in one
- * meta transaction. Hub thread. */
+ * meta transaction; drop departed devices whose last minute is over. Hub
+ * thread. */
 static void flush_activity(struct api_device_hub *h) {
-  int64_t now = wall_ms();
+  int64_t now = wall_ms(), slot = rate_slot();
   pthread_mutex_lock(&h->lock);
   size_t n = 0;
-  for (size_t i = 0; i < h->n_seen; i++)
-    if (h->seen[i]->dirty || h->seen[i]->gone || now - h->seen[i]->last_ms >= h->inactivity_ms)
-      n++;
+  for (size_t i = 0; i < h->n_seen; i++) {
+    const dev_seen *s = h->seen[i];
+    if (s->departed && !s->dirty) n += rate_idle(s, slot);
+    else if (s->dirty || s->gone || now - s->last_ms >= h->inactivity_ms) n++;
+  }
   if (!n) {
     pthread_mutex_unlock(&h->lock);
     return;
@@ -285,22 +296,39 @@ static void flush_activity(struct api_device_hub *h) {
     return;
   }
   size_t k = 0, n_gone = 0;
-  for (size_t i = 0; i < h->n_seen && k < n;) {
+  for (size_t i = 0; i < h->n_seen;) { /* counted above under the same lock: k, n_gone <= n */
     dev_seen *s = h->seen[i];
-    bool offline = s->gone || (!s->dirty && now - s->last_ms >= h->inactivity_ms);
-    if (!s->dirty && !offline) {
-      i++;
-      continue;
+    if (s->departed && !s->dirty) {
+      if (!rate_idle(s, slot)) {
+        i++;
+        continue;
+      }
+    } else {
+      bool offline = s->gone || (!s->dirty && now - s->last_ms >= h->inactivity_ms);
+      if (!s->dirty && !offline) {
+        i++;
+        continue;
+      }
+      memcpy(ids[k][0], s->device_id, sizeof ids[k][0]);
+      memcpy(ids[k][1], s->tenant_id, sizeof ids[k][1]);
+      items[k].device_id = ids[k][0];
+      items[k].tenant_id = ids[k][1];
+      items[k].online = !offline;
+      items[k].last_activity_ms = s->last_ms;
+      k++;
+      s->dirty = false;
+      if (!offline) {
+        i++;
+        continue;
+      }
+      if (!rate_idle(s, slot)) { /* keep its last minute for the busiest list */
+        s->departed = true;
+        s->gone = false;
+        i++;
+        continue;
+      }
     }
-    memcpy(ids[k][0], s->device_id, sizeof ids[k][0]);
-    memcpy(ids[k][1], s->tenant_id, sizeof ids[k][1]);
-    items[k].device_id = ids[k][0];
-    items[k].tenant_id = ids[k][1];
-    items[k].online = !offline;
-    items[k].last_activity_ms = s->last_ms;
-    k++;
-    s->dirty = false;
-    if (offline) { /* forget it: swap-remove from the array, fix the moved index */
+    { /* forget it: swap-remove from the array, fix the moved index */
       size_t len = strlen(s->device_id);
       strmap_del(&h->seen_map, s->device_id, len, strmap_hash(s->device_id, len));
       h->seen[i] = h->seen[--h->n_seen];

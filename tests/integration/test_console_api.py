@@ -284,3 +284,25 @@ def test_console_overview_counts_mqtt_device_telemetry(loom_factory):
         assert o["busiest"][0]["points_per_min"] >= 3.0
     finally:
         c.close()
+
+
+def test_console_overview_keeps_a_disconnected_mqtt_device_busy_for_its_minute(loom_factory):
+    from mqtt_plant import Client, Plant, start
+    srv = start(loom_factory)
+    p = Plant(srv, tenant=uniq("Acme"))
+    d, tok = p.device("battery-sensor")
+    c = Client(srv.mqtt_port, tok)
+    assert c.connect() == 0
+    c.pub("v1/devices/me/telemetry", {"t": 1, "h": 2})
+    time.sleep(1.1)
+    c.pub("v1/devices/me/telemetry", {"t": 2})  # counts the first publish's values
+    c.close()  # offline at once; its values of the last minute still count
+    api = Api(srv)
+    o = wait_for(lambda: (lambda x: x if x["devices"]["online"] == 0 and x["devices"]["total"] == 1
+                          and x["devices"]["never"] == 0 else None)(api.overview(tenant=p.tenant_id)))
+    assert o, "the device should be offline"
+    time.sleep(1.5)  # a few more flushes of the device hub
+    o = api.overview(tenant=p.tenant_id)
+    assert [x["id"] for x in o["busiest"]] == [d["id"]], o
+    assert o["busiest"][0]["online"] is False
+    assert [e["action"] for e in o["events"] if e.get("device_id") == d["id"]][:2] == ["device.offline", "device.online"]
