@@ -83,8 +83,9 @@ void api_device_note_points(loom_api *api, const char *device_id, const char *te
 /* The devices with the most values received over the last minute (55-60 s,
  * in API_DEVICE_RATE_SLOT_MS slots), of tenant scope (NULL: all tenants),
  * busiest first, at most cap into out; returns how many. Only devices seen
- * since start and still online are known. Any thread; holds the device
- * hub's mutex for one pass over the online devices. */
+ * since start are known: online ones, and offline ones while values of
+ * their last minute count. Any thread; holds the device hub's mutex for one
+ * pass over those devices. */
 #define API_DEVICE_RATE_SLOT_MS 5000
 typedef struct api_device_rate {
   char device_id[META_ID_LEN + 1];
