@@ -1328,6 +1328,10 @@ static void hook_on_disconnect(void *ud, void *principal, const char *client_id)
   if (!c) return;
   if (c->kind != API_MQTT_DEVICE) return; /* users: c may be shared (mp_tok) */
   c->disconnected = true;
+  if (c->pending_points) { /* values not counted yet: before the offline note below */
+    api_device_note_points(p->api, c->device_id, c->tenant_id, c->pending_points);
+    c->pending_points = 0;
+  }
   bool last = false;
   pthread_mutex_lock(&p->lock);
   mp_dev *d = mp_dev_get(p, c->device_id, false);
