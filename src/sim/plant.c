@@ -18,6 +18,9 @@
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "ingest/ingest.h"
+#include "query/exec.h"
+
+#include <jansson.h>
 
 enum { ST_RUNNING, ST_IDLE, ST_SETUP, ST_ALARM };
 static const char *state_names[] = {"running", "idle", "setup", "alarm"};
@@ -169,6 +172,39 @@ static int write_at(sim_plant *p, int64_t t, loom_buf *b) {
   return rc;
 }
 
+static int sink_begin(void *arg, int status, const char *ct) {
+  (void)arg, (void)ct;
+  return status == 200 ? 0 : -1;
+}
+
+static int sink_write(void *arg, const void *data, size_t len) {
+  return loom_buf_append(arg, data, len) ? -1 : 0;
+}
+
+/* Time (ns) of the newest compressor sample already in the plant's database
+ * (a restarted demo), else 0. */
+static int64_t last_written(sim_plant *p, int64_t now) {
+  static const char q[] = "SELECT last(\"power_kw\") FROM \"compressor\"";
+  loom_buf out;
+  loom_buf_init(&out);
+  qx_options o = {.db = p->db, .epoch = "ns", .now_ns = now};
+  qx_sink sink = {.begin = sink_begin, .write = sink_write, .arg = &out};
+  int64_t t = 0;
+  if (!qx_execute(p->e, q, sizeof q - 1, &o, &sink)) {
+    json_t *v = json_loadb((const char *)out.data, out.len, 0, NULL);
+    json_t *row = json_array_get(
+        json_object_get(json_array_get(json_object_get(json_array_get(json_object_get(v, "results"), 0),
+                                                       "series"),
+                                       0),
+                        "values"),
+        0);
+    if (json_is_integer(json_array_get(row, 0))) t = json_integer_value(json_array_get(row, 0));
+    json_decref(v);
+  }
+  loom_buf_deinit(&out);
+  return t;
+}
+
 int sim_plant_new(ts_engine *e, const sim_plant_options *o, sim_plant **out) {
   sim_plant *p = loom_calloc(1, sizeof *p);
   if (!p) return LOOM_ENOMEM;
@@ -201,7 +237,10 @@ int sim_plant_new(ts_engine *e, const sim_plant_options *o, sim_plant **out) {
   loom_buf b;
   loom_buf_init(&b);
   int64_t now = loom_now_ns(), step = (int64_t)p->o.interval_ms * LOOM_NS_PER_MS;
-  for (int64_t t = now - (int64_t)p->o.backfill_s * LOOM_NS_PER_S; !rc && t < now; t += step)
+  int64_t from = now - (int64_t)p->o.backfill_s * LOOM_NS_PER_S;
+  int64_t last = rc ? 0 : last_written(p, now);
+  if (last && last + step > from) from = last + step; /* a restart: no overlap with its history */
+  for (int64_t t = from; !rc && t < now; t += step)
     rc = write_at(p, t, &b);
   loom_buf_deinit(&b);
   if (!rc && p->o.on_tick) p->o.on_tick(p->o.user, now);

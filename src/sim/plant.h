@@ -33,7 +33,10 @@ typedef struct sim_plant_options {
   void *user;              /* on_tick's argument */
 } sim_plant_options;
 
-/* Create the plant and write its backfill. 0 or LOOM_E*. */
+/* Create the plant and write its backfill: backfill_s of history up to now,
+ * or, when the database already holds the plant's samples (a restart), only
+ * the gap since the newest of them, so the two never interleave. 0 or
+ * LOOM_E*. */
 int sim_plant_new(ts_engine *e, const sim_plant_options *o, sim_plant **out);
 /* Produce one sample of every device at time t_ns as line protocol into out. Pure but for
  * the plant's own state. */
