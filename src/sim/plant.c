@@ -181,28 +181,54 @@ static int sink_write(void *arg, const void *data, size_t len) {
   return loom_buf_append(arg, data, len) ? -1 : 0;
 }
 
-/* Time (ns) of the newest compressor sample already in the plant's database
- * (a restarted demo), else 0. */
-static int64_t last_written(sim_plant *p, int64_t now) {
-  static const char q[] = "SELECT last(\"power_kw\") FROM \"compressor\"";
+/* The newest point of statement q (a SELECT last(...)) in the plant's
+ * database: 0 with its time (ns) and value, LOOM_ENOTFOUND when there is
+ * none (a first start), or the executor's error. */
+static int last_of(sim_plant *p, int64_t now, const char *q, int64_t *t, double *v) {
   loom_buf out;
   loom_buf_init(&out);
   qx_options o = {.db = p->db, .epoch = "ns", .now_ns = now};
   qx_sink sink = {.begin = sink_begin, .write = sink_write, .arg = &out};
-  int64_t t = 0;
-  if (!qx_execute(p->e, q, sizeof q - 1, &o, &sink)) {
-    json_t *v = json_loadb((const char *)out.data, out.len, 0, NULL);
-    json_t *row = json_array_get(
-        json_object_get(json_array_get(json_object_get(json_array_get(json_object_get(v, "results"), 0),
-                                                       "series"),
-                                       0),
-                        "values"),
-        0);
-    if (json_is_integer(json_array_get(row, 0))) t = json_integer_value(json_array_get(row, 0));
-    json_decref(v);
+  int rc = qx_execute(p->e, q, strlen(q), &o, &sink);
+  json_t *js = rc ? NULL : json_loadb((const char *)out.data, out.len, 0, NULL);
+  json_t *res = json_array_get(json_object_get(js, "results"), 0);
+  json_t *row = json_array_get(
+      json_object_get(json_array_get(json_object_get(res, "series"), 0), "values"), 0);
+  if (!rc && json_is_integer(json_array_get(row, 0)) && json_is_number(json_array_get(row, 1))) {
+    *t = json_integer_value(json_array_get(row, 0));
+    *v = json_number_value(json_array_get(row, 1));
+  } else if (!rc) {
+    rc = LOOM_ENOTFOUND;
   }
+  json_decref(js);
   loom_buf_deinit(&out);
-  return t;
+  return rc;
+}
+
+/* A restarted demo: continue from the plant's newest samples, so its history
+ * is not written twice over the same hours and its counters (parts made,
+ * meters' kWh) keep growing instead of starting over. Returns the newest
+ * sample's time (ns), 0 when the database holds none. */
+static int64_t resume(sim_plant *p, int64_t now) {
+  int64_t last = 0, t;
+  double v;
+  char q[160];
+  if (last_of(p, now, "SELECT last(\"power_kw\") FROM \"compressor\"", &last, &v)) return 0;
+  for (uint32_t l = 0; l < p->o.lines; l++) {
+    for (uint32_t k = 0; k < CNC_PER_LINE; k++) {
+      snprintf(q, sizeof q, "SELECT last(\"parts_total\") FROM \"cnc\" WHERE \"device\" = 'CNC-%u%02u'",
+               l + 1, k + 1);
+      if (!last_of(p, now, q, &t, &v) && v >= 0 && v < 9e15)
+        p->cnc[l * CNC_PER_LINE + k].parts = (int64_t)v;
+    }
+    snprintf(q, sizeof q, "SELECT last(\"energy_kwh\") FROM \"energy\" WHERE \"device\" = 'EM-L%u'",
+             l + 1);
+    if (!last_of(p, now, q, &t, &v) && v >= 0) p->meters[l].kwh = v;
+  }
+  if (!last_of(p, now, "SELECT last(\"energy_kwh\") FROM \"energy\" WHERE \"device\" = 'EM-MAIN'",
+               &t, &v) && v >= 0)
+    p->meters[p->o.lines].kwh = v;
+  return last;
 }
 
 int sim_plant_new(ts_engine *e, const sim_plant_options *o, sim_plant **out) {
@@ -238,7 +264,7 @@ int sim_plant_new(ts_engine *e, const sim_plant_options *o, sim_plant **out) {
   loom_buf_init(&b);
   int64_t now = loom_now_ns(), step = (int64_t)p->o.interval_ms * LOOM_NS_PER_MS;
   int64_t from = now - (int64_t)p->o.backfill_s * LOOM_NS_PER_S;
-  int64_t last = rc ? 0 : last_written(p, now);
+  int64_t last = rc ? 0 : resume(p, now);
   if (last && last + step > from) from = last + step; /* a restart: no overlap with its history */
   for (int64_t t = from; !rc && t < now; t += step)
     rc = write_at(p, t, &b);

@@ -35,8 +35,9 @@ typedef struct sim_plant_options {
 
 /* Create the plant and write its backfill: backfill_s of history up to now,
  * or, when the database already holds the plant's samples (a restart), only
- * the gap since the newest of them, so the two never interleave. 0 or
- * LOOM_E*. */
+ * the gap since the newest of them, so the two never interleave; the
+ * counters (parts made, energy meters) continue from their stored values.
+ * 0 or LOOM_E*. */
 int sim_plant_new(ts_engine *e, const sim_plant_options *o, sim_plant **out);
 /* Produce one sample of every device at time t_ns as line protocol into out. Pure but for
  * the plant's own state. */
