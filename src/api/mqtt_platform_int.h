@@ -39,6 +39,7 @@ typedef struct mp_batch {
   ingest_result res;
   size_t bytes; /* counted in the platform's inflight_bytes while the engine has it */
   int64_t due_ms; /* monotonic: stored at the first tick from then on (MP_STORE_*_MS) */
+  int64_t last_ack_add_ms; /* monotonic: the last QoS 1/2 publish joined (0: none) */
   struct mp_batch *next;
 } mp_batch;
 
