@@ -318,14 +318,16 @@ CMDLINE="BENCH_QUICK=${BENCH_QUICK:-0} BENCH_SCALE=$BENCH_SCALE BENCH_HOURS=$BEN
 export CMDLINE T0 T1 BENCH_CACHE LOOM_BIN
 python3 "$ROOT/bench/report.py" "$RES" > "$WORK/report.md"
 cat "$WORK/report.md"
-# keep the MQTT section (bench/mqtt_run.sh writes it between its markers)
+# keep the MQTT and console sections (bench/mqtt_run.sh and bench/console_run.sh write them
+# between their markers)
 python3 - "$WORK/report.md" "$BENCH_OUT" <<'PYEOF'
 import os, sys
 new, out = open(sys.argv[1]).read().rstrip("\n"), sys.argv[2]
-B, E = "<!-- mqtt-bench:begin -->", "<!-- mqtt-bench:end -->"
 old = open(out).read() if os.path.exists(out) else ""
-if B in old and E in old:
-    new += "\n\n" + old[old.index(B):old.index(E) + len(E)]
+for name in ("mqtt-bench", "console-bench"):
+    B, E = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    if B in old and E in old:
+        new += "\n\n" + old[old.index(B):old.index(E) + len(E)]
 open(out, "w").write(new + "\n")
 PYEOF
 cp "$RES" "$BENCH_CACHE/results-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
