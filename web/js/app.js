@@ -358,7 +358,10 @@ async function boot() {
     state.me = null;
     state.tenantName = '';
     drawShell();
-    const cur = location.hash && !location.hash.startsWith('#/login') ? `&next=${encodeURIComponent(location.hash)}` : '';
+    // several calls of a page can fail at once: the first one sends to login with the way
+    // back (next=); the others must not replace it
+    if (location.hash.startsWith('#/login')) return;
+    const cur = location.hash ? `&next=${encodeURIComponent(location.hash)}` : '';
     state.router.replace(`#/login?expired=1${cur}`);
   });
   onNetwork((up) => {
