@@ -752,19 +752,19 @@ static int flush_batches(api_mqtt *p, bool final) {
       pb = &b->next;
       continue;
     }
+    if (b->n_pends) {
+      if (final) { /* the broker's stop: after api_mqtt_detach, still stored */
+        pthread_mutex_lock(&p->lock);
+        p->inflight++;
+        pthread_mutex_unlock(&p->lock);
+      } else if (mp_job_begin(p)) { /* stopping: the broker's final tick stores it */
+        pb = &b->next;
+        continue;
+      }
+    }
     *pb = b->next;
     b->next = NULL;
     if (!b->n_pends) {
-      batch_free(b);
-      continue;
-    }
-    if (final) { /* the broker's stop: after api_mqtt_detach, still stored */
-      pthread_mutex_lock(&p->lock);
-      p->inflight++;
-      pthread_mutex_unlock(&p->lock);
-    } else if (mp_job_begin(p)) {
-      for (size_t i = 0; i < b->n_pends; i++)
-        b->pends[i].done(b->pends[i].arg, 0x80, "the server is stopping");
       batch_free(b);
       continue;
     }
