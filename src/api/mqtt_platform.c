@@ -43,19 +43,6 @@
 #define MP_INFLIGHT_QOS0_MAX (64u << 20) /* telemetry bytes waiting for the engine past which QoS 0 is dropped */
 #define MP_REFUSAL_LOG_MS 10000  /* a client's refused publishes are logged at most this often */
 #define MP_NAME_CAP 256          /* a device name or measurement, with its NUL, at most */
-/* Telemetry is stored in batches (one engine write and WAL fsync each): a
- * batch collects publishes while they keep coming, for at most this long,
- * then goes to the engine. QoS 0 waits longer (nobody waits for its
- * acknowledgement); a QoS 1/2 publish makes its batch go within
- * MP_STORE_ACK_MS, so the PUBACK is late by at most that much. A batch
- * with QoS 1/2 publishes that got nothing new for MP_STORE_QUIET_MS goes at
- * once: a publisher waiting for its acknowledgements (a full window) adds
- * nothing until they come. Fewer, larger fsyncs: at 10,000 publishes/s from 100 publishers,
- * 200 (or 50) a second instead of one per loop iteration. */
-#define MP_STORE_ACK_MS 5
-#define MP_STORE_QOS0_MS 20
-#define MP_STORE_QUIET_MS 1
-#define MP_STORE_LINES_MAX 256 /* a batch this large goes at once (under load the WAL groups them) */
 
 static int64_t mono_ms(void) { return loom_mono_ns() / LOOM_NS_PER_MS; }
 static int64_t wall_ms(void) { return loom_now_ns() / LOOM_NS_PER_MS; }
@@ -559,226 +546,6 @@ static int hook_map_out(void *ud, void *principal, const char *t, size_t n, cons
   return api_mqtt_map_out(principal, t, n, p->scratch, sizeof p->scratch, out, out_n);
 }
 
-/* ---- telemetry batch (broker thread) --------------------------------------- */
-
-static void batch_free(mp_batch *b) {
-  loom_buf_deinit(&b->lp);
-  lp_batch_deinit(&b->pts);
-  loom_buf_deinit(&b->res.body);
-  loom_free(b->pends);
-  loom_free(b);
-}
-
-/* A partial write: the lines the engine refused (from the ingest result's
- * JSON) decide which publishes are refused. When the result names fewer
- * lines than were refused (it lists the first few), no publish of the batch
- * can be confirmed: all are refused, so none is acknowledged unstored. */
-static void batch_done_partial(mp_batch *b) {
-  json_t *doc = json_loadb((const char *)b->res.body.data, b->res.body.len, 0, NULL);
-  json_t *lines = json_object_get(doc, "lines");
-  bool named = json_is_array(lines) && json_array_size(lines) >= b->res.bad_lines;
-  LOOM_WARN("mqtt telemetry partly refused", "db=%s publishes=%zu refused_lines=%llu body=%.*s",
-            b->db, b->n_pends, (unsigned long long)b->res.bad_lines,
-            (int)(b->res.body.len > 300 ? 300 : b->res.body.len), (const char *)b->res.body.data);
-  for (size_t i = 0; i < b->n_pends; i++) {
-    const mp_pend *pd = &b->pends[i];
-    const char *why = named ? NULL : "points of this batch were refused and not all can be named";
-    size_t k;
-    json_t *e;
-    json_array_foreach(named ? lines : NULL, k, e) {
-      json_int_t ln = json_integer_value(json_object_get(e, "line"));
-      if (ln >= pd->first_line && ln < (json_int_t)pd->first_line + pd->n_lines) {
-        why = json_string_value(json_object_get(e, "error"));
-        if (!why) why = "refused by the store";
-        break;
-      }
-    }
-    char msg[300];
-    if (why) snprintf(msg, sizeof msg, "telemetry not stored: %s", why);
-    pd->done(pd->arg, why ? (named ? 0x99 : 0x80) : 0, why ? msg : NULL);
-  }
-  json_decref(doc);
-}
-
-/* Engine thread (or the tick, on a synchronous failure). */
-static void batch_done(void *arg, int status) {
-  mp_batch *b = arg;
-  api_mqtt *p = b->p;
-  if (status) {
-    char msg[200];
-    snprintf(msg, sizeof msg, "telemetry not stored: %s", loom_strerror(status));
-    LOOM_WARN("mqtt telemetry not stored", "db=%s publishes=%zu err=\"%s\"", b->db, b->n_pends,
-              loom_strerror(status));
-    for (size_t i = 0; i < b->n_pends; i++) b->pends[i].done(b->pends[i].arg, 0x80, msg);
-  } else if (b->res.status != 204) {
-    batch_done_partial(b);
-  } else {
-    for (size_t i = 0; i < b->n_pends; i++) b->pends[i].done(b->pends[i].arg, 0, NULL);
-  }
-  atomic_fetch_sub(&p->inflight_bytes, b->bytes);
-  batch_free(b);
-  mp_job_end(p);
-}
-
-/* Hand the batch to the engine (the tick, broker thread). */
-static void batch_ingest(void *arg) {
-  mp_batch *b = arg;
-  loom_api *api = b->p->api;
-  int rc;
-  if (b->pts_off) {
-    rc = api_device_ingest(api, b->db, (const char *)b->lp.data, b->lp.len, &b->res, batch_done, b);
-  } else { /* the points are built: as api_device_ingest, without parsing lp back */
-    for (int attempt = 0;; attempt++) {
-      loom_buf_reset(&b->res.body);
-      rc = ingest_points_live(api->engine, api->live, b->db, &b->pts, (const char *)b->lp.data,
-                              b->lp.len, 1, loom_now_ns(), &b->res, batch_done, b);
-      if (rc != LOOM_ENOTFOUND || attempt) break;
-      /* the tenant's database is not in the engine yet: create it, retry once */
-      int crc = ts_db_create(api->engine, b->db, 0);
-      if (crc && crc != LOOM_EEXIST) break;
-    }
-  }
-  if (rc) batch_done(b, rc);
-}
-
-/* The storage thread: batches in the order they were handed over. */
-static void *store_main(void *arg) {
-  api_mqtt *p = arg;
-  pthread_mutex_lock(&p->store_mu);
-  for (;;) {
-    while (!p->store_head && !p->store_stop) pthread_cond_wait(&p->store_cv, &p->store_mu);
-    mp_batch *list = p->store_head;
-    if (!list) break; /* stopping, and nothing is left */
-    p->store_head = NULL;
-    p->store_tail = &p->store_head;
-    pthread_mutex_unlock(&p->store_mu);
-    while (list) {
-      mp_batch *b = list;
-      list = b->next;
-      b->next = NULL;
-      batch_ingest(b);
-    }
-    pthread_mutex_lock(&p->store_mu);
-  }
-  pthread_mutex_unlock(&p->store_mu);
-  return NULL;
-}
-
-/* Broker thread: b to the storage thread (or straight to the engine when
- * that thread could not be started). */
-static void store_push(api_mqtt *p, mp_batch *b) {
-  if (!p->store_started) {
-    batch_ingest(b);
-    return;
-  }
-  pthread_mutex_lock(&p->store_mu);
-  *p->store_tail = b;
-  p->store_tail = &b->next;
-  pthread_cond_signal(&p->store_cv);
-  pthread_mutex_unlock(&p->store_mu);
-}
-
-/* The open batch of database db (created); NULL on no memory. */
-static mp_batch *batch_for(api_mqtt *p, const char *db) {
-  for (mp_batch *b = p->batches; b; b = b->next)
-    if (!strcmp(b->db, db)) return b;
-  mp_batch *b = loom_calloc(1, sizeof *b);
-  if (!b) return NULL;
-  b->p = p;
-  snprintf(b->db, sizeof b->db, "%s", db);
-  loom_buf_init(&b->lp);
-  lp_batch_init(&b->pts);
-  loom_buf_init(&b->res.body);
-  b->next = p->batches;
-  p->batches = b;
-  return b;
-}
-
-/* Join values (of device `name`, measurement meas) to db's batch; done
- * when durable. 0, or an MQTT reason (done not called). */
-static uint8_t batch_add(api_mqtt *p, const char *db, const char *meas, const char *name,
-                         const tbjson_batch *values, uint8_t qos, mqtt_ack_done_fn done,
-                         void *arg) {
-  mp_batch *b = batch_for(p, db);
-  if (!b) return 0x97;
-  int64_t now = mono_ms(), due = now + (qos ? MP_STORE_ACK_MS : MP_STORE_QOS0_MS);
-  if (!b->due_ms || due < b->due_ms) b->due_ms = due;
-  if (qos) b->last_ack_add_ms = now;
-  if (b->n_pends == b->cap_pends) {
-    size_t nc = b->cap_pends ? b->cap_pends * 2 : 16;
-    mp_pend *np = loom_realloc(b->pends, nc * sizeof *np);
-    if (!np) return 0x97;
-    b->pends = np;
-    b->cap_pends = nc;
-  }
-  size_t mark = b->lp.len;
-  int rc = tbjson_format_lp(values, meas, "device", name, &b->lp);
-  if (rc) {
-    b->lp.len = mark;
-    return rc == LOOM_EINVAL ? 0x99 : 0x97;
-  }
-  /* its lines as lp_parse numbers them: a newline in a string value counts */
-  uint32_t nl = 0;
-  for (const uint8_t *q = b->lp.data + mark, *e = b->lp.data + b->lp.len;
-       (q = memchr(q, '\n', (size_t)(e - q))) != NULL; q++)
-    nl++;
-  uint32_t first = b->lines + 1, next = first;
-  if (!b->pts_off &&
-      (tbjson_add_points(values, meas, "device", name, &next, &b->pts) || next != first + nl)) {
-    b->pts_off = true; /* parse the text at the flush instead */
-    lp_batch_deinit(&b->pts);
-    lp_batch_init(&b->pts);
-  }
-  mp_pend *pd = &b->pends[b->n_pends++];
-  pd->done = done;
-  pd->arg = arg;
-  pd->first_line = first;
-  pd->n_lines = nl;
-  b->lines += nl;
-  return 0;
-}
-
-/* Hand the batches that are due (all when final) to the engine. Returns
- * the ms until the next one is due, or -1 when none waits. */
-static int flush_batches(api_mqtt *p, bool final) {
-  int64_t now = mono_ms(), next = -1;
-  for (mp_batch **pb = &p->batches; *pb;) {
-    mp_batch *b = *pb;
-    int64_t quiet_at = b->last_ack_add_ms ? b->last_ack_add_ms + MP_STORE_QUIET_MS : b->due_ms;
-    if (!final && b->n_pends && b->due_ms > now && quiet_at > now &&
-        b->lines < MP_STORE_LINES_MAX) {
-      int64_t at = quiet_at < b->due_ms ? quiet_at : b->due_ms;
-      if (next < 0 || at - now < next) next = at - now;
-      pb = &b->next;
-      continue;
-    }
-    if (b->n_pends) {
-      if (final) { /* the broker's stop: after api_mqtt_detach, still stored */
-        pthread_mutex_lock(&p->lock);
-        p->inflight++;
-        pthread_mutex_unlock(&p->lock);
-      } else if (mp_job_begin(p)) { /* stopping: the broker's final tick stores it */
-        pb = &b->next;
-        continue;
-      }
-    }
-    *pb = b->next;
-    b->next = NULL;
-    if (!b->n_pends) {
-      batch_free(b);
-      continue;
-    }
-    b->bytes = b->lp.len;
-    atomic_fetch_add(&p->inflight_bytes, b->bytes);
-    /* its own thread, not the worker pool: slow queries there must not hold
-     * acknowledgements back; not the broker's: an engine write of a 20 ms
-     * batch takes about a millisecond, which every message arriving
-     * meanwhile would wait */
-    store_push(p, b);
-  }
-  return (int)next;
-}
-
 /* ---- storing telemetry of a named device --------------------------------- */
 
 typedef struct store_job {
@@ -987,7 +754,7 @@ int api_mqtt_store(api_mqtt *p, const api_mqtt_client *c, const char *device_nam
   }
   char meas[256], id[META_ID_LEN + 1];
   if (name_get(p, c->tenant_id, device_name, id, meas, sizeof meas)) {
-    uint8_t r = batch_add(p, c->db_name, meas, device_name, values, qos, done, arg);
+    uint8_t r = mp_batch_add(p, c->db_name, meas, device_name, values, qos, done, arg);
     if (r == 0x97) return LOOM_ENOMEM;
     if (r) mp_fail_later(p, done, arg, r, "invalid device name or telemetry key");
     else if (c->gateway) mp_child_add(p, c, id, device_name); /* present while it sends */
@@ -1070,7 +837,7 @@ int mp_store_own(api_mqtt *p, api_mqtt_client *c, const mqtt_pub_view *m, mqtt_a
     }
     mp_fail_later(p, done, arg, 0, NULL);
   } else if (b.n_groups) {
-    r = batch_add(p, c->db_name, c->measurement, c->device_name, &b, m->qos, done, arg);
+    r = mp_batch_add(p, c->db_name, c->measurement, c->device_name, &b, m->qos, done, arg);
     if (!r) /* counted at the next noted activity (note_seen: once a second at most) */
       c->pending_points = b.n_kvs > UINT32_MAX - c->pending_points ? UINT32_MAX
                                                                   : c->pending_points + (uint32_t)b.n_kvs;
@@ -1381,7 +1148,7 @@ static void refresh_presence(api_mqtt *p) {
 static int hook_tick(void *ud, bool final) {
   api_mqtt *p = ud;
   if (p->waits) uns_waits_run(p, false);
-  int wait_ms = p->batches ? flush_batches(p, final) : -1;
+  int wait_ms = p->batches ? mp_batches_flush(p, final) : -1;
   if (p->n_fails) {
     size_t n = p->n_fails;
     p->n_fails = 0;
@@ -1414,10 +1181,7 @@ int api_mqtt_new(loom_api *api, api_mqtt **out) {
   p->api = api;
   pthread_mutex_init(&p->lock, NULL);
   pthread_cond_init(&p->idle, NULL);
-  pthread_mutex_init(&p->store_mu, NULL);
-  pthread_cond_init(&p->store_cv, NULL);
-  p->store_tail = &p->store_head;
-  p->store_started = pthread_create(&p->store_thread, NULL, store_main, p) == 0;
+  mp_store_start(p);
   strmap_init(&p->devs_map);
   strmap_init(&p->names_map);
   p->hooks = (mqtt_hooks){
@@ -1467,15 +1231,7 @@ void api_mqtt_detach(api_mqtt *p) {
 void api_mqtt_free(api_mqtt *p) {
   if (!p) return;
   api_mqtt_detach(p); /* the storage thread has stored every batch handed to it */
-  if (p->store_started) {
-    pthread_mutex_lock(&p->store_mu);
-    p->store_stop = true;
-    pthread_cond_signal(&p->store_cv);
-    pthread_mutex_unlock(&p->store_mu);
-    pthread_join(p->store_thread, NULL);
-  }
-  pthread_cond_destroy(&p->store_cv);
-  pthread_mutex_destroy(&p->store_mu);
+  mp_store_stop(p);
   api_spb_free(atomic_exchange(&p->spb, NULL));
   if (p->api->meta) meta_watch_set(p->api->meta, NULL, NULL);
   /* publishes left by a broker that stopped between its I/O and its tick:
@@ -1487,7 +1243,7 @@ void api_mqtt_free(api_mqtt *p) {
     p->batches = b->next;
     for (size_t i = 0; i < b->n_pends; i++)
       b->pends[i].done(b->pends[i].arg, 0x80, "the server is stopping");
-    batch_free(b);
+    mp_batch_free(b);
   }
   for (size_t i = 0; i < p->n_fails; i++)
     p->fails[i].done(p->fails[i].arg, 0x80, "the server is stopping");

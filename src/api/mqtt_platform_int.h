@@ -150,6 +150,22 @@ typedef struct rpc_job {
  * as dst). */
 void mp_client_copy(api_mqtt_client *dst, char db[API_MQTT_DB_MAX], const api_mqtt_client *src);
 /* Jobs: count one in (0, or LOOM_ECLOSED when stopping) / out. */
+/* Telemetry batches (mqtt_store.c). Join values (of device `name`,
+ * measurement meas, published at qos) to db's batch; done(arg, ...) once
+ * durable. Broker thread. 0, or an MQTT reason (done not called). */
+uint8_t mp_batch_add(struct api_mqtt *p, const char *db, const char *meas, const char *name,
+                     const tbjson_batch *values, uint8_t qos, mqtt_ack_done_fn done, void *arg);
+/* Hand the batches that are due (all when final: the broker's stop) to the
+ * storage thread. Broker thread. Returns the ms until the next one is due,
+ * or -1 when none waits. */
+int mp_batches_flush(struct api_mqtt *p, bool final);
+/* Free a batch (its publishes' done callbacks are the caller's business). */
+void mp_batch_free(mp_batch *b);
+/* Start the storage thread (api_mqtt_new; without it batches are written on
+ * the broker thread): 0 or LOOM_ENOMEM. Stop it once no batch is in flight
+ * (api_mqtt_free, after api_mqtt_detach). */
+int mp_store_start(struct api_mqtt *p);
+void mp_store_stop(struct api_mqtt *p);
 int mp_job_begin(struct api_mqtt *p);
 void mp_job_end(struct api_mqtt *p);
 /* Run fn(arg) on the worker pool as a counted job. 0, LOOM_ECLOSED,
