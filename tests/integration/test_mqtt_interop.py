@@ -760,7 +760,13 @@ def test_mqtt_interop_loom_restart_keeps_session(broker, paho_c_bin, lv):
     if level != 3:  # 3.1: no session present flag
         assert b.first("connack")["session_present"] is True, explain(broker, b)
     got = [(m["topic"], m["payload"], m["qos"]) for m in b.msgs()]
-    assert got == [(t, "before1", 1), (t, "before2", 2), (t, "after", 1)], explain(broker, b)
+    # every message once, with its QoS; order is kept per QoS. Across QoS levels the
+    # application sees no fixed order: Paho Python hands a QoS 2 message over only at
+    # PUBREL, after its own PUBREC's round trip, so a QoS 1 message the broker sent later
+    # can come first (seen about 1 run in 8, whatever the broker build)
+    assert sorted(got) == sorted([(t, "before1", 1), (t, "before2", 2), (t, "after", 1)]), \
+        explain(broker, b)
+    assert [p for _, p, q in got if q == 1] == ["before1", "after"], explain(broker, b)
     r = client.spawn(broker, level, subs=[(rt, 1)], count=1)
     r.finish()
     got = [(m["topic"], m["payload"], m["qos"], m["retain"]) for m in r.msgs()]
