@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Helpers shared by the administration tabs: who may do what (a mirror of the server's
 // policy, used only to hide what would be refused), the "no access" panel, forms whose
-// server errors land next to the field they name, list paging, and small formatters.
+// server errors land next to the field they name, list loading and paging, and small formatters.
 
 import { h, clear } from '../../core/dom.js';
 import { t } from '../../core/i18n.js';
-import { field, toast, dialog, ready } from '../../core/ui.js';
+import { field, toast, dialog, ready, loading, errorState, emptyState } from '../../core/ui.js';
 import { dateTime } from '../../core/format.js';
 
 export const ROLES = ['platform_admin', 'tenant_admin', 'engineer', 'operator', 'viewer', 'regional_observer'];
@@ -186,4 +186,28 @@ export function stateBadge(state) {
   const s = String(state || 'unknown');
   return h('span.badge', { class: `badge-${KIND[s] || 'off'}`, dataset: { state: s } },
     h('span.dot', { 'aria-hidden': 'true' }), t(`admin.state.${s}`));
+}
+
+/** One page of a list into body: the loading state, then fetch(). A failure draws the error
+ * state (retry calls retry) and an empty list with empty=true draws emptyKey's empty state;
+ * both call markReady() and give null. Otherwise body is cleared and the answer is returned. */
+export async function listRows(body, { fetch, retry, empty, emptyKey, markReady }) {
+  loading(body);
+  let res;
+  try {
+    res = await fetch();
+  } catch (err) {
+    errorState(body, err, retry);
+    markReady();
+    return null;
+  }
+  clear(body);
+  body.removeAttribute('aria-busy');
+  const rows = res.data || [];
+  if (!rows.length && empty) {
+    emptyState(body, emptyKey);
+    markReady();
+    return null;
+  }
+  return res;
 }

@@ -6,9 +6,9 @@
 
 import { h, clear, ellipsis } from '../../core/dom.js';
 import { t } from '../../core/i18n.js';
-import { loading, errorState, table, confirmDialog, emptyState, toast } from '../../core/ui.js';
+import { loading, errorState, table, confirmDialog, toast } from '../../core/ui.js';
 import { num } from '../../core/format.js';
-import { can, when, formDialog, input, select, actions, smallBtn, done, pager } from './common.js';
+import { can, when, formDialog, input, select, actions, smallBtn, done, pager, listRows } from './common.js';
 
 const WRITERS = ['platform_admin', 'tenant_admin', 'engineer'];
 const TYPES = ['float', 'int', 'bool', 'string'];
@@ -98,26 +98,17 @@ async function renderList(panel, ctx, markReady, write) {
   const tenantNames = new Map();
 
   async function load() {
-    loading(body);
-    let res;
-    try {
-      if (platform && !tenantNames.size) {
-        for (const x of (await api.get('/api/v1/tenants', { pageSize: 1000 })).data || []) tenantNames.set(x.id, x.name);
-      }
-      res = await api.get('/api/v1/device-profiles', { page, pageSize: PAGE_SIZE, sortProperty: 'name' });
-    } catch (err) {
-      errorState(body, err, load);
-      markReady();
-      return;
-    }
-    clear(body);
-    body.removeAttribute('aria-busy');
+    const res = await listRows(body, {
+      fetch: async () => {
+        if (platform && !tenantNames.size) {
+          for (const x of (await api.get('/api/v1/tenants', { pageSize: 1000 })).data || []) tenantNames.set(x.id, x.name);
+        }
+        return api.get('/api/v1/device-profiles', { page, pageSize: PAGE_SIZE, sortProperty: 'name' });
+      },
+      retry: load, empty: page === 0, emptyKey: 'admin.profiles.empty', markReady,
+    });
+    if (!res) return;
     const rows = res.data || [];
-    if (!rows.length && page === 0) {
-      emptyState(body, 'admin.profiles.empty');
-      markReady();
-      return;
-    }
     body.append(table({
       caption: t('admin.tab.profiles'),
       rowKey: 'id',

@@ -7,7 +7,7 @@
 import { h, clear } from '../../core/dom.js';
 import { t } from '../../core/i18n.js';
 import { loading, errorState, table, confirmDialog, emptyState, toast } from '../../core/ui.js';
-import { when, form, formDialog, input, actions, smallBtn, done, pager } from './common.js';
+import { when, form, formDialog, input, actions, smallBtn, done, pager, listRows } from './common.js';
 
 const PAGE_SIZE = 50;
 
@@ -73,23 +73,12 @@ export default {
     }
 
     async function load() {
-      loading(body);
-      let res;
-      try {
-        res = await api.get('/api/v1/tenants', { page, pageSize: PAGE_SIZE, sortProperty: 'name' });
-      } catch (err) {
-        errorState(body, err, load);
-        markReady();
-        return;
-      }
-      clear(body);
-      body.removeAttribute('aria-busy');
+      const res = await listRows(body, {
+        fetch: () => api.get('/api/v1/tenants', { page, pageSize: PAGE_SIZE, sortProperty: 'name' }),
+        retry: load, empty: page === 0, emptyKey: 'admin.tenants.empty', markReady,
+      });
+      if (!res) return;
       const rows = res.data || [];
-      if (!rows.length && page === 0) {
-        emptyState(body, 'admin.tenants.empty');
-        markReady();
-        return;
-      }
       body.append(table({
         caption: t('admin.tab.tenants'),
         rowKey: 'id',

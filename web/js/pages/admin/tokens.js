@@ -5,8 +5,8 @@
 
 import { h, clear } from '../../core/dom.js';
 import { t } from '../../core/i18n.js';
-import { loading, errorState, table, confirmDialog, dialog, copyButton, emptyState, toast } from '../../core/ui.js';
-import { SCOPES, stateBadge, when, formDialog, input, select, actions, smallBtn, done, pager } from './common.js';
+import { table, confirmDialog, dialog, copyButton, toast } from '../../core/ui.js';
+import { SCOPES, stateBadge, when, formDialog, input, select, actions, smallBtn, done, pager, listRows } from './common.js';
 
 const DAY = 864e5;
 const EXPIRY = { never: 0, '30d': 30 * DAY, '90d': 90 * DAY, '365d': 365 * DAY };
@@ -44,24 +44,13 @@ export default {
     panel.append(h('div.admin-toolbar', null, h('p.muted', null, t('admin.tokens.intro')), createBtn), body);
 
     async function load() {
-      loading(body);
-      let res;
-      try {
-        res = await api.get('/api/v1/tokens', { kind: 'api', page, pageSize: PAGE_SIZE, sortProperty: 'createdTime', sortOrder: 'DESC' });
-      } catch (err) {
-        errorState(body, err, load);
-        markReady();
-        return;
-      }
-      clear(body);
-      body.removeAttribute('aria-busy');
-      const now = Date.now();
+      const res = await listRows(body, {
+        fetch: () => api.get('/api/v1/tokens', { kind: 'api', page, pageSize: PAGE_SIZE, sortProperty: 'createdTime', sortOrder: 'DESC' }),
+        retry: load, empty: page === 0, emptyKey: 'admin.tokens.empty', markReady,
+      });
+      if (!res) return;
       const rows = res.data || [];
-      if (!rows.length && page === 0) {
-        emptyState(body, 'admin.tokens.empty');
-        markReady();
-        return;
-      }
+      const now = Date.now();
       body.append(table({
         caption: t('admin.tab.tokens'),
         rowKey: 'id',

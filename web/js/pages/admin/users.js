@@ -6,8 +6,8 @@
 
 import { h, clear, ellipsis } from '../../core/dom.js';
 import { t } from '../../core/i18n.js';
-import { loading, errorState, table, confirmDialog, emptyState, toast } from '../../core/ui.js';
-import { TENANT_ROLES, stateBadge, grantable, roleName, when, formDialog, input, select, actions, smallBtn, done, pager } from './common.js';
+import { table, confirmDialog, toast } from '../../core/ui.js';
+import { TENANT_ROLES, stateBadge, grantable, roleName, when, formDialog, input, select, actions, smallBtn, done, pager, listRows } from './common.js';
 
 const PAGE_SIZE = 50;
 
@@ -36,24 +36,15 @@ export default {
     }
 
     async function load() {
-      loading(body);
-      let res;
-      try {
-        if (platform && !tenants.length) tenants = (await api.get('/api/v1/tenants', { pageSize: 1000 })).data || [];
-        res = await api.get('/api/v1/users', { page, pageSize: PAGE_SIZE, textSearch: search, sortProperty: 'email' });
-      } catch (err) {
-        errorState(body, err, load);
-        markReady();
-        return;
-      }
-      clear(body);
-      body.removeAttribute('aria-busy');
+      const res = await listRows(body, {
+        fetch: async () => {
+          if (platform && !tenants.length) tenants = (await api.get('/api/v1/tenants', { pageSize: 1000 })).data || [];
+          return api.get('/api/v1/users', { page, pageSize: PAGE_SIZE, textSearch: search, sortProperty: 'email' });
+        },
+        retry: load, empty: page === 0 && !search, emptyKey: 'admin.users.empty', markReady,
+      });
+      if (!res) return;
       const rows = res.data || [];
-      if (!rows.length && page === 0 && !search) {
-        emptyState(body, 'admin.users.empty');
-        markReady();
-        return;
-      }
       const cols = [
         { key: 'email', label: t('admin.users.email'), sort: true },
         { key: 'name', label: t('admin.users.name'), sort: true },
