@@ -203,16 +203,5 @@ o.append("Server CPU = utime + stime of the loom process during the request (the
 print("\n".join(o))
 PYEOF
 cat "$WORK/section.md"
-python3 - "$CONSOLE_OUT" "$WORK/section.md" <<'PYEOF'
-import os, sys
-path, sec = sys.argv[1], open(sys.argv[2]).read().rstrip("\n")
-B, E = "<!-- console-bench:begin -->", "<!-- console-bench:end -->"
-doc = open(path).read() if os.path.exists(path) else ""
-block = f"{B}\n{sec}\n{E}"
-if B in doc and E in doc:
-    doc = doc[:doc.index(B)] + block + doc[doc.index(E) + len(E):]
-else:
-    doc = (doc.rstrip("\n") + "\n\n" if doc else "") + block + "\n"
-open(path, "w").write(doc)
-PYEOF
+python3 "$ROOT/bench/section.py" console-bench "$CONSOLE_OUT" "$WORK/section.md"
 log "section written to $CONSOLE_OUT; raw lines appended to $CONSOLE_JSONL"

@@ -514,16 +514,5 @@ print("\n".join(out))
 PYEOF
 cat "$WORK/section.md"
 # replace (or append) the marked MQTT section of the report
-python3 - "$MQTT_OUT" "$WORK/section.md" <<'PYEOF'
-import os, sys
-path, sec = sys.argv[1], open(sys.argv[2]).read().rstrip("\n")
-B, E = "<!-- mqtt-bench:begin -->", "<!-- mqtt-bench:end -->"
-doc = open(path).read() if os.path.exists(path) else ""
-block = f"{B}\n{sec}\n{E}"
-if B in doc and E in doc:
-    doc = doc[:doc.index(B)] + block + doc[doc.index(E) + len(E):]
-else:
-    doc = (doc.rstrip("\n") + "\n\n" if doc else "") + block + "\n"
-open(path, "w").write(doc)
-PYEOF
+python3 "$ROOT/bench/section.py" mqtt-bench "$MQTT_OUT" "$WORK/section.md"
 log "report section written to $MQTT_OUT; raw lines appended to $MQTT_JSONL"
