@@ -36,6 +36,8 @@ MQTT_SYSTEMS=${MQTT_SYSTEMS:-"mosquitto loom"}
 MQTT_LOOM_STORE=${MQTT_LOOM_STORE:-1}    # 1: UNS rule, bench topics stored; 0: routed only
 MQTT_DURABILITY=${MQTT_DURABILITY:-durable}
 MQTT_MOSQ_NODELAY=${MQTT_MOSQ_NODELAY:-false} # mosquitto's set_tcp_nodelay (its default: false)
+MQTT_INFLIGHT=${MQTT_INFLIGHT:-20}       # QoS 1 deliveries in flight per 3.1.1 subscriber, both brokers
+MQTT_LOOM_EXTRA=${MQTT_LOOM_EXTRA:-}     # more loom serve options
 MQTT_PERF=${MQTT_PERF:-0}                # 1: perf record -g of Loom during each scenario's last run
 BENCH_CACHE=${BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/loom-bench}
 MQTT_OUT=${MQTT_OUT:-$ROOT/bench/RESULTS.md}
@@ -134,7 +136,7 @@ allow_anonymous true
 persistence false
 max_connections -1
 max_packet_size 1048576
-max_inflight_messages 20
+max_inflight_messages $MQTT_INFLIGHT
 max_queued_messages 0
 max_queued_bytes 0
 set_tcp_nodelay $MQTT_MOSQ_NODELAY
@@ -166,8 +168,9 @@ start_loom() { # DIR
   local dir=$1 tenant tid pw="bench password $$" t api_tok
   MQTT_PORT=$(free_port); HTTP_PORT=$(free_port)
   mkdir -p "$dir"
+  # shellcheck disable=SC2086 # MQTT_LOOM_EXTRA is a word list
   LOOM_ADMIN_TOKEN=$TOKEN "$LOOM_BIN" serve --data "$dir/data" --http "127.0.0.1:$HTTP_PORT" \
-    --mqtt "127.0.0.1:$MQTT_PORT" --durability "$MQTT_DURABILITY" >> "$dir/server.log" 2>&1 &
+    --mqtt "127.0.0.1:$MQTT_PORT" --mqtt-max-inflight "$MQTT_INFLIGHT" $MQTT_LOOM_EXTRA --durability "$MQTT_DURABILITY" >> "$dir/server.log" 2>&1 &
   SERVER_PID=$!; PIDS+=("$SERVER_PID")
   if ! wait_http "http://127.0.0.1:$HTTP_PORT/ping" 30 || ! wait_tcp "$MQTT_PORT" 10; then
     WHY="loom serve --mqtt did not come up: $(tail -c 300 "$dir/server.log" | tr -d '"\\\n')"
@@ -265,15 +268,15 @@ if [ -n "${MQTT_REPORT_FROM:-}" ]; then
 else
 T0=$(date +%s)
 RUN_ID=$(date -u +%Y%m%dT%H%M%SZ)
-CMDLINE="MQTT_RUNS=$MQTT_RUNS MQTT_DURATION=$MQTT_DURATION MQTT_WARMUP=$MQTT_WARMUP MQTT_PUBS=$MQTT_PUBS MQTT_SUBS=$MQTT_SUBS MQTT_WINDOW=$MQTT_WINDOW MQTT_E2E=\"$MQTT_E2E\" MQTT_CAL_DURATION=$MQTT_CAL_DURATION MQTT_RATE=$MQTT_RATE MQTT_IDLE=$MQTT_IDLE MQTT_LOOM_STORE=$MQTT_LOOM_STORE MQTT_DURABILITY=$MQTT_DURABILITY MQTT_MOSQ_NODELAY=$MQTT_MOSQ_NODELAY BUILD=$BUILD bench/mqtt_run.sh"
+CMDLINE="MQTT_RUNS=$MQTT_RUNS MQTT_DURATION=$MQTT_DURATION MQTT_WARMUP=$MQTT_WARMUP MQTT_PUBS=$MQTT_PUBS MQTT_SUBS=$MQTT_SUBS MQTT_WINDOW=$MQTT_WINDOW MQTT_E2E=\"$MQTT_E2E\" MQTT_CAL_DURATION=$MQTT_CAL_DURATION MQTT_RATE=$MQTT_RATE MQTT_IDLE=$MQTT_IDLE MQTT_LOOM_STORE=$MQTT_LOOM_STORE MQTT_DURABILITY=$MQTT_DURABILITY MQTT_MOSQ_NODELAY=$MQTT_MOSQ_NODELAY MQTT_INFLIGHT=$MQTT_INFLIGHT${MQTT_LOOM_EXTRA:+ MQTT_LOOM_EXTRA=\"$MQTT_LOOM_EXTRA\"} BUILD=$BUILD bench/mqtt_run.sh"
 LOOM_VERSION=$("$LOOM_BIN" --version 2>/dev/null | head -1 || true)
 LOOM_MTIME=$(date -u -r "$LOOM_BIN" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo '?')
 record "$(jq -cn --arg id "$RUN_ID" --arg cmd "$CMDLINE" --arg la "$(cut -d' ' -f1-3 /proc/loadavg)" \
   --arg lv "$LOOM_VERSION" --arg lm "$LOOM_MTIME" --arg head "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')" \
   --argjson t0 "$T0" --arg store "$MQTT_LOOM_STORE" --arg dur "$MQTT_DURABILITY" --arg nd "$MQTT_MOSQ_NODELAY" \
-  --arg rate "$MQTT_RATE" --arg e2e "$MQTT_E2E" --arg win "$MQTT_WINDOW" \
+  --arg rate "$MQTT_RATE" --arg infl "$MQTT_INFLIGHT" --arg e2e "$MQTT_E2E" --arg win "$MQTT_WINDOW" \
   '{run_id:$id, meta:{cmdline:$cmd, t0:$t0, loadavg_start:$la, loom_version:$lv, loom_mtime:$lm, head:$head,
-    loom_store:$store, durability:$dur, mosq_nodelay:$nd, rate:$rate, e2e:$e2e, window:$win}}')"
+    loom_store:$store, durability:$dur, mosq_nodelay:$nd, rate:$rate, inflight:$infl, e2e:$e2e, window:$win}}')"
 for sc in $MQTT_SCENARIOS; do
   scenario_args "$sc" > /dev/null || { log "unknown scenario $sc"; exit 2; }
   declare -A E2E_OF=()
@@ -408,7 +411,8 @@ out.append(f"- Loom: `loom serve --mqtt`, durability `{meta.get('durability')}`;
            + ("a unified-namespace rule (`bench/+dev/telemetry` → device `{dev}`, profile `bench`) stores every "
               "published message (7 keys each) in the tenant's database; QoS 1 PUBACK only after the WAL fsync."
               if store else "**no storage rule: messages are routed, not stored** (MQTT_LOOM_STORE=0)."))
-out.append(f"- mosquitto: persistence off, anonymous, `max_inflight_messages 20`, "
+out.append(f"- mosquitto: persistence off, anonymous, `max_inflight_messages {meta.get('inflight', '20')}` "
+           f"(Loom: `--mqtt-max-inflight {meta.get('inflight', '20')}`), "
            f"`max_packet_size 1 MiB` (Loom's defaults), `max_queued_messages 0`, `max_queued_bytes 0` "
            f"(no queue limits: 2.0.11's counters drift, see bench/README.md), "
            f"`set_tcp_nodelay {meta.get('mosq_nodelay')}`.")

@@ -68,6 +68,8 @@ static void usage(FILE *f) {
           "  --mqtt-keepalive-max S        cap on client keep-alive (Server Keep Alive; default none)\n"
           "  --mqtt-session-expiry-max S   cap on Session Expiry (default 604800, 7 days)\n"
           "  --mqtt-max-queued N           queued messages per client (default 1000)\n"
+          "  --mqtt-max-inflight N         QoS 1/2 messages in flight to an MQTT 3.1/3.1.1 client\n"
+          "                                (default 20; 5.0 clients set their Receive Maximum)\n"
           "  --mqtt-max-conns N            open MQTT connections (default 100000)\n"
           "  --mqtt-conn-rate N            new MQTT connections per second (default 2000)\n"
           "  --durability durable|batched  acknowledge writes after fsync (default) or fsync\n"
@@ -99,7 +101,8 @@ static int mqtt_setting(settings *s, const char *key, const char *opt, const cha
     unsigned long max;
   } const tab[] = {{"mqtt_max_packet", 268435455}, {"mqtt_keepalive_max", 65535},
                    {"mqtt_session_expiry_max", 4294967295ul}, {"mqtt_max_queued", 10000000},
-                   {"mqtt_max_conns", 10000000}, {"mqtt_conn_rate", 10000000}};
+                   {"mqtt_max_conns", 10000000}, {"mqtt_conn_rate", 10000000},
+                   {"mqtt_max_inflight", 65535}};
   size_t i = 0;
   while (i < sizeof tab / sizeof tab[0] && strcmp(key, tab[i].name)) i++;
   if (i == sizeof tab / sizeof tab[0]) return 1; /* not an MQTT limit */
@@ -116,7 +119,8 @@ static int mqtt_setting(settings *s, const char *key, const char *opt, const cha
   case 2: l->session_expiry_max = (uint32_t)v; break;
   case 3: l->max_queued_msgs = (uint32_t)v; break;
   case 4: l->max_conns = (uint32_t)v; break;
-  default: l->conn_rate = (uint32_t)v; break;
+  case 5: l->conn_rate = (uint32_t)v; break;
+  default: l->inflight_311 = (uint16_t)v; break;
   }
   return 0;
 }

@@ -1100,6 +1100,7 @@ static void expire_commands(struct api_device_hub *h) {
 
 static void *hub_main(void *arg) {
   struct api_device_hub *h = arg;
+  pthread_setname_np(pthread_self(), "device-hub"); /* top -H, perf, gdb */
   seed_online(h);
   int64_t next_flush = mono_ms() + DEV_FLUSH_MS;
   pthread_mutex_lock(&h->lock);

@@ -38,8 +38,8 @@ typedef struct mp_batch {
   bool pts_off;   /* some could not be built: parse lp instead */
   ingest_result res;
   size_t bytes; /* counted in the platform's inflight_bytes while the engine has it */
-  int64_t due_ms; /* monotonic: stored at the first tick from then on (MP_STORE_*_MS) */
-  int64_t last_ack_add_ms; /* monotonic: the last QoS 1/2 publish joined (0: none) */
+  int64_t due_us; /* monotonic µs: stored at the first tick from then on (MP_STORE_MS) */
+  int64_t last_ack_add_us; /* monotonic µs: the last QoS 1/2 publish joined (0: none) */
   struct mp_batch *next;
 } mp_batch;
 
@@ -126,7 +126,7 @@ struct api_mqtt {
   mp_batch *store_head, **store_tail;
   bool store_stop;
   /* broker thread only */
-  mp_batch *batches;   /* collecting (MP_STORE_*_MS), one per database */
+  mp_batch *batches;   /* collecting (MP_STORE_MS), one per database */
   mp_fail *fails;
   size_t n_fails, cap_fails;
   mp_wait *waits, **waits_tail; /* publishes waiting for UNS rules, oldest first */

@@ -72,6 +72,7 @@ static bool check(loom_api *api, rpc_waiter *w, int64_t now) {
 
 static void *waiter_main(void *arg) {
   loom_api *api = arg;
+  pthread_setname_np(pthread_self(), "rpc-timeouts"); /* top -H, perf, gdb */
   struct api_rpc_waits *ws = api->rpc_waits;
   pthread_mutex_lock(&ws->lock);
   while (!ws->stop) {

@@ -27,6 +27,7 @@ struct loom_workpool {
 
 static void *worker(void *arg) {
   loom_workpool *p = arg;
+  pthread_setname_np(pthread_self(), "worker"); /* top -H, perf, gdb */
   pthread_mutex_lock(&p->mu);
   for (;;) {
     while (!p->head && !p->stop) pthread_cond_wait(&p->cv, &p->mu);

@@ -7,6 +7,7 @@
  */
 #include "http/server.h"
 
+#include <pthread.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -632,6 +633,7 @@ static void on_async(uv_async_t *a) {
 
 static void loop_thread(void *arg) {
   loop_ctx *lc = arg;
+  pthread_setname_np(pthread_self(), "http"); /* top -H, perf, gdb */
   lc->self = uv_thread_self();
   atomic_store(&lc->self_set, 1);
   uv_run(&lc->loop, UV_RUN_DEFAULT);

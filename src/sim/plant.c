@@ -280,6 +280,7 @@ int sim_plant_new(ts_engine *e, const sim_plant_options *o, sim_plant **out) {
 
 static void *plant_main(void *arg) {
   sim_plant *p = arg;
+  pthread_setname_np(pthread_self(), "sim-plant"); /* top -H, perf, gdb */
   loom_buf b;
   loom_buf_init(&b);
   pthread_mutex_lock(&p->mu);

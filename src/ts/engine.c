@@ -663,6 +663,7 @@ fail:
 
 static void *bg_main(void *arg) {
   ts_engine *e = arg;
+  pthread_setname_np(pthread_self(), "ts-background"); /* top -H, perf, gdb */
   int64_t last_retention = 0, last_cold = loom_mono_ns(), last_trim = last_cold;
   pthread_mutex_lock(&e->bg_mu);
   while (!e->bg_stop) {

@@ -461,6 +461,7 @@ static void cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t mono_
 
 static void *writer_main(void *arg) {
   ts_wal *w = arg;
+  pthread_setname_np(pthread_self(), "wal-writer"); /* top -H, perf, gdb */
   pthread_mutex_lock(&w->mu);
   for (;;) {
     int64_t until, first_ns;
