@@ -572,23 +572,36 @@ static void store_job_free(store_job *j) {
   loom_free(j);
 }
 
-static void name_key(char *out, size_t cap, const char *tenant, const char *name) {
-  snprintf(out, cap, "%s/%s", tenant, name);
+/* "tenant/name" in out (cut at cap - 1 bytes); its length. On every
+ * telemetry publish: no snprintf. */
+static size_t name_key(char *out, size_t cap, const char *tenant, const char *name) {
+  size_t tl = strnlen(tenant, cap - 1), nl = tl + 1 < cap ? strnlen(name, cap - 2 - tl) : 0;
+  memcpy(out, tenant, tl);
+  if (tl + 1 < cap) {
+    out[tl] = '/';
+    memcpy(out + tl + 1, name, nl);
+    tl += 1 + nl;
+  }
+  out[tl] = 0;
+  return tl;
 }
 
 /* Cached (tenant, name) -> device id and measurement. Lock taken here. */
 static bool name_get(api_mqtt *p, const char *tenant, const char *name, char *id, char *meas,
                      size_t mcap) {
   char key[sizeof ((mp_name *)0)->key];
-  name_key(key, sizeof key, tenant, name);
-  size_t len = strlen(key);
+  size_t len = name_key(key, sizeof key, tenant, name);
   uint32_t idx;
   bool hit = false;
   pthread_mutex_lock(&p->lock);
   if (strmap_get(&p->names_map, key, len, strmap_hash(key, len), &idx) == 0 &&
       mono_ms() - p->names[idx].fetched_ms < MP_NAME_TTL_MS) {
     if (id) memcpy(id, p->names[idx].device_id, META_ID_LEN + 1);
-    if (meas) snprintf(meas, mcap, "%s", p->names[idx].measurement);
+    if (meas) {
+      size_t ml = strnlen(p->names[idx].measurement, mcap - 1);
+      memcpy(meas, p->names[idx].measurement, ml);
+      meas[ml] = 0;
+    }
     hit = true;
   }
   pthread_mutex_unlock(&p->lock);
@@ -598,8 +611,7 @@ static bool name_get(api_mqtt *p, const char *tenant, const char *name, char *id
 static void name_put(api_mqtt *p, const char *tenant, const char *name, const char *id,
                      const char *meas) {
   char key[sizeof ((mp_name *)0)->key];
-  name_key(key, sizeof key, tenant, name);
-  size_t len = strlen(key);
+  size_t len = name_key(key, sizeof key, tenant, name);
   uint64_t h = strmap_hash(key, len);
   uint32_t idx;
   pthread_mutex_lock(&p->lock);
